@@ -1,0 +1,182 @@
+package plugin
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	goplugin "github.com/hashicorp/go-plugin"
+	"google.golang.org/grpc"
+)
+
+// LaunchOptions configures Launch.
+type LaunchOptions struct {
+	// Name is the plugin's name; "" means NameFromPath(path).
+	Name string
+	// Args are passed to the binary (tests use them to re-exec themselves).
+	Args []string
+	// Env is the plugin process's environment; nil means the engine's own.
+	Env []string
+	// Logger receives the plugin's log lines; nil discards them.
+	Logger hclog.Logger
+	// LogLevel is the level the plugin should log at ("debug", "info", ...).
+	LogLevel string
+	// StartTimeout bounds the handshake; 0 means 10 seconds.
+	StartTimeout time.Duration
+}
+
+// Client is a running plugin process. It implements Provider; calls may be
+// made from many goroutines at once. Close ends the process.
+type Client struct {
+	name   string
+	path   string
+	gp     *goplugin.Client
+	impl   Provider
+	stderr *tailBuffer
+}
+
+var _ Provider = (*Client)(nil)
+
+// Launch starts the plugin binary at path and completes the go-plugin
+// handshake. The caller must Close the client. A binary that is not a
+// goflyte plugin, speaks another protocol version or does not answer within
+// the start timeout is an error that says so and carries its stderr tail.
+func Launch(ctx context.Context, path string, opts LaunchOptions) (*Client, error) {
+	if opts.Name == "" {
+		opts.Name = NameFromPath(path)
+	}
+	if opts.Logger == nil {
+		opts.Logger = hclog.NewNullLogger()
+	}
+	if opts.StartTimeout == 0 {
+		opts.StartTimeout = 10 * time.Second
+	}
+	cmd := exec.Command(path, opts.Args...)
+	cmd.Env = opts.Env
+	if cmd.Env == nil {
+		cmd.Env = os.Environ()
+	}
+	if opts.LogLevel != "" {
+		cmd.Env = append(cmd.Env, LogLevelEnv+"="+opts.LogLevel)
+	}
+	setProcAttr(cmd)
+
+	c := &Client{name: opts.Name, path: path, stderr: newTailBuffer(64 << 10)}
+	c.gp = goplugin.NewClient(&goplugin.ClientConfig{
+		HandshakeConfig:  Handshake,
+		Plugins:          goplugin.PluginSet{pluginKey: &grpcPlugin{}},
+		Cmd:              cmd,
+		AllowedProtocols: []goplugin.Protocol{goplugin.ProtocolGRPC},
+		Logger:           opts.Logger.Named(opts.Name),
+		Stderr:           c.stderr,
+		StartTimeout:     opts.StartTimeout,
+		GRPCDialOptions: []grpc.DialOption{
+			grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(MaxMessageSize), grpc.MaxCallSendMsgSize(MaxMessageSize)),
+		},
+	})
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	rpc, err := c.gp.Client()
+	if err != nil {
+		c.gp.Kill()
+		return nil, c.startError(err)
+	}
+	raw, err := rpc.Dispense(pluginKey)
+	if err != nil {
+		c.gp.Kill()
+		return nil, c.startError(err)
+	}
+	c.impl = raw.(Provider)
+	return c, nil
+}
+
+// Name returns the plugin's name.
+func (c *Client) Name() string { return c.name }
+
+// Path returns the plugin binary's path.
+func (c *Client) Path() string { return c.path }
+
+// Exited reports whether the plugin process has ended.
+func (c *Client) Exited() bool { return c.gp.Exited() }
+
+// StderrTail returns the last lines the plugin wrote to stderr.
+func (c *Client) StderrTail() string { return c.stderr.Tail(20) }
+
+// Close ends the plugin process (gracefully, then by force) and waits for it.
+func (c *Client) Close() { c.gp.Kill() }
+
+// Describe implements Provider.
+func (c *Client) Describe(ctx context.Context) (*Schema, error) {
+	s, err := c.impl.Describe(ctx)
+	if err != nil {
+		return nil, c.callError(ctx, err)
+	}
+	return s, nil
+}
+
+// Execute implements Provider. A task failure is a *TaskError; a plugin
+// process that died during the call is a *ProcessError.
+func (c *Client) Execute(ctx context.Context, req *ExecuteRequest) (*ExecuteResult, error) {
+	res, err := c.impl.Execute(ctx, req)
+	if err != nil {
+		return nil, c.callError(ctx, err)
+	}
+	return res, nil
+}
+
+func (c *Client) callError(ctx context.Context, err error) error {
+	var te *TaskError
+	if errors.As(err, &te) {
+		return err
+	}
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	// The call failed in transport. If the process died, go-plugin notices
+	// shortly after, once it has drained the process's stderr: wait a little
+	// so that the error can show the last words (a panic trace, say).
+	deadline := time.Now().Add(2 * time.Second)
+	for !c.gp.Exited() && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	return &ProcessError{Plugin: c.name, Path: c.path, Exited: c.gp.Exited(), Stderr: c.StderrTail(), Err: err}
+}
+
+func (c *Client) startError(err error) error {
+	return &ProcessError{Plugin: c.name, Path: c.path, Starting: true, Exited: c.gp.Exited(), Stderr: c.StderrTail(), Err: err}
+}
+
+// ProcessError is a plugin process that could not be started or reached,
+// or that died during a call.
+type ProcessError struct {
+	Plugin   string
+	Path     string
+	Starting bool   // the failure happened during launch and handshake
+	Exited   bool   // the process is gone
+	Stderr   string // the last lines of its stderr
+	Err      error
+}
+
+func (e *ProcessError) Error() string {
+	var what string
+	switch {
+	case e.Starting:
+		what = fmt.Sprintf("start plugin %q (%s)", e.Plugin, e.Path)
+	case e.Exited:
+		what = fmt.Sprintf("plugin %q exited unexpectedly", e.Plugin)
+	default:
+		what = fmt.Sprintf("call plugin %q", e.Plugin)
+	}
+	msg := fmt.Sprintf("%s: %v", what, e.Err)
+	if e.Stderr != "" {
+		msg += "\nplugin stderr (last lines):\n" + indent(e.Stderr, "  ")
+	}
+	return msg
+}
+
+func (e *ProcessError) Unwrap() error { return e.Err }

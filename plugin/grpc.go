@@ -1,0 +1,198 @@
+package plugin
+
+import (
+	"context"
+	"errors"
+
+	goplugin "github.com/hashicorp/go-plugin"
+	"google.golang.org/grpc"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/goflyte/goflyte/plugin/pluginpb"
+)
+
+// MaxMessageSize bounds one gRPC message in either direction. gRPC's default
+// of 4 MiB is too small for tasks that pass large lists or maps; 256 MiB is
+// deliberate headroom, not a promise: pass files for anything larger.
+const MaxMessageSize = 256 << 20
+
+// grpcPlugin is the go-plugin glue for a Provider. On the plugin side it
+// registers impl as the gRPC service; on the host side it returns a
+// Provider backed by a gRPC client.
+type grpcPlugin struct {
+	goplugin.NetRPCUnsupportedPlugin
+	impl Provider
+}
+
+var _ goplugin.GRPCPlugin = (*grpcPlugin)(nil)
+
+func (p *grpcPlugin) GRPCServer(_ *goplugin.GRPCBroker, s *grpc.Server) error {
+	pluginpb.RegisterPluginServer(s, &grpcServer{impl: p.impl})
+	return nil
+}
+
+func (p *grpcPlugin) GRPCClient(_ context.Context, _ *goplugin.GRPCBroker, conn *grpc.ClientConn) (any, error) {
+	return &grpcClient{client: pluginpb.NewPluginClient(conn)}, nil
+}
+
+// grpcClient is the host side: it implements Provider over a connection.
+type grpcClient struct {
+	client pluginpb.PluginClient
+}
+
+var _ Provider = (*grpcClient)(nil)
+
+func (c *grpcClient) Describe(ctx context.Context) (*Schema, error) {
+	resp, err := c.client.Describe(ctx, &pluginpb.DescribeRequest{})
+	if err != nil {
+		return nil, err
+	}
+	return schemaFromProto(resp), nil
+}
+
+func (c *grpcClient) Execute(ctx context.Context, req *ExecuteRequest) (*ExecuteResult, error) {
+	resp, err := c.client.Execute(ctx, &pluginpb.ExecuteRequest{
+		Task:   req.Task,
+		Inputs: req.Inputs,
+		Params: paramsToProto(req.Params),
+	}, grpc.MaxCallRecvMsgSize(MaxMessageSize), grpc.MaxCallSendMsgSize(MaxMessageSize))
+	if err != nil {
+		return nil, err
+	}
+	if e := resp.GetError(); e != nil {
+		return nil, taskErrorFromProto(e)
+	}
+	return &ExecuteResult{Outputs: resp.GetOutputs()}, nil
+}
+
+// grpcServer is the plugin side: it serves a Provider.
+type grpcServer struct {
+	pluginpb.UnimplementedPluginServer
+	impl Provider
+}
+
+func (s *grpcServer) Describe(ctx context.Context, _ *pluginpb.DescribeRequest) (*pluginpb.DescribeResponse, error) {
+	schema, err := s.impl.Describe(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return schemaToProto(schema), nil
+}
+
+func (s *grpcServer) Execute(ctx context.Context, req *pluginpb.ExecuteRequest) (*pluginpb.ExecuteResponse, error) {
+	res, err := s.impl.Execute(ctx, &ExecuteRequest{
+		Task:   req.GetTask(),
+		Inputs: req.GetInputs(),
+		Params: paramsFromProto(req.GetParams()),
+	})
+	if err != nil {
+		var te *TaskError
+		if !errors.As(err, &te) {
+			te = &TaskError{Message: err.Error()}
+		}
+		return &pluginpb.ExecuteResponse{Error: taskErrorToProto(te)}, nil
+	}
+	return &pluginpb.ExecuteResponse{Outputs: res.Outputs}, nil
+}
+
+func schemaToProto(s *Schema) *pluginpb.DescribeResponse {
+	resp := &pluginpb.DescribeResponse{Name: s.Name, Version: s.Version}
+	for _, t := range s.Tasks {
+		resp.Tasks = append(resp.Tasks, &pluginpb.TaskSchema{
+			Name:    t.Name,
+			Doc:     t.Doc,
+			Kind:    pluginpb.TaskKind(t.Kind),
+			Inputs:  fieldsToProto(t.Inputs),
+			Outputs: fieldsToProto(t.Outputs),
+		})
+	}
+	return resp
+}
+
+func schemaFromProto(resp *pluginpb.DescribeResponse) *Schema {
+	s := &Schema{Name: resp.GetName(), Version: resp.GetVersion()}
+	for _, t := range resp.GetTasks() {
+		s.Tasks = append(s.Tasks, TaskSchema{
+			Name:    t.GetName(),
+			Doc:     t.GetDoc(),
+			Kind:    Kind(t.GetKind()),
+			Inputs:  fieldsFromProto(t.GetInputs()),
+			Outputs: fieldsFromProto(t.GetOutputs()),
+		})
+	}
+	return s
+}
+
+func fieldsToProto(fs []Field) []*pluginpb.Field {
+	out := make([]*pluginpb.Field, len(fs))
+	for i, f := range fs {
+		out[i] = &pluginpb.Field{Name: f.Name, Type: f.Type, Doc: f.Doc, Optional: f.Optional}
+	}
+	return out
+}
+
+func fieldsFromProto(fs []*pluginpb.Field) []Field {
+	out := make([]Field, len(fs))
+	for i, f := range fs {
+		out[i] = Field{Name: f.GetName(), Type: f.GetType(), Doc: f.GetDoc(), Optional: f.GetOptional()}
+	}
+	return out
+}
+
+func paramsToProto(p Params) *pluginpb.ExecutionParameters {
+	pp := &pluginpb.ExecutionParameters{
+		ExecutionId:      p.ExecutionID,
+		WorkingDirectory: p.WorkingDirectory,
+		Mode:             pluginpb.Mode(p.Mode),
+		TaskId:           p.TaskID,
+		Node:             p.Node,
+		Attempt:          int32(p.Attempt),
+		LogLevel:         p.LogLevel,
+	}
+	if !p.ExecutionDate.IsZero() {
+		pp.ExecutionDate = timestamppb.New(p.ExecutionDate)
+	}
+	return pp
+}
+
+func paramsFromProto(pp *pluginpb.ExecutionParameters) Params {
+	p := Params{
+		ExecutionID:      pp.GetExecutionId(),
+		WorkingDirectory: pp.GetWorkingDirectory(),
+		Mode:             Mode(pp.GetMode()),
+		TaskID:           pp.GetTaskId(),
+		Node:             pp.GetNode(),
+		Attempt:          int(pp.GetAttempt()),
+		LogLevel:         pp.GetLogLevel(),
+	}
+	if pp.GetExecutionDate() != nil {
+		p.ExecutionDate = pp.GetExecutionDate().AsTime()
+	}
+	return p
+}
+
+func taskErrorToProto(e *TaskError) *pluginpb.TaskError {
+	pe := &pluginpb.TaskError{Message: e.Message, Retryable: e.Retryable}
+	for _, d := range e.Diagnostics {
+		pe.Diagnostics = append(pe.Diagnostics, &pluginpb.Diagnostic{
+			Severity:  pluginpb.Diagnostic_Severity(d.Severity),
+			Summary:   d.Summary,
+			Detail:    d.Detail,
+			Attribute: d.Attribute,
+		})
+	}
+	return pe
+}
+
+func taskErrorFromProto(pe *pluginpb.TaskError) *TaskError {
+	e := &TaskError{Message: pe.GetMessage(), Retryable: pe.GetRetryable()}
+	for _, d := range pe.GetDiagnostics() {
+		e.Diagnostics = append(e.Diagnostics, Diagnostic{
+			Severity:  Severity(d.GetSeverity()),
+			Summary:   d.GetSummary(),
+			Detail:    d.GetDetail(),
+			Attribute: d.GetAttribute(),
+		})
+	}
+	return e
+}

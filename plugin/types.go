@@ -1,0 +1,228 @@
+package plugin
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Provider is what a plugin binary provides and what the engine calls.
+// Implementations must be safe for concurrent use: the engine runs many
+// tasks of one plugin at once over a single connection.
+type Provider interface {
+	// Describe reports the plugin's name, version and task schemas.
+	Describe(ctx context.Context) (*Schema, error)
+	// Execute runs one task. A task that ran and failed returns a
+	// *TaskError; any other error is a transport or process failure.
+	Execute(ctx context.Context, req *ExecuteRequest) (*ExecuteResult, error)
+}
+
+// Schema describes a plugin binary and the tasks it serves.
+type Schema struct {
+	Name    string       `json:"name"`
+	Version string       `json:"version"`
+	Tasks   []TaskSchema `json:"tasks"`
+}
+
+// Task returns the schema of the named task.
+func (s *Schema) Task(name string) (*TaskSchema, bool) {
+	for i := range s.Tasks {
+		if s.Tasks[i].Name == name {
+			return &s.Tasks[i], true
+		}
+	}
+	return nil, false
+}
+
+// TaskNames returns the names of all tasks in the order they were declared.
+func (s *Schema) TaskNames() []string {
+	names := make([]string, len(s.Tasks))
+	for i, t := range s.Tasks {
+		names[i] = t.Name
+	}
+	return names
+}
+
+// Kind says how the engine runs a task.
+type Kind int32
+
+// Task kinds. Plain tasks compute outputs from inputs; dynamic tasks return
+// a sub-graph; eager tasks call other tasks through the host.
+const (
+	KindPlain Kind = iota
+	KindDynamic
+	KindEager
+)
+
+func (k Kind) String() string {
+	switch k {
+	case KindPlain:
+		return "plain"
+	case KindDynamic:
+		return "dynamic"
+	case KindEager:
+		return "eager"
+	}
+	return fmt.Sprintf("Kind(%d)", int32(k))
+}
+
+// TaskSchema describes one task: its documentation and typed inputs and
+// outputs.
+type TaskSchema struct {
+	Name    string  `json:"name"`
+	Doc     string  `json:"doc,omitempty"`
+	Kind    Kind    `json:"kind"`
+	Inputs  []Field `json:"inputs"`
+	Outputs []Field `json:"outputs"`
+}
+
+// Input returns the named input field.
+func (t *TaskSchema) Input(name string) (*Field, bool) { return findField(t.Inputs, name) }
+
+// Output returns the named output field.
+func (t *TaskSchema) Output(name string) (*Field, bool) { return findField(t.Outputs, name) }
+
+func findField(fs []Field, name string) (*Field, bool) {
+	for i := range fs {
+		if fs[i].Name == name {
+			return &fs[i], true
+		}
+	}
+	return nil, false
+}
+
+// Field is one typed input or output. Type is an HCL type expression such
+// as "string", "list(number)" or "object({name=string,size=number})".
+type Field struct {
+	Name string `json:"name"`
+	Type string `json:"type"`
+	Doc  string `json:"doc,omitempty"`
+	// Optional inputs may be left out; the task then sees its zero value.
+	Optional bool `json:"optional,omitempty"`
+}
+
+// Mode is the execution mode a task runs in. The numbers are Flytekit's
+// ExecutionState.Mode values.
+type Mode int32
+
+// Execution modes. goflyte runs the local ones.
+const (
+	ModeUnspecified               Mode = 0
+	ModeTaskExecution             Mode = 1
+	ModeLocalWorkflowExecution    Mode = 2
+	ModeLocalTaskExecution        Mode = 3
+	ModeDynamicTaskExecution      Mode = 4
+	ModeEagerExecution            Mode = 5
+	ModeEagerLocalExecution       Mode = 6
+	ModeLocalDynamicTaskExecution Mode = 7
+)
+
+var modeNames = map[Mode]string{
+	ModeUnspecified:               "UNSPECIFIED",
+	ModeTaskExecution:             "TASK_EXECUTION",
+	ModeLocalWorkflowExecution:    "LOCAL_WORKFLOW_EXECUTION",
+	ModeLocalTaskExecution:        "LOCAL_TASK_EXECUTION",
+	ModeDynamicTaskExecution:      "DYNAMIC_TASK_EXECUTION",
+	ModeEagerExecution:            "EAGER_EXECUTION",
+	ModeEagerLocalExecution:       "EAGER_LOCAL_EXECUTION",
+	ModeLocalDynamicTaskExecution: "LOCAL_DYNAMIC_TASK_EXECUTION",
+}
+
+// String returns Flytekit's name for the mode, e.g. LOCAL_TASK_EXECUTION.
+func (m Mode) String() string {
+	if s, ok := modeNames[m]; ok {
+		return s
+	}
+	return fmt.Sprintf("Mode(%d)", int32(m))
+}
+
+// IsLocal reports whether m is one of the local execution modes, in which
+// (as in Flytekit) secrets may also come from unprefixed env vars.
+func (m Mode) IsLocal() bool {
+	switch m {
+	case ModeLocalWorkflowExecution, ModeLocalTaskExecution, ModeEagerLocalExecution, ModeLocalDynamicTaskExecution:
+		return true
+	}
+	return false
+}
+
+// Params are the execution parameters of one task execution, Flytekit's
+// current_context().
+type Params struct {
+	// ExecutionID is "<project>:<domain>:<name>", the same for every task
+	// of a run.
+	ExecutionID string
+	// ExecutionDate is when the run started, the same for every task.
+	ExecutionDate time.Time
+	// WorkingDirectory is a fresh directory for this task execution.
+	WorkingDirectory string
+	Mode             Mode
+	// TaskID is "<plugin>.<task>".
+	TaskID string
+	// Node is the task's name in the workflow ("" for a single-task run).
+	Node string
+	// Attempt counts from 1.
+	Attempt int
+	// LogLevel is the hclog level the plugin logs at ("debug", "info", ...).
+	LogLevel string
+}
+
+// ExecuteRequest asks a plugin to run one task with evaluated inputs.
+type ExecuteRequest struct {
+	Task   string
+	Inputs json.RawMessage // a JSON object keyed by input name
+	Params Params
+}
+
+// ExecuteResult carries a task's outputs.
+type ExecuteResult struct {
+	Outputs json.RawMessage // a JSON object keyed by output name
+}
+
+// Severity of a Diagnostic.
+type Severity int32
+
+// Diagnostic severities.
+const (
+	SeverityError Severity = iota
+	SeverityWarning
+)
+
+// Diagnostic is a problem with one of a task's inputs, reported by the
+// plugin. The engine points it at the input's source range.
+type Diagnostic struct {
+	Severity  Severity
+	Summary   string
+	Detail    string
+	Attribute string
+}
+
+// TaskError is a task that ran and failed. It travels as data in the
+// Execute response, so the engine can tell it from a broken plugin.
+type TaskError struct {
+	Message     string
+	Retryable   bool
+	Diagnostics []Diagnostic
+}
+
+func (e *TaskError) Error() string {
+	if e.Message != "" || len(e.Diagnostics) == 0 {
+		return e.Message
+	}
+	var b strings.Builder
+	for i, d := range e.Diagnostics {
+		if i > 0 {
+			b.WriteString("; ")
+		}
+		if d.Attribute != "" {
+			fmt.Fprintf(&b, "input %q: ", d.Attribute)
+		}
+		b.WriteString(d.Summary)
+		if d.Detail != "" {
+			b.WriteString(": " + d.Detail)
+		}
+	}
+	return b.String()
+}
