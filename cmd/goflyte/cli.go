@@ -1,0 +1,343 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/hcl/v2"
+	"golang.org/x/term"
+
+	"github.com/goflyte/goflyte/engine"
+	"github.com/goflyte/goflyte/engine/config"
+)
+
+// Exit codes.
+const (
+	exitOK      = 0
+	exitFailed  = 1 // the run (or a check) failed
+	exitUsage   = 2 // bad arguments, configuration or workflow
+	exitCancel  = 130
+	programName = "goflyte"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "devel"
+
+// usageError is a mistake on the command line: exit code 2.
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string { return e.msg }
+
+func usagef(format string, args ...any) error { return &usageError{fmt.Sprintf(format, args...)} }
+
+// diagError carries diagnostics to render with source snippets: exit code 2.
+type diagError struct {
+	diags hcl.Diagnostics
+}
+
+func (e *diagError) Error() string { return e.diags.Error() }
+
+// exitError is an error with its own exit code, already reported.
+type exitError struct{ code int }
+
+func (e *exitError) Error() string { return fmt.Sprintf("exit %d", e.code) }
+
+// cli is one invocation: its streams, the parser that keeps source files
+// for diagnostics, and the global options.
+type cli struct {
+	stdin          io.Reader
+	stdout, stderr io.Writer
+	parser         *config.Parser
+
+	configPath string
+	logLevel   string
+	verbose    int
+}
+
+type command struct {
+	name    string
+	args    string
+	summary string
+	help    string
+	run     func(ctx context.Context, c *cli, args []string) error
+}
+
+func commands() []*command {
+	return []*command{
+		runCommand(),
+		validateCommand(),
+		workflowsCommand(),
+		pluginsCommand(),
+		configCommand(),
+		{name: "version", summary: "Print the goflyte version", run: func(_ context.Context, c *cli, args []string) error {
+			if err := c.parseFlags(newFlagSet("version"), args, 0); err != nil {
+				return err
+			}
+			fmt.Fprintf(c.stdout, "goflyte %s (plugin protocol %d)\n", version, pluginProtocol())
+			return nil
+		}},
+	}
+}
+
+// Main runs the goflyte command line and returns the exit code.
+func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	c := &cli{stdin: stdin, stdout: stdout, stderr: stderr, parser: config.NewParser()}
+	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" || args[0] == "-help" {
+		if len(args) > 1 {
+			if cmd := findCommand(args[1]); cmd != nil {
+				c.printCommandHelp(cmd)
+				return exitOK
+			}
+		}
+		c.printHelp()
+		if len(args) == 0 {
+			return exitUsage
+		}
+		return exitOK
+	}
+	cmd := findCommand(args[0])
+	if cmd == nil {
+		msg := fmt.Sprintf("unknown command %q", args[0])
+		if s := config.Suggest(args[0], commandNames()); s != "" {
+			msg += fmt.Sprintf("; did you mean %q?", s)
+		}
+		return c.report(usagef("%s\nRun 'goflyte help' for the list of commands.", msg))
+	}
+	for _, a := range args[1:] {
+		if a == "-h" || a == "--help" || a == "-help" {
+			c.printCommandHelp(cmd)
+			return exitOK
+		}
+	}
+	return c.report(cmd.run(ctx, c, args[1:]))
+}
+
+func findCommand(name string) *command {
+	for _, cmd := range commands() {
+		if cmd.name == name {
+			return cmd
+		}
+	}
+	return nil
+}
+
+func commandNames() []string {
+	var names []string
+	for _, cmd := range commands() {
+		names = append(names, cmd.name)
+	}
+	return names
+}
+
+func (c *cli) printHelp() {
+	fmt.Fprint(c.stderr, `goflyte runs workflows written in HCL whose tasks are plugin binaries,
+on this machine: the Go counterpart of Flytekit's "pyflyte run".
+
+Usage: goflyte <command> [arguments] [flags]
+
+Commands:
+`)
+	for _, cmd := range commands() {
+		fmt.Fprintf(c.stderr, "  %-10s %s\n", cmd.name, cmd.summary)
+	}
+	fmt.Fprint(c.stderr, `
+Global flags (every command):
+  --config FILE      configuration file (default: $FLYTE_CONFIG, ./flyte.hcl,
+                     then <user config dir>/goflyte/flyte.hcl)
+  --log-level LEVEL  debug, info, warn or error (overrides sdk.logging_level)
+  -v                 more logging: -v info, -vv debug
+
+Exit codes: 0 success, 1 the run failed, 2 usage, configuration or
+workflow error, 130 interrupted.
+
+Run 'goflyte help <command>' for a command's flags.
+`)
+}
+
+func (c *cli) printCommandHelp(cmd *command) {
+	fmt.Fprintf(c.stderr, "Usage: goflyte %s %s\n\n%s\n", cmd.name, cmd.args, cmd.summary)
+	if cmd.help != "" {
+		fmt.Fprintf(c.stderr, "\n%s\n", strings.TrimSpace(cmd.help))
+	}
+}
+
+// newFlagSet returns a flag set with the global flags.
+func newFlagSet(name string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	return fs
+}
+
+// parseFlags parses flags and positional arguments in any order (as
+// `goflyte run wf.hcl --input x=1` needs), adds the global flags, and
+// checks the number of positional arguments: at most max (-1: any).
+func (c *cli) parseFlags(fs *flag.FlagSet, args []string, max int) error {
+	_, err := c.parseArgs(fs, args, 0, max)
+	return err
+}
+
+func (c *cli) parseArgs(fs *flag.FlagSet, args []string, min, max int) ([]string, error) {
+	fs.StringVar(&c.configPath, "config", "", "")
+	fs.StringVar(&c.logLevel, "log-level", "", "")
+	fs.Var(&countFlag{n: &c.verbose, step: 1}, "v", "")
+	fs.Var(&countFlag{n: &c.verbose, step: 2}, "vv", "")
+	var positional []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, usagef("%s: %v\nRun 'goflyte help %s' for its flags.", fs.Name(), err, fs.Name())
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			break
+		}
+		positional = append(positional, args[0])
+		args = args[1:]
+	}
+	if len(positional) < min {
+		return nil, usagef("%s: missing arguments\nRun 'goflyte help %s' for its usage.", fs.Name(), fs.Name())
+	}
+	if max >= 0 && len(positional) > max {
+		return nil, usagef("%s: unexpected argument %q\nRun 'goflyte help %s' for its usage.", fs.Name(), positional[max], fs.Name())
+	}
+	return positional, nil
+}
+
+// countFlag counts repetitions of a boolean flag (-v -v, or -vv).
+type countFlag struct {
+	n    *int
+	step int
+}
+
+func (f *countFlag) String() string {
+	if f.n == nil {
+		return "0"
+	}
+	return fmt.Sprint(*f.n)
+}
+func (f *countFlag) IsBoolFlag() bool { return true }
+func (f *countFlag) Set(s string) error {
+	switch s {
+	case "true":
+		*f.n += f.step
+	case "false":
+	default:
+		return errors.New("takes no value")
+	}
+	return nil
+}
+
+// multiFlag collects a repeated string flag.
+type multiFlag []string
+
+func (f *multiFlag) String() string     { return strings.Join(*f, ",") }
+func (f *multiFlag) Set(s string) error { *f = append(*f, s); return nil }
+
+// loadConfig loads flyte.hcl and the FLYTE_* environment, then applies the
+// global flags.
+func (c *cli) loadConfig() (*config.Config, error) {
+	cfg, diags := c.parser.LoadConfig(config.LoadOptions{ExplicitPath: c.configPath})
+	if diags.HasErrors() {
+		return nil, &diagError{diags: diags}
+	}
+	c.warn(diags)
+	level := c.logLevel
+	switch {
+	case c.verbose >= 2:
+		level = "debug"
+	case c.verbose == 1 && level == "":
+		level = "info"
+	}
+	if level != "" {
+		flagName := "--log-level"
+		if c.logLevel == "" {
+			flagName = "-v"
+		}
+		if err := cfg.Override("sdk.logging_level", level, flagName); err != nil {
+			return nil, usagef("%v", err)
+		}
+	}
+	return cfg, nil
+}
+
+// newEngine returns an engine whose logs (its own and the plugins') go to
+// stderr at the configured level.
+func (c *cli) newEngine(cfg *config.Config) *engine.Engine {
+	logger := hclog.New(&hclog.LoggerOptions{
+		Name:   programName,
+		Level:  hclog.LevelFromString(cfg.SDK.LoggingLevel),
+		Output: c.stderr,
+		Color:  hclog.ColorOff,
+	})
+	return engine.New(cfg, logger)
+}
+
+func (c *cli) warn(diags hcl.Diagnostics) {
+	if len(diags) > 0 {
+		c.writeDiags(diags)
+	}
+}
+
+func (c *cli) writeDiags(diags hcl.Diagnostics) {
+	width, color := 78, false
+	if f, ok := c.stderr.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		if w, _, err := term.GetSize(int(f.Fd())); err == nil && w > 20 {
+			width = w
+		}
+		color = os.Getenv("NO_COLOR") == ""
+	}
+	wr := hcl.NewDiagnosticTextWriter(c.stderr, c.parser.Files(), uint(width), color)
+	_ = wr.WriteDiagnostics(diags)
+}
+
+// report prints err, if any, and maps it to the exit code.
+func (c *cli) report(err error) int {
+	if err == nil {
+		return exitOK
+	}
+	var ee *exitError
+	if errors.As(err, &ee) {
+		return ee.code
+	}
+	var de *diagError
+	if errors.As(err, &de) {
+		c.writeDiags(de.diags)
+		return exitUsage
+	}
+	var diags hcl.Diagnostics
+	if errors.As(err, &diags) {
+		c.writeDiags(diags)
+		return exitUsage
+	}
+	fmt.Fprintf(c.stderr, "Error: %v\n", err)
+	var ue *usageError
+	var ie *engine.InputError
+	var nf *engine.NotFoundError
+	switch {
+	case errors.As(err, &ue), errors.As(err, &ie), errors.As(err, &nf):
+		return exitUsage
+	case errors.Is(err, context.Canceled):
+		return exitCancel
+	}
+	return exitFailed
+}
+
+func (c *cli) isTTY() bool {
+	f, ok := c.stderr.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+func sortedStrings(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

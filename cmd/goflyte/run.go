@@ -1,0 +1,255 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/hcl/v2"
+
+	"github.com/goflyte/goflyte/engine"
+)
+
+func runCommand() *command {
+	return &command{
+		name:    "run",
+		args:    "FILE [WORKFLOW] | NAME | --task PLUGIN.TASK  [flags]",
+		summary: "Run a workflow (or a single task) locally",
+		help: `
+Runs a workflow from a file (WORKFLOW names one when the file has several),
+or by name from sdk.workflow_packages, or a single plugin task with --task.
+Ready tasks run in parallel; after the first failure no new task starts.
+
+Flags:
+  --input NAME=VALUE   an input value (repeatable). Strings are taken as
+                       they are, numbers and bools are parsed, lists, maps
+                       and objects are JSON: --input 'words=["a","b"]'
+  --inputs-file FILE   a JSON object of input values (--input wins)
+  --task PLUGIN.TASK   run one task of a plugin (LOCAL_TASK_EXECUTION)
+  --parallelism N      tasks to run at once (default: the CPU count)
+  --json               print one JSON object on stdout: execution_id,
+                       status, outputs, tasks
+  -q, --quiet          no progress lines
+
+Exit codes: 0 succeeded, 1 the run failed, 2 bad arguments, configuration
+or workflow, 130 interrupted.`,
+		run: runRun,
+	}
+}
+
+func runRun(ctx context.Context, c *cli, args []string) error {
+	fs := newFlagSet("run")
+	var inputs multiFlag
+	fs.Var(&inputs, "input", "")
+	inputsFile := fs.String("inputs-file", "", "")
+	taskID := fs.String("task", "", "")
+	parallelism := fs.Int("parallelism", 0, "")
+	asJSON := fs.Bool("json", false, "")
+	quiet := fs.Bool("quiet", false, "")
+	fs.BoolVar(quiet, "q", false, "")
+	min, max := 1, 2
+	if hasFlag(args, "task") {
+		min, max = 0, 0
+	}
+	pos, err := c.parseArgs(fs, args, min, max)
+	if err != nil {
+		return err
+	}
+	if *parallelism < 0 {
+		return usagef("run: --parallelism must be at least 1")
+	}
+	text := map[string]string{}
+	for _, kv := range inputs {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || k == "" {
+			return usagef("run: --input takes NAME=VALUE, got %q", kv)
+		}
+		text[k] = v
+	}
+	var fromFile map[string]json.RawMessage
+	if *inputsFile != "" {
+		data, err := os.ReadFile(*inputsFile)
+		if err != nil {
+			return usagef("run: --inputs-file: %v", err)
+		}
+		if err := json.Unmarshal(data, &fromFile); err != nil {
+			return usagef("run: --inputs-file %s is not a JSON object: %v", *inputsFile, err)
+		}
+	}
+
+	cfg, err := c.loadConfig()
+	if err != nil {
+		return err
+	}
+	eng := c.newEngine(cfg)
+	defer eng.Close()
+
+	var g *engine.Graph
+	if *taskID != "" {
+		g, err = eng.TaskGraph(ctx, *taskID)
+		if err != nil {
+			return &usageError{err.Error()}
+		}
+	} else {
+		wf, err := c.loadWorkflowArg(cfg, pos)
+		if err != nil {
+			return err
+		}
+		var diags hcl.Diagnostics
+		g, diags = eng.Compile(ctx, wf)
+		if diags.HasErrors() {
+			return &diagError{diags: diags}
+		}
+		c.warn(diags)
+	}
+	values, err := g.ParseInputs(text, fromFile)
+	if err != nil {
+		return err
+	}
+
+	p := newProgress(c.stderr, c.isTTY(), *quiet)
+	res, err := eng.Run(ctx, g, engine.RunOptions{
+		Inputs:      values,
+		Parallelism: *parallelism,
+		Observer:    p.observe,
+	})
+	p.stop()
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		if err := writeJSON(c.stdout, resultJSON(res)); err != nil {
+			return err
+		}
+	} else {
+		printResult(c, res)
+	}
+	switch res.Status {
+	case engine.StatusSucceeded:
+		return nil
+	case engine.StatusCancelled:
+		if !*asJSON {
+			fmt.Fprintf(c.stderr, "Error: %v\n", res.Err)
+		}
+		return &exitError{code: exitCancel}
+	default:
+		if !*asJSON {
+			fmt.Fprintf(c.stderr, "Error: %v\n", res.Err)
+		}
+		return &exitError{code: exitFailed}
+	}
+}
+
+func hasFlag(args []string, name string) bool {
+	for _, a := range args {
+		a = strings.TrimLeft(a, "-")
+		if a == name || strings.HasPrefix(a, name+"=") {
+			return true
+		}
+	}
+	return false
+}
+
+type taskJSON struct {
+	Name       string `json:"name"`
+	Task       string `json:"task"`
+	Status     string `json:"status"`
+	Attempts   int    `json:"attempts,omitempty"`
+	DurationMS int64  `json:"duration_ms"`
+	WorkDir    string `json:"work_dir,omitempty"`
+	Error      string `json:"error,omitempty"`
+}
+
+type resultOut struct {
+	ExecutionID   string         `json:"execution_id"`
+	ExecutionDate time.Time      `json:"execution_date"`
+	Workflow      string         `json:"workflow"`
+	Status        string         `json:"status"`
+	Outputs       map[string]any `json:"outputs"`
+	Error         string         `json:"error,omitempty"`
+	DurationMS    int64          `json:"duration_ms"`
+	RunDir        string         `json:"run_dir"`
+	Tasks         []taskJSON     `json:"tasks"`
+}
+
+func resultJSON(res *engine.Result) resultOut {
+	out := resultOut{
+		ExecutionID:   res.ExecutionID,
+		ExecutionDate: res.ExecutionDate.UTC(),
+		Workflow:      res.Workflow,
+		Status:        string(res.Status),
+		Outputs:       map[string]any{},
+		DurationMS:    res.End.Sub(res.Start).Milliseconds(),
+		RunDir:        res.RunDir,
+		Tasks:         []taskJSON{},
+	}
+	if res.Err != nil {
+		out.Error = res.Err.Error()
+	}
+	for name, v := range res.Outputs {
+		gv, err := engine.ToGo(v)
+		if err != nil {
+			gv = nil
+		}
+		out.Outputs[name] = gv
+	}
+	for _, t := range res.Tasks {
+		tj := taskJSON{Name: t.Node, Task: t.TaskID, Status: string(t.Status), Attempts: t.Attempts, DurationMS: t.Duration().Milliseconds(), WorkDir: t.WorkDir}
+		if t.Err != nil {
+			var te *engine.TaskError
+			if errors.As(t.Err, &te) {
+				tj.Error = te.Err.Error()
+			} else {
+				tj.Error = t.Err.Error()
+			}
+		}
+		out.Tasks = append(out.Tasks, tj)
+	}
+	return out
+}
+
+func printResult(c *cli, res *engine.Result) {
+	w := c.stdout
+	if res.Status == engine.StatusSucceeded {
+		if len(res.Outputs) > 0 {
+			fmt.Fprintln(w, "Outputs:")
+			for _, name := range sortedValueKeys(res.Outputs) {
+				fmt.Fprintf(w, "  %s = %s\n", name, engine.FormatValue(res.Outputs[name]))
+			}
+		}
+	}
+	counts := map[engine.Status]int{}
+	for _, t := range res.Tasks {
+		counts[t.Status]++
+	}
+	var parts []string
+	for _, s := range []engine.Status{engine.StatusSucceeded, engine.StatusFailed, engine.StatusCancelled, engine.StatusSkipped} {
+		if counts[s] > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", counts[s], s))
+		}
+	}
+	fmt.Fprintf(c.stderr, "\n%s %s in %s (%s)\n  execution %s\n  sandbox   %s\n",
+		res.Workflow, res.Status, roundDuration(res.End.Sub(res.Start)), strings.Join(parts, ", "), res.ExecutionID, res.RunDir)
+}
+
+func roundDuration(d time.Duration) string {
+	switch {
+	case d < time.Millisecond:
+		return d.Round(time.Microsecond).String()
+	case d < time.Second:
+		return d.Round(time.Millisecond / 10).String()
+	}
+	return d.Round(10 * time.Millisecond).String()
+}
+
+func sortedValueKeys[V any](m map[string]V) []string {
+	s := make(map[string]string, len(m))
+	for k := range m {
+		s[k] = k
+	}
+	return sortedStrings(s)
+}

@@ -1,0 +1,203 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/hashicorp/hcl/v2"
+
+	"github.com/goflyte/goflyte/engine/config"
+)
+
+// foundWorkflow is a workflow and the file it came from.
+type foundWorkflow struct {
+	wf   *config.Workflow
+	file string
+}
+
+// loadWorkflowArg resolves `goflyte run FILE [NAME]` or `goflyte run NAME`:
+// a path to a file (NAME optional when the file has one workflow), or the
+// name of a workflow in sdk.workflow_packages.
+func (c *cli) loadWorkflowArg(cfg *config.Config, args []string) (*config.Workflow, error) {
+	first := args[0]
+	if info, err := os.Stat(first); err == nil && !info.IsDir() || strings.HasSuffix(first, ".hcl") {
+		wf, diags := c.parser.LoadWorkflowFile(first)
+		if diags.HasErrors() {
+			return nil, &diagError{diags: diags}
+		}
+		c.warn(diags)
+		switch {
+		case len(args) == 2:
+			for _, w := range wf.Workflows {
+				if w.Name == args[1] {
+					return w, nil
+				}
+			}
+			return nil, usagef("%s has no workflow named %q%s", first, args[1], didYouMean(args[1], workflowNames(wf.Workflows)))
+		case len(wf.Workflows) == 1:
+			return wf.Workflows[0], nil
+		default:
+			return nil, usagef("%s has %d workflows (%s): name the one to run, as in goflyte run %s %s", first, len(wf.Workflows), strings.Join(workflowNames(wf.Workflows), ", "), first, wf.Workflows[0].Name)
+		}
+	}
+	if len(args) > 1 {
+		return nil, usagef("no workflow file %q", first)
+	}
+	found, broken, err := c.findWorkflows(cfg)
+	if err != nil {
+		return nil, err
+	}
+	var matches []foundWorkflow
+	var names []string
+	for _, f := range found {
+		names = append(names, f.wf.Name)
+		if f.wf.Name == first {
+			matches = append(matches, f)
+		}
+	}
+	switch len(matches) {
+	case 1:
+		if d := broken[matches[0].file]; d.HasErrors() {
+			return nil, &diagError{diags: d}
+		}
+		return matches[0].wf, nil
+	case 0:
+		if len(cfg.SDK.WorkflowPackages) == 0 {
+			return nil, usagef("no workflow file %q, and no sdk.workflow_packages are configured to find a workflow by name", first)
+		}
+		msg := fmt.Sprintf("no workflow named %q in %s%s", first, strings.Join(cfg.SDK.WorkflowPackages, ", "), didYouMean(first, names))
+		if len(broken) > 0 {
+			msg += "\n(some workflow files have errors; run goflyte workflows list to see them)"
+		}
+		return nil, usagef("%s", msg)
+	default:
+		return nil, usagef("workflow %q is declared in both %s and %s; run it by file", first, matches[0].file, matches[1].file)
+	}
+}
+
+// findWorkflows loads every workflow file in sdk.workflow_packages. Files
+// with errors are returned in broken, keyed by path.
+func (c *cli) findWorkflows(cfg *config.Config) ([]foundWorkflow, map[string]hcl.Diagnostics, error) {
+	files, err := config.FindWorkflowFiles(cfg.SDK.WorkflowPackages)
+	if err != nil {
+		return nil, nil, err
+	}
+	var found []foundWorkflow
+	broken := map[string]hcl.Diagnostics{}
+	for _, path := range files {
+		wf, diags := c.parser.LoadWorkflowFile(path)
+		if diags.HasErrors() {
+			broken[path] = diags
+		}
+		if wf == nil {
+			continue
+		}
+		for _, w := range wf.Workflows {
+			found = append(found, foundWorkflow{wf: w, file: path})
+		}
+	}
+	return found, broken, nil
+}
+
+func workflowNames(ws []*config.Workflow) []string {
+	names := make([]string, len(ws))
+	for i, w := range ws {
+		names[i] = w.Name
+	}
+	return names
+}
+
+func didYouMean(given string, names []string) string {
+	if s := config.Suggest(given, names); s != "" {
+		return fmt.Sprintf("; did you mean %q?", s)
+	}
+	return ""
+}
+
+func workflowsCommand() *command {
+	return &command{
+		name:    "workflows",
+		args:    "list [--json]",
+		summary: "List the workflows in sdk.workflow_packages",
+		help: `
+Lists every workflow found in the directories named by sdk.workflow_packages
+(flyte.hcl or FLYTE_SDK_WORKFLOW_PACKAGES), with its file, inputs and
+outputs. Files with errors are listed with their first problem.
+
+Flags:
+  --json   print a JSON array instead of a table`,
+		run: func(ctx context.Context, c *cli, args []string) error {
+			fs := newFlagSet("workflows")
+			asJSON := fs.Bool("json", false, "")
+			pos, err := c.parseArgs(fs, args, 1, 1)
+			if err != nil {
+				return err
+			}
+			if pos[0] != "list" {
+				return usagef("workflows: unknown subcommand %q; try goflyte workflows list", pos[0])
+			}
+			cfg, err := c.loadConfig()
+			if err != nil {
+				return err
+			}
+			found, broken, err := c.findWorkflows(cfg)
+			if err != nil {
+				return err
+			}
+			type row struct {
+				Name        string   `json:"name"`
+				File        string   `json:"file"`
+				Description string   `json:"description,omitempty"`
+				Inputs      []string `json:"inputs"`
+				Outputs     []string `json:"outputs"`
+			}
+			rows := []row{}
+			for _, f := range found {
+				r := row{Name: f.wf.Name, File: f.file, Description: f.wf.Description, Inputs: []string{}, Outputs: []string{}}
+				for _, in := range f.wf.Inputs {
+					r.Inputs = append(r.Inputs, in.Name+" "+in.TypeExpr)
+				}
+				for _, o := range f.wf.Outputs {
+					r.Outputs = append(r.Outputs, o.Name)
+				}
+				rows = append(rows, r)
+			}
+			if *asJSON {
+				return writeJSON(c.stdout, rows)
+			}
+			if len(rows) == 0 && len(broken) == 0 {
+				fmt.Fprintf(c.stderr, "No workflows found in sdk.workflow_packages (%s).\n", strings.Join(cfg.SDK.WorkflowPackages, ", "))
+				return nil
+			}
+			tw := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "NAME\tFILE\tINPUTS\tOUTPUTS")
+			for _, r := range rows {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", r.Name, r.File, strings.Join(r.Inputs, ", "), strings.Join(r.Outputs, ", "))
+			}
+			tw.Flush()
+			for _, path := range sortedKeysDiags(broken) {
+				d := broken[path]
+				fmt.Fprintf(c.stderr, "warning: %s has errors: %s\n", path, d.Errs()[0])
+			}
+			return nil
+		},
+	}
+}
+
+func sortedKeysDiags(m map[string]hcl.Diagnostics) []string {
+	s := make(map[string]string, len(m))
+	for k := range m {
+		s[k] = k
+	}
+	return sortedStrings(s)
+}
+
+func writeJSON(w interface{ Write([]byte) (int, error) }, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}

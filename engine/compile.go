@@ -1,0 +1,382 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
+	"github.com/zclconf/go-cty/cty"
+	"github.com/zclconf/go-cty/cty/convert"
+
+	"github.com/goflyte/goflyte/engine/config"
+	"github.com/goflyte/goflyte/plugin"
+)
+
+// Graph is a workflow compiled against the plugins' schemas: every task is
+// resolved to a plugin task and every expression is type-checked. It is
+// immutable and may be run many times.
+type Graph struct {
+	Name    string
+	Inputs  []*config.WorkflowInput
+	Nodes   []*Node // in declaration order
+	Outputs []*Output
+	// Mode is the execution mode tasks run in.
+	Mode  plugin.Mode
+	nodes map[string]*Node
+}
+
+// Node returns the named node.
+func (g *Graph) Node(name string) *Node { return g.nodes[name] }
+
+// Node is one task of a compiled workflow.
+type Node struct {
+	Name   string
+	Plugin string
+	Task   string // the plugin's task name
+	Schema *plugin.TaskSchema
+	// Inputs are the task's input expressions, evaluated when it runs.
+	Inputs      []*config.TaskInput
+	InputTypes  map[string]cty.Type
+	OutputTypes map[string]cty.Type
+	Deps        []string
+	DeclRange   hcl.Range
+}
+
+// TaskID returns "<plugin>.<task>".
+func (n *Node) TaskID() string { return n.Plugin + "." + n.Task }
+
+// Output is a workflow output.
+type Output struct {
+	Name        string
+	Description string
+	Expr        hcl.Expression
+	Type        cty.Type
+}
+
+// Compile resolves every task of w against the plugins (starting each
+// plugin it needs, in parallel), and type-checks every input expression,
+// every reference to a task output and every workflow output. All problems
+// are returned as diagnostics at once; the graph is nil if there are errors.
+func (e *Engine) Compile(ctx context.Context, w *config.Workflow) (*Graph, hcl.Diagnostics) {
+	schemas, diags := e.describeAll(ctx, w)
+	g := &Graph{Name: w.Name, Inputs: w.Inputs, Mode: plugin.ModeLocalWorkflowExecution, nodes: map[string]*Node{}}
+
+	for _, t := range w.Tasks {
+		n := &Node{Name: t.Name, Plugin: t.PluginName(), Task: t.TaskName(), Inputs: t.Inputs, Deps: t.Deps, DeclRange: t.DeclRange}
+		g.Nodes = append(g.Nodes, n)
+		g.nodes[n.Name] = n
+		schema := schemas[n.Plugin]
+		if schema == nil {
+			continue // already reported
+		}
+		ts, ok := schema.Task(n.Task)
+		if !ok {
+			detail := fmt.Sprintf("Plugin %q has no task named %q.", n.Plugin, n.Task)
+			if s := config.Suggest(n.Task, schema.TaskNames()); s != "" {
+				detail += fmt.Sprintf(" Did you mean %q?", n.Plugin+"."+s)
+			} else {
+				detail += fmt.Sprintf(" Its tasks are: %s.", strings.Join(schema.TaskNames(), ", "))
+			}
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Unknown task", Detail: detail, Subject: t.UsesRange.Ptr()})
+			continue
+		}
+		n.Schema = ts
+		var d hcl.Diagnostics
+		n.InputTypes, d = fieldTypes(ts.Inputs, n, t.UsesRange)
+		diags = append(diags, d...)
+		n.OutputTypes, d = fieldTypes(ts.Outputs, n, t.UsesRange)
+		diags = append(diags, d...)
+	}
+
+	// Type-check by evaluating every expression over unknown values of the
+	// declared types: HCL then derives each expression's type.
+	ectx := typeCheckContext(g)
+	for _, t := range w.Tasks {
+		n := g.nodes[t.Name]
+		if n.Schema == nil {
+			continue
+		}
+		diags = append(diags, checkTaskInputs(ectx, t, n)...)
+	}
+	for _, o := range w.Outputs {
+		out := &Output{Name: o.Name, Description: o.Description, Expr: o.Expr, Type: cty.DynamicPseudoType}
+		if o.Expr != nil {
+			v, d := o.Expr.Value(ectx)
+			diags = append(diags, d...)
+			if !d.HasErrors() {
+				out.Type = v.Type()
+			}
+		}
+		g.Outputs = append(g.Outputs, out)
+	}
+	if diags.HasErrors() {
+		return nil, diags
+	}
+	return g, diags
+}
+
+// describeAll starts every plugin w uses, in parallel, and returns their
+// schemas by plugin name. A plugin that is missing or fails to start is a
+// diagnostic on each task that uses it.
+func (e *Engine) describeAll(ctx context.Context, w *config.Workflow) (map[string]*plugin.Schema, hcl.Diagnostics) {
+	users := map[string][]*config.Task{}
+	for _, t := range w.Tasks {
+		if t.Uses != "" && t.PluginName() != "" {
+			users[t.PluginName()] = append(users[t.PluginName()], t)
+		}
+	}
+	schemas := map[string]*plugin.Schema{}
+	errs := map[string]error{}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for name := range users {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, s, err := e.Plugins.Get(ctx, name)
+			mu.Lock()
+			defer mu.Unlock()
+			schemas[name], errs[name] = s, err
+		}()
+	}
+	wg.Wait()
+
+	var diags hcl.Diagnostics
+	for _, name := range sortedKeys(users) {
+		err := errs[name]
+		if err == nil {
+			continue
+		}
+		for _, t := range users[name] {
+			diags = append(diags, pluginErrorDiag(name, err, t.UsesRange))
+		}
+	}
+	return schemas, diags
+}
+
+func pluginErrorDiag(name string, err error, rng hcl.Range) *hcl.Diagnostic {
+	if nf, ok := err.(*NotFoundError); ok {
+		detail := fmt.Sprintf("No plugin named %q is installed: there is no %s%s in %s.", name, plugin.BinaryPrefix, name, strings.Join(nf.Dirs, ", "))
+		if s := config.Suggest(name, nf.Known); s != "" {
+			detail += fmt.Sprintf(" Did you mean %q?", s)
+		} else if len(nf.Known) > 0 {
+			detail += fmt.Sprintf(" Installed plugins: %s.", strings.Join(nf.Known, ", "))
+		} else {
+			detail += " Build or install the plugin, or add its directory to sdk.plugin_dirs in flyte.hcl."
+		}
+		return &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Unknown plugin", Detail: detail, Subject: rng.Ptr()}
+	}
+	return &hcl.Diagnostic{
+		Severity: hcl.DiagError,
+		Summary:  "Plugin failed to start",
+		Detail:   fmt.Sprintf("Plugin %q could not be started or described: %v", name, err),
+		Subject:  rng.Ptr(),
+	}
+}
+
+func fieldTypes(fields []plugin.Field, n *Node, rng hcl.Range) (map[string]cty.Type, hcl.Diagnostics) {
+	types := make(map[string]cty.Type, len(fields))
+	var diags hcl.Diagnostics
+	for _, f := range fields {
+		ty, err := ParseType(f.Type)
+		if err != nil {
+			diags = append(diags, &hcl.Diagnostic{
+				Severity: hcl.DiagError,
+				Summary:  "Invalid plugin schema",
+				Detail:   fmt.Sprintf("Plugin task %s declares field %q with %v. This is a bug in the plugin.", n.TaskID(), f.Name, err),
+				Subject:  rng.Ptr(),
+			})
+			ty = cty.DynamicPseudoType
+		}
+		types[f.Name] = ty
+	}
+	return types, diags
+}
+
+// typeCheckContext returns an evaluation context in which every workflow
+// input and every task output is an unknown value of its declared type.
+func typeCheckContext(g *Graph) *hcl.EvalContext {
+	inputs := make(map[string]cty.Value, len(g.Inputs))
+	for _, in := range g.Inputs {
+		inputs[in.Name] = cty.UnknownVal(in.Type)
+	}
+	tasks := make(map[string]cty.Value, len(g.Nodes))
+	for _, n := range g.Nodes {
+		if n.Schema == nil {
+			tasks[n.Name] = cty.DynamicVal
+			continue
+		}
+		outs := make(map[string]cty.Value, len(n.OutputTypes))
+		for name, ty := range n.OutputTypes {
+			outs[name] = cty.UnknownVal(ty)
+		}
+		tasks[n.Name] = cty.ObjectVal(outs)
+	}
+	return evalContext(cty.ObjectVal(inputs), cty.ObjectVal(tasks))
+}
+
+func evalContext(inputs, tasks cty.Value) *hcl.EvalContext {
+	return &hcl.EvalContext{
+		Variables: map[string]cty.Value{"input": inputs, "task": tasks},
+		Functions: functions,
+	}
+}
+
+func checkTaskInputs(ectx *hcl.EvalContext, t *config.Task, n *Node) hcl.Diagnostics {
+	var diags hcl.Diagnostics
+	given := map[string]bool{}
+	names := make([]string, len(n.Schema.Inputs))
+	for i, f := range n.Schema.Inputs {
+		names[i] = f.Name
+	}
+	for _, in := range t.Inputs {
+		given[in.Name] = true
+		want, ok := n.InputTypes[in.Name]
+		if !ok {
+			detail := fmt.Sprintf("Task %s has no input named %q.", n.TaskID(), in.Name)
+			if s := config.Suggest(in.Name, names); s != "" {
+				detail += fmt.Sprintf(" Did you mean %q?", s)
+			} else if len(names) > 0 {
+				detail += fmt.Sprintf(" Its inputs are: %s.", strings.Join(names, ", "))
+			} else {
+				detail += " It takes no inputs."
+			}
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Unsupported input", Detail: detail, Subject: in.NameRange.Ptr()})
+			continue
+		}
+		if d := checkOutputRefs(in.Expr, ectx); d.HasErrors() {
+			diags = append(diags, d...)
+			continue
+		}
+		v, d := in.Expr.Value(ectx)
+		diags = append(diags, d...)
+		if d.HasErrors() {
+			continue
+		}
+		if _, err := convert.Convert(v, want); err != nil {
+			diags = append(diags, &hcl.Diagnostic{
+				Severity:    hcl.DiagError,
+				Summary:     "Incorrect input type",
+				Detail:      fmt.Sprintf("Input %q of %s must be %s, but this expression is %s: %s.", in.Name, n.TaskID(), TypeString(want), TypeString(v.Type()), err),
+				Subject:     in.Expr.Range().Ptr(),
+				Expression:  in.Expr,
+				EvalContext: ectx,
+			})
+		}
+	}
+	var missing []string
+	for _, f := range n.Schema.Inputs {
+		if !f.Optional && !given[f.Name] {
+			missing = append(missing, fmt.Sprintf("%s (%s)", f.Name, f.Type))
+		}
+	}
+	if len(missing) > 0 {
+		diags = append(diags, &hcl.Diagnostic{
+			Severity: hcl.DiagError,
+			Summary:  "Missing required input",
+			Detail:   fmt.Sprintf("Task %q (%s) needs %s. Add them to its inputs.", t.Name, n.TaskID(), strings.Join(missing, ", ")),
+			Subject:  t.InputsRange.Ptr(),
+		})
+	}
+	return diags
+}
+
+// checkOutputRefs reports references to task outputs that the task's
+// plugin does not declare, with a suggestion.
+func checkOutputRefs(expr hcl.Expression, ectx *hcl.EvalContext) hcl.Diagnostics {
+	var diags hcl.Diagnostics
+	tasks := ectx.Variables["task"]
+	for _, tr := range expr.Variables() {
+		if tr.RootName() != "task" || len(tr) < 3 {
+			continue
+		}
+		taskName, _ := tr[1].(hcl.TraverseAttr)
+		out, ok := tr[2].(hcl.TraverseAttr)
+		if !ok || !tasks.Type().HasAttribute(taskName.Name) {
+			continue
+		}
+		outs := tasks.GetAttr(taskName.Name)
+		if !outs.Type().IsObjectType() || outs.Type().HasAttribute(out.Name) {
+			continue
+		}
+		names := sortedKeys(outs.Type().AttributeTypes())
+		detail := fmt.Sprintf("Task %q has no output named %q.", taskName.Name, out.Name)
+		if s := config.Suggest(out.Name, names); s != "" {
+			detail += fmt.Sprintf(" Did you mean %q?", s)
+		} else {
+			detail += fmt.Sprintf(" Its outputs are: %s.", strings.Join(names, ", "))
+		}
+		rng := tr.SourceRange()
+		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Unknown task output", Detail: detail, Subject: &rng})
+	}
+	return diags
+}
+
+// TaskGraph builds a one-task graph for `goflyte run --task plugin.task`:
+// its inputs are the task's inputs (optional ones default to null, which is
+// left out of the call) and its outputs are the task's outputs. It runs in
+// LOCAL_TASK_EXECUTION mode.
+func (e *Engine) TaskGraph(ctx context.Context, taskID string) (*Graph, error) {
+	pluginName, taskName, ok := strings.Cut(taskID, ".")
+	if !ok || pluginName == "" || taskName == "" {
+		return nil, fmt.Errorf("--task must be <plugin>.<task>, for example text.split; got %q", taskID)
+	}
+	_, schema, err := e.Plugins.Get(ctx, pluginName)
+	if err != nil {
+		return nil, err
+	}
+	ts, ok := schema.Task(taskName)
+	if !ok {
+		msg := fmt.Sprintf("plugin %q has no task named %q", pluginName, taskName)
+		if s := config.Suggest(taskName, schema.TaskNames()); s != "" {
+			msg += fmt.Sprintf("; did you mean %q?", pluginName+"."+s)
+		}
+		return nil, fmt.Errorf("%s", msg)
+	}
+	n := &Node{Name: taskName, Plugin: pluginName, Task: taskName, Schema: ts, InputTypes: map[string]cty.Type{}, OutputTypes: map[string]cty.Type{}}
+	g := &Graph{Name: taskID, Mode: plugin.ModeLocalTaskExecution, Nodes: []*Node{n}, nodes: map[string]*Node{taskName: n}}
+	for _, f := range ts.Inputs {
+		ty, err := ParseType(f.Type)
+		if err != nil {
+			return nil, fmt.Errorf("plugin task %s: input %q: %w", taskID, f.Name, err)
+		}
+		in := &config.WorkflowInput{Name: f.Name, Type: ty, TypeExpr: f.Type, Description: f.Doc}
+		if f.Optional {
+			in.Default = cty.NullVal(ty)
+		}
+		g.Inputs = append(g.Inputs, in)
+		n.InputTypes[f.Name] = ty
+		n.Inputs = append(n.Inputs, &config.TaskInput{Name: f.Name, Expr: traversalExpr("input", f.Name)})
+	}
+	for _, f := range ts.Outputs {
+		ty, err := ParseType(f.Type)
+		if err != nil {
+			return nil, fmt.Errorf("plugin task %s: output %q: %w", taskID, f.Name, err)
+		}
+		n.OutputTypes[f.Name] = ty
+		g.Outputs = append(g.Outputs, &Output{Name: f.Name, Description: f.Doc, Type: ty, Expr: traversalExpr("task", taskName, f.Name)})
+	}
+	return g, nil
+}
+
+func traversalExpr(root string, attrs ...string) hcl.Expression {
+	tr := hcl.Traversal{hcl.TraverseRoot{Name: root}}
+	for _, a := range attrs {
+		tr = append(tr, hcl.TraverseAttr{Name: a})
+	}
+	return &hclsyntax.ScopeTraversalExpr{Traversal: tr}
+}
+
+// FunctionNames lists the functions available in workflow expressions.
+func FunctionNames() []string {
+	names := make([]string, 0, len(functions))
+	for n := range functions {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}

@@ -1,0 +1,4 @@
+credentials {
+  client_id = "goflyte"
+  auth_mode = "pkse" # ERROR: Invalid value for setting
+}

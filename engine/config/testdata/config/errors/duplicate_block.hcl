@@ -1,0 +1,12 @@
+# Each section may appear only once.
+local {
+  project = "first"
+}
+
+sdk {
+  logging_level = "info"
+}
+
+local { # ERROR: Duplicate configuration block
+  domain = "second"
+}

@@ -1,0 +1,5 @@
+aws {
+  retries { # ERROR: Unsupported nested block
+    count = 3
+  }
+}

@@ -1,0 +1,1 @@
+# A file with nothing but comments is valid: every setting keeps its default.

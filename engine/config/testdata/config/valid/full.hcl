@@ -1,0 +1,65 @@
+# Every setting, set to a value other than its default.
+# TestConfigValidFullSetsEveryKey checks that this file sets every key, so keep it
+# in step with the settings table.
+sdk {
+  workflow_packages = ["workflows", "/srv/workflows"]
+  local_sandbox     = "sandbox"
+  logging_level     = "debug"
+  plugin_dirs       = ["plugins", "~/plugins"]
+}
+
+local {
+  cache_enabled   = false
+  cache_overwrite = true
+  project         = "flytesnacks"
+  domain          = "development"
+}
+
+secrets {
+  env_prefix  = "_FSEC_"
+  default_dir = "secrets"
+  file_prefix = "secret-"
+}
+
+platform {
+  url                  = "dns:///flyte.example.com:443"
+  insecure             = true
+  insecure_skip_verify = true
+  console_endpoint     = "https://flyte.example.com/console"
+  ca_cert_file_path    = "certs/ca.pem"
+  http_proxy_url       = "http://proxy.example.com:3128"
+}
+
+credentials {
+  command                = ["gcloud", "auth", "print-access-token"]
+  proxy_command          = ["iap-token"]
+  client_id              = "goflyte"
+  client_secret          = "file-client-secret"
+  client_secret_location = "client_secret.txt"
+  client_secret_env_var  = "MY_CLIENT_SECRET"
+  scopes                 = ["all", "offline"]
+  auth_mode              = "ClientSecret"
+  audience               = "flyte"
+}
+
+aws {
+  endpoint          = "http://localhost:30002"
+  access_key_id     = "minio"
+  secret_access_key = "miniostorage"
+  addressing_style  = "path"
+  enable_debug      = true
+  retries           = 0
+  backoff_seconds   = 10
+}
+
+azure {
+  storage_account_name = "account"
+  storage_account_key  = "account-key"
+  tenant_id            = "tenant"
+  client_id            = "client"
+  client_secret        = "azure-client-secret"
+}
+
+gcp {
+  gsutil_parallelism = true
+}

@@ -1,0 +1,7 @@
+sdk {
+  logging_level = "WARNING"
+}
+
+platform {
+  url = "flyte.example.com:443"
+}

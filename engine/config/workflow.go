@@ -1,0 +1,590 @@
+package config
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/ext/typeexpr"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
+	"github.com/zclconf/go-cty/cty"
+	"github.com/zclconf/go-cty/cty/convert"
+)
+
+// WorkflowFile is one parsed workflow file. A file holds one or more
+// workflow blocks.
+type WorkflowFile struct {
+	Path      string
+	Workflows []*Workflow
+}
+
+// Workflow is a workflow block as written, before evaluation: its typed
+// inputs, its tasks with their unevaluated input expressions, and its
+// outputs. The engine compiles it against the plugins' schemas.
+type Workflow struct {
+	Name        string
+	Description string
+	Inputs      []*WorkflowInput
+	Tasks       []*Task
+	Outputs     []*WorkflowOutput
+	DeclRange   hcl.Range
+}
+
+// Input returns the named input.
+func (w *Workflow) Input(name string) *WorkflowInput {
+	for _, in := range w.Inputs {
+		if in.Name == name {
+			return in
+		}
+	}
+	return nil
+}
+
+// Task returns the named task.
+func (w *Workflow) Task(name string) *Task {
+	for _, t := range w.Tasks {
+		if t.Name == name {
+			return t
+		}
+	}
+	return nil
+}
+
+// WorkflowInput is an input block: a typed value given when the workflow
+// runs, with an optional default.
+type WorkflowInput struct {
+	Name        string
+	Type        cty.Type
+	TypeExpr    string    // the type as written, e.g. "list(string)"
+	Default     cty.Value // cty.NilVal when the input is required
+	Description string
+	DeclRange   hcl.Range
+}
+
+// Required reports whether the input has no default.
+func (in *WorkflowInput) Required() bool { return in.Default == cty.NilVal }
+
+// Task is a task block as written. Uses names the plugin task
+// ("<plugin>.<task>"); Inputs holds one unevaluated expression per input.
+type Task struct {
+	Name      string
+	Uses      string
+	UsesRange hcl.Range
+	// Inputs are the entries of the inputs attribute, in source order.
+	Inputs      []*TaskInput
+	InputsRange hcl.Range // the inputs attribute, or the block when absent
+	DependsOn   []Dependency
+	// Deps lists the tasks this one waits for, from references in its inputs
+	// and from depends_on, sorted and without duplicates.
+	Deps      []string
+	DeclRange hcl.Range
+}
+
+// PluginName returns the plugin part of Uses.
+func (t *Task) PluginName() string { p, _, _ := strings.Cut(t.Uses, "."); return p }
+
+// TaskName returns the task part of Uses.
+func (t *Task) TaskName() string { _, n, _ := strings.Cut(t.Uses, "."); return n }
+
+// TaskInput is one entry of a task's inputs attribute.
+type TaskInput struct {
+	Name      string
+	Expr      hcl.Expression
+	NameRange hcl.Range
+}
+
+// Dependency is one element of depends_on.
+type Dependency struct {
+	Task  string
+	Range hcl.Range
+}
+
+// WorkflowOutput is an output block.
+type WorkflowOutput struct {
+	Name        string
+	Expr        hcl.Expression
+	Description string
+	DeclRange   hcl.Range
+}
+
+var workflowFileSchema = &hcl.BodySchema{
+	Blocks: []hcl.BlockHeaderSchema{{Type: "workflow", LabelNames: []string{"name"}}},
+}
+
+var workflowSchema = &hcl.BodySchema{
+	Attributes: []hcl.AttributeSchema{{Name: "description"}},
+	Blocks: []hcl.BlockHeaderSchema{
+		{Type: "input", LabelNames: []string{"name"}},
+		{Type: "task", LabelNames: []string{"name"}},
+		{Type: "output", LabelNames: []string{"name"}},
+	},
+}
+
+var inputSchema = &hcl.BodySchema{
+	Attributes: []hcl.AttributeSchema{{Name: "type"}, {Name: "default"}, {Name: "description"}},
+}
+
+var taskSchema = &hcl.BodySchema{
+	Attributes: []hcl.AttributeSchema{{Name: "uses", Required: true}, {Name: "inputs"}, {Name: "depends_on"}},
+}
+
+var outputSchema = &hcl.BodySchema{
+	Attributes: []hcl.AttributeSchema{{Name: "value", Required: true}, {Name: "description"}},
+}
+
+// LoadWorkflowFile parses one workflow file and checks everything that can be
+// checked without the plugins: syntax, block structure, names, references
+// to inputs and tasks, depends_on and cycles. All problems are returned at
+// once; the file is non-nil whenever it could be parsed.
+func (p *Parser) LoadWorkflowFile(path string) (*WorkflowFile, hcl.Diagnostics) {
+	f, diags := p.ParseHCLFile(path)
+	if f == nil {
+		return nil, diags
+	}
+	wf := &WorkflowFile{Path: path}
+	content, moreDiags := f.Body.Content(workflowFileSchema)
+	diags = append(diags, moreDiags...)
+	seen := map[string]*Workflow{}
+	for _, block := range content.Blocks {
+		w, wDiags := decodeWorkflow(block)
+		diags = append(diags, wDiags...)
+		if prev, dup := seen[w.Name]; dup {
+			diags = append(diags, &hcl.Diagnostic{
+				Severity: hcl.DiagError,
+				Summary:  "Duplicate workflow",
+				Detail:   fmt.Sprintf("A workflow named %q was already declared at %s. Workflow names must be unique.", w.Name, prev.DeclRange),
+				Subject:  block.LabelRanges[0].Ptr(),
+			})
+			continue
+		}
+		seen[w.Name] = w
+		wf.Workflows = append(wf.Workflows, w)
+	}
+	if len(content.Blocks) == 0 && !diags.HasErrors() {
+		diags = append(diags, &hcl.Diagnostic{
+			Severity: hcl.DiagError,
+			Summary:  "No workflow in file",
+			Detail:   `A workflow file must contain at least one workflow "name" { ... } block.`,
+			Subject:  f.Body.MissingItemRange().Ptr(),
+		})
+	}
+	return wf, diags
+}
+
+// FindWorkflowFiles returns the workflow files (*.hcl, except flyte.hcl) in
+// the given directories, sorted; directories that do not exist are skipped.
+func FindWorkflowFiles(dirs []string) ([]string, error) {
+	var files []string
+	for _, dir := range dirs {
+		entries, err := os.ReadDir(dir)
+		if os.IsNotExist(err) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("read workflow package %s: %w", dir, err)
+		}
+		for _, e := range entries {
+			if e.IsDir() || filepath.Ext(e.Name()) != ".hcl" || e.Name() == "flyte.hcl" {
+				continue
+			}
+			files = append(files, filepath.Join(dir, e.Name()))
+		}
+	}
+	sort.Strings(files)
+	return files, nil
+}
+
+func decodeWorkflow(block *hcl.Block) (*Workflow, hcl.Diagnostics) {
+	w := &Workflow{Name: block.Labels[0], DeclRange: block.DefRange}
+	diags := checkName("workflow", block.Labels[0], block.LabelRanges[0])
+	content, moreDiags := block.Body.Content(workflowSchema)
+	diags = append(diags, moreDiags...)
+	if attr, ok := content.Attributes["description"]; ok {
+		diags = append(diags, decodeString(attr, &w.Description)...)
+	}
+
+	names := map[string]map[string]hcl.Range{"input": {}, "task": {}, "output": {}}
+	for _, b := range content.Blocks {
+		name := b.Labels[0]
+		diags = append(diags, checkName(b.Type, name, b.LabelRanges[0])...)
+		if prev, dup := names[b.Type][name]; dup {
+			diags = append(diags, &hcl.Diagnostic{
+				Severity: hcl.DiagError,
+				Summary:  "Duplicate " + b.Type,
+				Detail:   fmt.Sprintf("An %s named %q was already declared at %s. Names must be unique within a workflow.", b.Type, name, prev),
+				Subject:  b.LabelRanges[0].Ptr(),
+			})
+			continue
+		}
+		names[b.Type][name] = b.DefRange
+		switch b.Type {
+		case "input":
+			in, d := decodeInput(b)
+			diags = append(diags, d...)
+			w.Inputs = append(w.Inputs, in)
+		case "task":
+			t, d := decodeTask(b)
+			diags = append(diags, d...)
+			w.Tasks = append(w.Tasks, t)
+		case "output":
+			o, d := decodeOutput(b)
+			diags = append(diags, d...)
+			w.Outputs = append(w.Outputs, o)
+		}
+	}
+	diags = append(diags, checkReferences(w)...)
+	if !diags.HasErrors() {
+		diags = append(diags, checkCycles(w)...)
+	}
+	return w, diags
+}
+
+func decodeInput(b *hcl.Block) (*WorkflowInput, hcl.Diagnostics) {
+	in := &WorkflowInput{Name: b.Labels[0], Type: cty.DynamicPseudoType, TypeExpr: "any", DeclRange: b.DefRange}
+	content, diags := b.Body.Content(inputSchema)
+	if attr, ok := content.Attributes["type"]; ok {
+		ty, d := typeexpr.TypeConstraint(attr.Expr)
+		diags = append(diags, d...)
+		if !d.HasErrors() {
+			in.Type = ty
+			in.TypeExpr = typeexpr.TypeString(ty)
+		}
+	}
+	if attr, ok := content.Attributes["description"]; ok {
+		diags = append(diags, decodeString(attr, &in.Description)...)
+	}
+	if attr, ok := content.Attributes["default"]; ok {
+		v, d := attr.Expr.Value(nil)
+		diags = append(diags, d...)
+		if !d.HasErrors() {
+			cv, err := convert.Convert(v, in.Type)
+			if err != nil {
+				diags = append(diags, &hcl.Diagnostic{
+					Severity: hcl.DiagError,
+					Summary:  "Invalid default value",
+					Detail:   fmt.Sprintf("The default for input %q does not fit its type %s: %s.", in.Name, in.TypeExpr, err),
+					Subject:  attr.Expr.Range().Ptr(),
+				})
+			} else {
+				in.Default = cv
+			}
+		}
+	}
+	return in, diags
+}
+
+func decodeTask(b *hcl.Block) (*Task, hcl.Diagnostics) {
+	t := &Task{Name: b.Labels[0], DeclRange: b.DefRange, InputsRange: b.DefRange}
+	content, diags := b.Body.Content(taskSchema)
+	if attr, ok := content.Attributes["uses"]; ok {
+		t.UsesRange = attr.Expr.Range()
+		diags = append(diags, decodeString(attr, &t.Uses)...)
+		if t.Uses != "" {
+			if p, n, ok := strings.Cut(t.Uses, "."); !ok || p == "" || n == "" || strings.Contains(n, ".") {
+				diags = append(diags, &hcl.Diagnostic{
+					Severity: hcl.DiagError,
+					Summary:  "Invalid uses",
+					Detail:   fmt.Sprintf("uses must name a plugin task as \"<plugin>.<task>\", for example \"text.split\"; got %q.", t.Uses),
+					Subject:  t.UsesRange.Ptr(),
+				})
+			}
+		}
+	}
+	if attr, ok := content.Attributes["inputs"]; ok {
+		t.InputsRange = attr.Range
+		pairs, d := hcl.ExprMap(attr.Expr)
+		if d.HasErrors() {
+			diags = append(diags, &hcl.Diagnostic{
+				Severity: hcl.DiagError,
+				Summary:  "Invalid inputs",
+				Detail:   "inputs must be an object of input names to values, for example inputs = { text = input.text }.",
+				Subject:  attr.Expr.Range().Ptr(),
+			})
+		}
+		seen := map[string]hcl.Range{}
+		for _, pair := range pairs {
+			name := hcl.ExprAsKeyword(pair.Key)
+			if name == "" {
+				kv, kd := pair.Key.Value(nil)
+				if kd.HasErrors() || kv.Type() != cty.String || kv.IsNull() {
+					diags = append(diags, &hcl.Diagnostic{
+						Severity: hcl.DiagError,
+						Summary:  "Invalid input name",
+						Detail:   "Each key of inputs must be an input name, written as an identifier or a string.",
+						Subject:  pair.Key.Range().Ptr(),
+					})
+					continue
+				}
+				name = kv.AsString()
+			}
+			if prev, dup := seen[name]; dup {
+				diags = append(diags, &hcl.Diagnostic{
+					Severity: hcl.DiagError,
+					Summary:  "Duplicate input",
+					Detail:   fmt.Sprintf("Input %q was already given at %s.", name, prev),
+					Subject:  pair.Key.Range().Ptr(),
+				})
+				continue
+			}
+			seen[name] = pair.Key.Range()
+			t.Inputs = append(t.Inputs, &TaskInput{Name: name, Expr: pair.Value, NameRange: pair.Key.Range()})
+		}
+	}
+	if attr, ok := content.Attributes["depends_on"]; ok {
+		exprs, d := hcl.ExprList(attr.Expr)
+		diags = append(diags, d...)
+		for _, e := range exprs {
+			tr, td := hcl.AbsTraversalForExpr(e)
+			if td.HasErrors() || len(tr) != 2 || tr.RootName() != "task" {
+				diags = append(diags, &hcl.Diagnostic{
+					Severity: hcl.DiagError,
+					Summary:  "Invalid depends_on",
+					Detail:   "Each element of depends_on must be a task reference such as task.fetch.",
+					Subject:  e.Range().Ptr(),
+				})
+				continue
+			}
+			name, _ := traverserName(tr[1])
+			t.DependsOn = append(t.DependsOn, Dependency{Task: name, Range: e.Range()})
+		}
+	}
+	return t, diags
+}
+
+func decodeOutput(b *hcl.Block) (*WorkflowOutput, hcl.Diagnostics) {
+	o := &WorkflowOutput{Name: b.Labels[0], DeclRange: b.DefRange}
+	content, diags := b.Body.Content(outputSchema)
+	if attr, ok := content.Attributes["value"]; ok {
+		o.Expr = attr.Expr
+	}
+	if attr, ok := content.Attributes["description"]; ok {
+		diags = append(diags, decodeString(attr, &o.Description)...)
+	}
+	return o, diags
+}
+
+// checkReferences checks that every reference in task inputs and outputs
+// names a declared input or task, and records each task's dependencies.
+func checkReferences(w *Workflow) hcl.Diagnostics {
+	var diags hcl.Diagnostics
+	inputNames := make([]string, len(w.Inputs))
+	for i, in := range w.Inputs {
+		inputNames[i] = in.Name
+	}
+	taskNames := make([]string, len(w.Tasks))
+	for i, t := range w.Tasks {
+		taskNames[i] = t.Name
+	}
+	check := func(expr hcl.Expression, self string) []string {
+		var deps []string
+		if expr == nil {
+			return nil
+		}
+		for _, tr := range expr.Variables() {
+			dep, d := checkTraversal(tr, w, inputNames, taskNames, self)
+			diags = append(diags, d...)
+			if dep != "" {
+				deps = append(deps, dep)
+			}
+		}
+		return deps
+	}
+	for _, t := range w.Tasks {
+		deps := map[string]bool{}
+		for _, in := range t.Inputs {
+			for _, d := range check(in.Expr, t.Name) {
+				deps[d] = true
+			}
+		}
+		for _, d := range t.DependsOn {
+			if w.Task(d.Task) == nil {
+				diags = append(diags, unknownTaskDiag(d.Task, taskNames, d.Range))
+				continue
+			}
+			if d.Task == t.Name {
+				diags = append(diags, &hcl.Diagnostic{
+					Severity: hcl.DiagError,
+					Summary:  "Self-referential task",
+					Detail:   fmt.Sprintf("Task %q cannot depend on itself.", t.Name),
+					Subject:  d.Range.Ptr(),
+				})
+				continue
+			}
+			deps[d.Task] = true
+		}
+		for d := range deps {
+			t.Deps = append(t.Deps, d)
+		}
+		sort.Strings(t.Deps)
+	}
+	for _, o := range w.Outputs {
+		check(o.Expr, "")
+	}
+	return diags
+}
+
+func checkTraversal(tr hcl.Traversal, w *Workflow, inputNames, taskNames []string, self string) (string, hcl.Diagnostics) {
+	rng := tr.SourceRange()
+	switch tr.RootName() {
+	case "input":
+		name, ok := stepName(tr, 1)
+		if !ok {
+			return "", hcl.Diagnostics{{
+				Severity: hcl.DiagError,
+				Summary:  "Invalid input reference",
+				Detail:   "A reference to a workflow input looks like input.<name>.",
+				Subject:  &rng,
+			}}
+		}
+		if w.Input(name) == nil {
+			detail := fmt.Sprintf("This workflow has no input named %q.", name)
+			if s := Suggest(name, inputNames); s != "" {
+				detail += fmt.Sprintf(" Did you mean %q?", s)
+			} else {
+				detail += fmt.Sprintf(" Declare it with an input %q { type = ... } block.", name)
+			}
+			return "", hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Reference to undeclared input", Detail: detail, Subject: &rng}}
+		}
+		return "", nil
+	case "task":
+		name, ok := stepName(tr, 1)
+		if !ok {
+			return "", hcl.Diagnostics{{
+				Severity: hcl.DiagError,
+				Summary:  "Invalid task reference",
+				Detail:   "A reference to a task output looks like task.<name>.<output>.",
+				Subject:  &rng,
+			}}
+		}
+		if w.Task(name) == nil {
+			return "", hcl.Diagnostics{unknownTaskDiag(name, taskNames, rng)}
+		}
+		if name == self {
+			return "", hcl.Diagnostics{{
+				Severity: hcl.DiagError,
+				Summary:  "Self-referential task",
+				Detail:   fmt.Sprintf("Task %q cannot use its own outputs as inputs.", name),
+				Subject:  &rng,
+			}}
+		}
+		// task.<name> alone is the object of all the task's outputs.
+		return name, nil
+	default:
+		return "", hcl.Diagnostics{{
+			Severity: hcl.DiagError,
+			Summary:  "Unknown reference",
+			Detail:   fmt.Sprintf("There is no variable named %q. A workflow can refer to input.<name> and task.<name>.<output>.", tr.RootName()),
+			Subject:  &rng,
+		}}
+	}
+}
+
+func unknownTaskDiag(name string, taskNames []string, rng hcl.Range) *hcl.Diagnostic {
+	detail := fmt.Sprintf("This workflow has no task named %q.", name)
+	if s := Suggest(name, taskNames); s != "" {
+		detail += fmt.Sprintf(" Did you mean %q?", s)
+	}
+	return &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Reference to undeclared task", Detail: detail, Subject: rng.Ptr()}
+}
+
+// checkCycles reports a dependency cycle among the tasks, naming it.
+func checkCycles(w *Workflow) hcl.Diagnostics {
+	const (
+		unvisited = iota
+		visiting
+		done
+	)
+	state := map[string]int{}
+	var stack []string
+	var diags hcl.Diagnostics
+	var visit func(t *Task) bool
+	visit = func(t *Task) bool {
+		switch state[t.Name] {
+		case visiting:
+			i := len(stack) - 1
+			for stack[i] != t.Name {
+				i--
+			}
+			cycle := append(append([]string{}, stack[i:]...), t.Name)
+			diags = append(diags, &hcl.Diagnostic{
+				Severity: hcl.DiagError,
+				Summary:  "Dependency cycle",
+				Detail:   fmt.Sprintf("These tasks depend on each other in a cycle: %s. Remove one of the references or depends_on entries.", strings.Join(cycle, " → ")),
+				Subject:  t.DeclRange.Ptr(),
+			})
+			return true
+		case done:
+			return false
+		}
+		state[t.Name] = visiting
+		stack = append(stack, t.Name)
+		for _, d := range t.Deps {
+			if visit(w.Task(d)) {
+				return true
+			}
+		}
+		stack = stack[:len(stack)-1]
+		state[t.Name] = done
+		return false
+	}
+	for _, t := range w.Tasks {
+		if state[t.Name] == unvisited && visit(t) {
+			break
+		}
+	}
+	return diags
+}
+
+func stepName(tr hcl.Traversal, i int) (string, bool) {
+	if len(tr) <= i {
+		return "", false
+	}
+	return traverserName(tr[i])
+}
+
+func traverserName(step hcl.Traverser) (string, bool) {
+	switch s := step.(type) {
+	case hcl.TraverseAttr:
+		return s.Name, true
+	case hcl.TraverseIndex:
+		if s.Key.Type() == cty.String && s.Key.IsKnown() && !s.Key.IsNull() {
+			return s.Key.AsString(), true
+		}
+	}
+	return "", false
+}
+
+func checkName(kind, name string, rng hcl.Range) hcl.Diagnostics {
+	if hclsyntax.ValidIdentifier(name) {
+		return nil
+	}
+	return hcl.Diagnostics{{
+		Severity: hcl.DiagError,
+		Summary:  "Invalid " + kind + " name",
+		Detail:   fmt.Sprintf("%q is not a valid name: use letters, digits, underscores and dashes, starting with a letter.", name),
+		Subject:  rng.Ptr(),
+	}}
+}
+
+func decodeString(attr *hcl.Attribute, dst *string) hcl.Diagnostics {
+	v, diags := attr.Expr.Value(nil)
+	if diags.HasErrors() {
+		return diags
+	}
+	if v.IsNull() || !v.IsKnown() {
+		return hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Invalid " + attr.Name, Detail: attr.Name + " must be a string.", Subject: attr.Expr.Range().Ptr()}}
+	}
+	sv, err := convert.Convert(v, cty.String)
+	if err != nil {
+		return hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Invalid " + attr.Name, Detail: fmt.Sprintf("%s must be a string, not %s.", attr.Name, v.Type().FriendlyName()), Subject: attr.Expr.Range().Ptr()}}
+	}
+	*dst = sv.AsString()
+	return nil
+}
+
+// Suggest returns the name in names closest to given, or "" when none is
+// close enough to be a likely typo. Diagnostics use it for "Did you mean".
+func Suggest(given string, names []string) string { return suggest(given, names) }

@@ -1,0 +1,152 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"sync"
+	"sync/atomic"
+
+	"github.com/goflyte/goflyte/plugin"
+)
+
+// fakeProvider is an in-process plugin for unit tests of the engine: each
+// task is a Go func over decoded JSON. The real subprocess path is covered
+// by the end-to-end tests in cmd/goflyte.
+type fakeProvider struct {
+	schema *plugin.Schema
+	funcs  map[string]func(ctx context.Context, in map[string]any, p plugin.Params) (map[string]any, error)
+
+	mu       sync.Mutex
+	calls    []plugin.ExecuteRequest
+	inFlight atomic.Int32
+	maxIn    atomic.Int32
+}
+
+func (f *fakeProvider) Describe(context.Context) (*plugin.Schema, error) { return f.schema, nil }
+
+func (f *fakeProvider) Execute(ctx context.Context, req *plugin.ExecuteRequest) (*plugin.ExecuteResult, error) {
+	n := f.inFlight.Add(1)
+	defer f.inFlight.Add(-1)
+	for {
+		m := f.maxIn.Load()
+		if n <= m || f.maxIn.CompareAndSwap(m, n) {
+			break
+		}
+	}
+	f.mu.Lock()
+	f.calls = append(f.calls, *req)
+	f.mu.Unlock()
+	fn, ok := f.funcs[req.Task]
+	if !ok {
+		return nil, &plugin.TaskError{Message: "no such task " + req.Task}
+	}
+	var in map[string]any
+	if err := json.Unmarshal(req.Inputs, &in); err != nil {
+		return nil, err
+	}
+	out, err := fn(ctx, in, req.Params)
+	if err != nil {
+		return nil, err
+	}
+	data, err := json.Marshal(out)
+	return &plugin.ExecuteResult{Outputs: data}, err
+}
+
+func (f *fakeProvider) callsOf(task string) []plugin.ExecuteRequest {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []plugin.ExecuteRequest
+	for _, c := range f.calls {
+		if c.Task == task {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+func field(name, ty string) plugin.Field { return plugin.Field{Name: name, Type: ty} }
+
+// newFake returns the "fake" plugin used by the engine tests.
+func newFake() *fakeProvider {
+	f := &fakeProvider{
+		schema: &plugin.Schema{Name: "fake", Version: "1.0.0", Tasks: []plugin.TaskSchema{
+			{Name: "echo", Inputs: []plugin.Field{field("s", "string")}, Outputs: []plugin.Field{field("s", "string")}},
+			{Name: "add", Inputs: []plugin.Field{field("a", "number"), field("b", "number")}, Outputs: []plugin.Field{field("sum", "number")}},
+			{Name: "words", Inputs: []plugin.Field{field("text", "string")}, Outputs: []plugin.Field{field("words", "list(string)")}},
+			{Name: "count", Inputs: []plugin.Field{field("words", "list(string)")}, Outputs: []plugin.Field{field("n", "number")}},
+			{Name: "fail", Inputs: []plugin.Field{field("message", "string")}, Outputs: []plugin.Field{field("never", "string")}},
+			{Name: "opt", Inputs: []plugin.Field{field("x", "number"), {Name: "label", Type: "string", Optional: true}}, Outputs: []plugin.Field{field("label", "string")}},
+			{Name: "params", Outputs: []plugin.Field{field("id", "string"), field("dir", "string"), field("mode", "string"), field("date", "string"), field("node", "string")}},
+			{Name: "barrier", Inputs: []plugin.Field{field("n", "number")}, Outputs: []plugin.Field{field("ok", "bool")}},
+			{Name: "bad", Outputs: []plugin.Field{field("n", "number")}},
+		}},
+	}
+	var barrierMu sync.Mutex
+	barrierCh := map[int]chan struct{}{}
+	barrierCount := map[int]int{}
+	f.funcs = map[string]func(context.Context, map[string]any, plugin.Params) (map[string]any, error){
+		"echo": func(_ context.Context, in map[string]any, _ plugin.Params) (map[string]any, error) {
+			return map[string]any{"s": in["s"]}, nil
+		},
+		"add": func(_ context.Context, in map[string]any, _ plugin.Params) (map[string]any, error) {
+			return map[string]any{"sum": in["a"].(float64) + in["b"].(float64)}, nil
+		},
+		"words": func(_ context.Context, in map[string]any, _ plugin.Params) (map[string]any, error) {
+			var words []string
+			word := ""
+			for _, r := range in["text"].(string) + " " {
+				if r == ' ' {
+					if word != "" {
+						words = append(words, word)
+					}
+					word = ""
+					continue
+				}
+				word += string(r)
+			}
+			return map[string]any{"words": words}, nil
+		},
+		"count": func(_ context.Context, in map[string]any, _ plugin.Params) (map[string]any, error) {
+			return map[string]any{"n": len(in["words"].([]any))}, nil
+		},
+		"fail": func(_ context.Context, in map[string]any, _ plugin.Params) (map[string]any, error) {
+			return nil, &plugin.TaskError{Message: in["message"].(string)}
+		},
+		"opt": func(_ context.Context, in map[string]any, _ plugin.Params) (map[string]any, error) {
+			label, ok := in["label"].(string)
+			if !ok {
+				label = "(none)"
+			}
+			return map[string]any{"label": label}, nil
+		},
+		"params": func(_ context.Context, _ map[string]any, p plugin.Params) (map[string]any, error) {
+			return map[string]any{"id": p.ExecutionID, "dir": p.WorkingDirectory, "mode": p.Mode.String(), "date": p.ExecutionDate.Format("2006-01-02T15:04:05.000000000Z07:00"), "node": p.Node}, nil
+		},
+		// barrier returns only once n calls are in it at the same time,
+		// which proves that n tasks really run in parallel.
+		"barrier": func(ctx context.Context, in map[string]any, _ plugin.Params) (map[string]any, error) {
+			n := int(in["n"].(float64))
+			barrierMu.Lock()
+			ch, ok := barrierCh[n]
+			if !ok {
+				ch = make(chan struct{})
+				barrierCh[n] = ch
+			}
+			barrierCount[n]++
+			if barrierCount[n] == n {
+				close(ch)
+			}
+			barrierMu.Unlock()
+			select {
+			case <-ch:
+				return map[string]any{"ok": true}, nil
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
+		},
+		"bad": func(context.Context, map[string]any, plugin.Params) (map[string]any, error) {
+			return map[string]any{"n": "not a number"}, nil
+		},
+	}
+	return f
+}

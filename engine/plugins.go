@@ -1,0 +1,208 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/goflyte/goflyte/plugin"
+)
+
+// Plugins finds plugin binaries in a list of directories and starts each at
+// most once. It is safe for concurrent use. Close ends every process it
+// started.
+type Plugins struct {
+	dirs     []string
+	logger   hclog.Logger
+	logLevel string
+
+	scanOnce sync.Once
+	paths    map[string]string // plugin name -> binary path
+	scanErr  error
+
+	mu      sync.Mutex
+	running map[string]*runningPlugin
+	closed  bool
+}
+
+type runningPlugin struct {
+	ready    chan struct{}
+	provider plugin.Provider
+	client   *plugin.Client // nil for a registered in-process provider
+	schema   *plugin.Schema
+	err      error
+}
+
+// PluginsOptions configures NewPlugins.
+type PluginsOptions struct {
+	// Dirs are searched in order; the first binary of a name wins.
+	Dirs []string
+	// Logger receives the plugins' log lines, named after each plugin.
+	Logger hclog.Logger
+	// LogLevel is passed to each plugin ("debug", "info", "warn", "error").
+	LogLevel string
+}
+
+// NewPlugins returns a registry over the given directories. Nothing is
+// scanned or started until first use.
+func NewPlugins(opts PluginsOptions) *Plugins {
+	if opts.Logger == nil {
+		opts.Logger = hclog.NewNullLogger()
+	}
+	return &Plugins{dirs: opts.Dirs, logger: opts.Logger, logLevel: opts.LogLevel, running: map[string]*runningPlugin{}}
+}
+
+// Dirs returns the directories searched for plugins.
+func (p *Plugins) Dirs() []string { return p.dirs }
+
+func (p *Plugins) scan() {
+	p.paths = map[string]string{}
+	for _, dir := range p.dirs {
+		entries, err := os.ReadDir(dir)
+		if os.IsNotExist(err) {
+			continue
+		}
+		if err != nil {
+			p.scanErr = fmt.Errorf("read plugin dir: %w", err)
+			return
+		}
+		for _, e := range entries {
+			name := plugin.NameFromPath(e.Name())
+			if name == "" || e.IsDir() {
+				continue
+			}
+			if _, dup := p.paths[name]; dup {
+				continue
+			}
+			path := filepath.Join(dir, e.Name())
+			info, err := os.Stat(path)
+			if err != nil || !info.Mode().IsRegular() || info.Mode().Perm()&0o111 == 0 {
+				continue
+			}
+			p.paths[name] = path
+		}
+	}
+}
+
+// Names returns the names of all plugins found, sorted.
+func (p *Plugins) Names() ([]string, error) {
+	p.scanOnce.Do(p.scan)
+	if p.scanErr != nil {
+		return nil, p.scanErr
+	}
+	names := make([]string, 0, len(p.paths))
+	for n := range p.paths {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names, nil
+}
+
+// Path returns the binary path of the named plugin.
+func (p *Plugins) Path(name string) (string, bool) {
+	p.scanOnce.Do(p.scan)
+	path, ok := p.paths[name]
+	return path, ok
+}
+
+// NotFoundError is returned for a plugin name
+// that no plugin directory holds.
+type NotFoundError struct {
+	Name  string
+	Dirs  []string
+	Known []string
+}
+
+func (e *NotFoundError) Error() string {
+	msg := fmt.Sprintf("no plugin named %q (looked for %s%s in %s)", e.Name, plugin.BinaryPrefix, e.Name, strings.Join(e.Dirs, ", "))
+	if len(e.Dirs) == 0 {
+		msg = fmt.Sprintf("no plugin named %q: no plugin directories are configured (sdk.plugin_dirs)", e.Name)
+	}
+	return msg
+}
+
+// Register adds an in-process provider under name, ahead of any binary of
+// that name. Tests use it to run the engine against fakes.
+func (p *Plugins) Register(name string, prov plugin.Provider) {
+	rp := &runningPlugin{ready: make(chan struct{}), provider: prov}
+	rp.schema, rp.err = prov.Describe(context.Background())
+	close(rp.ready)
+	p.mu.Lock()
+	p.running[name] = rp
+	p.mu.Unlock()
+}
+
+// Get returns the running plugin of that name and its schema, starting the
+// process (and asking it to Describe itself) on first use. Concurrent
+// callers for one name share one process.
+func (p *Plugins) Get(ctx context.Context, name string) (plugin.Provider, *plugin.Schema, error) {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return nil, nil, fmt.Errorf("plugin %q: registry is closed", name)
+	}
+	rp, ok := p.running[name]
+	if !ok {
+		rp = &runningPlugin{ready: make(chan struct{})}
+		p.running[name] = rp
+		p.mu.Unlock()
+		rp.client, rp.schema, rp.err = p.start(ctx, name)
+		if rp.client != nil {
+			rp.provider = rp.client
+		}
+		close(rp.ready)
+	} else {
+		p.mu.Unlock()
+	}
+	select {
+	case <-rp.ready:
+	case <-ctx.Done():
+		return nil, nil, ctx.Err()
+	}
+	return rp.provider, rp.schema, rp.err
+}
+
+func (p *Plugins) start(ctx context.Context, name string) (*plugin.Client, *plugin.Schema, error) {
+	path, ok := p.Path(name)
+	if !ok {
+		known, _ := p.Names()
+		return nil, nil, &NotFoundError{Name: name, Dirs: p.dirs, Known: known}
+	}
+	c, err := plugin.Launch(ctx, path, plugin.LaunchOptions{Name: name, Logger: p.logger, LogLevel: p.logLevel})
+	if err != nil {
+		return nil, nil, err
+	}
+	schema, err := c.Describe(ctx)
+	if err != nil {
+		c.Close()
+		return nil, nil, fmt.Errorf("describe plugin %q: %w", name, err)
+	}
+	return c, schema, nil
+}
+
+// Close ends every plugin process the registry started and waits for them.
+func (p *Plugins) Close() {
+	p.mu.Lock()
+	p.closed = true
+	running := p.running
+	p.running = map[string]*runningPlugin{}
+	p.mu.Unlock()
+	var wg sync.WaitGroup
+	for _, rp := range running {
+		<-rp.ready
+		if rp.client != nil {
+			wg.Add(1)
+			go func(c *plugin.Client) {
+				defer wg.Done()
+				c.Close()
+			}(rp.client)
+		}
+	}
+	wg.Wait()
+}

@@ -1,0 +1,475 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"runtime"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/zclconf/go-cty/cty"
+	"github.com/zclconf/go-cty/cty/convert"
+
+	"github.com/goflyte/goflyte/engine/config"
+	"github.com/goflyte/goflyte/engine/sandbox"
+	"github.com/goflyte/goflyte/plugin"
+)
+
+// Status is the state of a run or of one task in it.
+type Status string
+
+// Statuses. A task that never ran because the run stopped early is skipped
+// (after a failure) or cancelled (after cancellation).
+const (
+	StatusPending   Status = "pending"
+	StatusRunning   Status = "running"
+	StatusSucceeded Status = "succeeded"
+	StatusFailed    Status = "failed"
+	StatusSkipped   Status = "skipped"
+	StatusCancelled Status = "cancelled"
+)
+
+// RunOptions configures Run.
+type RunOptions struct {
+	// Inputs are the workflow's input values; missing ones take their
+	// defaults. Use Graph.ParseInputs to build them from text.
+	Inputs map[string]cty.Value
+	// Parallelism bounds how many tasks run at once; 0 means the CPU count.
+	Parallelism int
+	// Observer, if set, is told about every task event, in order, from one
+	// goroutine.
+	Observer func(Event)
+	// Now is the run's execution date; zero means time.Now().
+	Now time.Time
+}
+
+// EventKind says what happened to a task.
+type EventKind int
+
+// Task events.
+const (
+	EventStarted EventKind = iota
+	EventSucceeded
+	EventFailed
+)
+
+// Event is one task event, for progress display.
+type Event struct {
+	Kind EventKind
+	Task *TaskRun
+	// Done and Total count finished and all tasks of the run.
+	Done, Total int
+}
+
+// Result is what a run did.
+type Result struct {
+	ExecutionID   string
+	ExecutionDate time.Time
+	RunDir        string
+	Workflow      string
+	Status        Status
+	// Outputs are the workflow's outputs (the task's, for a task run), set
+	// when the run succeeded.
+	Outputs map[string]cty.Value
+	// Tasks are in the graph's declaration order.
+	Tasks      []*TaskRun
+	Err        error
+	Start, End time.Time
+}
+
+// TaskRun is one task's part in a run.
+type TaskRun struct {
+	Node       string
+	TaskID     string
+	Status     Status
+	Attempts   int
+	WorkDir    string
+	Start, End time.Time
+	Outputs    map[string]cty.Value
+	Err        error
+}
+
+// Duration is how long the task ran.
+func (t *TaskRun) Duration() time.Duration {
+	if t.Start.IsZero() || t.End.IsZero() {
+		return 0
+	}
+	return t.End.Sub(t.Start)
+}
+
+// TaskError is a task that failed: it names the task, its plugin and the
+// cause (a *plugin.TaskError from the task, a *plugin.ProcessError with the
+// plugin's stderr tail, or an input evaluation error).
+type TaskError struct {
+	Node   string
+	TaskID string
+	Err    error
+}
+
+func (e *TaskError) Error() string {
+	return fmt.Sprintf("task %q (%s) failed: %v", e.Node, e.TaskID, e.Err)
+}
+
+func (e *TaskError) Unwrap() error { return e.Err }
+
+// ParseInputs turns text values (from --input name=value) and JSON values
+// (from --inputs-file) into typed inputs of the graph, applies defaults and
+// reports unknown and missing inputs. Text values win over JSON ones.
+func (g *Graph) ParseInputs(text map[string]string, fromJSON map[string]json.RawMessage) (map[string]cty.Value, error) {
+	known := make([]string, len(g.Inputs))
+	byName := map[string]*config.WorkflowInput{}
+	for i, in := range g.Inputs {
+		known[i] = in.Name
+		byName[in.Name] = in
+	}
+	var problems []string
+	unknown := func(name string) {
+		msg := fmt.Sprintf("%s has no input named %q", g.Name, name)
+		if s := config.Suggest(name, known); s != "" {
+			msg += fmt.Sprintf(" (did you mean %q?)", s)
+		} else if len(known) > 0 {
+			msg += fmt.Sprintf(" (its inputs: %s)", strings.Join(known, ", "))
+		}
+		problems = append(problems, msg)
+	}
+	values := map[string]cty.Value{}
+	for _, name := range sortedKeys(fromJSON) {
+		in, ok := byName[name]
+		if !ok {
+			unknown(name)
+			continue
+		}
+		v, err := FromJSON(fromJSON[name], in.Type)
+		if err == nil {
+			v, err = convert.Convert(v, in.Type)
+		}
+		if err != nil {
+			problems = append(problems, fmt.Sprintf("input %q: expected %s: %v", name, in.TypeExpr, err))
+			continue
+		}
+		values[name] = v
+	}
+	for _, name := range sortedKeys(text) {
+		in, ok := byName[name]
+		if !ok {
+			unknown(name)
+			continue
+		}
+		v, err := ParseInputValue(text[name], in.Type)
+		if err == nil {
+			v, err = convert.Convert(v, in.Type)
+		}
+		if err != nil {
+			problems = append(problems, fmt.Sprintf("input %q: %v", name, err))
+			continue
+		}
+		values[name] = v
+	}
+	for _, in := range g.Inputs {
+		if _, ok := values[in.Name]; ok {
+			continue
+		}
+		if in.Required() {
+			problems = append(problems, fmt.Sprintf("missing required input %q (%s): pass --input %s=VALUE", in.Name, in.TypeExpr, in.Name))
+			continue
+		}
+		values[in.Name] = in.Default
+	}
+	if len(problems) > 0 {
+		return nil, &InputError{Problems: problems}
+	}
+	return values, nil
+}
+
+// InputError lists every problem with the inputs given to a run.
+type InputError struct {
+	Problems []string
+}
+
+func (e *InputError) Error() string {
+	if len(e.Problems) == 1 {
+		return e.Problems[0]
+	}
+	return "invalid inputs:\n  " + strings.Join(e.Problems, "\n  ")
+}
+
+// Run executes g: ready tasks start as soon as their inputs exist, up to
+// the parallelism. After the first failure no new task starts; tasks
+// already running finish. Cancelling ctx cancels running tasks. The error
+// is non-nil only when the run could not start (bad inputs, no sandbox);
+// a task failure is in Result.Status and Result.Err.
+func (e *Engine) Run(ctx context.Context, g *Graph, opts RunOptions) (*Result, error) {
+	if opts.Parallelism <= 0 {
+		opts.Parallelism = runtime.NumCPU()
+	}
+	if opts.Now.IsZero() {
+		opts.Now = time.Now()
+	}
+	for _, in := range g.Inputs {
+		if _, ok := opts.Inputs[in.Name]; !ok {
+			return nil, fmt.Errorf("input %q has no value", in.Name)
+		}
+	}
+	name := sandbox.NewRunName(opts.Now)
+	run, err := sandbox.Sandbox{Root: e.Config.SDK.LocalSandbox}.NewRun(name)
+	if err != nil {
+		return nil, err
+	}
+	inputs := cty.ObjectVal(opts.Inputs)
+	if len(opts.Inputs) == 0 {
+		inputs = cty.EmptyObjectVal
+	}
+	x := &execution{
+		engine: e,
+		graph:  g,
+		opts:   opts,
+		run:    run,
+		inputs: inputs,
+		res: &Result{
+			ExecutionID:   fmt.Sprintf("%s:%s:%s", e.Config.Local.Project, e.Config.Local.Domain, name),
+			ExecutionDate: opts.Now,
+			RunDir:        run.Dir,
+			Workflow:      g.Name,
+			Start:         time.Now(),
+		},
+		tasks: map[string]*TaskRun{},
+	}
+	for _, n := range g.Nodes {
+		tr := &TaskRun{Node: n.Name, TaskID: n.TaskID(), Status: StatusPending}
+		x.res.Tasks = append(x.res.Tasks, tr)
+		x.tasks[n.Name] = tr
+	}
+	x.schedule(ctx)
+	x.res.End = time.Now()
+	return x.res, nil
+}
+
+type execution struct {
+	engine *Engine
+	graph  *Graph
+	opts   RunOptions
+	run    *sandbox.Run
+	inputs cty.Value
+	res    *Result
+	tasks  map[string]*TaskRun
+}
+
+type taskDone struct {
+	node    *Node
+	outputs map[string]cty.Value
+	err     error
+}
+
+func (x *execution) schedule(ctx context.Context) {
+	g := x.graph
+	waiting := make(map[string]int, len(g.Nodes))
+	dependents := map[string][]*Node{}
+	var ready []*Node
+	for _, n := range g.Nodes {
+		waiting[n.Name] = len(n.Deps)
+		for _, d := range n.Deps {
+			dependents[d] = append(dependents[d], n)
+		}
+		if len(n.Deps) == 0 {
+			ready = append(ready, n)
+		}
+	}
+
+	done := make(chan taskDone)
+	running, finished := 0, 0
+	var firstErr error
+	for {
+		for firstErr == nil && ctx.Err() == nil && len(ready) > 0 && running < x.opts.Parallelism {
+			n := ready[0]
+			ready = ready[1:]
+			tr := x.tasks[n.Name]
+			tr.Status, tr.Start, tr.Attempts = StatusRunning, time.Now(), 1
+			// Inputs are evaluated here, in the scheduling goroutine, where
+			// the outputs of finished tasks are safe to read.
+			args, err := x.evalInputs(n)
+			running++
+			x.notify(EventStarted, tr, finished)
+			go func() {
+				if err != nil {
+					done <- taskDone{node: n, err: err}
+					return
+				}
+				outs, err := x.execute(ctx, n, tr, args)
+				done <- taskDone{node: n, outputs: outs, err: err}
+			}()
+		}
+		if running == 0 {
+			break
+		}
+		d := <-done
+		running--
+		finished++
+		tr := x.tasks[d.node.Name]
+		tr.End = time.Now()
+		if d.err != nil {
+			tr.Status = StatusFailed
+			if ctx.Err() != nil && errors.Is(d.err, context.Canceled) {
+				tr.Status = StatusCancelled
+			}
+			tr.Err = &TaskError{Node: d.node.Name, TaskID: d.node.TaskID(), Err: d.err}
+			if firstErr == nil {
+				firstErr = tr.Err
+			}
+			x.notify(EventFailed, tr, finished)
+			continue
+		}
+		tr.Status, tr.Outputs = StatusSucceeded, d.outputs
+		x.notify(EventSucceeded, tr, finished)
+		for _, dep := range dependents[d.node.Name] {
+			waiting[dep.Name]--
+			if waiting[dep.Name] == 0 {
+				ready = append(ready, dep)
+			}
+		}
+	}
+
+	switch {
+	case ctx.Err() != nil:
+		x.res.Status = StatusCancelled
+		x.res.Err = fmt.Errorf("run cancelled: %w", context.Cause(ctx))
+	case firstErr != nil:
+		x.res.Status = StatusFailed
+		x.res.Err = firstErr
+	default:
+		x.res.Status = StatusSucceeded
+		outs, err := x.evalOutputs()
+		if err != nil {
+			x.res.Status, x.res.Err = StatusFailed, err
+		}
+		x.res.Outputs = outs
+	}
+	for _, tr := range x.res.Tasks {
+		if tr.Status == StatusPending {
+			tr.Status = StatusSkipped
+			if x.res.Status == StatusCancelled {
+				tr.Status = StatusCancelled
+			}
+		}
+	}
+}
+
+func (x *execution) notify(kind EventKind, tr *TaskRun, done int) {
+	if x.opts.Observer != nil {
+		x.opts.Observer(Event{Kind: kind, Task: tr, Done: done, Total: len(x.res.Tasks)})
+	}
+}
+
+// evalContext returns the evaluation context for a node: the workflow's
+// inputs and the outputs of the tasks it depends on.
+func (x *execution) evalContext(deps []string) *hcl.EvalContext {
+	tasks := make(map[string]cty.Value, len(deps))
+	for _, d := range deps {
+		tasks[d] = cty.ObjectVal(x.tasks[d].Outputs)
+	}
+	return evalContext(x.inputs, cty.ObjectVal(tasks))
+}
+
+func (x *execution) evalInputs(n *Node) (json.RawMessage, error) {
+	ectx := x.evalContext(n.Deps)
+	args := make(map[string]cty.Value, len(n.Inputs))
+	for _, in := range n.Inputs {
+		v, diags := in.Expr.Value(ectx)
+		if diags.HasErrors() {
+			return nil, fmt.Errorf("evaluate input %q: %s", in.Name, diags.Error())
+		}
+		v, err := convert.Convert(v, n.InputTypes[in.Name])
+		if err != nil {
+			return nil, fmt.Errorf("input %q: must be %s: %v", in.Name, TypeString(n.InputTypes[in.Name]), err)
+		}
+		if v.IsNull() {
+			continue // an optional input left out
+		}
+		args[in.Name] = v
+	}
+	if len(args) == 0 {
+		return json.RawMessage("{}"), nil
+	}
+	return ToJSON(cty.ObjectVal(args))
+}
+
+func (x *execution) execute(ctx context.Context, n *Node, tr *TaskRun, args json.RawMessage) (map[string]cty.Value, error) {
+	client, _, err := x.engine.Plugins.Get(ctx, n.Plugin)
+	if err != nil {
+		return nil, err
+	}
+	dir, err := x.run.TaskDir(n.Name, tr.Attempts)
+	if err != nil {
+		return nil, err
+	}
+	tr.WorkDir = dir
+	res, err := client.Execute(ctx, &plugin.ExecuteRequest{
+		Task:   n.Task,
+		Inputs: args,
+		Params: plugin.Params{
+			ExecutionID:      x.res.ExecutionID,
+			ExecutionDate:    x.res.ExecutionDate,
+			WorkingDirectory: dir,
+			Mode:             x.graph.Mode,
+			TaskID:           n.TaskID(),
+			Node:             n.Name,
+			Attempt:          tr.Attempts,
+			LogLevel:         x.engine.Config.SDK.LoggingLevel,
+		},
+	})
+	if err != nil {
+		return nil, err
+	}
+	return decodeOutputs(n, res.Outputs)
+}
+
+// decodeOutputs checks a plugin's outputs against the task's schema.
+func decodeOutputs(n *Node, data json.RawMessage) (map[string]cty.Value, error) {
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(data, &raw); err != nil {
+		return nil, fmt.Errorf("plugin %q returned outputs that are not a JSON object: %v", n.Plugin, err)
+	}
+	outs := make(map[string]cty.Value, len(n.OutputTypes))
+	var problems []string
+	for _, name := range sortedKeys(n.OutputTypes) {
+		ty := n.OutputTypes[name]
+		r, ok := raw[name]
+		if !ok {
+			outs[name] = cty.NullVal(ty)
+			continue
+		}
+		v, err := FromJSON(r, ty)
+		if err != nil {
+			problems = append(problems, fmt.Sprintf("output %q is not %s: %v", name, TypeString(ty), err))
+			continue
+		}
+		outs[name] = v
+	}
+	if len(problems) > 0 {
+		sort.Strings(problems)
+		return nil, fmt.Errorf("plugin %q returned invalid outputs: %s", n.Plugin, strings.Join(problems, "; "))
+	}
+	return outs, nil
+}
+
+func (x *execution) evalOutputs() (map[string]cty.Value, error) {
+	outs := make(map[string]cty.Value, len(x.graph.Outputs))
+	deps := make([]string, 0, len(x.tasks))
+	for name, tr := range x.tasks {
+		if tr.Status == StatusSucceeded {
+			deps = append(deps, name)
+		}
+	}
+	ectx := x.evalContext(deps)
+	for _, o := range x.graph.Outputs {
+		v, diags := o.Expr.Value(ectx)
+		if diags.HasErrors() {
+			return outs, fmt.Errorf("evaluate output %q: %s", o.Name, diags.Error())
+		}
+		outs[o.Name] = v
+	}
+	return outs, nil
+}

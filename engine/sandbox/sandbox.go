@@ -1,0 +1,88 @@
+// Package sandbox owns goflyte's sandbox directory (sdk.local_sandbox): one
+// directory per run, holding a fresh working directory for every task
+// execution. Nothing in it is cleaned automatically, as in Flytekit, so a
+// run can be inspected after it ends.
+//
+// Layout:
+//
+//	<root>/runs/<run name>/tasks/<task>/        first attempt of a task
+//	<root>/runs/<run name>/tasks/<task>.<n>/    attempt n > 1
+//
+// The package does not know about workflows or plugins.
+package sandbox
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Sandbox is a sandbox directory.
+type Sandbox struct {
+	Root string
+}
+
+// Run is one run's directory in the sandbox.
+type Run struct {
+	Name string
+	Dir  string
+}
+
+// NewRunName returns a fresh run name: the start time, to sort runs, and
+// random hex, to keep concurrent runs apart, e.g. "r20261125-125135-3fa9c2".
+func NewRunName(now time.Time) string {
+	var b [3]byte
+	_, _ = rand.Read(b[:])
+	return "r" + now.UTC().Format("20060102-150405") + "-" + hex.EncodeToString(b[:])
+}
+
+// NewRun creates the directory of a new run. It fails if the name is taken.
+func (s Sandbox) NewRun(name string) (*Run, error) {
+	if err := checkName(name); err != nil {
+		return nil, err
+	}
+	runs := filepath.Join(s.Root, "runs")
+	if err := os.MkdirAll(runs, 0o700); err != nil {
+		return nil, fmt.Errorf("create sandbox: %w", err)
+	}
+	dir := filepath.Join(runs, name)
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("create run directory: %w", err)
+	}
+	if err := os.Mkdir(filepath.Join(dir, "tasks"), 0o700); err != nil {
+		return nil, fmt.Errorf("create run directory: %w", err)
+	}
+	return &Run{Name: name, Dir: dir}, nil
+}
+
+// TaskDir creates and returns a fresh working directory for one attempt
+// (counted from 1) of a task. It fails if that directory already exists, so
+// no task execution ever sees another one's files.
+func (r *Run) TaskDir(task string, attempt int) (string, error) {
+	if err := checkName(task); err != nil {
+		return "", err
+	}
+	name := task
+	if attempt > 1 {
+		name += "." + strconv.Itoa(attempt)
+	}
+	dir := filepath.Join(r.Dir, "tasks", name)
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		return "", fmt.Errorf("create working directory for task %q: %w", task, err)
+	}
+	return dir, nil
+}
+
+// checkName keeps names from escaping their directory.
+func checkName(name string) error {
+	if name == "" || name == "." || name == ".." || strings.ContainsAny(name, `/\`+"\x00") {
+		return errors.New("invalid sandbox name " + strconv.Quote(name))
+	}
+	return nil
+}

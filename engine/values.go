@@ -1,0 +1,239 @@
+package engine
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/ext/typeexpr"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
+	"github.com/zclconf/go-cty/cty"
+	"github.com/zclconf/go-cty/cty/convert"
+	ctyjson "github.com/zclconf/go-cty/cty/json"
+)
+
+// ParseType parses an HCL type expression such as "list(string)", as
+// plugins declare their fields.
+func ParseType(expr string) (cty.Type, error) {
+	if strings.TrimSpace(expr) == "" {
+		return cty.DynamicPseudoType, nil
+	}
+	e, diags := hclsyntax.ParseExpression([]byte(expr), "type", hcl.InitialPos)
+	if !diags.HasErrors() {
+		var ty cty.Type
+		ty, diags = typeexpr.TypeConstraint(e)
+		if !diags.HasErrors() {
+			return ty, nil
+		}
+	}
+	{
+		return cty.NilType, fmt.Errorf("invalid type %q: %s", expr, diags[0].Detail)
+	}
+}
+
+// TypeString renders a type the way users write it.
+func TypeString(ty cty.Type) string { return typeexpr.TypeString(ty) }
+
+// ToJSON encodes a known value as plain JSON: objects and maps as JSON
+// objects, lists, sets and tuples as arrays, numbers exactly.
+func ToJSON(v cty.Value) ([]byte, error) {
+	var buf bytes.Buffer
+	if err := writeJSON(&buf, v); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+func writeJSON(buf *bytes.Buffer, v cty.Value) error {
+	if !v.IsKnown() {
+		return fmt.Errorf("value is not known yet")
+	}
+	if v.IsNull() {
+		buf.WriteString("null")
+		return nil
+	}
+	v, _ = v.Unmark()
+	ty := v.Type()
+	switch {
+	case ty == cty.String:
+		enc, err := json.Marshal(v.AsString())
+		buf.Write(enc)
+		return err
+	case ty == cty.Number:
+		buf.WriteString(v.AsBigFloat().Text('f', -1))
+		return nil
+	case ty == cty.Bool:
+		buf.WriteString(strconv.FormatBool(v.True()))
+		return nil
+	case ty.IsListType() || ty.IsSetType() || ty.IsTupleType():
+		buf.WriteByte('[')
+		i := 0
+		for it := v.ElementIterator(); it.Next(); i++ {
+			if i > 0 {
+				buf.WriteByte(',')
+			}
+			_, ev := it.Element()
+			if err := writeJSON(buf, ev); err != nil {
+				return err
+			}
+		}
+		buf.WriteByte(']')
+		return nil
+	case ty.IsMapType() || ty.IsObjectType():
+		buf.WriteByte('{')
+		i := 0
+		for it := v.ElementIterator(); it.Next(); i++ {
+			if i > 0 {
+				buf.WriteByte(',')
+			}
+			k, ev := it.Element()
+			enc, _ := json.Marshal(k.AsString())
+			buf.Write(enc)
+			buf.WriteByte(':')
+			if err := writeJSON(buf, ev); err != nil {
+				return err
+			}
+		}
+		buf.WriteByte('}')
+		return nil
+	case ty == cty.DynamicPseudoType:
+		return fmt.Errorf("value has no type")
+	}
+	return fmt.Errorf("cannot encode %s as JSON", ty.FriendlyName())
+}
+
+// FromJSON decodes plain JSON into a value of type ty. Parts typed "any"
+// take the type the JSON implies.
+func FromJSON(data []byte, ty cty.Type) (cty.Value, error) {
+	if ty == cty.DynamicPseudoType {
+		implied, err := ctyjson.ImpliedType(data)
+		if err != nil {
+			return cty.NilVal, err
+		}
+		return ctyjson.Unmarshal(data, implied)
+	}
+	if !ty.HasDynamicTypes() {
+		return ctyjson.Unmarshal(data, ty)
+	}
+	if bytes.Equal(bytes.TrimSpace(data), []byte("null")) {
+		return cty.NullVal(ty), nil
+	}
+	switch {
+	case ty.IsListType() || ty.IsSetType():
+		var elems []json.RawMessage
+		if err := json.Unmarshal(data, &elems); err != nil {
+			return cty.NilVal, fmt.Errorf("expected %s: %w", TypeString(ty), err)
+		}
+		vals := make([]cty.Value, len(elems))
+		for i, e := range elems {
+			v, err := FromJSON(e, ty.ElementType())
+			if err != nil {
+				return cty.NilVal, fmt.Errorf("[%d]: %w", i, err)
+			}
+			vals[i] = v
+		}
+		// Elements typed "any" may differ; unify them, else use a tuple.
+		if v, err := convert.Convert(cty.TupleVal(vals), ty); err == nil {
+			return v, nil
+		}
+		return cty.TupleVal(vals), nil
+	case ty.IsMapType() || ty.IsObjectType():
+		var elems map[string]json.RawMessage
+		if err := json.Unmarshal(data, &elems); err != nil {
+			return cty.NilVal, fmt.Errorf("expected %s: %w", TypeString(ty), err)
+		}
+		vals := make(map[string]cty.Value, len(elems))
+		for k, e := range elems {
+			et := cty.DynamicPseudoType
+			switch {
+			case ty.IsMapType():
+				et = ty.ElementType()
+			case ty.HasAttribute(k):
+				et = ty.AttributeType(k)
+			}
+			v, err := FromJSON(e, et)
+			if err != nil {
+				return cty.NilVal, fmt.Errorf("%s: %w", k, err)
+			}
+			vals[k] = v
+		}
+		if v, err := convert.Convert(cty.ObjectVal(vals), ty); err == nil {
+			return v, nil
+		}
+		return cty.ObjectVal(vals), nil
+	}
+	return cty.NilVal, fmt.Errorf("cannot decode JSON into %s", TypeString(ty))
+}
+
+// ParseInputValue parses a command-line input value for a declared type:
+// strings are taken as they are, numbers and bools are parsed, and
+// collections, objects and "any" are JSON (for "any", text that is not JSON
+// is a string).
+func ParseInputValue(text string, ty cty.Type) (cty.Value, error) {
+	switch {
+	case ty == cty.String:
+		return cty.StringVal(text), nil
+	case ty == cty.Number:
+		v, err := cty.ParseNumberVal(strings.TrimSpace(text))
+		if err != nil {
+			return cty.NilVal, fmt.Errorf("expected a number, got %q", text)
+		}
+		return v, nil
+	case ty == cty.Bool:
+		b, err := strconv.ParseBool(strings.TrimSpace(text))
+		if err != nil {
+			return cty.NilVal, fmt.Errorf("expected true or false, got %q", text)
+		}
+		return cty.BoolVal(b), nil
+	case ty == cty.DynamicPseudoType:
+		if !json.Valid([]byte(text)) {
+			return cty.StringVal(text), nil
+		}
+	}
+	v, err := FromJSON([]byte(text), ty)
+	if err != nil {
+		return cty.NilVal, fmt.Errorf("expected JSON for %s: %v", TypeString(ty), err)
+	}
+	return v, nil
+}
+
+// ToGo converts a known value to plain Go data for encoding/json: strings,
+// json.Number, bools, []any and map[string]any.
+func ToGo(v cty.Value) (any, error) {
+	data, err := ToJSON(v)
+	if err != nil {
+		return nil, err
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	var out any
+	err = dec.Decode(&out)
+	return out, err
+}
+
+// FormatValue renders a value compactly for humans: strings unquoted at
+// the top level, everything else as JSON.
+func FormatValue(v cty.Value) string {
+	if v.IsKnown() && !v.IsNull() && v.Type() == cty.String {
+		return v.AsString()
+	}
+	data, err := ToJSON(v)
+	if err != nil {
+		return v.GoString()
+	}
+	return string(data)
+}
+
+// sortedKeys returns a map's keys in order.
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

@@ -1,0 +1,111 @@
+# flyte.hcl: goflyte's engine configuration.
+#
+# goflyte uses the first of: the file given with --config, the file named by
+# FLYTE_CONFIG, flyte.hcl in the current directory, and goflyte/flyte.hcl in
+# your user config directory (~/.config/goflyte/flyte.hcl on Linux).
+# Every setting is optional: delete what you don't need and the default applies.
+# Lines starting with # are comments; the commented-out settings below show
+# each default.
+#
+# Any setting can also come from the environment as FLYTE_<SECTION>_<KEY>,
+# which wins over this file, for example:
+#
+#   FLYTE_SDK_LOGGING_LEVEL=debug goflyte run ...
+#   FLYTE_LOCAL_CACHE_ENABLED=false goflyte run ...
+#
+# Run `goflyte config show` to see every effective value and where it came from.
+#
+# Relative paths in this file are relative to this file's directory;
+# "~/" means your home directory.
+
+# sdk: where workflows and plugins live, and how chatty goflyte is.
+sdk {
+  # Directories that hold workflow files. Default: none.
+  workflow_packages = ["examples/workflows"]
+
+  # Directories searched, in order, for plugin binaries (goflyte-plugin-<name>).
+  # Default: "plugins" next to the goflyte binary, then goflyte/plugins in your
+  # user config directory (e.g. ~/.config/goflyte/plugins).
+  # `make plugins` builds the example plugins into bin/plugins.
+  plugin_dirs = ["bin/plugins"]
+
+  # debug, info, warn or error (Flytekit's 10, 20, 30 and 40 work too). Default: "warn".
+  logging_level = "warn"
+
+  # Run records, task working directories and local data.
+  # Default: <user cache dir>/goflyte/sandbox, e.g. ~/.cache/goflyte/sandbox.
+  # local_sandbox = ".goflyte/sandbox"
+}
+
+# local: how workflows run on this machine.
+local {
+  # Reuse results of cacheable tasks whose inputs have not changed. Default: true.
+  cache_enabled = true
+
+  # Re-run cacheable tasks and replace their cached results. Default: false.
+  # Handy for one run: FLYTE_LOCAL_CACHE_OVERWRITE=true goflyte run ...
+  # cache_overwrite = false
+
+  # Project and domain of local executions; no ":" or "/". Default: "local" for both.
+  project = "local"
+  domain  = "local"
+}
+
+# secrets: where tasks' secrets are looked up: the environment
+# (env_prefix + NAME, e.g. FLYTE_SECRETS_GITHUB_TOKEN) and a file per secret
+# in default_dir.
+# secrets {
+#   env_prefix  = "FLYTE_SECRETS_"  # default
+#   default_dir = "/etc/secrets"    # default
+#   file_prefix = ""                # default; prepended to file names in default_dir
+# }
+
+# platform: a remote Flyte deployment. Not needed to run locally.
+# platform {
+#   url                  = "localhost:30080"  # default; a leading "dns:///" is removed
+#   insecure             = false              # default; true disables TLS
+#   insecure_skip_verify = false              # default; true accepts any certificate
+#   console_endpoint     = ""                 # default; URL of the web console
+#   ca_cert_file_path    = ""                 # default; PEM file of extra trusted CAs
+#   http_proxy_url       = ""                 # default
+# }
+
+# credentials: how to authenticate to the platform.
+# credentials {
+#   auth_mode              = "standard"  # default; or basic, client_credentials, external_process,
+#                                        # ClientSecret, Pkce, ExternalCommand, DeviceFlow
+#   client_id              = ""          # default
+#   client_secret          = ""          # default; better: client_secret_location or
+#                                        # FLYTE_CREDENTIALS_CLIENT_SECRET, never commit a secret
+#   client_secret_location = ""          # default; a file holding the client secret
+#   client_secret_env_var  = ""          # default; an environment variable holding it
+#   scopes                 = []          # default
+#   audience               = ""          # default
+#   command                = []          # default; prints a token, e.g. ["gcloud", "auth", "print-access-token"]
+#   proxy_command          = []          # default; prints a token for an authenticating proxy
+# }
+
+# aws: S3 or S3-compatible storage (MinIO, for example).
+# aws {
+#   endpoint          = ""     # default; e.g. "http://localhost:30002" for a sandbox MinIO
+#   access_key_id     = ""     # default
+#   secret_access_key = ""     # default; prefer FLYTE_AWS_SECRET_ACCESS_KEY
+#   addressing_style  = ""     # default; or "path", "virtual", "auto"
+#   enable_debug      = false  # default
+#   retries           = 3      # default; whole number, at least 0
+#   backoff_seconds   = 5      # default; whole seconds between retries
+# }
+
+# azure: Azure Blob Storage.
+# azure {
+#   storage_account_name = ""  # default
+#   storage_account_key  = ""  # default; prefer FLYTE_AZURE_STORAGE_ACCOUNT_KEY
+#   tenant_id            = ""  # default
+#   client_id            = ""  # default
+#   client_secret        = ""  # default; prefer FLYTE_AZURE_CLIENT_SECRET
+# }
+
+# gcp: Google Cloud Storage.
+# gcp {
+#   gsutil_parallelism = false  # default; true runs gsutil with -m
+# }
