@@ -70,7 +70,7 @@ func (e *Engine) Compile(ctx context.Context, w *config.Workflow) (*Graph, hcl.D
 		g.Nodes = append(g.Nodes, n)
 		g.nodes[n.Name] = n
 		schema := schemas[n.Plugin]
-		if schema == nil {
+		if schema == nil || t.Broken {
 			continue // already reported
 		}
 		ts, ok := schema.Task(n.Task)
@@ -104,7 +104,9 @@ func (e *Engine) Compile(ctx context.Context, w *config.Workflow) (*Graph, hcl.D
 	}
 	for _, o := range w.Outputs {
 		out := &Output{Name: o.Name, Description: o.Description, Expr: o.Expr, Type: cty.DynamicPseudoType}
-		if o.Expr != nil {
+		if d, ok := checkRefs(o.Expr, ectx); !ok {
+			diags = append(diags, d...)
+		} else if o.Expr != nil {
 			v, d := o.Expr.Value(ectx)
 			diags = append(diags, d...)
 			if !d.HasErrors() {
@@ -125,7 +127,7 @@ func (e *Engine) Compile(ctx context.Context, w *config.Workflow) (*Graph, hcl.D
 func (e *Engine) describeAll(ctx context.Context, w *config.Workflow) (map[string]*plugin.Schema, hcl.Diagnostics) {
 	users := map[string][]*config.Task{}
 	for _, t := range w.Tasks {
-		if t.Uses != "" && t.PluginName() != "" {
+		if !t.Broken {
 			users[t.PluginName()] = append(users[t.PluginName()], t)
 		}
 	}
@@ -248,7 +250,7 @@ func checkTaskInputs(ectx *hcl.EvalContext, t *config.Task, n *Node) hcl.Diagnos
 			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Unsupported input", Detail: detail, Subject: in.NameRange.Ptr()})
 			continue
 		}
-		if d := checkOutputRefs(in.Expr, ectx); d.HasErrors() {
+		if d, ok := checkRefs(in.Expr, ectx); !ok {
 			diags = append(diags, d...)
 			continue
 		}
@@ -285,27 +287,47 @@ func checkTaskInputs(ectx *hcl.EvalContext, t *config.Task, n *Node) hcl.Diagnos
 	return diags
 }
 
-// checkOutputRefs reports references to task outputs that the task's
-// plugin does not declare, with a suggestion.
-func checkOutputRefs(expr hcl.Expression, ectx *hcl.EvalContext) hcl.Diagnostics {
-	var diags hcl.Diagnostics
+// checkRefs checks that every reference in expr resolves before the
+// expression is evaluated. References to undeclared inputs and tasks were
+// reported when the file was loaded: they only make ok false, so that
+// evaluation does not report them again. References to task outputs that
+// the plugin does not declare are reported here, with a suggestion.
+func checkRefs(expr hcl.Expression, ectx *hcl.EvalContext) (diags hcl.Diagnostics, ok bool) {
+	if expr == nil {
+		return nil, false
+	}
+	ok = true
 	tasks := ectx.Variables["task"]
+	inputs := ectx.Variables["input"]
 	for _, tr := range expr.Variables() {
-		if tr.RootName() != "task" || len(tr) < 3 {
+		name, named := stepAttr(tr, 1)
+		switch tr.RootName() {
+		case "input":
+			if !named || !inputs.Type().HasAttribute(name) {
+				ok = false
+			}
+			continue
+		case "task":
+			if !named || !tasks.Type().HasAttribute(name) {
+				ok = false
+				continue
+			}
+		default:
+			ok = false
 			continue
 		}
-		taskName, _ := tr[1].(hcl.TraverseAttr)
-		out, ok := tr[2].(hcl.TraverseAttr)
-		if !ok || !tasks.Type().HasAttribute(taskName.Name) {
+		out, named := stepAttr(tr, 2)
+		if !named {
 			continue
 		}
-		outs := tasks.GetAttr(taskName.Name)
-		if !outs.Type().IsObjectType() || outs.Type().HasAttribute(out.Name) {
+		outs := tasks.GetAttr(name)
+		if !outs.Type().IsObjectType() || outs.Type().HasAttribute(out) {
 			continue
 		}
+		ok = false
 		names := sortedKeys(outs.Type().AttributeTypes())
-		detail := fmt.Sprintf("Task %q has no output named %q.", taskName.Name, out.Name)
-		if s := config.Suggest(out.Name, names); s != "" {
+		detail := fmt.Sprintf("Task %q has no output named %q.", name, out)
+		if s := config.Suggest(out, names); s != "" {
 			detail += fmt.Sprintf(" Did you mean %q?", s)
 		} else {
 			detail += fmt.Sprintf(" Its outputs are: %s.", strings.Join(names, ", "))
@@ -313,7 +335,24 @@ func checkOutputRefs(expr hcl.Expression, ectx *hcl.EvalContext) hcl.Diagnostics
 		rng := tr.SourceRange()
 		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Unknown task output", Detail: detail, Subject: &rng})
 	}
-	return diags
+	return diags, ok
+}
+
+// stepAttr returns the name of the i-th step of a traversal when it is an
+// attribute (or a string index).
+func stepAttr(tr hcl.Traversal, i int) (string, bool) {
+	if len(tr) <= i {
+		return "", false
+	}
+	switch s := tr[i].(type) {
+	case hcl.TraverseAttr:
+		return s.Name, true
+	case hcl.TraverseIndex:
+		if s.Key.Type() == cty.String && s.Key.IsKnown() && !s.Key.IsNull() {
+			return s.Key.AsString(), true
+		}
+	}
+	return "", false
 }
 
 // TaskGraph builds a one-task graph for `goflyte run --task plugin.task`:

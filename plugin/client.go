@@ -73,7 +73,12 @@ func Launch(ctx context.Context, path string, opts LaunchOptions) (*Client, erro
 		AllowedProtocols: []goplugin.Protocol{goplugin.ProtocolGRPC},
 		Logger:           opts.Logger.Named(opts.Name),
 		Stderr:           c.stderr,
-		StartTimeout:     opts.StartTimeout,
+		// While serving, go-plugin points the plugin's os.Stdout and
+		// os.Stderr at a gRPC stream; keep what arrives there too, so that a
+		// plain fmt.Fprintln(os.Stderr, ...) in a task shows in the tail.
+		SyncStdout:   c.stderr,
+		SyncStderr:   c.stderr,
+		StartTimeout: opts.StartTimeout,
 		GRPCDialOptions: []grpc.DialOption{
 			grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(MaxMessageSize), grpc.MaxCallSendMsgSize(MaxMessageSize)),
 		},

@@ -12,11 +12,10 @@ import (
 // that calls them (sdk/sdktest is built on it).
 func TestProvider(t testing.TB, p Provider) Provider {
 	t.Helper()
-	client, server := goplugin.TestPluginGRPCConn(t, false, goplugin.PluginSet{pluginKey: &grpcPlugin{impl: p}})
-	t.Cleanup(func() {
-		client.Close()
-		server.Stop()
-	})
+	client, _ := goplugin.TestPluginGRPCConn(t, false, goplugin.PluginSet{pluginKey: &grpcPlugin{impl: p}})
+	// Closing the client sends go-plugin's Shutdown RPC, which stops the
+	// server; stopping it here as well would race with that.
+	t.Cleanup(func() { client.Close() })
 	raw, err := client.Dispense(pluginKey)
 	if err != nil {
 		t.Fatalf("dispense plugin: %v", err)

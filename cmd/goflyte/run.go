@@ -95,12 +95,13 @@ func runRun(ctx context.Context, c *cli, args []string) error {
 			return &usageError{err.Error()}
 		}
 	} else {
-		wf, err := c.loadWorkflowArg(cfg, pos)
+		wf, diags, err := c.loadWorkflowArg(cfg, pos)
 		if err != nil {
 			return err
 		}
-		var diags hcl.Diagnostics
-		g, diags = eng.Compile(ctx, wf)
+		var more hcl.Diagnostics
+		g, more = eng.Compile(ctx, wf)
+		diags = append(diags, more...)
 		if diags.HasErrors() {
 			return &diagError{diags: diags}
 		}

@@ -39,7 +39,7 @@ Flags:
 			for _, file := range files {
 				wf, diags := c.parser.LoadWorkflowFile(file)
 				all = append(all, diags...)
-				if wf == nil || diags.HasErrors() {
+				if wf == nil {
 					continue
 				}
 				for _, w := range wf.Workflows {

@@ -21,35 +21,36 @@ type foundWorkflow struct {
 
 // loadWorkflowArg resolves `goflyte run FILE [NAME]` or `goflyte run NAME`:
 // a path to a file (NAME optional when the file has one workflow), or the
-// name of a workflow in sdk.workflow_packages.
-func (c *cli) loadWorkflowArg(cfg *config.Config, args []string) (*config.Workflow, error) {
+// name of a workflow in sdk.workflow_packages. The diagnostics are those of
+// the workflow's file; the workflow is returned even when they have errors,
+// so that compiling it can report the rest of its problems at once.
+func (c *cli) loadWorkflowArg(cfg *config.Config, args []string) (*config.Workflow, hcl.Diagnostics, error) {
 	first := args[0]
 	if info, err := os.Stat(first); err == nil && !info.IsDir() || strings.HasSuffix(first, ".hcl") {
 		wf, diags := c.parser.LoadWorkflowFile(first)
-		if diags.HasErrors() {
-			return nil, &diagError{diags: diags}
+		if wf == nil || len(wf.Workflows) == 0 {
+			return nil, nil, &diagError{diags: diags}
 		}
-		c.warn(diags)
 		switch {
 		case len(args) == 2:
 			for _, w := range wf.Workflows {
 				if w.Name == args[1] {
-					return w, nil
+					return w, diags, nil
 				}
 			}
-			return nil, usagef("%s has no workflow named %q%s", first, args[1], didYouMean(args[1], workflowNames(wf.Workflows)))
+			return nil, nil, usagef("%s has no workflow named %q%s", first, args[1], didYouMean(args[1], workflowNames(wf.Workflows)))
 		case len(wf.Workflows) == 1:
-			return wf.Workflows[0], nil
+			return wf.Workflows[0], diags, nil
 		default:
-			return nil, usagef("%s has %d workflows (%s): name the one to run, as in goflyte run %s %s", first, len(wf.Workflows), strings.Join(workflowNames(wf.Workflows), ", "), first, wf.Workflows[0].Name)
+			return nil, nil, usagef("%s has %d workflows (%s): name the one to run, as in goflyte run %s %s", first, len(wf.Workflows), strings.Join(workflowNames(wf.Workflows), ", "), first, wf.Workflows[0].Name)
 		}
 	}
 	if len(args) > 1 {
-		return nil, usagef("no workflow file %q", first)
+		return nil, nil, usagef("no workflow file %q", first)
 	}
 	found, broken, err := c.findWorkflows(cfg)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var matches []foundWorkflow
 	var names []string
@@ -61,26 +62,23 @@ func (c *cli) loadWorkflowArg(cfg *config.Config, args []string) (*config.Workfl
 	}
 	switch len(matches) {
 	case 1:
-		if d := broken[matches[0].file]; d.HasErrors() {
-			return nil, &diagError{diags: d}
-		}
-		return matches[0].wf, nil
+		return matches[0].wf, broken[matches[0].file], nil
 	case 0:
 		if len(cfg.SDK.WorkflowPackages) == 0 {
-			return nil, usagef("no workflow file %q, and no sdk.workflow_packages are configured to find a workflow by name", first)
+			return nil, nil, usagef("no workflow file %q, and no sdk.workflow_packages are configured to find a workflow by name", first)
 		}
 		msg := fmt.Sprintf("no workflow named %q in %s%s", first, strings.Join(cfg.SDK.WorkflowPackages, ", "), didYouMean(first, names))
 		if len(broken) > 0 {
 			msg += "\n(some workflow files have errors; run goflyte workflows list to see them)"
 		}
-		return nil, usagef("%s", msg)
+		return nil, nil, usagef("%s", msg)
 	default:
-		return nil, usagef("workflow %q is declared in both %s and %s; run it by file", first, matches[0].file, matches[1].file)
+		return nil, nil, usagef("workflow %q is declared in both %s and %s; run it by file", first, matches[0].file, matches[1].file)
 	}
 }
 
-// findWorkflows loads every workflow file in sdk.workflow_packages. Files
-// with errors are returned in broken, keyed by path.
+// findWorkflows loads every workflow file in sdk.workflow_packages. The
+// diagnostics of files that have any are returned in broken, keyed by path.
 func (c *cli) findWorkflows(cfg *config.Config) ([]foundWorkflow, map[string]hcl.Diagnostics, error) {
 	files, err := config.FindWorkflowFiles(cfg.SDK.WorkflowPackages)
 	if err != nil {
@@ -90,7 +88,7 @@ func (c *cli) findWorkflows(cfg *config.Config) ([]foundWorkflow, map[string]hcl
 	broken := map[string]hcl.Diagnostics{}
 	for _, path := range files {
 		wf, diags := c.parser.LoadWorkflowFile(path)
-		if diags.HasErrors() {
+		if len(diags) > 0 {
 			broken[path] = diags
 		}
 		if wf == nil {
@@ -180,8 +178,9 @@ Flags:
 			}
 			tw.Flush()
 			for _, path := range sortedKeysDiags(broken) {
-				d := broken[path]
-				fmt.Fprintf(c.stderr, "warning: %s has errors: %s\n", path, d.Errs()[0])
+				if d := broken[path]; d.HasErrors() {
+					fmt.Fprintf(c.stderr, "warning: %s has errors: %s\n", path, d.Errs()[0])
+				}
 			}
 			return nil
 		},

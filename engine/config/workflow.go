@@ -79,7 +79,10 @@ type Task struct {
 	DependsOn   []Dependency
 	// Deps lists the tasks this one waits for, from references in its inputs
 	// and from depends_on, sorted and without duplicates.
-	Deps      []string
+	Deps []string
+	// Broken is set when the block itself has errors (already reported);
+	// the engine then skips its checks of the task to avoid cascades.
+	Broken    bool
 	DeclRange hcl.Range
 }
 
@@ -351,6 +354,7 @@ func decodeTask(b *hcl.Block) (*Task, hcl.Diagnostics) {
 			t.DependsOn = append(t.DependsOn, Dependency{Task: name, Range: e.Range()})
 		}
 	}
+	t.Broken = diags.HasErrors()
 	return t, diags
 }
 

@@ -1,0 +1,554 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+// The end-to-end tests build the real CLI and the example plugins once, in
+// TestMain, and run goflyte as a subprocess the way a user does: real
+// plugin processes, real gRPC, real files. They are skipped with -short.
+
+var (
+	e2eBin     string // the goflyte binary
+	e2ePlugins string // directory with goflyte-plugin-text, goflyte-plugin-math
+	repoRoot   string
+)
+
+func TestMain(m *testing.M) {
+	os.Exit(runTests(m))
+}
+
+func runTests(m *testing.M) int {
+	if !testingShort() {
+		dir, err := os.MkdirTemp("", "goflyte-e2e-")
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		defer os.RemoveAll(dir)
+		repoRoot, _ = filepath.Abs("../..")
+		e2eBin = filepath.Join(dir, "goflyte")
+		e2ePlugins = filepath.Join(dir, "plugins")
+		builds := [][]string{
+			{"-o", e2eBin, "./cmd/goflyte"},
+			{"-o", filepath.Join(e2ePlugins, "goflyte-plugin-text"), "./examples/text"},
+			{"-o", filepath.Join(e2ePlugins, "goflyte-plugin-math"), "./examples/math"},
+		}
+		for _, b := range builds {
+			cmd := exec.Command("go", append([]string{"build"}, b...)...)
+			cmd.Dir = repoRoot
+			if out, err := cmd.CombinedOutput(); err != nil {
+				fmt.Fprintf(os.Stderr, "go build %v: %v\n%s", b, err, out)
+				return 1
+			}
+		}
+	}
+	return m.Run()
+}
+
+// testingShort reports -short before testing.Short may be called.
+func testingShort() bool {
+	for _, a := range os.Args[1:] {
+		if a == "-test.short" || a == "-test.short=true" {
+			return true
+		}
+	}
+	return false
+}
+
+type e2e struct {
+	t       *testing.T
+	dir     string // working directory of the command
+	sandbox string
+	env     []string
+}
+
+// newE2E returns a test environment: a working directory with a flyte.hcl
+// that points at the built plugins, the example workflows and a fresh
+// sandbox, and an environment with no FLYTE_* variables of the host.
+func newE2E(t *testing.T) *e2e {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("end-to-end test: builds and runs real binaries")
+	}
+	x := &e2e{t: t, dir: t.TempDir(), sandbox: t.TempDir()}
+	x.writeFile("flyte.hcl", fmt.Sprintf(`
+sdk {
+  plugin_dirs       = [%q]
+  workflow_packages = [%q]
+  local_sandbox     = %q
+}
+`, e2ePlugins, filepath.Join(repoRoot, "examples", "workflows"), x.sandbox))
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "FLYTE_") {
+			x.env = append(x.env, kv)
+		}
+	}
+	return x
+}
+
+func (x *e2e) writeFile(name, content string) string {
+	x.t.Helper()
+	path := filepath.Join(x.dir, name)
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		x.t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		x.t.Fatal(err)
+	}
+	return path
+}
+
+type result struct {
+	code           int
+	stdout, stderr string
+}
+
+func (x *e2e) run(args ...string) result {
+	return x.runEnv(nil, args...)
+}
+
+func (x *e2e) runEnv(env []string, args ...string) result {
+	x.t.Helper()
+	cmd := exec.Command(e2eBin, args...)
+	cmd.Dir = x.dir
+	cmd.Env = append(append([]string{}, x.env...), env...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		x.t.Fatalf("run goflyte: %v", err)
+	}
+	return result{code: code, stdout: stdout.String(), stderr: stderr.String()}
+}
+
+func (r result) String() string {
+	return fmt.Sprintf("exit %d\n--- stdout\n%s--- stderr\n%s", r.code, r.stdout, r.stderr)
+}
+
+func (x *e2e) runJSON(args ...string) (runJSON, result) {
+	x.t.Helper()
+	r := x.run(append(args, "--json")...)
+	var out runJSON
+	if err := json.Unmarshal([]byte(r.stdout), &out); err != nil {
+		x.t.Fatalf("--json output is not JSON: %v\n%s", err, r)
+	}
+	return out, r
+}
+
+type runJSON struct {
+	ExecutionID   string         `json:"execution_id"`
+	ExecutionDate time.Time      `json:"execution_date"`
+	Status        string         `json:"status"`
+	Outputs       map[string]any `json:"outputs"`
+	Error         string         `json:"error"`
+	RunDir        string         `json:"run_dir"`
+	Tasks         []struct {
+		Name    string `json:"name"`
+		Task    string `json:"task"`
+		Status  string `json:"status"`
+		WorkDir string `json:"work_dir"`
+		Error   string `json:"error"`
+	} `json:"tasks"`
+}
+
+func (r runJSON) taskStatuses() map[string]string {
+	m := map[string]string{}
+	for _, t := range r.Tasks {
+		m[t.Name] = t.Status
+	}
+	return m
+}
+
+// pluginProcesses lists running processes whose executable is in the
+// built plugin directory: after every goflyte command there must be none.
+func pluginProcesses(t *testing.T) []string {
+	t.Helper()
+	if runtime.GOOS != "linux" {
+		return nil
+	}
+	entries, _ := os.ReadDir("/proc")
+	var found []string
+	for _, e := range entries {
+		exe, err := os.Readlink(filepath.Join("/proc", e.Name(), "exe"))
+		if err == nil && strings.HasPrefix(exe, e2ePlugins) {
+			found = append(found, e.Name()+" "+exe)
+		}
+	}
+	return found
+}
+
+func (x *e2e) checkNoOrphans() {
+	x.t.Helper()
+	// The engine waits for its plugins before it exits; allow the kernel a
+	// moment to reap them.
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		procs := pluginProcesses(x.t)
+		if len(procs) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			x.t.Fatalf("plugin processes outlived the run: %v", procs)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func TestE2ERunWorkflowFile(t *testing.T) {
+	x := newE2E(t)
+	wf := filepath.Join(repoRoot, "examples", "workflows", "wordcount.hcl")
+	r := x.run("run", wf, "--input", "text=to be or not to be")
+	if r.code != 0 {
+		t.Fatalf("want success\n%s", r)
+	}
+	if !strings.Contains(r.stdout, "n = 6") {
+		t.Errorf("outputs not printed:\n%s", r)
+	}
+	x.checkNoOrphans()
+}
+
+func TestE2ERunJSON(t *testing.T) {
+	x := newE2E(t)
+	out, r := x.runJSON("run", "report", "--input", "text=b a b c b a", "--input", "k=2")
+	if r.code != 0 || out.Status != "succeeded" {
+		t.Fatalf("want success\n%s", r)
+	}
+	if !strings.HasPrefix(out.ExecutionID, "local:local:") {
+		t.Errorf("execution_id = %q", out.ExecutionID)
+	}
+	want := map[string]any{
+		"summary":        "6 words, 3 distinct; top: b (3), a (2)",
+		"distinct_ratio": 0.5,
+		"shout":          "B A B C B A",
+	}
+	if diff := cmp.Diff(want, out.Outputs); diff != "" {
+		t.Errorf("outputs (-want +got):\n%s", diff)
+	}
+	for name, status := range out.taskStatuses() {
+		if status != "succeeded" {
+			t.Errorf("task %s: %s", name, status)
+		}
+	}
+	if len(out.Tasks) != 6 {
+		t.Errorf("%d tasks in the record, want 6", len(out.Tasks))
+	}
+	// Each task got its own working directory inside the run's directory.
+	seen := map[string]bool{}
+	for _, tk := range out.Tasks {
+		if !strings.HasPrefix(tk.WorkDir, out.RunDir) || seen[tk.WorkDir] {
+			t.Errorf("task %s: work dir %q (run dir %q)", tk.Name, tk.WorkDir, out.RunDir)
+		}
+		seen[tk.WorkDir] = true
+		if _, err := os.Stat(tk.WorkDir); err != nil {
+			t.Errorf("task %s: %v", tk.Name, err)
+		}
+	}
+	if !strings.HasPrefix(out.RunDir, x.sandbox) {
+		t.Errorf("run dir %s is not in the sandbox %s", out.RunDir, x.sandbox)
+	}
+}
+
+func TestE2EExecutionParams(t *testing.T) {
+	x := newE2E(t)
+	out, r := x.runJSON("run", "params")
+	if r.code != 0 {
+		t.Fatalf("want success\n%s", r)
+	}
+	first, _ := out.Outputs["first"].(map[string]any)
+	second, _ := out.Outputs["second"].(map[string]any)
+	if first == nil || second == nil {
+		t.Fatalf("outputs: %v", out.Outputs)
+	}
+	for _, p := range []map[string]any{first, second} {
+		if p["execution_id"] != out.ExecutionID {
+			t.Errorf("task saw execution id %v, run has %s", p["execution_id"], out.ExecutionID)
+		}
+		if p["mode"] != "LOCAL_WORKFLOW_EXECUTION" {
+			t.Errorf("mode = %v", p["mode"])
+		}
+		data, err := os.ReadFile(p["file"].(string))
+		if err != nil || len(data) == 0 {
+			t.Errorf("file written in the working directory: %v", err)
+		}
+	}
+	if first["execution_date"] != second["execution_date"] {
+		t.Errorf("execution dates differ: %v, %v", first["execution_date"], second["execution_date"])
+	}
+	if first["working_directory"] == second["working_directory"] {
+		t.Errorf("tasks share a working directory")
+	}
+}
+
+func TestE2ERunSingleTask(t *testing.T) {
+	x := newE2E(t)
+	out, r := x.runJSON("run", "--task", "text.split", "--input", "text=a b  c")
+	if r.code != 0 {
+		t.Fatalf("want success\n%s", r)
+	}
+	if diff := cmp.Diff(map[string]any{"words": []any{"a", "b", "c"}}, out.Outputs); diff != "" {
+		t.Errorf("outputs (-want +got):\n%s", diff)
+	}
+	out, r = x.runJSON("run", "--task", "text.env")
+	if r.code != 0 || out.Outputs["mode"] != "LOCAL_TASK_EXECUTION" {
+		t.Errorf("mode = %v\n%s", out.Outputs["mode"], r)
+	}
+}
+
+func TestE2EInvalidWorkflow(t *testing.T) {
+	x := newE2E(t)
+	path := x.writeFile("bad.hcl", `workflow "bad" {
+  input "text" { type = string }
+  task "split" {
+    uses   = "text.splt"
+    inputs = { text = input.text }
+  }
+  task "count" {
+    uses   = "text.count"
+    inputs = { words = input.text }
+  }
+}
+`)
+	for _, args := range [][]string{{"validate", path}, {"run", path, "--input", "text=x"}} {
+		r := x.run(args...)
+		if r.code != 2 {
+			t.Fatalf("%v: want exit 2\n%s", args, r)
+		}
+		// Both problems are reported, each with its place in the file.
+		for _, want := range []string{"bad.hcl line 4", "bad.hcl line 9", `Did you mean "text.split"?`} {
+			if !strings.Contains(r.stderr, want) {
+				t.Errorf("%v: stderr lacks %q\n%s", args, want, r)
+			}
+		}
+	}
+	// Nothing ran: the sandbox has no run.
+	if entries, _ := os.ReadDir(filepath.Join(x.sandbox, "runs")); len(entries) != 0 {
+		t.Errorf("an invalid workflow created %d run(s)", len(entries))
+	}
+
+	r := x.run("validate", path, "--json")
+	var v struct {
+		Valid       bool `json:"valid"`
+		Diagnostics []struct {
+			Summary string `json:"summary"`
+			Range   struct {
+				Start struct{ Line int } `json:"start"`
+			} `json:"range"`
+		} `json:"diagnostics"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &v); err != nil || r.code != 2 || v.Valid || len(v.Diagnostics) != 2 {
+		t.Fatalf("validate --json: %v\n%s", err, r)
+	}
+	got := []string{}
+	for _, d := range v.Diagnostics {
+		got = append(got, fmt.Sprintf("%d %s", d.Range.Start.Line, d.Summary))
+	}
+	if diff := cmp.Diff([]string{"4 Unknown task", "9 Incorrect input type"}, got); diff != "" {
+		t.Errorf("diagnostics (-want +got):\n%s", diff)
+	}
+}
+
+func TestE2EValidateExamples(t *testing.T) {
+	x := newE2E(t)
+	files, _ := filepath.Glob(filepath.Join(repoRoot, "examples", "workflows", "*.hcl"))
+	r := x.run(append([]string{"validate"}, files...)...)
+	if r.code != 0 {
+		t.Fatalf("example workflows do not validate\n%s", r)
+	}
+}
+
+func TestE2EBadInputs(t *testing.T) {
+	x := newE2E(t)
+	tests := []struct {
+		name string
+		args []string
+	}{
+		{"missing required input", []string{"run", "wordcount"}},
+		{"unknown input", []string{"run", "wordcount", "--input", "text=a", "--input", "txt=b"}},
+		{"ill-typed input", []string{"run", "stats", "--input", "values=[1, two]"}},
+		{"malformed --input", []string{"run", "wordcount", "--input", "text"}},
+		{"unknown workflow", []string{"run", "wordcont"}},
+		{"unknown flag", []string{"run", "wordcount", "--inptu", "text=a"}},
+		{"unknown command", []string{"rnu"}},
+		{"unknown task", []string{"run", "--task", "text.splitt", "--input", "text=a"}},
+		{"unknown plugin", []string{"run", "--task", "txt.split", "--input", "text=a"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := x.run(tc.args...)
+			if r.code != 2 || !strings.HasPrefix(r.stderr, "Error: ") {
+				t.Errorf("want exit 2 with an error\n%s", r)
+			}
+		})
+	}
+}
+
+func TestE2EBadConfig(t *testing.T) {
+	x := newE2E(t)
+	r := x.runEnv([]string{"FLYTE_AWS_RETRIES=lots"}, "run", "wordcount", "--input", "text=a")
+	if r.code != 2 || !strings.Contains(r.stderr, "FLYTE_AWS_RETRIES") {
+		t.Errorf("want exit 2 naming the variable\n%s", r)
+	}
+	x.writeFile("flyte.hcl", "sdk {\n  plugin_dir = []\n}\n")
+	r = x.run("config", "show")
+	if r.code != 2 || !strings.Contains(r.stderr, "flyte.hcl line 2") || !strings.Contains(r.stderr, `"plugin_dirs"`) {
+		t.Errorf("want exit 2 with the line and a suggestion\n%s", r)
+	}
+}
+
+func TestE2ETaskFailure(t *testing.T) {
+	x := newE2E(t)
+	path := x.writeFile("fail.hcl", `workflow "fail" {
+  task "ok" {
+    uses   = "text.upper"
+    inputs = { text = "a" }
+  }
+  task "boom" {
+    uses   = "text.fail"
+    inputs = { message = "the disk is full" }
+  }
+  task "after" {
+    uses   = "text.upper"
+    inputs = { text = task.boom.message }
+    depends_on = [task.ok]
+  }
+}
+`)
+	out, r := x.runJSON("run", path)
+	if r.code != 1 || out.Status != "failed" {
+		t.Fatalf("want exit 1, status failed\n%s", r)
+	}
+	if diff := cmp.Diff(map[string]string{"ok": "succeeded", "boom": "failed", "after": "skipped"}, out.taskStatuses()); diff != "" {
+		t.Errorf("task statuses (-want +got):\n%s", diff)
+	}
+	r = x.run("run", path)
+	if r.code != 1 {
+		t.Fatalf("want exit 1\n%s", r)
+	}
+	for _, want := range []string{`task "boom" (text.fail) failed`, "the disk is full"} {
+		if !strings.Contains(r.stderr, want) {
+			t.Errorf("stderr lacks %q\n%s", want, r)
+		}
+	}
+	x.checkNoOrphans()
+}
+
+func TestE2EPluginCrash(t *testing.T) {
+	x := newE2E(t)
+	out, r := x.runJSON("run", "--task", "text.crash", "--input", "message=segfault in the flux capacitor")
+	if r.code != 1 || out.Status != "failed" {
+		t.Fatalf("want exit 1, status failed\n%s", r)
+	}
+	for _, want := range []string{`task "crash" (text.crash)`, `plugin "text" exited unexpectedly`, "segfault in the flux capacitor"} {
+		if !strings.Contains(out.Error, want) {
+			t.Errorf("error lacks %q: %s", want, out.Error)
+		}
+	}
+	x.checkNoOrphans()
+}
+
+func TestE2EPluginFailsToStart(t *testing.T) {
+	x := newE2E(t)
+	plugins := filepath.Join(x.dir, "plugins")
+	x.writeFile("plugins/goflyte-plugin-broken", "#!/bin/sh\necho 'cannot open database: permission denied' >&2\nexit 1\n")
+	if err := os.Chmod(filepath.Join(plugins, "goflyte-plugin-broken"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	x.writeFile("flyte.hcl", fmt.Sprintf("sdk {\n  plugin_dirs = [%q, %q]\n  local_sandbox = %q\n}\n", plugins, e2ePlugins, x.sandbox))
+	path := x.writeFile("wf.hcl", `workflow "w" {
+  task "a" { uses = "broken.task" }
+}
+`)
+	r := x.run("run", path)
+	if r.code != 2 {
+		t.Fatalf("want exit 2\n%s", r)
+	}
+	for _, want := range []string{"Plugin failed to start", "broken", "cannot open database: permission denied"} {
+		if !strings.Contains(r.stderr, want) {
+			t.Errorf("stderr lacks %q\n%s", want, r)
+		}
+	}
+}
+
+func TestE2EConfigShow(t *testing.T) {
+	x := newE2E(t)
+	r := x.runEnv([]string{"FLYTE_AWS_SECRET_ACCESS_KEY=hunter2-very-secret", "FLYTE_LOCAL_PROJECT=demo"}, "config", "show", "--json", "--log-level", "debug")
+	if r.code != 0 {
+		t.Fatalf("want success\n%s", r)
+	}
+	if strings.Contains(r.stdout+r.stderr, "hunter2") {
+		t.Fatalf("a secret value was printed\n%s", r)
+	}
+	var out struct {
+		Settings []struct {
+			Section, Key, Display, Source string
+		} `json:"settings"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &out); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string][2]string{}
+	for _, s := range out.Settings {
+		got[s.Section+"."+s.Key] = [2]string{s.Display, s.Source}
+	}
+	want := map[string][2]string{
+		"aws.secret_access_key": {"********", "env FLYTE_AWS_SECRET_ACCESS_KEY"},
+		"local.project":         {"demo", "env FLYTE_LOCAL_PROJECT"},
+		"sdk.logging_level":     {"debug", "flag --log-level"},
+		"local.domain":          {"local", "default"},
+		"sdk.local_sandbox":     {x.sandbox, "flyte.hcl:5"},
+	}
+	for k, w := range want {
+		if got[k] != w {
+			t.Errorf("%s = %v, want %v", k, got[k], w)
+		}
+	}
+}
+
+func TestE2EListings(t *testing.T) {
+	x := newE2E(t)
+	r := x.run("plugins", "list")
+	if r.code != 0 || !strings.Contains(r.stdout, "math") || !strings.Contains(r.stdout, "text") {
+		t.Errorf("plugins list\n%s", r)
+	}
+	r = x.run("plugins", "describe", "text", "--json")
+	var schema struct {
+		Tasks []struct{ Name string } `json:"tasks"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &schema); err != nil || r.code != 0 || len(schema.Tasks) == 0 {
+		t.Errorf("plugins describe --json: %v\n%s", err, r)
+	}
+	r = x.run("workflows", "list", "--json")
+	var wfs []struct{ Name string }
+	if err := json.Unmarshal([]byte(r.stdout), &wfs); err != nil || r.code != 0 {
+		t.Fatalf("workflows list --json: %v\n%s", err, r)
+	}
+	names := map[string]bool{}
+	for _, w := range wfs {
+		names[w.Name] = true
+	}
+	for _, n := range []string{"wordcount", "report", "stats", "params"} {
+		if !names[n] {
+			t.Errorf("workflows list lacks %s: %v", n, names)
+		}
+	}
+	r = x.run("help", "run")
+	if r.code != 0 || !strings.Contains(r.stderr, "--input NAME=VALUE") {
+		t.Errorf("help run\n%s", r)
+	}
+	x.checkNoOrphans()
+}

@@ -1,0 +1,45 @@
+// Package engine compiles HCL workflows against the schemas their plugins
+// declare and runs them on the local machine.
+//
+// # How a run flows
+//
+//  1. cmd/goflyte loads the configuration (engine/config: flyte.hcl, then
+//     FLYTE_<SECTION>_<KEY> env overrides, then flags) and creates an
+//     [Engine] with [New].
+//  2. engine/config parses the workflow file into its source form
+//     (config.Workflow): blocks, unevaluated expressions, and the checks
+//     that need no plugin (names, references to inputs and tasks,
+//     depends_on, cycles). Every problem is an hcl.Diagnostic.
+//  3. [Engine.Compile] starts every plugin the workflow uses (in parallel,
+//     once each, through [Plugins]), asks it to Describe itself, resolves
+//     each task to a plugin task, and type-checks the graph: every input
+//     expression is evaluated over unknown values of the declared types, so
+//     HCL derives each expression's type and the engine converts it to the
+//     type the plugin declares. The result is an immutable [Graph].
+//  4. [Graph.ParseInputs] turns --input text and JSON into typed values.
+//  5. [Engine.Run] creates the run's directory in the sandbox
+//     (engine/sandbox) and schedules the graph: a task starts as soon as the
+//     tasks it refers to have succeeded, up to the parallelism. Its inputs
+//     are evaluated in the scheduling goroutine (the only one that touches
+//     results), sent to the plugin as JSON with the execution parameters
+//     and a fresh working directory, and its JSON outputs are checked
+//     against the declared types. After the first failure no new task
+//     starts; cancelling the context cancels running calls.
+//  6. The [Result] (status, outputs, per-task status, timings, working
+//     directories, errors) goes back to the CLI, which renders it.
+//
+// # Ownership
+//
+// The engine owns evaluation: plugins receive plain JSON and never see HCL.
+// It talks to plugins only through the plugin.Provider interface, so a
+// registered in-process provider ([Plugins.Register], used by tests) and a
+// subprocess over gRPC (plugin.Client) are the same to it. It does not
+// render anything: diagnostics and errors go back to the caller.
+//
+// # Errors
+//
+// Problems in files are hcl.Diagnostics. A task that fails is a
+// [*TaskError] in Result.Err, wrapping the plugin's *plugin.TaskError or a
+// *plugin.ProcessError that carries the plugin's stderr tail. Problems with
+// the run's inputs are an [*InputError].
+package engine

@@ -1,0 +1,95 @@
+// Command goflyte-plugin-math is an example goflyte plugin with arithmetic
+// tasks on numbers and lists of numbers. See README.md.
+package main
+
+import (
+	"context"
+	"errors"
+
+	"github.com/goflyte/goflyte/sdk"
+)
+
+func main() {
+	sdk.ServeWithOptions(sdk.Options{Name: "math"}, tasks)
+}
+
+var tasks = map[string]sdk.Task{
+	"add":  sdk.Func(add).WithDoc("Adds two numbers."),
+	"mul":  sdk.Func(mul).WithDoc("Multiplies two numbers."),
+	"div":  sdk.Func(div).WithDoc("Divides a by b."),
+	"sum":  sdk.Func(sum).WithDoc("Adds up a list of numbers."),
+	"mean": sdk.Func(mean).WithDoc("Returns the arithmetic mean of a non-empty list of numbers."),
+}
+
+type pair struct {
+	A float64 `json:"a" desc:"The first operand."`
+	B float64 `json:"b" desc:"The second operand."`
+}
+
+type sumOut struct {
+	Sum float64 `json:"sum" desc:"a + b"`
+}
+
+func add(ctx context.Context, in pair) (sumOut, error) {
+	sdk.Params(ctx).Logger.Info("adding", "a", in.A, "b", in.B)
+	return sumOut{Sum: in.A + in.B}, nil
+}
+
+type productOut struct {
+	Product float64 `json:"product" desc:"a × b"`
+}
+
+func mul(ctx context.Context, in pair) (productOut, error) {
+	sdk.Params(ctx).Logger.Info("multiplying", "a", in.A, "b", in.B)
+	return productOut{Product: in.A * in.B}, nil
+}
+
+type quotientOut struct {
+	Quotient float64 `json:"quotient" desc:"a / b"`
+}
+
+func div(ctx context.Context, in pair) (quotientOut, error) {
+	sdk.Params(ctx).Logger.Info("dividing", "a", in.A, "b", in.B)
+	if in.B == 0 {
+		// An AttrError points the engine's message at the input b in the
+		// workflow file.
+		return quotientOut{}, sdk.AttrError("b", "Division by zero", "The divisor b must not be zero.")
+	}
+	return quotientOut{Quotient: in.A / in.B}, nil
+}
+
+type valuesIn struct {
+	Values []float64 `json:"values" desc:"The numbers."`
+}
+
+type totalOut struct {
+	Total float64 `json:"total" desc:"The sum of the values; 0 for an empty list."`
+}
+
+func sum(ctx context.Context, in valuesIn) (totalOut, error) {
+	sdk.Params(ctx).Logger.Info("summing", "values", len(in.Values))
+	var total float64
+	for _, v := range in.Values {
+		total += v
+	}
+	return totalOut{Total: total}, nil
+}
+
+type meanOut struct {
+	Mean float64 `json:"mean" desc:"The arithmetic mean of the values."`
+}
+
+// errEmpty is mean's error for an empty list.
+var errEmpty = errors.New("the mean of an empty list is undefined: values must hold at least one number")
+
+func mean(ctx context.Context, in valuesIn) (meanOut, error) {
+	sdk.Params(ctx).Logger.Info("averaging", "values", len(in.Values))
+	if len(in.Values) == 0 {
+		return meanOut{}, errEmpty
+	}
+	var total float64
+	for _, v := range in.Values {
+		total += v
+	}
+	return meanOut{Mean: total / float64(len(in.Values))}, nil
+}

@@ -1,0 +1,227 @@
+// Command goflyte-plugin-text is an example goflyte plugin with small text
+// tasks: split text into words, count them, find the most frequent, change
+// case, join them again. A few tasks exist for the engine's tests: fail,
+// crash, sleep and env. See README.md.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/goflyte/goflyte/sdk"
+)
+
+func main() {
+	sdk.ServeWithOptions(sdk.Options{Name: "text"}, tasks)
+}
+
+var tasks = map[string]sdk.Task{
+	"split": sdk.Func(split).WithDoc("Splits text into words, at whitespace or at a separator."),
+	"count": sdk.Func(count).WithDoc("Counts words, and the distinct words among them."),
+	"upper": sdk.Func(upper).WithDoc("Converts text to upper case."),
+	"join":  sdk.Func(join).WithDoc("Joins words into text with a separator."),
+	"top":   sdk.Func(top).WithDoc("Returns the k most frequent words with their counts."),
+	"fail":  sdk.Func(fail).WithDoc("Always fails with the given message (for tests)."),
+	"crash": sdk.Func(crash).WithDoc("Writes the message to stderr and exits the plugin process with status 3 (for tests)."),
+	"sleep": sdk.Func(sleep).WithDoc("Sleeps for ms milliseconds, or until cancelled (for tests)."),
+	"env":   sdk.Func(env).WithDoc("Reports its execution parameters and writes hello.txt into its working directory (for tests)."),
+}
+
+type splitIn struct {
+	Text string `json:"text" desc:"The text to split."`
+	Sep  string `json:"sep,omitempty" desc:"The separator. If unset, runs of whitespace separate words."`
+}
+
+type wordsOut struct {
+	Words []string `json:"words" desc:"The words, in order."`
+}
+
+func split(ctx context.Context, in splitIn) (wordsOut, error) {
+	var words []string
+	switch {
+	case in.Sep == "":
+		words = strings.Fields(in.Text)
+	case in.Text != "":
+		words = strings.Split(in.Text, in.Sep)
+	}
+	sdk.Params(ctx).Logger.Info("split text", "bytes", len(in.Text), "words", len(words))
+	return wordsOut{Words: words}, nil
+}
+
+type wordsIn struct {
+	Words []string `json:"words" desc:"The words."`
+}
+
+type countOut struct {
+	N      int `json:"n" desc:"The number of words."`
+	Unique int `json:"unique" desc:"The number of distinct words."`
+}
+
+func count(ctx context.Context, in wordsIn) (countOut, error) {
+	seen := make(map[string]bool, len(in.Words))
+	for _, w := range in.Words {
+		seen[w] = true
+	}
+	out := countOut{N: len(in.Words), Unique: len(seen)}
+	sdk.Params(ctx).Logger.Info("counted words", "n", out.N, "unique", out.Unique)
+	return out, nil
+}
+
+type textIO struct {
+	Text string `json:"text" desc:"The text."`
+}
+
+func upper(ctx context.Context, in textIO) (textIO, error) {
+	sdk.Params(ctx).Logger.Info("upper-casing text", "bytes", len(in.Text))
+	return textIO{Text: strings.ToUpper(in.Text)}, nil
+}
+
+type joinIn struct {
+	Words []string `json:"words" desc:"The words to join."`
+	// A pointer, so that an empty separator can be asked for: nil means
+	// the default.
+	Sep *string `json:"sep" desc:"The separator; a single space if unset."`
+}
+
+func join(ctx context.Context, in joinIn) (textIO, error) {
+	sep := " "
+	if in.Sep != nil {
+		sep = *in.Sep
+	}
+	sdk.Params(ctx).Logger.Info("joining words", "words", len(in.Words))
+	return textIO{Text: strings.Join(in.Words, sep)}, nil
+}
+
+type topIn struct {
+	Words []string `json:"words" desc:"The words."`
+	K     int      `json:"k" desc:"How many words to return; at least 1."`
+}
+
+// Validate runs before top; its AttrError points at the input k in the
+// workflow file.
+func (in topIn) Validate() error {
+	if in.K < 1 {
+		return sdk.AttrError("k", "Invalid number of words", fmt.Sprintf("k must be at least 1, but it is %d.", in.K))
+	}
+	return nil
+}
+
+type wordCount struct {
+	Word  string `json:"word"`
+	Count int    `json:"count"`
+}
+
+type topOut struct {
+	Top []wordCount `json:"top" desc:"Up to k words with their counts, most frequent first, ties in alphabetical order."`
+}
+
+func top(ctx context.Context, in topIn) (topOut, error) {
+	counts := map[string]int{}
+	for _, w := range in.Words {
+		counts[w]++
+	}
+	list := make([]wordCount, 0, len(counts))
+	for w, n := range counts {
+		list = append(list, wordCount{Word: w, Count: n})
+	}
+	sort.Slice(list, func(i, j int) bool {
+		if list[i].Count != list[j].Count {
+			return list[i].Count > list[j].Count
+		}
+		return list[i].Word < list[j].Word
+	})
+	if len(list) > in.K {
+		list = list[:in.K]
+	}
+	sdk.Params(ctx).Logger.Info("found top words", "k", in.K, "distinct", len(counts))
+	return topOut{Top: list}, nil
+}
+
+type messageIn struct {
+	Message string `json:"message" desc:"The message."`
+}
+
+// failOut declares an output that fail never produces, so that a test
+// workflow can make another task depend on it (and see it skipped).
+type failOut struct {
+	Message string `json:"message" desc:"Never produced: the task always fails."`
+}
+
+func fail(ctx context.Context, in messageIn) (failOut, error) {
+	sdk.Params(ctx).Logger.Info("failing on purpose")
+	return failOut{}, errors.New(in.Message)
+}
+
+// crash ends the plugin process in the middle of a task, as a real bug
+// might (a log.Fatal, an os.Exit in a library). The engine must report a
+// dead plugin and show the tail of its stderr, which holds the message.
+func crash(ctx context.Context, in messageIn) (struct{}, error) {
+	p := sdk.Params(ctx)
+	p.Logger.Info("crashing on purpose")
+	fmt.Fprintln(p.Stderr, in.Message) // os.Stderr would not reach the engine; see sdk.ExecutionParams.Stderr
+	os.Exit(3)
+	return struct{}{}, nil
+}
+
+type sleepIn struct {
+	Ms int `json:"ms" desc:"How long to sleep, in milliseconds."`
+}
+
+type sleepOut struct {
+	SleptMs int `json:"slept_ms" desc:"How long the task slept, in milliseconds."`
+}
+
+func (in sleepIn) Validate() error {
+	if in.Ms < 0 {
+		return sdk.AttrError("ms", "Negative duration", "ms must be zero or more.")
+	}
+	return nil
+}
+
+func sleep(ctx context.Context, in sleepIn) (sleepOut, error) {
+	sdk.Params(ctx).Logger.Info("sleeping", "ms", in.Ms)
+	timer := time.NewTimer(time.Duration(in.Ms) * time.Millisecond)
+	defer timer.Stop()
+	select {
+	case <-timer.C:
+		return sleepOut{SleptMs: in.Ms}, nil
+	case <-ctx.Done():
+		return sleepOut{}, ctx.Err()
+	}
+}
+
+type envOut struct {
+	ExecutionID      string `json:"execution_id"`
+	ExecutionDate    string `json:"execution_date" desc:"RFC 3339."`
+	WorkingDirectory string `json:"working_directory"`
+	Mode             string `json:"mode" desc:"Flytekit's name for the mode, e.g. LOCAL_WORKFLOW_EXECUTION."`
+	TaskID           string `json:"task_id"`
+	Node             string `json:"node"`
+	Attempt          int    `json:"attempt"`
+	File             string `json:"file" desc:"The path of hello.txt, written into the working directory."`
+}
+
+func env(ctx context.Context, _ struct{}) (envOut, error) {
+	p := sdk.Params(ctx)
+	file := filepath.Join(p.WorkingDirectory, "hello.txt")
+	if err := os.WriteFile(file, []byte("hello from "+p.TaskID+"\n"), 0o644); err != nil {
+		return envOut{}, err
+	}
+	p.Logger.Info("reporting execution parameters", "execution_id", p.ExecutionID)
+	return envOut{
+		ExecutionID:      p.ExecutionID,
+		ExecutionDate:    p.ExecutionDate.Format(time.RFC3339),
+		WorkingDirectory: p.WorkingDirectory,
+		Mode:             p.Mode.String(),
+		TaskID:           p.TaskID,
+		Node:             p.Node,
+		Attempt:          p.Attempt,
+		File:             file,
+	}, nil
+}

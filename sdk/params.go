@@ -1,0 +1,109 @@
+package sdk
+
+import (
+	"context"
+	"io"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/goflyte/goflyte/plugin"
+)
+
+// Mode is the execution mode a task runs in (Flytekit's
+// ExecutionState.Mode). It is [plugin.Mode]; the constants are repeated
+// here so that a plugin author needs only this package.
+type Mode = plugin.Mode
+
+// Execution modes. goflyte itself runs the local ones.
+const (
+	ModeUnspecified               = plugin.ModeUnspecified
+	ModeTaskExecution             = plugin.ModeTaskExecution
+	ModeLocalWorkflowExecution    = plugin.ModeLocalWorkflowExecution
+	ModeLocalTaskExecution        = plugin.ModeLocalTaskExecution
+	ModeDynamicTaskExecution      = plugin.ModeDynamicTaskExecution
+	ModeEagerExecution            = plugin.ModeEagerExecution
+	ModeEagerLocalExecution       = plugin.ModeEagerLocalExecution
+	ModeLocalDynamicTaskExecution = plugin.ModeLocalDynamicTaskExecution
+)
+
+// ExecutionParams are the execution parameters of the running task,
+// Flytekit's current_context(). Get them with [Params].
+//
+// The engine sets them for each execution; treat them as read-only.
+type ExecutionParams struct {
+	// ExecutionID is "<project>:<domain>:<name>", the same for every task
+	// of one run.
+	ExecutionID string
+	// ExecutionDate is when the run started, the same for every task of
+	// one run.
+	ExecutionDate time.Time
+	// WorkingDirectory is a fresh directory for this task execution. Write
+	// scratch and output files here.
+	WorkingDirectory string
+	// Mode is the execution mode, e.g. ModeLocalWorkflowExecution.
+	Mode Mode
+	// TaskID is "<plugin>.<task>".
+	TaskID string
+	// Node is the task's name in the workflow ("" for a single-task run).
+	Node string
+	// Attempt counts the attempts of this node from 1.
+	Attempt int
+	// Logger is the plugin's logger, tagged with the task, node and attempt.
+	// The engine forwards its lines into its own log at the level it asked
+	// for; use it rather than printing.
+	Logger hclog.Logger
+	// Stderr is the plugin process's standard error. The engine keeps its
+	// last lines and shows them when the plugin dies. While the plugin is
+	// serving, os.Stderr is not the process's stderr (go-plugin replaces
+	// it with a pipe whose contents the engine does not show), so write
+	// last words here, not to os.Stderr.
+	Stderr io.Writer
+}
+
+type paramsKey struct{}
+
+// Params returns the execution parameters of the task running in ctx. ctx
+// must be the context passed to the task function (or derived from it).
+//
+// Outside a task, for instance when a task function is called directly in
+// a unit test, Params returns Flytekit-like defaults: ExecutionID
+// "local:local:local", ExecutionDate the time of the first call, the
+// system temporary directory as WorkingDirectory, ModeUnspecified, Attempt
+// 1, and a text logger on stderr (at the level in plugin.LogLevelEnv, else
+// info). Each such call returns a new copy.
+func Params(ctx context.Context) *ExecutionParams {
+	if p, ok := ctx.Value(paramsKey{}).(*ExecutionParams); ok {
+		return p
+	}
+	p := *defaultParams()
+	return &p
+}
+
+func withParams(ctx context.Context, p *ExecutionParams) context.Context {
+	return context.WithValue(ctx, paramsKey{}, p)
+}
+
+var defaultParams = sync.OnceValue(func() *ExecutionParams {
+	level := hclog.LevelFromString(os.Getenv(plugin.LogLevelEnv))
+	if level == hclog.NoLevel {
+		level = hclog.Info
+	}
+	return &ExecutionParams{
+		ExecutionID:      "local:local:local",
+		ExecutionDate:    time.Now().UTC(),
+		WorkingDirectory: os.TempDir(),
+		Mode:             ModeUnspecified,
+		Attempt:          1,
+		Logger:           hclog.New(&hclog.LoggerOptions{Level: level, Output: processStderr}),
+		Stderr:           processStderr,
+	}
+})
+
+// processStderr is the process's real standard error, captured before
+// go-plugin's Serve swaps os.Stderr for a pipe. The engine reads the real
+// one: the plugin's JSON log lines and the tail it shows when a plugin
+// dies.
+var processStderr io.Writer = os.Stderr
