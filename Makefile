@@ -14,7 +14,7 @@ EXAMPLES  := $(patsubst examples/%/main.go,%,$(wildcard examples/*/main.go))
 BUF_VERSION                := v1.75.0
 PROTOC_GEN_GO_VERSION      := v1.36.12
 PROTOC_GEN_GO_GRPC_VERSION := v1.6.2
-STATICCHECK_VERSION        := 2026.1
+STATICCHECK_VERSION        := v0.8.2
 
 .DEFAULT_GOAL := help
 
@@ -66,8 +66,8 @@ generate: $(TOOLS)/buf $(TOOLS)/protoc-gen-go $(TOOLS)/protoc-gen-go-grpc ## reg
 
 .PHONY: generate-check
 generate-check: generate ## fail if the committed generated code is stale
-	@git diff --exit-code -- plugin/pluginpb || { echo 'generated code is stale: run make generate and commit'; exit 1; }
-	@test -z "$$(git status --porcelain -- plugin/pluginpb)" || { git status --porcelain -- plugin/pluginpb; echo 'untracked generated files: run make generate and commit'; exit 1; }
+	@git diff --exit-code -- 'plugin/pluginpb/*.pb.go' || { echo 'generated code is stale: run make generate and commit'; exit 1; }
+	@test -z "$$(git status --porcelain -- 'plugin/pluginpb/*.pb.go')" || { git status --porcelain -- 'plugin/pluginpb/*.pb.go'; echo 'untracked generated files: run make generate and commit'; exit 1; }
 
 .PHONY: clean
 clean: ## remove build output

@@ -71,7 +71,7 @@ func Launch(ctx context.Context, path string, opts LaunchOptions) (*Client, erro
 		Plugins:          goplugin.PluginSet{pluginKey: &grpcPlugin{}},
 		Cmd:              cmd,
 		AllowedProtocols: []goplugin.Protocol{goplugin.ProtocolGRPC},
-		Logger:           opts.Logger.Named(opts.Name),
+		Logger:           hostLogger{opts.Logger.Named(opts.Name)},
 		Stderr:           c.stderr,
 		// While serving, go-plugin points the plugin's os.Stdout and
 		// os.Stderr at a gRPC stream; keep what arrives there too, so that a

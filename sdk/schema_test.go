@@ -217,6 +217,7 @@ func TestFuncPanics(t *testing.T) {
 		}, "a b"},
 		{"name that is a dash", func() {
 			sdk.Func(func(context.Context, struct {
+				//lint:ignore SA5008 the test checks that this tag is refused
 				Dash string `json:"-,"`
 			}) (struct{}, error) {
 				return struct{}{}, nil

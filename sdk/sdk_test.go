@@ -28,7 +28,8 @@ func greet(_ context.Context, in nameIn) (greeting, error) {
 func explode(_ context.Context, in nameIn) (greeting, error) {
 	var m map[string]int
 	if in.Name == "nil map" {
-		m["x"] = 1 // a runtime error
+		//lint:ignore SA5000 a deliberate runtime error, recovered by the sdk
+		m["x"] = 1
 	}
 	panic("boom: " + in.Name)
 }

@@ -1,0 +1,76 @@
+package sandbox
+
+import (
+	"os"
+	"path/filepath"
+	"regexp"
+	"testing"
+	"time"
+)
+
+func TestNewRunAndTaskDirs(t *testing.T) {
+	s := Sandbox{Root: filepath.Join(t.TempDir(), "sb")}
+	run, err := s.NewRun("r1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := filepath.Join(s.Root, "runs", "r1"); run.Dir != want {
+		t.Errorf("run dir = %s, want %s", run.Dir, want)
+	}
+	if _, err := s.NewRun("r1"); err == nil {
+		t.Error("a second run with the same name was created")
+	}
+
+	first, err := run.TaskDir("split", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	second, err := run.TaskDir("split", 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if filepath.Base(first) != "split" || filepath.Base(second) != "split.2" {
+		t.Errorf("task dirs = %s, %s", first, second)
+	}
+	if _, err := run.TaskDir("split", 1); err == nil {
+		t.Error("a task directory was handed out twice")
+	}
+	for _, dir := range []string{run.Dir, first} {
+		info, err := os.Stat(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if perm := info.Mode().Perm(); perm != 0o700 {
+			t.Errorf("%s has mode %o, want 700", dir, perm)
+		}
+	}
+}
+
+func TestNamesCannotEscape(t *testing.T) {
+	s := Sandbox{Root: t.TempDir()}
+	for _, name := range []string{"", ".", "..", "../x", "a/b", `a\b`, "a\x00b"} {
+		if _, err := s.NewRun(name); err == nil {
+			t.Errorf("NewRun(%q) succeeded", name)
+		}
+	}
+	run, err := s.NewRun("r")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"", "..", "../../etc", "a/b"} {
+		if _, err := run.TaskDir(name, 1); err == nil {
+			t.Errorf("TaskDir(%q) succeeded", name)
+		}
+	}
+}
+
+func TestNewRunName(t *testing.T) {
+	now := time.Date(2026, 11, 25, 13, 5, 1, 0, time.UTC)
+	a, b := NewRunName(now), NewRunName(now)
+	if !regexp.MustCompile(`^r20261125-130501-[0-9a-f]{6}$`).MatchString(a) {
+		t.Errorf("name %q has the wrong shape", a)
+	}
+	if a == b {
+		t.Errorf("two names for the same second are equal: %s", a)
+	}
+}
