@@ -65,7 +65,7 @@ func TestFromJSONRejects(t *testing.T) {
 func TestParseInputValue(t *testing.T) {
 	tests := []struct {
 		ty, text, want string
-		wantErr       bool
+		wantErr        bool
 	}{
 		{ty: "string", text: `  spaced "quoted" `, want: `  spaced "quoted" `},
 		{ty: "number", text: " 42 ", want: "42"},

@@ -47,7 +47,9 @@ func (l hostLogger) Named(name string) hclog.Logger {
 	return hostLogger{l.Logger.Named(name)}
 }
 
-func (l hostLogger) ResetNamed(name string) hclog.Logger { return hostLogger{l.Logger.ResetNamed(name)} }
+func (l hostLogger) ResetNamed(name string) hclog.Logger {
+	return hostLogger{l.Logger.ResetNamed(name)}
+}
 
 func hasKey(args []any, key string) bool {
 	for i := 0; i+1 < len(args); i += 2 {
