@@ -422,3 +422,23 @@ workflow "i" {
 		})
 	}
 }
+
+func TestRunInputDiagnostics(t *testing.T) {
+	e, _ := newTestEngine(t)
+	res := mustRun(t, e, `workflow "p" {
+  task "p" {
+    uses = "fake.picky"
+    inputs = {
+      x = 1 + 1
+    }
+  }
+}`, nil, RunOptions{})
+	var te *TaskError
+	if !errors.As(res.Err, &te) || len(te.Diagnostics) != 1 {
+		t.Fatalf("err = %v, want a TaskError with one diagnostic", res.Err)
+	}
+	d := te.Diagnostics[0]
+	if d.Summary != "Too small" || d.Subject == nil || d.Subject.Start.Line != 5 || d.Subject.Start.Column != 11 {
+		t.Errorf("diagnostic = %s at %v, want Too small at line 5, column 11", d.Summary, d.Subject)
+	}
+}

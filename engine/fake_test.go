@@ -79,6 +79,7 @@ func newFake() *fakeProvider {
 			{Name: "params", Outputs: []plugin.Field{field("id", "string"), field("dir", "string"), field("mode", "string"), field("date", "string"), field("node", "string")}},
 			{Name: "barrier", Inputs: []plugin.Field{field("n", "number")}, Outputs: []plugin.Field{field("ok", "bool")}},
 			{Name: "bad", Outputs: []plugin.Field{field("n", "number")}},
+			{Name: "picky", Inputs: []plugin.Field{field("x", "number")}, Outputs: []plugin.Field{field("x", "number")}},
 		}},
 	}
 	var barrierMu sync.Mutex
@@ -143,6 +144,9 @@ func newFake() *fakeProvider {
 			case <-ctx.Done():
 				return nil, ctx.Err()
 			}
+		},
+		"picky": func(context.Context, map[string]any, plugin.Params) (map[string]any, error) {
+			return nil, &plugin.TaskError{Diagnostics: []plugin.Diagnostic{{Summary: "Too small", Detail: "x must be big.", Attribute: "x"}}}
 		},
 		"bad": func(context.Context, map[string]any, plugin.Params) (map[string]any, error) {
 			return map[string]any{"n": "not a number"}, nil

@@ -108,6 +108,10 @@ type TaskError struct {
 	Node   string
 	TaskID string
 	Err    error
+	// Diagnostics are the plugin's problems with particular inputs, pointed
+	// at those inputs' expressions in the workflow file (no Subject for a
+	// single-task run, which has no file).
+	Diagnostics hcl.Diagnostics
 }
 
 func (e *TaskError) Error() string {
@@ -315,7 +319,7 @@ func (x *execution) schedule(ctx context.Context) {
 			if ctx.Err() != nil && errors.Is(d.err, context.Canceled) {
 				tr.Status = StatusCancelled
 			}
-			tr.Err = &TaskError{Node: d.node.Name, TaskID: d.node.TaskID(), Err: d.err}
+			tr.Err = &TaskError{Node: d.node.Name, TaskID: d.node.TaskID(), Err: d.err, Diagnostics: inputDiagnostics(d.node, d.err)}
 			if firstErr == nil {
 				firstErr = tr.Err
 			}
@@ -472,4 +476,34 @@ func (x *execution) evalOutputs() (map[string]cty.Value, error) {
 		outs[o.Name] = v
 	}
 	return outs, nil
+}
+
+// inputDiagnostics turns the diagnostics of a plugin's TaskError into HCL
+// diagnostics at the expressions of the inputs they name.
+func inputDiagnostics(n *Node, err error) hcl.Diagnostics {
+	var te *plugin.TaskError
+	if !errors.As(err, &te) {
+		return nil
+	}
+	var diags hcl.Diagnostics
+	for _, d := range te.Diagnostics {
+		diag := &hcl.Diagnostic{Severity: hcl.DiagError, Summary: d.Summary, Detail: d.Detail}
+		if d.Severity == plugin.SeverityWarning {
+			diag.Severity = hcl.DiagWarning
+		}
+		subject := n.DeclRange
+		for _, in := range n.Inputs {
+			if in.Name == d.Attribute {
+				subject = in.Expr.Range()
+			}
+		}
+		if subject.Filename != "" {
+			diag.Subject = subject.Ptr()
+		}
+		if d.Attribute != "" && diag.Subject == nil {
+			diag.Summary = fmt.Sprintf("%s (input %q)", diag.Summary, d.Attribute)
+		}
+		diags = append(diags, diag)
+	}
+	return diags
 }

@@ -552,3 +552,28 @@ func TestE2EListings(t *testing.T) {
 	}
 	x.checkNoOrphans()
 }
+
+func TestE2EInputDiagnosticFromPlugin(t *testing.T) {
+	x := newE2E(t)
+	path := x.writeFile("div.hcl", `workflow "div" {
+  input "b" { type = number }
+  task "d" {
+    uses = "math.div"
+    inputs = {
+      a = 1
+      b = input.b - 1
+    }
+  }
+}
+`)
+	r := x.run("run", path, "--input", "b=1")
+	if r.code != 1 {
+		t.Fatalf("want exit 1\n%s", r)
+	}
+	// The plugin's complaint about input b is shown at b's expression.
+	for _, want := range []string{"Division by zero", "div.hcl line 7", "b = input.b - 1"} {
+		if !strings.Contains(r.stderr, want) {
+			t.Errorf("stderr lacks %q\n%s", want, r)
+		}
+	}
+}

@@ -139,7 +139,7 @@ func runRun(ctx context.Context, c *cli, args []string) error {
 		return &exitError{code: exitCancel}
 	default:
 		if !*asJSON {
-			fmt.Fprintf(c.stderr, "Error: %v\n", res.Err)
+			c.reportRunError(res.Err)
 		}
 		return &exitError{code: exitFailed}
 	}
@@ -253,4 +253,16 @@ func sortedValueKeys[V any](m map[string]V) []string {
 		s[k] = k
 	}
 	return sortedStrings(s)
+}
+
+// reportRunError prints why a run failed. A plugin's problems with
+// particular inputs are shown at those inputs in the workflow file.
+func (c *cli) reportRunError(err error) {
+	var te *engine.TaskError
+	if errors.As(err, &te) && len(te.Diagnostics) > 0 {
+		fmt.Fprintf(c.stderr, "Error: task %q (%s) failed:\n", te.Node, te.TaskID)
+		c.writeDiags(te.Diagnostics)
+		return
+	}
+	fmt.Fprintf(c.stderr, "Error: %v\n", err)
 }
