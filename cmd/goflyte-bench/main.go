@@ -1,0 +1,150 @@
+// Command goflyte-bench prints goflyte's overhead next to baselines measured
+// side by side in the same run (`make bench`):
+//
+//   - plugin cold start to first call vs. exec of the plugin binary;
+//   - one warm task call through the engine vs. a raw gRPC round trip on a
+//     unix socket;
+//   - 1000-task workflows (chain and fan-out) run by the CLI vs. 1000
+//     sequential process spawns from a shell loop.
+//
+// It builds the CLI and the text plugin first, so that no timing includes
+// compilation. Targets are reported, not asserted: the exit status is
+// non-zero only when something failed to run.
+//
+// Usage:
+//
+//	go run ./cmd/goflyte-bench [-quick] [-json] [-run REGEXP] [-list] [-cpuprofile FILE]
+//
+// Each row is a Comparison (rows.go): a measure function for goflyte, one
+// for the baseline, a target ratio and its direction.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"regexp"
+	"runtime"
+	"runtime/pprof"
+	"syscall"
+	"time"
+)
+
+func main() {
+	if os.Getenv(roleEnv) == roleEcho {
+		if err := serveEcho(); err != nil {
+			fmt.Fprintln(os.Stderr, "goflyte-bench echo server:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := Main(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// Main runs the benchmark program and returns its exit status.
+func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("goflyte-bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	quick := fs.Bool("quick", false, "fewer repetitions (about 4x faster, noisier)")
+	asJSON := fs.Bool("json", false, "print the results as JSON on stdout instead of the table")
+	runExpr := fs.String("run", "", "measure only the rows whose id or name matches `REGEXP`")
+	list := fs.Bool("list", false, "list the rows (id and name) and exit")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the measurements (this process only) to `FILE`")
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage: goflyte-bench [flags]\n\nPrints goflyte's overhead next to baselines measured in the same run.\n\nFlags:\n")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if err == flag.ErrHelp {
+			return 0
+		}
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "goflyte-bench: unexpected argument %q\n", fs.Arg(0))
+		return 2
+	}
+	comps := comparisons()
+	if *list {
+		for _, c := range comps {
+			fmt.Fprintf(stdout, "%-20s %s\n", c.ID, c.Name)
+		}
+		return 0
+	}
+	opts := RunOptions{Quick: *quick, Progress: stderr}
+	if *runExpr != "" {
+		re, err := regexp.Compile(*runExpr)
+		if err != nil {
+			fmt.Fprintf(stderr, "goflyte-bench: -run: %v\n", err)
+			return 2
+		}
+		opts.Filter = re
+	}
+	selected := 0
+	for i := range comps {
+		if opts.Selected(&comps[i]) {
+			selected++
+		}
+	}
+	if selected == 0 {
+		fmt.Fprintf(stderr, "goflyte-bench: -run %q selects no row (see -list)\n", *runExpr)
+		return 2
+	}
+
+	start := time.Now()
+	fmt.Fprintln(stderr, "building goflyte and goflyte-plugin-text...")
+	env, err := NewEnv(ctx)
+	if err != nil {
+		fmt.Fprintln(stderr, "goflyte-bench:", err)
+		return 1
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err == nil {
+			err = pprof.StartCPUProfile(f)
+		}
+		if err != nil {
+			fmt.Fprintln(stderr, "goflyte-bench: -cpuprofile:", err)
+			env.Close()
+			return 1
+		}
+		defer f.Close()
+	}
+	results := Run(ctx, env, comps, opts)
+	if *cpuProfile != "" {
+		pprof.StopCPUProfile()
+	}
+	env.Close()
+
+	rep := &Report{Machine: thisMachine(), Quick: *quick, Results: results, Elapsed: time.Since(start)}
+	if *asJSON {
+		err = rep.WriteJSON(stdout)
+	} else {
+		fmt.Fprintln(stderr)
+		err = rep.WriteTable(stdout)
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "goflyte-bench:", err)
+		return 1
+	}
+	for _, r := range results {
+		if r.Error != "" {
+			return 1
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		fmt.Fprintln(stderr, "goflyte-bench: interrupted")
+		return 130
+	}
+	return 0
+}
+
+func thisMachine() Machine {
+	return Machine{GOOS: runtime.GOOS, GOARCH: runtime.GOARCH, NumCPU: runtime.NumCPU(), GoVersion: runtime.Version()}
+}

@@ -1,0 +1,286 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/goflyte/goflyte/engine/config"
+)
+
+// These tests cover the comparison machinery with fake rows: no binary is
+// built and nothing expensive runs.
+
+func TestFormatDuration(t *testing.T) {
+	for _, tc := range []struct {
+		d    time.Duration
+		want string
+	}{
+		{850 * time.Nanosecond, "850ns"},
+		{12340 * time.Nanosecond, "12.3µs"},
+		{99960 * time.Nanosecond, "100µs"},
+		{240 * time.Microsecond, "240µs"},
+		{999700 * time.Nanosecond, "1.00ms"},
+		{9040 * time.Microsecond, "9.04ms"},
+		{11400 * time.Microsecond, "11.4ms"},
+		{240 * time.Millisecond, "240ms"},
+		{999600 * time.Microsecond, "1.00s"},
+		{1800 * time.Millisecond, "1.80s"},
+	} {
+		if got := formatDuration(tc.d); got != tc.want {
+			t.Errorf("formatDuration(%v) = %q, want %q", tc.d, got, tc.want)
+		}
+	}
+}
+
+func TestVerdict(t *testing.T) {
+	for _, tc := range []struct {
+		ratio, target float64
+		op            Op
+		want          string
+	}{
+		{1.27, 1.5, AtMost, VerdictOK},
+		{1.5, 1.5, AtMost, VerdictOK}, // the bound itself meets "<="
+		{1.51, 1.5, AtMost, VerdictMiss},
+		{0.51, 1, Below, VerdictOK},
+		{1, 1, Below, VerdictMiss}, // but not "<"
+		{3, 0, AtMost, ""},         // no target: no verdict
+	} {
+		if got := verdict(tc.ratio, tc.target, tc.op); got != tc.want {
+			t.Errorf("verdict(%v, %v, %q) = %q, want %q", tc.ratio, tc.target, tc.op, got, tc.want)
+		}
+	}
+}
+
+func TestSummarize(t *testing.T) {
+	ms := time.Millisecond
+	s := summarize([]time.Duration{5 * ms, 1 * ms, 3 * ms, 100 * ms})
+	if s.N != 4 || s.Median != 4*ms || s.Min != ms || s.Max != 100*ms || s.Mean != 27250*time.Microsecond {
+		t.Errorf("summarize = %+v", s)
+	}
+	if s := summarize([]time.Duration{3 * ms, 1 * ms, 2 * ms}); s.Median != 2*ms {
+		t.Errorf("median of 1,2,3ms = %v", s.Median)
+	}
+}
+
+// fakeSide returns a side whose samples are the given durations, in turn,
+// and that appends its name to calls on every sample.
+func fakeSide(name string, calls *[]string, samples ...time.Duration) Side {
+	return Side{
+		What: "fake " + name,
+		Setup: func(context.Context, *Env) (Sampler, error) {
+			i := 0
+			return func(context.Context) (time.Duration, error) {
+				*calls = append(*calls, name)
+				d := samples[i%len(samples)]
+				i++
+				return d, nil
+			}, nil
+		},
+	}
+}
+
+func TestRun(t *testing.T) {
+	ms := time.Millisecond
+	var calls []string
+	comps := []Comparison{
+		{
+			ID: "fast", Name: "fast thing vs baseline",
+			Goflyte:  fakeSide("g", &calls, 10*ms, 12*ms, 11*ms),
+			Baseline: ptr(fakeSide("b", &calls, 10*ms)),
+			Target:   1.5, Op: AtMost, N: 3, Warmup: 1,
+		},
+		{
+			ID: "slow", Name: "slow thing vs baseline",
+			Goflyte:  fakeSide("g2", &calls, 30*ms),
+			Baseline: ptr(fakeSide("b2", &calls, 10*ms)),
+			Target:   2, Op: AtMost, N: 3,
+		},
+		{ID: "info", Name: "an info row", Goflyte: fakeSide("i", &calls, 7*ms), N: 100, QuickN: 2},
+		{
+			ID: "broken", Name: "broken row",
+			Goflyte: Side{Setup: func(context.Context, *Env) (Sampler, error) {
+				return func(context.Context) (time.Duration, error) { return 0, errors.New("boom") }, nil
+			}},
+			N: 1,
+		},
+		{
+			ID: "skipped", Name: "skipped row",
+			Goflyte: Side{Setup: func(context.Context, *Env) (Sampler, error) { return nil, Skip("no tmpfs") }},
+			N:       1,
+		},
+	}
+	results := Run(context.Background(), &Env{}, comps, RunOptions{Quick: true})
+	if len(results) != 5 {
+		t.Fatalf("got %d results, want 5", len(results))
+	}
+
+	// Warm-up samples are discarded; the sides alternate, and so does
+	// which one goes first.
+	wantCalls := "g b b g g b b g " + "g2 b2 b2 g2 g2 b2 " + "i i "
+	if got := strings.Join(calls, " ") + " "; !strings.HasPrefix(got, wantCalls) {
+		t.Errorf("sample order = %q, want prefix %q", got, wantCalls)
+	}
+
+	fast, slow, info, broken, skipped := results[0], results[1], results[2], results[3], results[4]
+	// Samples after warm-up: 12, 11, 10 ms (the fake cycles from its start).
+	if fast.Goflyte.Median != 11*ms || fast.Baseline.Median != 10*ms || fast.Goflyte.N != 3 {
+		t.Errorf("fast: goflyte %+v, baseline %+v", fast.Goflyte, fast.Baseline)
+	}
+	if fast.Ratio != 1.1 || fast.Verdict != VerdictOK {
+		t.Errorf("fast: ratio %v verdict %q, want 1.1 ok", fast.Ratio, fast.Verdict)
+	}
+	if slow.Ratio != 3 || slow.Verdict != VerdictMiss {
+		t.Errorf("slow: ratio %v verdict %q, want 3 miss", slow.Ratio, slow.Verdict)
+	}
+	if !info.Info || info.Baseline != nil || info.Verdict != "" || info.Goflyte.N != 2 {
+		t.Errorf("info row: %+v (want QuickN=2 samples, no baseline, no verdict)", info)
+	}
+	if !strings.Contains(broken.Error, "boom") || broken.Goflyte != nil {
+		t.Errorf("broken row: %+v", broken)
+	}
+	if skipped.Skipped != "no tmpfs" || skipped.Error != "" {
+		t.Errorf("skipped row: %+v", skipped)
+	}
+
+	// -run selects rows by id or name.
+	calls = nil
+	results = Run(context.Background(), &Env{}, comps, RunOptions{Filter: regexp.MustCompile(`^slow$|info row`), Quick: true})
+	if len(results) != 2 || results[0].ID != "slow" || results[1].ID != "info" {
+		t.Errorf("filtered run measured %v", results)
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
+
+func TestWriteTable(t *testing.T) {
+	ms := time.Millisecond
+	rep := &Report{
+		Machine: Machine{GOOS: "linux", GOARCH: "amd64", NumCPU: 2, GoVersion: "go1.26.8"},
+		Elapsed: 61 * time.Second,
+		Results: []Result{
+			{Name: "plugin cold start vs exec", GoflyteWhat: "launch", BaselineWhat: "exec",
+				Goflyte: &Stats{N: 30, Median: 11400 * time.Microsecond}, Baseline: &Stats{N: 30, Median: 9 * ms},
+				Ratio: 1.2667, Target: 1.5, Op: AtMost, Verdict: VerdictOK},
+			{Name: "bare Client.Execute", Info: true, GoflyteWhat: "execute",
+				Goflyte: &Stats{N: 2000, Median: 195 * time.Microsecond}},
+			{Name: "1000-task chain vs shell loop", GoflyteWhat: "chain", BaselineWhat: "sh",
+				Goflyte: &Stats{N: 5, Median: 2100 * ms}, Baseline: &Stats{N: 5, Median: 1800 * ms},
+				Ratio: 2100.0 / 1800, Target: 1, Op: Below, Verdict: VerdictMiss},
+			{Name: "broken", GoflyteWhat: "x", Target: 2, Op: AtMost, Error: "goflyte: boom"},
+		},
+	}
+	var buf bytes.Buffer
+	if err := rep.WriteTable(&buf); err != nil {
+		t.Fatal(err)
+	}
+	want := `goflyte-bench on linux/amd64, 2 CPUs, go1.26.8 (full mode)
+
+comparison                     goflyte  baseline  ratio  target            n
+plugin cold start vs exec       11.4ms    9.00ms  1.27x  <=1.5x  ok       30
+  (info) bare Client.Execute     195µs                                  2000
+1000-task chain vs shell loop    2.10s     1.80s  1.17x  <1x     MISS      5
+broken                               -                   <=2x    ERROR
+`
+	if got := buf.String(); !strings.HasPrefix(got, want) {
+		t.Errorf("table:\n%s\nwant it to start with:\n%s", got, want)
+	}
+	for _, s := range []string{"goflyte:  launch", "baseline: exec", `error in "broken": goflyte: boom`, "1m1s in total"} {
+		if !strings.Contains(buf.String(), s) {
+			t.Errorf("table lacks %q:\n%s", s, buf.String())
+		}
+	}
+
+	buf.Reset()
+	if err := rep.WriteJSON(&buf); err != nil {
+		t.Fatal(err)
+	}
+	var back struct {
+		Machine Machine
+		Results []struct {
+			Name    string
+			Verdict string
+			Ratio   float64
+			Goflyte *struct {
+				MedianNS int64 `json:"median_ns"`
+			}
+			Baseline *struct {
+				MedianNS int64 `json:"median_ns"`
+			}
+		}
+	}
+	if err := json.Unmarshal(buf.Bytes(), &back); err != nil {
+		t.Fatalf("JSON output does not parse: %v\n%s", err, buf.Bytes())
+	}
+	if back.Machine.NumCPU != 2 || len(back.Results) != 4 || back.Results[2].Verdict != VerdictMiss ||
+		back.Results[0].Goflyte.MedianNS != int64(11400*time.Microsecond) || back.Results[1].Baseline != nil {
+		t.Errorf("JSON round trip: %+v", back)
+	}
+}
+
+// The real rows are well formed: unique ids, a setup for every side, and a
+// baseline and direction wherever there is a target.
+func TestComparisons(t *testing.T) {
+	seen := map[string]bool{}
+	for _, c := range comparisons() {
+		if c.ID == "" || c.Name == "" || seen[c.ID] {
+			t.Errorf("row %q (%s): empty or duplicate id or name", c.ID, c.Name)
+		}
+		seen[c.ID] = true
+		if c.Goflyte.Setup == nil || c.Goflyte.What == "" || (c.Baseline != nil && (c.Baseline.Setup == nil || c.Baseline.What == "")) {
+			t.Errorf("row %q: a side lacks Setup or What", c.ID)
+		}
+		if c.Target != 0 && (c.Baseline == nil || (c.Op != AtMost && c.Op != Below)) {
+			t.Errorf("row %q: a target needs a baseline and an Op", c.ID)
+		}
+		if c.N < 1 || c.QuickN < 1 || c.QuickN > c.N {
+			t.Errorf("row %q: N=%d QuickN=%d", c.ID, c.N, c.QuickN)
+		}
+	}
+}
+
+// The generated workflows pass the checks that need no plugin: syntax,
+// names, references and cycles.
+func TestGeneratedWorkflows(t *testing.T) {
+	dir := t.TempDir()
+	for name, src := range map[string]string{"chain": chainWorkflow(50), "fanout": fanoutWorkflow(50)} {
+		path := filepath.Join(dir, name+".hcl")
+		if err := os.WriteFile(path, []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		wf, diags := config.NewParser().LoadWorkflowFile(path)
+		if diags.HasErrors() {
+			t.Fatalf("%s: %s", name, diags.Error())
+		}
+		w := wf.Workflows[0]
+		switch name {
+		case "chain":
+			if len(w.Tasks) != 50 || len(w.Tasks[49].Deps) != 1 || w.Tasks[49].Deps[0] != "t49" {
+				t.Errorf("chain: %d tasks, last depends on %v", len(w.Tasks), w.Tasks[len(w.Tasks)-1].Deps)
+			}
+		case "fanout":
+			join := w.Tasks[len(w.Tasks)-1]
+			if len(w.Tasks) != 51 || len(w.Tasks[0].Deps) != 0 || len(join.Deps) != 50 || join.Uses != "text.join" {
+				t.Errorf("fanout: %d tasks, join %s depends on %d", len(w.Tasks), join.Uses, len(join.Deps))
+			}
+		}
+	}
+}
+
+func TestMainFlags(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	if code := Main(context.Background(), []string{"-list"}, &stdout, &stderr); code != 0 || !strings.Contains(stdout.String(), "warm-call") {
+		t.Errorf("-list: exit %d, stdout %q", code, stdout.String())
+	}
+	stdout.Reset()
+	if code := Main(context.Background(), []string{"-run", "no-such-row"}, &stdout, &stderr); code != 2 || !strings.Contains(stderr.String(), "selects no row") {
+		t.Errorf("-run no-such-row: exit %d, stderr %q", code, stderr.String())
+	}
+}

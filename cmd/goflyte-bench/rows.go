@@ -1,0 +1,406 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/zclconf/go-cty/cty"
+	"google.golang.org/grpc"
+
+	"github.com/goflyte/goflyte/engine"
+	"github.com/goflyte/goflyte/engine/sandbox"
+	"github.com/goflyte/goflyte/plugin"
+)
+
+// comparisons is the report, in order. Add rows here.
+func comparisons() []Comparison {
+	return []Comparison{
+		{
+			ID:   "cold-start",
+			Name: "plugin cold start vs exec",
+			Goflyte: Side{
+				What:  "plugin.Launch(goflyte-plugin-text) + first Execute(upper), until the result is back; Close not timed",
+				Setup: setupColdStart,
+			},
+			Baseline: &Side{
+				What:  "fork/exec of goflyte-plugin-text without the magic cookie (prints a notice, exits 1), until it exited",
+				Setup: setupExec,
+			},
+			Target: 1.5, Op: AtMost,
+			N: 30, QuickN: 10, Warmup: 3,
+		},
+		{
+			ID:   "engine-cold-start",
+			Name: "engine cold start, first task",
+			Goflyte: Side{
+				What:  "engine.New + TaskGraph(text.upper) (launches and Describes the plugin) + Run; Close not timed",
+				Setup: setupEngineColdStart,
+			},
+			N: 20, QuickN: 6, Warmup: 2,
+		},
+		{
+			ID:   "warm-call",
+			Name: "warm task call vs raw gRPC",
+			Goflyte: Side{
+				What:  "TaskGraph(text.upper) + Run(text=hello) on an engine whose plugin runs (incl. sandbox run and task dirs)",
+				Setup: setupWarmEngineCall,
+			},
+			Baseline: &Side{
+				What:  "Execute round trip, same request, to a plain gRPC echo server in another process on a unix socket",
+				Setup: setupRawGRPC,
+			},
+			Target: 2, Op: AtMost,
+			N: 2000, QuickN: 400, Warmup: 100,
+		},
+		{
+			ID:   "bare-execute",
+			Name: "bare Client.Execute",
+			Goflyte: Side{
+				What:  "plugin.Client.Execute(upper) through go-plugin on the same running plugin, no engine",
+				Setup: setupBareExecute,
+			},
+			N: 2000, QuickN: 400, Warmup: 100,
+		},
+		{
+			ID:   "warm-call-tmpfs",
+			Name: "warm task call, sandbox on tmpfs",
+			Goflyte: Side{
+				What:  "as the warm task call, on another engine whose sandbox is in /dev/shm (tmpfs): the engine without the disk",
+				Setup: setupWarmEngineCallTmpfs,
+			},
+			N: 2000, QuickN: 400, Warmup: 100,
+		},
+		{
+			ID:   "sandbox-dirs",
+			Name: "sandbox dirs of a one-task run",
+			Goflyte: Side{
+				What:  "sandbox.NewRun + Run.TaskDir (the mkdirs Engine.Run does for one task) in a fresh sandbox beside the warm engine's",
+				Setup: setupSandboxDirs,
+			},
+			N: 2000, QuickN: 400, Warmup: 100,
+		},
+		{
+			ID:   "chain-1000",
+			Name: "1000-task chain vs shell loop",
+			Goflyte: Side{
+				What:  "`goflyte run chain.hcl --input text=hello -q`: 1000 text.upper tasks, each on the previous one's output (wall time)",
+				Setup: setupCLIRun("chain", chainWorkflow(1000), "text = HELLO\n", 1),
+			},
+			Baseline: &Side{What: "sh: " + shellLoop, Setup: setupShellLoop},
+			Target:   1, Op: Below,
+			N: 5, QuickN: 3, Warmup: 1,
+		},
+		{
+			ID:   "fanout-1000",
+			Name: "1000-task fan-out vs shell loop",
+			Goflyte: Side{
+				What:  "`goflyte run fanout.hcl --input text=hello -q`: 1000 independent text.upper tasks + 1 text.join (wall time)",
+				Setup: setupCLIRun("fanout", fanoutWorkflow(1000), "HELLO", 1000),
+			},
+			Baseline: &Side{What: "sh: " + shellLoop, Setup: setupShellLoop},
+			Target:   1, Op: Below,
+			N: 5, QuickN: 3, Warmup: 1,
+		},
+	}
+}
+
+// wantUpper is what text.upper returns for text=hello.
+const wantUpper = `{"text":"HELLO"}`
+
+func checkUpper(outputs []byte) error {
+	if string(outputs) != wantUpper {
+		return fmt.Errorf("text.upper returned %s, want %s", outputs, wantUpper)
+	}
+	return nil
+}
+
+// --- cold start -------------------------------------------------------------
+
+func setupColdStart(ctx context.Context, env *Env) (Sampler, error) {
+	req := upperRequest(filepath.Join(env.Dir, "sandbox"))
+	return func(ctx context.Context) (time.Duration, error) {
+		start := time.Now()
+		c, err := plugin.Launch(ctx, env.TextPlugin, plugin.LaunchOptions{})
+		if err != nil {
+			return 0, err
+		}
+		res, err := c.Execute(ctx, req)
+		d := time.Since(start)
+		c.Close()
+		if err != nil {
+			return 0, err
+		}
+		return d, checkUpper(res.Outputs)
+	}, nil
+}
+
+func setupExec(ctx context.Context, env *Env) (Sampler, error) {
+	return func(ctx context.Context) (time.Duration, error) {
+		cmd := exec.Command(env.TextPlugin) // as plugin.Launch does
+		start := time.Now()
+		err := cmd.Run()
+		d := time.Since(start)
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != 1 {
+			return 0, fmt.Errorf("%s run by hand: want exit status 1, got %v", env.TextPlugin, err)
+		}
+		return d, nil
+	}, nil
+}
+
+// runNow hands out distinct execution dates, a second apart. The sandbox
+// names a run after its start second plus 3 random bytes, so thousands of
+// runs in one second into one sandbox would collide now and then ("create
+// run directory: file exists"); distinct seconds rule that out.
+var runNow = struct {
+	base time.Time
+	n    atomic.Int64
+}{base: time.Now()}
+
+func nextNow() time.Time {
+	return runNow.base.Add(time.Duration(runNow.n.Add(1)) * time.Second)
+}
+
+var helloInputs = map[string]cty.Value{"text": cty.StringVal("hello")}
+
+// runUpper runs text.upper as a one-task graph and checks its output.
+func runUpper(ctx context.Context, eng *engine.Engine) error {
+	g, err := eng.TaskGraph(ctx, "text.upper")
+	if err != nil {
+		return err
+	}
+	res, err := eng.Run(ctx, g, engine.RunOptions{Inputs: helloInputs, Now: nextNow()})
+	if err != nil {
+		return err
+	}
+	return checkRunResult(res)
+}
+
+func checkRunResult(res *engine.Result) error {
+	if res.Status != engine.StatusSucceeded {
+		return fmt.Errorf("run %s: %v", res.Status, res.Err)
+	}
+	if got := res.Outputs["text"]; got.Type() != cty.String || got.AsString() != "HELLO" {
+		return fmt.Errorf("run output text = %s, want \"HELLO\"", engine.FormatValue(got))
+	}
+	return nil
+}
+
+func setupEngineColdStart(ctx context.Context, env *Env) (Sampler, error) {
+	cfg, err := env.EngineConfig()
+	if err != nil {
+		return nil, err
+	}
+	return func(ctx context.Context) (time.Duration, error) {
+		start := time.Now()
+		eng := engine.New(cfg, nil)
+		g, err := eng.TaskGraph(ctx, "text.upper")
+		var res *engine.Result
+		if err == nil {
+			res, err = eng.Run(ctx, g, engine.RunOptions{Inputs: helloInputs, Now: nextNow()})
+		}
+		d := time.Since(start)
+		eng.Close()
+		if err != nil {
+			return 0, err
+		}
+		return d, checkRunResult(res)
+	}, nil
+}
+
+// --- warm calls -------------------------------------------------------------
+
+func setupWarmEngineCall(ctx context.Context, env *Env) (Sampler, error) {
+	eng, _, err := env.WarmEngine(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return func(ctx context.Context) (time.Duration, error) {
+		start := time.Now()
+		err := runUpper(ctx, eng)
+		return time.Since(start), err
+	}, nil
+}
+
+func setupRawGRPC(ctx context.Context, env *Env) (Sampler, error) {
+	client, err := startEcho(ctx, env)
+	if err != nil {
+		return nil, err
+	}
+	req := toProto(upperRequest(filepath.Join(env.Dir, "sandbox-00000000")))
+	return func(ctx context.Context) (time.Duration, error) {
+		start := time.Now()
+		resp, err := client.Execute(ctx, req, grpc.MaxCallRecvMsgSize(plugin.MaxMessageSize), grpc.MaxCallSendMsgSize(plugin.MaxMessageSize))
+		d := time.Since(start)
+		if err != nil {
+			return 0, err
+		}
+		if !bytes.Equal(resp.GetOutputs(), req.Inputs) {
+			return 0, fmt.Errorf("echo server returned %q", resp.GetOutputs())
+		}
+		return d, nil
+	}, nil
+}
+
+func setupBareExecute(ctx context.Context, env *Env) (Sampler, error) {
+	_, client, err := env.WarmEngine(ctx)
+	if err != nil {
+		return nil, err
+	}
+	dir, err := env.TempDir("bare-")
+	if err != nil {
+		return nil, err
+	}
+	req := upperRequest(dir)
+	req.Params.WorkingDirectory = dir
+	return func(ctx context.Context) (time.Duration, error) {
+		start := time.Now()
+		res, err := client.Execute(ctx, req)
+		d := time.Since(start)
+		if err != nil {
+			return 0, err
+		}
+		return d, checkUpper(res.Outputs)
+	}, nil
+}
+
+func setupWarmEngineCallTmpfs(ctx context.Context, env *Env) (Sampler, error) {
+	const shm = "/dev/shm"
+	if info, err := os.Stat(shm); runtime.GOOS != "linux" || err != nil || !info.IsDir() {
+		return nil, Skip("no tmpfs at " + shm)
+	}
+	dir, err := os.MkdirTemp(shm, "goflyte-bench-")
+	if err != nil {
+		return nil, Skip(err.Error())
+	}
+	env.Cleanup(func() { os.RemoveAll(dir) })
+	cfg, err := env.EngineConfig()
+	if err != nil {
+		return nil, err
+	}
+	cfg.SDK.LocalSandbox = dir
+	eng := engine.New(cfg, nil)
+	env.Cleanup(eng.Close)
+	if _, err := eng.TaskGraph(ctx, "text.upper"); err != nil { // starts the plugin
+		return nil, err
+	}
+	return func(ctx context.Context) (time.Duration, error) {
+		start := time.Now()
+		err := runUpper(ctx, eng)
+		return time.Since(start), err
+	}, nil
+}
+
+func setupSandboxDirs(ctx context.Context, env *Env) (Sampler, error) {
+	dir, err := env.TempDir("sandbox-")
+	if err != nil {
+		return nil, err
+	}
+	sb := sandbox.Sandbox{Root: dir}
+	return func(ctx context.Context) (time.Duration, error) {
+		name := sandbox.NewRunName(nextNow())
+		start := time.Now()
+		run, err := sb.NewRun(name)
+		if err == nil {
+			_, err = run.TaskDir("upper", 1)
+		}
+		return time.Since(start), err
+	}, nil
+}
+
+// --- 1000-task workflows ----------------------------------------------------
+
+// shellLoop does the work of 1000 text.upper tasks as 1000 sequential
+// process spawns.
+const shellLoop = `for i in $(seq 1000); do printf hello | tr a-z A-Z >/dev/null; done`
+
+func setupShellLoop(ctx context.Context, env *Env) (Sampler, error) {
+	return func(ctx context.Context) (time.Duration, error) {
+		cmd := exec.CommandContext(ctx, "sh", "-c", shellLoop)
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		start := time.Now()
+		err := cmd.Run()
+		d := time.Since(start)
+		if err != nil {
+			return 0, fmt.Errorf("sh -c %q: %v\n%s", shellLoop, err, stderr.Bytes())
+		}
+		return d, nil
+	}, nil
+}
+
+// setupCLIRun writes the workflow and a flyte.hcl (plugin_dirs and
+// local_sandbox in this run's temporary directory) and returns a sampler
+// that runs the CLI as a user would and checks that stdout contains want
+// wantCount times.
+func setupCLIRun(name, workflow, want string, wantCount int) func(context.Context, *Env) (Sampler, error) {
+	return func(ctx context.Context, env *Env) (Sampler, error) {
+		dir, err := env.TempDir(name + "-")
+		if err != nil {
+			return nil, err
+		}
+		cfgPath := filepath.Join(dir, "flyte.hcl")
+		cfg := fmt.Sprintf("sdk {\n  plugin_dirs   = [%q]\n  local_sandbox = %q\n}\n", env.PluginDir, filepath.Join(dir, "sandbox"))
+		if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
+			return nil, err
+		}
+		wfPath := filepath.Join(dir, name+".hcl")
+		if err := os.WriteFile(wfPath, []byte(workflow), 0o644); err != nil {
+			return nil, err
+		}
+		hostEnv := hostEnv()
+		return func(ctx context.Context) (time.Duration, error) {
+			cmd := exec.CommandContext(ctx, env.CLI, "run", wfPath, "--input", "text=hello", "-q", "--config", cfgPath)
+			cmd.Dir = dir
+			cmd.Env = hostEnv
+			var stdout, stderr bytes.Buffer
+			cmd.Stdout, cmd.Stderr = &stdout, &stderr
+			start := time.Now()
+			err := cmd.Run()
+			d := time.Since(start)
+			if err != nil {
+				return 0, fmt.Errorf("goflyte run %s: %v\n%s%s", wfPath, err, stdout.Bytes(), stderr.Bytes())
+			}
+			if n := strings.Count(stdout.String(), want); n != wantCount {
+				return 0, fmt.Errorf("goflyte run %s: stdout has %q %d times, want %d:\n%s", wfPath, want, n, wantCount, stdout.Bytes())
+			}
+			return d, nil
+		}, nil
+	}
+}
+
+// chainWorkflow is n text.upper tasks, each on the previous one's output.
+func chainWorkflow(n int) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "workflow \"chain\" {\n  input \"text\" { type = string }\n\n")
+	prev := "input.text"
+	for i := 1; i <= n; i++ {
+		fmt.Fprintf(&b, "  task \"t%d\" {\n    uses   = \"text.upper\"\n    inputs = { text = %s }\n  }\n", i, prev)
+		prev = fmt.Sprintf("task.t%d.text", i)
+	}
+	fmt.Fprintf(&b, "\n  output \"text\" { value = %s }\n}\n", prev)
+	return b.String()
+}
+
+// fanoutWorkflow is n independent text.upper tasks joined by one text.join.
+func fanoutWorkflow(n int) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "workflow \"fanout\" {\n  input \"text\" { type = string }\n\n")
+	refs := make([]string, n)
+	for i := 1; i <= n; i++ {
+		fmt.Fprintf(&b, "  task \"u%d\" {\n    uses   = \"text.upper\"\n    inputs = { text = input.text }\n  }\n", i)
+		refs[i-1] = fmt.Sprintf("task.u%d.text", i)
+	}
+	fmt.Fprintf(&b, "  task \"joined\" {\n    uses   = \"text.join\"\n    inputs = {\n      sep   = \" \"\n      words = [\n        %s,\n      ]\n    }\n  }\n", strings.Join(refs, ",\n        "))
+	fmt.Fprintf(&b, "\n  output \"text\" { value = task.joined.text }\n}\n")
+	return b.String()
+}
