@@ -11,6 +11,8 @@ import (
 	"github.com/hashicorp/go-hclog"
 	goplugin "github.com/hashicorp/go-plugin"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 )
 
 // LaunchOptions configures Launch.
@@ -27,6 +29,10 @@ type LaunchOptions struct {
 	LogLevel string
 	// StartTimeout bounds the handshake; 0 means 10 seconds.
 	StartTimeout time.Duration
+	// Redact, if set, is applied to every log line and stderr line of the
+	// plugin before it is logged or kept: the engine uses it to replace
+	// secret values with "***".
+	Redact func(string) string
 }
 
 // Client is a running plugin process. It implements Provider; calls may be
@@ -66,12 +72,13 @@ func Launch(ctx context.Context, path string, opts LaunchOptions) (*Client, erro
 	setProcAttr(cmd)
 
 	c := &Client{name: opts.Name, path: path, stderr: newTailBuffer(64 << 10)}
+	c.stderr.redact = opts.Redact
 	c.gp = goplugin.NewClient(&goplugin.ClientConfig{
 		HandshakeConfig:  Handshake,
 		Plugins:          goplugin.PluginSet{pluginKey: &grpcPlugin{}},
 		Cmd:              cmd,
 		AllowedProtocols: []goplugin.Protocol{goplugin.ProtocolGRPC},
-		Logger:           hostLogger{opts.Logger.Named(opts.Name)},
+		Logger:           hostLogger{Logger: opts.Logger.Named(opts.Name), redact: opts.Redact},
 		Stderr:           c.stderr,
 		// While serving, go-plugin points the plugin's os.Stdout and
 		// os.Stderr at a gRPC stream; keep what arrives there too, so that a
@@ -135,19 +142,22 @@ func (c *Client) Execute(ctx context.Context, req *ExecuteRequest) (*ExecuteResu
 }
 
 func (c *Client) callError(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
 	var te *TaskError
 	if errors.As(err, &te) {
 		return err
 	}
-	if ctx.Err() != nil {
-		return ctx.Err()
-	}
 	// The call failed in transport. If the process died, go-plugin notices
 	// shortly after, once it has drained the process's stderr: wait a little
-	// so that the error can show the last words (a panic trace, say).
-	deadline := time.Now().Add(2 * time.Second)
-	for !c.gp.Exited() && time.Now().Before(deadline) {
-		time.Sleep(5 * time.Millisecond)
+	// so that the error can show the last words (a panic trace, say). Only
+	// an unreachable plugin is worth the wait.
+	if status.Code(err) == codes.Unavailable {
+		deadline := time.Now().Add(2 * time.Second)
+		for !c.gp.Exited() && time.Now().Before(deadline) {
+			time.Sleep(5 * time.Millisecond)
+		}
 	}
 	return &ProcessError{Plugin: c.name, Path: c.path, Exited: c.gp.Exited(), Stderr: c.StderrTail(), Err: err}
 }

@@ -6,6 +6,7 @@ import (
 
 	goplugin "github.com/hashicorp/go-plugin"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/goflyte/goflyte/plugin/pluginpb"
@@ -51,11 +52,15 @@ func (c *grpcClient) Describe(ctx context.Context) (*Schema, error) {
 }
 
 func (c *grpcClient) Execute(ctx context.Context, req *ExecuteRequest) (*ExecuteResult, error) {
-	resp, err := c.client.Execute(ctx, &pluginpb.ExecuteRequest{
+	preq := &pluginpb.ExecuteRequest{
 		Task:   req.Task,
 		Inputs: req.Inputs,
 		Params: paramsToProto(req.Params),
-	}, grpc.MaxCallRecvMsgSize(MaxMessageSize), grpc.MaxCallSendMsgSize(MaxMessageSize))
+	}
+	for _, s := range req.Secrets {
+		preq.Secrets = append(preq.Secrets, &pluginpb.Secret{Group: s.Group, Version: s.Version, Key: s.Key, Value: s.Value})
+	}
+	resp, err := c.client.Execute(ctx, preq, grpc.MaxCallRecvMsgSize(MaxMessageSize), grpc.MaxCallSendMsgSize(MaxMessageSize))
 	if err != nil {
 		return nil, err
 	}
@@ -80,11 +85,23 @@ func (s *grpcServer) Describe(ctx context.Context, _ *pluginpb.DescribeRequest) 
 }
 
 func (s *grpcServer) Execute(ctx context.Context, req *pluginpb.ExecuteRequest) (*pluginpb.ExecuteResponse, error) {
-	res, err := s.impl.Execute(ctx, &ExecuteRequest{
+	r := &ExecuteRequest{
 		Task:   req.GetTask(),
 		Inputs: req.GetInputs(),
 		Params: paramsFromProto(req.GetParams()),
-	})
+	}
+	for _, ps := range req.GetSecrets() {
+		r.Secrets = append(r.Secrets, Secret{
+			SecretRequest: SecretRequest{Group: ps.GetGroup(), Version: ps.GetVersion(), Key: ps.GetKey()},
+			Value:         ps.GetValue(),
+		})
+	}
+	res, err := s.impl.Execute(ctx, r)
+	if ctx.Err() != nil {
+		// The call was cancelled or timed out: that is the host's doing,
+		// not a task failure, whatever the task returned.
+		return nil, status.FromContextError(ctx.Err()).Err()
+	}
 	if err != nil {
 		var te *TaskError
 		if !errors.As(err, &te) {
@@ -104,9 +121,18 @@ func schemaToProto(s *Schema) *pluginpb.DescribeResponse {
 			Kind:    pluginpb.TaskKind(t.Kind),
 			Inputs:  fieldsToProto(t.Inputs),
 			Outputs: fieldsToProto(t.Outputs),
+			Secrets: secretRequestsToProto(t.Secrets),
 		})
 	}
 	return resp
+}
+
+func secretRequestsToProto(rs []SecretRequest) []*pluginpb.SecretRequest {
+	var out []*pluginpb.SecretRequest
+	for _, r := range rs {
+		out = append(out, &pluginpb.SecretRequest{Group: r.Group, Version: r.Version, Key: r.Key})
+	}
+	return out
 }
 
 func schemaFromProto(resp *pluginpb.DescribeResponse) *Schema {
@@ -118,6 +144,7 @@ func schemaFromProto(resp *pluginpb.DescribeResponse) *Schema {
 			Kind:    Kind(t.GetKind()),
 			Inputs:  fieldsFromProto(t.GetInputs()),
 			Outputs: fieldsFromProto(t.GetOutputs()),
+			Secrets: secretRequestsFromProto(t.GetSecrets()),
 		})
 	}
 	return s
@@ -195,4 +222,12 @@ func taskErrorFromProto(pe *pluginpb.TaskError) *TaskError {
 		})
 	}
 	return e
+}
+
+func secretRequestsFromProto(rs []*pluginpb.SecretRequest) []SecretRequest {
+	var out []SecretRequest
+	for _, r := range rs {
+		out = append(out, SecretRequest{Group: r.GetGroup(), Version: r.GetVersion(), Key: r.GetKey()})
+	}
+	return out
 }

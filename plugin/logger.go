@@ -14,6 +14,7 @@ import (
 // duplicate timestamp and module fields.
 type hostLogger struct {
 	hclog.Logger
+	redact func(string) string // nil: nothing to redact
 }
 
 var _ hclog.Logger = hostLogger{}
@@ -27,7 +28,14 @@ func (l hostLogger) Log(level hclog.Level, msg string, args ...any) {
 	if msg == "plugin process exited" && !hasKey(args, "error") {
 		level = hclog.Debug
 	}
-	l.Logger.Log(level, msg, tidy(args)...)
+	args = tidy(args)
+	if l.redact != nil {
+		msg = l.redact(msg)
+		for i := 1; i < len(args); i += 2 {
+			args[i] = redactValue(args[i], l.redact)
+		}
+	}
+	l.Logger.Log(level, msg, args...)
 }
 
 func (l hostLogger) Trace(msg string, args ...any) { l.Log(hclog.Trace, msg, args...) }
@@ -36,7 +44,9 @@ func (l hostLogger) Info(msg string, args ...any)  { l.Log(hclog.Info, msg, args
 func (l hostLogger) Warn(msg string, args ...any)  { l.Log(hclog.Warn, msg, args...) }
 func (l hostLogger) Error(msg string, args ...any) { l.Log(hclog.Error, msg, args...) }
 
-func (l hostLogger) With(args ...any) hclog.Logger { return hostLogger{l.Logger.With(args...)} }
+func (l hostLogger) With(args ...any) hclog.Logger {
+	return hostLogger{l.Logger.With(args...), l.redact}
+}
 
 // Named drops go-plugin's sub-name for the binary: the logger is already
 // named after the plugin.
@@ -44,11 +54,11 @@ func (l hostLogger) Named(name string) hclog.Logger {
 	if strings.HasPrefix(name, BinaryPrefix) {
 		return l
 	}
-	return hostLogger{l.Logger.Named(name)}
+	return hostLogger{l.Logger.Named(name), l.redact}
 }
 
 func (l hostLogger) ResetNamed(name string) hclog.Logger {
-	return hostLogger{l.Logger.ResetNamed(name)}
+	return hostLogger{l.Logger.ResetNamed(name), l.redact}
 }
 
 func hasKey(args []any, key string) bool {

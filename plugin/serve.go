@@ -78,7 +78,12 @@ func NewPluginLogger(name string) hclog.Logger {
 	return hclog.New(&hclog.LoggerOptions{
 		Name:       name,
 		Level:      level,
-		Output:     os.Stderr,
+		Output:     processStderr,
 		JSONFormat: true,
 	})
 }
+
+// processStderr is the process's real standard error, kept before
+// go-plugin's Serve points os.Stderr at a pipe: go-plugin's host reads the
+// real one for log lines and the stderr tail.
+var processStderr = os.Stderr

@@ -3,6 +3,7 @@ package plugin
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"sort"
 	"strings"
 	"sync"
@@ -11,9 +12,10 @@ import (
 // tailBuffer keeps the last bytes written to it: the plugin's stderr, so
 // that a crash can show its last words without holding all of its output.
 type tailBuffer struct {
-	mu  sync.Mutex
-	max int
-	buf []byte
+	mu     sync.Mutex
+	max    int
+	buf    []byte
+	redact func(string) string // nil: keep lines as they are
 }
 
 func newTailBuffer(max int) *tailBuffer { return &tailBuffer{max: max} }
@@ -29,7 +31,9 @@ func (t *tailBuffer) Write(p []byte) (int, error) {
 }
 
 // Tail returns the last n lines, with hclog JSON lines shown as
-// "[LEVEL] message key=value".
+// "[LEVEL] message key=value". When a panic or fatal error is among the
+// last 200 lines, the tail starts at it, so that a deep stack trace keeps
+// its first line. Redaction, if set, is applied to every value.
 func (t *tailBuffer) Tail(n int) string {
 	t.mu.Lock()
 	data := bytes.TrimRight(t.buf, "\n")
@@ -38,18 +42,30 @@ func (t *tailBuffer) Tail(n int) string {
 	if len(lines) == 1 && lines[0] == "" {
 		return ""
 	}
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
+	start := max(len(lines)-n, 0)
+	for i := len(lines) - 1; i >= max(len(lines)-200, 0); i-- {
+		if strings.HasPrefix(lines[i], "panic: ") || strings.HasPrefix(lines[i], "fatal error: ") {
+			start = min(start, i)
+			break
+		}
 	}
+	lines = lines[start:]
 	for i, l := range lines {
-		lines[i] = readableLogLine(l)
+		lines[i] = readableLogLine(l, t.redact)
 	}
-	return strings.Join(lines, "\n")
+	out := strings.Join(lines, "\n")
+	if t.redact != nil {
+		// Redact the whole tail as well: a secret may have been written
+		// in several pieces.
+		out = t.redact(out)
+	}
+	return out
 }
 
 // readableLogLine turns an hclog JSON line into its text form; any other
-// line is returned as it is.
-func readableLogLine(line string) string {
+// line is returned as it is. redact, if not nil, is applied to the
+// message and to every string inside the values before they are encoded.
+func readableLogLine(line string, redact func(string) string) string {
 	if !strings.HasPrefix(line, "{") {
 		return line
 	}
@@ -57,8 +73,14 @@ func readableLogLine(line string) string {
 	if json.Unmarshal([]byte(line), &m) != nil {
 		return line
 	}
-	msg, _ := m["@message"].(string)
-	level, _ := m["@level"].(string)
+	msg, ok1 := m["@message"].(string)
+	level, ok2 := m["@level"].(string)
+	if !ok1 || !ok2 {
+		return line // JSON, but not an hclog line
+	}
+	if redact != nil {
+		msg = redact(msg)
+	}
 	var b strings.Builder
 	b.WriteString("[" + strings.ToUpper(level) + "] " + msg)
 	keys := make([]string, 0, len(m))
@@ -69,10 +91,42 @@ func readableLogLine(line string) string {
 	}
 	sort.Strings(keys)
 	for _, k := range keys {
-		enc, _ := json.Marshal(m[k])
-		b.WriteString(" " + k + "=" + string(enc))
+		var enc bytes.Buffer
+		e := json.NewEncoder(&enc)
+		e.SetEscapeHTML(false)
+		_ = e.Encode(redactValue(m[k], redact))
+		b.WriteString(" " + k + "=" + strings.TrimSuffix(enc.String(), "\n"))
 	}
 	return b.String()
+}
+
+// redactValue applies redact to every string in v, a value decoded from
+// JSON or a log argument, looking inside maps and slices.
+func redactValue(v any, redact func(string) string) any {
+	if redact == nil {
+		return v
+	}
+	switch x := v.(type) {
+	case string:
+		return redact(x)
+	case error:
+		return redact(x.Error())
+	case map[string]any:
+		c := make(map[string]any, len(x))
+		for k, e := range x {
+			c[redact(k)] = redactValue(e, redact)
+		}
+		return c
+	case []any:
+		c := make([]any, len(x))
+		for i, e := range x {
+			c[i] = redactValue(e, redact)
+		}
+		return c
+	case fmt.Stringer:
+		return redact(x.String())
+	}
+	return v
 }
 
 func indent(s, prefix string) string {

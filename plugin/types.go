@@ -76,6 +76,44 @@ type TaskSchema struct {
 	Kind    Kind    `json:"kind"`
 	Inputs  []Field `json:"inputs"`
 	Outputs []Field `json:"outputs"`
+	// Secrets are secrets the task always needs; a workflow may declare
+	// more for it.
+	Secrets []SecretRequest `json:"secrets,omitempty"`
+}
+
+// SecretRequest names a secret. Group and Version may be empty.
+type SecretRequest struct {
+	Group   string `json:"group,omitempty"`
+	Version string `json:"version,omitempty"`
+	Key     string `json:"key"`
+}
+
+// String returns "group/key", "group/version/key" or "key".
+func (r SecretRequest) String() string {
+	var parts []string
+	for _, p := range []string{r.Group, r.Version, r.Key} {
+		if p != "" {
+			parts = append(parts, p)
+		}
+	}
+	return strings.Join(parts, "/")
+}
+
+// Secret is a resolved secret sent to a task: its name and exact bytes.
+// Its String and GoString never show the value.
+type Secret struct {
+	SecretRequest
+	Value []byte `json:"-"`
+}
+
+// GoString keeps the value out of %#v.
+func (s Secret) GoString() string {
+	return "plugin.Secret{" + s.SecretRequest.String() + " (value hidden)}"
+}
+
+// Format keeps the value out of every fmt verb.
+func (s Secret) Format(f fmt.State, _ rune) {
+	fmt.Fprintf(f, "%s (value hidden)", s.SecretRequest.String())
 }
 
 // Input returns the named input field.
@@ -174,6 +212,8 @@ type ExecuteRequest struct {
 	Task   string
 	Inputs json.RawMessage // a JSON object keyed by input name
 	Params Params
+	// Secrets are the task's declared secrets, resolved by the engine.
+	Secrets []Secret
 }
 
 // ExecuteResult carries a task's outputs.

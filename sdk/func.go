@@ -9,10 +9,11 @@ import (
 
 // FuncTask is a [Task] made from a function by [Func].
 type FuncTask[In, Out any] struct {
-	f   func(context.Context, In) (Out, error)
-	doc string
-	in  *structSchema
-	out *structSchema
+	f       func(context.Context, In) (Out, error)
+	doc     string
+	secrets []SecretRequest
+	in      *structSchema
+	out     *structSchema
 }
 
 var _ Task = (*FuncTask[struct{}, struct{}])(nil)
@@ -55,6 +56,7 @@ func (t *FuncTask[In, Out]) Schema() plugin.TaskSchema {
 		Kind:    plugin.KindPlain,
 		Inputs:  t.in.pluginFields(),
 		Outputs: t.out.pluginFields(),
+		Secrets: append([]SecretRequest(nil), t.secrets...),
 	}
 }
 

@@ -61,6 +61,8 @@ type ExecutionParams struct {
 	// it with a pipe whose contents the engine does not show), so write
 	// last words here, not to os.Stderr.
 	Stderr io.Writer
+
+	secrets []plugin.Secret
 }
 
 type paramsKey struct{}

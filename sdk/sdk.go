@@ -174,6 +174,7 @@ func (p *provider) Describe(context.Context) (*plugin.Schema, error) {
 	for i, t := range p.schema.Tasks {
 		t.Inputs = append([]plugin.Field(nil), t.Inputs...)
 		t.Outputs = append([]plugin.Field(nil), t.Outputs...)
+		t.Secrets = append([]plugin.SecretRequest(nil), t.Secrets...)
 		s.Tasks[i] = t
 	}
 	return &s, nil
@@ -199,6 +200,7 @@ func (p *provider) Execute(ctx context.Context, req *plugin.ExecuteRequest) (res
 		Attempt:          req.Params.Attempt,
 		Logger:           p.loggerFor(req.Params.LogLevel).With("task", req.Task, "node", req.Params.Node, "attempt", req.Params.Attempt),
 		Stderr:           processStderr,
+		secrets:          req.Secrets,
 	}
 	defer func() {
 		if v := recover(); v != nil {

@@ -21,7 +21,7 @@ import (
 
 var (
 	e2eBin     string // the goflyte binary
-	e2ePlugins string // directory with goflyte-plugin-text, goflyte-plugin-math
+	e2ePlugins string // directory with the example and test plugins
 	repoRoot   string
 )
 
@@ -40,10 +40,14 @@ func runTests(m *testing.M) int {
 		repoRoot, _ = filepath.Abs("../..")
 		e2eBin = filepath.Join(dir, "goflyte")
 		e2ePlugins = filepath.Join(dir, "plugins")
-		builds := [][]string{
-			{"-o", e2eBin, "./cmd/goflyte"},
-			{"-o", filepath.Join(e2ePlugins, "goflyte-plugin-text"), "./examples/text"},
-			{"-o", filepath.Join(e2ePlugins, "goflyte-plugin-math"), "./examples/math"},
+		// The CLI, every example plugin, and the test plugins in testdata.
+		builds := [][]string{{"-o", e2eBin, "./cmd/goflyte"}}
+		mains, _ := filepath.Glob(filepath.Join(repoRoot, "examples", "*", "main.go"))
+		tests, _ := filepath.Glob(filepath.Join(repoRoot, "cmd", "goflyte", "testdata", "*", "main.go"))
+		for _, m := range append(mains, tests...) {
+			dir := filepath.Dir(m)
+			rel, _ := filepath.Rel(repoRoot, dir)
+			builds = append(builds, []string{"-o", filepath.Join(e2ePlugins, "goflyte-plugin-"+filepath.Base(dir)), "./" + rel})
 		}
 		for _, b := range builds {
 			cmd := exec.Command("go", append([]string{"build"}, b...)...)

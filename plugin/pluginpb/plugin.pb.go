@@ -188,7 +188,7 @@ func (x Diagnostic_Severity) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use Diagnostic_Severity.Descriptor instead.
 func (Diagnostic_Severity) EnumDescriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{8, 0}
+	return file_plugin_proto_rawDescGZIP(), []int{10, 0}
 }
 
 type DescribeRequest struct {
@@ -288,12 +288,14 @@ func (x *DescribeResponse) GetTasks() []*TaskSchema {
 }
 
 type TaskSchema struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
-	Doc           string                 `protobuf:"bytes,2,opt,name=doc,proto3" json:"doc,omitempty"`
-	Kind          TaskKind               `protobuf:"varint,3,opt,name=kind,proto3,enum=goflyte.plugin.v1.TaskKind" json:"kind,omitempty"`
-	Inputs        []*Field               `protobuf:"bytes,4,rep,name=inputs,proto3" json:"inputs,omitempty"`
-	Outputs       []*Field               `protobuf:"bytes,5,rep,name=outputs,proto3" json:"outputs,omitempty"`
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Name    string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Doc     string                 `protobuf:"bytes,2,opt,name=doc,proto3" json:"doc,omitempty"`
+	Kind    TaskKind               `protobuf:"varint,3,opt,name=kind,proto3,enum=goflyte.plugin.v1.TaskKind" json:"kind,omitempty"`
+	Inputs  []*Field               `protobuf:"bytes,4,rep,name=inputs,proto3" json:"inputs,omitempty"`
+	Outputs []*Field               `protobuf:"bytes,5,rep,name=outputs,proto3" json:"outputs,omitempty"`
+	// secrets the task always needs; a workflow may declare more.
+	Secrets       []*SecretRequest `protobuf:"bytes,6,rep,name=secrets,proto3" json:"secrets,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -363,6 +365,144 @@ func (x *TaskSchema) GetOutputs() []*Field {
 	return nil
 }
 
+func (x *TaskSchema) GetSecrets() []*SecretRequest {
+	if x != nil {
+		return x.Secrets
+	}
+	return nil
+}
+
+// SecretRequest names a secret: group and version may be empty.
+type SecretRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Group         string                 `protobuf:"bytes,1,opt,name=group,proto3" json:"group,omitempty"`
+	Version       string                 `protobuf:"bytes,2,opt,name=version,proto3" json:"version,omitempty"`
+	Key           string                 `protobuf:"bytes,3,opt,name=key,proto3" json:"key,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SecretRequest) Reset() {
+	*x = SecretRequest{}
+	mi := &file_plugin_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SecretRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SecretRequest) ProtoMessage() {}
+
+func (x *SecretRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_plugin_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SecretRequest.ProtoReflect.Descriptor instead.
+func (*SecretRequest) Descriptor() ([]byte, []int) {
+	return file_plugin_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *SecretRequest) GetGroup() string {
+	if x != nil {
+		return x.Group
+	}
+	return ""
+}
+
+func (x *SecretRequest) GetVersion() string {
+	if x != nil {
+		return x.Version
+	}
+	return ""
+}
+
+func (x *SecretRequest) GetKey() string {
+	if x != nil {
+		return x.Key
+	}
+	return ""
+}
+
+// Secret is a resolved secret: its name and exact bytes. Only the secrets
+// a task declared are sent to it.
+type Secret struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Group         string                 `protobuf:"bytes,1,opt,name=group,proto3" json:"group,omitempty"`
+	Version       string                 `protobuf:"bytes,2,opt,name=version,proto3" json:"version,omitempty"`
+	Key           string                 `protobuf:"bytes,3,opt,name=key,proto3" json:"key,omitempty"`
+	Value         []byte                 `protobuf:"bytes,4,opt,name=value,proto3" json:"value,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Secret) Reset() {
+	*x = Secret{}
+	mi := &file_plugin_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Secret) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Secret) ProtoMessage() {}
+
+func (x *Secret) ProtoReflect() protoreflect.Message {
+	mi := &file_plugin_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Secret.ProtoReflect.Descriptor instead.
+func (*Secret) Descriptor() ([]byte, []int) {
+	return file_plugin_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *Secret) GetGroup() string {
+	if x != nil {
+		return x.Group
+	}
+	return ""
+}
+
+func (x *Secret) GetVersion() string {
+	if x != nil {
+		return x.Version
+	}
+	return ""
+}
+
+func (x *Secret) GetKey() string {
+	if x != nil {
+		return x.Key
+	}
+	return ""
+}
+
+func (x *Secret) GetValue() []byte {
+	if x != nil {
+		return x.Value
+	}
+	return nil
+}
+
 // Field is one typed input or output. type is an HCL type expression:
 // string, number, bool, any, list(T), map(T), set(T), object({a=T,...}).
 type Field struct {
@@ -378,7 +518,7 @@ type Field struct {
 
 func (x *Field) Reset() {
 	*x = Field{}
-	mi := &file_plugin_proto_msgTypes[3]
+	mi := &file_plugin_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -390,7 +530,7 @@ func (x *Field) String() string {
 func (*Field) ProtoMessage() {}
 
 func (x *Field) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[3]
+	mi := &file_plugin_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -403,7 +543,7 @@ func (x *Field) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Field.ProtoReflect.Descriptor instead.
 func (*Field) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{3}
+	return file_plugin_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *Field) GetName() string {
@@ -456,7 +596,7 @@ type ExecutionParameters struct {
 
 func (x *ExecutionParameters) Reset() {
 	*x = ExecutionParameters{}
-	mi := &file_plugin_proto_msgTypes[4]
+	mi := &file_plugin_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -468,7 +608,7 @@ func (x *ExecutionParameters) String() string {
 func (*ExecutionParameters) ProtoMessage() {}
 
 func (x *ExecutionParameters) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[4]
+	mi := &file_plugin_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -481,7 +621,7 @@ func (x *ExecutionParameters) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExecutionParameters.ProtoReflect.Descriptor instead.
 func (*ExecutionParameters) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{4}
+	return file_plugin_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *ExecutionParameters) GetExecutionId() string {
@@ -544,15 +684,17 @@ type ExecuteRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Task  string                 `protobuf:"bytes,1,opt,name=task,proto3" json:"task,omitempty"`
 	// inputs is a JSON object keyed by input name.
-	Inputs        []byte               `protobuf:"bytes,2,opt,name=inputs,proto3" json:"inputs,omitempty"`
-	Params        *ExecutionParameters `protobuf:"bytes,3,opt,name=params,proto3" json:"params,omitempty"`
+	Inputs []byte               `protobuf:"bytes,2,opt,name=inputs,proto3" json:"inputs,omitempty"`
+	Params *ExecutionParameters `protobuf:"bytes,3,opt,name=params,proto3" json:"params,omitempty"`
+	// secrets are the task's declared secrets, resolved by the engine.
+	Secrets       []*Secret `protobuf:"bytes,4,rep,name=secrets,proto3" json:"secrets,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ExecuteRequest) Reset() {
 	*x = ExecuteRequest{}
-	mi := &file_plugin_proto_msgTypes[5]
+	mi := &file_plugin_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -564,7 +706,7 @@ func (x *ExecuteRequest) String() string {
 func (*ExecuteRequest) ProtoMessage() {}
 
 func (x *ExecuteRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[5]
+	mi := &file_plugin_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -577,7 +719,7 @@ func (x *ExecuteRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExecuteRequest.ProtoReflect.Descriptor instead.
 func (*ExecuteRequest) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{5}
+	return file_plugin_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *ExecuteRequest) GetTask() string {
@@ -601,6 +743,13 @@ func (x *ExecuteRequest) GetParams() *ExecutionParameters {
 	return nil
 }
 
+func (x *ExecuteRequest) GetSecrets() []*Secret {
+	if x != nil {
+		return x.Secrets
+	}
+	return nil
+}
+
 type ExecuteResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// outputs is a JSON object keyed by output name.
@@ -613,7 +762,7 @@ type ExecuteResponse struct {
 
 func (x *ExecuteResponse) Reset() {
 	*x = ExecuteResponse{}
-	mi := &file_plugin_proto_msgTypes[6]
+	mi := &file_plugin_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -625,7 +774,7 @@ func (x *ExecuteResponse) String() string {
 func (*ExecuteResponse) ProtoMessage() {}
 
 func (x *ExecuteResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[6]
+	mi := &file_plugin_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -638,7 +787,7 @@ func (x *ExecuteResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExecuteResponse.ProtoReflect.Descriptor instead.
 func (*ExecuteResponse) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{6}
+	return file_plugin_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *ExecuteResponse) GetOutputs() []byte {
@@ -667,7 +816,7 @@ type TaskError struct {
 
 func (x *TaskError) Reset() {
 	*x = TaskError{}
-	mi := &file_plugin_proto_msgTypes[7]
+	mi := &file_plugin_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -679,7 +828,7 @@ func (x *TaskError) String() string {
 func (*TaskError) ProtoMessage() {}
 
 func (x *TaskError) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[7]
+	mi := &file_plugin_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -692,7 +841,7 @@ func (x *TaskError) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TaskError.ProtoReflect.Descriptor instead.
 func (*TaskError) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{7}
+	return file_plugin_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *TaskError) GetMessage() string {
@@ -730,7 +879,7 @@ type Diagnostic struct {
 
 func (x *Diagnostic) Reset() {
 	*x = Diagnostic{}
-	mi := &file_plugin_proto_msgTypes[8]
+	mi := &file_plugin_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -742,7 +891,7 @@ func (x *Diagnostic) String() string {
 func (*Diagnostic) ProtoMessage() {}
 
 func (x *Diagnostic) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[8]
+	mi := &file_plugin_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -755,7 +904,7 @@ func (x *Diagnostic) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Diagnostic.ProtoReflect.Descriptor instead.
 func (*Diagnostic) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{8}
+	return file_plugin_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *Diagnostic) GetSeverity() Diagnostic_Severity {
@@ -795,14 +944,24 @@ const file_plugin_proto_rawDesc = "" +
 	"\x10DescribeResponse\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\tR\aversion\x123\n" +
-	"\x05tasks\x18\x03 \x03(\v2\x1d.goflyte.plugin.v1.TaskSchemaR\x05tasks\"\xc9\x01\n" +
+	"\x05tasks\x18\x03 \x03(\v2\x1d.goflyte.plugin.v1.TaskSchemaR\x05tasks\"\x85\x02\n" +
 	"\n" +
 	"TaskSchema\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x10\n" +
 	"\x03doc\x18\x02 \x01(\tR\x03doc\x12/\n" +
 	"\x04kind\x18\x03 \x01(\x0e2\x1b.goflyte.plugin.v1.TaskKindR\x04kind\x120\n" +
 	"\x06inputs\x18\x04 \x03(\v2\x18.goflyte.plugin.v1.FieldR\x06inputs\x122\n" +
-	"\aoutputs\x18\x05 \x03(\v2\x18.goflyte.plugin.v1.FieldR\aoutputs\"]\n" +
+	"\aoutputs\x18\x05 \x03(\v2\x18.goflyte.plugin.v1.FieldR\aoutputs\x12:\n" +
+	"\asecrets\x18\x06 \x03(\v2 .goflyte.plugin.v1.SecretRequestR\asecrets\"Q\n" +
+	"\rSecretRequest\x12\x14\n" +
+	"\x05group\x18\x01 \x01(\tR\x05group\x12\x18\n" +
+	"\aversion\x18\x02 \x01(\tR\aversion\x12\x10\n" +
+	"\x03key\x18\x03 \x01(\tR\x03key\"`\n" +
+	"\x06Secret\x12\x14\n" +
+	"\x05group\x18\x01 \x01(\tR\x05group\x12\x18\n" +
+	"\aversion\x18\x02 \x01(\tR\aversion\x12\x10\n" +
+	"\x03key\x18\x03 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x04 \x01(\fR\x05value\"]\n" +
 	"\x05Field\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
 	"\x04type\x18\x02 \x01(\tR\x04type\x12\x10\n" +
@@ -816,11 +975,12 @@ const file_plugin_proto_rawDesc = "" +
 	"\atask_id\x18\x05 \x01(\tR\x06taskId\x12\x12\n" +
 	"\x04node\x18\x06 \x01(\tR\x04node\x12\x18\n" +
 	"\aattempt\x18\a \x01(\x05R\aattempt\x12\x1b\n" +
-	"\tlog_level\x18\b \x01(\tR\blogLevel\"|\n" +
+	"\tlog_level\x18\b \x01(\tR\blogLevel\"\xb1\x01\n" +
 	"\x0eExecuteRequest\x12\x12\n" +
 	"\x04task\x18\x01 \x01(\tR\x04task\x12\x16\n" +
 	"\x06inputs\x18\x02 \x01(\fR\x06inputs\x12>\n" +
-	"\x06params\x18\x03 \x01(\v2&.goflyte.plugin.v1.ExecutionParametersR\x06params\"_\n" +
+	"\x06params\x18\x03 \x01(\v2&.goflyte.plugin.v1.ExecutionParametersR\x06params\x123\n" +
+	"\asecrets\x18\x04 \x03(\v2\x19.goflyte.plugin.v1.SecretR\asecrets\"_\n" +
 	"\x0fExecuteResponse\x12\x18\n" +
 	"\aoutputs\x18\x01 \x01(\fR\aoutputs\x122\n" +
 	"\x05error\x18\x02 \x01(\v2\x1c.goflyte.plugin.v1.TaskErrorR\x05error\"\x84\x01\n" +
@@ -867,7 +1027,7 @@ func file_plugin_proto_rawDescGZIP() []byte {
 }
 
 var file_plugin_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_plugin_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
+var file_plugin_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
 var file_plugin_proto_goTypes = []any{
 	(TaskKind)(0),                 // 0: goflyte.plugin.v1.TaskKind
 	(Mode)(0),                     // 1: goflyte.plugin.v1.Mode
@@ -875,34 +1035,38 @@ var file_plugin_proto_goTypes = []any{
 	(*DescribeRequest)(nil),       // 3: goflyte.plugin.v1.DescribeRequest
 	(*DescribeResponse)(nil),      // 4: goflyte.plugin.v1.DescribeResponse
 	(*TaskSchema)(nil),            // 5: goflyte.plugin.v1.TaskSchema
-	(*Field)(nil),                 // 6: goflyte.plugin.v1.Field
-	(*ExecutionParameters)(nil),   // 7: goflyte.plugin.v1.ExecutionParameters
-	(*ExecuteRequest)(nil),        // 8: goflyte.plugin.v1.ExecuteRequest
-	(*ExecuteResponse)(nil),       // 9: goflyte.plugin.v1.ExecuteResponse
-	(*TaskError)(nil),             // 10: goflyte.plugin.v1.TaskError
-	(*Diagnostic)(nil),            // 11: goflyte.plugin.v1.Diagnostic
-	(*timestamppb.Timestamp)(nil), // 12: google.protobuf.Timestamp
+	(*SecretRequest)(nil),         // 6: goflyte.plugin.v1.SecretRequest
+	(*Secret)(nil),                // 7: goflyte.plugin.v1.Secret
+	(*Field)(nil),                 // 8: goflyte.plugin.v1.Field
+	(*ExecutionParameters)(nil),   // 9: goflyte.plugin.v1.ExecutionParameters
+	(*ExecuteRequest)(nil),        // 10: goflyte.plugin.v1.ExecuteRequest
+	(*ExecuteResponse)(nil),       // 11: goflyte.plugin.v1.ExecuteResponse
+	(*TaskError)(nil),             // 12: goflyte.plugin.v1.TaskError
+	(*Diagnostic)(nil),            // 13: goflyte.plugin.v1.Diagnostic
+	(*timestamppb.Timestamp)(nil), // 14: google.protobuf.Timestamp
 }
 var file_plugin_proto_depIdxs = []int32{
 	5,  // 0: goflyte.plugin.v1.DescribeResponse.tasks:type_name -> goflyte.plugin.v1.TaskSchema
 	0,  // 1: goflyte.plugin.v1.TaskSchema.kind:type_name -> goflyte.plugin.v1.TaskKind
-	6,  // 2: goflyte.plugin.v1.TaskSchema.inputs:type_name -> goflyte.plugin.v1.Field
-	6,  // 3: goflyte.plugin.v1.TaskSchema.outputs:type_name -> goflyte.plugin.v1.Field
-	12, // 4: goflyte.plugin.v1.ExecutionParameters.execution_date:type_name -> google.protobuf.Timestamp
-	1,  // 5: goflyte.plugin.v1.ExecutionParameters.mode:type_name -> goflyte.plugin.v1.Mode
-	7,  // 6: goflyte.plugin.v1.ExecuteRequest.params:type_name -> goflyte.plugin.v1.ExecutionParameters
-	10, // 7: goflyte.plugin.v1.ExecuteResponse.error:type_name -> goflyte.plugin.v1.TaskError
-	11, // 8: goflyte.plugin.v1.TaskError.diagnostics:type_name -> goflyte.plugin.v1.Diagnostic
-	2,  // 9: goflyte.plugin.v1.Diagnostic.severity:type_name -> goflyte.plugin.v1.Diagnostic.Severity
-	3,  // 10: goflyte.plugin.v1.Plugin.Describe:input_type -> goflyte.plugin.v1.DescribeRequest
-	8,  // 11: goflyte.plugin.v1.Plugin.Execute:input_type -> goflyte.plugin.v1.ExecuteRequest
-	4,  // 12: goflyte.plugin.v1.Plugin.Describe:output_type -> goflyte.plugin.v1.DescribeResponse
-	9,  // 13: goflyte.plugin.v1.Plugin.Execute:output_type -> goflyte.plugin.v1.ExecuteResponse
-	12, // [12:14] is the sub-list for method output_type
-	10, // [10:12] is the sub-list for method input_type
-	10, // [10:10] is the sub-list for extension type_name
-	10, // [10:10] is the sub-list for extension extendee
-	0,  // [0:10] is the sub-list for field type_name
+	8,  // 2: goflyte.plugin.v1.TaskSchema.inputs:type_name -> goflyte.plugin.v1.Field
+	8,  // 3: goflyte.plugin.v1.TaskSchema.outputs:type_name -> goflyte.plugin.v1.Field
+	6,  // 4: goflyte.plugin.v1.TaskSchema.secrets:type_name -> goflyte.plugin.v1.SecretRequest
+	14, // 5: goflyte.plugin.v1.ExecutionParameters.execution_date:type_name -> google.protobuf.Timestamp
+	1,  // 6: goflyte.plugin.v1.ExecutionParameters.mode:type_name -> goflyte.plugin.v1.Mode
+	9,  // 7: goflyte.plugin.v1.ExecuteRequest.params:type_name -> goflyte.plugin.v1.ExecutionParameters
+	7,  // 8: goflyte.plugin.v1.ExecuteRequest.secrets:type_name -> goflyte.plugin.v1.Secret
+	12, // 9: goflyte.plugin.v1.ExecuteResponse.error:type_name -> goflyte.plugin.v1.TaskError
+	13, // 10: goflyte.plugin.v1.TaskError.diagnostics:type_name -> goflyte.plugin.v1.Diagnostic
+	2,  // 11: goflyte.plugin.v1.Diagnostic.severity:type_name -> goflyte.plugin.v1.Diagnostic.Severity
+	3,  // 12: goflyte.plugin.v1.Plugin.Describe:input_type -> goflyte.plugin.v1.DescribeRequest
+	10, // 13: goflyte.plugin.v1.Plugin.Execute:input_type -> goflyte.plugin.v1.ExecuteRequest
+	4,  // 14: goflyte.plugin.v1.Plugin.Describe:output_type -> goflyte.plugin.v1.DescribeResponse
+	11, // 15: goflyte.plugin.v1.Plugin.Execute:output_type -> goflyte.plugin.v1.ExecuteResponse
+	14, // [14:16] is the sub-list for method output_type
+	12, // [12:14] is the sub-list for method input_type
+	12, // [12:12] is the sub-list for extension type_name
+	12, // [12:12] is the sub-list for extension extendee
+	0,  // [0:12] is the sub-list for field type_name
 }
 
 func init() { file_plugin_proto_init() }
@@ -916,7 +1080,7 @@ func file_plugin_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_plugin_proto_rawDesc), len(file_plugin_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   9,
+			NumMessages:   11,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

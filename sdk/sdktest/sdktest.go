@@ -23,6 +23,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"strings"
 	"testing"
 	"time"
 
@@ -43,6 +44,10 @@ type Options struct {
 	Params plugin.Params
 	// Context is the context of the call; nil means t.Context().
 	Context context.Context
+	// Secrets are sent to the task as the engine would send its resolved
+	// secrets, keyed by "group/key" (or "group/version/key", or "key" for a
+	// group-less secret).
+	Secrets map[string]string
 }
 
 // Result is a task's successful result.
@@ -118,7 +123,23 @@ func RunWithOptions(t testing.TB, opts Options, task sdk.Task, inputs any) (*Res
 
 	provider := sdk.NewProvider(opts.Plugin, "test", map[string]sdk.Task{opts.Task: task})
 	host := plugin.TestProvider(t, provider)
-	res, err := host.Execute(opts.Context, &plugin.ExecuteRequest{Task: opts.Task, Inputs: in, Params: p})
+	req := &plugin.ExecuteRequest{Task: opts.Task, Inputs: in, Params: p}
+	for name, value := range opts.Secrets {
+		parts := strings.Split(name, "/")
+		var r plugin.SecretRequest
+		switch len(parts) {
+		case 1:
+			r.Key = parts[0]
+		case 2:
+			r.Group, r.Key = parts[0], parts[1]
+		case 3:
+			r.Group, r.Version, r.Key = parts[0], parts[1], parts[2]
+		default:
+			t.Fatalf("sdktest: secret name %q: want group/key, group/version/key or key", name)
+		}
+		req.Secrets = append(req.Secrets, plugin.Secret{SecretRequest: r, Value: []byte(value)})
+	}
+	res, err := host.Execute(opts.Context, req)
 	if err != nil {
 		return nil, err
 	}
