@@ -51,13 +51,36 @@ local {
   domain  = "local"
 }
 
-# secrets: where tasks' secrets are looked up: the environment
-# (env_prefix + NAME, e.g. FLYTE_SECRETS_GITHUB_TOKEN) and a file per secret
-# in default_dir.
+# secrets: where tasks' secrets are looked up, in this order; the first hit
+# wins, and only "not found" moves on (a broken backend stops the lookup):
+#   1. the environment: env_prefix + GROUP_KEY, e.g. FLYTE_SECRETS_GITHUB_TOKEN;
+#   2. in local runs, the same without the prefix: GITHUB_TOKEN;
+#   3. a file per secret: default_dir/group/[version/]file_prefix + key;
+#   4. the OS keychain (service keychain_service, account "group/key"), set with
+#      `goflyte secrets set GROUP KEY`; or, where there is no keychain
+#      (headless Linux, SSH, containers), the configured fallback.
+# Settings here are overridden by FLYTE_SECRETS_<SETTING>, so no secret can be
+# named after one (e.g. group "keychain", key "service").
 # secrets {
 #   env_prefix  = "FLYTE_SECRETS_"  # default
 #   default_dir = "/etc/secrets"    # default
 #   file_prefix = ""                # default; prepended to file names in default_dir
+#
+#   keychain_service         = "goflyte"  # default; no ":" or "/"
+#   keychain_timeout_seconds = 3          # default; a missing or hung D-Bus fails after this
+#
+#   # What replaces the OS keychain when it is unreachable (no D-Bus session
+#   # bus, no Secret Service). goflyte says once which one it uses and why.
+#   #   ""        no fallback: lookups that reach the keychain fail, saying why
+#   #   "file"    encrypted files in fallback_dir; the passphrase comes from the
+#   #             variable fallback_passphrase_env names, or is asked on the terminal
+#   #   "pass"    the pass password store in pass_dir (after pass init)
+#   #   "keyctl"  the Linux kernel keyring: no passphrase, but lost at reboot
+#   #   "auto"    pass if it is set up, else file
+#   fallback                = ""                            # default
+#   fallback_dir            = ""                            # default: <user config dir>/goflyte/keyring
+#   fallback_passphrase_env = "GOFLYTE_KEYRING_PASSPHRASE"  # default
+#   pass_dir                = ""                            # default: $PASSWORD_STORE_DIR or ~/.password-store
 # }
 
 # platform: a remote Flyte deployment. Not needed to run locally.

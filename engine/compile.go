@@ -14,6 +14,7 @@ import (
 
 	"github.com/goflyte/goflyte/engine/config"
 	"github.com/goflyte/goflyte/plugin"
+	"github.com/goflyte/goflyte/secretsbackends"
 )
 
 // Graph is a workflow compiled against the plugins' schemas: every task is
@@ -42,8 +43,11 @@ type Node struct {
 	Inputs      []*config.TaskInput
 	InputTypes  map[string]cty.Type
 	OutputTypes map[string]cty.Type
-	Deps        []string
-	DeclRange   hcl.Range
+	// Secrets are the secrets the task gets: those its plugin declares and
+	// those its secret blocks add.
+	Secrets   []plugin.SecretRequest
+	Deps      []string
+	DeclRange hcl.Range
 }
 
 // TaskID returns "<plugin>.<task>".
@@ -89,6 +93,8 @@ func (e *Engine) Compile(ctx context.Context, w *config.Workflow) (*Graph, hcl.D
 		n.InputTypes, d = fieldTypes(ts.Inputs, n, t.UsesRange)
 		diags = append(diags, d...)
 		n.OutputTypes, d = fieldTypes(ts.Outputs, n, t.UsesRange)
+		diags = append(diags, d...)
+		n.Secrets, d = taskSecrets(ts, t)
 		diags = append(diags, d...)
 	}
 
@@ -377,6 +383,11 @@ func (e *Engine) TaskGraph(ctx context.Context, taskID string) (*Graph, error) {
 		return nil, fmt.Errorf("%s", msg)
 	}
 	n := &Node{Name: taskName, Plugin: pluginName, Task: taskName, Schema: ts, InputTypes: map[string]cty.Type{}, OutputTypes: map[string]cty.Type{}}
+	secrets, diags := taskSecrets(ts, &config.Task{Uses: taskID})
+	if diags.HasErrors() {
+		return nil, diags
+	}
+	n.Secrets = secrets
 	g := &Graph{Name: taskID, Mode: plugin.ModeLocalTaskExecution, Nodes: []*Node{n}, nodes: map[string]*Node{taskName: n}}
 	for _, f := range ts.Inputs {
 		ty, err := ParseType(f.Type)
@@ -418,4 +429,36 @@ func FunctionNames() []string {
 	}
 	sort.Strings(names)
 	return names
+}
+
+// taskSecrets merges the secrets a plugin declares for a task with those
+// the workflow's secret blocks add, checking the plugin's names (the
+// blocks were checked when the file was loaded).
+func taskSecrets(ts *plugin.TaskSchema, t *config.Task) ([]plugin.SecretRequest, hcl.Diagnostics) {
+	var out []plugin.SecretRequest
+	var diags hcl.Diagnostics
+	seen := map[plugin.SecretRequest]bool{}
+	add := func(r plugin.SecretRequest) {
+		if !seen[r] {
+			seen[r] = true
+			out = append(out, r)
+		}
+	}
+	for _, r := range ts.Secrets {
+		name := secretsbackends.Name{Group: r.Group, Version: r.Version, Key: r.Key}
+		if err := name.Validate(); err != nil {
+			diags = append(diags, &hcl.Diagnostic{
+				Severity: hcl.DiagError,
+				Summary:  "Invalid plugin schema",
+				Detail:   fmt.Sprintf("The plugin declares secret %q for task %s: %v. This is a bug in the plugin.", r.String(), t.Uses, err),
+				Subject:  t.UsesRange.Ptr(),
+			})
+			continue
+		}
+		add(r)
+	}
+	for _, sd := range t.Secrets {
+		add(plugin.SecretRequest{Group: sd.Group, Version: sd.Version, Key: sd.Key})
+	}
+	return out, diags
 }

@@ -1,9 +1,12 @@
 package engine
 
 import (
+	"os"
+
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/goflyte/goflyte/engine/config"
+	"github.com/goflyte/goflyte/secretsbackends"
 )
 
 // Engine compiles and runs workflows. Create one per command with New and
@@ -12,6 +15,12 @@ type Engine struct {
 	Config  *config.Config
 	Plugins *Plugins
 	Logger  hclog.Logger
+	// Secrets resolves the secrets tasks declare, before they start. The
+	// CLI builds it from the secrets block of flyte.hcl
+	// (secretsbackends.New); nil means no task may declare a secret.
+	Secrets secretsbackends.Backend
+
+	redactor *redactor
 }
 
 // New returns an engine for cfg. Plugin logs go to logger, named after each
@@ -20,16 +29,25 @@ func New(cfg *config.Config, logger hclog.Logger) *Engine {
 	if logger == nil {
 		logger = hclog.NewNullLogger()
 	}
+	r := &redactor{}
 	return &Engine{
 		Config: cfg,
 		Plugins: NewPlugins(PluginsOptions{
 			Dirs:     cfg.SDK.PluginDirs,
 			Logger:   logger,
 			LogLevel: cfg.SDK.LoggingLevel,
+			Redact:   r.redact,
+			Env:      PluginEnv(os.Environ(), cfg, cfg.Secrets.FallbackPassphraseEnv),
 		}),
-		Logger: logger,
+		Logger:   logger,
+		redactor: r,
 	}
 }
+
+// Redact replaces every secret value the engine has resolved so far with
+// "***". Plugin logs, stderr tails and task errors are already redacted;
+// the CLI uses Redact for everything else it prints.
+func (e *Engine) Redact(s string) string { return e.redactor.redact(s) }
 
 // Close ends every plugin process the engine started.
 func (e *Engine) Close() { e.Plugins.Close() }

@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"encoding/json"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -36,13 +37,34 @@ func (f *fakeProvider) Execute(ctx context.Context, req *plugin.ExecuteRequest) 
 	f.mu.Lock()
 	f.calls = append(f.calls, *req)
 	f.mu.Unlock()
-	fn, ok := f.funcs[req.Task]
-	if !ok {
-		return nil, &plugin.TaskError{Message: "no such task " + req.Task}
-	}
+	fn := f.funcs[req.Task]
 	var in map[string]any
 	if err := json.Unmarshal(req.Inputs, &in); err != nil {
 		return nil, err
+	}
+	switch req.Task {
+	case "secrets", "needs":
+		// Report the names of the secrets sent and the total length of
+		// their values (never the values).
+		names := []string{}
+		total := 0
+		for _, sec := range req.Secrets {
+			names = append(names, sec.SecretRequest.String())
+			total += len(sec.Value)
+		}
+		fn = func(context.Context, map[string]any, plugin.Params) (map[string]any, error) {
+			return map[string]any{"names": names, "total": total}, nil
+		}
+	case "leak":
+		var all []string
+		for _, sec := range req.Secrets {
+			all = append(all, string(sec.Value))
+		}
+		return nil, &plugin.TaskError{Message: "cannot log in with " + strings.Join(all, ","),
+			Diagnostics: []plugin.Diagnostic{{Summary: "bad token", Detail: "the token " + strings.Join(all, ",") + " was refused"}}}
+	}
+	if fn == nil {
+		return nil, &plugin.TaskError{Message: "no such task " + req.Task}
 	}
 	out, err := fn(ctx, in, req.Params)
 	if err != nil {
@@ -79,6 +101,9 @@ func newFake() *fakeProvider {
 			{Name: "params", Outputs: []plugin.Field{field("id", "string"), field("dir", "string"), field("mode", "string"), field("date", "string"), field("node", "string")}},
 			{Name: "barrier", Inputs: []plugin.Field{field("n", "number")}, Outputs: []plugin.Field{field("ok", "bool")}},
 			{Name: "bad", Outputs: []plugin.Field{field("n", "number")}},
+			{Name: "secrets", Outputs: []plugin.Field{field("names", "list(string)"), field("total", "number")}},
+			{Name: "needs", Outputs: []plugin.Field{field("names", "list(string)")}, Secrets: []plugin.SecretRequest{{Group: "plugin", Key: "token"}}},
+			{Name: "leak", Outputs: []plugin.Field{field("x", "string")}},
 			{Name: "picky", Inputs: []plugin.Field{field("x", "number")}, Outputs: []plugin.Field{field("x", "number")}},
 		}},
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/goflyte/goflyte/engine/config"
 	"github.com/goflyte/goflyte/plugin"
 )
 
@@ -21,6 +22,8 @@ type Plugins struct {
 	dirs     []string
 	logger   hclog.Logger
 	logLevel string
+	redact   func(string) string
+	env      []string
 
 	scanOnce sync.Once
 	paths    map[string]string // plugin name -> binary path
@@ -47,6 +50,11 @@ type PluginsOptions struct {
 	Logger hclog.Logger
 	// LogLevel is passed to each plugin ("debug", "info", "warn", "error").
 	LogLevel string
+	// Redact is applied to the plugins' log and stderr lines.
+	Redact func(string) string
+	// Env is the environment of plugin processes; nil means the engine's
+	// own, less the variables that carry secrets (see PluginEnv).
+	Env []string
 }
 
 // NewPlugins returns a registry over the given directories. Nothing is
@@ -55,7 +63,7 @@ func NewPlugins(opts PluginsOptions) *Plugins {
 	if opts.Logger == nil {
 		opts.Logger = hclog.NewNullLogger()
 	}
-	return &Plugins{dirs: opts.Dirs, logger: opts.Logger, logLevel: opts.LogLevel, running: map[string]*runningPlugin{}}
+	return &Plugins{dirs: opts.Dirs, logger: opts.Logger, logLevel: opts.LogLevel, redact: opts.Redact, env: opts.Env, running: map[string]*runningPlugin{}}
 }
 
 // Dirs returns the directories searched for plugins.
@@ -174,7 +182,7 @@ func (p *Plugins) start(ctx context.Context, name string) (*plugin.Client, *plug
 		known, _ := p.Names()
 		return nil, nil, &NotFoundError{Name: name, Dirs: p.dirs, Known: known}
 	}
-	c, err := plugin.Launch(ctx, path, plugin.LaunchOptions{Name: name, Logger: p.logger, LogLevel: p.logLevel})
+	c, err := plugin.Launch(ctx, path, plugin.LaunchOptions{Name: name, Logger: p.logger, LogLevel: p.logLevel, Redact: p.redact, Env: p.env})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -205,4 +213,31 @@ func (p *Plugins) Close() {
 		}
 	}
 	wg.Wait()
+}
+
+// PluginEnv returns the environment plugin processes get: environ less
+// the variables that carry secrets, so that a plugin sees only the secrets
+// its task declared (sent with the task) and not the whole chain. Removed:
+// every variable with the secrets env prefix (FLYTE_SECRETS_...), the
+// FLYTE_* overrides of secret-bearing settings, and the names in extra.
+func PluginEnv(environ []string, cfg *config.Config, extra ...string) []string {
+	drop := map[string]bool{}
+	for _, s := range cfg.Settings() {
+		if s.Secret {
+			drop[s.EnvVar()] = true
+		}
+	}
+	for _, name := range extra {
+		drop[name] = true
+	}
+	prefix := cfg.Secrets.EnvPrefix
+	out := make([]string, 0, len(environ))
+	for _, kv := range environ {
+		name, _, _ := strings.Cut(kv, "=")
+		if drop[name] || prefix != "" && strings.HasPrefix(name, prefix) {
+			continue
+		}
+		out = append(out, kv)
+	}
+	return out
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"runtime"
 	"sort"
 	"strings"
@@ -17,6 +18,7 @@ import (
 	"github.com/goflyte/goflyte/engine/config"
 	"github.com/goflyte/goflyte/engine/sandbox"
 	"github.com/goflyte/goflyte/plugin"
+	"github.com/goflyte/goflyte/secretsbackends"
 )
 
 // Status is the state of a run or of one task in it.
@@ -218,11 +220,21 @@ func (e *Engine) Run(ctx context.Context, g *Graph, opts RunOptions) (*Result, e
 			return nil, fmt.Errorf("input %q has no value", in.Name)
 		}
 	}
-	name := sandbox.NewRunName(opts.Now)
-	run, err := sandbox.Sandbox{Root: e.Config.SDK.LocalSandbox}.NewRun(name)
+	sb := sandbox.Sandbox{Root: e.Config.SDK.LocalSandbox}
+	var run *sandbox.Run
+	var err error
+	for try := 0; ; try++ {
+		// Names hold the second and random bits: a clash needs thousands
+		// of runs a second in one sandbox, and a retry resolves it.
+		run, err = sb.NewRun(sandbox.NewRunName(opts.Now))
+		if err == nil || !errors.Is(err, fs.ErrExist) || try == 4 {
+			break
+		}
+	}
 	if err != nil {
 		return nil, err
 	}
+	name := run.Name
 	inputs := cty.ObjectVal(opts.Inputs)
 	if len(opts.Inputs) == 0 {
 		inputs = cty.EmptyObjectVal
@@ -319,7 +331,8 @@ func (x *execution) schedule(ctx context.Context) {
 			if ctx.Err() != nil && errors.Is(d.err, context.Canceled) {
 				tr.Status = StatusCancelled
 			}
-			tr.Err = &TaskError{Node: d.node.Name, TaskID: d.node.TaskID(), Err: d.err, Diagnostics: inputDiagnostics(d.node, d.err)}
+			err := x.engine.redactor.redactError(d.err)
+			tr.Err = &TaskError{Node: d.node.Name, TaskID: d.node.TaskID(), Err: err, Diagnostics: inputDiagnostics(d.node, err)}
 			if firstErr == nil {
 				firstErr = tr.Err
 			}
@@ -405,14 +418,19 @@ func (x *execution) execute(ctx context.Context, n *Node, tr *TaskRun, args json
 	if err != nil {
 		return nil, err
 	}
+	secrets, err := x.engine.resolveSecrets(ctx, n)
+	if err != nil {
+		return nil, err
+	}
 	dir, err := x.run.TaskDir(n.Name, tr.Attempts)
 	if err != nil {
 		return nil, err
 	}
 	tr.WorkDir = dir
 	res, err := client.Execute(ctx, &plugin.ExecuteRequest{
-		Task:   n.Task,
-		Inputs: args,
+		Secrets: secrets,
+		Task:    n.Task,
+		Inputs:  args,
 		Params: plugin.Params{
 			ExecutionID:      x.res.ExecutionID,
 			ExecutionDate:    x.res.ExecutionDate,
@@ -506,4 +524,27 @@ func inputDiagnostics(n *Node, err error) hcl.Diagnostics {
 		diags = append(diags, diag)
 	}
 	return diags
+}
+
+// resolveSecrets resolves the node's secrets through the engine's chain,
+// before the plugin is called, and remembers their values for redaction.
+// A secret that cannot be found fails the task with an error that lists
+// every place tried.
+func (e *Engine) resolveSecrets(ctx context.Context, n *Node) ([]plugin.Secret, error) {
+	if len(n.Secrets) == 0 {
+		return nil, nil
+	}
+	if e.Secrets == nil {
+		return nil, fmt.Errorf("task needs secrets (%s) but no secrets backend is configured", n.Secrets[0])
+	}
+	out := make([]plugin.Secret, 0, len(n.Secrets))
+	for _, r := range n.Secrets {
+		v, err := e.Secrets.Lookup(ctx, secretsbackends.Name{Group: r.Group, Version: r.Version, Key: r.Key})
+		if err != nil {
+			return nil, err // names the secret and every place tried
+		}
+		e.redactor.add(v)
+		out = append(out, plugin.Secret{SecretRequest: r, Value: v})
+	}
+	return out, nil
 }

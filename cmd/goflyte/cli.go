@@ -16,6 +16,7 @@ import (
 
 	"github.com/goflyte/goflyte/engine"
 	"github.com/goflyte/goflyte/engine/config"
+	"github.com/goflyte/goflyte/secretsbackends"
 )
 
 // Exit codes.
@@ -76,6 +77,8 @@ func commands() []*command {
 		workflowsCommand(),
 		pluginsCommand(),
 		configCommand(),
+		secretsCommand(),
+		doctorCommand(),
 		{name: "version", summary: "Print the goflyte version", run: func(_ context.Context, c *cli, args []string) error {
 			if err := c.parseFlags(newFlagSet("version"), args, 0); err != nil {
 				return err
@@ -266,16 +269,23 @@ func (c *cli) loadConfig() (*config.Config, error) {
 	return cfg, nil
 }
 
-// newEngine returns an engine whose logs (its own and the plugins') go to
-// stderr at the configured level.
-func (c *cli) newEngine(cfg *config.Config) *engine.Engine {
-	logger := hclog.New(&hclog.LoggerOptions{
+// logger returns goflyte's logger: stderr, at the configured level.
+func (c *cli) logger(cfg *config.Config) hclog.Logger {
+	return hclog.New(&hclog.LoggerOptions{
 		Name:   programName,
 		Level:  hclog.LevelFromString(cfg.SDK.LoggingLevel),
 		Output: c.stderr,
 		Color:  hclog.ColorOff,
 	})
-	return engine.New(cfg, logger)
+}
+
+// newEngine returns an engine whose logs (its own and the plugins') go to
+// stderr at the configured level, with the secrets chain of flyte.hcl.
+func (c *cli) newEngine(cfg *config.Config) *engine.Engine {
+	logger := c.logger(cfg)
+	e := engine.New(cfg, logger)
+	e.Secrets = secretsbackends.New(secretsOptions(cfg, logger))
+	return e
 }
 
 func (c *cli) warn(diags hcl.Diagnostics) {

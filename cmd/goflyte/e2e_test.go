@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -123,10 +124,21 @@ func (x *e2e) run(args ...string) result {
 	return x.runEnv(nil, args...)
 }
 
+func (x *e2e) runWithStdin(stdin string, args ...string) result {
+	x.t.Helper()
+	return x.exec(strings.NewReader(stdin), nil, args...)
+}
+
 func (x *e2e) runEnv(env []string, args ...string) result {
+	x.t.Helper()
+	return x.exec(nil, env, args...)
+}
+
+func (x *e2e) exec(stdin io.Reader, env []string, args ...string) result {
 	x.t.Helper()
 	cmd := exec.Command(e2eBin, args...)
 	cmd.Dir = x.dir
+	cmd.Stdin = stdin
 	cmd.Env = append(append([]string{}, x.env...), env...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr

@@ -1,10 +1,12 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 	"time"
@@ -122,12 +124,19 @@ func runRun(ctx context.Context, c *cli, args []string) error {
 	if err != nil {
 		return err
 	}
+	// A task may return a secret as an output or put one in its error: the
+	// engine redacts its errors, and everything printed here is redacted
+	// too. (Downstream tasks still get the real values.)
 	if *asJSON {
-		if err := writeJSON(c.stdout, resultJSON(res)); err != nil {
+		var buf bytes.Buffer
+		if err := writeJSON(&buf, resultJSON(res)); err != nil {
+			return err
+		}
+		if _, err := io.WriteString(c.stdout, eng.Redact(buf.String())); err != nil {
 			return err
 		}
 	} else {
-		printResult(c, res)
+		printResult(c, res, eng.Redact)
 	}
 	switch res.Status {
 	case engine.StatusSucceeded:
@@ -213,13 +222,13 @@ func resultJSON(res *engine.Result) resultOut {
 	return out
 }
 
-func printResult(c *cli, res *engine.Result) {
+func printResult(c *cli, res *engine.Result, redact func(string) string) {
 	w := c.stdout
 	if res.Status == engine.StatusSucceeded {
 		if len(res.Outputs) > 0 {
 			fmt.Fprintln(w, "Outputs:")
 			for _, name := range sortedValueKeys(res.Outputs) {
-				fmt.Fprintf(w, "  %s = %s\n", name, engine.FormatValue(res.Outputs[name]))
+				fmt.Fprintf(w, "  %s = %s\n", name, redact(engine.FormatValue(res.Outputs[name])))
 			}
 		}
 	}

@@ -43,7 +43,8 @@
 // # Paths
 //
 // The path settings are sdk.workflow_packages, sdk.local_sandbox,
-// sdk.plugin_dirs, secrets.default_dir, platform.ca_cert_file_path and
+// sdk.plugin_dirs, secrets.default_dir, secrets.fallback_dir,
+// secrets.pass_dir, platform.ca_cert_file_path and
 // credentials.client_secret_location. Their values are always absolute
 // after loading: a leading "~/" (or a lone "~") expands to the home
 // directory; other relative paths written in the file resolve against the

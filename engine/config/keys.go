@@ -50,6 +50,12 @@ var table = []key{
 	{section: "secrets", name: "env_prefix", def: "FLYTE_SECRETS_", field: func(c *Config) any { return &c.Secrets.EnvPrefix }},
 	{section: "secrets", name: "default_dir", def: "/etc/secrets", path: true, field: func(c *Config) any { return &c.Secrets.DefaultDir }},
 	{section: "secrets", name: "file_prefix", field: func(c *Config) any { return &c.Secrets.FilePrefix }},
+	{section: "secrets", name: "keychain_service", def: "goflyte", norm: normName, field: func(c *Config) any { return &c.Secrets.KeychainService }},
+	{section: "secrets", name: "keychain_timeout_seconds", def: 3, field: func(c *Config) any { return &c.Secrets.KeychainTimeoutSeconds }},
+	{section: "secrets", name: "fallback", norm: oneOf("", "auto", "file", "pass", "keyctl"), field: func(c *Config) any { return &c.Secrets.Fallback }},
+	{section: "secrets", name: "fallback_dir", path: true, field: func(c *Config) any { return &c.Secrets.FallbackDir }},
+	{section: "secrets", name: "fallback_passphrase_env", def: "GOFLYTE_KEYRING_PASSPHRASE", norm: normEnvVarName, field: func(c *Config) any { return &c.Secrets.FallbackPassphraseEnv }},
+	{section: "secrets", name: "pass_dir", path: true, field: func(c *Config) any { return &c.Secrets.PassDir }},
 
 	{section: "platform", name: "url", def: "localhost:30080", norm: normURL, field: func(c *Config) any { return &c.Platform.URL }},
 	{section: "platform", name: "insecure", field: func(c *Config) any { return &c.Platform.Insecure }},
@@ -340,6 +346,22 @@ func oneOf(allowed ...string) func(string) (string, *problem) {
 func normName(s string) (string, *problem) {
 	if s == "" || strings.ContainsAny(s, ":/") {
 		return "", &problem{expected: `a non-empty name without ":" or "/"`}
+	}
+	return s, nil
+}
+
+// normEnvVarName accepts the name of an environment variable, as
+// Flytekit's Secret.env_var does: letters, digits and "_", not starting
+// with a digit.
+func normEnvVarName(s string) (string, *problem) {
+	ok := s != ""
+	for i, r := range s {
+		if !(r == '_' || 'A' <= r && r <= 'Z' || 'a' <= r && r <= 'z' || i > 0 && '0' <= r && r <= '9') {
+			ok = false
+		}
+	}
+	if !ok {
+		return "", &problem{expected: `an environment variable name: letters, digits and "_", not starting with a digit`}
 	}
 	return s, nil
 }

@@ -93,8 +93,11 @@ func TestDefaults(t *testing.T) {
 			LoggingLevel:     "warn",
 			PluginDirs:       []string{filepath.Join(filepath.Dir(exe), "plugins"), filepath.Join(opts.UserConfigDir, "goflyte", "plugins")},
 		},
-		Local:    Local{CacheEnabled: true, Project: "local", Domain: "local"},
-		Secrets:  Secrets{EnvPrefix: "FLYTE_SECRETS_", DefaultDir: "/etc/secrets"},
+		Local: Local{CacheEnabled: true, Project: "local", Domain: "local"},
+		Secrets: Secrets{
+			EnvPrefix: "FLYTE_SECRETS_", DefaultDir: "/etc/secrets",
+			KeychainService: "goflyte", KeychainTimeoutSeconds: 3, FallbackPassphraseEnv: "GOFLYTE_KEYRING_PASSPHRASE",
+		},
 		Platform: Platform{URL: "localhost:30080"},
 		Credentials: Credentials{
 			Command: []string{}, ProxyCommand: []string{}, Scopes: []string{}, AuthMode: "standard",
@@ -126,6 +129,8 @@ func TestKeys(t *testing.T) {
 		"sdk.workflow_packages", "sdk.local_sandbox", "sdk.logging_level", "sdk.plugin_dirs",
 		"local.cache_enabled", "local.cache_overwrite", "local.project", "local.domain",
 		"secrets.env_prefix", "secrets.default_dir", "secrets.file_prefix",
+		"secrets.keychain_service", "secrets.keychain_timeout_seconds", "secrets.fallback", "secrets.fallback_dir",
+		"secrets.fallback_passphrase_env", "secrets.pass_dir",
 		"platform.url", "platform.insecure", "platform.insecure_skip_verify", "platform.console_endpoint",
 		"platform.ca_cert_file_path", "platform.http_proxy_url",
 		"credentials.command", "credentials.proxy_command", "credentials.client_id", "credentials.client_secret",
@@ -197,6 +202,17 @@ func TestEnvValues(t *testing.T) {
 		{name: "auth mode ClientSecret", env: "FLYTE_CREDENTIALS_AUTH_MODE", value: "CLIENTSECRET", key: "credentials.auth_mode", want: "ClientSecret"},
 		{name: "addressing style", env: "FLYTE_AWS_ADDRESSING_STYLE", value: "Path", key: "aws.addressing_style", want: "path"},
 		{name: "path", env: "FLYTE_SECRETS_DEFAULT_DIR", value: "secrets", key: "secrets.default_dir", want: filepath.Join(work, "secrets")},
+
+		{name: "keychain service", env: "FLYTE_SECRETS_KEYCHAIN_SERVICE", value: "goflyte-dev", key: "secrets.keychain_service", want: "goflyte-dev"},
+		{name: "keychain service empty is unset", env: "FLYTE_SECRETS_KEYCHAIN_SERVICE", value: "", key: "secrets.keychain_service", want: "goflyte", unset: true},
+		{name: "keychain timeout", env: "FLYTE_SECRETS_KEYCHAIN_TIMEOUT_SECONDS", value: "10", key: "secrets.keychain_timeout_seconds", want: 10},
+		{name: "fallback any case", env: "FLYTE_SECRETS_FALLBACK", value: "File", key: "secrets.fallback", want: "file"},
+		{name: "fallback auto", env: "FLYTE_SECRETS_FALLBACK", value: "auto", key: "secrets.fallback", want: "auto"},
+		{name: "fallback keyctl", env: "FLYTE_SECRETS_FALLBACK", value: "KEYCTL", key: "secrets.fallback", want: "keyctl"},
+		{name: "fallback empty is unset", env: "FLYTE_SECRETS_FALLBACK", value: "", key: "secrets.fallback", want: "", unset: true},
+		{name: "fallback dir", env: "FLYTE_SECRETS_FALLBACK_DIR", value: "keyring", key: "secrets.fallback_dir", want: filepath.Join(work, "keyring")},
+		{name: "passphrase env", env: "FLYTE_SECRETS_FALLBACK_PASSPHRASE_ENV", value: "MY_PASS_2", key: "secrets.fallback_passphrase_env", want: "MY_PASS_2"},
+		{name: "pass dir", env: "FLYTE_SECRETS_PASS_DIR", value: "/srv/pass", key: "secrets.pass_dir", want: "/srv/pass"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -234,6 +250,12 @@ func TestEnvErrors(t *testing.T) {
 		{name: "auth mode typo", env: "FLYTE_CREDENTIALS_AUTH_MODE", value: "pkse", detail: []string{"FLYTE_CREDENTIALS_AUTH_MODE", `"DeviceFlow"`, `Did you mean "Pkce"?`}},
 		{name: "addressing style", env: "FLYTE_AWS_ADDRESSING_STYLE", value: "domain", detail: []string{"FLYTE_AWS_ADDRESSING_STYLE", `"path", "virtual" or "auto"`}},
 		{name: "project with colon", env: "FLYTE_LOCAL_PROJECT", value: "a:b", detail: []string{"FLYTE_LOCAL_PROJECT", `without ":" or "/"`}},
+		{name: "fallback typo", env: "FLYTE_SECRETS_FALLBACK", value: "fiel", detail: []string{"FLYTE_SECRETS_FALLBACK", `"", "auto", "file", "pass" or "keyctl"`, `Did you mean "file"?`}},
+		{name: "fallback kwallet", env: "FLYTE_SECRETS_FALLBACK", value: "kwallet", detail: []string{"FLYTE_SECRETS_FALLBACK", `not "kwallet"`}},
+		{name: "keychain service with slash", env: "FLYTE_SECRETS_KEYCHAIN_SERVICE", value: "a/b", detail: []string{"FLYTE_SECRETS_KEYCHAIN_SERVICE", `without ":" or "/"`}},
+		{name: "keychain timeout negative", env: "FLYTE_SECRETS_KEYCHAIN_TIMEOUT_SECONDS", value: "-1", detail: []string{"FLYTE_SECRETS_KEYCHAIN_TIMEOUT_SECONDS", "a whole number, at least 0"}},
+		{name: "passphrase env with dash", env: "FLYTE_SECRETS_FALLBACK_PASSPHRASE_ENV", value: "MY-PASS", detail: []string{"FLYTE_SECRETS_FALLBACK_PASSPHRASE_ENV", "an environment variable name", `not "MY-PASS"`}},
+		{name: "passphrase env starting with a digit", env: "FLYTE_SECRETS_FALLBACK_PASSPHRASE_ENV", value: "1PASS", detail: []string{"an environment variable name"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -655,6 +677,9 @@ func TestConfigErrorDetails(t *testing.T) {
 		{name: "log level", src: "sdk {\n  logging_level = \"degub\"\n}\n", detail: []string{`Did you mean "debug"?`}},
 		{name: "auth mode", src: "credentials {\n  auth_mode = \"pkse\"\n}\n", detail: []string{`"standard", "basic", "client_credentials", "external_process", "ClientSecret", "Pkce", "ExternalCommand" or "DeviceFlow"`, `Did you mean "Pkce"?`}},
 		{name: "empty project", src: "local {\n  project = \"\"\n}\n", detail: []string{`must be a non-empty name without ":" or "/", not "".`}},
+		{name: "fallback", src: "secrets {\n  fallback = \"pas\"\n}\n", detail: []string{`The "fallback" setting in the "secrets" block must be one of "", "auto", "file", "pass" or "keyctl", not "pas". Did you mean "pass"?`}},
+		{name: "empty keychain service", src: "secrets {\n  keychain_service = \"\"\n}\n", detail: []string{`must be a non-empty name without ":" or "/", not "".`}},
+		{name: "empty passphrase env", src: "secrets {\n  fallback_passphrase_env = \"\"\n}\n", detail: []string{`must be an environment variable name: letters, digits and "_", not starting with a digit, not "".`}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -705,6 +730,39 @@ func TestConfigValidFullSetsEveryKey(t *testing.T) {
 	}
 	if cfg.Platform.URL != "flyte.example.com:443" {
 		t.Errorf("URL = %q, want dns:/// stripped", cfg.Platform.URL)
+	}
+}
+
+// TestSecretsSection checks the secrets block of valid/full.hcl as the
+// secretsbackends options are built from it: paths resolved, values
+// normalised.
+func TestSecretsSection(t *testing.T) {
+	wd, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	home := t.TempDir()
+	cfg, diags := loadConfig(t, LoadOptions{ExplicitPath: filepath.Join("testdata", "config", "valid", "full.hcl"), WorkDir: ".", HomeDir: home})
+	if len(diags) > 0 {
+		t.Fatalf("unexpected diagnostics:%s", summaries(diags))
+	}
+	dir := filepath.Join(wd, "testdata", "config", "valid")
+	want := Secrets{
+		EnvPrefix:              "_FSEC_",
+		DefaultDir:             filepath.Join(dir, "secrets"),
+		FilePrefix:             "secret-",
+		KeychainService:        "goflyte-test",
+		KeychainTimeoutSeconds: 10,
+		Fallback:               "file",
+		FallbackDir:            filepath.Join(dir, "keyring"),
+		FallbackPassphraseEnv:  "MY_KEYRING_PASSPHRASE",
+		PassDir:                filepath.Join(home, ".password-store-goflyte"),
+	}
+	if diff := cmp.Diff(want, cfg.Secrets); diff != "" {
+		t.Errorf("Secrets (-want +got):\n%s", diff)
+	}
+	if got := cfg.Secrets.KeychainTimeout().String(); got != "10s" {
+		t.Errorf("KeychainTimeout() = %s, want 10s", got)
 	}
 }
 

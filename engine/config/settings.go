@@ -77,11 +77,15 @@ type Local struct {
 	Domain string
 }
 
-// Secrets holds the "secrets" block: where the engine looks for secrets.
+// Secrets holds the "secrets" block: where the engine looks for secrets
+// (see package secretsbackends, which cmd/goflyte builds the chain with).
 // Note that the environment variables that override these settings
-// (FLYTE_SECRETS_ENV_PREFIX, FLYTE_SECRETS_DEFAULT_DIR,
-// FLYTE_SECRETS_FILE_PREFIX) share the default secret prefix, so secrets
-// cannot be named env_prefix, default_dir or file_prefix.
+// (FLYTE_SECRETS_ENV_PREFIX, FLYTE_SECRETS_FALLBACK and so on) share the
+// default secret prefix, so with that prefix no secret can be named after
+// a setting of this block: env_prefix, default_dir, file_prefix,
+// keychain_service, keychain_timeout_seconds, fallback, fallback_dir,
+// fallback_passphrase_env or pass_dir (group "keychain" key "service" is
+// FLYTE_SECRETS_KEYCHAIN_SERVICE, for example).
 type Secrets struct {
 	// EnvPrefix is prepended to a secret's upper-cased name to find it in
 	// the environment (env_prefix, default "FLYTE_SECRETS_").
@@ -91,6 +95,41 @@ type Secrets struct {
 	// FilePrefix is prepended to a secret's name to find its file in
 	// DefaultDir (file_prefix, default "").
 	FilePrefix string
+	// KeychainService is the service under which secrets are stored in
+	// the OS keychain; it also names the pass directory and the keyctl
+	// keyring of a fallback (keychain_service, default "goflyte"). It is
+	// never empty and contains no ":" or "/".
+	KeychainService string
+	// KeychainTimeoutSeconds bounds each call to the OS keychain, so that
+	// a missing or hung D-Bus fails fast (keychain_timeout_seconds,
+	// default 3). 0 means the default. See [Secrets.KeychainTimeout].
+	KeychainTimeoutSeconds int
+	// Fallback replaces the OS keychain when it is unreachable (no D-Bus
+	// session bus, no Secret Service): "" for none, "file" for an
+	// encrypted file keyring in FallbackDir, "pass" for the pass store in
+	// PassDir, "keyctl" for the Linux kernel keyring (not persistent), or
+	// "auto" for pass when it is set up and the encrypted file otherwise
+	// (fallback, default ""). Any case is accepted as input; the value
+	// here is always lower case.
+	Fallback string
+	// FallbackDir is the directory of the encrypted file keyring
+	// (fallback_dir, default "", which means
+	// <os.UserConfigDir()>/goflyte/keyring). A path setting.
+	FallbackDir string
+	// FallbackPassphraseEnv names the environment variable that holds the
+	// encrypted file keyring's passphrase; without it goflyte asks on the
+	// terminal (fallback_passphrase_env, default
+	// "GOFLYTE_KEYRING_PASSPHRASE"). It is a valid variable name.
+	FallbackPassphraseEnv string
+	// PassDir is the pass password store (pass_dir, default "", which
+	// means $PASSWORD_STORE_DIR or ~/.password-store). A path setting.
+	PassDir string
+}
+
+// KeychainTimeout returns KeychainTimeoutSeconds as a duration (0 when
+// unset, which secretsbackends takes as its default).
+func (s Secrets) KeychainTimeout() time.Duration {
+	return time.Duration(s.KeychainTimeoutSeconds) * time.Second
 }
 
 // Platform holds the "platform" block: how to reach a Flyte deployment.

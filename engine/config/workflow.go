@@ -77,6 +77,8 @@ type Task struct {
 	Inputs      []*TaskInput
 	InputsRange hcl.Range // the inputs attribute, or the block when absent
 	DependsOn   []Dependency
+	// Secrets are the secrets declared in the task's secret blocks.
+	Secrets []*SecretDecl
 	// Deps lists the tasks this one waits for, from references in its inputs
 	// and from depends_on, sorted and without duplicates.
 	Deps []string
@@ -97,6 +99,20 @@ type TaskInput struct {
 	Name      string
 	Expr      hcl.Expression
 	NameRange hcl.Range
+}
+
+// SecretDecl is a secret block in a task:
+//
+//	secret {
+//	  group   = "github"
+//	  key     = "token"
+//	  version = "v1"   # optional
+//	}
+//
+// Group may be omitted for a group-less secret.
+type SecretDecl struct {
+	Group, Version, Key string
+	DeclRange           hcl.Range
 }
 
 // Dependency is one element of depends_on.
@@ -132,6 +148,11 @@ var inputSchema = &hcl.BodySchema{
 
 var taskSchema = &hcl.BodySchema{
 	Attributes: []hcl.AttributeSchema{{Name: "uses", Required: true}, {Name: "inputs"}, {Name: "depends_on"}},
+	Blocks:     []hcl.BlockHeaderSchema{{Type: "secret"}},
+}
+
+var secretSchema = &hcl.BodySchema{
+	Attributes: []hcl.AttributeSchema{{Name: "group"}, {Name: "key", Required: true}, {Name: "version"}},
 }
 
 var outputSchema = &hcl.BodySchema{
@@ -354,8 +375,46 @@ func decodeTask(b *hcl.Block) (*Task, hcl.Diagnostics) {
 			t.DependsOn = append(t.DependsOn, Dependency{Task: name, Range: e.Range()})
 		}
 	}
+	for _, sb := range content.Blocks {
+		sd := &SecretDecl{DeclRange: sb.DefRange}
+		sc, d := sb.Body.Content(secretSchema)
+		diags = append(diags, d...)
+		for _, part := range []struct {
+			name string
+			dst  *string
+		}{{"group", &sd.Group}, {"version", &sd.Version}, {"key", &sd.Key}} {
+			name, dst := part.name, part.dst
+			if attr, ok := sc.Attributes[name]; ok {
+				diags = append(diags, decodeString(attr, dst)...)
+				if *dst != "" && !validSecretPart(*dst) {
+					diags = append(diags, &hcl.Diagnostic{
+						Severity: hcl.DiagError,
+						Summary:  "Invalid secret name",
+						Detail:   fmt.Sprintf("The secret %s %q must not contain path separators, \"..\" or NUL.", name, *dst),
+						Subject:  attr.Expr.Range().Ptr(),
+					})
+				}
+			}
+		}
+		if attr, ok := sc.Attributes["key"]; ok && sd.Key == "" && !d.HasErrors() {
+			diags = append(diags, &hcl.Diagnostic{
+				Severity: hcl.DiagError,
+				Summary:  "Invalid secret name",
+				Detail:   "The secret key must not be empty.",
+				Subject:  attr.Expr.Range().Ptr(),
+			})
+		}
+		t.Secrets = append(t.Secrets, sd)
+	}
 	t.Broken = diags.HasErrors()
 	return t, diags
+}
+
+// validSecretPart reports whether s can be part of a secret's name: it
+// becomes part of an env var name, a file path and a keychain account, so
+// it must not be able to escape a directory.
+func validSecretPart(s string) bool {
+	return !strings.ContainsAny(s, "/\\\x00") && s != "." && !strings.Contains(s, "..")
 }
 
 func decodeOutput(b *hcl.Block) (*WorkflowOutput, hcl.Diagnostics) {

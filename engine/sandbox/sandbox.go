@@ -35,14 +35,15 @@ type Run struct {
 }
 
 // NewRunName returns a fresh run name: the start time, to sort runs, and
-// random hex, to keep concurrent runs apart, e.g. "r20261125-125135-3fa9c2".
+// random hex, to keep concurrent runs apart, e.g. "r20261125-125135-3fa9c27d".
 func NewRunName(now time.Time) string {
-	var b [3]byte
+	var b [4]byte
 	_, _ = rand.Read(b[:])
 	return "r" + now.UTC().Format("20060102-150405") + "-" + hex.EncodeToString(b[:])
 }
 
-// NewRun creates the directory of a new run. It fails if the name is taken.
+// NewRun creates the directory of a new run. It fails with an error
+// wrapping fs.ErrExist if the name is taken.
 func (s Sandbox) NewRun(name string) (*Run, error) {
 	if err := checkName(name); err != nil {
 		return nil, err

@@ -67,7 +67,7 @@ func TestNamesCannotEscape(t *testing.T) {
 func TestNewRunName(t *testing.T) {
 	now := time.Date(2026, 11, 25, 13, 5, 1, 0, time.UTC)
 	a, b := NewRunName(now), NewRunName(now)
-	if !regexp.MustCompile(`^r20261125-130501-[0-9a-f]{6}$`).MatchString(a) {
+	if !regexp.MustCompile(`^r20261125-130501-[0-9a-f]{8}$`).MatchString(a) {
 		t.Errorf("name %q has the wrong shape", a)
 	}
 	if a == b {

@@ -16,9 +16,15 @@ local {
 }
 
 secrets {
-  env_prefix  = "_FSEC_"
-  default_dir = "secrets"
-  file_prefix = "secret-"
+  env_prefix               = "_FSEC_"
+  default_dir              = "secrets"
+  file_prefix              = "secret-"
+  keychain_service         = "goflyte-test"
+  keychain_timeout_seconds = 10
+  fallback                 = "file"
+  fallback_dir             = "keyring"
+  fallback_passphrase_env  = "MY_KEYRING_PASSPHRASE"
+  pass_dir                 = "~/.password-store-goflyte"
 }
 
 platform {
