@@ -261,6 +261,49 @@ workflow "f" {
 	if n := len(f.callsOf("echo")); n != 0 {
 		t.Errorf("echo was called %d times after the failure", n)
 	}
+	// Working directories are made ahead of the tasks; those of tasks
+	// that never ran are removed.
+	for _, name := range []string{"after", "later"} {
+		if _, err := os.Stat(filepath.Join(res.RunDir, "tasks", name)); !os.IsNotExist(err) {
+			t.Errorf("skipped task %s left a working directory (stat: %v)", name, err)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(res.RunDir, "tasks", "boom")); err != nil {
+		t.Errorf("the failed task's working directory: %v", err)
+	}
+}
+
+func TestRunOrder(t *testing.T) {
+	e, _ := newTestEngine(t)
+	g, err := compileSource(t, e, `
+workflow "o" {
+  task "d" {
+    uses = "fake.echo"
+    inputs = { s = "${task.b.s}${task.c.s}" }
+  }
+  task "c" {
+    uses = "fake.echo"
+    inputs = { s = task.a.s }
+  }
+  task "b" {
+    uses = "fake.echo"
+    inputs = { s = "b" }
+  }
+  task "a" {
+    uses = "fake.echo"
+    inputs = { s = "a" }
+  }
+}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, n := range runOrder(g) {
+		got = append(got, n.Name)
+	}
+	if diff := cmp.Diff([]string{"b", "a", "c", "d"}, got); diff != "" {
+		t.Errorf("run order (-want +got):\n%s", diff)
+	}
 }
 
 func TestRunOptionalInputLeftOut(t *testing.T) {

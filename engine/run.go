@@ -259,7 +259,9 @@ func (e *Engine) Run(ctx context.Context, g *Graph, opts RunOptions) (*Result, e
 		x.res.Tasks = append(x.res.Tasks, tr)
 		x.tasks[n.Name] = tr
 	}
+	x.workdirs = startWorkdirs(run, runOrder(g))
 	x.schedule(ctx)
+	x.workdirs.close()
 	x.res.End = time.Now()
 	return x.res, nil
 }
@@ -272,6 +274,8 @@ type execution struct {
 	inputs cty.Value
 	res    *Result
 	tasks  map[string]*TaskRun
+	// workdirs makes the tasks' working directories ahead of them.
+	workdirs *workdirs
 }
 
 type taskDone struct {
@@ -422,7 +426,7 @@ func (x *execution) execute(ctx context.Context, n *Node, tr *TaskRun, args json
 	if err != nil {
 		return nil, err
 	}
-	dir, err := x.run.TaskDir(n.Name, tr.Attempts)
+	dir, err := x.workdirs.get(ctx, n.Name, tr.Attempts)
 	if err != nil {
 		return nil, err
 	}

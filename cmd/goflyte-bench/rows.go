@@ -17,6 +17,7 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/goflyte/goflyte/engine"
+	"github.com/goflyte/goflyte/engine/config"
 	"github.com/goflyte/goflyte/engine/sandbox"
 	"github.com/goflyte/goflyte/plugin"
 )
@@ -48,17 +49,27 @@ func comparisons() []Comparison {
 			N: 20, QuickN: 6, Warmup: 2,
 		},
 		{
-			ID:   "warm-call",
-			Name: "warm task call vs raw gRPC",
+			ID:   "warm-task",
+			Name: "warm per-task overhead vs raw gRPC",
 			Goflyte: Side{
-				What:  "TaskGraph(text.upper) + Run(text=hello) on an engine whose plugin runs (incl. sandbox run and task dirs)",
-				Setup: setupWarmEngineCall,
+				What: fmt.Sprintf("one Run of a %d-task text.upper chain on an engine whose plugin runs, divided by %d: ", warmChain, warmChain) +
+					"evaluation, the task's working dir, the call, output checks",
+				Setup: setupWarmChain,
 			},
 			Baseline: &Side{
 				What:  "Execute round trip, same request, to a plain gRPC echo server in another process on a unix socket",
 				Setup: setupRawGRPC,
 			},
 			Target: 2, Op: AtMost,
+			N: 60, QuickN: 15, Warmup: 5,
+		},
+		{
+			ID:   "warm-call",
+			Name: "warm one-task run",
+			Goflyte: Side{
+				What:  "TaskGraph(text.upper) + Run(text=hello) on an engine whose plugin runs (incl. the run's own sandbox dirs)",
+				Setup: setupWarmEngineCall,
+			},
 			N: 2000, QuickN: 400, Warmup: 100,
 		},
 		{
@@ -228,6 +239,41 @@ func setupWarmEngineCall(ctx context.Context, env *Env) (Sampler, error) {
 		start := time.Now()
 		err := runUpper(ctx, eng)
 		return time.Since(start), err
+	}, nil
+}
+
+// warmChain is the length of the chain the warm per-task row runs: long
+// enough that the run's own setup (two directories) is a small share.
+const warmChain = 100
+
+func setupWarmChain(ctx context.Context, env *Env) (Sampler, error) {
+	eng, _, err := env.WarmEngine(ctx)
+	if err != nil {
+		return nil, err
+	}
+	path := filepath.Join(env.Dir, "warm-chain.hcl")
+	if err := os.WriteFile(path, []byte(chainWorkflow(warmChain)), 0o644); err != nil {
+		return nil, err
+	}
+	wf, diags := config.NewParser().LoadWorkflowFile(path)
+	if diags.HasErrors() {
+		return nil, diags
+	}
+	g, diags := eng.Compile(ctx, wf.Workflows[0])
+	if diags.HasErrors() {
+		return nil, diags
+	}
+	return func(ctx context.Context) (time.Duration, error) {
+		start := time.Now()
+		res, err := eng.Run(ctx, g, engine.RunOptions{Inputs: helloInputs, Parallelism: 1})
+		d := time.Since(start)
+		if err != nil {
+			return 0, err
+		}
+		if res.Status != engine.StatusSucceeded {
+			return 0, fmt.Errorf("chain run %s: %v", res.Status, res.Err)
+		}
+		return d / warmChain, nil
 	}, nil
 }
 
