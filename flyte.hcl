@@ -46,6 +46,9 @@ local {
   # Handy for one run: FLYTE_LOCAL_CACHE_OVERWRITE=true goflyte run ...
   # cache_overwrite = false
 
+  # Where cached results live. Default: "cache" in sdk.local_sandbox.
+  # cache_dir = "~/.cache/goflyte/cache"
+
   # Project and domain of local executions; no ":" or "/". Default: "local" for both.
   project = "local"
   domain  = "local"

@@ -45,9 +45,18 @@ type Node struct {
 	OutputTypes map[string]cty.Type
 	// Secrets are the secrets the task gets: those its plugin declares and
 	// those its secret blocks add.
-	Secrets   []plugin.SecretRequest
+	Secrets []plugin.SecretRequest
+	// Cache is how the task's results are cached; nil when they are not.
+	Cache     *CachePolicy
 	Deps      []string
 	DeclRange hcl.Range
+}
+
+// CachePolicy says how a task's results are cached: under its plugin,
+// task name, Version and the inputs not in Ignore.
+type CachePolicy struct {
+	Version string
+	Ignore  map[string]bool
 }
 
 // TaskID returns "<plugin>.<task>".
@@ -95,6 +104,8 @@ func (e *Engine) Compile(ctx context.Context, w *config.Workflow) (*Graph, hcl.D
 		n.OutputTypes, d = fieldTypes(ts.Outputs, n, t.UsesRange)
 		diags = append(diags, d...)
 		n.Secrets, d = taskSecrets(ts, t)
+		diags = append(diags, d...)
+		n.Cache, d = taskCache(ts, t)
 		diags = append(diags, d...)
 	}
 
@@ -388,6 +399,10 @@ func (e *Engine) TaskGraph(ctx context.Context, taskID string) (*Graph, error) {
 		return nil, diags
 	}
 	n.Secrets = secrets
+	n.Cache, diags = taskCache(ts, &config.Task{Uses: taskID})
+	if diags.HasErrors() {
+		return nil, diags
+	}
 	g := &Graph{Name: taskID, Mode: plugin.ModeLocalTaskExecution, Nodes: []*Node{n}, nodes: map[string]*Node{taskName: n}}
 	for _, f := range ts.Inputs {
 		ty, err := ParseType(f.Type)
@@ -461,4 +476,60 @@ func taskSecrets(ts *plugin.TaskSchema, t *config.Task) ([]plugin.SecretRequest,
 		add(plugin.SecretRequest{Group: sd.Group, Version: sd.Version, Key: sd.Key})
 	}
 	return out, diags
+}
+
+// taskCache works out a task's cache policy: the workflow's cache
+// settings win over what the plugin declares. Caching needs a version
+// from one side or the other.
+func taskCache(ts *plugin.TaskSchema, t *config.Task) (*CachePolicy, hcl.Diagnostics) {
+	var diags hcl.Diagnostics
+	on := ts.Cacheable
+	if t.Cache != nil {
+		on = *t.Cache
+	}
+	version := ts.CacheVersion
+	if t.CacheVersion != "" {
+		version = t.CacheVersion
+	}
+	if !on {
+		if t.CacheVersion != "" {
+			diags = append(diags, &hcl.Diagnostic{
+				Severity: hcl.DiagWarning,
+				Summary:  "Cache version without cache",
+				Detail:   fmt.Sprintf("Task %q sets cache_version, but its results are not cached, so the version has no effect. Add cache = true to cache them.", t.Name),
+				Subject:  t.DeclRange.Ptr(),
+			})
+		}
+		return nil, diags
+	}
+	if version == "" {
+		subject := t.CacheRange
+		if subject.Filename == "" {
+			subject = t.DeclRange
+		}
+		diags = append(diags, &hcl.Diagnostic{
+			Severity: hcl.DiagError,
+			Summary:  "Missing cache version",
+			Detail:   fmt.Sprintf("Task %q is cached, but neither the workflow nor plugin task %s gives a cache version. Add cache_version = \"1\" and change it whenever the task's results would change.", t.Name, ts.Name),
+			Subject:  subject.Ptr(),
+		})
+		return nil, diags
+	}
+	p := &CachePolicy{Version: version, Ignore: map[string]bool{}}
+	names := make([]string, len(ts.Inputs))
+	for i, f := range ts.Inputs {
+		names[i] = f.Name
+	}
+	for _, ig := range t.CacheIgnoreInputs {
+		if _, ok := ts.Input(ig.Input); !ok {
+			detail := fmt.Sprintf("Task %s has no input named %q to leave out of its cache key.", t.Uses, ig.Input)
+			if s := config.Suggest(ig.Input, names); s != "" {
+				detail += fmt.Sprintf(" Did you mean %q?", s)
+			}
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Unsupported input", Detail: detail, Subject: ig.Range.Ptr()})
+			continue
+		}
+		p.Ignore[ig.Input] = true
+	}
+	return p, diags
 }

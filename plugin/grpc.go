@@ -116,12 +116,14 @@ func schemaToProto(s *Schema) *pluginpb.DescribeResponse {
 	resp := &pluginpb.DescribeResponse{Name: s.Name, Version: s.Version}
 	for _, t := range s.Tasks {
 		resp.Tasks = append(resp.Tasks, &pluginpb.TaskSchema{
-			Name:    t.Name,
-			Doc:     t.Doc,
-			Kind:    pluginpb.TaskKind(t.Kind),
-			Inputs:  fieldsToProto(t.Inputs),
-			Outputs: fieldsToProto(t.Outputs),
-			Secrets: secretRequestsToProto(t.Secrets),
+			Name:         t.Name,
+			Doc:          t.Doc,
+			Kind:         pluginpb.TaskKind(t.Kind),
+			Inputs:       fieldsToProto(t.Inputs),
+			Outputs:      fieldsToProto(t.Outputs),
+			Secrets:      secretRequestsToProto(t.Secrets),
+			Cacheable:    t.Cacheable,
+			CacheVersion: t.CacheVersion,
 		})
 	}
 	return resp
@@ -139,12 +141,14 @@ func schemaFromProto(resp *pluginpb.DescribeResponse) *Schema {
 	s := &Schema{Name: resp.GetName(), Version: resp.GetVersion()}
 	for _, t := range resp.GetTasks() {
 		s.Tasks = append(s.Tasks, TaskSchema{
-			Name:    t.GetName(),
-			Doc:     t.GetDoc(),
-			Kind:    Kind(t.GetKind()),
-			Inputs:  fieldsFromProto(t.GetInputs()),
-			Outputs: fieldsFromProto(t.GetOutputs()),
-			Secrets: secretRequestsFromProto(t.GetSecrets()),
+			Name:         t.GetName(),
+			Doc:          t.GetDoc(),
+			Kind:         Kind(t.GetKind()),
+			Inputs:       fieldsFromProto(t.GetInputs()),
+			Outputs:      fieldsFromProto(t.GetOutputs()),
+			Secrets:      secretRequestsFromProto(t.GetSecrets()),
+			Cacheable:    t.GetCacheable(),
+			CacheVersion: t.GetCacheVersion(),
 		})
 	}
 	return s

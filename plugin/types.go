@@ -79,6 +79,10 @@ type TaskSchema struct {
 	// Secrets are secrets the task always needs; a workflow may declare
 	// more for it.
 	Secrets []SecretRequest `json:"secrets,omitempty"`
+	// Cacheable marks a task whose results the engine may cache, keyed by
+	// CacheVersion and the inputs. A workflow's cache settings win.
+	Cacheable    bool   `json:"cacheable,omitempty"`
+	CacheVersion string `json:"cache_version,omitempty"`
 }
 
 // SecretRequest names a secret. Group and Version may be empty.

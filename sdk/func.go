@@ -9,11 +9,12 @@ import (
 
 // FuncTask is a [Task] made from a function by [Func].
 type FuncTask[In, Out any] struct {
-	f       func(context.Context, In) (Out, error)
-	doc     string
-	secrets []SecretRequest
-	in      *structSchema
-	out     *structSchema
+	f            func(context.Context, In) (Out, error)
+	doc          string
+	secrets      []SecretRequest
+	cacheVersion string // "" means not cacheable
+	in           *structSchema
+	out          *structSchema
 }
 
 var _ Task = (*FuncTask[struct{}, struct{}])(nil)
@@ -49,14 +50,31 @@ func (t *FuncTask[In, Out]) WithDoc(doc string) *FuncTask[In, Out] {
 	return &c
 }
 
+// WithCache returns a copy of t that the engine may cache: a run whose
+// inputs equal an earlier run's reuses its outputs instead of calling the
+// task (when the user's cache is enabled). Change version whenever a
+// change to the task's code changes its results. A workflow may turn
+// caching off for the task, or set another version. Cache only tasks
+// whose outputs depend on nothing but their inputs.
+func (t *FuncTask[In, Out]) WithCache(version string) *FuncTask[In, Out] {
+	if version == "" {
+		panic("sdk: WithCache needs a non-empty version")
+	}
+	c := *t
+	c.cacheVersion = version
+	return &c
+}
+
 // Schema implements [Task]. The name is left empty for the provider to fill.
 func (t *FuncTask[In, Out]) Schema() plugin.TaskSchema {
 	return plugin.TaskSchema{
-		Doc:     t.doc,
-		Kind:    plugin.KindPlain,
-		Inputs:  t.in.pluginFields(),
-		Outputs: t.out.pluginFields(),
-		Secrets: append([]SecretRequest(nil), t.secrets...),
+		Doc:          t.doc,
+		Kind:         plugin.KindPlain,
+		Inputs:       t.in.pluginFields(),
+		Outputs:      t.out.pluginFields(),
+		Secrets:      append([]SecretRequest(nil), t.secrets...),
+		Cacheable:    t.cacheVersion != "",
+		CacheVersion: t.cacheVersion,
 	}
 }
 

@@ -44,6 +44,7 @@ var table = []key{
 
 	{section: "local", name: "cache_enabled", def: true, field: func(c *Config) any { return &c.Local.CacheEnabled }},
 	{section: "local", name: "cache_overwrite", field: func(c *Config) any { return &c.Local.CacheOverwrite }},
+	{section: "local", name: "cache_dir", path: true, field: func(c *Config) any { return &c.Local.CacheDir }},
 	{section: "local", name: "project", def: "local", norm: normName, field: func(c *Config) any { return &c.Local.Project }},
 	{section: "local", name: "domain", def: "local", norm: normName, field: func(c *Config) any { return &c.Local.Domain }},
 

@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -69,6 +70,9 @@ type Local struct {
 	// CacheOverwrite re-runs cacheable tasks and replaces their cached
 	// results (cache_overwrite, default false).
 	CacheOverwrite bool
+	// CacheDir holds the cache's entries (cache_dir, default "": the
+	// "cache" directory in sdk.local_sandbox). A path setting.
+	CacheDir string
 	// Project is the project name of local executions (project, default
 	// "local"). It is never empty and contains no ":" or "/".
 	Project string
@@ -392,4 +396,13 @@ func sectionNames() []string {
 		}
 	}
 	return out
+}
+
+// CachePath returns the directory of the local result cache: CacheDir, or
+// "cache" in the sandbox.
+func (c *Config) CachePath() string {
+	if c.Local.CacheDir != "" {
+		return c.Local.CacheDir
+	}
+	return filepath.Join(c.SDK.LocalSandbox, "cache")
 }

@@ -79,6 +79,13 @@ type Task struct {
 	DependsOn   []Dependency
 	// Secrets are the secrets declared in the task's secret blocks.
 	Secrets []*SecretDecl
+	// Cache is the cache attribute: nil when absent (the plugin decides),
+	// else whether the task's results are cached.
+	Cache        *bool
+	CacheRange   hcl.Range
+	CacheVersion string
+	// CacheIgnoreInputs are inputs left out of the cache key.
+	CacheIgnoreInputs []CacheIgnore
 	// Deps lists the tasks this one waits for, from references in its inputs
 	// and from depends_on, sorted and without duplicates.
 	Deps []string
@@ -115,6 +122,12 @@ type SecretDecl struct {
 	DeclRange           hcl.Range
 }
 
+// CacheIgnore is one element of cache_ignore_inputs.
+type CacheIgnore struct {
+	Input string
+	Range hcl.Range
+}
+
 // Dependency is one element of depends_on.
 type Dependency struct {
 	Task  string
@@ -147,8 +160,11 @@ var inputSchema = &hcl.BodySchema{
 }
 
 var taskSchema = &hcl.BodySchema{
-	Attributes: []hcl.AttributeSchema{{Name: "uses", Required: true}, {Name: "inputs"}, {Name: "depends_on"}},
-	Blocks:     []hcl.BlockHeaderSchema{{Type: "secret"}},
+	Attributes: []hcl.AttributeSchema{
+		{Name: "uses", Required: true}, {Name: "inputs"}, {Name: "depends_on"},
+		{Name: "cache"}, {Name: "cache_version"}, {Name: "cache_ignore_inputs"},
+	},
+	Blocks: []hcl.BlockHeaderSchema{{Type: "secret"}},
 }
 
 var secretSchema = &hcl.BodySchema{
@@ -375,6 +391,7 @@ func decodeTask(b *hcl.Block) (*Task, hcl.Diagnostics) {
 			t.DependsOn = append(t.DependsOn, Dependency{Task: name, Range: e.Range()})
 		}
 	}
+	diags = append(diags, decodeTaskCache(t, content)...)
 	for _, sb := range content.Blocks {
 		sd := &SecretDecl{DeclRange: sb.DefRange}
 		sc, d := sb.Body.Content(secretSchema)
@@ -651,3 +668,62 @@ func decodeString(attr *hcl.Attribute, dst *string) hcl.Diagnostics {
 // Suggest returns the name in names closest to given, or "" when none is
 // close enough to be a likely typo. Diagnostics use it for "Did you mean".
 func Suggest(given string, names []string) string { return suggest(given, names) }
+
+// decodeTaskCache decodes cache, cache_version and cache_ignore_inputs.
+// Whether a version is needed depends on the plugin, so the engine checks
+// that; ignoring inputs without caching is an error here.
+func decodeTaskCache(t *Task, content *hcl.BodyContent) hcl.Diagnostics {
+	var diags hcl.Diagnostics
+	if attr, ok := content.Attributes["cache"]; ok {
+		t.CacheRange = attr.Range
+		v, d := attr.Expr.Value(nil)
+		diags = append(diags, d...)
+		if !d.HasErrors() {
+			b, err := convert.Convert(v, cty.Bool)
+			if err != nil || b.IsNull() {
+				diags = append(diags, &hcl.Diagnostic{
+					Severity: hcl.DiagError,
+					Summary:  "Invalid cache",
+					Detail:   "cache must be true or false.",
+					Subject:  attr.Expr.Range().Ptr(),
+				})
+			} else {
+				on := b.True()
+				t.Cache = &on
+			}
+		}
+	}
+	if attr, ok := content.Attributes["cache_version"]; ok {
+		diags = append(diags, decodeString(attr, &t.CacheVersion)...)
+	}
+	if attr, ok := content.Attributes["cache_ignore_inputs"]; ok {
+		exprs, d := hcl.ExprList(attr.Expr)
+		diags = append(diags, d...)
+		for _, e := range exprs {
+			name := hcl.ExprAsKeyword(e)
+			if name == "" {
+				v, vd := e.Value(nil)
+				if vd.HasErrors() || v.Type() != cty.String || v.IsNull() {
+					diags = append(diags, &hcl.Diagnostic{
+						Severity: hcl.DiagError,
+						Summary:  "Invalid cache_ignore_inputs",
+						Detail:   "Each element of cache_ignore_inputs must name one of the task's inputs, as a string.",
+						Subject:  e.Range().Ptr(),
+					})
+					continue
+				}
+				name = v.AsString()
+			}
+			t.CacheIgnoreInputs = append(t.CacheIgnoreInputs, CacheIgnore{Input: name, Range: e.Range()})
+		}
+		if len(t.CacheIgnoreInputs) > 0 && (t.Cache == nil || !*t.Cache) {
+			diags = append(diags, &hcl.Diagnostic{
+				Severity: hcl.DiagError,
+				Summary:  "Cache is not enabled",
+				Detail:   "cache_ignore_inputs leaves inputs out of the cache key, but this task's results are not cached. Add cache = true (with a cache_version), or remove cache_ignore_inputs.",
+				Subject:  attr.Range.Ptr(),
+			})
+		}
+	}
+	return diags
+}

@@ -295,7 +295,11 @@ type TaskSchema struct {
 	Inputs  []*Field               `protobuf:"bytes,4,rep,name=inputs,proto3" json:"inputs,omitempty"`
 	Outputs []*Field               `protobuf:"bytes,5,rep,name=outputs,proto3" json:"outputs,omitempty"`
 	// secrets the task always needs; a workflow may declare more.
-	Secrets       []*SecretRequest `protobuf:"bytes,6,rep,name=secrets,proto3" json:"secrets,omitempty"`
+	Secrets []*SecretRequest `protobuf:"bytes,6,rep,name=secrets,proto3" json:"secrets,omitempty"`
+	// cacheable marks a task whose results the engine may cache, keyed by
+	// cache_version and the inputs; a workflow may override both.
+	Cacheable     bool   `protobuf:"varint,7,opt,name=cacheable,proto3" json:"cacheable,omitempty"`
+	CacheVersion  string `protobuf:"bytes,8,opt,name=cache_version,json=cacheVersion,proto3" json:"cache_version,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -370,6 +374,20 @@ func (x *TaskSchema) GetSecrets() []*SecretRequest {
 		return x.Secrets
 	}
 	return nil
+}
+
+func (x *TaskSchema) GetCacheable() bool {
+	if x != nil {
+		return x.Cacheable
+	}
+	return false
+}
+
+func (x *TaskSchema) GetCacheVersion() string {
+	if x != nil {
+		return x.CacheVersion
+	}
+	return ""
 }
 
 // SecretRequest names a secret: group and version may be empty.
@@ -944,7 +962,7 @@ const file_plugin_proto_rawDesc = "" +
 	"\x10DescribeResponse\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\tR\aversion\x123\n" +
-	"\x05tasks\x18\x03 \x03(\v2\x1d.goflyte.plugin.v1.TaskSchemaR\x05tasks\"\x85\x02\n" +
+	"\x05tasks\x18\x03 \x03(\v2\x1d.goflyte.plugin.v1.TaskSchemaR\x05tasks\"\xc8\x02\n" +
 	"\n" +
 	"TaskSchema\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x10\n" +
@@ -952,7 +970,9 @@ const file_plugin_proto_rawDesc = "" +
 	"\x04kind\x18\x03 \x01(\x0e2\x1b.goflyte.plugin.v1.TaskKindR\x04kind\x120\n" +
 	"\x06inputs\x18\x04 \x03(\v2\x18.goflyte.plugin.v1.FieldR\x06inputs\x122\n" +
 	"\aoutputs\x18\x05 \x03(\v2\x18.goflyte.plugin.v1.FieldR\aoutputs\x12:\n" +
-	"\asecrets\x18\x06 \x03(\v2 .goflyte.plugin.v1.SecretRequestR\asecrets\"Q\n" +
+	"\asecrets\x18\x06 \x03(\v2 .goflyte.plugin.v1.SecretRequestR\asecrets\x12\x1c\n" +
+	"\tcacheable\x18\a \x01(\bR\tcacheable\x12#\n" +
+	"\rcache_version\x18\b \x01(\tR\fcacheVersion\"Q\n" +
 	"\rSecretRequest\x12\x14\n" +
 	"\x05group\x18\x01 \x01(\tR\x05group\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\tR\aversion\x12\x10\n" +

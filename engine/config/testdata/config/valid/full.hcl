@@ -11,6 +11,7 @@ sdk {
 local {
   cache_enabled   = false
   cache_overwrite = true
+  cache_dir       = "cache"
   project         = "flytesnacks"
   domain          = "development"
 }
