@@ -21,10 +21,13 @@ import (
 // resolved to a plugin task and every expression is type-checked. It is
 // immutable and may be run many times.
 type Graph struct {
-	Name    string
-	Inputs  []*config.WorkflowInput
-	Nodes   []*Node // in declaration order
-	Outputs []*Output
+	Name string
+	// File is the workflow file ("" for a single-task run) and FileDigest
+	// the SHA-256 of its bytes.
+	File, FileDigest string
+	Inputs           []*config.WorkflowInput
+	Nodes            []*Node // in declaration order
+	Outputs          []*Output
 	// Mode is the execution mode tasks run in.
 	Mode  plugin.Mode
 	nodes map[string]*Node
@@ -50,6 +53,8 @@ type Node struct {
 	Cache     *CachePolicy
 	Deps      []string
 	DeclRange hcl.Range
+	// Digest identifies the task's definition (its block's source text).
+	Digest string
 }
 
 // CachePolicy says how a task's results are cached: under its plugin,
@@ -76,10 +81,10 @@ type Output struct {
 // are returned as diagnostics at once; the graph is nil if there are errors.
 func (e *Engine) Compile(ctx context.Context, w *config.Workflow) (*Graph, hcl.Diagnostics) {
 	schemas, diags := e.describeAll(ctx, w)
-	g := &Graph{Name: w.Name, Inputs: w.Inputs, Mode: plugin.ModeLocalWorkflowExecution, nodes: map[string]*Node{}}
+	g := &Graph{Name: w.Name, File: w.File, FileDigest: w.FileDigest, Inputs: w.Inputs, Mode: plugin.ModeLocalWorkflowExecution, nodes: map[string]*Node{}}
 
 	for _, t := range w.Tasks {
-		n := &Node{Name: t.Name, Plugin: t.PluginName(), Task: t.TaskName(), Inputs: t.Inputs, Deps: t.Deps, DeclRange: t.DeclRange}
+		n := &Node{Name: t.Name, Plugin: t.PluginName(), Task: t.TaskName(), Inputs: t.Inputs, Deps: t.Deps, DeclRange: t.DeclRange, Digest: t.Digest}
 		g.Nodes = append(g.Nodes, n)
 		g.nodes[n.Name] = n
 		schema := schemas[n.Plugin]

@@ -2,9 +2,11 @@ package engine
 
 import (
 	"os"
+	"sync"
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/goflyte/goflyte/engine/cache"
 	"github.com/goflyte/goflyte/engine/config"
 	"github.com/goflyte/goflyte/secretsbackends"
 )
@@ -21,6 +23,11 @@ type Engine struct {
 	Secrets secretsbackends.Backend
 
 	redactor *redactor
+
+	cacheOnce sync.Once
+	cache     *cache.Cache
+	cacheErr  error
+	warned    sync.Map // ids of warnings already given
 }
 
 // New returns an engine for cfg. Plugin logs go to logger, named after each

@@ -21,6 +21,9 @@ type fakeProvider struct {
 	calls    []plugin.ExecuteRequest
 	inFlight atomic.Int32
 	maxIn    atomic.Int32
+	counter  atomic.Int32
+
+	failFlaky atomic.Bool
 }
 
 func (f *fakeProvider) Describe(context.Context) (*plugin.Schema, error) { return f.schema, nil }
@@ -104,6 +107,10 @@ func newFake() *fakeProvider {
 			{Name: "secrets", Outputs: []plugin.Field{field("names", "list(string)"), field("total", "number")}},
 			{Name: "needs", Outputs: []plugin.Field{field("names", "list(string)")}, Secrets: []plugin.SecretRequest{{Group: "plugin", Key: "token"}}},
 			{Name: "leak", Outputs: []plugin.Field{field("x", "string")}},
+			{Name: "echo2", Inputs: []plugin.Field{field("s", "string")}, Outputs: []plugin.Field{field("s", "string")}},
+			{Name: "counter", Inputs: []plugin.Field{field("x", "any"), {Name: "note", Type: "string", Optional: true}}, Outputs: []plugin.Field{field("n", "number")}},
+			{Name: "memo", Inputs: []plugin.Field{field("s", "string")}, Outputs: []plugin.Field{field("s", "string")}, Cacheable: true, CacheVersion: "p1"},
+			{Name: "flaky", Inputs: []plugin.Field{field("s", "string")}, Outputs: []plugin.Field{field("s", "string")}},
 			{Name: "picky", Inputs: []plugin.Field{field("x", "number")}, Outputs: []plugin.Field{field("x", "number")}},
 		}},
 	}
@@ -169,6 +176,24 @@ func newFake() *fakeProvider {
 			case <-ctx.Done():
 				return nil, ctx.Err()
 			}
+		},
+		"echo2": func(_ context.Context, in map[string]any, _ plugin.Params) (map[string]any, error) {
+			return map[string]any{"s": in["s"]}, nil
+		},
+		"memo": func(_ context.Context, in map[string]any, _ plugin.Params) (map[string]any, error) {
+			return map[string]any{"s": in["s"]}, nil
+		},
+		// counter returns how many times it has been called, so a test can
+		// tell a cached result from a fresh one.
+		"counter": func(context.Context, map[string]any, plugin.Params) (map[string]any, error) {
+			return map[string]any{"n": f.counter.Add(1)}, nil
+		},
+		// flaky fails while failFlaky is set.
+		"flaky": func(_ context.Context, in map[string]any, _ plugin.Params) (map[string]any, error) {
+			if f.failFlaky.Load() {
+				return nil, &plugin.TaskError{Message: "flaky failed"}
+			}
+			return map[string]any{"s": in["s"]}, nil
 		},
 		"picky": func(context.Context, map[string]any, plugin.Params) (map[string]any, error) {
 			return nil, &plugin.TaskError{Diagnostics: []plugin.Diagnostic{{Summary: "Too small", Detail: "x must be big.", Attribute: "x"}}}

@@ -1,7 +1,10 @@
 package engine
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -15,6 +18,7 @@ import (
 	"github.com/zclconf/go-cty/cty"
 	"github.com/zclconf/go-cty/cty/convert"
 
+	"github.com/goflyte/goflyte/engine/cache"
 	"github.com/goflyte/goflyte/engine/config"
 	"github.com/goflyte/goflyte/engine/sandbox"
 	"github.com/goflyte/goflyte/plugin"
@@ -47,6 +51,21 @@ type RunOptions struct {
 	Observer func(Event)
 	// Now is the run's execution date; zero means time.Now().
 	Now time.Time
+	// Explain fills TaskRun.CacheReason for every cache miss.
+	Explain bool
+	// Resume, if set, keeps the outputs of tasks that succeeded in an
+	// earlier run of the same workflow.
+	Resume *Resume
+}
+
+// Resume describes the run that a run resumes.
+type Resume struct {
+	Record *sandbox.Record
+	// RunDir is the earlier run's directory, where large outputs are.
+	RunDir string
+	// From names a task to re-run, with everything downstream of it, even
+	// if it succeeded.
+	From string
 }
 
 // EventKind says what happened to a task.
@@ -93,6 +112,19 @@ type TaskRun struct {
 	Start, End time.Time
 	Outputs    map[string]cty.Value
 	Err        error
+	// Cache is CacheHit, CacheMiss or CacheOverwrite for a cached task,
+	// "" for one that is not cached (or with the cache disabled).
+	Cache    string
+	CacheKey string
+	// CacheReason says why a cached task missed (with RunOptions.Explain).
+	CacheReason string
+	// OutputsJSON are the outputs as the plugin (or the cache) gave them.
+	OutputsJSON json.RawMessage
+	// Resumed marks a task whose outputs were kept from the run that this
+	// one resumes; it did not run.
+	Resumed bool
+
+	inputsDigest string
 }
 
 // Duration is how long the task ran.
@@ -220,6 +252,13 @@ func (e *Engine) Run(ctx context.Context, g *Graph, opts RunOptions) (*Result, e
 			return nil, fmt.Errorf("input %q has no value", in.Name)
 		}
 	}
+	var kept map[string]keptTask
+	if opts.Resume != nil {
+		var err error
+		if kept, err = planResume(g, opts.Resume); err != nil {
+			return nil, err
+		}
+	}
 	sb := sandbox.Sandbox{Root: e.Config.SDK.LocalSandbox}
 	var run *sandbox.Run
 	var err error
@@ -259,10 +298,34 @@ func (e *Engine) Run(ctx context.Context, g *Graph, opts RunOptions) (*Result, e
 		x.res.Tasks = append(x.res.Tasks, tr)
 		x.tasks[n.Name] = tr
 	}
-	x.workdirs = startWorkdirs(run, runOrder(g))
+	if opts.Resume != nil {
+		now := time.Now()
+		for name, k := range kept {
+			tr := x.tasks[name]
+			tr.Status, tr.Resumed, tr.Start, tr.End = StatusSucceeded, true, now, now
+			tr.Outputs, tr.OutputsJSON = k.outputs, k.raw
+		}
+		x.resumedFrom = opts.Resume.Record.ID
+	}
+	// Working directories are made ahead only for tasks that will surely
+	// run: a cached task may need none.
+	var ahead []*Node
+	for _, n := range runOrder(g) {
+		if x.tasks[n.Name].Resumed {
+			continue
+		}
+		if !e.cacheUsed(n) || e.Config.Local.CacheOverwrite {
+			ahead = append(ahead, n)
+		}
+	}
+	if err := x.startRecord(); err != nil {
+		return nil, err
+	}
+	x.workdirs = startWorkdirs(run, ahead)
 	x.schedule(ctx)
 	x.workdirs.close()
 	x.res.End = time.Now()
+	x.finishRecord()
 	return x.res, nil
 }
 
@@ -276,6 +339,10 @@ type execution struct {
 	tasks  map[string]*TaskRun
 	// workdirs makes the tasks' working directories ahead of them.
 	workdirs *workdirs
+	// record is the run's record as started, recorder its writer.
+	record      *sandbox.Record
+	recorder    *sandbox.Recorder
+	resumedFrom string
 }
 
 type taskDone struct {
@@ -289,18 +356,28 @@ func (x *execution) schedule(ctx context.Context) {
 	waiting := make(map[string]int, len(g.Nodes))
 	dependents := map[string][]*Node{}
 	var ready []*Node
+	finished := 0
 	for _, n := range g.Nodes {
-		waiting[n.Name] = len(n.Deps)
-		for _, d := range n.Deps {
-			dependents[d] = append(dependents[d], n)
+		if tr := x.tasks[n.Name]; tr.Resumed {
+			// Kept from the resumed run: done before anything starts.
+			finished++
+			x.recordTask(n, tr)
+			x.notify(EventSucceeded, tr, finished)
+			continue
 		}
-		if len(n.Deps) == 0 {
+		for _, d := range n.Deps {
+			if !x.tasks[d].Resumed {
+				waiting[n.Name]++
+				dependents[d] = append(dependents[d], n)
+			}
+		}
+		if waiting[n.Name] == 0 {
 			ready = append(ready, n)
 		}
 	}
 
 	done := make(chan taskDone)
-	running, finished := 0, 0
+	running := 0
 	var firstErr error
 	for {
 		for firstErr == nil && ctx.Err() == nil && len(ready) > 0 && running < x.opts.Parallelism {
@@ -312,6 +389,14 @@ func (x *execution) schedule(ctx context.Context) {
 			// the outputs of finished tasks are safe to read.
 			args, err := x.evalInputs(n)
 			running++
+			if err == nil {
+				tr.inputsDigest = inputsDigest(args.digests)
+			}
+			if !x.engine.cacheUsed(n) || x.engine.Config.Local.CacheOverwrite {
+				// A cached task's first event is its last: one record
+				// line per task keeps a fully cached run fast.
+				x.recordTask(n, tr)
+			}
 			x.notify(EventStarted, tr, finished)
 			go func() {
 				if err != nil {
@@ -340,10 +425,12 @@ func (x *execution) schedule(ctx context.Context) {
 			if firstErr == nil {
 				firstErr = tr.Err
 			}
+			x.recordTask(d.node, tr)
 			x.notify(EventFailed, tr, finished)
 			continue
 		}
 		tr.Status, tr.Outputs = StatusSucceeded, d.outputs
+		x.recordTask(d.node, tr)
 		x.notify(EventSucceeded, tr, finished)
 		for _, dep := range dependents[d.node.Name] {
 			waiting[dep.Name]--
@@ -394,9 +481,19 @@ func (x *execution) evalContext(deps []string) *hcl.EvalContext {
 	return evalContext(x.inputs, cty.ObjectVal(tasks))
 }
 
-func (x *execution) evalInputs(n *Node) (json.RawMessage, error) {
+// taskArgs are a task's evaluated inputs: the JSON object sent to the
+// plugin, and a digest of each input's canonical value for the cache key.
+type taskArgs struct {
+	json    json.RawMessage
+	digests map[string]string // input name -> hex SHA-256 of its canonical JSON
+}
+
+// evalInputs evaluates the node's inputs. Their JSON is canonical (object
+// keys sorted, numbers exact), so equal values have equal digests.
+func (x *execution) evalInputs(n *Node) (*taskArgs, error) {
 	ectx := x.evalContext(n.Deps)
-	args := make(map[string]cty.Value, len(n.Inputs))
+	names := make([]string, 0, len(n.Inputs))
+	encoded := make(map[string][]byte, len(n.Inputs))
 	for _, in := range n.Inputs {
 		v, diags := in.Expr.Value(ectx)
 		if diags.HasErrors() {
@@ -409,32 +506,81 @@ func (x *execution) evalInputs(n *Node) (json.RawMessage, error) {
 		if v.IsNull() {
 			continue // an optional input left out
 		}
-		args[in.Name] = v
+		data, err := ToJSON(v)
+		if err != nil {
+			return nil, fmt.Errorf("input %q: %v", in.Name, err)
+		}
+		names = append(names, in.Name)
+		encoded[in.Name] = data
 	}
-	if len(args) == 0 {
-		return json.RawMessage("{}"), nil
+	sort.Strings(names)
+	args := &taskArgs{digests: make(map[string]string, len(names))}
+	var buf bytes.Buffer
+	buf.WriteByte('{')
+	for i, name := range names {
+		if i > 0 {
+			buf.WriteByte(',')
+		}
+		key, _ := json.Marshal(name)
+		buf.Write(key)
+		buf.WriteByte(':')
+		buf.Write(encoded[name])
+		sum := sha256.Sum256(encoded[name])
+		args.digests[name] = hex.EncodeToString(sum[:])
 	}
-	return ToJSON(cty.ObjectVal(args))
+	buf.WriteByte('}')
+	args.json = buf.Bytes()
+	return args, nil
 }
 
-func (x *execution) execute(ctx context.Context, n *Node, tr *TaskRun, args json.RawMessage) (map[string]cty.Value, error) {
+func (x *execution) execute(ctx context.Context, n *Node, tr *TaskRun, args *taskArgs) (map[string]cty.Value, error) {
+	e := x.engine
+	var key cache.Key
+	cached := e.cacheUsed(n)
+	if cached {
+		key = cacheKey(n, args.digests)
+		tr.CacheKey = key.String()
+		if e.Config.Local.CacheOverwrite {
+			tr.Cache = CacheOverwrite
+		} else {
+			outs, raw, hit, reason := e.cacheLookup(n, key, args.digests, x.opts.Explain)
+			if hit {
+				tr.Cache, tr.OutputsJSON = CacheHit, raw
+				return outs, nil
+			}
+			tr.Cache, tr.CacheReason = CacheMiss, reason
+		}
+	}
+	outs, raw, err := x.call(ctx, n, tr, args)
+	if err == nil {
+		tr.OutputsJSON = raw
+		if cached {
+			e.cachePut(n, key, args.digests, raw)
+		}
+	}
+	return outs, err
+}
+
+// call runs the task in its plugin: secrets, working directory, the call,
+// and the check of its outputs.
+func (x *execution) call(ctx context.Context, n *Node, tr *TaskRun, args *taskArgs) (map[string]cty.Value, json.RawMessage, error) {
 	client, _, err := x.engine.Plugins.Get(ctx, n.Plugin)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	secrets, err := x.engine.resolveSecrets(ctx, n)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	dir, err := x.workdirs.get(ctx, n.Name, tr.Attempts)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	tr.WorkDir = dir
 	res, err := client.Execute(ctx, &plugin.ExecuteRequest{
 		Secrets: secrets,
 		Task:    n.Task,
-		Inputs:  args,
+		Inputs:  args.json,
 		Params: plugin.Params{
 			ExecutionID:      x.res.ExecutionID,
 			ExecutionDate:    x.res.ExecutionDate,
@@ -447,9 +593,10 @@ func (x *execution) execute(ctx context.Context, n *Node, tr *TaskRun, args json
 		},
 	})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return decodeOutputs(n, res.Outputs)
+	outs, err := decodeOutputs(n, res.Outputs)
+	return outs, res.Outputs, err
 }
 
 // decodeOutputs checks a plugin's outputs against the task's schema.

@@ -77,6 +77,8 @@ func commands() []*command {
 		workflowsCommand(),
 		pluginsCommand(),
 		configCommand(),
+		runsCommand(),
+		cacheCommand(),
 		secretsCommand(),
 		doctorCommand(),
 		{name: "version", summary: "Print the goflyte version", run: func(_ context.Context, c *cli, args []string) error {
@@ -329,8 +331,9 @@ func (c *cli) report(err error) int {
 	var ue *usageError
 	var ie *engine.InputError
 	var nf *engine.NotFoundError
+	var re *engine.ResumeError
 	switch {
-	case errors.As(err, &ue), errors.As(err, &ie), errors.As(err, &nf):
+	case errors.As(err, &ue), errors.As(err, &ie), errors.As(err, &nf), errors.As(err, &re):
 		return exitUsage
 	case errors.Is(err, context.Canceled):
 		return exitCancel

@@ -174,11 +174,13 @@ type runJSON struct {
 	Error         string         `json:"error"`
 	RunDir        string         `json:"run_dir"`
 	Tasks         []struct {
-		Name    string `json:"name"`
-		Task    string `json:"task"`
-		Status  string `json:"status"`
-		WorkDir string `json:"work_dir"`
-		Error   string `json:"error"`
+		Name     string `json:"name"`
+		Task     string `json:"task"`
+		Status   string `json:"status"`
+		WorkDir  string `json:"work_dir"`
+		Error    string `json:"error"`
+		Cache    string `json:"cache"`
+		CacheKey string `json:"cache_key"`
 	} `json:"tasks"`
 }
 
@@ -592,4 +594,9 @@ func TestE2EInputDiagnosticFromPlugin(t *testing.T) {
 			t.Errorf("stderr lacks %q\n%s", want, r)
 		}
 	}
+}
+
+func readFile(path string) (string, error) {
+	data, err := os.ReadFile(path)
+	return string(data), err
 }

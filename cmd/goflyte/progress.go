@@ -67,16 +67,25 @@ func (p *progress) observe(ev engine.Event) {
 		delete(p.running, t.Node)
 	}
 	mark, word := "✓", "succeeded"
-	if ev.Kind == engine.EventFailed {
+	switch {
+	case ev.Kind == engine.EventFailed:
 		mark, word = "✗", string(t.Status)
+	case t.Cache == engine.CacheHit:
+		mark, word = "≡", "cached"
+	case t.Resumed:
+		mark, word = "↺", "kept"
+	}
+	why := ""
+	if t.CacheReason != "" {
+		why = " (cache miss: " + t.CacheReason + ")"
 	}
 	if p.live {
 		p.clearStatus()
-		fmt.Fprintf(p.w, " %s %-20s %-20s %8s\n", mark, t.Node, t.TaskID, roundDuration(t.Duration()))
+		fmt.Fprintf(p.w, " %s %-20s %-20s %8s%s\n", mark, t.Node, t.TaskID, roundDuration(t.Duration()), why)
 		p.drawStatus()
 		return
 	}
-	fmt.Fprintf(p.w, "%s %-9s %s (%s) in %s\n", p.stamp(), word, t.Node, t.TaskID, roundDuration(t.Duration()))
+	fmt.Fprintf(p.w, "%s %-9s %s (%s) in %s%s\n", p.stamp(), word, t.Node, t.TaskID, roundDuration(t.Duration()), why)
 }
 
 func (p *progress) stamp() string {

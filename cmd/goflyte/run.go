@@ -14,6 +14,8 @@ import (
 	"github.com/hashicorp/hcl/v2"
 
 	"github.com/goflyte/goflyte/engine"
+	"github.com/goflyte/goflyte/engine/config"
+	"github.com/goflyte/goflyte/engine/sandbox"
 )
 
 func runCommand() *command {
@@ -35,6 +37,16 @@ Flags:
   --parallelism N      tasks to run at once (default: the CPU count)
   --json               print one JSON object on stdout: execution_id,
                        status, outputs, tasks
+  --no-cache           neither read nor write the local cache
+                       (local.cache_enabled = false for this run)
+  --overwrite-cache    run cached tasks anyway and replace their entries
+                       (local.cache_overwrite = true for this run)
+  --explain            say why each cached task missed the cache
+  --resume RUN         re-run a failed or interrupted run (its id or name,
+                       see goflyte runs list): tasks that succeeded keep
+                       their outputs; the rest run, with the same inputs
+  --from TASK          with --resume: re-run TASK and everything downstream
+                       of it, even if they succeeded
   -q, --quiet          no progress lines
 
 Exit codes: 0 succeeded, 1 the run failed, 2 bad arguments, configuration
@@ -51,10 +63,15 @@ func runRun(ctx context.Context, c *cli, args []string) error {
 	taskID := fs.String("task", "", "")
 	parallelism := fs.Int("parallelism", 0, "")
 	asJSON := fs.Bool("json", false, "")
+	noCache := fs.Bool("no-cache", false, "")
+	overwriteCache := fs.Bool("overwrite-cache", false, "")
+	explain := fs.Bool("explain", false, "")
+	resume := fs.String("resume", "", "")
+	from := fs.String("from", "", "")
 	quiet := fs.Bool("quiet", false, "")
 	fs.BoolVar(quiet, "q", false, "")
 	min, max := 1, 2
-	if hasFlag(args, "task") {
+	if hasFlag(args, "task") || hasFlag(args, "resume") {
 		min, max = 0, 0
 	}
 	pos, err := c.parseArgs(fs, args, min, max)
@@ -63,6 +80,12 @@ func runRun(ctx context.Context, c *cli, args []string) error {
 	}
 	if *parallelism < 0 {
 		return usagef("run: --parallelism must be at least 1")
+	}
+	if *from != "" && *resume == "" {
+		return usagef("run: --from TASK goes with --resume RUN")
+	}
+	if *resume != "" && (len(inputs) > 0 || *inputsFile != "" || *taskID != "") {
+		return usagef("run: --resume reuses the run's workflow and inputs; it takes no --input, --inputs-file or --task")
 	}
 	text := map[string]string{}
 	for _, kv := range inputs {
@@ -87,11 +110,27 @@ func runRun(ctx context.Context, c *cli, args []string) error {
 	if err != nil {
 		return err
 	}
+	if *noCache {
+		if err := cfg.Override("local.cache_enabled", "false", "--no-cache"); err != nil {
+			return err
+		}
+	}
+	if *overwriteCache {
+		if err := cfg.Override("local.cache_overwrite", "true", "--overwrite-cache"); err != nil {
+			return err
+		}
+	}
 	eng := c.newEngine(cfg)
 	defer eng.Close()
 
 	var g *engine.Graph
-	if *taskID != "" {
+	var resumeFrom *engine.Resume
+	if *resume != "" {
+		g, resumeFrom, fromFile, err = c.loadResume(ctx, eng, cfg, *resume, *from)
+		if err != nil {
+			return err
+		}
+	} else if *taskID != "" {
 		g, err = eng.TaskGraph(ctx, *taskID)
 		if err != nil {
 			return &usageError{err.Error()}
@@ -119,6 +158,8 @@ func runRun(ctx context.Context, c *cli, args []string) error {
 		Inputs:      values,
 		Parallelism: *parallelism,
 		Observer:    p.observe,
+		Explain:     *explain,
+		Resume:      resumeFrom,
 	})
 	p.stop()
 	if err != nil {
@@ -172,6 +213,10 @@ type taskJSON struct {
 	DurationMS int64  `json:"duration_ms"`
 	WorkDir    string `json:"work_dir,omitempty"`
 	Error      string `json:"error,omitempty"`
+	// Cache is "hit", "miss" or "overwrite" for a cached task.
+	Cache       string `json:"cache,omitempty"`
+	CacheKey    string `json:"cache_key,omitempty"`
+	CacheReason string `json:"cache_reason,omitempty"`
 }
 
 type resultOut struct {
@@ -208,7 +253,8 @@ func resultJSON(res *engine.Result) resultOut {
 		out.Outputs[name] = gv
 	}
 	for _, t := range res.Tasks {
-		tj := taskJSON{Name: t.Node, Task: t.TaskID, Status: string(t.Status), Attempts: t.Attempts, DurationMS: t.Duration().Milliseconds(), WorkDir: t.WorkDir}
+		tj := taskJSON{Name: t.Node, Task: t.TaskID, Status: string(t.Status), Attempts: t.Attempts, DurationMS: t.Duration().Milliseconds(), WorkDir: t.WorkDir,
+			Cache: t.Cache, CacheKey: t.CacheKey, CacheReason: t.CacheReason}
 		if t.Err != nil {
 			var te *engine.TaskError
 			if errors.As(t.Err, &te) {
@@ -233,14 +279,21 @@ func printResult(c *cli, res *engine.Result, redact func(string) string) {
 		}
 	}
 	counts := map[engine.Status]int{}
+	cached := 0
 	for _, t := range res.Tasks {
 		counts[t.Status]++
+		if t.Cache == engine.CacheHit {
+			cached++
+		}
 	}
 	var parts []string
 	for _, s := range []engine.Status{engine.StatusSucceeded, engine.StatusFailed, engine.StatusCancelled, engine.StatusSkipped} {
 		if counts[s] > 0 {
 			parts = append(parts, fmt.Sprintf("%d %s", counts[s], s))
 		}
+	}
+	if cached > 0 {
+		parts = append(parts, fmt.Sprintf("%d from the cache", cached))
 	}
 	fmt.Fprintf(c.stderr, "\n%s %s in %s (%s)\n  execution %s\n  sandbox   %s\n",
 		res.Workflow, res.Status, roundDuration(res.End.Sub(res.Start)), strings.Join(parts, ", "), res.ExecutionID, res.RunDir)
@@ -274,4 +327,38 @@ func (c *cli) reportRunError(err error) {
 		return
 	}
 	fmt.Fprintf(c.stderr, "Error: %v\n", err)
+}
+
+// loadResume prepares `goflyte run --resume RUN [--from TASK]`: the run's
+// record, its workflow (compiled afresh from its file) and its inputs.
+func (c *cli) loadResume(ctx context.Context, eng *engine.Engine, cfg *config.Config, id, from string) (*engine.Graph, *engine.Resume, map[string]json.RawMessage, error) {
+	sb := sandbox.Sandbox{Root: cfg.SDK.LocalSandbox}
+	rec, err := sb.LoadRecord(id)
+	if err != nil {
+		return nil, nil, nil, usagef("run --resume: %v", err)
+	}
+	switch {
+	case rec.Status == sandbox.StatusRunning:
+		return nil, nil, nil, usagef("run --resume: %s is still running (pid %d)", rec.ID, rec.PID)
+	case rec.Status == sandbox.StatusSucceeded && from == "":
+		return nil, nil, nil, usagef("run --resume: %s succeeded: nothing to resume (add --from TASK to re-run a task and what follows it)", rec.ID)
+	}
+	var g *engine.Graph
+	if rec.File == "" {
+		g, err = eng.TaskGraph(ctx, rec.Workflow)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+	} else {
+		wf, diags, err := c.loadWorkflowArg(cfg, []string{rec.File, rec.Workflow})
+		if err != nil {
+			return nil, nil, nil, fmt.Errorf("run --resume: the workflow of %s: %w", rec.ID, err)
+		}
+		var more hcl.Diagnostics
+		g, more = eng.Compile(ctx, wf)
+		if diags = append(diags, more...); diags.HasErrors() {
+			return nil, nil, nil, &diagError{diags: diags}
+		}
+	}
+	return g, &engine.Resume{Record: rec, RunDir: sb.RunDir(rec.Name), From: from}, rec.Inputs, nil
 }

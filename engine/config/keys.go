@@ -371,18 +371,19 @@ func normURL(s string) (string, *problem) {
 	return strings.TrimPrefix(s, "dns:///"), nil
 }
 
-// suggest returns the first of names within a small edit distance of
-// given, or "". The threshold is hcl's.
+// suggest returns the name closest to given (the first of equals) within
+// a small edit distance, or "". The threshold is hcl's.
 func suggest(given string, names []string) string {
 	if given == "" {
 		return ""
 	}
+	best, bestDist := "", 3
 	for _, n := range names {
-		if levenshtein.Distance(given, n, nil) < 3 {
-			return n
+		if d := levenshtein.Distance(given, n, nil); d < bestDist {
+			best, bestDist = n, d
 		}
 	}
-	return ""
+	return best
 }
 
 // suggestFold is suggest ignoring case; it returns the name as spelled in names.

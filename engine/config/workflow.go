@@ -1,6 +1,8 @@
 package config
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -17,7 +19,9 @@ import (
 // WorkflowFile is one parsed workflow file. A file holds one or more
 // workflow blocks.
 type WorkflowFile struct {
-	Path      string
+	Path string
+	// Digest is the SHA-256 of the file's bytes, hex.
+	Digest    string
 	Workflows []*Workflow
 }
 
@@ -25,12 +29,15 @@ type WorkflowFile struct {
 // inputs, its tasks with their unevaluated input expressions, and its
 // outputs. The engine compiles it against the plugins' schemas.
 type Workflow struct {
-	Name        string
-	Description string
-	Inputs      []*WorkflowInput
-	Tasks       []*Task
-	Outputs     []*WorkflowOutput
-	DeclRange   hcl.Range
+	Name string
+	// File is the path of the file the workflow is in, and FileDigest
+	// the SHA-256 of its bytes, hex.
+	File, FileDigest string
+	Description      string
+	Inputs           []*WorkflowInput
+	Tasks            []*Task
+	Outputs          []*WorkflowOutput
+	DeclRange        hcl.Range
 }
 
 // Input returns the named input.
@@ -89,6 +96,10 @@ type Task struct {
 	// Deps lists the tasks this one waits for, from references in its inputs
 	// and from depends_on, sorted and without duplicates.
 	Deps []string
+	// Digest is the SHA-256 of the task block's source text, hex: resume
+	// uses it to tell whether a task changed since a run.
+	Digest     string
+	blockRange hcl.Range
 	// Broken is set when the block itself has errors (already reported);
 	// the engine then skips its checks of the task to avoid cascades.
 	Broken    bool
@@ -184,13 +195,18 @@ func (p *Parser) LoadWorkflowFile(path string) (*WorkflowFile, hcl.Diagnostics) 
 	if f == nil {
 		return nil, diags
 	}
-	wf := &WorkflowFile{Path: path}
+	sum := sha256.Sum256(f.Bytes)
+	wf := &WorkflowFile{Path: path, Digest: hex.EncodeToString(sum[:])}
 	content, moreDiags := f.Body.Content(workflowFileSchema)
 	diags = append(diags, moreDiags...)
 	seen := map[string]*Workflow{}
 	for _, block := range content.Blocks {
 		w, wDiags := decodeWorkflow(block)
 		diags = append(diags, wDiags...)
+		w.File, w.FileDigest = path, wf.Digest
+		for _, t := range w.Tasks {
+			t.Digest = sourceDigest(f.Bytes, t.blockRange)
+		}
 		if prev, dup := seen[w.Name]; dup {
 			diags = append(diags, &hcl.Diagnostic{
 				Severity: hcl.DiagError,
@@ -317,7 +333,10 @@ func decodeInput(b *hcl.Block) (*WorkflowInput, hcl.Diagnostics) {
 }
 
 func decodeTask(b *hcl.Block) (*Task, hcl.Diagnostics) {
-	t := &Task{Name: b.Labels[0], DeclRange: b.DefRange, InputsRange: b.DefRange}
+	t := &Task{Name: b.Labels[0], DeclRange: b.DefRange, InputsRange: b.DefRange, blockRange: b.DefRange}
+	if body, ok := b.Body.(*hclsyntax.Body); ok {
+		t.blockRange = hcl.RangeBetween(b.DefRange, body.SrcRange)
+	}
 	content, diags := b.Body.Content(taskSchema)
 	if attr, ok := content.Attributes["uses"]; ok {
 		t.UsesRange = attr.Expr.Range()
@@ -726,4 +745,14 @@ func decodeTaskCache(t *Task, content *hcl.BodyContent) hcl.Diagnostics {
 		}
 	}
 	return diags
+}
+
+// sourceDigest returns the SHA-256 (hex) of the source text in rng.
+func sourceDigest(src []byte, rng hcl.Range) string {
+	start, end := rng.Start.Byte, rng.End.Byte
+	if start < 0 || end > len(src) || start > end {
+		return ""
+	}
+	sum := sha256.Sum256(src[start:end])
+	return hex.EncodeToString(sum[:])
 }

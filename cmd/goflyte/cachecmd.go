@@ -1,0 +1,152 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"text/tabwriter"
+	"time"
+
+	"github.com/goflyte/goflyte/engine/cache"
+)
+
+func cacheCommand() *command {
+	return &command{
+		name:    "cache",
+		args:    "list [--task T] | show KEY | clear (--task T | --all) | prune --older-than D  [--json]",
+		summary: "Inspect and clean the local result cache",
+		help: `
+Cached tasks (cache = true in the workflow, or a plugin task that is
+cacheable) reuse an earlier result when their plugin, task, cache version
+and inputs are the same. Entries live in local.cache_dir (default: "cache"
+in the sandbox) and are shared by every workflow.
+
+  goflyte cache list [--task PLUGIN.TASK]   entries: task, version, key, size,
+                                            created, last hit
+  goflyte cache show KEY                    one entry (KEY or a unique prefix
+                                            of 8+ characters), with its outputs
+  goflyte cache clear --task PLUGIN.TASK    remove a task's entries
+  goflyte cache clear --all                 remove every entry
+  goflyte cache prune --older-than 720h     remove entries not used for that
+                                            long (Go durations: 90m, 48h)
+
+Flags:
+  --json   print JSON`,
+		run: runCache,
+	}
+}
+
+func runCache(ctx context.Context, c *cli, args []string) error {
+	fs := newFlagSet("cache")
+	task := fs.String("task", "", "")
+	all := fs.Bool("all", false, "")
+	olderThan := fs.Duration("older-than", 0, "")
+	asJSON := fs.Bool("json", false, "")
+	pos, err := c.parseArgs(fs, args, 1, 2)
+	if err != nil {
+		return err
+	}
+	cfg, err := c.loadConfig()
+	if err != nil {
+		return err
+	}
+	cc, err := cache.Open(cfg.CachePath())
+	if err != nil {
+		return err
+	}
+	sub := pos[0]
+	if sub != "show" && len(pos) > 1 {
+		return usagef("cache %s: unexpected argument %q", sub, pos[1])
+	}
+	switch sub {
+	case "list":
+		infos, err := cc.List(*task)
+		if err != nil {
+			return err
+		}
+		if *asJSON {
+			out := []map[string]any{}
+			for _, in := range infos {
+				out = append(out, infoJSON(in))
+			}
+			return writeJSON(c.stdout, out)
+		}
+		if len(infos) == 0 {
+			fmt.Fprintf(c.stderr, "No cache entries in %s.\n", cc.Dir())
+			return nil
+		}
+		tw := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "TASK\tVERSION\tKEY\tSIZE\tCREATED\tLAST HIT")
+		for _, in := range infos {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\n", in.Task, in.Version, in.Key.String()[:16], in.Size,
+				in.Created.Local().Format(time.DateTime), lastHit(in))
+		}
+		return tw.Flush()
+
+	case "show":
+		if len(pos) != 2 {
+			return usagef("cache show: name the entry: goflyte cache show KEY")
+		}
+		key, err := cc.Resolve(pos[1])
+		if err != nil {
+			return usagef("cache show: %v", err)
+		}
+		e, err := cc.Get(key)
+		if err != nil {
+			return fmt.Errorf("cache entry %s: %w", key, err)
+		}
+		if *asJSON {
+			return writeJSON(c.stdout, map[string]any{
+				"key": key.String(), "task": e.Task, "version": e.Version, "created": e.Created,
+				"inputs": e.Inputs, "outputs": e.Outputs,
+			})
+		}
+		fmt.Fprintf(c.stdout, "key      %s\ntask     %s\nversion  %s\ncreated  %s\n", key, e.Task, e.Version, e.Created.Local().Format(time.DateTime))
+		fmt.Fprintln(c.stdout, "inputs (digests of their values)")
+		for _, name := range sortedStrings(e.Inputs) {
+			fmt.Fprintf(c.stdout, "  %s  %s\n", name, e.Inputs[name][:16])
+		}
+		fmt.Fprintf(c.stdout, "outputs  %s\n", e.Outputs)
+		return nil
+
+	case "clear":
+		if *all == (*task != "") {
+			return usagef("cache clear: give --task PLUGIN.TASK or --all")
+		}
+		n, err := cc.Clear(*task)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(c.stderr, "Removed %d cache entr%s.\n", n, plural(n, "y", "ies"))
+		return nil
+
+	case "prune":
+		if *olderThan <= 0 {
+			return usagef("cache prune: give --older-than DURATION, e.g. --older-than 720h")
+		}
+		n, err := cc.Prune(*olderThan, time.Now())
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(c.stderr, "Removed %d cache entr%s not used for %s.\n", n, plural(n, "y", "ies"), *olderThan)
+		return nil
+	}
+	return usagef("cache: unknown subcommand %q; try goflyte help cache", sub)
+}
+
+func infoJSON(in cache.Info) map[string]any {
+	return map[string]any{"key": in.Key.String(), "task": in.Task, "version": in.Version, "size": in.Size, "created": in.Created, "last_hit": in.LastHit}
+}
+
+func lastHit(in cache.Info) string {
+	if in.LastHit.IsZero() || !in.LastHit.After(in.Created) {
+		return "never"
+	}
+	return in.LastHit.Local().Format(time.DateTime)
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}

@@ -1,0 +1,223 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/goflyte/goflyte/engine/sandbox"
+)
+
+func runsCommand() *command {
+	return &command{
+		name:    "runs",
+		args:    "list | show RUN  [--json]",
+		summary: "List past runs, or show one run's tasks, timings and errors",
+		help: `
+Every run leaves a record in its sandbox directory, written as it goes. A
+run whose goflyte process died (killed, crashed, machine rebooted) shows
+as interrupted; goflyte run --resume RUN continues it.
+
+  goflyte runs list        newest first: run, workflow, status, start, duration
+  goflyte runs show RUN    the run's tasks as a tree (each under the tasks it
+                           depends on), with status, timing, cache use, and
+                           errors with the plugin's last stderr lines
+
+RUN is a run's name (r20261125-130501-3fa9c27d) or its execution id
+(local:local:r20261125-130501-3fa9c27d).
+
+Flags:
+  --json   print JSON (the record itself, for show)`,
+		run: runRuns,
+	}
+}
+
+func runRuns(ctx context.Context, c *cli, args []string) error {
+	fs := newFlagSet("runs")
+	asJSON := fs.Bool("json", false, "")
+	pos, err := c.parseArgs(fs, args, 1, 2)
+	if err != nil {
+		return err
+	}
+	cfg, err := c.loadConfig()
+	if err != nil {
+		return err
+	}
+	sb := sandbox.Sandbox{Root: cfg.SDK.LocalSandbox}
+	switch {
+	case pos[0] == "list" && len(pos) == 1:
+		recs, skipped, err := sb.ListRecords()
+		if err != nil {
+			return err
+		}
+		if len(skipped) > 0 {
+			fmt.Fprintf(c.stderr, "warning: %d run director%s without a readable record left out (the first: %v)\n",
+				len(skipped), plural(len(skipped), "y", "ies"), skipped[0])
+		}
+		if *asJSON {
+			out := []map[string]any{}
+			for _, r := range recs {
+				out = append(out, map[string]any{
+					"id": r.ID, "name": r.Name, "workflow": r.Workflow, "status": r.Status,
+					"start": r.Start, "end": r.End, "duration_ms": duration(r).Milliseconds(),
+					"resumed_from": r.ResumedFrom, "error": r.Error,
+				})
+			}
+			return writeJSON(c.stdout, out)
+		}
+		if len(recs) == 0 {
+			fmt.Fprintf(c.stderr, "No runs in %s.\n", cfg.SDK.LocalSandbox)
+			return nil
+		}
+		tw := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "RUN\tWORKFLOW\tSTATUS\tSTARTED\tDURATION")
+		for _, r := range recs {
+			d := "-"
+			if !r.End.IsZero() {
+				d = roundDuration(duration(r))
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.Name, r.Workflow, r.Status, r.Start.Local().Format(time.DateTime), d)
+		}
+		return tw.Flush()
+
+	case pos[0] == "show" && len(pos) == 2:
+		rec, err := sb.LoadRecord(pos[1])
+		if err != nil {
+			return usagef("runs show: %v", err)
+		}
+		if *asJSON {
+			return writeJSON(c.stdout, rec)
+		}
+		printRecord(c, rec)
+		return nil
+	}
+	return usagef("runs: try goflyte runs list or goflyte runs show RUN")
+}
+
+func duration(r *sandbox.Record) time.Duration {
+	if r.End.IsZero() {
+		return 0
+	}
+	return r.End.Sub(r.Start)
+}
+
+func printRecord(c *cli, rec *sandbox.Record) {
+	w := c.stdout
+	fmt.Fprintf(w, "Run %s  (%s)\n", rec.ID, rec.Status)
+	fmt.Fprintf(w, "  workflow  %s", rec.Workflow)
+	if rec.File != "" {
+		fmt.Fprintf(w, " (%s)", rec.File)
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintf(w, "  started   %s", rec.Start.Local().Format(time.DateTime))
+	if !rec.End.IsZero() {
+		fmt.Fprintf(w, ", took %s", roundDuration(duration(rec)))
+	}
+	fmt.Fprintln(w)
+	if rec.ResumedFrom != "" {
+		fmt.Fprintf(w, "  resumed   from %s\n", rec.ResumedFrom)
+	}
+	if len(rec.Inputs) > 0 {
+		fmt.Fprintln(w, "  inputs")
+		for _, name := range sortedRaw(rec.Inputs) {
+			fmt.Fprintf(w, "    %s = %s\n", name, rec.Inputs[name])
+		}
+	}
+	fmt.Fprintln(w, "\nTasks:")
+	depth := taskDepths(rec.Tasks)
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	for _, t := range orderByDepth(rec.Tasks, depth) {
+		name := strings.Repeat("  ", depth[t.Name]) + "└ " + t.Name
+		if depth[t.Name] == 0 {
+			name = t.Name
+		}
+		d := ""
+		if !t.Start.IsZero() && !t.End.IsZero() {
+			d = roundDuration(t.End.Sub(t.Start))
+		}
+		note := ""
+		switch {
+		case t.Resumed:
+			note = "kept from " + rec.ResumedFrom
+		case t.Cache == sandbox.CacheHit:
+			note = "cached"
+		case t.Cache != "" && t.Cache != sandbox.CacheOff:
+			note = "cache " + t.Cache
+			if t.CacheReason != "" {
+				note += ": " + t.CacheReason
+			}
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\n", name, t.Task, t.Status, d, note)
+	}
+	tw.Flush()
+	for _, t := range rec.Tasks {
+		if t.Error == "" {
+			continue
+		}
+		fmt.Fprintf(w, "\nTask %q failed: %s\n", t.Name, t.Error)
+		if t.Stderr != "" {
+			fmt.Fprintf(w, "  plugin stderr (last lines):\n    %s\n", strings.ReplaceAll(t.Stderr, "\n", "\n    "))
+		}
+	}
+	if len(rec.Outputs) > 0 {
+		fmt.Fprintln(w, "\nOutputs:")
+		for _, name := range sortedRaw(rec.Outputs) {
+			fmt.Fprintf(w, "  %s = %s\n", name, rec.Outputs[name])
+		}
+	}
+	if rec.Status == sandbox.StatusInterrupted {
+		fmt.Fprintf(w, "\nThe run was interrupted. Continue it with: goflyte run --resume %s\n", rec.Name)
+	}
+}
+
+// taskDepths gives each task the length of its longest chain of
+// dependencies, to draw the tree.
+func taskDepths(tasks []sandbox.TaskRecord) map[string]int {
+	deps := map[string][]string{}
+	for _, t := range tasks {
+		deps[t.Name] = t.Deps
+	}
+	depth := map[string]int{}
+	var visit func(name string, seen map[string]bool) int
+	visit = func(name string, seen map[string]bool) int {
+		if d, ok := depth[name]; ok {
+			return d
+		}
+		if seen[name] {
+			return 0 // a record is acyclic; be safe anyway
+		}
+		seen[name] = true
+		d := 0
+		for _, dep := range deps[name] {
+			d = max(d, visit(dep, seen)+1)
+		}
+		depth[name] = d
+		return d
+	}
+	for _, t := range tasks {
+		visit(t.Name, map[string]bool{})
+	}
+	return depth
+}
+
+func orderByDepth(tasks []sandbox.TaskRecord, depth map[string]int) []sandbox.TaskRecord {
+	out := append([]sandbox.TaskRecord(nil), tasks...)
+	// Stable: declaration order within a depth.
+	for i := 1; i < len(out); i++ {
+		for j := i; j > 0 && depth[out[j].Name] < depth[out[j-1].Name]; j-- {
+			out[j], out[j-1] = out[j-1], out[j]
+		}
+	}
+	return out
+}
+
+func sortedRaw(m map[string]json.RawMessage) []string {
+	s := make(map[string]string, len(m))
+	for k := range m {
+		s[k] = k
+	}
+	return sortedStrings(s)
+}

@@ -1,0 +1,158 @@
+package engine
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/goflyte/goflyte/engine/sandbox"
+	"github.com/goflyte/goflyte/plugin"
+)
+
+// The engine writes a record of every run in the run's directory
+// (engine/sandbox does the storage): what ran, how it ended, the outputs,
+// the errors. Everything recorded passes through the redactor, so no
+// secret value is ever stored.
+
+// startRecord writes the run's record before any task starts.
+func (x *execution) startRecord() error {
+	e := x.engine
+	rec := &sandbox.Record{
+		ID:           x.res.ExecutionID,
+		Name:         x.run.Name,
+		Workflow:     x.graph.Name,
+		FileDigest:   x.graph.FileDigest,
+		Mode:         x.graph.Mode.String(),
+		Inputs:       map[string]json.RawMessage{},
+		ConfigDigest: e.configDigest(),
+		Status:       sandbox.StatusRunning,
+		Start:        x.res.Start,
+		PID:          os.Getpid(),
+		ResumedFrom:  x.resumedFrom,
+	}
+	if x.graph.File != "" {
+		rec.File, _ = filepath.Abs(x.graph.File)
+	}
+	for name, v := range x.opts.Inputs {
+		if data, err := ToJSON(v); err == nil {
+			rec.Inputs[name] = json.RawMessage(e.Redact(string(data)))
+		}
+	}
+	for _, n := range x.graph.Nodes {
+		rec.Tasks = append(rec.Tasks, x.taskRecord(n, x.tasks[n.Name]))
+	}
+	rc, err := x.run.StartRecord(rec)
+	if err != nil {
+		return err
+	}
+	x.record, x.recorder = rec, rc
+	return nil
+}
+
+// recordTask records the current state of one task.
+func (x *execution) recordTask(n *Node, tr *TaskRun) {
+	if x.recorder == nil {
+		return
+	}
+	if err := x.recorder.Task(x.taskRecord(n, tr)); err != nil {
+		x.engine.warnOnce("record-task", "could not update the run record", "error", err)
+	}
+}
+
+// finishRecord writes the final record.
+func (x *execution) finishRecord() {
+	if x.recorder == nil {
+		return
+	}
+	e := x.engine
+	rec := *x.record
+	rec.Status = string(x.res.Status)
+	rec.End = x.res.End
+	rec.Tasks = nil
+	for _, n := range x.graph.Nodes {
+		rec.Tasks = append(rec.Tasks, x.taskRecord(n, x.tasks[n.Name]))
+	}
+	if x.res.Err != nil {
+		rec.Error = e.Redact(x.res.Err.Error())
+	}
+	if len(x.res.Outputs) > 0 {
+		rec.Outputs = map[string]json.RawMessage{}
+		for name, v := range x.res.Outputs {
+			if data, err := ToJSON(v); err == nil {
+				rec.Outputs[name] = json.RawMessage(e.Redact(string(data)))
+			}
+		}
+	}
+	if err := x.recorder.Finish(&rec); err != nil {
+		e.Logger.Warn("could not write the final run record; the run will show as interrupted", "error", err)
+		_ = x.recorder.Close()
+	}
+}
+
+func (x *execution) taskRecord(n *Node, tr *TaskRun) sandbox.TaskRecord {
+	e := x.engine
+	t := sandbox.TaskRecord{
+		Name:        n.Name,
+		Task:        n.TaskID(),
+		Status:      string(tr.Status),
+		Attempts:    tr.Attempts,
+		Start:       tr.Start,
+		End:         tr.End,
+		Cache:       tr.Cache,
+		CacheKey:    tr.CacheKey,
+		CacheReason: tr.CacheReason,
+		WorkDir:     tr.WorkDir,
+		Deps:        n.Deps,
+		Digest:      n.Digest,
+		Resumed:     tr.Resumed,
+	}
+	if e.cacheUsed(n) && tr.Cache == "" && tr.Status != StatusPending {
+		t.Cache = sandbox.CacheOff
+	}
+	if len(tr.OutputsJSON) > 0 {
+		t.Outputs = json.RawMessage(e.Redact(string(tr.OutputsJSON)))
+	}
+	if tr.Err != nil {
+		var te *TaskError
+		if errors.As(tr.Err, &te) {
+			t.Error = e.Redact(te.Err.Error())
+		} else {
+			t.Error = e.Redact(tr.Err.Error())
+		}
+		var pe *plugin.ProcessError
+		if errors.As(tr.Err, &pe) {
+			t.Stderr = e.Redact(pe.Stderr)
+			t.Error = e.Redact(pe.Err.Error())
+		}
+	}
+	if tr.inputsDigest != "" {
+		t.InputsDigest = tr.inputsDigest
+	}
+	return t
+}
+
+// configDigest identifies the effective configuration (secret-bearing
+// settings masked), so that a record shows whether two runs had the same.
+func (e *Engine) configDigest() string {
+	var parts []string
+	for _, s := range e.Config.Settings() {
+		parts = append(parts, s.Name()+"="+s.Display)
+	}
+	sort.Strings(parts)
+	sum := sha256.Sum256([]byte(strings.Join(parts, "\n")))
+	return hex.EncodeToString(sum[:])
+}
+
+// inputsDigest combines the digests of a task's inputs.
+func inputsDigest(digests map[string]string) string {
+	h := sha256.New()
+	for _, name := range sortedKeys(digests) {
+		h.Write([]byte(name + "=" + digests[name] + "\n"))
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
