@@ -322,7 +322,7 @@ func checkRefs(expr hcl.Expression, ectx *hcl.EvalContext) (diags hcl.Diagnostic
 	tasks := ectx.Variables["task"]
 	inputs := ectx.Variables["input"]
 	for _, tr := range expr.Variables() {
-		name, named := stepAttr(tr, 1)
+		name, named := config.TraversalStep(tr, 1)
 		switch tr.RootName() {
 		case "input":
 			if !named || !inputs.Type().HasAttribute(name) {
@@ -338,7 +338,7 @@ func checkRefs(expr hcl.Expression, ectx *hcl.EvalContext) (diags hcl.Diagnostic
 			ok = false
 			continue
 		}
-		out, named := stepAttr(tr, 2)
+		out, named := config.TraversalStep(tr, 2)
 		if !named {
 			continue
 		}
@@ -358,23 +358,6 @@ func checkRefs(expr hcl.Expression, ectx *hcl.EvalContext) (diags hcl.Diagnostic
 		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Unknown task output", Detail: detail, Subject: &rng})
 	}
 	return diags, ok
-}
-
-// stepAttr returns the name of the i-th step of a traversal when it is an
-// attribute (or a string index).
-func stepAttr(tr hcl.Traversal, i int) (string, bool) {
-	if len(tr) <= i {
-		return "", false
-	}
-	switch s := tr[i].(type) {
-	case hcl.TraverseAttr:
-		return s.Name, true
-	case hcl.TraverseIndex:
-		if s.Key.Type() == cty.String && s.Key.IsKnown() && !s.Key.IsNull() {
-			return s.Key.AsString(), true
-		}
-	}
-	return "", false
 }
 
 // TaskGraph builds a one-task graph for `goflyte run --task plugin.task`:

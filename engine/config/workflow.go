@@ -529,7 +529,7 @@ func checkTraversal(tr hcl.Traversal, w *Workflow, inputNames, taskNames []strin
 	rng := tr.SourceRange()
 	switch tr.RootName() {
 	case "input":
-		name, ok := stepName(tr, 1)
+		name, ok := TraversalStep(tr, 1)
 		if !ok {
 			return "", hcl.Diagnostics{{
 				Severity: hcl.DiagError,
@@ -549,7 +549,7 @@ func checkTraversal(tr hcl.Traversal, w *Workflow, inputNames, taskNames []strin
 		}
 		return "", nil
 	case "task":
-		name, ok := stepName(tr, 1)
+		name, ok := TraversalStep(tr, 1)
 		if !ok {
 			return "", hcl.Diagnostics{{
 				Severity: hcl.DiagError,
@@ -637,7 +637,9 @@ func checkCycles(w *Workflow) hcl.Diagnostics {
 	return diags
 }
 
-func stepName(tr hcl.Traversal, i int) (string, bool) {
+// TraversalStep returns the name of step i of a reference (an attribute,
+// or a string index): TraversalStep(task.split.words, 1) is "split".
+func TraversalStep(tr hcl.Traversal, i int) (string, bool) {
 	if len(tr) <= i {
 		return "", false
 	}
