@@ -18,15 +18,33 @@
 //     type the plugin declares. The result is an immutable [Graph].
 //  4. [Graph.ParseInputs] turns --input text and JSON into typed values.
 //  5. [Engine.Run] creates the run's directory in the sandbox
-//     (engine/sandbox) and schedules the graph: a task starts as soon as the
-//     tasks it refers to have succeeded, up to the parallelism. Its inputs
-//     are evaluated in the scheduling goroutine (the only one that touches
-//     results), sent to the plugin as JSON with the execution parameters
-//     and a fresh working directory, and its JSON outputs are checked
-//     against the declared types. After the first failure no new task
-//     starts; cancelling the context cancels running calls.
-//  6. The [Result] (status, outputs, per-task status, timings, working
-//     directories, errors) goes back to the CLI, which renders it.
+//     (engine/sandbox), starts its record (record.json, then one appended
+//     line per task event), and schedules the graph: a task starts as soon
+//     as the tasks it refers to have succeeded, up to the parallelism. Its
+//     inputs are evaluated in the scheduling goroutine (the only one that
+//     touches results) into canonical JSON with a digest per input. Then,
+//     in the task's goroutine: a cached task looks its key up in
+//     engine/cache (a hit ends there); its declared secrets are resolved
+//     through [Engine.Secrets] (a miss fails the task before the plugin is
+//     called); it gets a fresh working directory (made ahead of time by a
+//     background goroutine for tasks that will surely run); the plugin is
+//     called with the inputs, secrets and execution parameters; the JSON
+//     outputs are checked against the declared types and stored in the
+//     cache. After the first failure no new task starts; cancelling the
+//     context cancels running calls.
+//  6. The record is finished and the [Result] (status, outputs, per-task
+//     status, cache use, timings, working directories, errors) goes back
+//     to the CLI, which renders it. With [RunOptions.Resume], tasks that
+//     succeeded in an earlier run keep their recorded outputs.
+//
+// # Secrets
+//
+// Secret values travel only in the Execute request of the task that
+// declared them. The engine remembers every value it resolves and replaces
+// it with "***" in plugin log and stderr lines, task errors and records
+// ([Engine.Redact] does the same for the CLI). Plugin processes do not
+// inherit the FLYTE_SECRETS_* variables. Secrets are not part of cache
+// keys: a changed secret does not invalidate a cached result.
 //
 // # Ownership
 //

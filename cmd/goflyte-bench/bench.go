@@ -56,13 +56,20 @@ type Comparison struct {
 	// row has no target.
 	Target float64
 	Op     Op
+	// Limit, if not 0, is an absolute target beside the ratio's: goflyte's
+	// median must be at most Limit. Its verdict is reported separately
+	// (Result.LimitVerdict), and the row is a miss if either target is.
+	Limit time.Duration
 	// N and QuickN are the measured samples per side (with -quick); Warmup
 	// samples per side are taken first and discarded.
 	N, QuickN, Warmup int
 }
 
 // Info reports whether the row has no target.
-func (c *Comparison) Info() bool { return c.Target == 0 || c.Baseline == nil }
+func (c *Comparison) Info() bool { return c.Limit == 0 && !c.hasRatioTarget() }
+
+// hasRatioTarget reports whether the row has a target for its ratio.
+func (c *Comparison) hasRatioTarget() bool { return c.Target != 0 && c.Baseline != nil }
 
 func (c *Comparison) samples(quick bool) int {
 	if quick && c.QuickN > 0 {
@@ -94,8 +101,13 @@ type Result struct {
 	Ratio        float64 `json:"ratio,omitempty"`
 	Target       float64 `json:"target,omitempty"`
 	Op           Op      `json:"op,omitempty"`
-	// Verdict is "ok" or "miss" for a row with a target, "" otherwise.
+	// Verdict is "ok" or "miss" for a row with a target for its ratio, ""
+	// otherwise.
 	Verdict string `json:"verdict,omitempty"`
+	// Limit is the absolute target for goflyte's median (at most), if
+	// any, and LimitVerdict whether the median meets it ("ok", "miss").
+	Limit        time.Duration `json:"limit_ns,omitempty"`
+	LimitVerdict string        `json:"limit_verdict,omitempty"`
 	// Skipped says why the row could not be measured on this machine.
 	Skipped string `json:"skipped,omitempty"`
 	Error   string `json:"error,omitempty"`
@@ -213,9 +225,10 @@ func Run(ctx context.Context, env *Env, comps []Comparison, opts RunOptions) []R
 
 func measure(ctx context.Context, env *Env, c *Comparison, n int) Result {
 	r := Result{ID: c.ID, Name: c.Name, Info: c.Info(), GoflyteWhat: c.Goflyte.What}
-	if !r.Info {
+	if c.hasRatioTarget() {
 		r.Target, r.Op = c.Target, c.Op
 	}
+	r.Limit = c.Limit
 	fail := func(side string, err error) Result {
 		var skip *SkipError
 		if errors.As(err, &skip) {
@@ -262,6 +275,12 @@ func measure(ctx context.Context, env *Env, c *Comparison, n int) Result {
 		}
 	}
 	r.Goflyte = summarize(gfSamples)
+	if r.Limit > 0 {
+		r.LimitVerdict = VerdictMiss
+		if r.Goflyte.Median <= r.Limit {
+			r.LimitVerdict = VerdictOK
+		}
+	}
 	if base != nil {
 		r.Baseline = summarize(baseSamples)
 		if r.Baseline.Median > 0 {
@@ -317,6 +336,9 @@ func (rep *Report) WriteTable(w io.Writer) error {
 		fmt.Fprintf(w, "  %s\n      goflyte:  %s\n", r.Name, r.GoflyteWhat)
 		if r.BaselineWhat != "" {
 			fmt.Fprintf(w, "      baseline: %s\n", r.BaselineWhat)
+		}
+		if t := r.targetsLine(); t != "" {
+			fmt.Fprintf(w, "      targets:  %s\n", t)
 		}
 	}
 	for _, r := range rep.Results {
@@ -389,10 +411,14 @@ func (r Result) ratioCell() string {
 }
 
 func (r Result) targetCell() string {
-	if r.Info {
-		return ""
+	var parts []string
+	if r.Target != 0 {
+		parts = append(parts, string(r.Op)+formatRatio(r.Target)+"x")
 	}
-	return string(r.Op) + formatRatio(r.Target) + "x"
+	if r.Limit > 0 {
+		parts = append(parts, "<="+formatDuration(r.Limit))
+	}
+	return strings.Join(parts, ", ")
 }
 
 func (r Result) verdictCell() string {
@@ -401,10 +427,34 @@ func (r Result) verdictCell() string {
 		return "ERROR"
 	case r.Skipped != "":
 		return "skipped"
-	case r.Verdict == VerdictMiss:
+	case r.Verdict == VerdictMiss || r.LimitVerdict == VerdictMiss:
+		return "MISS"
+	case r.Verdict == VerdictOK || r.LimitVerdict == VerdictOK:
+		return VerdictOK
+	}
+	return ""
+}
+
+// targetsLine spells out each target's verdict for the legend of a row
+// with an absolute limit, whose table cell shows one verdict for both:
+// "ratio 0.23x <=0.05x: MISS; median 950ms <=500ms: MISS".
+func (r Result) targetsLine() string {
+	if r.Limit == 0 || r.Goflyte == nil {
+		return ""
+	}
+	var parts []string
+	if r.Verdict != "" {
+		parts = append(parts, fmt.Sprintf("ratio %.2fx %s%sx: %s", r.Ratio, r.Op, formatRatio(r.Target), verdictWord(r.Verdict)))
+	}
+	parts = append(parts, fmt.Sprintf("goflyte median %s <=%s: %s", formatDuration(r.Goflyte.Median), formatDuration(r.Limit), verdictWord(r.LimitVerdict)))
+	return strings.Join(parts, "; ")
+}
+
+func verdictWord(v string) string {
+	if v == VerdictMiss {
 		return "MISS"
 	}
-	return r.Verdict
+	return v
 }
 
 func (r Result) nCell() string {

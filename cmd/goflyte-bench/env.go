@@ -29,6 +29,7 @@ type Env struct {
 	mu       sync.Mutex
 	cleanups []func()
 	warm     *warmEngine
+	entry    *cacheEntry
 }
 
 // Cleanup registers f to run at Close, in reverse order of registration.

@@ -121,6 +121,36 @@ func comparisons() []Comparison {
 			Target:   1, Op: Below,
 			N: 5, QuickN: 3, Warmup: 1,
 		},
+		{
+			ID:   "cached-rerun-10k",
+			Name: "10k-task cached re-run vs first run",
+			Goflyte: Side{
+				What: fmt.Sprintf("`goflyte run cached.hcl -q` (wall time) of %d independent text.upper tasks, each cache = true with its own input, ", cachedTasks) +
+					"all of them cached: the cache was filled by one run before, not timed. Spec: at least 20x faster than the first run, and " +
+					formatDuration(cachedRerunLimit) + " or less on a 2-core machine",
+				Setup: setupCachedRerun,
+			},
+			Baseline: &Side{
+				What:  "the same `goflyte run` with an empty cache: FLYTE_LOCAL_CACHE_DIR set to a new empty directory for each sample, so every task runs and writes its entry",
+				Setup: setupFirstRun,
+			},
+			Target: 0.05, Op: AtMost, Limit: cachedRerunLimit,
+			N: 3, QuickN: 1, Warmup: 1,
+		},
+		{
+			ID:   "cache-read",
+			Name: "cache read of one entry vs os.ReadFile",
+			Goflyte: Side{
+				What: fmt.Sprintf("cache.Get of one entry with %d bytes of outputs: read, checksum, decode of its first line", cacheReadOutputs) +
+					" (no target in the spec; engine/cache promises little more than os.ReadFile)",
+				Setup: setupCacheGet,
+			},
+			Baseline: &Side{
+				What:  "os.ReadFile of that entry's file (cache.Path: <dir>/<first 2 hex>/<64 hex>), same bytes",
+				Setup: setupCacheReadFile,
+			},
+			N: 20000, QuickN: 4000, Warmup: 500,
+		},
 	}
 }
 
@@ -390,34 +420,17 @@ func setupShellLoop(ctx context.Context, env *Env) (Sampler, error) {
 // wantCount times.
 func setupCLIRun(name, workflow, want string, wantCount int) func(context.Context, *Env) (Sampler, error) {
 	return func(ctx context.Context, env *Env) (Sampler, error) {
-		dir, err := env.TempDir(name + "-")
+		w, err := newCLIWorkflow(env, name, workflow)
 		if err != nil {
 			return nil, err
 		}
-		cfgPath := filepath.Join(dir, "flyte.hcl")
-		cfg := fmt.Sprintf("sdk {\n  plugin_dirs   = [%q]\n  local_sandbox = %q\n}\n", env.PluginDir, filepath.Join(dir, "sandbox"))
-		if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
-			return nil, err
-		}
-		wfPath := filepath.Join(dir, name+".hcl")
-		if err := os.WriteFile(wfPath, []byte(workflow), 0o644); err != nil {
-			return nil, err
-		}
-		hostEnv := hostEnv()
 		return func(ctx context.Context) (time.Duration, error) {
-			cmd := exec.CommandContext(ctx, env.CLI, "run", wfPath, "--input", "text=hello", "-q", "--config", cfgPath)
-			cmd.Dir = dir
-			cmd.Env = hostEnv
-			var stdout, stderr bytes.Buffer
-			cmd.Stdout, cmd.Stderr = &stdout, &stderr
-			start := time.Now()
-			err := cmd.Run()
-			d := time.Since(start)
+			d, stdout, _, err := w.run(ctx, nil, "--input", "text=hello")
 			if err != nil {
-				return 0, fmt.Errorf("goflyte run %s: %v\n%s%s", wfPath, err, stdout.Bytes(), stderr.Bytes())
+				return 0, err
 			}
-			if n := strings.Count(stdout.String(), want); n != wantCount {
-				return 0, fmt.Errorf("goflyte run %s: stdout has %q %d times, want %d:\n%s", wfPath, want, n, wantCount, stdout.Bytes())
+			if n := strings.Count(stdout, want); n != wantCount {
+				return 0, fmt.Errorf("goflyte run %s: stdout has %q %d times, want %d:\n%s", w.file, want, n, wantCount, stdout)
 			}
 			return d, nil
 		}, nil

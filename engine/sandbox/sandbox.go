@@ -5,10 +5,15 @@
 //
 // Layout:
 //
+//	<root>/runs/<run name>/record.json          the run record (see Recorder)
+//	<root>/runs/<run name>/events.jsonl         task updates while the run goes on
+//	<root>/runs/<run name>/lock                 held by the recording process
+//	<root>/runs/<run name>/outputs/<task>.json  task outputs too large to inline
 //	<root>/runs/<run name>/tasks/<task>/        first attempt of a task
 //	<root>/runs/<run name>/tasks/<task>.<n>/    attempt n > 1
 //
-// The package does not know about workflows or plugins.
+// The package does not know about workflows or plugins: the engine decides
+// what a record says.
 package sandbox
 
 import (
