@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
@@ -55,6 +56,11 @@ type Node struct {
 	DeclRange hcl.Range
 	// Digest identifies the task's definition (its block's source text).
 	Digest string
+	// Retries, Backoff and Timeout are the task's retry policy and the
+	// bound on each attempt (0: none).
+	Retries int
+	Backoff time.Duration
+	Timeout time.Duration
 }
 
 // CachePolicy says how a task's results are cached: under its plugin,
@@ -84,7 +90,8 @@ func (e *Engine) Compile(ctx context.Context, w *config.Workflow) (*Graph, hcl.D
 	g := &Graph{Name: w.Name, File: w.File, FileDigest: w.FileDigest, Inputs: w.Inputs, Mode: plugin.ModeLocalWorkflowExecution, nodes: map[string]*Node{}}
 
 	for _, t := range w.Tasks {
-		n := &Node{Name: t.Name, Plugin: t.PluginName(), Task: t.TaskName(), Inputs: t.Inputs, Deps: t.Deps, DeclRange: t.DeclRange, Digest: t.Digest}
+		n := &Node{Name: t.Name, Plugin: t.PluginName(), Task: t.TaskName(), Inputs: t.Inputs, Deps: t.Deps, DeclRange: t.DeclRange, Digest: t.Digest,
+			Retries: t.Retries, Backoff: t.RetryBackoff, Timeout: t.Timeout}
 		g.Nodes = append(g.Nodes, n)
 		g.nodes[n.Name] = n
 		schema := schemas[n.Plugin]
@@ -381,7 +388,7 @@ func (e *Engine) TaskGraph(ctx context.Context, taskID string) (*Graph, error) {
 		}
 		return nil, fmt.Errorf("%s", msg)
 	}
-	n := &Node{Name: taskName, Plugin: pluginName, Task: taskName, Schema: ts, InputTypes: map[string]cty.Type{}, OutputTypes: map[string]cty.Type{}}
+	n := &Node{Name: taskName, Plugin: pluginName, Task: taskName, Schema: ts, InputTypes: map[string]cty.Type{}, OutputTypes: map[string]cty.Type{}, Backoff: time.Second}
 	secrets, diags := taskSecrets(ts, &config.Task{Uses: taskID})
 	if diags.HasErrors() {
 		return nil, diags

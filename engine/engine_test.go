@@ -26,6 +26,7 @@ func newTestEngine(t *testing.T) (*Engine, *fakeProvider) {
 	e := New(cfg, nil)
 	t.Cleanup(e.Close)
 	f := newFake()
+	t.Cleanup(func() { close(f.release) })
 	e.Plugins.Register("fake", f)
 	return e, f
 }

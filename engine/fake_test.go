@@ -24,6 +24,8 @@ type fakeProvider struct {
 	counter  atomic.Int32
 
 	failFlaky atomic.Bool
+	retries   atomic.Int32
+	release   chan struct{} // closed when the test ends: hang returns
 }
 
 func (f *fakeProvider) Describe(context.Context) (*plugin.Schema, error) { return f.schema, nil }
@@ -94,6 +96,7 @@ func field(name, ty string) plugin.Field { return plugin.Field{Name: name, Type:
 // newFake returns the "fake" plugin used by the engine tests.
 func newFake() *fakeProvider {
 	f := &fakeProvider{
+		release: make(chan struct{}),
 		schema: &plugin.Schema{Name: "fake", Version: "1.0.0", Tasks: []plugin.TaskSchema{
 			{Name: "echo", Inputs: []plugin.Field{field("s", "string")}, Outputs: []plugin.Field{field("s", "string")}},
 			{Name: "add", Inputs: []plugin.Field{field("a", "number"), field("b", "number")}, Outputs: []plugin.Field{field("sum", "number")}},
@@ -111,6 +114,9 @@ func newFake() *fakeProvider {
 			{Name: "counter", Inputs: []plugin.Field{field("x", "any"), {Name: "note", Type: "string", Optional: true}}, Outputs: []plugin.Field{field("n", "number")}},
 			{Name: "memo", Inputs: []plugin.Field{field("s", "string")}, Outputs: []plugin.Field{field("s", "string")}, Cacheable: true, CacheVersion: "p1"},
 			{Name: "flaky", Inputs: []plugin.Field{field("s", "string")}, Outputs: []plugin.Field{field("s", "string")}},
+			{Name: "retryable", Inputs: []plugin.Field{field("fails", "number")}, Outputs: []plugin.Field{field("calls", "number")}},
+			{Name: "hang", Outputs: []plugin.Field{field("x", "string")}},
+			{Name: "slowctx", Outputs: []plugin.Field{field("x", "string")}},
 			{Name: "picky", Inputs: []plugin.Field{field("x", "number")}, Outputs: []plugin.Field{field("x", "number")}},
 		}},
 	}
@@ -194,6 +200,25 @@ func newFake() *fakeProvider {
 				return nil, &plugin.TaskError{Message: "flaky failed"}
 			}
 			return map[string]any{"s": in["s"]}, nil
+		},
+		// retryable fails with a retryable error until it has been called
+		// more than fails times.
+		"retryable": func(_ context.Context, in map[string]any, _ plugin.Params) (map[string]any, error) {
+			calls := f.retries.Add(1)
+			if int(calls) <= int(in["fails"].(float64)) {
+				return nil, &plugin.TaskError{Message: "try again", Retryable: true}
+			}
+			return map[string]any{"calls": calls}, nil
+		},
+		// hang ignores cancellation.
+		"hang": func(context.Context, map[string]any, plugin.Params) (map[string]any, error) {
+			<-f.release
+			return map[string]any{"x": "late"}, nil
+		},
+		// slowctx returns when its context ends.
+		"slowctx": func(ctx context.Context, _ map[string]any, _ plugin.Params) (map[string]any, error) {
+			<-ctx.Done()
+			return nil, ctx.Err()
 		},
 		"picky": func(context.Context, map[string]any, plugin.Params) (map[string]any, error) {
 			return nil, &plugin.TaskError{Diagnostics: []plugin.Diagnostic{{Summary: "Too small", Detail: "x must be big.", Attribute: "x"}}}

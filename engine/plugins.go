@@ -31,6 +31,7 @@ type Plugins struct {
 
 	mu      sync.Mutex
 	running map[string]*runningPlugin
+	retired []*plugin.Client // dead processes replaced by new ones
 	closed  bool
 }
 
@@ -156,6 +157,11 @@ func (p *Plugins) Get(ctx context.Context, name string) (plugin.Provider, *plugi
 		return nil, nil, fmt.Errorf("plugin %q: registry is closed", name)
 	}
 	rp, ok := p.running[name]
+	if ok && rp.client != nil && isReady(rp) && rp.client.Exited() {
+		// The process died (a crash, or Kill): start a new one.
+		p.retired = append(p.retired, rp.client)
+		ok = false
+	}
 	if !ok {
 		rp = &runningPlugin{ready: make(chan struct{})}
 		p.running[name] = rp
@@ -194,13 +200,42 @@ func (p *Plugins) start(ctx context.Context, name string) (*plugin.Client, *plug
 	return c, schema, nil
 }
 
+func isReady(rp *runningPlugin) bool {
+	select {
+	case <-rp.ready:
+		return true
+	default:
+		return false
+	}
+}
+
+// Kill ends the process of plugin name if prov is still its current
+// process, so that the next Get starts a new one: for a plugin that does
+// not return after a timeout's grace period. Calls in flight on it fail.
+func (p *Plugins) Kill(name string, prov plugin.Provider) {
+	p.mu.Lock()
+	rp, ok := p.running[name]
+	if !ok || !isReady(rp) || rp.provider != prov || rp.client == nil {
+		p.mu.Unlock()
+		return
+	}
+	delete(p.running, name)
+	p.retired = append(p.retired, rp.client)
+	p.mu.Unlock()
+	rp.client.Kill()
+}
+
 // Close ends every plugin process the registry started and waits for them.
 func (p *Plugins) Close() {
 	p.mu.Lock()
 	p.closed = true
 	running := p.running
 	p.running = map[string]*runningPlugin{}
+	retired := p.retired
 	p.mu.Unlock()
+	for _, c := range retired {
+		c.Close() // already dead: this only releases go-plugin's resources
+	}
 	var wg sync.WaitGroup
 	for _, rp := range running {
 		<-rp.ready

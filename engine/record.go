@@ -111,6 +111,9 @@ func (x *execution) taskRecord(n *Node, tr *TaskRun) sandbox.TaskRecord {
 		Digest:      n.Digest,
 		Resumed:     tr.Resumed,
 	}
+	if len(tr.AttemptErrors) > 0 {
+		t.AttemptErrors = append([]string(nil), tr.AttemptErrors...)
+	}
 	if e.cacheUsed(n) && tr.Cache == "" && tr.Status != StatusPending {
 		t.Cache = sandbox.CacheOff
 	}

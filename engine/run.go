@@ -56,7 +56,14 @@ type RunOptions struct {
 	// Resume, if set, keeps the outputs of tasks that succeeded in an
 	// earlier run of the same workflow.
 	Resume *Resume
+	// Grace is how long a task whose context ended (a timeout, or the
+	// run's cancellation) may take to return before its plugin process is
+	// killed; 0 means DefaultGrace.
+	Grace time.Duration
 }
+
+// DefaultGrace is the default RunOptions.Grace.
+const DefaultGrace = 5 * time.Second
 
 // Resume describes the run that a run resumes.
 type Resume struct {
@@ -118,6 +125,8 @@ type TaskRun struct {
 	CacheKey string
 	// CacheReason says why a cached task missed (with RunOptions.Explain).
 	CacheReason string
+	// AttemptErrors are the errors of the attempts that were retried.
+	AttemptErrors []string
 	// OutputsJSON are the outputs as the plugin (or the cache) gave them.
 	OutputsJSON json.RawMessage
 	// Resumed marks a task whose outputs were kept from the run that this
@@ -246,6 +255,9 @@ func (e *Engine) Run(ctx context.Context, g *Graph, opts RunOptions) (*Result, e
 	}
 	if opts.Now.IsZero() {
 		opts.Now = time.Now()
+	}
+	if opts.Grace <= 0 {
+		opts.Grace = DefaultGrace
 	}
 	for _, in := range g.Inputs {
 		if _, ok := opts.Inputs[in.Name]; !ok {
@@ -551,7 +563,7 @@ func (x *execution) execute(ctx context.Context, n *Node, tr *TaskRun, args *tas
 			tr.Cache, tr.CacheReason = CacheMiss, reason
 		}
 	}
-	outs, raw, err := x.call(ctx, n, tr, args)
+	outs, raw, err := x.attempts(ctx, n, tr, args)
 	if err == nil {
 		tr.OutputsJSON = raw
 		if cached {
@@ -563,21 +575,19 @@ func (x *execution) execute(ctx context.Context, n *Node, tr *TaskRun, args *tas
 
 // call runs the task in its plugin: secrets, working directory, the call,
 // and the check of its outputs.
-func (x *execution) call(ctx context.Context, n *Node, tr *TaskRun, args *taskArgs) (map[string]cty.Value, json.RawMessage, error) {
-	client, _, err := x.engine.Plugins.Get(ctx, n.Plugin)
-	if err != nil {
-		return nil, nil, err
-	}
+// It reports the working directory it used; it writes nothing into tr,
+// because a call abandoned after a timeout may still be running.
+func (x *execution) call(ctx context.Context, n *Node, attempt int, callID string, args *taskArgs, client plugin.Provider) (map[string]cty.Value, json.RawMessage, string, error) {
 	secrets, err := x.engine.resolveSecrets(ctx, n)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, "", err
 	}
-	dir, err := x.workdirs.get(ctx, n.Name, tr.Attempts)
+	dir, err := x.workdirs.get(ctx, n.Name, attempt)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, "", err
 	}
-	tr.WorkDir = dir
 	res, err := client.Execute(ctx, &plugin.ExecuteRequest{
+		CallID:  callID,
 		Secrets: secrets,
 		Task:    n.Task,
 		Inputs:  args.json,
@@ -588,15 +598,15 @@ func (x *execution) call(ctx context.Context, n *Node, tr *TaskRun, args *taskAr
 			Mode:             x.graph.Mode,
 			TaskID:           n.TaskID(),
 			Node:             n.Name,
-			Attempt:          tr.Attempts,
+			Attempt:          attempt,
 			LogLevel:         x.engine.Config.SDK.LoggingLevel,
 		},
 	})
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, "", err
 	}
 	outs, err := decodeOutputs(n, res.Outputs)
-	return outs, res.Outputs, err
+	return outs, res.Outputs, dir, err
 }
 
 // decodeOutputs checks a plugin's outputs against the task's schema.

@@ -40,6 +40,7 @@ type LaunchOptions struct {
 type Client struct {
 	name   string
 	path   string
+	cmd    *exec.Cmd
 	gp     *goplugin.Client
 	impl   Provider
 	stderr *tailBuffer
@@ -71,7 +72,7 @@ func Launch(ctx context.Context, path string, opts LaunchOptions) (*Client, erro
 	}
 	setProcAttr(cmd)
 
-	c := &Client{name: opts.Name, path: path, stderr: newTailBuffer(64 << 10)}
+	c := &Client{name: opts.Name, path: path, cmd: cmd, stderr: newTailBuffer(64 << 10)}
 	c.stderr.redact = opts.Redact
 	c.gp = goplugin.NewClient(&goplugin.ClientConfig{
 		HandshakeConfig:  Handshake,
@@ -122,6 +123,16 @@ func (c *Client) StderrTail() string { return c.stderr.Tail(20) }
 // Close ends the plugin process (gracefully, then by force) and waits for it.
 func (c *Client) Close() { c.gp.Kill() }
 
+// Kill ends the plugin process and its process group at once, without
+// waiting for calls to return: for a plugin that ignores cancellation.
+// Calls in flight fail with a *ProcessError.
+func (c *Client) Kill() {
+	if c.cmd.Process != nil {
+		killGroup(c.cmd.Process.Pid)
+	}
+	c.gp.Kill()
+}
+
 // Describe implements Provider.
 func (c *Client) Describe(ctx context.Context) (*Schema, error) {
 	s, err := c.impl.Describe(ctx)
@@ -140,6 +151,21 @@ func (c *Client) Execute(ctx context.Context, req *ExecuteRequest) (*ExecuteResu
 	}
 	return res, nil
 }
+
+// Running implements Tracker: whether the call is still running in the
+// plugin process. A dead process runs nothing.
+func (c *Client) Running(ctx context.Context, callID string) (bool, error) {
+	if c.gp.Exited() {
+		return false, nil
+	}
+	t, ok := c.impl.(Tracker)
+	if !ok {
+		return false, errors.New("plugin connection cannot track calls")
+	}
+	return t.Running(ctx, callID)
+}
+
+var _ Tracker = (*Client)(nil)
 
 func (c *Client) callError(ctx context.Context, err error) error {
 	if ctx.Err() != nil {

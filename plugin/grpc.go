@@ -3,6 +3,7 @@ package plugin
 import (
 	"context"
 	"errors"
+	"sync"
 
 	goplugin "github.com/hashicorp/go-plugin"
 	"google.golang.org/grpc"
@@ -56,6 +57,7 @@ func (c *grpcClient) Execute(ctx context.Context, req *ExecuteRequest) (*Execute
 		Task:   req.Task,
 		Inputs: req.Inputs,
 		Params: paramsToProto(req.Params),
+		CallId: req.CallID,
 	}
 	for _, s := range req.Secrets {
 		preq.Secrets = append(preq.Secrets, &pluginpb.Secret{Group: s.Group, Version: s.Version, Key: s.Key, Value: s.Value})
@@ -70,10 +72,26 @@ func (c *grpcClient) Execute(ctx context.Context, req *ExecuteRequest) (*Execute
 	return &ExecuteResult{Outputs: resp.GetOutputs()}, nil
 }
 
-// grpcServer is the plugin side: it serves a Provider.
+// Running implements Tracker.
+func (c *grpcClient) Running(ctx context.Context, callID string) (bool, error) {
+	resp, err := c.client.Running(ctx, &pluginpb.RunningRequest{CallId: callID})
+	if err != nil {
+		return false, err
+	}
+	return resp.GetRunning(), nil
+}
+
+// grpcServer is the plugin side: it serves a Provider, and keeps track of
+// the calls still running in it for Running.
 type grpcServer struct {
 	pluginpb.UnimplementedPluginServer
-	impl Provider
+	impl    Provider
+	running sync.Map // call id -> struct{}
+}
+
+func (s *grpcServer) Running(_ context.Context, req *pluginpb.RunningRequest) (*pluginpb.RunningResponse, error) {
+	_, ok := s.running.Load(req.GetCallId())
+	return &pluginpb.RunningResponse{Running: ok}, nil
 }
 
 func (s *grpcServer) Describe(ctx context.Context, _ *pluginpb.DescribeRequest) (*pluginpb.DescribeResponse, error) {
@@ -89,6 +107,11 @@ func (s *grpcServer) Execute(ctx context.Context, req *pluginpb.ExecuteRequest) 
 		Task:   req.GetTask(),
 		Inputs: req.GetInputs(),
 		Params: paramsFromProto(req.GetParams()),
+		CallID: req.GetCallId(),
+	}
+	if r.CallID != "" {
+		s.running.Store(r.CallID, struct{}{})
+		defer s.running.Delete(r.CallID)
 	}
 	for _, ps := range req.GetSecrets() {
 		r.Secrets = append(r.Secrets, Secret{

@@ -532,3 +532,54 @@ func TestDescribeError(t *testing.T) {
 		})
 	}
 }
+
+// TestRunningTracksCallsAfterCancellation: a cancelled call returns to the
+// host at once, while the task goes on in the plugin; Running says so
+// until the task returns.
+func TestRunningTracksCallsAfterCancellation(t *testing.T) {
+	release := make(chan struct{})
+	started := make(chan struct{})
+	p := serveInProcess(t, &fakeProvider{
+		execute: func(ctx context.Context, _ *ExecuteRequest) (*ExecuteResult, error) {
+			close(started)
+			<-release // ignores ctx, as a misbehaving task does
+			return &ExecuteResult{Outputs: json.RawMessage(`{}`)}, nil
+		},
+	})
+	tracker, ok := p.(Tracker)
+	if !ok {
+		t.Fatalf("%T does not implement Tracker", p)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	errc := make(chan error, 1)
+	go func() {
+		_, err := p.Execute(ctx, &ExecuteRequest{Task: "t", Inputs: json.RawMessage(`{}`), CallID: "call-1"})
+		errc <- err
+	}()
+	<-started
+	cancel()
+	if err := <-errc; err == nil {
+		t.Fatal("a cancelled call returned no error")
+	}
+	if running, err := tracker.Running(context.Background(), "call-1"); err != nil || !running {
+		t.Fatalf("Running after cancellation = %v, %v; want true: the task has not returned", running, err)
+	}
+	if running, _ := tracker.Running(context.Background(), "other"); running {
+		t.Error("an unknown call is running")
+	}
+	close(release)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		running, err := tracker.Running(context.Background(), "call-1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !running {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the call still runs after its task returned")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}

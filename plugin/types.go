@@ -218,6 +218,15 @@ type ExecuteRequest struct {
 	Params Params
 	// Secrets are the task's declared secrets, resolved by the engine.
 	Secrets []Secret
+	// CallID identifies the call for Tracker.Running; "" if not tracked.
+	CallID string
+}
+
+// Tracker is implemented by providers that can say whether a call is still
+// running on the plugin's side after the host stopped waiting for it (a
+// cancelled gRPC call returns at once, while the task may go on).
+type Tracker interface {
+	Running(ctx context.Context, callID string) (bool, error)
 }
 
 // ExecuteResult carries a task's outputs.

@@ -600,3 +600,75 @@ func readFile(path string) (string, error) {
 	data, err := os.ReadFile(path)
 	return string(data), err
 }
+
+func TestE2ERetriesAndTimeouts(t *testing.T) {
+	x := newE2E(t)
+	path := x.writeFile("bad.hcl", `workflow "bad" {
+  task "crashy" {
+    uses          = "misbehave.crash_once"
+    retries       = 1
+    retry_backoff = "10ms"
+  }
+  output "attempt" { value = task.crashy.attempt }
+}
+workflow "stuck" {
+  task "hang" {
+    uses    = "misbehave.hang"
+    timeout = "300ms"
+  }
+}
+`)
+	// A plugin crash is retried in a new plugin process.
+	out, r := x.runJSON("run", path, "bad")
+	if r.code != 0 || out.Outputs["attempt"] != float64(2) {
+		t.Fatalf("crash then retry: want success on attempt 2\n%s", r)
+	}
+	// A hung plugin is killed after the timeout's grace period.
+	start := time.Now()
+	r = x.run("run", path, "stuck", "--grace", "200ms")
+	if r.code != 1 || !strings.Contains(r.stderr, "timed out after 300ms") || !strings.Contains(r.stderr, "was killed") {
+		t.Errorf("a hung task: want exit 1 saying it timed out and was killed\n%s", r)
+	}
+	if d := time.Since(start); d > 20*time.Second {
+		t.Errorf("the hung run took %s to end", d) // a hang, not a timing target
+	}
+	x.checkNoOrphans()
+	// The run's own --timeout cancels it.
+	r = x.run("run", "--task", "misbehave.hang", "--timeout", "300ms", "--grace", "200ms")
+	if r.code != 130 || !strings.Contains(r.stderr, "timed out after 300ms (--timeout)") {
+		t.Errorf("--timeout: want exit 130 saying the run timed out\n%s", r)
+	}
+	x.checkNoOrphans()
+}
+
+// TestE2ECtrlC interrupts a run whose task ignores cancellation: goflyte
+// cancels, kills the plugin after the grace period, records the run as
+// cancelled and exits 130, leaving no plugin behind.
+func TestE2ECtrlC(t *testing.T) {
+	x := newE2E(t)
+	cmd := exec.Command(e2eBin, "run", "--task", "misbehave.hang", "--grace", "200ms", "--json")
+	cmd.Dir, cmd.Env = x.dir, x.env
+	var stdout bytes.Buffer
+	cmd.Stdout = &stdout
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// Wait until the task runs, then interrupt.
+	deadline := time.Now().Add(20 * time.Second)
+	for len(pluginProcesses(t)) == 0 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	time.Sleep(100 * time.Millisecond)
+	if err := cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	err := cmd.Wait()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 130 {
+		t.Fatalf("exit: %v, want 130\n%s", err, stdout.String())
+	}
+	var out runJSON
+	if err := json.Unmarshal(stdout.Bytes(), &out); err != nil || out.Status != "cancelled" {
+		t.Errorf("--json after Ctrl-C: %v\n%s", err, stdout.String())
+	}
+	x.checkNoOrphans()
+}

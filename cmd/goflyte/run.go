@@ -42,6 +42,11 @@ Flags:
   --overwrite-cache    run cached tasks anyway and replace their entries
                        (local.cache_overwrite = true for this run)
   --explain            say why each cached task missed the cache
+  --timeout D          cancel the run after D (e.g. 10m); tasks get their
+                       context cancelled, as with Ctrl-C
+  --grace D            how long a cancelled or timed-out task may take to
+                       return before its plugin process is killed
+                       (default 5s)
   --resume RUN         re-run a failed or interrupted run (its id or name,
                        see goflyte runs list): tasks that succeeded keep
                        their outputs; the rest run, with the same inputs
@@ -66,6 +71,8 @@ func runRun(ctx context.Context, c *cli, args []string) error {
 	noCache := fs.Bool("no-cache", false, "")
 	overwriteCache := fs.Bool("overwrite-cache", false, "")
 	explain := fs.Bool("explain", false, "")
+	timeout := fs.Duration("timeout", 0, "")
+	grace := fs.Duration("grace", engine.DefaultGrace, "")
 	resume := fs.String("resume", "", "")
 	from := fs.String("from", "", "")
 	quiet := fs.Bool("quiet", false, "")
@@ -153,6 +160,11 @@ func runRun(ctx context.Context, c *cli, args []string) error {
 		return err
 	}
 
+	if *timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeoutCause(ctx, *timeout, fmt.Errorf("the run timed out after %s (--timeout)", *timeout))
+		defer cancel()
+	}
 	p := newProgress(c.stderr, c.isTTY(), *quiet)
 	res, err := eng.Run(ctx, g, engine.RunOptions{
 		Inputs:      values,
@@ -160,6 +172,7 @@ func runRun(ctx context.Context, c *cli, args []string) error {
 		Observer:    p.observe,
 		Explain:     *explain,
 		Resume:      resumeFrom,
+		Grace:       *grace,
 	})
 	p.stop()
 	if err != nil {

@@ -4,10 +4,12 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"math/big"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/ext/typeexpr"
@@ -93,6 +95,14 @@ type Task struct {
 	CacheVersion string
 	// CacheIgnoreInputs are inputs left out of the cache key.
 	CacheIgnoreInputs []CacheIgnore
+	// Retries is how many times a failed attempt is tried again (retries),
+	// for retryable errors and plugin crashes; RetryBackoff is the wait
+	// before the first retry (retry_backoff, default 1s), doubled for each
+	// next one.
+	Retries      int
+	RetryBackoff time.Duration
+	// Timeout bounds each attempt (timeout = "30s"); 0 means none.
+	Timeout time.Duration
 	// Deps lists the tasks this one waits for, from references in its inputs
 	// and from depends_on, sorted and without duplicates.
 	Deps []string
@@ -174,6 +184,7 @@ var taskSchema = &hcl.BodySchema{
 	Attributes: []hcl.AttributeSchema{
 		{Name: "uses", Required: true}, {Name: "inputs"}, {Name: "depends_on"},
 		{Name: "cache"}, {Name: "cache_version"}, {Name: "cache_ignore_inputs"},
+		{Name: "retries"}, {Name: "retry_backoff"}, {Name: "timeout"},
 	},
 	Blocks: []hcl.BlockHeaderSchema{{Type: "secret"}},
 }
@@ -411,6 +422,7 @@ func decodeTask(b *hcl.Block) (*Task, hcl.Diagnostics) {
 		}
 	}
 	diags = append(diags, decodeTaskCache(t, content)...)
+	diags = append(diags, decodeTaskRetries(t, content)...)
 	for _, sb := range content.Blocks {
 		sd := &SecretDecl{DeclRange: sb.DefRange}
 		sc, d := sb.Body.Content(secretSchema)
@@ -757,4 +769,61 @@ func sourceDigest(src []byte, rng hcl.Range) string {
 	}
 	sum := sha256.Sum256(src[start:end])
 	return hex.EncodeToString(sum[:])
+}
+
+// decodeTaskRetries decodes retries, retry_backoff and timeout.
+func decodeTaskRetries(t *Task, content *hcl.BodyContent) hcl.Diagnostics {
+	var diags hcl.Diagnostics
+	t.RetryBackoff = time.Second
+	if attr, ok := content.Attributes["retries"]; ok {
+		v, d := attr.Expr.Value(nil)
+		diags = append(diags, d...)
+		if !d.HasErrors() {
+			n, err := convert.Convert(v, cty.Number)
+			var i int64
+			whole := err == nil && !n.IsNull()
+			if whole {
+				bf := n.AsBigFloat()
+				var acc big.Accuracy
+				i, acc = bf.Int64()
+				whole = acc == big.Exact && i >= 0 && i <= 100
+			}
+			if !whole {
+				diags = append(diags, &hcl.Diagnostic{
+					Severity: hcl.DiagError,
+					Summary:  "Invalid retries",
+					Detail:   "retries must be a whole number from 0 to 100: how many times a failed attempt is tried again.",
+					Subject:  attr.Expr.Range().Ptr(),
+				})
+			} else {
+				t.Retries = int(i)
+			}
+		}
+	}
+	for _, d := range []struct {
+		name string
+		dst  *time.Duration
+	}{{"retry_backoff", &t.RetryBackoff}, {"timeout", &t.Timeout}} {
+		attr, ok := content.Attributes[d.name]
+		if !ok {
+			continue
+		}
+		var text string
+		if ds := decodeString(attr, &text); ds.HasErrors() {
+			diags = append(diags, ds...)
+			continue
+		}
+		dur, err := time.ParseDuration(text)
+		if err != nil || dur <= 0 {
+			diags = append(diags, &hcl.Diagnostic{
+				Severity: hcl.DiagError,
+				Summary:  "Invalid " + d.name,
+				Detail:   fmt.Sprintf("%s must be a positive duration such as \"30s\", \"500ms\" or \"2m\"; got %q.", d.name, text),
+				Subject:  attr.Expr.Range().Ptr(),
+			})
+			continue
+		}
+		*d.dst = dur
+	}
+	return diags
 }

@@ -148,6 +148,9 @@ type TaskRecord struct {
 	// Resumed marks a task whose outputs were kept from the run this one
 	// resumed; it did not run again.
 	Resumed bool `json:"resumed,omitempty"`
+	// AttemptErrors are the errors of the attempts that were retried, in
+	// order (the last attempt's error, if it failed, is Error).
+	AttemptErrors []string `json:"attempt_errors,omitempty"`
 }
 
 // RunDir returns the directory of the run with the given name. It does not

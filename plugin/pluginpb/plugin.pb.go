@@ -188,7 +188,95 @@ func (x Diagnostic_Severity) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use Diagnostic_Severity.Descriptor instead.
 func (Diagnostic_Severity) EnumDescriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{10, 0}
+	return file_plugin_proto_rawDescGZIP(), []int{12, 0}
+}
+
+type RunningRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	CallId        string                 `protobuf:"bytes,1,opt,name=call_id,json=callId,proto3" json:"call_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RunningRequest) Reset() {
+	*x = RunningRequest{}
+	mi := &file_plugin_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RunningRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RunningRequest) ProtoMessage() {}
+
+func (x *RunningRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_plugin_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RunningRequest.ProtoReflect.Descriptor instead.
+func (*RunningRequest) Descriptor() ([]byte, []int) {
+	return file_plugin_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *RunningRequest) GetCallId() string {
+	if x != nil {
+		return x.CallId
+	}
+	return ""
+}
+
+type RunningResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Running       bool                   `protobuf:"varint,1,opt,name=running,proto3" json:"running,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RunningResponse) Reset() {
+	*x = RunningResponse{}
+	mi := &file_plugin_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RunningResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RunningResponse) ProtoMessage() {}
+
+func (x *RunningResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_plugin_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RunningResponse.ProtoReflect.Descriptor instead.
+func (*RunningResponse) Descriptor() ([]byte, []int) {
+	return file_plugin_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *RunningResponse) GetRunning() bool {
+	if x != nil {
+		return x.Running
+	}
+	return false
 }
 
 type DescribeRequest struct {
@@ -199,7 +287,7 @@ type DescribeRequest struct {
 
 func (x *DescribeRequest) Reset() {
 	*x = DescribeRequest{}
-	mi := &file_plugin_proto_msgTypes[0]
+	mi := &file_plugin_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -211,7 +299,7 @@ func (x *DescribeRequest) String() string {
 func (*DescribeRequest) ProtoMessage() {}
 
 func (x *DescribeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[0]
+	mi := &file_plugin_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -224,7 +312,7 @@ func (x *DescribeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DescribeRequest.ProtoReflect.Descriptor instead.
 func (*DescribeRequest) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{0}
+	return file_plugin_proto_rawDescGZIP(), []int{2}
 }
 
 type DescribeResponse struct {
@@ -238,7 +326,7 @@ type DescribeResponse struct {
 
 func (x *DescribeResponse) Reset() {
 	*x = DescribeResponse{}
-	mi := &file_plugin_proto_msgTypes[1]
+	mi := &file_plugin_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -250,7 +338,7 @@ func (x *DescribeResponse) String() string {
 func (*DescribeResponse) ProtoMessage() {}
 
 func (x *DescribeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[1]
+	mi := &file_plugin_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -263,7 +351,7 @@ func (x *DescribeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DescribeResponse.ProtoReflect.Descriptor instead.
 func (*DescribeResponse) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{1}
+	return file_plugin_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *DescribeResponse) GetName() string {
@@ -306,7 +394,7 @@ type TaskSchema struct {
 
 func (x *TaskSchema) Reset() {
 	*x = TaskSchema{}
-	mi := &file_plugin_proto_msgTypes[2]
+	mi := &file_plugin_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -318,7 +406,7 @@ func (x *TaskSchema) String() string {
 func (*TaskSchema) ProtoMessage() {}
 
 func (x *TaskSchema) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[2]
+	mi := &file_plugin_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -331,7 +419,7 @@ func (x *TaskSchema) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TaskSchema.ProtoReflect.Descriptor instead.
 func (*TaskSchema) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{2}
+	return file_plugin_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *TaskSchema) GetName() string {
@@ -402,7 +490,7 @@ type SecretRequest struct {
 
 func (x *SecretRequest) Reset() {
 	*x = SecretRequest{}
-	mi := &file_plugin_proto_msgTypes[3]
+	mi := &file_plugin_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -414,7 +502,7 @@ func (x *SecretRequest) String() string {
 func (*SecretRequest) ProtoMessage() {}
 
 func (x *SecretRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[3]
+	mi := &file_plugin_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -427,7 +515,7 @@ func (x *SecretRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SecretRequest.ProtoReflect.Descriptor instead.
 func (*SecretRequest) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{3}
+	return file_plugin_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *SecretRequest) GetGroup() string {
@@ -465,7 +553,7 @@ type Secret struct {
 
 func (x *Secret) Reset() {
 	*x = Secret{}
-	mi := &file_plugin_proto_msgTypes[4]
+	mi := &file_plugin_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -477,7 +565,7 @@ func (x *Secret) String() string {
 func (*Secret) ProtoMessage() {}
 
 func (x *Secret) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[4]
+	mi := &file_plugin_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -490,7 +578,7 @@ func (x *Secret) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Secret.ProtoReflect.Descriptor instead.
 func (*Secret) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{4}
+	return file_plugin_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *Secret) GetGroup() string {
@@ -536,7 +624,7 @@ type Field struct {
 
 func (x *Field) Reset() {
 	*x = Field{}
-	mi := &file_plugin_proto_msgTypes[5]
+	mi := &file_plugin_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -548,7 +636,7 @@ func (x *Field) String() string {
 func (*Field) ProtoMessage() {}
 
 func (x *Field) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[5]
+	mi := &file_plugin_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -561,7 +649,7 @@ func (x *Field) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Field.ProtoReflect.Descriptor instead.
 func (*Field) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{5}
+	return file_plugin_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *Field) GetName() string {
@@ -614,7 +702,7 @@ type ExecutionParameters struct {
 
 func (x *ExecutionParameters) Reset() {
 	*x = ExecutionParameters{}
-	mi := &file_plugin_proto_msgTypes[6]
+	mi := &file_plugin_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -626,7 +714,7 @@ func (x *ExecutionParameters) String() string {
 func (*ExecutionParameters) ProtoMessage() {}
 
 func (x *ExecutionParameters) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[6]
+	mi := &file_plugin_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -639,7 +727,7 @@ func (x *ExecutionParameters) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExecutionParameters.ProtoReflect.Descriptor instead.
 func (*ExecutionParameters) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{6}
+	return file_plugin_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *ExecutionParameters) GetExecutionId() string {
@@ -705,14 +793,16 @@ type ExecuteRequest struct {
 	Inputs []byte               `protobuf:"bytes,2,opt,name=inputs,proto3" json:"inputs,omitempty"`
 	Params *ExecutionParameters `protobuf:"bytes,3,opt,name=params,proto3" json:"params,omitempty"`
 	// secrets are the task's declared secrets, resolved by the engine.
-	Secrets       []*Secret `protobuf:"bytes,4,rep,name=secrets,proto3" json:"secrets,omitempty"`
+	Secrets []*Secret `protobuf:"bytes,4,rep,name=secrets,proto3" json:"secrets,omitempty"`
+	// call_id identifies this call for Running; unique per call.
+	CallId        string `protobuf:"bytes,5,opt,name=call_id,json=callId,proto3" json:"call_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ExecuteRequest) Reset() {
 	*x = ExecuteRequest{}
-	mi := &file_plugin_proto_msgTypes[7]
+	mi := &file_plugin_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -724,7 +814,7 @@ func (x *ExecuteRequest) String() string {
 func (*ExecuteRequest) ProtoMessage() {}
 
 func (x *ExecuteRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[7]
+	mi := &file_plugin_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -737,7 +827,7 @@ func (x *ExecuteRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExecuteRequest.ProtoReflect.Descriptor instead.
 func (*ExecuteRequest) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{7}
+	return file_plugin_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *ExecuteRequest) GetTask() string {
@@ -768,6 +858,13 @@ func (x *ExecuteRequest) GetSecrets() []*Secret {
 	return nil
 }
 
+func (x *ExecuteRequest) GetCallId() string {
+	if x != nil {
+		return x.CallId
+	}
+	return ""
+}
+
 type ExecuteResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// outputs is a JSON object keyed by output name.
@@ -780,7 +877,7 @@ type ExecuteResponse struct {
 
 func (x *ExecuteResponse) Reset() {
 	*x = ExecuteResponse{}
-	mi := &file_plugin_proto_msgTypes[8]
+	mi := &file_plugin_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -792,7 +889,7 @@ func (x *ExecuteResponse) String() string {
 func (*ExecuteResponse) ProtoMessage() {}
 
 func (x *ExecuteResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[8]
+	mi := &file_plugin_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -805,7 +902,7 @@ func (x *ExecuteResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExecuteResponse.ProtoReflect.Descriptor instead.
 func (*ExecuteResponse) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{8}
+	return file_plugin_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *ExecuteResponse) GetOutputs() []byte {
@@ -834,7 +931,7 @@ type TaskError struct {
 
 func (x *TaskError) Reset() {
 	*x = TaskError{}
-	mi := &file_plugin_proto_msgTypes[9]
+	mi := &file_plugin_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -846,7 +943,7 @@ func (x *TaskError) String() string {
 func (*TaskError) ProtoMessage() {}
 
 func (x *TaskError) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[9]
+	mi := &file_plugin_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -859,7 +956,7 @@ func (x *TaskError) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TaskError.ProtoReflect.Descriptor instead.
 func (*TaskError) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{9}
+	return file_plugin_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *TaskError) GetMessage() string {
@@ -897,7 +994,7 @@ type Diagnostic struct {
 
 func (x *Diagnostic) Reset() {
 	*x = Diagnostic{}
-	mi := &file_plugin_proto_msgTypes[10]
+	mi := &file_plugin_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -909,7 +1006,7 @@ func (x *Diagnostic) String() string {
 func (*Diagnostic) ProtoMessage() {}
 
 func (x *Diagnostic) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[10]
+	mi := &file_plugin_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -922,7 +1019,7 @@ func (x *Diagnostic) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Diagnostic.ProtoReflect.Descriptor instead.
 func (*Diagnostic) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{10}
+	return file_plugin_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *Diagnostic) GetSeverity() Diagnostic_Severity {
@@ -957,7 +1054,11 @@ var File_plugin_proto protoreflect.FileDescriptor
 
 const file_plugin_proto_rawDesc = "" +
 	"\n" +
-	"\fplugin.proto\x12\x11goflyte.plugin.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x11\n" +
+	"\fplugin.proto\x12\x11goflyte.plugin.v1\x1a\x1fgoogle/protobuf/timestamp.proto\")\n" +
+	"\x0eRunningRequest\x12\x17\n" +
+	"\acall_id\x18\x01 \x01(\tR\x06callId\"+\n" +
+	"\x0fRunningResponse\x12\x18\n" +
+	"\arunning\x18\x01 \x01(\bR\arunning\"\x11\n" +
 	"\x0fDescribeRequest\"u\n" +
 	"\x10DescribeResponse\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
@@ -995,12 +1096,13 @@ const file_plugin_proto_rawDesc = "" +
 	"\atask_id\x18\x05 \x01(\tR\x06taskId\x12\x12\n" +
 	"\x04node\x18\x06 \x01(\tR\x04node\x12\x18\n" +
 	"\aattempt\x18\a \x01(\x05R\aattempt\x12\x1b\n" +
-	"\tlog_level\x18\b \x01(\tR\blogLevel\"\xb1\x01\n" +
+	"\tlog_level\x18\b \x01(\tR\blogLevel\"\xca\x01\n" +
 	"\x0eExecuteRequest\x12\x12\n" +
 	"\x04task\x18\x01 \x01(\tR\x04task\x12\x16\n" +
 	"\x06inputs\x18\x02 \x01(\fR\x06inputs\x12>\n" +
 	"\x06params\x18\x03 \x01(\v2&.goflyte.plugin.v1.ExecutionParametersR\x06params\x123\n" +
-	"\asecrets\x18\x04 \x03(\v2\x19.goflyte.plugin.v1.SecretR\asecrets\"_\n" +
+	"\asecrets\x18\x04 \x03(\v2\x19.goflyte.plugin.v1.SecretR\asecrets\x12\x17\n" +
+	"\acall_id\x18\x05 \x01(\tR\x06callId\"_\n" +
 	"\x0fExecuteResponse\x12\x18\n" +
 	"\aoutputs\x18\x01 \x01(\fR\aoutputs\x122\n" +
 	"\x05error\x18\x02 \x01(\v2\x1c.goflyte.plugin.v1.TaskErrorR\x05error\"\x84\x01\n" +
@@ -1029,10 +1131,11 @@ const file_plugin_proto_rawDesc = "" +
 	"\x1bMODE_DYNAMIC_TASK_EXECUTION\x10\x04\x12\x18\n" +
 	"\x14MODE_EAGER_EXECUTION\x10\x05\x12\x1e\n" +
 	"\x1aMODE_EAGER_LOCAL_EXECUTION\x10\x06\x12%\n" +
-	"!MODE_LOCAL_DYNAMIC_TASK_EXECUTION\x10\a2\xaf\x01\n" +
+	"!MODE_LOCAL_DYNAMIC_TASK_EXECUTION\x10\a2\x81\x02\n" +
 	"\x06Plugin\x12S\n" +
 	"\bDescribe\x12\".goflyte.plugin.v1.DescribeRequest\x1a#.goflyte.plugin.v1.DescribeResponse\x12P\n" +
-	"\aExecute\x12!.goflyte.plugin.v1.ExecuteRequest\x1a\".goflyte.plugin.v1.ExecuteResponseB,Z*github.com/goflyte/goflyte/plugin/pluginpbb\x06proto3"
+	"\aExecute\x12!.goflyte.plugin.v1.ExecuteRequest\x1a\".goflyte.plugin.v1.ExecuteResponse\x12P\n" +
+	"\aRunning\x12!.goflyte.plugin.v1.RunningRequest\x1a\".goflyte.plugin.v1.RunningResponseB,Z*github.com/goflyte/goflyte/plugin/pluginpbb\x06proto3"
 
 var (
 	file_plugin_proto_rawDescOnce sync.Once
@@ -1047,43 +1150,47 @@ func file_plugin_proto_rawDescGZIP() []byte {
 }
 
 var file_plugin_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_plugin_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
+var file_plugin_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
 var file_plugin_proto_goTypes = []any{
 	(TaskKind)(0),                 // 0: goflyte.plugin.v1.TaskKind
 	(Mode)(0),                     // 1: goflyte.plugin.v1.Mode
 	(Diagnostic_Severity)(0),      // 2: goflyte.plugin.v1.Diagnostic.Severity
-	(*DescribeRequest)(nil),       // 3: goflyte.plugin.v1.DescribeRequest
-	(*DescribeResponse)(nil),      // 4: goflyte.plugin.v1.DescribeResponse
-	(*TaskSchema)(nil),            // 5: goflyte.plugin.v1.TaskSchema
-	(*SecretRequest)(nil),         // 6: goflyte.plugin.v1.SecretRequest
-	(*Secret)(nil),                // 7: goflyte.plugin.v1.Secret
-	(*Field)(nil),                 // 8: goflyte.plugin.v1.Field
-	(*ExecutionParameters)(nil),   // 9: goflyte.plugin.v1.ExecutionParameters
-	(*ExecuteRequest)(nil),        // 10: goflyte.plugin.v1.ExecuteRequest
-	(*ExecuteResponse)(nil),       // 11: goflyte.plugin.v1.ExecuteResponse
-	(*TaskError)(nil),             // 12: goflyte.plugin.v1.TaskError
-	(*Diagnostic)(nil),            // 13: goflyte.plugin.v1.Diagnostic
-	(*timestamppb.Timestamp)(nil), // 14: google.protobuf.Timestamp
+	(*RunningRequest)(nil),        // 3: goflyte.plugin.v1.RunningRequest
+	(*RunningResponse)(nil),       // 4: goflyte.plugin.v1.RunningResponse
+	(*DescribeRequest)(nil),       // 5: goflyte.plugin.v1.DescribeRequest
+	(*DescribeResponse)(nil),      // 6: goflyte.plugin.v1.DescribeResponse
+	(*TaskSchema)(nil),            // 7: goflyte.plugin.v1.TaskSchema
+	(*SecretRequest)(nil),         // 8: goflyte.plugin.v1.SecretRequest
+	(*Secret)(nil),                // 9: goflyte.plugin.v1.Secret
+	(*Field)(nil),                 // 10: goflyte.plugin.v1.Field
+	(*ExecutionParameters)(nil),   // 11: goflyte.plugin.v1.ExecutionParameters
+	(*ExecuteRequest)(nil),        // 12: goflyte.plugin.v1.ExecuteRequest
+	(*ExecuteResponse)(nil),       // 13: goflyte.plugin.v1.ExecuteResponse
+	(*TaskError)(nil),             // 14: goflyte.plugin.v1.TaskError
+	(*Diagnostic)(nil),            // 15: goflyte.plugin.v1.Diagnostic
+	(*timestamppb.Timestamp)(nil), // 16: google.protobuf.Timestamp
 }
 var file_plugin_proto_depIdxs = []int32{
-	5,  // 0: goflyte.plugin.v1.DescribeResponse.tasks:type_name -> goflyte.plugin.v1.TaskSchema
+	7,  // 0: goflyte.plugin.v1.DescribeResponse.tasks:type_name -> goflyte.plugin.v1.TaskSchema
 	0,  // 1: goflyte.plugin.v1.TaskSchema.kind:type_name -> goflyte.plugin.v1.TaskKind
-	8,  // 2: goflyte.plugin.v1.TaskSchema.inputs:type_name -> goflyte.plugin.v1.Field
-	8,  // 3: goflyte.plugin.v1.TaskSchema.outputs:type_name -> goflyte.plugin.v1.Field
-	6,  // 4: goflyte.plugin.v1.TaskSchema.secrets:type_name -> goflyte.plugin.v1.SecretRequest
-	14, // 5: goflyte.plugin.v1.ExecutionParameters.execution_date:type_name -> google.protobuf.Timestamp
+	10, // 2: goflyte.plugin.v1.TaskSchema.inputs:type_name -> goflyte.plugin.v1.Field
+	10, // 3: goflyte.plugin.v1.TaskSchema.outputs:type_name -> goflyte.plugin.v1.Field
+	8,  // 4: goflyte.plugin.v1.TaskSchema.secrets:type_name -> goflyte.plugin.v1.SecretRequest
+	16, // 5: goflyte.plugin.v1.ExecutionParameters.execution_date:type_name -> google.protobuf.Timestamp
 	1,  // 6: goflyte.plugin.v1.ExecutionParameters.mode:type_name -> goflyte.plugin.v1.Mode
-	9,  // 7: goflyte.plugin.v1.ExecuteRequest.params:type_name -> goflyte.plugin.v1.ExecutionParameters
-	7,  // 8: goflyte.plugin.v1.ExecuteRequest.secrets:type_name -> goflyte.plugin.v1.Secret
-	12, // 9: goflyte.plugin.v1.ExecuteResponse.error:type_name -> goflyte.plugin.v1.TaskError
-	13, // 10: goflyte.plugin.v1.TaskError.diagnostics:type_name -> goflyte.plugin.v1.Diagnostic
+	11, // 7: goflyte.plugin.v1.ExecuteRequest.params:type_name -> goflyte.plugin.v1.ExecutionParameters
+	9,  // 8: goflyte.plugin.v1.ExecuteRequest.secrets:type_name -> goflyte.plugin.v1.Secret
+	14, // 9: goflyte.plugin.v1.ExecuteResponse.error:type_name -> goflyte.plugin.v1.TaskError
+	15, // 10: goflyte.plugin.v1.TaskError.diagnostics:type_name -> goflyte.plugin.v1.Diagnostic
 	2,  // 11: goflyte.plugin.v1.Diagnostic.severity:type_name -> goflyte.plugin.v1.Diagnostic.Severity
-	3,  // 12: goflyte.plugin.v1.Plugin.Describe:input_type -> goflyte.plugin.v1.DescribeRequest
-	10, // 13: goflyte.plugin.v1.Plugin.Execute:input_type -> goflyte.plugin.v1.ExecuteRequest
-	4,  // 14: goflyte.plugin.v1.Plugin.Describe:output_type -> goflyte.plugin.v1.DescribeResponse
-	11, // 15: goflyte.plugin.v1.Plugin.Execute:output_type -> goflyte.plugin.v1.ExecuteResponse
-	14, // [14:16] is the sub-list for method output_type
-	12, // [12:14] is the sub-list for method input_type
+	5,  // 12: goflyte.plugin.v1.Plugin.Describe:input_type -> goflyte.plugin.v1.DescribeRequest
+	12, // 13: goflyte.plugin.v1.Plugin.Execute:input_type -> goflyte.plugin.v1.ExecuteRequest
+	3,  // 14: goflyte.plugin.v1.Plugin.Running:input_type -> goflyte.plugin.v1.RunningRequest
+	6,  // 15: goflyte.plugin.v1.Plugin.Describe:output_type -> goflyte.plugin.v1.DescribeResponse
+	13, // 16: goflyte.plugin.v1.Plugin.Execute:output_type -> goflyte.plugin.v1.ExecuteResponse
+	4,  // 17: goflyte.plugin.v1.Plugin.Running:output_type -> goflyte.plugin.v1.RunningResponse
+	15, // [15:18] is the sub-list for method output_type
+	12, // [12:15] is the sub-list for method input_type
 	12, // [12:12] is the sub-list for extension type_name
 	12, // [12:12] is the sub-list for extension extendee
 	0,  // [0:12] is the sub-list for field type_name
@@ -1100,7 +1207,7 @@ func file_plugin_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_plugin_proto_rawDesc), len(file_plugin_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   11,
+			NumMessages:   13,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -29,6 +29,7 @@ const _ = grpc.SupportPackageIsVersion9
 const (
 	Plugin_Describe_FullMethodName = "/goflyte.plugin.v1.Plugin/Describe"
 	Plugin_Execute_FullMethodName  = "/goflyte.plugin.v1.Plugin/Execute"
+	Plugin_Running_FullMethodName  = "/goflyte.plugin.v1.Plugin/Running"
 )
 
 // PluginClient is the client API for Plugin service.
@@ -43,6 +44,11 @@ type PluginClient interface {
 	// Execute runs one task. A task failure is a TaskError in the response;
 	// a gRPC error means the transport or the plugin process failed.
 	Execute(ctx context.Context, in *ExecuteRequest, opts ...grpc.CallOption) (*ExecuteResponse, error)
+	// Running reports whether the Execute call with this call_id is still
+	// running in the plugin. A cancelled call returns to the host at once,
+	// while the task may go on: the host asks, and kills a plugin whose task
+	// ignores cancellation for longer than a grace period.
+	Running(ctx context.Context, in *RunningRequest, opts ...grpc.CallOption) (*RunningResponse, error)
 }
 
 type pluginClient struct {
@@ -73,6 +79,16 @@ func (c *pluginClient) Execute(ctx context.Context, in *ExecuteRequest, opts ...
 	return out, nil
 }
 
+func (c *pluginClient) Running(ctx context.Context, in *RunningRequest, opts ...grpc.CallOption) (*RunningResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RunningResponse)
+	err := c.cc.Invoke(ctx, Plugin_Running_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // PluginServer is the server API for Plugin service.
 // All implementations must embed UnimplementedPluginServer
 // for forward compatibility.
@@ -85,6 +101,11 @@ type PluginServer interface {
 	// Execute runs one task. A task failure is a TaskError in the response;
 	// a gRPC error means the transport or the plugin process failed.
 	Execute(context.Context, *ExecuteRequest) (*ExecuteResponse, error)
+	// Running reports whether the Execute call with this call_id is still
+	// running in the plugin. A cancelled call returns to the host at once,
+	// while the task may go on: the host asks, and kills a plugin whose task
+	// ignores cancellation for longer than a grace period.
+	Running(context.Context, *RunningRequest) (*RunningResponse, error)
 	mustEmbedUnimplementedPluginServer()
 }
 
@@ -100,6 +121,9 @@ func (UnimplementedPluginServer) Describe(context.Context, *DescribeRequest) (*D
 }
 func (UnimplementedPluginServer) Execute(context.Context, *ExecuteRequest) (*ExecuteResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Execute not implemented")
+}
+func (UnimplementedPluginServer) Running(context.Context, *RunningRequest) (*RunningResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method Running not implemented")
 }
 func (UnimplementedPluginServer) mustEmbedUnimplementedPluginServer() {}
 func (UnimplementedPluginServer) testEmbeddedByValue()                {}
@@ -158,6 +182,24 @@ func _Plugin_Execute_Handler(srv interface{}, ctx context.Context, dec func(inte
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Plugin_Running_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RunningRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PluginServer).Running(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Plugin_Running_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PluginServer).Running(ctx, req.(*RunningRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Plugin_ServiceDesc is the grpc.ServiceDesc for Plugin service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -172,6 +214,10 @@ var Plugin_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Execute",
 			Handler:    _Plugin_Execute_Handler,
+		},
+		{
+			MethodName: "Running",
+			Handler:    _Plugin_Running_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

@@ -12,7 +12,7 @@ workflow "w" {
   task "c" {
     uses    = "fake.echo"
     inputs  = { s = "x" }
-    retries = 3 # ERROR: Unsupported argument
+    retry   = 3 # ERROR: Unsupported argument
   }
   input "n" {
     type    = number

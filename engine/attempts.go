@@ -1,0 +1,160 @@
+package engine
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/zclconf/go-cty/cty"
+
+	"github.com/goflyte/goflyte/plugin"
+)
+
+// maxBackoff caps the wait between attempts.
+const maxBackoff = 30 * time.Second
+
+// TimeoutError is a task attempt that ran longer than the task's timeout.
+type TimeoutError struct {
+	Timeout time.Duration
+	// Killed reports that the plugin did not return within the grace
+	// period after its context ended, so its process was killed.
+	Killed bool
+}
+
+func (e *TimeoutError) Error() string {
+	msg := fmt.Sprintf("timed out after %s", e.Timeout)
+	if e.Killed {
+		msg += "; the plugin did not stop within the grace period, so its process was killed (it is restarted for the next task)"
+	}
+	return msg
+}
+
+// attempts runs a task, trying it again after a retryable failure as its
+// retry policy allows, with exponential backoff.
+func (x *execution) attempts(ctx context.Context, n *Node, tr *TaskRun, args *taskArgs) (map[string]cty.Value, json.RawMessage, error) {
+	for attempt := 1; ; attempt++ {
+		tr.Attempts = attempt
+		outs, raw, err := x.attempt(ctx, n, tr, args)
+		if err == nil || attempt > n.Retries || ctx.Err() != nil || !retryable(err) {
+			return outs, raw, err
+		}
+		wait := min(n.Backoff<<(attempt-1), maxBackoff)
+		msg := x.engine.Redact(err.Error())
+		tr.AttemptErrors = append(tr.AttemptErrors, msg)
+		x.recordTask(n, tr)
+		x.engine.Logger.Warn("task attempt failed; retrying", "task", n.Name, "attempt", attempt, "attempts", n.Retries+1, "wait", wait, "error", msg)
+		select {
+		case <-time.After(wait):
+		case <-ctx.Done():
+			return nil, nil, ctx.Err()
+		}
+	}
+}
+
+// retryable reports whether another attempt may succeed: the plugin said
+// so, the plugin process died, or the attempt timed out. A task's own
+// error, a missing secret or invalid outputs are not retried.
+func retryable(err error) bool {
+	var te *plugin.TaskError
+	var pe *plugin.ProcessError
+	var to *TimeoutError
+	switch {
+	case errors.As(err, &to), errors.As(err, &pe):
+		return true
+	case errors.As(err, &te):
+		return te.Retryable
+	}
+	return false
+}
+
+// attempt runs one attempt, bounded by the task's timeout. When the
+// attempt's context ends (the timeout, or the run's cancellation) the task
+// gets the grace period to stop; if it is still running in its plugin
+// then, the plugin process is killed (and replaced for later tasks), so
+// that a task that ignores cancellation cannot hang on or pile up.
+func (x *execution) attempt(ctx context.Context, n *Node, tr *TaskRun, args *taskArgs) (map[string]cty.Value, json.RawMessage, error) {
+	client, _, err := x.engine.Plugins.Get(ctx, n.Plugin)
+	if err != nil {
+		return nil, nil, err
+	}
+	actx, cancel := ctx, context.CancelFunc(func() {})
+	if n.Timeout > 0 {
+		actx, cancel = context.WithTimeout(ctx, n.Timeout)
+	}
+	defer cancel()
+
+	type result struct {
+		outs map[string]cty.Value
+		raw  json.RawMessage
+		dir  string
+		err  error
+	}
+	done := make(chan result, 1)
+	attempt, callID := tr.Attempts, newCallID()
+	go func() {
+		outs, raw, dir, err := x.call(actx, n, attempt, callID, args, client)
+		done <- result{outs, raw, dir, err}
+	}()
+	var r result
+	returned, killed := true, false
+	select {
+	case r = <-done:
+	case <-actx.Done():
+		// A plugin over gRPC returns at once; an in-process provider
+		// returns when its task does.
+		select {
+		case r = <-done:
+		case <-time.After(x.opts.Grace):
+			r, returned = result{err: context.Cause(actx)}, false
+		}
+	}
+	if actx.Err() != nil && !x.stopped(client, callID, returned) {
+		killed = true
+		x.engine.Logger.Warn("task did not stop within the grace period; killing its plugin", "plugin", n.Plugin, "task", n.Name, "grace", x.opts.Grace)
+		x.engine.Plugins.Kill(n.Plugin, client)
+	}
+	if r.dir != "" {
+		tr.WorkDir = r.dir
+	}
+	switch {
+	case r.err != nil && ctx.Err() == nil && errors.Is(actx.Err(), context.DeadlineExceeded):
+		r.err = &TimeoutError{Timeout: n.Timeout, Killed: killed}
+	case r.err != nil && ctx.Err() != nil:
+		r.err = ctx.Err()
+	}
+	return r.outs, r.raw, r.err
+}
+
+// stopped waits up to the grace period for a cancelled call to stop
+// running in its plugin, and reports whether it did. A provider that
+// cannot tell (an in-process one) has stopped if its call returned.
+func (x *execution) stopped(client plugin.Provider, callID string, returned bool) bool {
+	t, ok := client.(plugin.Tracker)
+	if !ok {
+		return returned
+	}
+	deadline := time.Now().Add(x.opts.Grace)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		running, err := t.Running(ctx, callID)
+		cancel()
+		if err != nil || !running {
+			return err == nil // an unreachable plugin is killed too
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// newCallID returns a random id for one call to a plugin.
+func newCallID() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
