@@ -45,7 +45,9 @@ func (x *execution) attempts(ctx context.Context, n *Node, tr *TaskRun, args *ta
 		wait := min(n.Backoff<<(attempt-1), maxBackoff)
 		msg := x.engine.Redact(err.Error())
 		tr.AttemptErrors = append(tr.AttemptErrors, msg)
-		x.recordTask(n, tr)
+		if x.tasks[n.Name] == tr { // not an instance of a for_each
+			x.recordTask(n, tr)
+		}
 		x.engine.Logger.Warn("task attempt failed; retrying", "task", n.Name, "attempt", attempt, "attempts", n.Retries+1, "wait", wait, "error", msg)
 		select {
 		case <-time.After(wait):

@@ -61,6 +61,23 @@ type Node struct {
 	Retries int
 	Backoff time.Duration
 	Timeout time.Duration
+	// ForEach, when set, runs one instance per element; see forEach.
+	ForEach *ForEach
+}
+
+// ForEach is a task's fan-out: one instance per element of Expr, whose
+// outputs are collected into lists (a list, set or tuple) or maps (a map
+// or object) in element order.
+type ForEach struct {
+	Expr            hcl.Expression
+	MaxParallel     int
+	MinSuccessRatio float64
+	// Map is true when the elements are keyed by strings (a map or an
+	// object), false for a list, set or tuple; Known is false when the
+	// expression's type is not known before the run.
+	Map, Known bool
+	// KeyType and ValueType are the types of each.key and each.value.
+	KeyType, ValueType cty.Type
 }
 
 // CachePolicy says how a task's results are cached: under its plugin,
@@ -92,6 +109,10 @@ func (e *Engine) Compile(ctx context.Context, w *config.Workflow) (*Graph, hcl.D
 	for _, t := range w.Tasks {
 		n := &Node{Name: t.Name, Plugin: t.PluginName(), Task: t.TaskName(), Inputs: t.Inputs, Deps: t.Deps, DeclRange: t.DeclRange, Digest: t.Digest,
 			Retries: t.Retries, Backoff: t.RetryBackoff, Timeout: t.Timeout}
+		if t.ForEach != nil {
+			n.ForEach = &ForEach{Expr: t.ForEach, MaxParallel: t.MaxParallel, MinSuccessRatio: t.MinSuccessRatio,
+				KeyType: cty.DynamicPseudoType, ValueType: cty.DynamicPseudoType}
+		}
 		g.Nodes = append(g.Nodes, n)
 		g.nodes[n.Name] = n
 		schema := schemas[n.Plugin]
@@ -123,13 +144,14 @@ func (e *Engine) Compile(ctx context.Context, w *config.Workflow) (*Graph, hcl.D
 
 	// Type-check by evaluating every expression over unknown values of the
 	// declared types: HCL then derives each expression's type.
+	diags = append(diags, typeForEach(g)...)
 	ectx := typeCheckContext(g)
 	for _, t := range w.Tasks {
 		n := g.nodes[t.Name]
 		if n.Schema == nil {
 			continue
 		}
-		diags = append(diags, checkTaskInputs(ectx, t, n)...)
+		diags = append(diags, checkTaskInputs(eachContext(ectx, n), t, n)...)
 	}
 	for _, o := range w.Outputs {
 		out := &Output{Name: o.Name, Description: o.Description, Expr: o.Expr, Type: cty.DynamicPseudoType}
@@ -241,13 +263,94 @@ func typeCheckContext(g *Graph) *hcl.EvalContext {
 			tasks[n.Name] = cty.DynamicVal
 			continue
 		}
-		outs := make(map[string]cty.Value, len(n.OutputTypes))
-		for name, ty := range n.OutputTypes {
-			outs[name] = cty.UnknownVal(ty)
-		}
-		tasks[n.Name] = cty.ObjectVal(outs)
+		tasks[n.Name] = cty.UnknownVal(n.outputsType())
 	}
 	return evalContext(cty.ObjectVal(inputs), cty.ObjectVal(tasks))
+}
+
+// outputsType is the type of task.<name>: an object of the task's outputs,
+// each collected into a list or map for a task with for_each.
+func (n *Node) outputsType() cty.Type {
+	attrs := make(map[string]cty.Type, len(n.OutputTypes))
+	for name, ty := range n.OutputTypes {
+		attrs[name] = n.collected(ty)
+	}
+	return cty.Object(attrs)
+}
+
+// collected is the type of one output of the node as downstream tasks see
+// it: as declared, or a list or map of it for a task with for_each.
+func (n *Node) collected(ty cty.Type) cty.Type {
+	switch {
+	case n.ForEach == nil:
+		return ty
+	case !n.ForEach.Known:
+		return cty.DynamicPseudoType
+	case n.ForEach.Map:
+		return cty.Map(ty)
+	}
+	return cty.List(ty)
+}
+
+// typeForEach types each task's for_each expression, in dependency order
+// (a for_each may use the outputs of a task with a for_each of its own):
+// it must be a list, set, tuple, map or object.
+func typeForEach(g *Graph) hcl.Diagnostics {
+	var diags hcl.Diagnostics
+	for _, n := range runOrder(g) {
+		fe := n.ForEach
+		if fe == nil || n.Schema == nil {
+			continue
+		}
+		ectx := typeCheckContext(g)
+		if d, ok := checkRefs(fe.Expr, ectx); !ok {
+			diags = append(diags, d...)
+			continue
+		}
+		v, d := fe.Expr.Value(ectx)
+		diags = append(diags, d...)
+		if d.HasErrors() {
+			continue
+		}
+		ty := v.Type()
+		switch {
+		case ty == cty.DynamicPseudoType:
+			// Known only when the run gets there.
+		case ty.IsListType() || ty.IsSetType():
+			fe.Known, fe.KeyType, fe.ValueType = true, cty.Number, ty.ElementType()
+		case ty.IsTupleType():
+			fe.Known, fe.KeyType = true, cty.Number
+			if et, _ := convert.UnifyUnsafe(ty.TupleElementTypes()); et != cty.NilType {
+				fe.ValueType = et
+			}
+		case ty.IsMapType():
+			fe.Known, fe.Map, fe.KeyType, fe.ValueType = true, true, cty.String, ty.ElementType()
+		case ty.IsObjectType():
+			fe.Known, fe.Map, fe.KeyType = true, true, cty.String
+		default:
+			diags = append(diags, &hcl.Diagnostic{
+				Severity: hcl.DiagError,
+				Summary:  "Invalid for_each",
+				Detail:   fmt.Sprintf("for_each must be a list, set or map to run one instance of task %q per element; this expression is %s.", n.Name, TypeString(ty)),
+				Subject:  fe.Expr.Range().Ptr(),
+			})
+		}
+	}
+	return diags
+}
+
+// eachContext adds each.key and each.value, as unknown values of their
+// types, for the inputs of a task with for_each.
+func eachContext(ectx *hcl.EvalContext, n *Node) *hcl.EvalContext {
+	if n.ForEach == nil {
+		return ectx
+	}
+	child := ectx.NewChild()
+	child.Variables = map[string]cty.Value{"each": cty.ObjectVal(map[string]cty.Value{
+		"key":   cty.UnknownVal(n.ForEach.KeyType),
+		"value": cty.UnknownVal(n.ForEach.ValueType),
+	})}
+	return child
 }
 
 func evalContext(inputs, tasks cty.Value) *hcl.EvalContext {
@@ -326,11 +429,16 @@ func checkRefs(expr hcl.Expression, ectx *hcl.EvalContext) (diags hcl.Diagnostic
 		return nil, false
 	}
 	ok = true
-	tasks := ectx.Variables["task"]
-	inputs := ectx.Variables["input"]
+	tasks, inputs := lookupVar(ectx, "task"), lookupVar(ectx, "input")
+	_, hasEach := ectx.Variables["each"]
 	for _, tr := range expr.Variables() {
 		name, named := config.TraversalStep(tr, 1)
 		switch tr.RootName() {
+		case "each":
+			if !hasEach || !named || name != "key" && name != "value" {
+				ok = false // reported when the file was loaded
+			}
+			continue
 		case "input":
 			if !named || !inputs.Type().HasAttribute(name) {
 				ok = false
@@ -527,4 +635,14 @@ func taskCache(ts *plugin.TaskSchema, t *config.Task) (*CachePolicy, hcl.Diagnos
 		p.Ignore[ig.Input] = true
 	}
 	return p, diags
+}
+
+// lookupVar finds a variable in ectx or its parents.
+func lookupVar(ectx *hcl.EvalContext, name string) cty.Value {
+	for c := ectx; c != nil; c = c.Parent() {
+		if v, ok := c.Variables[name]; ok {
+			return v
+		}
+	}
+	return cty.DynamicVal
 }

@@ -117,6 +117,7 @@ func newFake() *fakeProvider {
 			{Name: "retryable", Inputs: []plugin.Field{field("fails", "number")}, Outputs: []plugin.Field{field("calls", "number")}},
 			{Name: "hang", Outputs: []plugin.Field{field("x", "string")}},
 			{Name: "slowctx", Outputs: []plugin.Field{field("x", "string")}},
+			{Name: "failif", Inputs: []plugin.Field{field("s", "string")}, Outputs: []plugin.Field{field("s", "string")}},
 			{Name: "picky", Inputs: []plugin.Field{field("x", "number")}, Outputs: []plugin.Field{field("x", "number")}},
 		}},
 	}
@@ -219,6 +220,12 @@ func newFake() *fakeProvider {
 		"slowctx": func(ctx context.Context, _ map[string]any, _ plugin.Params) (map[string]any, error) {
 			<-ctx.Done()
 			return nil, ctx.Err()
+		},
+		"failif": func(_ context.Context, in map[string]any, _ plugin.Params) (map[string]any, error) {
+			if in["s"] == "bad" {
+				return nil, &plugin.TaskError{Message: "bad element"}
+			}
+			return map[string]any{"s": in["s"]}, nil
 		},
 		"picky": func(context.Context, map[string]any, plugin.Params) (map[string]any, error) {
 			return nil, &plugin.TaskError{Diagnostics: []plugin.Diagnostic{{Summary: "Too small", Detail: "x must be big.", Attribute: "x"}}}

@@ -111,6 +111,10 @@ func (x *execution) taskRecord(n *Node, tr *TaskRun) sandbox.TaskRecord {
 		Digest:      n.Digest,
 		Resumed:     tr.Resumed,
 	}
+	t.Instances = tr.Instances
+	if len(tr.FailedInstances) > 0 {
+		t.FailedInstances = append([]string(nil), tr.FailedInstances...)
+	}
 	if len(tr.AttemptErrors) > 0 {
 		t.AttemptErrors = append([]string(nil), tr.AttemptErrors...)
 	}

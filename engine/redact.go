@@ -93,13 +93,14 @@ func (r *redactor) redact(s string) string {
 }
 
 // redactError returns err with secret values removed from its message,
-// keeping the types callers look for with errors.As.
+// keeping the types callers look for with errors.As. An error with
+// nothing to redact is returned as it is, wrappers and all.
 func (r *redactor) redactError(err error) error {
-	if err == nil {
-		return nil
+	if err == nil || !r.touches(err) {
+		return err
 	}
 	var te *plugin.TaskError
-	if errors.As(err, &te) {
+	if errors.As(err, &te) && te == err {
 		c := &plugin.TaskError{Message: r.redact(te.Message), Retryable: te.Retryable}
 		for _, d := range te.Diagnostics {
 			d.Summary, d.Detail = r.redact(d.Summary), r.redact(d.Detail)
@@ -108,16 +109,34 @@ func (r *redactor) redactError(err error) error {
 		return c
 	}
 	var pe *plugin.ProcessError
-	if errors.As(err, &pe) {
+	if errors.As(err, &pe) && pe == err {
 		c := *pe
 		c.Stderr = r.redact(c.Stderr)
 		c.Err = errors.New(r.redact(pe.Err.Error()))
 		return &c
 	}
-	msg := err.Error()
-	if red := r.redact(msg); red != msg {
-		// Deliberately not wrapping err: its message holds the value.
-		return errors.New(red)
+	// Deliberately not wrapping err: its message holds a value.
+	return errors.New(r.redact(err.Error()))
+}
+
+// touches reports whether err's message, or the diagnostics or stderr of
+// a plugin error in it, holds a secret value.
+func (r *redactor) touches(err error) bool {
+	texts := []string{err.Error()}
+	var te *plugin.TaskError
+	if errors.As(err, &te) {
+		for _, d := range te.Diagnostics {
+			texts = append(texts, d.Summary, d.Detail)
+		}
 	}
-	return err
+	var pe *plugin.ProcessError
+	if errors.As(err, &pe) {
+		texts = append(texts, pe.Stderr)
+	}
+	for _, t := range texts {
+		if r.redact(t) != t {
+			return true
+		}
+	}
+	return false
 }

@@ -127,6 +127,10 @@ type TaskRun struct {
 	CacheReason string
 	// AttemptErrors are the errors of the attempts that were retried.
 	AttemptErrors []string
+	// Instances counts the instances of a task with for_each, and
+	// FailedInstances lists those that failed ("<key>: <error>").
+	Instances       int
+	FailedInstances []string
 	// OutputsJSON are the outputs as the plugin (or the cache) gave them.
 	OutputsJSON json.RawMessage
 	// Resumed marks a task whose outputs were kept from the run that this
@@ -323,8 +327,8 @@ func (e *Engine) Run(ctx context.Context, g *Graph, opts RunOptions) (*Result, e
 	// run: a cached task may need none.
 	var ahead []*Node
 	for _, n := range runOrder(g) {
-		if x.tasks[n.Name].Resumed {
-			continue
+		if x.tasks[n.Name].Resumed || n.ForEach != nil {
+			continue // kept, or instances that make their own directories
 		}
 		if !e.cacheUsed(n) || e.Config.Local.CacheOverwrite {
 			ahead = append(ahead, n)
@@ -399,11 +403,15 @@ func (x *execution) schedule(ctx context.Context) {
 			tr.Status, tr.Start, tr.Attempts = StatusRunning, time.Now(), 1
 			// Inputs are evaluated here, in the scheduling goroutine, where
 			// the outputs of finished tasks are safe to read.
-			args, err := x.evalInputs(n)
-			running++
-			if err == nil {
+			var args *taskArgs
+			var elems []forEachElem
+			var err error
+			if n.ForEach != nil {
+				elems, err = x.evalForEach(n)
+			} else if args, err = x.evalInputs(n); err == nil {
 				tr.inputsDigest = inputsDigest(args.digests)
 			}
+			running++
 			if !x.engine.cacheUsed(n) || x.engine.Config.Local.CacheOverwrite {
 				// A cached task's first event is its last: one record
 				// line per task keeps a fully cached run fast.
@@ -415,7 +423,12 @@ func (x *execution) schedule(ctx context.Context) {
 					done <- taskDone{node: n, err: err}
 					return
 				}
-				outs, err := x.execute(ctx, n, tr, args)
+				var outs map[string]cty.Value
+				if n.ForEach != nil {
+					outs, err = x.fanOut(ctx, n, tr, elems)
+				} else {
+					outs, err = x.execute(ctx, n, tr, args)
+				}
 				done <- taskDone{node: n, outputs: outs, err: err}
 			}()
 		}
@@ -503,7 +516,11 @@ type taskArgs struct {
 // evalInputs evaluates the node's inputs. Their JSON is canonical (object
 // keys sorted, numbers exact), so equal values have equal digests.
 func (x *execution) evalInputs(n *Node) (*taskArgs, error) {
-	ectx := x.evalContext(n.Deps)
+	return x.evalInputsIn(x.evalContext(n.Deps), n)
+}
+
+// evalInputsIn evaluates the node's inputs in ectx.
+func (x *execution) evalInputsIn(ectx *hcl.EvalContext, n *Node) (*taskArgs, error) {
 	names := make([]string, 0, len(n.Inputs))
 	encoded := make(map[string][]byte, len(n.Inputs))
 	for _, in := range n.Inputs {

@@ -103,6 +103,13 @@ type Task struct {
 	RetryBackoff time.Duration
 	// Timeout bounds each attempt (timeout = "30s"); 0 means none.
 	Timeout time.Duration
+	// ForEach, when set, runs one instance of the task per element of a
+	// list, set or map, with each.key and each.value; MaxParallel bounds
+	// how many run at once (0: the run's parallelism) and MinSuccessRatio
+	// is the share of instances that must succeed (default 1).
+	ForEach         hcl.Expression
+	MaxParallel     int
+	MinSuccessRatio float64
 	// Deps lists the tasks this one waits for, from references in its inputs
 	// and from depends_on, sorted and without duplicates.
 	Deps []string
@@ -185,6 +192,7 @@ var taskSchema = &hcl.BodySchema{
 		{Name: "uses", Required: true}, {Name: "inputs"}, {Name: "depends_on"},
 		{Name: "cache"}, {Name: "cache_version"}, {Name: "cache_ignore_inputs"},
 		{Name: "retries"}, {Name: "retry_backoff"}, {Name: "timeout"},
+		{Name: "for_each"}, {Name: "max_parallel"}, {Name: "min_success_ratio"},
 	},
 	Blocks: []hcl.BlockHeaderSchema{{Type: "secret"}},
 }
@@ -423,6 +431,7 @@ func decodeTask(b *hcl.Block) (*Task, hcl.Diagnostics) {
 	}
 	diags = append(diags, decodeTaskCache(t, content)...)
 	diags = append(diags, decodeTaskRetries(t, content)...)
+	diags = append(diags, decodeTaskForEach(t, content)...)
 	for _, sb := range content.Blocks {
 		sd := &SecretDecl{DeclRange: sb.DefRange}
 		sc, d := sb.Body.Content(secretSchema)
@@ -489,12 +498,16 @@ func checkReferences(w *Workflow) hcl.Diagnostics {
 	for i, t := range w.Tasks {
 		taskNames[i] = t.Name
 	}
-	check := func(expr hcl.Expression, self string) []string {
+	check := func(expr hcl.Expression, self string, each bool) []string {
 		var deps []string
 		if expr == nil {
 			return nil
 		}
 		for _, tr := range expr.Variables() {
+			if tr.RootName() == "each" {
+				diags = append(diags, checkEach(tr, each)...)
+				continue
+			}
 			dep, d := checkTraversal(tr, w, inputNames, taskNames, self)
 			diags = append(diags, d...)
 			if dep != "" {
@@ -506,9 +519,12 @@ func checkReferences(w *Workflow) hcl.Diagnostics {
 	for _, t := range w.Tasks {
 		deps := map[string]bool{}
 		for _, in := range t.Inputs {
-			for _, d := range check(in.Expr, t.Name) {
+			for _, d := range check(in.Expr, t.Name, t.ForEach != nil) {
 				deps[d] = true
 			}
+		}
+		for _, d := range check(t.ForEach, t.Name, false) {
+			deps[d] = true
 		}
 		for _, d := range t.DependsOn {
 			if w.Task(d.Task) == nil {
@@ -532,7 +548,7 @@ func checkReferences(w *Workflow) hcl.Diagnostics {
 		sort.Strings(t.Deps)
 	}
 	for _, o := range w.Outputs {
-		check(o.Expr, "")
+		check(o.Expr, "", false)
 	}
 	return diags
 }
@@ -826,4 +842,89 @@ func decodeTaskRetries(t *Task, content *hcl.BodyContent) hcl.Diagnostics {
 		*d.dst = dur
 	}
 	return diags
+}
+
+// decodeTaskForEach decodes for_each, max_parallel and min_success_ratio.
+// The for_each expression is evaluated when the task runs.
+func decodeTaskForEach(t *Task, content *hcl.BodyContent) hcl.Diagnostics {
+	var diags hcl.Diagnostics
+	t.MinSuccessRatio = 1
+	if attr, ok := content.Attributes["for_each"]; ok {
+		t.ForEach = attr.Expr
+	}
+	number := func(name string) (float64, *hcl.Attribute, bool) {
+		attr, ok := content.Attributes[name]
+		if !ok {
+			return 0, nil, false
+		}
+		v, d := attr.Expr.Value(nil)
+		diags = append(diags, d...)
+		if d.HasErrors() {
+			return 0, attr, false
+		}
+		n, err := convert.Convert(v, cty.Number)
+		if err != nil || n.IsNull() {
+			return -1, attr, true
+		}
+		f, _ := n.AsBigFloat().Float64()
+		return f, attr, true
+	}
+	for _, name := range []string{"max_parallel", "min_success_ratio"} {
+		if _, ok := content.Attributes[name]; ok && t.ForEach == nil {
+			diags = append(diags, &hcl.Diagnostic{
+				Severity: hcl.DiagError,
+				Summary:  "No for_each",
+				Detail:   name + " applies to the instances of a task with for_each, and this task has none.",
+				Subject:  content.Attributes[name].Range.Ptr(),
+			})
+		}
+	}
+	if f, attr, ok := number("max_parallel"); ok {
+		if f < 1 || f != float64(int(f)) {
+			diags = append(diags, &hcl.Diagnostic{
+				Severity: hcl.DiagError,
+				Summary:  "Invalid max_parallel",
+				Detail:   "max_parallel must be a whole number of at least 1: how many instances of the task run at once.",
+				Subject:  attr.Expr.Range().Ptr(),
+			})
+		} else {
+			t.MaxParallel = int(f)
+		}
+	}
+	if f, attr, ok := number("min_success_ratio"); ok {
+		if f < 0 || f > 1 {
+			diags = append(diags, &hcl.Diagnostic{
+				Severity: hcl.DiagError,
+				Summary:  "Invalid min_success_ratio",
+				Detail:   "min_success_ratio must be a number from 0 to 1: the share of the task's instances that must succeed.",
+				Subject:  attr.Expr.Range().Ptr(),
+			})
+		} else {
+			t.MinSuccessRatio = f
+		}
+	}
+	return diags
+}
+
+// checkEach checks a reference to each.key or each.value, which exist only
+// in the inputs of a task with for_each.
+func checkEach(tr hcl.Traversal, allowed bool) hcl.Diagnostics {
+	rng := tr.SourceRange()
+	if !allowed {
+		return hcl.Diagnostics{{
+			Severity: hcl.DiagError,
+			Summary:  "each without for_each",
+			Detail:   "each.key and each.value can be used only in the inputs of a task that has for_each.",
+			Subject:  &rng,
+		}}
+	}
+	if name, ok := TraversalStep(tr, 1); !ok || name != "key" && name != "value" {
+		return hcl.Diagnostics{{
+			Severity: hcl.DiagError,
+			Summary:  "Invalid each reference",
+			Detail:   "The element of a for_each is each.key (its index or map key) or each.value.",
+			Subject:  &rng,
+		}}
+	}
+	return nil
 }

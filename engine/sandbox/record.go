@@ -151,6 +151,10 @@ type TaskRecord struct {
 	// AttemptErrors are the errors of the attempts that were retried, in
 	// order (the last attempt's error, if it failed, is Error).
 	AttemptErrors []string `json:"attempt_errors,omitempty"`
+	// Instances counts the instances of a task with for_each;
+	// FailedInstances lists those that failed, as "<key>: <error>".
+	Instances       int      `json:"instances,omitempty"`
+	FailedInstances []string `json:"failed_instances,omitempty"`
 }
 
 // RunDir returns the directory of the run with the given name. It does not

@@ -1,0 +1,124 @@
+package engine
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func TestForEachList(t *testing.T) {
+	e, _ := newTestEngine(t)
+	res := mustRun(t, e, `workflow "f" {
+  input "items" { type = list(string) }
+  task "each" {
+    uses     = "fake.echo"
+    for_each = input.items
+    inputs   = { s = "${each.key}:${each.value}" }
+  }
+  task "count" {
+    uses   = "fake.count"
+    inputs = { words = task.each.s }
+  }
+  output "all" { value = task.each.s }
+  output "n" { value = task.count.n }
+}`, map[string]string{"items": `["a","b","c"]`}, RunOptions{})
+	if res.Status != StatusSucceeded {
+		t.Fatalf("status %s: %v", res.Status, res.Err)
+	}
+	got := map[string]string{"all": FormatValue(res.Outputs["all"]), "n": FormatValue(res.Outputs["n"])}
+	if diff := cmp.Diff(map[string]string{"all": `["0:a","1:b","2:c"]`, "n": "3"}, got); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+	if res.Tasks[0].Instances != 3 {
+		t.Errorf("instances = %d", res.Tasks[0].Instances)
+	}
+}
+
+func TestForEachMap(t *testing.T) {
+	e, _ := newTestEngine(t)
+	res := mustRun(t, e, `workflow "f" {
+  task "add" {
+    uses     = "fake.add"
+    for_each = { x = 1, y = 2 }
+    inputs   = { a = each.value, b = 10 }
+  }
+  output "sums" { value = task.add.sum }
+  output "y" { value = task.add.sum["y"] }
+}`, nil, RunOptions{})
+	if res.Status != StatusSucceeded {
+		t.Fatalf("status %s: %v", res.Status, res.Err)
+	}
+	if got := FormatValue(res.Outputs["sums"]); got != `{"x":11,"y":12}` {
+		t.Errorf("sums = %s", got)
+	}
+	if got := FormatValue(res.Outputs["y"]); got != "12" {
+		t.Errorf("y = %s", got)
+	}
+}
+
+func TestForEachMaxParallelAndThousands(t *testing.T) {
+	e, f := newTestEngine(t)
+	res := mustRun(t, e, `workflow "f" {
+  task "many" {
+    uses         = "fake.echo"
+    for_each     = flatten([range(1000), range(1000, 2000)]) # range stops at 1024 values
+    inputs       = { s = "item ${each.value}" }
+    max_parallel = 1
+  }
+  output "last" { value = task.many.s[1999] }
+  output "n" { value = length(task.many.s) }
+}`, nil, RunOptions{Parallelism: 4})
+	if res.Status != StatusSucceeded || FormatValue(res.Outputs["last"]) != "item 1999" || FormatValue(res.Outputs["n"]) != "2000" {
+		t.Fatalf("status %s, outputs %v, err %v", res.Status, res.Outputs, res.Err)
+	}
+	if got := f.maxIn.Load(); got != 1 {
+		t.Errorf("max instances in flight = %d with max_parallel = 1", got)
+	}
+}
+
+func TestForEachMinSuccessRatio(t *testing.T) {
+	src := `workflow "f" {
+  task "some" {
+    uses              = "fake.failif"
+    for_each          = ["ok", "bad", "ok", "ok"]
+    inputs            = { s = each.value }
+    min_success_ratio = RATIO
+  }
+  output "s" { value = task.some.s }
+}`
+	e, _ := newTestEngine(t)
+	res := mustRun(t, e, strings.Replace(src, "RATIO", "0.75", 1), nil, RunOptions{})
+	if res.Status != StatusSucceeded {
+		t.Fatalf("3 of 4 with ratio 0.75: status %s, err %v", res.Status, res.Err)
+	}
+	if got := FormatValue(res.Outputs["s"]); got != `["ok",null,"ok","ok"]` {
+		t.Errorf("outputs = %s, want the failed element null", got)
+	}
+	if got := res.Tasks[0].FailedInstances; len(got) != 1 || !strings.HasPrefix(got[0], "1: ") {
+		t.Errorf("failed instances = %v", got)
+	}
+	res = mustRun(t, e, strings.Replace(src, "RATIO", "1", 1), nil, RunOptions{})
+	if res.Status != StatusFailed || !strings.Contains(res.Err.Error(), "1 of 4 instances failed") {
+		t.Errorf("ratio 1: status %s, err %v", res.Status, res.Err)
+	}
+}
+
+func TestForEachInstancesAreCached(t *testing.T) {
+	e, f := newTestEngine(t)
+	src := `workflow "f" {
+  task "c" {
+    uses          = "fake.echo"
+    for_each      = ["a", "b"]
+    inputs        = { s = each.value }
+    cache         = true
+    cache_version = "1"
+  }
+}`
+	mustRun(t, e, src, nil, RunOptions{})
+	calls := len(f.callsOf("echo"))
+	res := mustRun(t, e, src, nil, RunOptions{})
+	if res.Status != StatusSucceeded || len(f.callsOf("echo")) != calls {
+		t.Errorf("a second run called echo %d more times, want 0", len(f.callsOf("echo"))-calls)
+	}
+}
