@@ -320,7 +320,7 @@ func typeForEach(g *Graph) hcl.Diagnostics {
 			fe.Known, fe.KeyType, fe.ValueType = true, cty.Number, ty.ElementType()
 		case ty.IsTupleType():
 			fe.Known, fe.KeyType = true, cty.Number
-			if et, _ := convert.UnifyUnsafe(ty.TupleElementTypes()); et != cty.NilType {
+			if et := unifyTypes(ty.TupleElementTypes()); et != cty.NilType {
 				fe.ValueType = et
 			}
 		case ty.IsMapType():
@@ -645,4 +645,28 @@ func lookupVar(ectx *hcl.EvalContext, name string) cty.Value {
 		}
 	}
 	return cty.DynamicVal
+}
+
+// unifyTypes is convert.UnifyUnsafe with a fast path for the common case,
+// a long tuple (10,000 elements of a for_each) whose elements share one
+// type: cty's unification sorts the types, which is slow at that size.
+func unifyTypes(types []cty.Type) cty.Type {
+	if sameType(types) {
+		return types[0]
+	}
+	t, _ := convert.UnifyUnsafe(types)
+	return t
+}
+
+// sameType reports whether types is non-empty and all its types are equal.
+func sameType(types []cty.Type) bool {
+	if len(types) == 0 {
+		return false
+	}
+	for _, t := range types[1:] {
+		if !t.Equals(types[0]) {
+			return false
+		}
+	}
+	return true
 }

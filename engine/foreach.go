@@ -150,6 +150,13 @@ func collect(vals []cty.Value, keys []string, ty cty.Type, keyed bool) (cty.Valu
 	if len(vals) == 0 {
 		return cty.ListValEmpty(ty), nil
 	}
+	types := make([]cty.Type, len(vals))
+	for i, v := range vals {
+		types[i] = v.Type()
+	}
+	if sameType(types) {
+		return cty.ListVal(vals), nil // the usual case, without cty's slow unification
+	}
 	if v, err := convert.Convert(cty.TupleVal(vals), cty.List(ty)); err == nil {
 		return v, nil
 	}
