@@ -559,7 +559,7 @@ func TestE2EListings(t *testing.T) {
 	for _, w := range wfs {
 		names[w.Name] = true
 	}
-	for _, n := range []string{"wordcount", "report", "stats", "params"} {
+	for _, n := range []string{"wordcount", "report", "stats", "params", "fanout", "signed"} {
 		if !names[n] {
 			t.Errorf("workflows list lacks %s: %v", n, names)
 		}
@@ -671,4 +671,16 @@ func TestE2ECtrlC(t *testing.T) {
 		t.Errorf("--json after Ctrl-C: %v\n%s", err, stdout.String())
 	}
 	x.checkNoOrphans()
+}
+
+func TestE2EFanOut(t *testing.T) {
+	x := newE2E(t)
+	out, r := x.runJSON("run", "fanout", "--input", `texts=["to be or not to be", "let it be", "be"]`)
+	if r.code != 0 {
+		t.Fatalf("want success\n%s", r)
+	}
+	want := map[string]any{"counts": []any{float64(6), float64(3), float64(1)}, "total": float64(10)}
+	if diff := cmp.Diff(want, out.Outputs); diff != "" {
+		t.Errorf("outputs (-want +got):\n%s", diff)
+	}
 }
