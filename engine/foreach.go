@@ -61,6 +61,7 @@ func (x *execution) fanOut(ctx context.Context, n *Node, tr *TaskRun, elems []fo
 	type result struct {
 		outs map[string]cty.Value
 		err  error
+		hit  bool
 	}
 	results := make([]result, len(elems))
 	sem := make(chan struct{}, limit)
@@ -80,12 +81,17 @@ func (x *execution) fanOut(ctx context.Context, n *Node, tr *TaskRun, elems []fo
 			inst.ForEach = nil
 			itr := &TaskRun{Node: inst.Name, TaskID: n.TaskID(), Status: StatusRunning, Attempts: 1}
 			outs, err := x.execute(ctx, &inst, itr, elems[i].args)
-			results[i] = result{outs, err}
+			results[i] = result{outs, err, itr.Cache == CacheHit}
 		}()
 	}
 	wg.Wait()
 
 	tr.Instances = len(elems)
+	for _, r := range results {
+		if r.hit {
+			tr.InstanceCacheHits++
+		}
+	}
 	failed := 0
 	var first error
 	for i, r := range results {

@@ -131,6 +131,9 @@ type TaskRun struct {
 	// FailedInstances lists those that failed ("<key>: <error>").
 	Instances       int
 	FailedInstances []string
+	// InstanceCacheHits counts the instances whose outputs came from the
+	// cache.
+	InstanceCacheHits int
 	// OutputsJSON are the outputs as the plugin (or the cache) gave them.
 	OutputsJSON json.RawMessage
 	// Resumed marks a task whose outputs were kept from the run that this

@@ -5,7 +5,10 @@
 //   - one warm task call through the engine vs. a raw gRPC round trip on a
 //     unix socket;
 //   - 1000-task workflows (chain and fan-out) run by the CLI vs. 1000
-//     sequential process spawns from a shell loop.
+//     sequential process spawns from a shell loop;
+//   - a fully cached re-run of a 10,000-task workflow by the CLI vs. the
+//     same workflow's first run, with an empty cache;
+//   - the result cache's read of one entry vs. os.ReadFile of its file.
 //
 // It builds the CLI and the text plugin first, so that no timing includes
 // compilation. Targets are reported, not asserted: the exit status is
@@ -16,7 +19,8 @@
 //	go run ./cmd/goflyte-bench [-quick] [-json] [-run REGEXP] [-list] [-cpuprofile FILE]
 //
 // Each row is a Comparison (rows.go): a measure function for goflyte, one
-// for the baseline, a target ratio and its direction.
+// for the baseline, a target ratio and its direction, and optionally an
+// absolute limit for goflyte's median.
 package main
 
 import (

@@ -5,12 +5,15 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/zclconf/go-cty/cty"
 
 	"github.com/goflyte/goflyte/engine/config"
 )
@@ -282,5 +285,157 @@ func TestMainFlags(t *testing.T) {
 	stdout.Reset()
 	if code := Main(context.Background(), []string{"-run", "no-such-row"}, &stdout, &stderr); code != 2 || !strings.Contains(stderr.String(), "selects no row") {
 		t.Errorf("-run no-such-row: exit %d, stderr %q", code, stderr.String())
+	}
+}
+
+// The cached re-run's workflow: 10,000 independent, cached text.upper
+// tasks with distinct inputs, in a form the workflow parser accepts.
+func TestCachedWorkflow(t *testing.T) {
+	src := cachedWorkflow(cachedTasks)
+	path := filepath.Join(t.TempDir(), "cached.hcl")
+	if err := os.WriteFile(path, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	wf, diags := config.NewParser().LoadWorkflowFile(path)
+	if diags.HasErrors() {
+		t.Fatal(diags.Error())
+	}
+	if len(wf.Workflows) != 1 {
+		t.Fatalf("%d workflows, want 1", len(wf.Workflows))
+	}
+	w := wf.Workflows[0]
+	if len(w.Tasks) != cachedTasks || len(w.Inputs) != 0 || len(w.Outputs) != 0 {
+		t.Fatalf("%d tasks, %d inputs, %d outputs; want %d, 0, 0", len(w.Tasks), len(w.Inputs), len(w.Outputs), cachedTasks)
+	}
+	texts := map[string]bool{}
+	for i, task := range w.Tasks {
+		if task.Name != fmt.Sprintf("t%d", i+1) || task.Uses != "text.upper" || task.Cache == nil || !*task.Cache ||
+			task.CacheVersion != "1" || len(task.Deps) != 0 || len(task.Inputs) != 1 || task.Inputs[0].Name != "text" {
+			t.Fatalf("task %d: %s uses %s, cache %v version %q, deps %v, %d inputs", i, task.Name, task.Uses, task.Cache, task.CacheVersion, task.Deps, len(task.Inputs))
+		}
+		v, d := task.Inputs[0].Expr.Value(nil)
+		if d.HasErrors() || v.Type() != cty.String {
+			t.Fatalf("task %s: text is not a constant string: %v", task.Name, d)
+		}
+		texts[v.AsString()] = true
+	}
+	if len(texts) != cachedTasks || !texts["w1"] || !texts[fmt.Sprintf("w%d", cachedTasks)] {
+		t.Errorf("%d distinct inputs, want %d (w1 to w%d)", len(texts), cachedTasks, cachedTasks)
+	}
+	// Compact: 83 bytes a task (the names and texts of t10000 take 10).
+	if per := len(src) / cachedTasks; per > 85 {
+		t.Errorf("%d bytes per task", per)
+	}
+}
+
+// The summary line the cache rows check is the one `goflyte run` prints.
+func TestRunSummary(t *testing.T) {
+	stderr := "\ncached succeeded in 364.3ms (10000 succeeded, 10000 from the cache)\n  execution local:local:r1\n"
+	if err := checkSummary(stderr, 10000, 10000); err != nil {
+		t.Error(err)
+	}
+	if err := checkSummary(stderr, 10000, 0); err == nil {
+		t.Error("a fully cached run passes as a first run")
+	}
+	if err := checkSummary("\ncached succeeded in 4.1s (10000 succeeded)\n", 10000, 0); err != nil {
+		t.Error(err)
+	}
+	if err := checkSummary("\ncached succeeded in 1s (9999 succeeded, 9999 from the cache)\n", 10000, 10000); err == nil {
+		t.Error("a run of 9999 tasks passes")
+	}
+}
+
+// Both sides of the cache-read row read the same entry file, where the
+// cache's layout puts it.
+func TestCacheReadSides(t *testing.T) {
+	env := &Env{Dir: t.TempDir()}
+	ctx := context.Background()
+	get, err := setupCacheGet(ctx, env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	read, err := setupCacheReadFile(ctx, env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []Sampler{get, read, get} {
+		if d, err := s(ctx); err != nil || d <= 0 {
+			t.Fatalf("sample: %v, %v", d, err)
+		}
+	}
+	ce, err := env.CacheEntry()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ce.outputs) != cacheReadOutputs || ce.size < cacheReadOutputs || ce.size > cacheReadOutputs+512 {
+		t.Errorf("outputs %d bytes, file %d bytes; want outputs of %d", len(ce.outputs), ce.size, cacheReadOutputs)
+	}
+	hexKey := ce.key.String()
+	if want := filepath.Join(ce.cache.Dir(), hexKey[:2], hexKey); ce.cache.Path(ce.key) != want {
+		t.Errorf("entry at %s, want %s", ce.cache.Path(ce.key), want)
+	}
+}
+
+// A row with an absolute limit: its verdict is reported beside the
+// ratio's, and the row misses if either target does.
+func TestLimit(t *testing.T) {
+	ms := time.Millisecond
+	var calls []string
+	comps := []Comparison{
+		{
+			ID: "both-miss", Name: "limited",
+			Goflyte:  fakeSide("g", &calls, 800*ms),
+			Baseline: ptr(fakeSide("b", &calls, 4000*ms)),
+			Target:   0.05, Op: AtMost, Limit: 500 * ms, N: 1,
+		},
+		{
+			ID: "limit-miss", Name: "ratio ok, limit missed",
+			Goflyte:  fakeSide("g", &calls, 800*ms),
+			Baseline: ptr(fakeSide("b", &calls, 40000*ms)),
+			Target:   0.05, Op: AtMost, Limit: 500 * ms, N: 1,
+		},
+		{
+			ID: "limit-only", Name: "limit only",
+			Goflyte: fakeSide("g", &calls, 400*ms),
+			Limit:   500 * ms, N: 1,
+		},
+	}
+	results := Run(context.Background(), &Env{}, comps, RunOptions{})
+	if len(results) != 3 {
+		t.Fatalf("%d results", len(results))
+	}
+	both, limitMiss, only := results[0], results[1], results[2]
+	if both.Info || both.Verdict != VerdictMiss || both.LimitVerdict != VerdictMiss || both.verdictCell() != "MISS" {
+		t.Errorf("both-miss: %+v", both)
+	}
+	if limitMiss.Verdict != VerdictOK || limitMiss.LimitVerdict != VerdictMiss || limitMiss.verdictCell() != "MISS" {
+		t.Errorf("limit-miss: %+v", limitMiss)
+	}
+	if only.Info || only.Verdict != "" || only.LimitVerdict != VerdictOK || only.verdictCell() != VerdictOK || only.targetCell() != "<=500ms" {
+		t.Errorf("limit-only: %+v", only)
+	}
+	if got := both.targetCell(); got != "<=0.05x, <=500ms" {
+		t.Errorf("target cell %q", got)
+	}
+	rep := &Report{Results: results}
+	var buf bytes.Buffer
+	if err := rep.WriteTable(&buf); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []string{
+		"targets:  ratio 0.20x <=0.05x: MISS; goflyte median 800ms <=500ms: MISS",
+		"targets:  ratio 0.02x <=0.05x: ok; goflyte median 800ms <=500ms: MISS",
+		"targets:  goflyte median 400ms <=500ms: ok",
+	} {
+		if !strings.Contains(buf.String(), s) {
+			t.Errorf("table lacks %q:\n%s", s, buf.String())
+		}
+	}
+	buf.Reset()
+	if err := rep.WriteJSON(&buf); err != nil {
+		t.Fatal(err)
+	}
+	if s := buf.String(); !strings.Contains(s, `"limit_ns": 500000000`) || !strings.Contains(s, `"limit_verdict": "miss"`) {
+		t.Errorf("JSON lacks the limit:\n%s", s)
 	}
 }

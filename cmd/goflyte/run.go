@@ -230,6 +230,11 @@ type taskJSON struct {
 	Cache       string `json:"cache,omitempty"`
 	CacheKey    string `json:"cache_key,omitempty"`
 	CacheReason string `json:"cache_reason,omitempty"`
+	// Instances and InstanceCacheHits count a for_each task's instances
+	// and those that came from the cache.
+	Instances         int      `json:"instances,omitempty"`
+	InstanceCacheHits int      `json:"instance_cache_hits,omitempty"`
+	FailedInstances   []string `json:"failed_instances,omitempty"`
 }
 
 type resultOut struct {
@@ -267,7 +272,8 @@ func resultJSON(res *engine.Result) resultOut {
 	}
 	for _, t := range res.Tasks {
 		tj := taskJSON{Name: t.Node, Task: t.TaskID, Status: string(t.Status), Attempts: t.Attempts, DurationMS: t.Duration().Milliseconds(), WorkDir: t.WorkDir,
-			Cache: t.Cache, CacheKey: t.CacheKey, CacheReason: t.CacheReason}
+			Cache: t.Cache, CacheKey: t.CacheKey, CacheReason: t.CacheReason,
+			Instances: t.Instances, InstanceCacheHits: t.InstanceCacheHits, FailedInstances: t.FailedInstances}
 		if t.Err != nil {
 			var te *engine.TaskError
 			if errors.As(t.Err, &te) {
@@ -298,6 +304,7 @@ func printResult(c *cli, res *engine.Result, redact func(string) string) {
 		if t.Cache == engine.CacheHit {
 			cached++
 		}
+		cached += t.InstanceCacheHits
 	}
 	var parts []string
 	for _, s := range []engine.Status{engine.StatusSucceeded, engine.StatusFailed, engine.StatusCancelled, engine.StatusSkipped} {
