@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/zclconf/go-cty/cty"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/goflyte/goflyte/plugin"
 )
@@ -122,6 +124,15 @@ func (x *execution) attempt(ctx context.Context, n *Node, tr *TaskRun, args *tas
 	if r.dir != "" {
 		tr.WorkDir = r.dir
 	}
+	if r.err != nil && n.Timeout > 0 && actx.Err() == nil && isDeadline(r.err) {
+		// gRPC enforces the deadline it was sent and may answer a hair
+		// before the context's own timer fires: the timeout is due.
+		<-actx.Done()
+		if !x.stopped(client, callID, true) {
+			killed = true
+			x.engine.Plugins.Kill(n.Plugin, client)
+		}
+	}
 	switch {
 	case r.err != nil && ctx.Err() == nil && errors.Is(actx.Err(), context.DeadlineExceeded):
 		r.err = &TimeoutError{Timeout: n.Timeout, Killed: killed}
@@ -159,4 +170,10 @@ func newCallID() string {
 	var b [8]byte
 	_, _ = rand.Read(b[:])
 	return hex.EncodeToString(b[:])
+}
+
+// isDeadline reports whether err is a deadline running out, as a context
+// error or a gRPC status.
+func isDeadline(err error) bool {
+	return errors.Is(err, context.DeadlineExceeded) || status.Code(err) == codes.DeadlineExceeded
 }

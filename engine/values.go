@@ -2,9 +2,9 @@ package engine
 
 import (
 	"bytes"
-	"math/big"
 	"encoding/json"
 	"fmt"
+	"math/big"
 	"sort"
 	"strconv"
 	"strings"
