@@ -29,6 +29,9 @@ type Graph struct {
 	Inputs           []*config.WorkflowInput
 	Nodes            []*Node // in declaration order
 	Outputs          []*Output
+	// OnFailure is the workflow's failure handler, run after a task
+	// fails; nil when there is none.
+	OnFailure *Node
 	// Mode is the execution mode tasks run in.
 	Mode  plugin.Mode
 	nodes map[string]*Node
@@ -144,6 +147,11 @@ func (e *Engine) Compile(ctx context.Context, w *config.Workflow) (*Graph, hcl.D
 
 	// Type-check by evaluating every expression over unknown values of the
 	// declared types: HCL then derives each expression's type.
+	if w.OnFailure != "" {
+		var d hcl.Diagnostics
+		g.OnFailure, d = onFailureNode(g, w, schemas)
+		diags = append(diags, d...)
+	}
 	diags = append(diags, typeForEach(g)...)
 	ectx := typeCheckContext(g)
 	for _, t := range w.Tasks {
@@ -181,6 +189,9 @@ func (e *Engine) describeAll(ctx context.Context, w *config.Workflow) (map[strin
 		if !t.Broken {
 			users[t.PluginName()] = append(users[t.PluginName()], t)
 		}
+	}
+	if p, _, ok := strings.Cut(w.OnFailure, "."); ok && p != "" {
+		users[p] = append(users[p], &config.Task{Uses: w.OnFailure, UsesRange: w.OnFailureRange})
 	}
 	schemas := map[string]*plugin.Schema{}
 	errs := map[string]error{}

@@ -118,6 +118,8 @@ func newFake() *fakeProvider {
 			{Name: "hang", Outputs: []plugin.Field{field("x", "string")}},
 			{Name: "slowctx", Outputs: []plugin.Field{field("x", "string")}},
 			{Name: "failif", Inputs: []plugin.Field{field("s", "string")}, Outputs: []plugin.Field{field("s", "string")}},
+			{Name: "onfail", Inputs: []plugin.Field{field("err", "object({failed_node=string,message=string})"), {Name: "text", Type: "string", Optional: true}}, Outputs: []plugin.Field{field("seen", "string")}},
+			{Name: "needs_x", Inputs: []plugin.Field{field("err", "any"), field("x", "number")}},
 			{Name: "picky", Inputs: []plugin.Field{field("x", "number")}, Outputs: []plugin.Field{field("x", "number")}},
 		}},
 	}
@@ -226,6 +228,9 @@ func newFake() *fakeProvider {
 				return nil, &plugin.TaskError{Message: "bad element"}
 			}
 			return map[string]any{"s": in["s"]}, nil
+		},
+		"onfail": func(_ context.Context, in map[string]any, _ plugin.Params) (map[string]any, error) {
+			return map[string]any{"seen": "ok"}, nil
 		},
 		"picky": func(context.Context, map[string]any, plugin.Params) (map[string]any, error) {
 			return nil, &plugin.TaskError{Diagnostics: []plugin.Diagnostic{{Summary: "Too small", Detail: "x must be big.", Attribute: "x"}}}

@@ -43,7 +43,7 @@ func (x *execution) startRecord() error {
 			rec.Inputs[name] = json.RawMessage(e.Redact(string(data)))
 		}
 	}
-	for _, n := range x.graph.Nodes {
+	for _, n := range x.recordedNodes() {
 		rec.Tasks = append(rec.Tasks, x.taskRecord(n, x.tasks[n.Name]))
 	}
 	rc, err := x.run.StartRecord(rec)
@@ -74,7 +74,7 @@ func (x *execution) finishRecord() {
 	rec.Status = string(x.res.Status)
 	rec.End = x.res.End
 	rec.Tasks = nil
-	for _, n := range x.graph.Nodes {
+	for _, n := range x.recordedNodes() {
 		rec.Tasks = append(rec.Tasks, x.taskRecord(n, x.tasks[n.Name]))
 	}
 	if x.res.Err != nil {
@@ -162,4 +162,12 @@ func inputsDigest(digests map[string]string) string {
 		h.Write([]byte(name + "=" + digests[name] + "\n"))
 	}
 	return hex.EncodeToString(h.Sum(nil))
+}
+
+// recordedNodes are the graph's nodes and its failure handler, if any.
+func (x *execution) recordedNodes() []*Node {
+	if x.graph.OnFailure == nil {
+		return x.graph.Nodes
+	}
+	return append(append([]*Node(nil), x.graph.Nodes...), x.graph.OnFailure)
 }

@@ -317,6 +317,11 @@ func (e *Engine) Run(ctx context.Context, g *Graph, opts RunOptions) (*Result, e
 		x.res.Tasks = append(x.res.Tasks, tr)
 		x.tasks[n.Name] = tr
 	}
+	if n := g.OnFailure; n != nil {
+		tr := &TaskRun{Node: n.Name, TaskID: n.TaskID(), Status: StatusPending}
+		x.res.Tasks = append(x.res.Tasks, tr)
+		x.tasks[n.Name] = tr
+	}
 	if opts.Resume != nil {
 		now := time.Now()
 		for name, k := range kept {
@@ -342,6 +347,9 @@ func (e *Engine) Run(ctx context.Context, g *Graph, opts RunOptions) (*Result, e
 	}
 	x.workdirs = startWorkdirs(run, ahead)
 	x.schedule(ctx)
+	if x.res.Status == StatusFailed {
+		x.runOnFailure(ctx)
+	}
 	x.workdirs.close()
 	x.res.End = time.Now()
 	x.finishRecord()
@@ -729,3 +737,6 @@ func (e *Engine) resolveSecrets(ctx context.Context, n *Node) ([]plugin.Secret, 
 	}
 	return out, nil
 }
+
+// nowFunc is time.Now; a variable so that the code reads as "now".
+var nowFunc = time.Now

@@ -39,7 +39,11 @@ type Workflow struct {
 	Inputs           []*WorkflowInput
 	Tasks            []*Task
 	Outputs          []*WorkflowOutput
-	DeclRange        hcl.Range
+	// OnFailure names a plugin task ("<plugin>.<task>") that runs after
+	// a task fails, with the workflow's inputs and err.
+	OnFailure      string
+	OnFailureRange hcl.Range
+	DeclRange      hcl.Range
 }
 
 // Input returns the named input.
@@ -175,7 +179,7 @@ var workflowFileSchema = &hcl.BodySchema{
 }
 
 var workflowSchema = &hcl.BodySchema{
-	Attributes: []hcl.AttributeSchema{{Name: "description"}},
+	Attributes: []hcl.AttributeSchema{{Name: "description"}, {Name: "on_failure"}},
 	Blocks: []hcl.BlockHeaderSchema{
 		{Type: "input", LabelNames: []string{"name"}},
 		{Type: "task", LabelNames: []string{"name"}},
@@ -279,6 +283,18 @@ func decodeWorkflow(block *hcl.Block) (*Workflow, hcl.Diagnostics) {
 	diags = append(diags, moreDiags...)
 	if attr, ok := content.Attributes["description"]; ok {
 		diags = append(diags, decodeString(attr, &w.Description)...)
+	}
+	if attr, ok := content.Attributes["on_failure"]; ok {
+		w.OnFailureRange = attr.Expr.Range()
+		diags = append(diags, decodeString(attr, &w.OnFailure)...)
+		if p, t, ok := strings.Cut(w.OnFailure, "."); w.OnFailure != "" && (!ok || p == "" || t == "") {
+			diags = append(diags, &hcl.Diagnostic{
+				Severity: hcl.DiagError,
+				Summary:  "Invalid on_failure",
+				Detail:   fmt.Sprintf("on_failure must name a plugin task as \"<plugin>.<task>\", which runs after a failure with the workflow's inputs and err; got %q.", w.OnFailure),
+				Subject:  w.OnFailureRange.Ptr(),
+			})
+		}
 	}
 
 	names := map[string]map[string]hcl.Range{"input": {}, "task": {}, "output": {}}
