@@ -453,7 +453,7 @@ func (x *execution) schedule(ctx context.Context) {
 		tr.End = time.Now()
 		if d.err != nil {
 			tr.Status = StatusFailed
-			if ctx.Err() != nil && errors.Is(d.err, context.Canceled) {
+			if ctx.Err() != nil && errors.Is(d.err, ctx.Err()) { // Ctrl-C or --timeout
 				tr.Status = StatusCancelled
 			}
 			err := x.engine.redactor.redactError(d.err)
