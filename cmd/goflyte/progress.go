@@ -72,6 +72,8 @@ func (p *progress) observe(ev engine.Event) {
 		mark, word = "✗", string(t.Status)
 	case t.Cache == engine.CacheHit:
 		mark, word = "≡", "cached"
+	case t.Cache != "":
+		word = "ran" // a cached task that missed (or was overwritten)
 	case t.Resumed:
 		mark, word = "↺", "kept"
 	}
