@@ -124,11 +124,15 @@ func (x *execution) attempt(ctx context.Context, n *Node, tr *TaskRun, args *tas
 	if r.dir != "" {
 		tr.WorkDir = r.dir
 	}
-	if r.err != nil && n.Timeout > 0 && actx.Err() == nil && isDeadline(r.err) {
-		// gRPC enforces the deadline it was sent and may answer a hair
-		// before the context's own timer fires: the timeout is due.
-		<-actx.Done()
-		if !x.stopped(client, callID, true) {
+	if _, hasDeadline := actx.Deadline(); r.err != nil && hasDeadline && actx.Err() == nil && isDeadline(r.err) {
+		// gRPC enforces the deadline it was sent (the task's timeout or
+		// the run's) and may answer a hair before the context's own timer
+		// fires: the deadline is due, so wait for it.
+		select {
+		case <-actx.Done():
+		case <-time.After(time.Second):
+		}
+		if actx.Err() != nil && !x.stopped(client, callID, true) {
 			killed = true
 			x.engine.Plugins.Kill(n.Plugin, client)
 		}
