@@ -66,7 +66,26 @@ type Node struct {
 	Timeout time.Duration
 	// ForEach, when set, runs one instance per element; see forEach.
 	ForEach *ForEach
+	// Kind says whether the node is a plugin task or one of the two
+	// nodes of a branch; Branch is that branch.
+	Kind   NodeKind
+	Branch *config.Branch
+	// Arm is the branch arm a task is in (nil at the top level).
+	Arm *config.Arm
 }
+
+// NodeKind is what a node of the graph does.
+type NodeKind int
+
+// Node kinds. A branch is two nodes: its decision (named "<branch>.if",
+// it evaluates the conditions and skips the arms not chosen) and its join
+// (named after the branch, it evaluates the chosen arm's outputs once
+// the arm's tasks are done). Neither calls a plugin.
+const (
+	KindTask NodeKind = iota
+	KindDecision
+	KindJoin
+)
 
 // ForEach is a task's fan-out: one instance per element of Expr, whose
 // outputs are collected into lists (a list, set or tuple) or maps (a map
@@ -90,8 +109,16 @@ type CachePolicy struct {
 	Ignore  map[string]bool
 }
 
-// TaskID returns "<plugin>.<task>".
-func (n *Node) TaskID() string { return n.Plugin + "." + n.Task }
+// TaskID returns "<plugin>.<task>", or "branch" for a branch's nodes.
+func (n *Node) TaskID() string {
+	if n.Kind != KindTask {
+		return "branch"
+	}
+	return n.Plugin + "." + n.Task
+}
+
+// decisionName is the name of a branch's decision node.
+func decisionName(branch string) string { return branch + ".if" }
 
 // Output is a workflow output.
 type Output struct {
@@ -111,7 +138,11 @@ func (e *Engine) Compile(ctx context.Context, w *config.Workflow) (*Graph, hcl.D
 
 	for _, t := range w.Tasks {
 		n := &Node{Name: t.Name, Plugin: t.PluginName(), Task: t.TaskName(), Inputs: t.Inputs, Deps: t.Deps, DeclRange: t.DeclRange, Digest: t.Digest,
-			Retries: t.Retries, Backoff: t.RetryBackoff, Timeout: t.Timeout}
+			Retries: t.Retries, Backoff: t.RetryBackoff, Timeout: t.Timeout, Arm: t.Arm}
+		if t.Arm != nil {
+			// A task in an arm waits for its branch's decision.
+			n.Deps = append(append([]string(nil), t.Deps...), decisionName(t.Arm.Branch.Name))
+		}
 		if t.ForEach != nil {
 			n.ForEach = &ForEach{Expr: t.ForEach, MaxParallel: t.MaxParallel, MinSuccessRatio: t.MinSuccessRatio,
 				KeyType: cty.DynamicPseudoType, ValueType: cty.DynamicPseudoType}
@@ -147,12 +178,37 @@ func (e *Engine) Compile(ctx context.Context, w *config.Workflow) (*Graph, hcl.D
 
 	// Type-check by evaluating every expression over unknown values of the
 	// declared types: HCL then derives each expression's type.
+	addBranchNodes(g, w)
 	if w.OnFailure != "" {
 		var d hcl.Diagnostics
 		g.OnFailure, d = onFailureNode(g, w, schemas)
 		diags = append(diags, d...)
 	}
+	if order := runOrder(g); len(order) < len(g.Nodes) && !diags.HasErrors() {
+		ordered := map[string]bool{}
+		for _, n := range order {
+			ordered[n.Name] = true
+		}
+		var stuck []string
+		viaBranch := false // cycles of plain tasks are reported with the file
+		for _, n := range g.Nodes {
+			if !ordered[n.Name] {
+				stuck = append(stuck, n.Name)
+				viaBranch = viaBranch || n.Kind != KindTask || n.Arm != nil
+			}
+		}
+		if viaBranch {
+			diags = append(diags, &hcl.Diagnostic{
+				Severity: hcl.DiagError,
+				Summary:  "Dependency cycle",
+				Detail:   fmt.Sprintf("These tasks and branches wait for each other in a cycle: %s. A task inside a branch cannot feed the branch's own conditions.", strings.Join(stuck, ", ")),
+				Subject:  w.DeclRange.Ptr(),
+			})
+			return nil, diags // types cannot be worked out around a cycle
+		}
+	}
 	diags = append(diags, typeForEach(g)...)
+	diags = append(diags, typeBranches(g)...)
 	ectx := typeCheckContext(g)
 	for _, t := range w.Tasks {
 		n := g.nodes[t.Name]
@@ -269,14 +325,19 @@ func typeCheckContext(g *Graph) *hcl.EvalContext {
 		inputs[in.Name] = cty.UnknownVal(in.Type)
 	}
 	tasks := make(map[string]cty.Value, len(g.Nodes))
+	branches := map[string]cty.Value{}
 	for _, n := range g.Nodes {
-		if n.Schema == nil {
+		switch {
+		case n.Kind == KindJoin:
+			branches[n.Name] = cty.UnknownVal(n.outputsType())
+		case n.Kind == KindDecision:
+		case n.Schema == nil:
 			tasks[n.Name] = cty.DynamicVal
-			continue
+		default:
+			tasks[n.Name] = cty.UnknownVal(n.outputsType())
 		}
-		tasks[n.Name] = cty.UnknownVal(n.outputsType())
 	}
-	return evalContext(cty.ObjectVal(inputs), cty.ObjectVal(tasks))
+	return evalContext(cty.ObjectVal(inputs), cty.ObjectVal(tasks), cty.ObjectVal(branches))
 }
 
 // outputsType is the type of task.<name>: an object of the task's outputs,
@@ -364,9 +425,9 @@ func eachContext(ectx *hcl.EvalContext, n *Node) *hcl.EvalContext {
 	return child
 }
 
-func evalContext(inputs, tasks cty.Value) *hcl.EvalContext {
+func evalContext(inputs, tasks, branches cty.Value) *hcl.EvalContext {
 	return &hcl.EvalContext{
-		Variables: map[string]cty.Value{"input": inputs, "task": tasks},
+		Variables: map[string]cty.Value{"input": inputs, "task": tasks, "branch": branches},
 		Functions: functions,
 	}
 }
@@ -448,6 +509,25 @@ func checkRefs(expr hcl.Expression, ectx *hcl.EvalContext) (diags hcl.Diagnostic
 		case "each":
 			if !hasEach || !named || name != "key" && name != "value" {
 				ok = false // reported when the file was loaded
+			}
+			continue
+		case "branch":
+			branches := lookupVar(ectx, "branch")
+			if !named || !branches.Type().IsObjectType() || !branches.Type().HasAttribute(name) {
+				ok = false // reported when the file was loaded
+				continue
+			}
+			out, named := config.TraversalStep(tr, 2)
+			bt := branches.Type().AttributeType(name)
+			if named && bt.IsObjectType() && !bt.HasAttribute(out) {
+				ok = false
+				rng := tr.SourceRange()
+				names := sortedKeys(bt.AttributeTypes())
+				detail := fmt.Sprintf("Branch %q has no output %q that every arm gives.", name, out)
+				if len(names) > 0 {
+					detail += fmt.Sprintf(" The outputs all its arms give: %s.", strings.Join(names, ", "))
+				}
+				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Unknown branch output", Detail: detail, Subject: &rng})
 			}
 			continue
 		case "input":

@@ -66,7 +66,9 @@ func planResume(g *Graph, r *Resume) (map[string]keptTask, error) {
 	var changed []string
 	for _, n := range runOrder(g) {
 		t, ok := old[n.Name]
-		if !ok || t.Status != sandbox.StatusSucceeded || rerun[n.Name] || t.Task != n.TaskID() {
+		if !ok || t.Status != sandbox.StatusSucceeded || rerun[n.Name] || t.Task != n.TaskID() || n.Kind != KindTask {
+			// A branch's nodes are cheap and run again (the decision
+			// with it); so do the tasks in its arms.
 			continue
 		}
 		if t.Digest != n.Digest {

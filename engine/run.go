@@ -310,7 +310,8 @@ func (e *Engine) Run(ctx context.Context, g *Graph, opts RunOptions) (*Result, e
 			Workflow:      g.Name,
 			Start:         time.Now(),
 		},
-		tasks: map[string]*TaskRun{},
+		tasks:  map[string]*TaskRun{},
+		chosen: map[string]int{},
 	}
 	for _, n := range g.Nodes {
 		tr := &TaskRun{Node: n.Name, TaskID: n.TaskID(), Status: StatusPending}
@@ -335,7 +336,7 @@ func (e *Engine) Run(ctx context.Context, g *Graph, opts RunOptions) (*Result, e
 	// run: a cached task may need none.
 	var ahead []*Node
 	for _, n := range runOrder(g) {
-		if x.tasks[n.Name].Resumed || n.ForEach != nil {
+		if x.tasks[n.Name].Resumed || n.ForEach != nil || n.Kind != KindTask {
 			continue // kept, or instances that make their own directories
 		}
 		if !e.cacheUsed(n) || e.Config.Local.CacheOverwrite {
@@ -366,6 +367,9 @@ type execution struct {
 	tasks  map[string]*TaskRun
 	// workdirs makes the tasks' working directories ahead of them.
 	workdirs *workdirs
+	// chosen is the arm each decided branch chose (-1: none, the branch
+	// failed); written and read in the scheduling goroutine only.
+	chosen map[string]int
 	// record is the run's record as started, recorder its writer.
 	record      *sandbox.Record
 	recorder    *sandbox.Recorder
@@ -417,10 +421,17 @@ func (x *execution) schedule(ctx context.Context) {
 			var args *taskArgs
 			var elems []forEachElem
 			var err error
-			if n.ForEach != nil {
+			var branchOuts map[string]cty.Value
+			switch {
+			case n.Kind != KindTask:
+				// A branch's nodes run here and call no plugin.
+				branchOuts, err = x.runBranchNode(n)
+			case n.ForEach != nil:
 				elems, err = x.evalForEach(n)
-			} else if args, err = x.evalInputs(n); err == nil {
-				tr.inputsDigest = inputsDigest(args.digests)
+			default:
+				if args, err = x.evalInputs(n); err == nil {
+					tr.inputsDigest = inputsDigest(args.digests)
+				}
 			}
 			running++
 			if !x.engine.cacheUsed(n) || x.engine.Config.Local.CacheOverwrite {
@@ -435,9 +446,12 @@ func (x *execution) schedule(ctx context.Context) {
 					return
 				}
 				var outs map[string]cty.Value
-				if n.ForEach != nil {
+				switch {
+				case n.Kind != KindTask:
+					outs = branchOuts
+				case n.ForEach != nil:
 					outs, err = x.fanOut(ctx, n, tr, elems)
-				} else {
+				default:
 					outs, err = x.execute(ctx, n, tr, args)
 				}
 				done <- taskDone{node: n, outputs: outs, err: err}
@@ -468,10 +482,23 @@ func (x *execution) schedule(ctx context.Context) {
 		tr.Status, tr.Outputs = StatusSucceeded, d.outputs
 		x.recordTask(d.node, tr)
 		x.notify(EventSucceeded, tr, finished)
-		for _, dep := range dependents[d.node.Name] {
-			waiting[dep.Name]--
-			if waiting[dep.Name] == 0 {
-				ready = append(ready, dep)
+		resolved := []*Node{d.node}
+		if d.node.Kind == KindDecision {
+			// The arms not chosen are done too, without running.
+			for _, n := range x.notChosen(d.node.Branch) {
+				str := x.tasks[n.Name]
+				str.Status = StatusSkipped
+				finished++
+				x.recordTask(n, str)
+				resolved = append(resolved, n)
+			}
+		}
+		for _, r := range resolved {
+			for _, dep := range dependents[r.Name] {
+				waiting[dep.Name]--
+				if waiting[dep.Name] == 0 && x.tasks[dep.Name].Status == StatusPending {
+					ready = append(ready, dep)
+				}
 			}
 		}
 	}
@@ -511,10 +538,18 @@ func (x *execution) notify(kind EventKind, tr *TaskRun, done int) {
 // inputs and the outputs of the tasks it depends on.
 func (x *execution) evalContext(deps []string) *hcl.EvalContext {
 	tasks := make(map[string]cty.Value, len(deps))
+	branches := map[string]cty.Value{}
 	for _, d := range deps {
-		tasks[d] = cty.ObjectVal(x.tasks[d].Outputs)
+		switch n := x.graph.Node(d); {
+		case n == nil || n.Kind == KindDecision || x.tasks[d].Status != StatusSucceeded:
+			// A decision has no outputs; a skipped task none to give.
+		case n.Kind == KindJoin:
+			branches[d] = cty.ObjectVal(x.tasks[d].Outputs)
+		default:
+			tasks[d] = cty.ObjectVal(x.tasks[d].Outputs)
+		}
 	}
-	return evalContext(x.inputs, cty.ObjectVal(tasks))
+	return evalContext(x.inputs, cty.ObjectVal(tasks), cty.ObjectVal(branches))
 }
 
 // taskArgs are a task's evaluated inputs: the JSON object sent to the

@@ -684,3 +684,23 @@ func TestE2EFanOut(t *testing.T) {
 		t.Errorf("outputs (-want +got):\n%s", diff)
 	}
 }
+
+func TestE2EBranches(t *testing.T) {
+	x := newE2E(t)
+	out, r := x.runJSON("run", "classify", "--input", "text=short and sweet")
+	if r.code != 0 || out.Outputs["summary"] != "SHORT AND SWEET" {
+		t.Fatalf("short text\n%s", r)
+	}
+	if s := out.taskStatuses(); s["top"] != "skipped" || s["shout"] != "succeeded" {
+		t.Errorf("statuses: %v", s)
+	}
+	long := "a b a c a b d e f g h i j k l m"
+	out, r = x.runJSON("run", "classify", "--input", "text="+long)
+	if r.code != 0 || out.Outputs["summary"] != "top words: a, b, c" {
+		t.Errorf("long text\n%s", r)
+	}
+	r = x.run("run", "classify", "--input", "text=")
+	if r.code != 1 || !strings.Contains(r.stderr, "the text is empty") {
+		t.Errorf("empty text: want exit 1 with the fail arm's message\n%s", r)
+	}
+}

@@ -39,6 +39,8 @@ type Workflow struct {
 	Inputs           []*WorkflowInput
 	Tasks            []*Task
 	Outputs          []*WorkflowOutput
+	// Branches are all the workflow's branch blocks, nested ones included.
+	Branches []*Branch
 	// OnFailure names a plugin task ("<plugin>.<task>") that runs after
 	// a task fails, with the workflow's inputs and err.
 	OnFailure      string
@@ -117,6 +119,8 @@ type Task struct {
 	// Deps lists the tasks this one waits for, from references in its inputs
 	// and from depends_on, sorted and without duplicates.
 	Deps []string
+	// Arm is the branch arm the task is in; nil at the top level.
+	Arm *Arm
 	// Digest is the SHA-256 of the task block's source text, hex: resume
 	// uses it to tell whether a task changed since a run.
 	Digest     string
@@ -184,7 +188,26 @@ var workflowSchema = &hcl.BodySchema{
 		{Type: "input", LabelNames: []string{"name"}},
 		{Type: "task", LabelNames: []string{"name"}},
 		{Type: "output", LabelNames: []string{"name"}},
+		{Type: "branch", LabelNames: []string{"name"}},
 	},
+}
+
+var branchSchema = &hcl.BodySchema{
+	Blocks: []hcl.BlockHeaderSchema{{Type: "case"}, {Type: "default"}},
+}
+
+var caseSchema = &hcl.BodySchema{
+	Attributes: []hcl.AttributeSchema{{Name: "if", Required: true}, {Name: "fail"}},
+	Blocks: []hcl.BlockHeaderSchema{
+		{Type: "task", LabelNames: []string{"name"}},
+		{Type: "branch", LabelNames: []string{"name"}},
+		{Type: "output", LabelNames: []string{"name"}},
+	},
+}
+
+var defaultSchema = &hcl.BodySchema{
+	Attributes: []hcl.AttributeSchema{{Name: "fail"}},
+	Blocks:     caseSchema.Blocks,
 }
 
 var inputSchema = &hcl.BodySchema{
@@ -299,27 +322,21 @@ func decodeWorkflow(block *hcl.Block) (*Workflow, hcl.Diagnostics) {
 
 	names := map[string]map[string]hcl.Range{"input": {}, "task": {}, "output": {}}
 	for _, b := range content.Blocks {
-		name := b.Labels[0]
-		diags = append(diags, checkName(b.Type, name, b.LabelRanges[0])...)
-		if prev, dup := names[b.Type][name]; dup {
-			diags = append(diags, &hcl.Diagnostic{
-				Severity: hcl.DiagError,
-				Summary:  "Duplicate " + b.Type,
-				Detail:   fmt.Sprintf("An %s named %q was already declared at %s. Names must be unique within a workflow.", b.Type, name, prev),
-				Subject:  b.LabelRanges[0].Ptr(),
-			})
+		if b.Type == "branch" || b.Type == "task" {
+			diags = append(diags, w.decodeNode(b, nil, names)...)
 			continue
 		}
-		names[b.Type][name] = b.DefRange
+		name := b.Labels[0]
+		diags = append(diags, checkName(b.Type, name, b.LabelRanges[0])...)
+		if d := claimName(names, b.Type, b); d != nil {
+			diags = append(diags, d)
+			continue
+		}
 		switch b.Type {
 		case "input":
 			in, d := decodeInput(b)
 			diags = append(diags, d...)
 			w.Inputs = append(w.Inputs, in)
-		case "task":
-			t, d := decodeTask(b)
-			diags = append(diags, d...)
-			w.Tasks = append(w.Tasks, t)
 		case "output":
 			o, d := decodeOutput(b)
 			diags = append(diags, d...)
@@ -514,32 +531,68 @@ func checkReferences(w *Workflow) hcl.Diagnostics {
 	for i, t := range w.Tasks {
 		taskNames[i] = t.Name
 	}
-	check := func(expr hcl.Expression, self string, each bool) []string {
+	// check checks the references of an expression evaluated in arm (nil
+	// at the top level) and returns the tasks and branches it needs.
+	check := func(expr hcl.Expression, self string, each bool, arm *Arm) []string {
 		var deps []string
 		if expr == nil {
 			return nil
 		}
 		for _, tr := range expr.Variables() {
-			if tr.RootName() == "each" {
+			switch tr.RootName() {
+			case "each":
 				diags = append(diags, checkEach(tr, each)...)
+				continue
+			case "branch":
+				dep, d := checkBranchRef(tr, w, arm)
+				diags = append(diags, d...)
+				if dep != "" {
+					deps = append(deps, dep)
+				}
 				continue
 			}
 			dep, d := checkTraversal(tr, w, inputNames, taskNames, self)
 			diags = append(diags, d...)
-			if dep != "" {
-				deps = append(deps, dep)
+			if dep == "" {
+				continue
 			}
+			if u := w.Task(dep); u != nil && !arm.Within(u.Arm) {
+				rng := tr.SourceRange()
+				diags = append(diags, &hcl.Diagnostic{
+					Severity: hcl.DiagError,
+					Summary:  "Reference into a branch",
+					Detail: fmt.Sprintf("Task %q runs only when its arm of branch %q is chosen, so it cannot be used here. Give that arm an output and refer to branch.%s.<output>.",
+						dep, u.Arm.Branch.Name, u.Arm.Branch.Name),
+					Subject: &rng,
+				})
+				continue
+			}
+			deps = append(deps, dep)
 		}
 		return deps
+	}
+	for _, b := range w.Branches {
+		deps, outDeps := map[string]bool{}, map[string]bool{}
+		for _, a := range b.Arms {
+			for _, d := range check(a.If, "", false, b.Parent) {
+				deps[d] = true
+			}
+			for _, o := range a.Outputs {
+				for _, d := range check(o.Expr, "", false, a) {
+					outDeps[d] = true
+				}
+			}
+		}
+		b.Deps, b.OutputDeps = sortedSet(deps), sortedSet(outDeps)
 	}
 	for _, t := range w.Tasks {
 		deps := map[string]bool{}
 		for _, in := range t.Inputs {
-			for _, d := range check(in.Expr, t.Name, t.ForEach != nil) {
+			for _, d := range check(in.Expr, t.Name, t.ForEach != nil, t.Arm) {
 				deps[d] = true
 			}
 		}
-		for _, d := range check(t.ForEach, t.Name, false) {
+		for _, d := range check(t.ForEach, t.Name, false, t.Arm) {
 			deps[d] = true
 		}
 		for _, d := range t.DependsOn {
@@ -564,9 +617,37 @@ func checkReferences(w *Workflow) hcl.Diagnostics {
 		sort.Strings(t.Deps)
 	}
 	for _, o := range w.Outputs {
-		check(o.Expr, "", false)
+		check(o.Expr, "", false, nil)
 	}
 	return diags
+}
+
+// checkBranchRef checks a reference to branch.<name>[.<output>] made in
+// arm and returns the branch's name. The outputs are checked by the
+// engine, which knows their types.
+func checkBranchRef(tr hcl.Traversal, w *Workflow, arm *Arm) (string, hcl.Diagnostics) {
+	rng := tr.SourceRange()
+	name, ok := TraversalStep(tr, 1)
+	b := w.Branch(name)
+	switch {
+	case !ok:
+		return "", hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Invalid branch reference", Detail: "A reference to a branch output looks like branch.<name>.<output>.", Subject: &rng}}
+	case b == nil:
+		var names []string
+		for _, b := range w.Branches {
+			names = append(names, b.Name)
+		}
+		detail := fmt.Sprintf("This workflow has no branch named %q.", name)
+		if s := Suggest(name, names); s != "" {
+			detail += fmt.Sprintf(" Did you mean %q?", s)
+		}
+		return "", hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Reference to undeclared branch", Detail: detail, Subject: &rng}}
+	case !arm.Within(b.Parent):
+		return "", hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Reference into a branch",
+			Detail:  fmt.Sprintf("Branch %q is inside an arm of branch %q and runs only when that arm is chosen; use it from within that arm.", name, b.Parent.Branch.Name),
+			Subject: &rng}}
+	}
+	return name, nil
 }
 
 func checkTraversal(tr hcl.Traversal, w *Workflow, inputNames, taskNames []string, self string) (string, hcl.Diagnostics) {
@@ -665,7 +746,9 @@ func checkCycles(w *Workflow) hcl.Diagnostics {
 		state[t.Name] = visiting
 		stack = append(stack, t.Name)
 		for _, d := range t.Deps {
-			if visit(w.Task(d)) {
+			// Cycles through branches are found by the engine, which
+			// knows a branch's tasks.
+			if u := w.Task(d); u != nil && visit(u) {
 				return true
 			}
 		}
@@ -941,6 +1024,170 @@ func checkEach(tr hcl.Traversal, allowed bool) hcl.Diagnostics {
 			Detail:   "The element of a for_each is each.key (its index or map key) or each.value.",
 			Subject:  &rng,
 		}}
+	}
+	return nil
+}
+
+// claimName records a block's name in its namespace, or returns the
+// diagnostic for a duplicate. Tasks and branches share one namespace: a
+// branch's outputs and a task's are both looked up by name.
+func claimName(names map[string]map[string]hcl.Range, space string, b *hcl.Block) *hcl.Diagnostic {
+	name := b.Labels[0]
+	if prev, dup := names[space][name]; dup {
+		return &hcl.Diagnostic{
+			Severity: hcl.DiagError,
+			Summary:  "Duplicate " + b.Type,
+			Detail:   fmt.Sprintf("A %s named %q was already declared at %s. Names must be unique within a workflow (tasks and branches included).", b.Type, name, prev),
+			Subject:  b.LabelRanges[0].Ptr(),
+		}
+	}
+	names[space][name] = b.DefRange
+	return nil
+}
+
+// decodeNode decodes a task or branch block, inside the arm arm (nil at
+// the top level), adding it and everything in it to the workflow.
+func (w *Workflow) decodeNode(b *hcl.Block, arm *Arm, names map[string]map[string]hcl.Range) hcl.Diagnostics {
+	diags := checkName(b.Type, b.Labels[0], b.LabelRanges[0])
+	if d := claimName(names, "task", b); d != nil {
+		return append(diags, d)
+	}
+	if b.Type == "task" {
+		t, d := decodeTask(b)
+		t.Arm = arm
+		if arm != nil {
+			arm.Tasks = append(arm.Tasks, t.Name)
+		}
+		w.Tasks = append(w.Tasks, t)
+		return append(diags, d...)
+	}
+	br := &Branch{Name: b.Labels[0], Parent: arm, DeclRange: b.DefRange}
+	w.Branches = append(w.Branches, br)
+	if arm != nil {
+		arm.Branches = append(arm.Branches, br.Name)
+	}
+	content, d := b.Body.Content(branchSchema)
+	diags = append(diags, d...)
+	for i, ab := range content.Blocks {
+		a := &Arm{Branch: br, Index: len(br.Arms), DeclRange: ab.DefRange}
+		schema := caseSchema
+		if ab.Type == "default" {
+			schema = defaultSchema
+			if i != len(content.Blocks)-1 {
+				diags = append(diags, &hcl.Diagnostic{
+					Severity: hcl.DiagError,
+					Summary:  "Misplaced default",
+					Detail:   "The default arm of a branch comes last: it runs when no case before it is true.",
+					Subject:  ab.DefRange.Ptr(),
+				})
+			}
+		}
+		ac, d := ab.Body.Content(schema)
+		diags = append(diags, d...)
+		if attr, ok := ac.Attributes["if"]; ok {
+			a.If = attr.Expr
+		}
+		if attr, ok := ac.Attributes["fail"]; ok {
+			a.FailRange = attr.Expr.Range()
+			diags = append(diags, decodeString(attr, &a.Fail)...)
+			if a.Fail == "" {
+				a.Fail = "branch " + br.Name + " failed"
+			}
+		}
+		outputs := map[string]bool{}
+		for _, cb := range ac.Blocks {
+			switch cb.Type {
+			case "task", "branch":
+				diags = append(diags, w.decodeNode(cb, a, names)...)
+			case "output":
+				o, d := decodeOutput(cb)
+				diags = append(diags, d...)
+				if outputs[o.Name] {
+					diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Duplicate output", Detail: fmt.Sprintf("This arm already has an output %q.", o.Name), Subject: cb.LabelRanges[0].Ptr()})
+					continue
+				}
+				outputs[o.Name] = true
+				a.Outputs = append(a.Outputs, o)
+			}
+		}
+		if a.Fail != "" && (len(a.Tasks) > 0 || len(a.Branches) > 0 || len(a.Outputs) > 0) {
+			diags = append(diags, &hcl.Diagnostic{
+				Severity: hcl.DiagError,
+				Summary:  "Failing arm with work",
+				Detail:   "An arm with fail ends the run when it is chosen, so it cannot also have tasks, branches or outputs.",
+				Subject:  a.FailRange.Ptr(),
+			})
+		}
+		br.Arms = append(br.Arms, a)
+	}
+	if len(br.Arms) == 0 {
+		diags = append(diags, &hcl.Diagnostic{
+			Severity: hcl.DiagError,
+			Summary:  "Empty branch",
+			Detail:   `A branch needs at least one case { if = ... } block.`,
+			Subject:  b.DefRange.Ptr(),
+		})
+	}
+	return diags
+}
+
+// Branch is a branch block: ordered arms, of which the first whose
+// condition is true (or the default) runs, and only it.
+type Branch struct {
+	Name string
+	Arms []*Arm
+	// Parent is the arm the branch is in; nil at the top level.
+	Parent    *Arm
+	DeclRange hcl.Range
+	// Deps are the tasks and branches the conditions refer to, and
+	// OutputDeps those the arms' outputs refer to.
+	Deps, OutputDeps []string
+}
+
+func sortedSet(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Arm is a case (or the default) of a branch.
+type Arm struct {
+	Branch *Branch
+	Index  int
+	// If is the condition; nil for the default arm.
+	If hcl.Expression
+	// Fail, when set, fails the run with this message if the arm is chosen.
+	Fail      string
+	FailRange hcl.Range
+	// Tasks and Branches name what runs when the arm is chosen (the blocks
+	// themselves are in Workflow.Tasks and Workflow.Branches).
+	Tasks    []string
+	Branches []string
+	// Outputs are the arm's outputs, the branch's outputs when it is
+	// chosen.
+	Outputs   []*WorkflowOutput
+	DeclRange hcl.Range
+}
+
+// Within reports whether arm a is b or inside it.
+func (a *Arm) Within(b *Arm) bool {
+	for ; a != nil; a = a.Branch.Parent {
+		if a == b {
+			return true
+		}
+	}
+	return b == nil
+}
+
+// Branch returns the named branch.
+func (w *Workflow) Branch(name string) *Branch {
+	for _, b := range w.Branches {
+		if b.Name == name {
+			return b
+		}
 	}
 	return nil
 }
