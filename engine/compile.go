@@ -72,6 +72,8 @@ type Node struct {
 	Branch *config.Branch
 	// Arm is the branch arm a task is in (nil at the top level).
 	Arm *config.Arm
+	// Sub is the compiled workflow a sub-workflow call runs.
+	Sub *Graph
 }
 
 // NodeKind is what a node of the graph does.
@@ -111,7 +113,10 @@ type CachePolicy struct {
 
 // TaskID returns "<plugin>.<task>", or "branch" for a branch's nodes.
 func (n *Node) TaskID() string {
-	if n.Kind != KindTask {
+	switch {
+	case n.Sub != nil:
+		return "workflow." + n.Sub.Name
+	case n.Kind != KindTask:
 		return "branch"
 	}
 	return n.Plugin + "." + n.Task
@@ -133,6 +138,13 @@ type Output struct {
 // every reference to a task output and every workflow output. All problems
 // are returned as diagnostics at once; the graph is nil if there are errors.
 func (e *Engine) Compile(ctx context.Context, w *config.Workflow) (*Graph, hcl.Diagnostics) {
+	return e.compile(ctx, w, nil)
+}
+
+// compile compiles w, called by the workflows in stack (sub-workflow
+// calls), to catch recursion.
+func (e *Engine) compile(ctx context.Context, w *config.Workflow, stack []string) (*Graph, hcl.Diagnostics) {
+	stack = append(stack, w.Name)
 	schemas, diags := e.describeAll(ctx, w)
 	g := &Graph{Name: w.Name, File: w.File, FileDigest: w.FileDigest, Inputs: w.Inputs, Mode: plugin.ModeLocalWorkflowExecution, nodes: map[string]*Node{}}
 
@@ -149,6 +161,10 @@ func (e *Engine) Compile(ctx context.Context, w *config.Workflow) (*Graph, hcl.D
 		}
 		g.Nodes = append(g.Nodes, n)
 		g.nodes[n.Name] = n
+		if t.UsesWorkflow != "" {
+			diags = append(diags, e.compileCall(ctx, n, t, stack)...)
+			continue
+		}
 		schema := schemas[n.Plugin]
 		if schema == nil || t.Broken {
 			continue // already reported
@@ -179,9 +195,9 @@ func (e *Engine) Compile(ctx context.Context, w *config.Workflow) (*Graph, hcl.D
 	// Type-check by evaluating every expression over unknown values of the
 	// declared types: HCL then derives each expression's type.
 	addBranchNodes(g, w)
-	if w.OnFailure != "" {
+	if w.OnFailure != "" || w.OnFailureWorkflow != "" {
 		var d hcl.Diagnostics
-		g.OnFailure, d = onFailureNode(g, w, schemas)
+		g.OnFailure, d = e.onFailureNode(ctx, g, w, schemas, stack)
 		diags = append(diags, d...)
 	}
 	if order := runOrder(g); len(order) < len(g.Nodes) && !diags.HasErrors() {
@@ -242,7 +258,7 @@ func (e *Engine) Compile(ctx context.Context, w *config.Workflow) (*Graph, hcl.D
 func (e *Engine) describeAll(ctx context.Context, w *config.Workflow) (map[string]*plugin.Schema, hcl.Diagnostics) {
 	users := map[string][]*config.Task{}
 	for _, t := range w.Tasks {
-		if !t.Broken {
+		if !t.Broken && t.UsesWorkflow == "" {
 			users[t.PluginName()] = append(users[t.PluginName()], t)
 		}
 	}

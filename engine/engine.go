@@ -21,6 +21,9 @@ type Engine struct {
 	// CLI builds it from the secrets block of flyte.hcl
 	// (secretsbackends.New); nil means no task may declare a secret.
 	Secrets secretsbackends.Backend
+	// Workflows finds the workflows that sub-workflow calls name; nil
+	// means no sub-workflow calls.
+	Workflows WorkflowLookup
 
 	redactor *redactor
 

@@ -25,7 +25,7 @@ var errType = cty.Object(map[string]cty.Type{"failed_node": cty.String, "message
 // onFailureNode resolves a workflow's on_failure task and checks that it
 // can be called with the workflow's inputs and err: each of its inputs is
 // err or one of the workflow's inputs, of a type that fits.
-func onFailureNode(g *Graph, w *config.Workflow, schemas map[string]*plugin.Schema) (*Node, hcl.Diagnostics) {
+func (e *Engine) onFailureNode(ctx context.Context, g *Graph, w *config.Workflow, schemas map[string]*plugin.Schema, stack []string) (*Node, hcl.Diagnostics) {
 	rng := w.OnFailureRange
 	diag := func(summary, detail string) hcl.Diagnostics {
 		return hcl.Diagnostics{{Severity: hcl.DiagError, Summary: summary, Detail: detail, Subject: rng.Ptr()}}
@@ -33,27 +33,37 @@ func onFailureNode(g *Graph, w *config.Workflow, schemas map[string]*plugin.Sche
 	if g.Node(OnFailureNode) != nil {
 		return nil, diag("Duplicate task", fmt.Sprintf("A task is named %q, the name of the workflow's failure handler in results. Rename the task.", OnFailureNode))
 	}
-	pluginName, taskName, _ := strings.Cut(w.OnFailure, ".")
-	schema := schemas[pluginName]
-	if schema == nil {
-		return nil, nil // reported by describeAll
-	}
-	ts, ok := schema.Task(taskName)
-	if !ok {
-		detail := fmt.Sprintf("Plugin %q has no task named %q.", pluginName, taskName)
-		if s := config.Suggest(taskName, schema.TaskNames()); s != "" {
-			detail += fmt.Sprintf(" Did you mean %q?", pluginName+"."+s)
-		}
-		return nil, diag("Unknown task", detail)
-	}
-	n := &Node{Name: OnFailureNode, Plugin: pluginName, Task: taskName, Schema: ts, DeclRange: rng}
+	n := &Node{Name: OnFailureNode, DeclRange: rng}
 	var diags hcl.Diagnostics
-	n.InputTypes, diags = fieldTypes(ts.Inputs, n, rng)
-	var d hcl.Diagnostics
-	n.OutputTypes, d = fieldTypes(ts.Outputs, n, rng)
-	diags = append(diags, d...)
-	n.Secrets, d = taskSecrets(ts, &config.Task{Uses: w.OnFailure, UsesRange: rng})
-	diags = append(diags, d...)
+	handler := w.OnFailure
+	if w.OnFailureWorkflow != "" {
+		handler = "workflow." + w.OnFailureWorkflow
+		if d := e.compileCall(ctx, n, &config.Task{Name: OnFailureNode, UsesWorkflow: w.OnFailureWorkflow, UsesRange: rng}, stack); d.HasErrors() {
+			return nil, d
+		}
+	} else {
+		pluginName, taskName, _ := strings.Cut(w.OnFailure, ".")
+		schema := schemas[pluginName]
+		if schema == nil {
+			return nil, nil // reported by describeAll
+		}
+		ts, ok := schema.Task(taskName)
+		if !ok {
+			detail := fmt.Sprintf("Plugin %q has no task named %q.", pluginName, taskName)
+			if s := config.Suggest(taskName, schema.TaskNames()); s != "" {
+				detail += fmt.Sprintf(" Did you mean %q?", pluginName+"."+s)
+			}
+			return nil, diag("Unknown task", detail)
+		}
+		n.Plugin, n.Task, n.Schema = pluginName, taskName, ts
+		n.InputTypes, diags = fieldTypes(ts.Inputs, n, rng)
+		var d hcl.Diagnostics
+		n.OutputTypes, d = fieldTypes(ts.Outputs, n, rng)
+		diags = append(diags, d...)
+		n.Secrets, d = taskSecrets(ts, &config.Task{Uses: w.OnFailure, UsesRange: rng})
+		diags = append(diags, d...)
+	}
+	ts := n.Schema
 	for _, f := range ts.Inputs {
 		want := n.InputTypes[f.Name]
 		have := errType
@@ -62,7 +72,7 @@ func onFailureNode(g *Graph, w *config.Workflow, schemas map[string]*plugin.Sche
 			if in == nil {
 				if !f.Optional {
 					diags = append(diags, diag("Unsuitable failure handler", fmt.Sprintf(
-						"Failure handler %s needs input %q, but it gets only the workflow's inputs and err, and the workflow has no input %q.", w.OnFailure, f.Name, f.Name))...)
+						"Failure handler %s needs input %q, but it gets only the workflow's inputs and err, and the workflow has no input %q.", handler, f.Name, f.Name))...)
 				}
 				continue
 			}
@@ -70,7 +80,7 @@ func onFailureNode(g *Graph, w *config.Workflow, schemas map[string]*plugin.Sche
 		}
 		if _, err := convert.Convert(cty.UnknownVal(have), want); err != nil {
 			diags = append(diags, diag("Unsuitable failure handler", fmt.Sprintf(
-				"Input %q of failure handler %s must be %s, but it would get %s.", f.Name, w.OnFailure, TypeString(want), TypeString(have)))...)
+				"Input %q of failure handler %s must be %s, but it would get %s.", f.Name, handler, TypeString(want), TypeString(have)))...)
 		}
 	}
 	return n, diags

@@ -62,3 +62,39 @@ func TestOnFailure(t *testing.T) {
 		t.Errorf("a successful run called the handler")
 	}
 }
+
+func TestOnFailureWorkflow(t *testing.T) {
+	e, f := newTestEngine(t)
+	g, diags := compileFile(t, e, `
+workflow "main" {
+  input "text" { type = string }
+  on_failure = workflow.report
+  task "boom" {
+    uses   = "fake.fail"
+    inputs = { message = "disk full" }
+  }
+}
+workflow "report" {
+  input "err" { type = object({ failed_node = string, message = string }) }
+  input "text" { type = string }
+  task "note" {
+    uses   = "fake.echo"
+    inputs = { s = "${input.text}: ${input.err.failed_node}" }
+  }
+}`)
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	inputs, _ := g.ParseInputs(map[string]string{"text": "alert"}, nil)
+	res, err := e.Run(t.Context(), g, RunOptions{Inputs: inputs})
+	if err != nil || res.Status != StatusFailed {
+		t.Fatalf("run: %v, status %s", err, res.Status)
+	}
+	calls := f.callsOf("echo")
+	if len(calls) != 1 || string(calls[0].Inputs) != `{"s":"alert: boom"}` {
+		t.Errorf("the handler workflow's task got %v", calls)
+	}
+	if tr := res.Tasks[len(res.Tasks)-1]; tr.Node != OnFailureNode || tr.Status != StatusSucceeded || tr.TaskID != "workflow.report" {
+		t.Errorf("handler: %s %s %s", tr.Node, tr.TaskID, tr.Status)
+	}
+}

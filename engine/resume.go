@@ -66,9 +66,11 @@ func planResume(g *Graph, r *Resume) (map[string]keptTask, error) {
 	var changed []string
 	for _, n := range runOrder(g) {
 		t, ok := old[n.Name]
-		if !ok || t.Status != sandbox.StatusSucceeded || rerun[n.Name] || t.Task != n.TaskID() || n.Kind != KindTask {
+		if !ok || t.Status != sandbox.StatusSucceeded || rerun[n.Name] || t.Task != n.TaskID() || n.Kind != KindTask || n.Sub != nil {
 			// A branch's nodes are cheap and run again (the decision
-			// with it); so do the tasks in its arms.
+			// with it); so do the tasks in its arms. A sub-workflow call
+			// runs again too (its workflow may have changed), with its
+			// tasks' cache.
 			continue
 		}
 		if t.Digest != n.Digest {

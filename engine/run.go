@@ -336,7 +336,7 @@ func (e *Engine) Run(ctx context.Context, g *Graph, opts RunOptions) (*Result, e
 	// run: a cached task may need none.
 	var ahead []*Node
 	for _, n := range runOrder(g) {
-		if x.tasks[n.Name].Resumed || n.ForEach != nil || n.Kind != KindTask {
+		if x.tasks[n.Name].Resumed || n.ForEach != nil || n.Kind != KindTask || n.Sub != nil {
 			continue // kept, or instances that make their own directories
 		}
 		if !e.cacheUsed(n) || e.Config.Local.CacheOverwrite {
@@ -346,7 +346,7 @@ func (e *Engine) Run(ctx context.Context, g *Graph, opts RunOptions) (*Result, e
 	if err := x.startRecord(); err != nil {
 		return nil, err
 	}
-	x.workdirs = startWorkdirs(run, ahead)
+	x.workdirs = startWorkdirs(run, ahead, "")
 	x.schedule(ctx)
 	if x.res.Status == StatusFailed {
 		x.runOnFailure(ctx)
@@ -370,6 +370,10 @@ type execution struct {
 	// chosen is the arm each decided branch chose (-1: none, the branch
 	// failed); written and read in the scheduling goroutine only.
 	chosen map[string]int
+	// prefix names the sub-workflow call this execution runs for
+	// ("<task>+"), "" for the run itself: it starts the names of its
+	// tasks' working directories and their Params.Node.
+	prefix string
 	// record is the run's record as started, recorder its writer.
 	record      *sandbox.Record
 	recorder    *sandbox.Recorder
@@ -609,6 +613,9 @@ func (x *execution) evalInputsIn(ectx *hcl.EvalContext, n *Node) (*taskArgs, err
 }
 
 func (x *execution) execute(ctx context.Context, n *Node, tr *TaskRun, args *taskArgs) (map[string]cty.Value, error) {
+	if n.Sub != nil {
+		return x.runSub(ctx, n, tr, args)
+	}
 	e := x.engine
 	var key cache.Key
 	cached := e.cacheUsed(n)
@@ -660,7 +667,7 @@ func (x *execution) call(ctx context.Context, n *Node, attempt int, callID strin
 			WorkingDirectory: dir,
 			Mode:             x.graph.Mode,
 			TaskID:           n.TaskID(),
-			Node:             n.Name,
+			Node:             x.prefix + n.Name,
 			Attempt:          attempt,
 			LogLevel:         x.engine.Config.SDK.LoggingLevel,
 		},

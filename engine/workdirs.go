@@ -15,7 +15,9 @@ import (
 // directory is not made yet waits for it. Directories made for tasks that
 // never ran (after a failure or cancellation) are removed by close.
 type workdirs struct {
-	run   *sandbox.Run
+	run *sandbox.Run
+	// prefix starts the directory names of a sub-workflow's tasks.
+	prefix string
 	nodes map[string]*workdir
 	stop  chan struct{}
 	done  chan struct{}
@@ -32,8 +34,8 @@ type workdir struct {
 
 // startWorkdirs starts making one first-attempt directory per node, in
 // order.
-func startWorkdirs(run *sandbox.Run, order []*Node) *workdirs {
-	w := &workdirs{run: run, nodes: make(map[string]*workdir, len(order)), stop: make(chan struct{}), done: make(chan struct{})}
+func startWorkdirs(run *sandbox.Run, order []*Node, prefix string) *workdirs {
+	w := &workdirs{run: run, prefix: prefix, nodes: make(map[string]*workdir, len(order)), stop: make(chan struct{}), done: make(chan struct{})}
 	for _, n := range order {
 		w.nodes[n.Name] = &workdir{ready: make(chan struct{})}
 	}
@@ -45,7 +47,7 @@ func startWorkdirs(run *sandbox.Run, order []*Node) *workdirs {
 			case <-w.stop:
 				wd.err = context.Canceled
 			default:
-				wd.dir, wd.err = run.TaskDir(n.Name, 1)
+				wd.dir, wd.err = run.TaskDir(prefix+n.Name, 1)
 			}
 			close(wd.ready)
 		}
@@ -58,7 +60,7 @@ func startWorkdirs(run *sandbox.Run, order []*Node) *workdirs {
 func (w *workdirs) get(ctx context.Context, node string, attempt int) (string, error) {
 	wd, ok := w.nodes[node]
 	if !ok || attempt > 1 {
-		return w.run.TaskDir(node, attempt)
+		return w.run.TaskDir(w.prefix+node, attempt)
 	}
 	select {
 	case <-wd.ready:

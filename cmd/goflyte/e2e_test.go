@@ -559,7 +559,7 @@ func TestE2EListings(t *testing.T) {
 	for _, w := range wfs {
 		names[w.Name] = true
 	}
-	for _, n := range []string{"wordcount", "report", "stats", "params", "fanout", "signed"} {
+	for _, n := range []string{"wordcount", "report", "stats", "params", "fanout", "signed", "classify", "pipeline"} {
 		if !names[n] {
 			t.Errorf("workflows list lacks %s: %v", n, names)
 		}
@@ -702,5 +702,17 @@ func TestE2EBranches(t *testing.T) {
 	r = x.run("run", "classify", "--input", "text=")
 	if r.code != 1 || !strings.Contains(r.stderr, "the text is empty") {
 		t.Errorf("empty text: want exit 1 with the fail arm's message\n%s", r)
+	}
+}
+
+func TestE2ESubWorkflow(t *testing.T) {
+	x := newE2E(t)
+	out, r := x.runJSON("run", "pipeline", "--input", `texts=["the cat sat", "on the mat", "hi"]`)
+	if r.code != 0 {
+		t.Fatalf("want success\n%s", r)
+	}
+	want := map[string]any{"counts": []any{float64(3), float64(3), float64(1)}, "total": float64(7)}
+	if diff := cmp.Diff(want, out.Outputs); diff != "" {
+		t.Errorf("outputs (-want +got):\n%s", diff)
 	}
 }

@@ -147,6 +147,7 @@ func runRun(ctx context.Context, c *cli, args []string) error {
 		if err != nil {
 			return err
 		}
+		eng.Workflows = c.workflowLookup(cfg, wf.File)
 		var more hcl.Diagnostics
 		g, more = eng.Compile(ctx, wf)
 		diags = append(diags, more...)
@@ -374,6 +375,7 @@ func (c *cli) loadResume(ctx context.Context, eng *engine.Engine, cfg *config.Co
 		if err != nil {
 			return nil, nil, nil, fmt.Errorf("run --resume: the workflow of %s: %w", rec.ID, err)
 		}
+		eng.Workflows = c.workflowLookup(cfg, wf.File)
 		var more hcl.Diagnostics
 		g, more = eng.Compile(ctx, wf)
 		if diags = append(diags, more...); diags.HasErrors() {

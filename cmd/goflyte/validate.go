@@ -42,6 +42,7 @@ Flags:
 				if wf == nil {
 					continue
 				}
+				eng.Workflows = c.workflowLookup(cfg, file)
 				for _, w := range wf.Workflows {
 					count++
 					_, d := eng.Compile(ctx, w)

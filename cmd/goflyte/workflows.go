@@ -10,6 +10,7 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 
+	"github.com/goflyte/goflyte/engine"
 	"github.com/goflyte/goflyte/engine/config"
 )
 
@@ -199,4 +200,30 @@ func writeJSON(w interface{ Write([]byte) (int, error) }, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
+}
+
+// workflowLookup finds the workflows that sub-workflow calls name: in
+// file (the calling workflow's file) first, then in sdk.workflow_packages.
+func (c *cli) workflowLookup(cfg *config.Config, file string) engine.WorkflowLookup {
+	return func(name string) *config.Workflow {
+		if file != "" {
+			if wf, _ := c.parser.LoadWorkflowFile(file); wf != nil {
+				for _, w := range wf.Workflows {
+					if w.Name == name {
+						return w
+					}
+				}
+			}
+		}
+		found, _, err := c.findWorkflows(cfg)
+		if err != nil {
+			return nil
+		}
+		for _, f := range found {
+			if f.wf.Name == name {
+				return f.wf
+			}
+		}
+		return nil
+	}
 }

@@ -45,6 +45,9 @@ type Workflow struct {
 	// a task fails, with the workflow's inputs and err.
 	OnFailure      string
 	OnFailureRange hcl.Range
+	// OnFailureWorkflow names a workflow run as the failure handler
+	// instead (on_failure = workflow.<name>).
+	OnFailureWorkflow string
 	DeclRange      hcl.Range
 }
 
@@ -121,6 +124,9 @@ type Task struct {
 	Deps []string
 	// Arm is the branch arm the task is in; nil at the top level.
 	Arm *Arm
+	// UsesWorkflow names the workflow a sub-workflow call runs
+	// (uses = workflow.<name>); Uses is then "".
+	UsesWorkflow string
 	// Digest is the SHA-256 of the task block's source text, hex: resume
 	// uses it to tell whether a task changed since a run.
 	Digest     string
@@ -309,7 +315,11 @@ func decodeWorkflow(block *hcl.Block) (*Workflow, hcl.Diagnostics) {
 	}
 	if attr, ok := content.Attributes["on_failure"]; ok {
 		w.OnFailureRange = attr.Expr.Range()
-		diags = append(diags, decodeString(attr, &w.OnFailure)...)
+		if tr, td := hcl.AbsTraversalForExpr(attr.Expr); !td.HasErrors() && tr.RootName() == "workflow" && len(tr) == 2 {
+			w.OnFailureWorkflow, _ = TraversalStep(tr, 1)
+		} else {
+			diags = append(diags, decodeString(attr, &w.OnFailure)...)
+		}
 		if p, t, ok := strings.Cut(w.OnFailure, "."); w.OnFailure != "" && (!ok || p == "" || t == "") {
 			diags = append(diags, &hcl.Diagnostic{
 				Severity: hcl.DiagError,
@@ -392,7 +402,21 @@ func decodeTask(b *hcl.Block) (*Task, hcl.Diagnostics) {
 	content, diags := b.Body.Content(taskSchema)
 	if attr, ok := content.Attributes["uses"]; ok {
 		t.UsesRange = attr.Expr.Range()
-		diags = append(diags, decodeString(attr, &t.Uses)...)
+		if tr, td := hcl.AbsTraversalForExpr(attr.Expr); !td.HasErrors() && tr.RootName() == "workflow" {
+			// uses = workflow.<name>: a sub-workflow call.
+			if name, ok := TraversalStep(tr, 1); ok && len(tr) == 2 {
+				t.UsesWorkflow = name
+			} else {
+				diags = append(diags, &hcl.Diagnostic{
+					Severity: hcl.DiagError,
+					Summary:  "Invalid uses",
+					Detail:   "A sub-workflow call looks like uses = workflow.<name>.",
+					Subject:  t.UsesRange.Ptr(),
+				})
+			}
+		} else {
+			diags = append(diags, decodeString(attr, &t.Uses)...)
+		}
 		if t.Uses != "" {
 			if p, n, ok := strings.Cut(t.Uses, "."); !ok || p == "" || n == "" || strings.Contains(n, ".") {
 				diags = append(diags, &hcl.Diagnostic{
