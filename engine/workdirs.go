@@ -18,9 +18,9 @@ type workdirs struct {
 	run *sandbox.Run
 	// prefix starts the directory names of a sub-workflow's tasks.
 	prefix string
-	nodes map[string]*workdir
-	stop  chan struct{}
-	done  chan struct{}
+	nodes  map[string]*workdir
+	stop   chan struct{}
+	done   chan struct{}
 }
 
 type workdir struct {

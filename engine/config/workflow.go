@@ -48,7 +48,7 @@ type Workflow struct {
 	// OnFailureWorkflow names a workflow run as the failure handler
 	// instead (on_failure = workflow.<name>).
 	OnFailureWorkflow string
-	DeclRange      hcl.Range
+	DeclRange         hcl.Range
 }
 
 // Input returns the named input.
