@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"fmt"
 	"encoding/json"
 	"strings"
 	"sync"
@@ -60,6 +61,31 @@ func (f *fakeProvider) Execute(ctx context.Context, req *plugin.ExecuteRequest) 
 		fn = func(context.Context, map[string]any, plugin.Params) (map[string]any, error) {
 			return map[string]any{"names": names, "total": total}, nil
 		}
+	case "dyn":
+		var in map[string]any
+		_ = json.Unmarshal(req.Inputs, &in)
+		return &plugin.ExecuteResult{Workflow: fmt.Sprintf(`workflow "g" {
+  task "e" {
+    uses   = "fake.echo"
+    inputs = { s = %q }
+  }
+  task "p" { uses = "fake.params" }
+  output "s" { value = "${task.e.s}!" }
+  output "mode" { value = task.p.mode }
+}`, in["s"])}, nil
+	case "dyn_nested":
+		return &plugin.ExecuteResult{Workflow: `workflow "outer" {
+  task "inner" {
+    uses   = "fake.dyn"
+    inputs = { s = "deep" }
+  }
+  output "s" { value = task.inner.s }
+}`}, nil
+	case "dyn_bad":
+		return &plugin.ExecuteResult{Workflow: `workflow "bad" {
+  task "x" { uses = "nope.task" }
+  output "s" { value = "x" }
+}`}, nil
 	case "leak":
 		var all []string
 		for _, sec := range req.Secrets {
@@ -120,6 +146,9 @@ func newFake() *fakeProvider {
 			{Name: "failif", Inputs: []plugin.Field{field("s", "string")}, Outputs: []plugin.Field{field("s", "string")}},
 			{Name: "onfail", Inputs: []plugin.Field{field("err", "object({failed_node=string,message=string})"), {Name: "text", Type: "string", Optional: true}}, Outputs: []plugin.Field{field("seen", "string")}},
 			{Name: "needs_x", Inputs: []plugin.Field{field("err", "any"), field("x", "number")}},
+			{Name: "dyn", Kind: plugin.KindDynamic, Inputs: []plugin.Field{field("s", "string")}, Outputs: []plugin.Field{field("s", "string"), field("mode", "string")}},
+			{Name: "dyn_nested", Kind: plugin.KindDynamic, Outputs: []plugin.Field{field("s", "string")}},
+			{Name: "dyn_bad", Kind: plugin.KindDynamic, Outputs: []plugin.Field{field("s", "string")}},
 			{Name: "picky", Inputs: []plugin.Field{field("x", "number")}, Outputs: []plugin.Field{field("x", "number")}},
 		}},
 	}

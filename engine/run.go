@@ -675,6 +675,14 @@ func (x *execution) call(ctx context.Context, n *Node, attempt int, callID strin
 	if err != nil {
 		return nil, nil, "", err
 	}
+	if n.Schema != nil && n.Schema.Kind == plugin.KindDynamic {
+		outs, err := x.runDynamic(ctx, n, res.Workflow)
+		if err != nil {
+			return nil, nil, dir, err
+		}
+		raw, err := ToJSON(cty.ObjectVal(outs))
+		return outs, raw, dir, err
+	}
 	outs, err := decodeOutputs(n, res.Outputs)
 	return outs, res.Outputs, dir, err
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/zclconf/go-cty/cty"
+	"github.com/zclconf/go-cty/cty/convert"
 
 	"github.com/goflyte/goflyte/engine/config"
 	"github.com/goflyte/goflyte/plugin"
@@ -70,13 +71,28 @@ func (x *execution) runSub(ctx context.Context, n *Node, tr *TaskRun, args *task
 	if err != nil {
 		return nil, err
 	}
+	outs, err := x.runGraph(ctx, n.Sub, inputs, x.prefix+tr.Node+"+")
+	if err != nil {
+		return nil, fmt.Errorf("workflow %q: %w", n.Sub.Name, err)
+	}
+	if data, err := ToJSON(cty.ObjectVal(outs)); err == nil && len(outs) > 0 {
+		tr.OutputsJSON = data
+	}
+	return outs, nil
+}
+
+// runGraph runs g inside this run, as part of one of its tasks: a
+// sub-workflow call or a dynamic task's graph. prefix starts the names of
+// g's tasks' working directories. It returns g's outputs, or the error
+// of its run.
+func (x *execution) runGraph(ctx context.Context, g *Graph, inputs map[string]cty.Value, prefix string) (map[string]cty.Value, error) {
 	in := cty.EmptyObjectVal
 	if len(inputs) > 0 {
 		in = cty.ObjectVal(inputs)
 	}
 	sub := &execution{
 		engine: x.engine,
-		graph:  n.Sub,
+		graph:  g,
 		opts:   x.opts,
 		run:    x.run,
 		inputs: in,
@@ -84,22 +100,22 @@ func (x *execution) runSub(ctx context.Context, n *Node, tr *TaskRun, args *task
 			ExecutionID:   x.res.ExecutionID,
 			ExecutionDate: x.res.ExecutionDate,
 			RunDir:        x.res.RunDir,
-			Workflow:      n.Sub.Name,
+			Workflow:      g.Name,
 			Start:         time.Now(),
 		},
 		tasks:  map[string]*TaskRun{},
 		chosen: map[string]int{},
-		prefix: x.prefix + tr.Node + "+",
+		prefix: prefix,
 	}
 	sub.opts.Resume = nil
-	for _, sn := range n.Sub.Nodes {
+	for _, sn := range g.Nodes {
 		str := &TaskRun{Node: sub.prefix + sn.Name, TaskID: sn.TaskID(), Status: StatusPending}
 		sub.res.Tasks = append(sub.res.Tasks, str)
 		sub.tasks[sn.Name] = str
 	}
 	var ahead []*Node
-	for _, sn := range runOrder(n.Sub) {
-		if sn.Kind == KindTask && sn.ForEach == nil && (!x.engine.cacheUsed(sn) || x.engine.Config.Local.CacheOverwrite) {
+	for _, sn := range runOrder(g) {
+		if sn.Kind == KindTask && sn.ForEach == nil && sn.Sub == nil && (!x.engine.cacheUsed(sn) || x.engine.Config.Local.CacheOverwrite) {
 			ahead = append(ahead, sn)
 		}
 	}
@@ -107,10 +123,46 @@ func (x *execution) runSub(ctx context.Context, n *Node, tr *TaskRun, args *task
 	sub.schedule(ctx)
 	sub.workdirs.close()
 	if sub.res.Status != StatusSucceeded {
-		return nil, fmt.Errorf("workflow %q: %w", n.Sub.Name, sub.res.Err)
-	}
-	if data, err := ToJSON(cty.ObjectVal(sub.res.Outputs)); err == nil && len(sub.res.Outputs) > 0 {
-		tr.OutputsJSON = data
+		return nil, sub.res.Err
 	}
 	return sub.res.Outputs, nil
+}
+
+// runDynamic validates and runs the workflow a dynamic task returned, in
+// mode LOCAL_DYNAMIC_TASK_EXECUTION; its outputs, converted to the types
+// the task declares, are the task's.
+func (x *execution) runDynamic(ctx context.Context, n *Node, src string) (map[string]cty.Value, error) {
+	name := "dynamic task " + x.prefix + n.Name
+	wf, diags := config.NewParser().LoadWorkflowSource([]byte(src), name)
+	if diags.HasErrors() {
+		return nil, fmt.Errorf("the dynamic task returned an invalid workflow: %s", diags.Error())
+	}
+	if len(wf.Workflows) != 1 {
+		return nil, fmt.Errorf("the dynamic task returned %d workflows, want 1", len(wf.Workflows))
+	}
+	g, diags := x.engine.compile(ctx, wf.Workflows[0], nil)
+	if diags.HasErrors() {
+		return nil, fmt.Errorf("the dynamic task returned an invalid workflow: %s", diags.Error())
+	}
+	if len(g.Inputs) > 0 {
+		return nil, fmt.Errorf("the dynamic task's workflow has inputs; its values must be in its tasks' inputs")
+	}
+	g.Mode = plugin.ModeLocalDynamicTaskExecution
+	outs, err := x.runGraph(ctx, g, nil, x.prefix+n.Name+"+")
+	if err != nil {
+		return nil, err
+	}
+	converted := make(map[string]cty.Value, len(n.OutputTypes))
+	for name, ty := range n.OutputTypes {
+		v, ok := outs[name]
+		if !ok {
+			return nil, fmt.Errorf("the dynamic task's workflow has no output %q, which the task declares", name)
+		}
+		cv, err := convert.Convert(v, ty)
+		if err != nil {
+			return nil, fmt.Errorf("output %q of the dynamic task's workflow must be %s: %v", name, TypeString(ty), err)
+		}
+		converted[name] = cv
+	}
+	return converted, nil
 }

@@ -69,7 +69,7 @@ func (c *grpcClient) Execute(ctx context.Context, req *ExecuteRequest) (*Execute
 	if e := resp.GetError(); e != nil {
 		return nil, taskErrorFromProto(e)
 	}
-	return &ExecuteResult{Outputs: resp.GetOutputs()}, nil
+	return &ExecuteResult{Outputs: resp.GetOutputs(), Workflow: resp.GetWorkflow()}, nil
 }
 
 // Running implements Tracker.
@@ -132,7 +132,7 @@ func (s *grpcServer) Execute(ctx context.Context, req *pluginpb.ExecuteRequest) 
 		}
 		return &pluginpb.ExecuteResponse{Error: taskErrorToProto(te)}, nil
 	}
-	return &pluginpb.ExecuteResponse{Outputs: res.Outputs}, nil
+	return &pluginpb.ExecuteResponse{Outputs: res.Outputs, Workflow: res.Workflow}, nil
 }
 
 func schemaToProto(s *Schema) *pluginpb.DescribeResponse {

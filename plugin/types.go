@@ -232,6 +232,9 @@ type Tracker interface {
 // ExecuteResult carries a task's outputs.
 type ExecuteResult struct {
 	Outputs json.RawMessage // a JSON object keyed by output name
+	// Workflow is what a dynamic task returns instead of outputs: the HCL
+	// source of a workflow whose outputs are the task's.
+	Workflow string
 }
 
 // Severity of a Diagnostic.

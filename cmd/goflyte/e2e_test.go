@@ -716,3 +716,20 @@ func TestE2ESubWorkflow(t *testing.T) {
 		t.Errorf("outputs (-want +got):\n%s", diff)
 	}
 }
+
+func TestE2EDynamicTask(t *testing.T) {
+	x := newE2E(t)
+	out, r := x.runJSON("run", "--task", "text.count_each", "--input", `texts=["a b c", "d e", "f"]`)
+	if r.code != 0 {
+		t.Fatalf("want success\n%s", r)
+	}
+	if diff := cmp.Diff(map[string]any{"counts": []any{float64(3), float64(2), float64(1)}}, out.Outputs); diff != "" {
+		t.Errorf("outputs (-want +got):\n%s", diff)
+	}
+	// The generated tasks ran in the run, each in a working directory of its own.
+	for _, dir := range []string{"count_each+split0", "count_each+count2"} {
+		if _, err := os.Stat(filepath.Join(out.RunDir, "tasks", dir)); err != nil {
+			t.Errorf("generated task's working directory: %v", err)
+		}
+	}
+}

@@ -247,6 +247,20 @@ func (p *Parser) LoadWorkflowFile(path string) (*WorkflowFile, hcl.Diagnostics) 
 	if f == nil {
 		return nil, diags
 	}
+	return loadWorkflows(f, path, diags)
+}
+
+// LoadWorkflowSource is LoadWorkflowFile for source in memory, such as the
+// graph a dynamic task returns; name stands for the file in diagnostics.
+func (p *Parser) LoadWorkflowSource(src []byte, name string) (*WorkflowFile, hcl.Diagnostics) {
+	f, diags := p.p.ParseHCL(src, name)
+	if f == nil {
+		return nil, diags
+	}
+	return loadWorkflows(f, name, diags)
+}
+
+func loadWorkflows(f *hcl.File, path string, diags hcl.Diagnostics) (*WorkflowFile, hcl.Diagnostics) {
 	sum := sha256.Sum256(f.Bytes)
 	wf := &WorkflowFile{Path: path, Digest: hex.EncodeToString(sum[:])}
 	content, moreDiags := f.Body.Content(workflowFileSchema)

@@ -17,20 +17,45 @@ import (
 	"github.com/goflyte/goflyte/sdk"
 )
 
+type countEachIn struct {
+	Texts []string `json:"texts" desc:"The texts whose words to count."`
+}
+
+type countEachOut struct {
+	Counts []int `json:"counts" desc:"The number of words of each text, in order."`
+}
+
+// countEach is a dynamic task: it decides at run time to split and count
+// each text, and returns that graph for the engine to run.
+func countEach(ctx context.Context, in countEachIn) (*sdk.Graph[countEachOut], error) {
+	g := sdk.NewGraph[countEachOut]()
+	counts := make([]sdk.Ref, len(in.Texts))
+	for i, text := range in.Texts {
+		split, count := fmt.Sprintf("split%d", i), fmt.Sprintf("count%d", i)
+		g.Task(split, "text.split", map[string]any{"text": text})
+		g.Task(count, "text.count", map[string]any{"words": sdk.Ref("task." + split + ".words")})
+		counts[i] = sdk.Ref("task." + count + ".n")
+	}
+	g.Output("counts", counts)
+	sdk.Params(ctx).Logger.Info("built a graph", "tasks", 2*len(in.Texts))
+	return g, nil
+}
+
 func main() {
 	sdk.ServeWithOptions(sdk.Options{Name: "text"}, tasks)
 }
 
 var tasks = map[string]sdk.Task{
-	"split": sdk.Func(split).WithDoc("Splits text into words, at whitespace or at a separator."),
-	"count": sdk.Func(count).WithDoc("Counts words, and the distinct words among them."),
-	"upper": sdk.Func(upper).WithDoc("Converts text to upper case."),
-	"join":  sdk.Func(join).WithDoc("Joins words into text with a separator."),
-	"top":   sdk.Func(top).WithDoc("Returns the k most frequent words with their counts."),
-	"fail":  sdk.Func(fail).WithDoc("Always fails with the given message (for tests)."),
-	"crash": sdk.Func(crash).WithDoc("Writes the message to stderr and exits the plugin process with status 3 (for tests)."),
-	"sleep": sdk.Func(sleep).WithDoc("Sleeps for ms milliseconds, or until cancelled (for tests)."),
-	"env":   sdk.Func(env).WithDoc("Reports its execution parameters and writes hello.txt into its working directory (for tests)."),
+	"split":      sdk.Func(split).WithDoc("Splits text into words, at whitespace or at a separator."),
+	"count":      sdk.Func(count).WithDoc("Counts words, and the distinct words among them."),
+	"upper":      sdk.Func(upper).WithDoc("Converts text to upper case."),
+	"join":       sdk.Func(join).WithDoc("Joins words into text with a separator."),
+	"top":        sdk.Func(top).WithDoc("Returns the k most frequent words with their counts."),
+	"fail":       sdk.Func(fail).WithDoc("Always fails with the given message (for tests)."),
+	"crash":      sdk.Func(crash).WithDoc("Writes the message to stderr and exits the plugin process with status 3 (for tests)."),
+	"sleep":      sdk.Func(sleep).WithDoc("Sleeps for ms milliseconds, or until cancelled (for tests)."),
+	"env":        sdk.Func(env).WithDoc("Reports its execution parameters and writes hello.txt into its working directory (for tests)."),
+	"count_each": sdk.Dynamic(countEach).WithDoc("Counts the words of each text with a split and a count task per text, built at run time (a dynamic task)."),
 }
 
 type splitIn struct {

@@ -26,9 +26,10 @@ func TestSchemas(t *testing.T) {
 		"join":  {map[string]string{"words": "list(string)", "sep": "string?"}, map[string]string{"text": "string"}},
 		"top": {map[string]string{"words": "list(string)", "k": "number"},
 			map[string]string{"top": "list(object({count=number,word=string}))"}},
-		"fail":  {map[string]string{"message": "string"}, map[string]string{"message": "string"}},
-		"crash": {map[string]string{"message": "string"}, map[string]string{}},
-		"sleep": {map[string]string{"ms": "number"}, map[string]string{"slept_ms": "number"}},
+		"fail":       {map[string]string{"message": "string"}, map[string]string{"message": "string"}},
+		"crash":      {map[string]string{"message": "string"}, map[string]string{}},
+		"sleep":      {map[string]string{"ms": "number"}, map[string]string{"slept_ms": "number"}},
+		"count_each": {map[string]string{"texts": "list(string)"}, map[string]string{"counts": "list(number)"}},
 		"env": {map[string]string{}, map[string]string{
 			"execution_id": "string", "execution_date": "string", "working_directory": "string", "mode": "string",
 			"task_id": "string", "node": "string", "attempt": "number", "file": "string",

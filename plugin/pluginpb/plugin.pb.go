@@ -870,7 +870,11 @@ type ExecuteResponse struct {
 	// outputs is a JSON object keyed by output name.
 	Outputs []byte `protobuf:"bytes,1,opt,name=outputs,proto3" json:"outputs,omitempty"`
 	// error is set when the task failed; outputs are then ignored.
-	Error         *TaskError `protobuf:"bytes,2,opt,name=error,proto3" json:"error,omitempty"`
+	Error *TaskError `protobuf:"bytes,2,opt,name=error,proto3" json:"error,omitempty"`
+	// workflow is what a dynamic task returns: the HCL source of one
+	// workflow that the engine validates and runs, whose outputs are the
+	// task's. outputs is then empty.
+	Workflow      string `protobuf:"bytes,3,opt,name=workflow,proto3" json:"workflow,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -917,6 +921,13 @@ func (x *ExecuteResponse) GetError() *TaskError {
 		return x.Error
 	}
 	return nil
+}
+
+func (x *ExecuteResponse) GetWorkflow() string {
+	if x != nil {
+		return x.Workflow
+	}
+	return ""
 }
 
 type TaskError struct {
@@ -1102,10 +1113,11 @@ const file_plugin_proto_rawDesc = "" +
 	"\x06inputs\x18\x02 \x01(\fR\x06inputs\x12>\n" +
 	"\x06params\x18\x03 \x01(\v2&.goflyte.plugin.v1.ExecutionParametersR\x06params\x123\n" +
 	"\asecrets\x18\x04 \x03(\v2\x19.goflyte.plugin.v1.SecretR\asecrets\x12\x17\n" +
-	"\acall_id\x18\x05 \x01(\tR\x06callId\"_\n" +
+	"\acall_id\x18\x05 \x01(\tR\x06callId\"{\n" +
 	"\x0fExecuteResponse\x12\x18\n" +
 	"\aoutputs\x18\x01 \x01(\fR\aoutputs\x122\n" +
-	"\x05error\x18\x02 \x01(\v2\x1c.goflyte.plugin.v1.TaskErrorR\x05error\"\x84\x01\n" +
+	"\x05error\x18\x02 \x01(\v2\x1c.goflyte.plugin.v1.TaskErrorR\x05error\x12\x1a\n" +
+	"\bworkflow\x18\x03 \x01(\tR\bworkflow\"\x84\x01\n" +
 	"\tTaskError\x12\x18\n" +
 	"\amessage\x18\x01 \x01(\tR\amessage\x12\x1c\n" +
 	"\tretryable\x18\x02 \x01(\bR\tretryable\x12?\n" +

@@ -1,0 +1,43 @@
+package engine
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func TestDynamicTask(t *testing.T) {
+	e, _ := newTestEngine(t)
+	res := mustRun(t, e, `workflow "d" {
+  task "d" {
+    uses   = "fake.dyn"
+    inputs = { s = "hi" }
+  }
+  task "n" { uses = "fake.dyn_nested" }
+  output "s" { value = task.d.s }
+  output "mode" { value = task.d.mode }
+  output "nested" { value = task.n.s }
+}`, nil, RunOptions{})
+	if res.Status != StatusSucceeded {
+		t.Fatalf("status %s: %v", res.Status, res.Err)
+	}
+	got := map[string]string{}
+	for k, v := range res.Outputs {
+		got[k] = FormatValue(v)
+	}
+	want := map[string]string{"s": "hi!", "mode": "LOCAL_DYNAMIC_TASK_EXECUTION", "nested": "deep!"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+}
+
+func TestDynamicTaskInvalidGraph(t *testing.T) {
+	e, _ := newTestEngine(t)
+	res := mustRun(t, e, `workflow "d" {
+  task "b" { uses = "fake.dyn_bad" }
+}`, nil, RunOptions{})
+	if res.Status != StatusFailed || !strings.Contains(res.Err.Error(), "invalid workflow") || !strings.Contains(res.Err.Error(), "Unknown plugin") {
+		t.Errorf("status %s, err %v", res.Status, res.Err)
+	}
+}
