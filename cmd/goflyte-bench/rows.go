@@ -155,6 +155,21 @@ func comparisons() []Comparison {
 			N: 3, QuickN: 1,
 		},
 		{
+			ID:   "foreach-10k",
+			Name: "for_each over 10k, per element vs warm task",
+			Goflyte: Side{
+				What: fmt.Sprintf("the first run of a for_each over %d items (text.upper, empty cache) through the CLI, wall time divided by %d: ", cachedTasks, cachedTasks) +
+					"evaluation, the instance's working directory, the call, the cache write, collecting the outputs",
+				Setup: perElement(setupFirstRun(fanOutCase()), cachedTasks),
+			},
+			Baseline: &Side{
+				What:  "the warm per-task overhead, as in its row above (a 100-task chain through the engine, per task)",
+				Setup: setupWarmChain,
+			},
+			Target: 1.5, Op: AtMost,
+			N: 3, QuickN: 1,
+		},
+		{
 			ID:   "cache-read",
 			Name: "cache read of one entry vs os.ReadFile",
 			Goflyte: Side{
@@ -479,4 +494,19 @@ func fanoutWorkflow(n int) string {
 	fmt.Fprintf(&b, "  task \"joined\" {\n    uses   = \"text.join\"\n    inputs = {\n      sep   = \" \"\n      words = [\n        %s,\n      ]\n    }\n  }\n", strings.Join(refs, ",\n        "))
 	fmt.Fprintf(&b, "\n  output \"text\" { value = task.joined.text }\n}\n")
 	return b.String()
+}
+
+// perElement divides the samples of setup by n: the cost of one of n
+// elements.
+func perElement(setup func(context.Context, *Env) (Sampler, error), n int) func(context.Context, *Env) (Sampler, error) {
+	return func(ctx context.Context, env *Env) (Sampler, error) {
+		sample, err := setup(ctx, env)
+		if err != nil {
+			return nil, err
+		}
+		return func(ctx context.Context) (time.Duration, error) {
+			d, err := sample(ctx)
+			return d / time.Duration(n), err
+		}, nil
+	}
 }
