@@ -26,6 +26,7 @@ type Engine struct {
 	Workflows WorkflowLookup
 
 	redactor *redactor
+	host     *eagerHost
 
 	cacheOnce sync.Once
 	cache     *cache.Cache
@@ -40,6 +41,7 @@ func New(cfg *config.Config, logger hclog.Logger) *Engine {
 		logger = hclog.NewNullLogger()
 	}
 	r := &redactor{}
+	host := &eagerHost{}
 	return &Engine{
 		Config: cfg,
 		Plugins: NewPlugins(PluginsOptions{
@@ -48,9 +50,11 @@ func New(cfg *config.Config, logger hclog.Logger) *Engine {
 			LogLevel: cfg.SDK.LoggingLevel,
 			Redact:   r.redact,
 			Env:      PluginEnv(os.Environ(), cfg, cfg.Secrets.FallbackPassphraseEnv),
+			Host:     host,
 		}),
 		Logger:   logger,
 		redactor: r,
+		host:     host,
 	}
 }
 

@@ -86,6 +86,35 @@ func (f *fakeProvider) Execute(ctx context.Context, req *plugin.ExecuteRequest) 
   task "x" { uses = "nope.task" }
   output "s" { value = "x" }
 }`}, nil
+	case "eager":
+		// Runs fake.echo n times at once through the host, and
+		// fake.params once to report the children's mode.
+		var in map[string]any
+		_ = json.Unmarshal(req.Inputs, &in)
+		n := int(in["n"].(float64))
+		results := make([]string, n+1)
+		errs := make([]error, n+1)
+		var wg sync.WaitGroup
+		for i := 0; i <= n; i++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				task, inputs := "fake.echo", fmt.Sprintf(`{"s":"child %d"}`, i)
+				if i == n {
+					task, inputs = "fake.params", `{}`
+				}
+				out, err := req.Host.RunTask(ctx, req.CallID, task, json.RawMessage(inputs))
+				results[i], errs[i] = string(out), err
+			}()
+		}
+		wg.Wait()
+		for _, err := range errs {
+			if err != nil {
+				return nil, err
+			}
+		}
+		data, _ := json.Marshal(map[string]any{"results": results})
+		return &plugin.ExecuteResult{Outputs: data}, nil
 	case "leak":
 		var all []string
 		for _, sec := range req.Secrets {
@@ -149,6 +178,7 @@ func newFake() *fakeProvider {
 			{Name: "dyn", Kind: plugin.KindDynamic, Inputs: []plugin.Field{field("s", "string")}, Outputs: []plugin.Field{field("s", "string"), field("mode", "string")}},
 			{Name: "dyn_nested", Kind: plugin.KindDynamic, Outputs: []plugin.Field{field("s", "string")}},
 			{Name: "dyn_bad", Kind: plugin.KindDynamic, Outputs: []plugin.Field{field("s", "string")}},
+			{Name: "eager", Kind: plugin.KindEager, Inputs: []plugin.Field{field("n", "number")}, Outputs: []plugin.Field{field("results", "list(string)")}},
 			{Name: "picky", Inputs: []plugin.Field{field("x", "number")}, Outputs: []plugin.Field{field("x", "number")}},
 		}},
 	}

@@ -24,6 +24,7 @@ type Plugins struct {
 	logLevel string
 	redact   func(string) string
 	env      []string
+	host     plugin.Host
 
 	scanOnce sync.Once
 	paths    map[string]string // plugin name -> binary path
@@ -53,6 +54,8 @@ type PluginsOptions struct {
 	LogLevel string
 	// Redact is applied to the plugins' log and stderr lines.
 	Redact func(string) string
+	// Host is served to each plugin for its eager tasks.
+	Host plugin.Host
 	// Env is the environment of plugin processes; nil means the engine's
 	// own, less the variables that carry secrets (see PluginEnv).
 	Env []string
@@ -64,7 +67,7 @@ func NewPlugins(opts PluginsOptions) *Plugins {
 	if opts.Logger == nil {
 		opts.Logger = hclog.NewNullLogger()
 	}
-	return &Plugins{dirs: opts.Dirs, logger: opts.Logger, logLevel: opts.LogLevel, redact: opts.Redact, env: opts.Env, running: map[string]*runningPlugin{}}
+	return &Plugins{dirs: opts.Dirs, logger: opts.Logger, logLevel: opts.LogLevel, redact: opts.Redact, env: opts.Env, host: opts.Host, running: map[string]*runningPlugin{}}
 }
 
 // Dirs returns the directories searched for plugins.
@@ -188,7 +191,7 @@ func (p *Plugins) start(ctx context.Context, name string) (*plugin.Client, *plug
 		known, _ := p.Names()
 		return nil, nil, &NotFoundError{Name: name, Dirs: p.dirs, Known: known}
 	}
-	c, err := plugin.Launch(ctx, path, plugin.LaunchOptions{Name: name, Logger: p.logger, LogLevel: p.logLevel, Redact: p.redact, Env: p.env})
+	c, err := plugin.Launch(ctx, path, plugin.LaunchOptions{Name: name, Logger: p.logger, LogLevel: p.logLevel, Redact: p.redact, Env: p.env, Host: p.host})
 	if err != nil {
 		return nil, nil, err
 	}

@@ -112,6 +112,7 @@ func (x *execution) taskRecord(n *Node, tr *TaskRun) sandbox.TaskRecord {
 		Resumed:     tr.Resumed,
 	}
 	t.Instances = tr.Instances
+	t.Children = tr.Children
 	if len(tr.FailedInstances) > 0 {
 		t.FailedInstances = append([]string(nil), tr.FailedInstances...)
 	}

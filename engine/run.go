@@ -12,6 +12,7 @@ import (
 	"runtime"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/hcl/v2"
@@ -134,6 +135,9 @@ type TaskRun struct {
 	// InstanceCacheHits counts the instances whose outputs came from the
 	// cache.
 	InstanceCacheHits int
+	// Children are the tasks an eager task ran: "<n> <plugin.task>
+	// <status>", in the order they ended.
+	Children []string
 	// OutputsJSON are the outputs as the plugin (or the cache) gave them.
 	OutputsJSON json.RawMessage
 	// Resumed marks a task whose outputs were kept from the run that this
@@ -370,6 +374,10 @@ type execution struct {
 	// chosen is the arm each decided branch chose (-1: none, the branch
 	// failed); written and read in the scheduling goroutine only.
 	chosen map[string]int
+	// children are the tasks eager tasks ran, by node ("<n> <task>
+	// <status>"), written by the calls' goroutines.
+	childMu  sync.Mutex
+	children map[string][]string
 	// prefix names the sub-workflow call this execution runs for
 	// ("<task>+"), "" for the run itself: it starts the names of its
 	// tasks' working directories and their Params.Node.
@@ -469,6 +477,7 @@ func (x *execution) schedule(ctx context.Context) {
 		finished++
 		tr := x.tasks[d.node.Name]
 		tr.End = time.Now()
+		tr.Children = x.takeChildren(d.node.Name)
 		if d.err != nil {
 			tr.Status = StatusFailed
 			if ctx.Err() != nil && errors.Is(d.err, ctx.Err()) { // Ctrl-C or --timeout
@@ -656,7 +665,16 @@ func (x *execution) call(ctx context.Context, n *Node, attempt int, callID strin
 	if err != nil {
 		return nil, nil, "", err
 	}
+	if n.Schema != nil && n.Schema.Kind == plugin.KindEager {
+		call := &eagerCall{x: x, n: n, prefix: x.prefix + n.Name + "+"}
+		x.engine.host.register(callID, call)
+		defer func() {
+			x.engine.host.unregister(callID)
+			x.eagerChildren(n, call)
+		}()
+	}
 	res, err := client.Execute(ctx, &plugin.ExecuteRequest{
+		Host:    x.engine.host, // used by in-process providers; over gRPC, the broker carries it
 		CallID:  callID,
 		Secrets: secrets,
 		Task:    n.Task,

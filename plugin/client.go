@@ -29,6 +29,9 @@ type LaunchOptions struct {
 	LogLevel string
 	// StartTimeout bounds the handshake; 0 means 10 seconds.
 	StartTimeout time.Duration
+	// Host, if set, is served to the plugin (once per process) for its
+	// eager tasks to run other tasks through.
+	Host Host
 	// Redact, if set, is applied to every log line and stderr line of the
 	// plugin before it is logged or kept: the engine uses it to replace
 	// secret values with "***".
@@ -76,7 +79,7 @@ func Launch(ctx context.Context, path string, opts LaunchOptions) (*Client, erro
 	c.stderr.redact = opts.Redact
 	c.gp = goplugin.NewClient(&goplugin.ClientConfig{
 		HandshakeConfig:  Handshake,
-		Plugins:          goplugin.PluginSet{pluginKey: &grpcPlugin{}},
+		Plugins:          goplugin.PluginSet{pluginKey: &grpcPlugin{host: opts.Host}},
 		Cmd:              cmd,
 		AllowedProtocols: []goplugin.Protocol{goplugin.ProtocolGRPC},
 		Logger:           hostLogger{Logger: opts.Logger.Named(opts.Name), redact: opts.Redact},

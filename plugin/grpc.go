@@ -24,22 +24,28 @@ const MaxMessageSize = 256 << 20
 type grpcPlugin struct {
 	goplugin.NetRPCUnsupportedPlugin
 	impl Provider
+	host Host // host side: served to the plugin for eager tasks
 }
 
 var _ goplugin.GRPCPlugin = (*grpcPlugin)(nil)
 
-func (p *grpcPlugin) GRPCServer(_ *goplugin.GRPCBroker, s *grpc.Server) error {
-	pluginpb.RegisterPluginServer(s, &grpcServer{impl: p.impl})
+func (p *grpcPlugin) GRPCServer(broker *goplugin.GRPCBroker, s *grpc.Server) error {
+	pluginpb.RegisterPluginServer(s, &grpcServer{impl: p.impl, broker: broker})
 	return nil
 }
 
-func (p *grpcPlugin) GRPCClient(_ context.Context, _ *goplugin.GRPCBroker, conn *grpc.ClientConn) (any, error) {
-	return &grpcClient{client: pluginpb.NewPluginClient(conn)}, nil
+func (p *grpcPlugin) GRPCClient(_ context.Context, broker *goplugin.GRPCBroker, conn *grpc.ClientConn) (any, error) {
+	c := &grpcClient{client: pluginpb.NewPluginClient(conn)}
+	if p.host != nil && broker != nil {
+		c.hostID = serveHost(broker, p.host)
+	}
+	return c, nil
 }
 
 // grpcClient is the host side: it implements Provider over a connection.
 type grpcClient struct {
 	client pluginpb.PluginClient
+	hostID uint32 // the broker id of the Host served to the plugin; 0: none
 }
 
 var _ Provider = (*grpcClient)(nil)
@@ -54,10 +60,11 @@ func (c *grpcClient) Describe(ctx context.Context) (*Schema, error) {
 
 func (c *grpcClient) Execute(ctx context.Context, req *ExecuteRequest) (*ExecuteResult, error) {
 	preq := &pluginpb.ExecuteRequest{
-		Task:   req.Task,
-		Inputs: req.Inputs,
-		Params: paramsToProto(req.Params),
-		CallId: req.CallID,
+		Task:         req.Task,
+		Inputs:       req.Inputs,
+		Params:       paramsToProto(req.Params),
+		CallId:       req.CallID,
+		HostBrokerId: c.hostID,
 	}
 	for _, s := range req.Secrets {
 		preq.Secrets = append(preq.Secrets, &pluginpb.Secret{Group: s.Group, Version: s.Version, Key: s.Key, Value: s.Value})
@@ -87,6 +94,28 @@ type grpcServer struct {
 	pluginpb.UnimplementedPluginServer
 	impl    Provider
 	running sync.Map // call id -> struct{}
+	broker  *goplugin.GRPCBroker
+
+	hostMu sync.Mutex
+	hosts  map[uint32]*hostClient // one connection per broker id
+}
+
+// host returns the Host on broker connection id, dialled once.
+func (s *grpcServer) host(id uint32) Host {
+	if id == 0 || s.broker == nil {
+		return nil
+	}
+	s.hostMu.Lock()
+	defer s.hostMu.Unlock()
+	if s.hosts == nil {
+		s.hosts = map[uint32]*hostClient{}
+	}
+	h, ok := s.hosts[id]
+	if !ok {
+		h = &hostClient{broker: s.broker, id: id}
+		s.hosts[id] = h
+	}
+	return h
 }
 
 func (s *grpcServer) Running(_ context.Context, req *pluginpb.RunningRequest) (*pluginpb.RunningResponse, error) {
@@ -108,6 +137,7 @@ func (s *grpcServer) Execute(ctx context.Context, req *pluginpb.ExecuteRequest) 
 		Inputs: req.GetInputs(),
 		Params: paramsFromProto(req.GetParams()),
 		CallID: req.GetCallId(),
+		Host:   s.host(req.GetHostBrokerId()),
 	}
 	if r.CallID != "" {
 		s.running.Store(r.CallID, struct{}{})

@@ -220,6 +220,17 @@ type ExecuteRequest struct {
 	Secrets []Secret
 	// CallID identifies the call for Tracker.Running; "" if not tracked.
 	CallID string
+	// Host, on the plugin side, runs other tasks for an eager task; nil
+	// when the engine offers none. The engine sets it for in-process
+	// providers; over gRPC it travels as a broker connection.
+	Host Host `json:"-"`
+}
+
+// Host runs tasks for an eager task: the engine implements it, and a
+// plugin reaches it through ExecuteRequest.Host. RunTask returns the
+// task's outputs (a JSON object), or a *TaskError when the task failed.
+type Host interface {
+	RunTask(ctx context.Context, parentCallID, task string, inputs json.RawMessage) (json.RawMessage, error)
 }
 
 // Tracker is implemented by providers that can say whether a call is still

@@ -13,6 +13,7 @@ type FuncTask[In, Out any] struct {
 	doc          string
 	secrets      []SecretRequest
 	cacheVersion string // "" means not cacheable
+	kind         plugin.Kind
 	in           *structSchema
 	out          *structSchema
 }
@@ -39,6 +40,17 @@ func Func[In, Out any](f func(ctx context.Context, in In) (Out, error)) *FuncTas
 		panic("sdk.Func: " + err.Error())
 	}
 	return &FuncTask[In, Out]{f: f, in: in, out: out}
+}
+
+// Eager adapts f into an eager [Task]: like [Func], but f may run other
+// tasks through the engine with Params(ctx).Run, as many as it likes and
+// from many goroutines at once. The engine runs them in mode
+// EAGER_LOCAL_EXECUTION, with its cache and retries, and records them as
+// the task's children.
+func Eager[In, Out any](f func(ctx context.Context, in In) (Out, error)) *FuncTask[In, Out] {
+	t := Func(f)
+	t.kind = plugin.KindEager
+	return t
 }
 
 // WithDoc returns a copy of t with the given documentation, which the
@@ -69,7 +81,7 @@ func (t *FuncTask[In, Out]) WithCache(version string) *FuncTask[In, Out] {
 func (t *FuncTask[In, Out]) Schema() plugin.TaskSchema {
 	return plugin.TaskSchema{
 		Doc:          t.doc,
-		Kind:         plugin.KindPlain,
+		Kind:         t.kind,
 		Inputs:       t.in.pluginFields(),
 		Outputs:      t.out.pluginFields(),
 		Secrets:      append([]SecretRequest(nil), t.secrets...),

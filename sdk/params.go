@@ -2,6 +2,8 @@ package sdk
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"io"
 	"os"
 	"sync"
@@ -63,6 +65,46 @@ type ExecutionParams struct {
 	Stderr io.Writer
 
 	secrets []plugin.Secret
+	host    plugin.Host
+	callID  string
+}
+
+// TaskResult is the outputs of a task run with [ExecutionParams.Run].
+type TaskResult struct {
+	// Outputs are the outputs as encoding/json decodes them into any.
+	Outputs map[string]any
+	// Raw is the outputs object as the task sent it.
+	Raw json.RawMessage
+}
+
+// Decode decodes the outputs into v, typically a pointer to a struct.
+func (r *TaskResult) Decode(v any) error { return json.Unmarshal(r.Raw, v) }
+
+// Run runs the task ("<plugin>.<task>") with inputs (any value that
+// encodes as a JSON object) through the engine, and returns its outputs:
+// the way an eager task (see [Eager]) calls other tasks. It blocks until
+// the task is done and is safe to call from many goroutines. A task that
+// failed is a *plugin.TaskError. Outside an eager task it is an error.
+func (p *ExecutionParams) Run(ctx context.Context, task string, inputs any) (*TaskResult, error) {
+	if p.host == nil {
+		return nil, fmt.Errorf("sdk: Run(%q): only an eager task (sdk.Eager) can run other tasks", task)
+	}
+	data, err := json.Marshal(inputs)
+	if err != nil {
+		return nil, fmt.Errorf("sdk: Run(%q): encode inputs: %w", task, err)
+	}
+	if inputs == nil {
+		data = []byte("{}")
+	}
+	raw, err := p.host.RunTask(ctx, p.callID, task, data)
+	if err != nil {
+		return nil, err
+	}
+	r := &TaskResult{Raw: raw}
+	if err := json.Unmarshal(raw, &r.Outputs); err != nil {
+		return nil, fmt.Errorf("sdk: Run(%q): outputs: %w", task, err)
+	}
+	return r, nil
 }
 
 type paramsKey struct{}

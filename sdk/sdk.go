@@ -201,6 +201,10 @@ func (p *provider) Execute(ctx context.Context, req *plugin.ExecuteRequest) (res
 		Logger:           p.loggerFor(req.Params.LogLevel).With("task", req.Task, "node", req.Params.Node, "attempt", req.Params.Attempt),
 		Stderr:           processStderr,
 		secrets:          req.Secrets,
+		callID:           req.CallID,
+	}
+	if t.Schema().Kind == plugin.KindEager {
+		params.host = req.Host
 	}
 	defer func() {
 		if v := recover(); v != nil {

@@ -733,3 +733,19 @@ func TestE2EDynamicTask(t *testing.T) {
 		}
 	}
 }
+
+func TestE2EEagerTask(t *testing.T) {
+	x := newE2E(t)
+	out, r := x.runJSON("run", "--task", "text.shout_all", "--input", `texts=["a b", "c", "d", "e", "f"]`)
+	if r.code != 0 {
+		t.Fatalf("want success\n%s", r)
+	}
+	want := map[string]any{"shouts": []any{"A B", "C", "D", "E", "F"}}
+	if diff := cmp.Diff(want, out.Outputs); diff != "" {
+		t.Errorf("outputs (-want +got):\n%s", diff)
+	}
+	r = x.run("runs", "show", out.ExecutionID)
+	if !strings.Contains(r.stdout, `Task "shout_all" ran 5 task(s) through the engine`) {
+		t.Errorf("runs show lacks the children\n%s", r)
+	}
+}

@@ -236,6 +236,8 @@ type taskJSON struct {
 	Instances         int      `json:"instances,omitempty"`
 	InstanceCacheHits int      `json:"instance_cache_hits,omitempty"`
 	FailedInstances   []string `json:"failed_instances,omitempty"`
+	// Children are the tasks an eager task ran.
+	Children []string `json:"children,omitempty"`
 }
 
 type resultOut struct {
@@ -274,7 +276,7 @@ func resultJSON(res *engine.Result) resultOut {
 	for _, t := range res.Tasks {
 		tj := taskJSON{Name: t.Node, Task: t.TaskID, Status: string(t.Status), Attempts: t.Attempts, DurationMS: t.Duration().Milliseconds(), WorkDir: t.WorkDir,
 			Cache: t.Cache, CacheKey: t.CacheKey, CacheReason: t.CacheReason,
-			Instances: t.Instances, InstanceCacheHits: t.InstanceCacheHits, FailedInstances: t.FailedInstances}
+			Instances: t.Instances, InstanceCacheHits: t.InstanceCacheHits, FailedInstances: t.FailedInstances, Children: t.Children}
 		if t.Err != nil {
 			var te *engine.TaskError
 			if errors.As(t.Err, &te) {

@@ -154,6 +154,14 @@ func printRecord(c *cli, rec *sandbox.Record) {
 	}
 	tw.Flush()
 	for _, t := range rec.Tasks {
+		if len(t.Children) > 0 {
+			fmt.Fprintf(w, "\nTask %q ran %d task(s) through the engine:\n", t.Name, len(t.Children))
+			for _, c := range t.Children {
+				fmt.Fprintf(w, "  %s\n", c)
+			}
+		}
+	}
+	for _, t := range rec.Tasks {
 		if t.Error == "" {
 			continue
 		}

@@ -155,6 +155,9 @@ type TaskRecord struct {
 	// FailedInstances lists those that failed, as "<key>: <error>".
 	Instances       int      `json:"instances,omitempty"`
 	FailedInstances []string `json:"failed_instances,omitempty"`
+	// Children are the tasks an eager task ran through the engine:
+	// "<n> <plugin.task> <status>".
+	Children []string `json:"children,omitempty"`
 }
 
 // RunDir returns the directory of the run with the given name. It does not

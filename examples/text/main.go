@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/goflyte/goflyte/sdk"
@@ -41,6 +42,38 @@ func countEach(ctx context.Context, in countEachIn) (*sdk.Graph[countEachOut], e
 	return g, nil
 }
 
+type shoutAllIn struct {
+	Texts []string `json:"texts" desc:"The texts to shout."`
+}
+
+type shoutAllOut struct {
+	Shouts []string `json:"shouts" desc:"The texts in upper case, in order."`
+}
+
+// shoutAll is an eager task: plain Go that runs text.upper through the
+// engine for each text, all at once.
+func shoutAll(ctx context.Context, in shoutAllIn) (shoutAllOut, error) {
+	out := shoutAllOut{Shouts: make([]string, len(in.Texts))}
+	errs := make([]error, len(in.Texts))
+	var wg sync.WaitGroup
+	for i, text := range in.Texts {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			res, err := sdk.Params(ctx).Run(ctx, "text.upper", map[string]any{"text": text})
+			if err != nil {
+				errs[i] = err
+				return
+			}
+			var o textIO
+			errs[i] = res.Decode(&o)
+			out.Shouts[i] = o.Text
+		}()
+	}
+	wg.Wait()
+	return out, errors.Join(errs...)
+}
+
 func main() {
 	sdk.ServeWithOptions(sdk.Options{Name: "text"}, tasks)
 }
@@ -55,6 +88,7 @@ var tasks = map[string]sdk.Task{
 	"crash":      sdk.Func(crash).WithDoc("Writes the message to stderr and exits the plugin process with status 3 (for tests)."),
 	"sleep":      sdk.Func(sleep).WithDoc("Sleeps for ms milliseconds, or until cancelled (for tests)."),
 	"env":        sdk.Func(env).WithDoc("Reports its execution parameters and writes hello.txt into its working directory (for tests)."),
+	"shout_all":  sdk.Eager(shoutAll).WithDoc("Upper-cases each text by running text.upper through the engine, concurrently (an eager task)."),
 	"count_each": sdk.Dynamic(countEach).WithDoc("Counts the words of each text with a split and a count task per text, built at run time (a dynamic task)."),
 }
 

@@ -29,6 +29,7 @@ func TestSchemas(t *testing.T) {
 		"fail":       {map[string]string{"message": "string"}, map[string]string{"message": "string"}},
 		"crash":      {map[string]string{"message": "string"}, map[string]string{}},
 		"sleep":      {map[string]string{"ms": "number"}, map[string]string{"slept_ms": "number"}},
+		"shout_all":  {map[string]string{"texts": "list(string)"}, map[string]string{"shouts": "list(string)"}},
 		"count_each": {map[string]string{"texts": "list(string)"}, map[string]string{"counts": "list(number)"}},
 		"env": {map[string]string{}, map[string]string{
 			"execution_id": "string", "execution_date": "string", "working_directory": "string", "mode": "string",

@@ -188,7 +188,119 @@ func (x Diagnostic_Severity) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use Diagnostic_Severity.Descriptor instead.
 func (Diagnostic_Severity) EnumDescriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{12, 0}
+	return file_plugin_proto_rawDescGZIP(), []int{14, 0}
+}
+
+type RunTaskRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ParentCallId  string                 `protobuf:"bytes,1,opt,name=parent_call_id,json=parentCallId,proto3" json:"parent_call_id,omitempty"`
+	Task          string                 `protobuf:"bytes,2,opt,name=task,proto3" json:"task,omitempty"`
+	Inputs        []byte                 `protobuf:"bytes,3,opt,name=inputs,proto3" json:"inputs,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RunTaskRequest) Reset() {
+	*x = RunTaskRequest{}
+	mi := &file_plugin_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RunTaskRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RunTaskRequest) ProtoMessage() {}
+
+func (x *RunTaskRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_plugin_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RunTaskRequest.ProtoReflect.Descriptor instead.
+func (*RunTaskRequest) Descriptor() ([]byte, []int) {
+	return file_plugin_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *RunTaskRequest) GetParentCallId() string {
+	if x != nil {
+		return x.ParentCallId
+	}
+	return ""
+}
+
+func (x *RunTaskRequest) GetTask() string {
+	if x != nil {
+		return x.Task
+	}
+	return ""
+}
+
+func (x *RunTaskRequest) GetInputs() []byte {
+	if x != nil {
+		return x.Inputs
+	}
+	return nil
+}
+
+type RunTaskResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Outputs       []byte                 `protobuf:"bytes,1,opt,name=outputs,proto3" json:"outputs,omitempty"`
+	Error         *TaskError             `protobuf:"bytes,2,opt,name=error,proto3" json:"error,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RunTaskResponse) Reset() {
+	*x = RunTaskResponse{}
+	mi := &file_plugin_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RunTaskResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RunTaskResponse) ProtoMessage() {}
+
+func (x *RunTaskResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_plugin_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RunTaskResponse.ProtoReflect.Descriptor instead.
+func (*RunTaskResponse) Descriptor() ([]byte, []int) {
+	return file_plugin_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *RunTaskResponse) GetOutputs() []byte {
+	if x != nil {
+		return x.Outputs
+	}
+	return nil
+}
+
+func (x *RunTaskResponse) GetError() *TaskError {
+	if x != nil {
+		return x.Error
+	}
+	return nil
 }
 
 type RunningRequest struct {
@@ -200,7 +312,7 @@ type RunningRequest struct {
 
 func (x *RunningRequest) Reset() {
 	*x = RunningRequest{}
-	mi := &file_plugin_proto_msgTypes[0]
+	mi := &file_plugin_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -212,7 +324,7 @@ func (x *RunningRequest) String() string {
 func (*RunningRequest) ProtoMessage() {}
 
 func (x *RunningRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[0]
+	mi := &file_plugin_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -225,7 +337,7 @@ func (x *RunningRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RunningRequest.ProtoReflect.Descriptor instead.
 func (*RunningRequest) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{0}
+	return file_plugin_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *RunningRequest) GetCallId() string {
@@ -244,7 +356,7 @@ type RunningResponse struct {
 
 func (x *RunningResponse) Reset() {
 	*x = RunningResponse{}
-	mi := &file_plugin_proto_msgTypes[1]
+	mi := &file_plugin_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -256,7 +368,7 @@ func (x *RunningResponse) String() string {
 func (*RunningResponse) ProtoMessage() {}
 
 func (x *RunningResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[1]
+	mi := &file_plugin_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -269,7 +381,7 @@ func (x *RunningResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RunningResponse.ProtoReflect.Descriptor instead.
 func (*RunningResponse) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{1}
+	return file_plugin_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *RunningResponse) GetRunning() bool {
@@ -287,7 +399,7 @@ type DescribeRequest struct {
 
 func (x *DescribeRequest) Reset() {
 	*x = DescribeRequest{}
-	mi := &file_plugin_proto_msgTypes[2]
+	mi := &file_plugin_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -299,7 +411,7 @@ func (x *DescribeRequest) String() string {
 func (*DescribeRequest) ProtoMessage() {}
 
 func (x *DescribeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[2]
+	mi := &file_plugin_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -312,7 +424,7 @@ func (x *DescribeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DescribeRequest.ProtoReflect.Descriptor instead.
 func (*DescribeRequest) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{2}
+	return file_plugin_proto_rawDescGZIP(), []int{4}
 }
 
 type DescribeResponse struct {
@@ -326,7 +438,7 @@ type DescribeResponse struct {
 
 func (x *DescribeResponse) Reset() {
 	*x = DescribeResponse{}
-	mi := &file_plugin_proto_msgTypes[3]
+	mi := &file_plugin_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -338,7 +450,7 @@ func (x *DescribeResponse) String() string {
 func (*DescribeResponse) ProtoMessage() {}
 
 func (x *DescribeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[3]
+	mi := &file_plugin_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -351,7 +463,7 @@ func (x *DescribeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DescribeResponse.ProtoReflect.Descriptor instead.
 func (*DescribeResponse) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{3}
+	return file_plugin_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *DescribeResponse) GetName() string {
@@ -394,7 +506,7 @@ type TaskSchema struct {
 
 func (x *TaskSchema) Reset() {
 	*x = TaskSchema{}
-	mi := &file_plugin_proto_msgTypes[4]
+	mi := &file_plugin_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -406,7 +518,7 @@ func (x *TaskSchema) String() string {
 func (*TaskSchema) ProtoMessage() {}
 
 func (x *TaskSchema) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[4]
+	mi := &file_plugin_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -419,7 +531,7 @@ func (x *TaskSchema) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TaskSchema.ProtoReflect.Descriptor instead.
 func (*TaskSchema) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{4}
+	return file_plugin_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *TaskSchema) GetName() string {
@@ -490,7 +602,7 @@ type SecretRequest struct {
 
 func (x *SecretRequest) Reset() {
 	*x = SecretRequest{}
-	mi := &file_plugin_proto_msgTypes[5]
+	mi := &file_plugin_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -502,7 +614,7 @@ func (x *SecretRequest) String() string {
 func (*SecretRequest) ProtoMessage() {}
 
 func (x *SecretRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[5]
+	mi := &file_plugin_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -515,7 +627,7 @@ func (x *SecretRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SecretRequest.ProtoReflect.Descriptor instead.
 func (*SecretRequest) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{5}
+	return file_plugin_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *SecretRequest) GetGroup() string {
@@ -553,7 +665,7 @@ type Secret struct {
 
 func (x *Secret) Reset() {
 	*x = Secret{}
-	mi := &file_plugin_proto_msgTypes[6]
+	mi := &file_plugin_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -565,7 +677,7 @@ func (x *Secret) String() string {
 func (*Secret) ProtoMessage() {}
 
 func (x *Secret) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[6]
+	mi := &file_plugin_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -578,7 +690,7 @@ func (x *Secret) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Secret.ProtoReflect.Descriptor instead.
 func (*Secret) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{6}
+	return file_plugin_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *Secret) GetGroup() string {
@@ -624,7 +736,7 @@ type Field struct {
 
 func (x *Field) Reset() {
 	*x = Field{}
-	mi := &file_plugin_proto_msgTypes[7]
+	mi := &file_plugin_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -636,7 +748,7 @@ func (x *Field) String() string {
 func (*Field) ProtoMessage() {}
 
 func (x *Field) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[7]
+	mi := &file_plugin_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -649,7 +761,7 @@ func (x *Field) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Field.ProtoReflect.Descriptor instead.
 func (*Field) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{7}
+	return file_plugin_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *Field) GetName() string {
@@ -702,7 +814,7 @@ type ExecutionParameters struct {
 
 func (x *ExecutionParameters) Reset() {
 	*x = ExecutionParameters{}
-	mi := &file_plugin_proto_msgTypes[8]
+	mi := &file_plugin_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -714,7 +826,7 @@ func (x *ExecutionParameters) String() string {
 func (*ExecutionParameters) ProtoMessage() {}
 
 func (x *ExecutionParameters) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[8]
+	mi := &file_plugin_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -727,7 +839,7 @@ func (x *ExecutionParameters) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExecutionParameters.ProtoReflect.Descriptor instead.
 func (*ExecutionParameters) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{8}
+	return file_plugin_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *ExecutionParameters) GetExecutionId() string {
@@ -795,14 +907,17 @@ type ExecuteRequest struct {
 	// secrets are the task's declared secrets, resolved by the engine.
 	Secrets []*Secret `protobuf:"bytes,4,rep,name=secrets,proto3" json:"secrets,omitempty"`
 	// call_id identifies this call for Running; unique per call.
-	CallId        string `protobuf:"bytes,5,opt,name=call_id,json=callId,proto3" json:"call_id,omitempty"`
+	CallId string `protobuf:"bytes,5,opt,name=call_id,json=callId,proto3" json:"call_id,omitempty"`
+	// host_broker_id is the go-plugin broker id on which the engine serves
+	// Host to this plugin process (0: none).
+	HostBrokerId  uint32 `protobuf:"varint,6,opt,name=host_broker_id,json=hostBrokerId,proto3" json:"host_broker_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ExecuteRequest) Reset() {
 	*x = ExecuteRequest{}
-	mi := &file_plugin_proto_msgTypes[9]
+	mi := &file_plugin_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -814,7 +929,7 @@ func (x *ExecuteRequest) String() string {
 func (*ExecuteRequest) ProtoMessage() {}
 
 func (x *ExecuteRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[9]
+	mi := &file_plugin_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -827,7 +942,7 @@ func (x *ExecuteRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExecuteRequest.ProtoReflect.Descriptor instead.
 func (*ExecuteRequest) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{9}
+	return file_plugin_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *ExecuteRequest) GetTask() string {
@@ -865,6 +980,13 @@ func (x *ExecuteRequest) GetCallId() string {
 	return ""
 }
 
+func (x *ExecuteRequest) GetHostBrokerId() uint32 {
+	if x != nil {
+		return x.HostBrokerId
+	}
+	return 0
+}
+
 type ExecuteResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// outputs is a JSON object keyed by output name.
@@ -881,7 +1003,7 @@ type ExecuteResponse struct {
 
 func (x *ExecuteResponse) Reset() {
 	*x = ExecuteResponse{}
-	mi := &file_plugin_proto_msgTypes[10]
+	mi := &file_plugin_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -893,7 +1015,7 @@ func (x *ExecuteResponse) String() string {
 func (*ExecuteResponse) ProtoMessage() {}
 
 func (x *ExecuteResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[10]
+	mi := &file_plugin_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -906,7 +1028,7 @@ func (x *ExecuteResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExecuteResponse.ProtoReflect.Descriptor instead.
 func (*ExecuteResponse) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{10}
+	return file_plugin_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *ExecuteResponse) GetOutputs() []byte {
@@ -942,7 +1064,7 @@ type TaskError struct {
 
 func (x *TaskError) Reset() {
 	*x = TaskError{}
-	mi := &file_plugin_proto_msgTypes[11]
+	mi := &file_plugin_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -954,7 +1076,7 @@ func (x *TaskError) String() string {
 func (*TaskError) ProtoMessage() {}
 
 func (x *TaskError) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[11]
+	mi := &file_plugin_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -967,7 +1089,7 @@ func (x *TaskError) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TaskError.ProtoReflect.Descriptor instead.
 func (*TaskError) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{11}
+	return file_plugin_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *TaskError) GetMessage() string {
@@ -1005,7 +1127,7 @@ type Diagnostic struct {
 
 func (x *Diagnostic) Reset() {
 	*x = Diagnostic{}
-	mi := &file_plugin_proto_msgTypes[12]
+	mi := &file_plugin_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1017,7 +1139,7 @@ func (x *Diagnostic) String() string {
 func (*Diagnostic) ProtoMessage() {}
 
 func (x *Diagnostic) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[12]
+	mi := &file_plugin_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1030,7 +1152,7 @@ func (x *Diagnostic) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Diagnostic.ProtoReflect.Descriptor instead.
 func (*Diagnostic) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{12}
+	return file_plugin_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *Diagnostic) GetSeverity() Diagnostic_Severity {
@@ -1065,7 +1187,14 @@ var File_plugin_proto protoreflect.FileDescriptor
 
 const file_plugin_proto_rawDesc = "" +
 	"\n" +
-	"\fplugin.proto\x12\x11goflyte.plugin.v1\x1a\x1fgoogle/protobuf/timestamp.proto\")\n" +
+	"\fplugin.proto\x12\x11goflyte.plugin.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"b\n" +
+	"\x0eRunTaskRequest\x12$\n" +
+	"\x0eparent_call_id\x18\x01 \x01(\tR\fparentCallId\x12\x12\n" +
+	"\x04task\x18\x02 \x01(\tR\x04task\x12\x16\n" +
+	"\x06inputs\x18\x03 \x01(\fR\x06inputs\"_\n" +
+	"\x0fRunTaskResponse\x12\x18\n" +
+	"\aoutputs\x18\x01 \x01(\fR\aoutputs\x122\n" +
+	"\x05error\x18\x02 \x01(\v2\x1c.goflyte.plugin.v1.TaskErrorR\x05error\")\n" +
 	"\x0eRunningRequest\x12\x17\n" +
 	"\acall_id\x18\x01 \x01(\tR\x06callId\"+\n" +
 	"\x0fRunningResponse\x12\x18\n" +
@@ -1107,13 +1236,14 @@ const file_plugin_proto_rawDesc = "" +
 	"\atask_id\x18\x05 \x01(\tR\x06taskId\x12\x12\n" +
 	"\x04node\x18\x06 \x01(\tR\x04node\x12\x18\n" +
 	"\aattempt\x18\a \x01(\x05R\aattempt\x12\x1b\n" +
-	"\tlog_level\x18\b \x01(\tR\blogLevel\"\xca\x01\n" +
+	"\tlog_level\x18\b \x01(\tR\blogLevel\"\xf0\x01\n" +
 	"\x0eExecuteRequest\x12\x12\n" +
 	"\x04task\x18\x01 \x01(\tR\x04task\x12\x16\n" +
 	"\x06inputs\x18\x02 \x01(\fR\x06inputs\x12>\n" +
 	"\x06params\x18\x03 \x01(\v2&.goflyte.plugin.v1.ExecutionParametersR\x06params\x123\n" +
 	"\asecrets\x18\x04 \x03(\v2\x19.goflyte.plugin.v1.SecretR\asecrets\x12\x17\n" +
-	"\acall_id\x18\x05 \x01(\tR\x06callId\"{\n" +
+	"\acall_id\x18\x05 \x01(\tR\x06callId\x12$\n" +
+	"\x0ehost_broker_id\x18\x06 \x01(\rR\fhostBrokerId\"{\n" +
 	"\x0fExecuteResponse\x12\x18\n" +
 	"\aoutputs\x18\x01 \x01(\fR\aoutputs\x122\n" +
 	"\x05error\x18\x02 \x01(\v2\x1c.goflyte.plugin.v1.TaskErrorR\x05error\x12\x1a\n" +
@@ -1147,7 +1277,9 @@ const file_plugin_proto_rawDesc = "" +
 	"\x06Plugin\x12S\n" +
 	"\bDescribe\x12\".goflyte.plugin.v1.DescribeRequest\x1a#.goflyte.plugin.v1.DescribeResponse\x12P\n" +
 	"\aExecute\x12!.goflyte.plugin.v1.ExecuteRequest\x1a\".goflyte.plugin.v1.ExecuteResponse\x12P\n" +
-	"\aRunning\x12!.goflyte.plugin.v1.RunningRequest\x1a\".goflyte.plugin.v1.RunningResponseB,Z*github.com/goflyte/goflyte/plugin/pluginpbb\x06proto3"
+	"\aRunning\x12!.goflyte.plugin.v1.RunningRequest\x1a\".goflyte.plugin.v1.RunningResponse2X\n" +
+	"\x04Host\x12P\n" +
+	"\aRunTask\x12!.goflyte.plugin.v1.RunTaskRequest\x1a\".goflyte.plugin.v1.RunTaskResponseB,Z*github.com/goflyte/goflyte/plugin/pluginpbb\x06proto3"
 
 var (
 	file_plugin_proto_rawDescOnce sync.Once
@@ -1162,50 +1294,55 @@ func file_plugin_proto_rawDescGZIP() []byte {
 }
 
 var file_plugin_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_plugin_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
+var file_plugin_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
 var file_plugin_proto_goTypes = []any{
 	(TaskKind)(0),                 // 0: goflyte.plugin.v1.TaskKind
 	(Mode)(0),                     // 1: goflyte.plugin.v1.Mode
 	(Diagnostic_Severity)(0),      // 2: goflyte.plugin.v1.Diagnostic.Severity
-	(*RunningRequest)(nil),        // 3: goflyte.plugin.v1.RunningRequest
-	(*RunningResponse)(nil),       // 4: goflyte.plugin.v1.RunningResponse
-	(*DescribeRequest)(nil),       // 5: goflyte.plugin.v1.DescribeRequest
-	(*DescribeResponse)(nil),      // 6: goflyte.plugin.v1.DescribeResponse
-	(*TaskSchema)(nil),            // 7: goflyte.plugin.v1.TaskSchema
-	(*SecretRequest)(nil),         // 8: goflyte.plugin.v1.SecretRequest
-	(*Secret)(nil),                // 9: goflyte.plugin.v1.Secret
-	(*Field)(nil),                 // 10: goflyte.plugin.v1.Field
-	(*ExecutionParameters)(nil),   // 11: goflyte.plugin.v1.ExecutionParameters
-	(*ExecuteRequest)(nil),        // 12: goflyte.plugin.v1.ExecuteRequest
-	(*ExecuteResponse)(nil),       // 13: goflyte.plugin.v1.ExecuteResponse
-	(*TaskError)(nil),             // 14: goflyte.plugin.v1.TaskError
-	(*Diagnostic)(nil),            // 15: goflyte.plugin.v1.Diagnostic
-	(*timestamppb.Timestamp)(nil), // 16: google.protobuf.Timestamp
+	(*RunTaskRequest)(nil),        // 3: goflyte.plugin.v1.RunTaskRequest
+	(*RunTaskResponse)(nil),       // 4: goflyte.plugin.v1.RunTaskResponse
+	(*RunningRequest)(nil),        // 5: goflyte.plugin.v1.RunningRequest
+	(*RunningResponse)(nil),       // 6: goflyte.plugin.v1.RunningResponse
+	(*DescribeRequest)(nil),       // 7: goflyte.plugin.v1.DescribeRequest
+	(*DescribeResponse)(nil),      // 8: goflyte.plugin.v1.DescribeResponse
+	(*TaskSchema)(nil),            // 9: goflyte.plugin.v1.TaskSchema
+	(*SecretRequest)(nil),         // 10: goflyte.plugin.v1.SecretRequest
+	(*Secret)(nil),                // 11: goflyte.plugin.v1.Secret
+	(*Field)(nil),                 // 12: goflyte.plugin.v1.Field
+	(*ExecutionParameters)(nil),   // 13: goflyte.plugin.v1.ExecutionParameters
+	(*ExecuteRequest)(nil),        // 14: goflyte.plugin.v1.ExecuteRequest
+	(*ExecuteResponse)(nil),       // 15: goflyte.plugin.v1.ExecuteResponse
+	(*TaskError)(nil),             // 16: goflyte.plugin.v1.TaskError
+	(*Diagnostic)(nil),            // 17: goflyte.plugin.v1.Diagnostic
+	(*timestamppb.Timestamp)(nil), // 18: google.protobuf.Timestamp
 }
 var file_plugin_proto_depIdxs = []int32{
-	7,  // 0: goflyte.plugin.v1.DescribeResponse.tasks:type_name -> goflyte.plugin.v1.TaskSchema
-	0,  // 1: goflyte.plugin.v1.TaskSchema.kind:type_name -> goflyte.plugin.v1.TaskKind
-	10, // 2: goflyte.plugin.v1.TaskSchema.inputs:type_name -> goflyte.plugin.v1.Field
-	10, // 3: goflyte.plugin.v1.TaskSchema.outputs:type_name -> goflyte.plugin.v1.Field
-	8,  // 4: goflyte.plugin.v1.TaskSchema.secrets:type_name -> goflyte.plugin.v1.SecretRequest
-	16, // 5: goflyte.plugin.v1.ExecutionParameters.execution_date:type_name -> google.protobuf.Timestamp
-	1,  // 6: goflyte.plugin.v1.ExecutionParameters.mode:type_name -> goflyte.plugin.v1.Mode
-	11, // 7: goflyte.plugin.v1.ExecuteRequest.params:type_name -> goflyte.plugin.v1.ExecutionParameters
-	9,  // 8: goflyte.plugin.v1.ExecuteRequest.secrets:type_name -> goflyte.plugin.v1.Secret
-	14, // 9: goflyte.plugin.v1.ExecuteResponse.error:type_name -> goflyte.plugin.v1.TaskError
-	15, // 10: goflyte.plugin.v1.TaskError.diagnostics:type_name -> goflyte.plugin.v1.Diagnostic
-	2,  // 11: goflyte.plugin.v1.Diagnostic.severity:type_name -> goflyte.plugin.v1.Diagnostic.Severity
-	5,  // 12: goflyte.plugin.v1.Plugin.Describe:input_type -> goflyte.plugin.v1.DescribeRequest
-	12, // 13: goflyte.plugin.v1.Plugin.Execute:input_type -> goflyte.plugin.v1.ExecuteRequest
-	3,  // 14: goflyte.plugin.v1.Plugin.Running:input_type -> goflyte.plugin.v1.RunningRequest
-	6,  // 15: goflyte.plugin.v1.Plugin.Describe:output_type -> goflyte.plugin.v1.DescribeResponse
-	13, // 16: goflyte.plugin.v1.Plugin.Execute:output_type -> goflyte.plugin.v1.ExecuteResponse
-	4,  // 17: goflyte.plugin.v1.Plugin.Running:output_type -> goflyte.plugin.v1.RunningResponse
-	15, // [15:18] is the sub-list for method output_type
-	12, // [12:15] is the sub-list for method input_type
-	12, // [12:12] is the sub-list for extension type_name
-	12, // [12:12] is the sub-list for extension extendee
-	0,  // [0:12] is the sub-list for field type_name
+	16, // 0: goflyte.plugin.v1.RunTaskResponse.error:type_name -> goflyte.plugin.v1.TaskError
+	9,  // 1: goflyte.plugin.v1.DescribeResponse.tasks:type_name -> goflyte.plugin.v1.TaskSchema
+	0,  // 2: goflyte.plugin.v1.TaskSchema.kind:type_name -> goflyte.plugin.v1.TaskKind
+	12, // 3: goflyte.plugin.v1.TaskSchema.inputs:type_name -> goflyte.plugin.v1.Field
+	12, // 4: goflyte.plugin.v1.TaskSchema.outputs:type_name -> goflyte.plugin.v1.Field
+	10, // 5: goflyte.plugin.v1.TaskSchema.secrets:type_name -> goflyte.plugin.v1.SecretRequest
+	18, // 6: goflyte.plugin.v1.ExecutionParameters.execution_date:type_name -> google.protobuf.Timestamp
+	1,  // 7: goflyte.plugin.v1.ExecutionParameters.mode:type_name -> goflyte.plugin.v1.Mode
+	13, // 8: goflyte.plugin.v1.ExecuteRequest.params:type_name -> goflyte.plugin.v1.ExecutionParameters
+	11, // 9: goflyte.plugin.v1.ExecuteRequest.secrets:type_name -> goflyte.plugin.v1.Secret
+	16, // 10: goflyte.plugin.v1.ExecuteResponse.error:type_name -> goflyte.plugin.v1.TaskError
+	17, // 11: goflyte.plugin.v1.TaskError.diagnostics:type_name -> goflyte.plugin.v1.Diagnostic
+	2,  // 12: goflyte.plugin.v1.Diagnostic.severity:type_name -> goflyte.plugin.v1.Diagnostic.Severity
+	7,  // 13: goflyte.plugin.v1.Plugin.Describe:input_type -> goflyte.plugin.v1.DescribeRequest
+	14, // 14: goflyte.plugin.v1.Plugin.Execute:input_type -> goflyte.plugin.v1.ExecuteRequest
+	5,  // 15: goflyte.plugin.v1.Plugin.Running:input_type -> goflyte.plugin.v1.RunningRequest
+	3,  // 16: goflyte.plugin.v1.Host.RunTask:input_type -> goflyte.plugin.v1.RunTaskRequest
+	8,  // 17: goflyte.plugin.v1.Plugin.Describe:output_type -> goflyte.plugin.v1.DescribeResponse
+	15, // 18: goflyte.plugin.v1.Plugin.Execute:output_type -> goflyte.plugin.v1.ExecuteResponse
+	6,  // 19: goflyte.plugin.v1.Plugin.Running:output_type -> goflyte.plugin.v1.RunningResponse
+	4,  // 20: goflyte.plugin.v1.Host.RunTask:output_type -> goflyte.plugin.v1.RunTaskResponse
+	17, // [17:21] is the sub-list for method output_type
+	13, // [13:17] is the sub-list for method input_type
+	13, // [13:13] is the sub-list for extension type_name
+	13, // [13:13] is the sub-list for extension extendee
+	0,  // [0:13] is the sub-list for field type_name
 }
 
 func init() { file_plugin_proto_init() }
@@ -1219,9 +1356,9 @@ func file_plugin_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_plugin_proto_rawDesc), len(file_plugin_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   13,
+			NumMessages:   15,
 			NumExtensions: 0,
-			NumServices:   1,
+			NumServices:   2,
 		},
 		GoTypes:           file_plugin_proto_goTypes,
 		DependencyIndexes: file_plugin_proto_depIdxs,

@@ -1,0 +1,76 @@
+package plugin
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"sync"
+
+	goplugin "github.com/hashicorp/go-plugin"
+	"google.golang.org/grpc"
+
+	"github.com/goflyte/goflyte/plugin/pluginpb"
+)
+
+// hostServer serves a Host to a plugin process (engine side).
+type hostServer struct {
+	pluginpb.UnimplementedHostServer
+	host Host
+}
+
+func (s *hostServer) RunTask(ctx context.Context, req *pluginpb.RunTaskRequest) (*pluginpb.RunTaskResponse, error) {
+	out, err := s.host.RunTask(ctx, req.GetParentCallId(), req.GetTask(), req.GetInputs())
+	if err != nil {
+		var te *TaskError
+		if !errors.As(err, &te) {
+			te = &TaskError{Message: err.Error()}
+		}
+		return &pluginpb.RunTaskResponse{Error: taskErrorToProto(te)}, nil
+	}
+	return &pluginpb.RunTaskResponse{Outputs: out}, nil
+}
+
+// serveHost starts serving host on a new broker connection and returns
+// its id: once per plugin process.
+func serveHost(broker *goplugin.GRPCBroker, host Host) uint32 {
+	id := broker.NextId()
+	go broker.AcceptAndServe(id, func(opts []grpc.ServerOption) *grpc.Server {
+		opts = append(opts, grpc.MaxRecvMsgSize(MaxMessageSize), grpc.MaxSendMsgSize(MaxMessageSize))
+		s := grpc.NewServer(opts...)
+		pluginpb.RegisterHostServer(s, &hostServer{host: host})
+		return s
+	})
+	return id
+}
+
+// hostClient is the plugin side of Host: one connection per process,
+// dialled on first use and shared by every call (safe for concurrent use).
+type hostClient struct {
+	broker *goplugin.GRPCBroker
+	id     uint32
+	once   sync.Once
+	client pluginpb.HostClient
+	err    error
+}
+
+func (h *hostClient) RunTask(ctx context.Context, parent, task string, inputs json.RawMessage) (json.RawMessage, error) {
+	h.once.Do(func() {
+		conn, err := h.broker.DialWithOptions(h.id, grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(MaxMessageSize), grpc.MaxCallSendMsgSize(MaxMessageSize)))
+		if err != nil {
+			h.err = err
+			return
+		}
+		h.client = pluginpb.NewHostClient(conn)
+	})
+	if h.err != nil {
+		return nil, h.err
+	}
+	resp, err := h.client.RunTask(ctx, &pluginpb.RunTaskRequest{ParentCallId: parent, Task: task, Inputs: inputs})
+	if err != nil {
+		return nil, err
+	}
+	if e := resp.GetError(); e != nil {
+		return nil, taskErrorFromProto(e)
+	}
+	return resp.GetOutputs(), nil
+}
