@@ -151,6 +151,23 @@ func fanOutCase() cachedCase {
 	}
 }
 
+// eagerCase is one eager task (text.shout_all) that runs text.upper
+// through the engine for each of cachedTasks items.
+func eagerCase() cachedCase {
+	c := fanOutCase()
+	c.name = "eager"
+	c.workflow = `workflow eager {
+  input "items" { type = list(string) }
+  task "all" {
+    uses   = "text.shout_all"
+    inputs = { texts = input.items }
+  }
+}
+`
+	c.cached = 0
+	return c
+}
+
 // args writes the case's inputs file, if any, and returns the run's extra
 // arguments.
 func (c cachedCase) args(w *cliWorkflow) ([]string, error) {

@@ -170,6 +170,20 @@ func comparisons() []Comparison {
 			N: 3, QuickN: 1,
 		},
 		{
+			ID:   "eager-10k",
+			Name: "eager host calls, per call vs warm task",
+			Goflyte: Side{
+				What:  fmt.Sprintf("one eager task (text.shout_all) making %d host calls (text.upper, concurrently) through the CLI, wall time divided by %d", cachedTasks, cachedTasks),
+				Setup: perElement(setupFirstRun(eagerCase()), cachedTasks),
+			},
+			Baseline: &Side{
+				What:  "the warm per-task overhead, as in its row above",
+				Setup: setupWarmChain,
+			},
+			Target: 1.5, Op: AtMost,
+			N: 3, QuickN: 1,
+		},
+		{
 			ID:   "cache-read",
 			Name: "cache read of one entry vs os.ReadFile",
 			Goflyte: Side{
