@@ -50,7 +50,8 @@ func (h *eagerHost) unregister(callID string) {
 	delete(h.calls, callID)
 }
 
-// RunTask implements plugin.Host.
+// RunTask implements plugin.Host. The child gets the eager task's
+// retries, retry backoff and timeout.
 func (h *eagerHost) RunTask(ctx context.Context, parent, task string, inputs json.RawMessage) (json.RawMessage, error) {
 	h.mu.Lock()
 	c := h.calls[parent]
@@ -64,6 +65,9 @@ func (h *eagerHost) RunTask(ctx context.Context, parent, task string, inputs jso
 		return nil, &plugin.TaskError{Message: err.Error()}
 	}
 	g.Mode = plugin.ModeEagerLocalExecution
+	// A child has the eager task's retry policy and timeout.
+	child := g.Nodes[0]
+	child.Retries, child.Backoff, child.Timeout = c.n.Retries, c.n.Backoff, c.n.Timeout
 	var raw map[string]json.RawMessage
 	if err := json.Unmarshal(inputs, &raw); err != nil {
 		return nil, &plugin.TaskError{Message: "inputs are not a JSON object: " + err.Error()}

@@ -559,7 +559,7 @@ func TestE2EListings(t *testing.T) {
 	for _, w := range wfs {
 		names[w.Name] = true
 	}
-	for _, n := range []string{"wordcount", "report", "stats", "params", "fanout", "signed", "classify", "pipeline"} {
+	for _, n := range []string{"wordcount", "report", "stats", "params", "fanout", "signed", "classify", "pipeline", "resilient", "report_failure", "dynamic"} {
 		if !names[n] {
 			t.Errorf("workflows list lacks %s: %v", n, names)
 		}
@@ -747,5 +747,21 @@ func TestE2EEagerTask(t *testing.T) {
 	r = x.run("runs", "show", out.ExecutionID)
 	if !strings.Contains(r.stdout, `Task "shout_all" ran 5 task(s) through the engine`) {
 		t.Errorf("runs show lacks the children\n%s", r)
+	}
+}
+
+func TestE2EDynamicAndEagerWorkflow(t *testing.T) {
+	x := newE2E(t)
+	out, r := x.runJSON("run", "dynamic", "--input", `texts=["to be or not", "to be"]`)
+	if r.code != 0 {
+		t.Fatalf("want success\n%s", r)
+	}
+	want := map[string]any{"counts": []any{float64(4), float64(2)}, "shouts": []any{"TO BE OR NOT", "TO BE"}}
+	if diff := cmp.Diff(want, out.Outputs); diff != "" {
+		t.Errorf("outputs (-want +got):\n%s", diff)
+	}
+	out, r = x.runJSON("run", "resilient", "--input", "text=hi")
+	if r.code != 0 || out.Outputs["shout"] != "HI" {
+		t.Errorf("resilient\n%s", r)
 	}
 }
