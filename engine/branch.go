@@ -3,6 +3,7 @@ package engine
 import (
 	"fmt"
 	"sort"
+	"strings"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/zclconf/go-cty/cty"
@@ -99,9 +100,20 @@ func typeBranches(g *Graph) hcl.Diagnostics {
 				}
 			}
 		}
-		for name, types := range common {
+		for _, name := range sortedKeys(common) {
+			types := common[name]
 			ty := unifyTypes(types)
 			if ty == cty.NilType {
+				var names []string
+				for _, t := range types {
+					names = append(names, TypeString(t))
+				}
+				diags = append(diags, &hcl.Diagnostic{
+					Severity: hcl.DiagError,
+					Summary:  "Inconsistent branch output",
+					Detail:   fmt.Sprintf("Output %q of branch %q has types that do not fit together across its arms: %s. Give it one type in every arm.", name, n.Branch.Name, strings.Join(names, ", ")),
+					Subject:  n.Branch.DeclRange.Ptr(),
+				})
 				ty = cty.DynamicPseudoType
 			}
 			n.OutputTypes[name] = ty

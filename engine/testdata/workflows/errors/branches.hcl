@@ -56,3 +56,14 @@ workflow "cyc" { # ERROR: Dependency cycle
     inputs = { s = branch.loop.o }
   }
 }
+workflow "mixed" {
+  branch "m" { # ERROR: Inconsistent branch output
+    case {
+      if = true
+      output "o" { value = ["a"] }
+    }
+    default {
+      output "o" { value = { k = "v" } }
+    }
+  }
+}
