@@ -74,6 +74,9 @@ type Node struct {
 	Arm *config.Arm
 	// Sub is the compiled workflow a sub-workflow call runs.
 	Sub *Graph
+	// dirs, on a for_each instance, makes the instances' working
+	// directories ahead of them.
+	dirs *workdirs
 }
 
 // NodeKind is what a node of the graph does.

@@ -64,6 +64,21 @@ func (x *execution) fanOut(ctx context.Context, n *Node, tr *TaskRun, elems []fo
 		hit  bool
 	}
 	results := make([]result, len(elems))
+	insts := make([]*Node, len(elems))
+	for i := range elems {
+		inst := *n
+		inst.Name = fmt.Sprintf("%s@%d", n.Name, i)
+		inst.ForEach = nil
+		insts[i] = &inst
+	}
+	if n.Sub == nil && (!x.engine.cacheUsed(n) || x.engine.Config.Local.CacheOverwrite) {
+		// Every instance will run: make their directories ahead of them.
+		dirs := startWorkdirs(x.run, insts, x.prefix)
+		defer dirs.close()
+		for _, inst := range insts {
+			inst.dirs = dirs
+		}
+	}
 	sem := make(chan struct{}, limit)
 	var wg sync.WaitGroup
 	for i := range elems {
@@ -76,11 +91,9 @@ func (x *execution) fanOut(ctx context.Context, n *Node, tr *TaskRun, elems []fo
 		wg.Add(1)
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			inst := *n
-			inst.Name = fmt.Sprintf("%s@%d", n.Name, i)
-			inst.ForEach = nil
+			inst := insts[i]
 			itr := &TaskRun{Node: inst.Name, TaskID: n.TaskID(), Status: StatusRunning, Attempts: 1}
-			outs, err := x.execute(ctx, &inst, itr, elems[i].args)
+			outs, err := x.execute(ctx, inst, itr, elems[i].args)
 			results[i] = result{outs, err, itr.Cache == CacheHit}
 		}()
 	}

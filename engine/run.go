@@ -661,7 +661,11 @@ func (x *execution) call(ctx context.Context, n *Node, attempt int, callID strin
 	if err != nil {
 		return nil, nil, "", err
 	}
-	dir, err := x.workdirs.get(ctx, n.Name, attempt)
+	dirs := x.workdirs
+	if n.dirs != nil {
+		dirs = n.dirs
+	}
+	dir, err := dirs.get(ctx, n.Name, attempt)
 	if err != nil {
 		return nil, nil, "", err
 	}

@@ -151,6 +151,16 @@ func fanOutCase() cachedCase {
 	}
 }
 
+// plainFanOutCase is fanOutCase without the cache: a for_each over
+// cachedTasks items of a trivial task.
+func plainFanOutCase() cachedCase {
+	c := fanOutCase()
+	c.name = "plainfanout"
+	c.workflow = strings.Replace(strings.Replace(c.workflow, "    cache         = true\n", "", 1), "    cache_version = \"1\"\n", "", 1)
+	c.cached = 0
+	return c
+}
+
 // eagerCase is one eager task (text.shout_all) that runs text.upper
 // through the engine for each of cachedTasks items.
 func eagerCase() cachedCase {

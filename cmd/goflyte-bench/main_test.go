@@ -439,3 +439,10 @@ func TestLimit(t *testing.T) {
 		t.Errorf("JSON lacks the limit:\n%s", s)
 	}
 }
+
+func TestPlainFanOutCaseHasNoCache(t *testing.T) {
+	c := plainFanOutCase()
+	if strings.Contains(c.workflow, "cache") || !strings.Contains(c.workflow, "for_each") {
+		t.Errorf("workflow:\n%s", c.workflow)
+	}
+}
