@@ -122,6 +122,28 @@ func FromJSON(data []byte, ty cty.Type) (cty.Value, error) {
 		}
 		return ctyjson.Unmarshal(data, implied)
 	}
+	switch ty {
+	case cty.String:
+		// Fast paths for the common primitive outputs: cty's JSON
+		// decoder walks tokens, which dominated fully cached runs.
+		var s *string
+		if err := json.Unmarshal(data, &s); err != nil {
+			return cty.NilVal, fmt.Errorf("expected a string: %w", err)
+		}
+		if s == nil {
+			return cty.NullVal(ty), nil
+		}
+		return cty.StringVal(*s), nil
+	case cty.Bool:
+		var b *bool
+		if err := json.Unmarshal(data, &b); err != nil {
+			return cty.NilVal, fmt.Errorf("expected a bool: %w", err)
+		}
+		if b == nil {
+			return cty.NullVal(ty), nil
+		}
+		return cty.BoolVal(*b), nil
+	}
 	if !ty.HasDynamicTypes() {
 		return ctyjson.Unmarshal(data, ty)
 	}
