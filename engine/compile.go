@@ -309,6 +309,9 @@ func pluginErrorDiag(name string, err error, rng hcl.Range) *hcl.Diagnostic {
 		}
 		return &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Unknown plugin", Detail: detail, Subject: rng.Ptr()}
 	}
+	if le, ok := err.(*LockError); ok {
+		return &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Plugin not trusted", Detail: le.Error() + ".", Subject: rng.Ptr()}
+	}
 	return &hcl.Diagnostic{
 		Severity: hcl.DiagError,
 		Summary:  "Plugin failed to start",

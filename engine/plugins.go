@@ -30,6 +30,11 @@ type Plugins struct {
 	paths    map[string]string // plugin name -> binary path
 	scanErr  error
 
+	// lock, when set, is the plugin lock file every binary must match.
+	lock     *config.Lock
+	lockPath string
+	verified sync.Map // path -> true or the error
+
 	mu      sync.Mutex
 	running map[string]*runningPlugin
 	retired []*plugin.Client // dead processes replaced by new ones
@@ -68,6 +73,12 @@ func NewPlugins(opts PluginsOptions) *Plugins {
 		opts.Logger = hclog.NewNullLogger()
 	}
 	return &Plugins{dirs: opts.Dirs, logger: opts.Logger, logLevel: opts.LogLevel, redact: opts.Redact, env: opts.Env, host: opts.Host, running: map[string]*runningPlugin{}}
+}
+
+// UseLock makes the registry refuse plugin binaries that lock (read from
+// path) does not list with their SHA-256. Call it before the first Get.
+func (p *Plugins) UseLock(lock *config.Lock, path string) {
+	p.lock, p.lockPath = lock, path
 }
 
 // Dirs returns the directories searched for plugins.
@@ -190,6 +201,9 @@ func (p *Plugins) start(ctx context.Context, name string) (*plugin.Client, *plug
 	if !ok {
 		known, _ := p.Names()
 		return nil, nil, &NotFoundError{Name: name, Dirs: p.dirs, Known: known}
+	}
+	if err := p.verifyLock(name, path); err != nil {
+		return nil, nil, err
 	}
 	c, err := plugin.Launch(ctx, path, plugin.LaunchOptions{Name: name, Logger: p.logger, LogLevel: p.logLevel, Redact: p.redact, Env: p.env, Host: p.host})
 	if err != nil {

@@ -60,6 +60,7 @@ type cli struct {
 	configPath string
 	logLevel   string
 	verbose    int
+	lock       bool // check plugins against the lock file (--lock=false: don't)
 }
 
 type command struct {
@@ -158,6 +159,7 @@ Global flags (every command):
                      then <user config dir>/goflyte/flyte.hcl)
   --log-level LEVEL  debug, info, warn or error (overrides sdk.logging_level)
   -v                 more logging: -v info, -vv debug
+  --lock=false       do not check plugins against goflyte.lock.hcl
 
 Exit codes: 0 success, 1 the run failed, 2 usage, configuration or
 workflow error, 130 interrupted.
@@ -191,6 +193,7 @@ func (c *cli) parseFlags(fs *flag.FlagSet, args []string, max int) error {
 func (c *cli) parseArgs(fs *flag.FlagSet, args []string, min, max int) ([]string, error) {
 	fs.StringVar(&c.configPath, "config", "", "")
 	fs.StringVar(&c.logLevel, "log-level", "", "")
+	fs.BoolVar(&c.lock, "lock", true, "")
 	fs.Var(&countFlag{n: &c.verbose, step: 1}, "v", "")
 	fs.Var(&countFlag{n: &c.verbose, step: 2}, "vv", "")
 	var positional []string
@@ -287,6 +290,19 @@ func (c *cli) newEngine(cfg *config.Config) *engine.Engine {
 	logger := c.logger(cfg)
 	e := engine.New(cfg, logger)
 	e.Secrets = secretsbackends.New(secretsOptions(cfg, logger))
+	if c.lock {
+		wd, _ := os.Getwd()
+		path := config.LockPath(cfg, wd)
+		lock, diags := c.parser.LoadLock(path)
+		if diags.HasErrors() {
+			c.writeDiags(diags)
+			fmt.Fprintf(c.stderr, "warning: the plugin lock file %s has errors; fix it or run goflyte plugins lock\n", path)
+			lock = &config.Lock{} // trust nothing rather than everything
+		}
+		if lock != nil {
+			e.Plugins.UseLock(lock, path)
+		}
+	}
 	return e
 }
 

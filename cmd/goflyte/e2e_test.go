@@ -765,3 +765,65 @@ func TestE2EDynamicAndEagerWorkflow(t *testing.T) {
 		t.Errorf("resilient\n%s", r)
 	}
 }
+
+func TestE2EPluginLock(t *testing.T) {
+	x := newE2E(t)
+	// A plugin directory of this test's own, so that changing a binary
+	// does not touch the shared one.
+	plugins := filepath.Join(x.dir, "plugins")
+	if err := os.MkdirAll(plugins, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"text", "math"} {
+		data, err := os.ReadFile(filepath.Join(e2ePlugins, "goflyte-plugin-"+name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(plugins, "goflyte-plugin-"+name), data, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	x.writeFile("flyte.hcl", fmt.Sprintf("sdk {\n  plugin_dirs = [%q]\n  local_sandbox = %q\n}\n", plugins, x.sandbox))
+
+	r := x.run("plugins", "lock")
+	if r.code != 0 || !strings.Contains(r.stderr, "Locked 2 plugin(s)") {
+		t.Fatalf("plugins lock\n%s", r)
+	}
+	lock, err := os.ReadFile(filepath.Join(x.dir, "goflyte.lock.hcl"))
+	if err != nil || !strings.Contains(string(lock), `plugin "text"`) || !strings.Contains(string(lock), "sha256") {
+		t.Fatalf("lock file: %v\n%s", err, lock)
+	}
+	if r := x.run("run", "--task", "text.upper", "--input", "text=ok"); r.code != 0 {
+		t.Fatalf("a locked plugin must run\n%s", r)
+	}
+
+	// A changed binary is refused, with what to do about it.
+	f, err := os.OpenFile(filepath.Join(plugins, "goflyte-plugin-text"), os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Write([]byte{0})
+	f.Close()
+	path := x.writeFile("wf.hcl", "workflow \"w\" {\n  task \"u\" {\n    uses   = \"text.upper\"\n    inputs = { text = \"x\" }\n  }\n}\n")
+	r = x.run("run", path)
+	if r.code != 2 || !strings.Contains(r.stderr, "Plugin not trusted") || !strings.Contains(r.stderr, "goflyte plugins lock") {
+		t.Errorf("a changed plugin must be refused\n%s", r)
+	}
+	if r := x.run("run", path, "--lock=false"); r.code != 0 {
+		t.Errorf("--lock=false must skip the check\n%s", r)
+	}
+	// A plugin that is not in the lock file is refused too.
+	data, _ := os.ReadFile(filepath.Join(plugins, "goflyte-plugin-math"))
+	os.WriteFile(filepath.Join(plugins, "goflyte-plugin-extra"), data, 0o755)
+	if r := x.run("run", "--task", "extra.add", "--input", "a=1", "--input", "b=2"); r.code != 2 || !strings.Contains(r.stderr, "is not in") {
+		t.Errorf("an unlisted plugin must be refused\n%s", r)
+	}
+	// Re-locking trusts the new binaries.
+	if r := x.run("plugins", "lock"); r.code != 0 {
+		t.Fatalf("re-lock\n%s", r)
+	}
+	if r := x.run("run", path); r.code != 0 {
+		t.Errorf("after re-locking\n%s", r)
+	}
+	x.checkNoOrphans()
+}

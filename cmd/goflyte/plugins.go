@@ -3,10 +3,13 @@ package main
 import (
 	"context"
 	"fmt"
+	"os"
 	"sort"
 	"strings"
 	"text/tabwriter"
 
+	"github.com/goflyte/goflyte/engine"
+	"github.com/goflyte/goflyte/engine/config"
 	"github.com/goflyte/goflyte/plugin"
 )
 
@@ -15,7 +18,7 @@ func pluginProtocol() uint { return plugin.Handshake.ProtocolVersion }
 func pluginsCommand() *command {
 	return &command{
 		name:    "plugins",
-		args:    "list | describe NAME  [--json]",
+		args:    "list | describe NAME | lock  [--json]",
 		summary: "List installed plugins or show a plugin's tasks and schemas",
 		help: `
 Plugins are executables named goflyte-plugin-<name> in sdk.plugin_dirs
@@ -23,6 +26,11 @@ Plugins are executables named goflyte-plugin-<name> in sdk.plugin_dirs
 
   goflyte plugins list            every plugin with its version and tasks
   goflyte plugins describe NAME   each task's doc, inputs and outputs
+  goflyte plugins lock            record every plugin's path, version, protocol
+                                  and SHA-256 in goflyte.lock.hcl (next to
+                                  flyte.hcl); while that file exists, goflyte
+                                  refuses plugins that are not in it or whose
+                                  binary changed (--lock=false skips the check)
 
 Flags:
   --json   print JSON instead of text`,
@@ -81,6 +89,8 @@ Flags:
 					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", r.Name, r.Version, tasks, r.Path)
 				}
 				return tw.Flush()
+			case pos[0] == "lock" && len(pos) == 1:
+				return c.lockPlugins(ctx, cfg, *asJSON)
 			case pos[0] == "describe" && len(pos) == 2:
 				_, schema, err := eng.Plugins.Get(ctx, pos[1])
 				if err != nil {
@@ -136,4 +146,42 @@ func printFields(c *cli, title string, fields []plugin.Field) {
 func firstLine(s string) string {
 	line, _, _ := strings.Cut(s, "\n")
 	return line
+}
+
+// lockPlugins writes the lock file: every plugin found, started once to
+// ask its version, with the SHA-256 of its binary.
+func (c *cli) lockPlugins(ctx context.Context, cfg *config.Config, asJSON bool) error {
+	c.lock = false // locking is how a changed plugin becomes trusted again
+	eng := c.newEngine(cfg)
+	defer eng.Close()
+	names, err := eng.Plugins.Names()
+	if err != nil {
+		return err
+	}
+	if len(names) == 0 {
+		return usagef("plugins lock: no plugins found in sdk.plugin_dirs (%s)", strings.Join(eng.Plugins.Dirs(), ", "))
+	}
+	lock := &config.Lock{Plugins: map[string]config.LockedPlugin{}}
+	for _, name := range names {
+		path, _ := eng.Plugins.Path(name)
+		_, schema, err := eng.Plugins.Get(ctx, name)
+		if err != nil {
+			return fmt.Errorf("plugins lock: %w", err)
+		}
+		sum, err := engine.FileSHA256(path)
+		if err != nil {
+			return fmt.Errorf("plugins lock: %w", err)
+		}
+		lock.Plugins[name] = config.LockedPlugin{Name: name, Path: path, Version: schema.Version, ProtocolVersion: int(pluginProtocol()), SHA256: sum}
+	}
+	wd, _ := os.Getwd()
+	path := config.LockPath(cfg, wd)
+	if err := config.WriteLock(path, lock); err != nil {
+		return err
+	}
+	if asJSON {
+		return writeJSON(c.stdout, lock.Plugins)
+	}
+	fmt.Fprintf(c.stderr, "Locked %d plugin(s) in %s.\n", len(names), path)
+	return nil
 }
