@@ -72,3 +72,12 @@ generate-check: generate ## fail if the committed generated code is stale
 .PHONY: clean
 clean: ## remove build output
 	rm -rf $(BIN)
+
+FUZZTIME ?= 2m
+
+.PHONY: fuzz
+fuzz: ## run each fuzz test for FUZZTIME (default 2m): workflows, config, --input values, cache entries
+	$(GO) test -run '^$$' -fuzz '^FuzzLoadWorkflow$$' -fuzztime $(FUZZTIME) ./engine/config
+	$(GO) test -run '^$$' -fuzz '^FuzzLoadConfig$$' -fuzztime $(FUZZTIME) ./engine/config
+	$(GO) test -run '^$$' -fuzz '^FuzzParseInputValue$$' -fuzztime $(FUZZTIME) ./engine
+	$(GO) test -run '^$$' -fuzz '^FuzzGet$$' -fuzztime $(FUZZTIME) ./engine/cache

@@ -458,7 +458,7 @@ func decodeTask(b *hcl.Block) (*Task, hcl.Diagnostics) {
 			name := hcl.ExprAsKeyword(pair.Key)
 			if name == "" {
 				kv, kd := pair.Key.Value(nil)
-				if kd.HasErrors() || kv.Type() != cty.String || kv.IsNull() {
+				if kd.HasErrors() || kv.Type() != cty.String || kv.IsNull() || !kv.IsKnown() {
 					diags = append(diags, &hcl.Diagnostic{
 						Severity: hcl.DiagError,
 						Summary:  "Invalid input name",
@@ -866,7 +866,7 @@ func decodeTaskCache(t *Task, content *hcl.BodyContent) hcl.Diagnostics {
 		diags = append(diags, d...)
 		if !d.HasErrors() {
 			b, err := convert.Convert(v, cty.Bool)
-			if err != nil || b.IsNull() {
+			if err != nil || b.IsNull() || !b.IsKnown() {
 				diags = append(diags, &hcl.Diagnostic{
 					Severity: hcl.DiagError,
 					Summary:  "Invalid cache",
@@ -889,7 +889,7 @@ func decodeTaskCache(t *Task, content *hcl.BodyContent) hcl.Diagnostics {
 			name := hcl.ExprAsKeyword(e)
 			if name == "" {
 				v, vd := e.Value(nil)
-				if vd.HasErrors() || v.Type() != cty.String || v.IsNull() {
+				if vd.HasErrors() || v.Type() != cty.String || v.IsNull() || !v.IsKnown() {
 					diags = append(diags, &hcl.Diagnostic{
 						Severity: hcl.DiagError,
 						Summary:  "Invalid cache_ignore_inputs",
@@ -934,7 +934,7 @@ func decodeTaskRetries(t *Task, content *hcl.BodyContent) hcl.Diagnostics {
 		if !d.HasErrors() {
 			n, err := convert.Convert(v, cty.Number)
 			var i int64
-			whole := err == nil && !n.IsNull()
+			whole := err == nil && !n.IsNull() && n.IsKnown()
 			if whole {
 				bf := n.AsBigFloat()
 				var acc big.Accuracy
@@ -1000,7 +1000,7 @@ func decodeTaskForEach(t *Task, content *hcl.BodyContent) hcl.Diagnostics {
 			return 0, attr, false
 		}
 		n, err := convert.Convert(v, cty.Number)
-		if err != nil || n.IsNull() {
+		if err != nil || n.IsNull() || !n.IsKnown() {
 			return -1, attr, true
 		}
 		f, _ := n.AsBigFloat().Float64()

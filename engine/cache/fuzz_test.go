@@ -1,0 +1,53 @@
+package cache
+
+import (
+	"encoding/json"
+	"errors"
+	"os"
+	"testing"
+	"time"
+)
+
+// FuzzGet writes arbitrary bytes as an entry file and reads it back: the
+// cache may report a miss or a corrupt entry, never panic, and never
+// return an entry whose content does not verify.
+func FuzzGet(f *testing.F) {
+	c, err := Open(f.TempDir())
+	if err != nil {
+		f.Fatal(err)
+	}
+	k := Sum([]byte("seed"))
+	if err := c.Put(k, &Entry{Task: "p.t", Version: "1", Inputs: map[string]string{"a": "b"}, Outputs: json.RawMessage(`{"x":1}`), Created: time.Unix(0, 0)}); err != nil {
+		f.Fatal(err)
+	}
+	valid, err := os.ReadFile(c.Path(k))
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(valid)
+	f.Add([]byte{})
+	f.Add([]byte("goflyte-cache v1\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		dir := t.TempDir()
+		c, err := Open(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.MkdirAll(dir+"/"+k.String()[:2], 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(c.Path(k), data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		e, err := c.Get(k)
+		if err != nil {
+			if !errors.Is(err, ErrMiss) {
+				t.Errorf("Get of a damaged entry: %v, want a miss", err)
+			}
+			return
+		}
+		if !json.Valid(e.Outputs) {
+			t.Errorf("Get returned outputs that are not JSON: %q", e.Outputs)
+		}
+	})
+}
