@@ -827,3 +827,58 @@ func TestE2EPluginLock(t *testing.T) {
 	}
 	x.checkNoOrphans()
 }
+
+// TestE2EConcurrentRuns runs the same cached workflow from several
+// goflyte processes at once on one sandbox and cache, clearing the cache
+// in the middle: every run succeeds with its own execution id and a
+// whole record, and the cache is left readable.
+func TestE2EConcurrentRuns(t *testing.T) {
+	x := newE2E(t)
+	path := x.writeFile("cached.hcl", cachedWF)
+	const n = 4
+	type outcome struct {
+		out runJSON
+		r   result
+	}
+	results := make(chan outcome, n)
+	for i := 0; i < n; i++ {
+		go func() {
+			cmd := exec.Command(e2eBin, "run", path, "--input", "text=same input", "--json", "-q")
+			cmd.Dir, cmd.Env = x.dir, x.env
+			var stdout, stderr bytes.Buffer
+			cmd.Stdout, cmd.Stderr = &stdout, &stderr
+			err := cmd.Run()
+			code := 0
+			if ee, ok := err.(*exec.ExitError); ok {
+				code = ee.ExitCode()
+			}
+			var out runJSON
+			_ = json.Unmarshal(stdout.Bytes(), &out)
+			results <- outcome{out, result{code: code, stdout: stdout.String(), stderr: stderr.String()}}
+		}()
+	}
+	if r := x.run("cache", "clear", "--all"); r.code != 0 {
+		t.Errorf("cache clear during the runs\n%s", r)
+	}
+	ids := map[string]bool{}
+	for i := 0; i < n; i++ {
+		o := <-results
+		if o.r.code != 0 || o.out.Status != "succeeded" || o.out.Outputs["words"] == nil {
+			t.Errorf("a concurrent run failed\n%s", o.r)
+			continue
+		}
+		if ids[o.out.ExecutionID] {
+			t.Errorf("two runs share execution id %s", o.out.ExecutionID)
+		}
+		ids[o.out.ExecutionID] = true
+		if r := x.run("runs", "show", o.out.ExecutionID, "--json"); r.code != 0 || !strings.Contains(r.stdout, `"status": "succeeded"`) {
+			t.Errorf("record of %s\n%s", o.out.ExecutionID, r)
+		}
+	}
+	// The cache still works: one more run is served from it or fills it.
+	out, r := x.runJSON("run", path, "--input", "text=same input")
+	if r.code != 0 || out.Status != "succeeded" {
+		t.Errorf("a run after the concurrent ones\n%s", r)
+	}
+	x.checkNoOrphans()
+}
