@@ -28,9 +28,14 @@ import (
 // cannot be read (permission denied, a directory) is an error, not a miss.
 // An empty Path is an error: relative lookups from the working directory
 // would be a surprise.
+//
+// When Warn is set, a secret file that group or others may read or write
+// (mode&0o077 != 0) is reported to it, with the path, the mode and the
+// chmod that fixes it; the lookup still succeeds, as Flytekit's does.
 type Dir struct {
 	Path       string
 	FilePrefix string
+	Warn       func(msg string)
 }
 
 var _ Backend = Dir{}
@@ -56,9 +61,15 @@ func (d Dir) Lookup(ctx context.Context, n Name) ([]byte, error) {
 	if d.Path == "" {
 		return nil, fmt.Errorf("secret %q: secrets directory not set", n.String())
 	}
-	v, err := os.ReadFile(d.File(n))
+	file := d.File(n)
+	v, err := os.ReadFile(file)
 	switch {
 	case err == nil:
+		if d.Warn != nil {
+			if w := permWarning("secret file", file); w != "" {
+				d.Warn(w)
+			}
+		}
 		return v, nil
 	case errors.Is(err, fs.ErrNotExist), errors.Is(err, syscall.ENOTDIR):
 		return nil, notFound(d.Where(n))

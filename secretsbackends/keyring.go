@@ -77,6 +77,9 @@ type Keyring struct {
 	Prompt func(prompt string) (string, error)
 	// Getenv looks variables up; nil means os.LookupEnv.
 	Getenv func(string) (string, bool)
+	// Warn, when set, is told on opening the file backend if its directory
+	// or files are accessible by group or others.
+	Warn func(msg string)
 
 	mu sync.Mutex
 	kr keyring.Keyring // opened on first use
@@ -313,6 +316,11 @@ func (k *Keyring) open() (keyring.Keyring, error) {
 		}
 		if fi, err := os.Stat(k.dir()); err == nil && !fi.IsDir() {
 			return nil, fmt.Errorf("%s: not a directory", k.where())
+		}
+		if k.Warn != nil {
+			for _, w := range keyringPermWarnings(k.dir()) {
+				k.Warn(w)
+			}
 		}
 		cfg.AllowedBackends = []keyring.BackendType{keyring.FileBackend}
 		cfg.FileDir = k.dir()

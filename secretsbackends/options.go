@@ -102,7 +102,7 @@ func New(opts Options) Chain {
 		c = append(c, Env{Getenv: opts.Getenv})
 	}
 	if opts.DefaultDir != "" {
-		c = append(c, Dir{Path: opts.DefaultDir, FilePrefix: opts.FilePrefix})
+		c = append(c, Dir{Path: opts.DefaultDir, FilePrefix: opts.FilePrefix, Warn: onceWarner(opts.Logger)})
 	}
 	return append(c, NewStore(opts))
 }
@@ -159,6 +159,7 @@ func fallbackKeyring(opts Options) *Keyring {
 		Service:       opts.KeychainService,
 		PassphraseEnv: opts.PassphraseEnv,
 		Getenv:        opts.Getenv,
+		Warn:          onceWarner(opts.Logger),
 	}
 	switch opts.Fallback {
 	case "":
