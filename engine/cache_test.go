@@ -191,6 +191,46 @@ func TestCacheSecretsAreNotInTheKey(t *testing.T) {
 	}
 }
 
+func TestCacheNeverStoresAnOutputHoldingASecret(t *testing.T) {
+	e, _ := newTestEngine(t)
+	src := `workflow "r" {
+  task "r" {
+    uses          = "fake.reveal"
+    cache         = true
+    cache_version = "1"
+    secret {
+      group = "api"
+      key   = "token"
+    }
+  }
+}`
+	e.Secrets = mapBackend{"api/token": "revealed-value"}
+	for i := 0; i < 2; i++ {
+		if _, caches := runCached(t, e, src, nil, RunOptions{}); caches["r"] != CacheMiss {
+			t.Errorf("run %d: cache %v, want a miss every time: the result was not stored", i+1, caches)
+		}
+	}
+	assertNotInTree(t, e.Config.CachePath(), "revealed-value")
+}
+
+// assertNotInTree fails if any file under root holds value.
+func assertNotInTree(t *testing.T, root, value string) {
+	t.Helper()
+	err := filepath.WalkDir(root, func(path string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		data, err := os.ReadFile(path)
+		if strings.Contains(string(data), value) {
+			t.Errorf("a secret value is in %s", path)
+		}
+		return err
+	})
+	if err != nil && !os.IsNotExist(err) {
+		t.Fatal(err)
+	}
+}
+
 func TestCacheCorruptEntryIsAMiss(t *testing.T) {
 	e, f := newTestEngine(t)
 	in := map[string]string{"x": "1"}

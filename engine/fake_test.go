@@ -115,6 +115,13 @@ func (f *fakeProvider) Execute(ctx context.Context, req *plugin.ExecuteRequest) 
 		}
 		data, _ := json.Marshal(map[string]any{"results": results})
 		return &plugin.ExecuteResult{Outputs: data}, nil
+	case "reveal": // a careless task: returns its secrets as an output
+		var all []string
+		for _, sec := range req.Secrets {
+			all = append(all, string(sec.Value))
+		}
+		data, _ := json.Marshal(map[string]any{"x": "token=" + strings.Join(all, ",")})
+		return &plugin.ExecuteResult{Outputs: data}, nil
 	case "leak":
 		var all []string
 		for _, sec := range req.Secrets {
@@ -165,6 +172,7 @@ func newFake() *fakeProvider {
 			{Name: "secrets", Outputs: []plugin.Field{field("names", "list(string)"), field("total", "number")}},
 			{Name: "needs", Outputs: []plugin.Field{field("names", "list(string)")}, Secrets: []plugin.SecretRequest{{Group: "plugin", Key: "token"}}},
 			{Name: "leak", Outputs: []plugin.Field{field("x", "string")}},
+			{Name: "reveal", Outputs: []plugin.Field{field("x", "string")}},
 			{Name: "echo2", Inputs: []plugin.Field{field("s", "string")}, Outputs: []plugin.Field{field("s", "string")}},
 			{Name: "counter", Inputs: []plugin.Field{field("x", "any"), {Name: "note", Type: "string", Optional: true}}, Outputs: []plugin.Field{field("n", "number")}},
 			{Name: "memo", Inputs: []plugin.Field{field("s", "string")}, Outputs: []plugin.Field{field("s", "string")}, Cacheable: true, CacheVersion: "p1"},

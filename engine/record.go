@@ -123,7 +123,8 @@ func (x *execution) taskRecord(n *Node, tr *TaskRun) sandbox.TaskRecord {
 		t.Cache = sandbox.CacheOff
 	}
 	if len(tr.OutputsJSON) > 0 {
-		t.Outputs = json.RawMessage(e.Redact(string(tr.OutputsJSON)))
+		out := e.Redact(string(tr.OutputsJSON))
+		t.Outputs, t.OutputsRedacted = json.RawMessage(out), out != string(tr.OutputsJSON)
 	}
 	if tr.Err != nil {
 		var te *TaskError

@@ -92,6 +92,9 @@ func (r *redactor) redact(s string) string {
 	return rep.Replace(s)
 }
 
+// holds reports whether s contains a known secret value.
+func (r *redactor) holds(s string) bool { return r.redact(s) != s }
+
 // redactError returns err with secret values removed from its message,
 // keeping the types callers look for with errors.As. An error with
 // nothing to redact is returned as it is, wrappers and all.
@@ -134,7 +137,7 @@ func (r *redactor) touches(err error) bool {
 		texts = append(texts, pe.Stderr)
 	}
 	for _, t := range texts {
-		if r.redact(t) != t {
+		if r.holds(t) {
 			return true
 		}
 	}

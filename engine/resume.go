@@ -66,11 +66,12 @@ func planResume(g *Graph, r *Resume) (map[string]keptTask, error) {
 	var changed []string
 	for _, n := range runOrder(g) {
 		t, ok := old[n.Name]
-		if !ok || t.Status != sandbox.StatusSucceeded || rerun[n.Name] || t.Task != n.TaskID() || n.Kind != KindTask || n.Sub != nil {
+		if !ok || t.Status != sandbox.StatusSucceeded || rerun[n.Name] || t.Task != n.TaskID() || n.Kind != KindTask || n.Sub != nil || t.OutputsRedacted {
 			// A branch's nodes are cheap and run again (the decision
 			// with it); so do the tasks in its arms. A sub-workflow call
 			// runs again too (its workflow may have changed), with its
-			// tasks' cache.
+			// tasks' cache. Outputs recorded with secrets redacted
+			// are not the real ones.
 			continue
 		}
 		if t.Digest != n.Digest {

@@ -133,3 +133,45 @@ func TestResumeRefusesChangedTasks(t *testing.T) {
 		t.Errorf("changed failed-path task: %v %v", err, res)
 	}
 }
+
+func TestResumeRunsAgainATaskWhoseOutputsHeldASecret(t *testing.T) {
+	e, f := newTestEngine(t)
+	e.Secrets = mapBackend{"api/token": "revealed-value"}
+	src := `workflow "r" {
+  task "a" {
+    uses = "fake.reveal"
+    secret {
+      group = "api"
+      key   = "token"
+    }
+  }
+  task "b" {
+    uses   = "fake.flaky"
+    inputs = { s = task.a.x }
+  }
+  output "b" { value = task.b.s }
+}`
+	f.failFlaky.Store(true)
+	first := mustRun(t, e, src, nil, RunOptions{})
+	if first.Status != StatusFailed {
+		t.Fatalf("first run: %s", first.Status)
+	}
+	rec := loadRecord(t, e, first.ExecutionID)
+	if a := rec.Tasks[0]; a.Name != "a" || !a.OutputsRedacted || strings.Contains(string(a.Outputs), "revealed-value") {
+		t.Fatalf("record of a: %s outputs %s redacted %v; want the value replaced and marked", a.Name, a.Outputs, a.OutputsRedacted)
+	}
+
+	f.failFlaky.Store(false)
+	res, err := resumeRun(t, e, src, rec, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{"a": "succeeded", "b": "succeeded"}
+	if diff := cmp.Diff(want, statuses(res)); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+	// b got the real value, not the "***" of the record.
+	if got := FormatValue(res.Outputs["b"]); got != "token=revealed-value" {
+		t.Errorf("output b = %q, want the real value", got)
+	}
+}

@@ -645,7 +645,12 @@ func (x *execution) execute(ctx context.Context, n *Node, tr *TaskRun, args *tas
 	outs, raw, err := x.attempts(ctx, n, tr, args)
 	if err == nil {
 		tr.OutputsJSON = raw
-		if cached {
+		switch {
+		case cached && e.redactor.holds(string(raw)):
+			// Cache files are plain files: a result that holds a secret
+			// value is used, never stored.
+			e.warnOnce("secret-out-"+n.TaskID(), "not caching a result that holds a secret value", "task", n.TaskID())
+		case cached:
 			e.cachePut(n, key, args.digests, raw)
 		}
 	}

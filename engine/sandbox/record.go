@@ -130,7 +130,11 @@ type TaskRecord struct {
 	// Use [Record.TaskOutputs] to read either.
 	Outputs     json.RawMessage `json:"outputs,omitempty"`
 	OutputsFile string          `json:"outputs_file,omitempty"`
-	Error       string          `json:"error,omitempty"`
+	// OutputsRedacted says that secret values in Outputs were replaced
+	// with "***": the outputs are for reading, and a resume runs the task
+	// again rather than reuse them.
+	OutputsRedacted bool   `json:"outputs_redacted,omitempty"`
+	Error           string `json:"error,omitempty"`
 	// Stderr is the tail of the plugin's stderr when the plugin crashed.
 	Stderr  string `json:"stderr,omitempty"`
 	WorkDir string `json:"work_dir,omitempty"`
