@@ -238,6 +238,16 @@ func TestE2EKilledRunResumes(t *testing.T) {
 	if s := out.taskStatuses(); s["quick"] != "succeeded" || s["slow"] != "succeeded" {
 		t.Errorf("resumed statuses: %v", s)
 	}
+	// The next run cleaned up after the dead one and said so, once.
+	if want := "run " + name + " (workflow slow) was interrupted; cleaned up after it"; !strings.Contains(r.stderr, want) {
+		t.Errorf("the run after the kill should report %q\n%s", want, r)
+	}
+	if r := x.run("runs", "show", name, "--json"); !strings.Contains(r.stdout, `"status": "interrupted"`) {
+		t.Errorf("the swept record should stay interrupted\n%s", r)
+	}
+	if r := x.run("run", "--task", "text.upper", "--input", "text=x"); r.code != 0 || strings.Contains(r.stderr, "was interrupted") {
+		t.Errorf("a later run should not report the swept run again\n%s", r)
+	}
 }
 
 func mustRead(t *testing.T, path string) string {

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/hcl/v2"
 
 	"github.com/goflyte/goflyte/engine"
@@ -129,6 +130,7 @@ func runRun(ctx context.Context, c *cli, args []string) error {
 	}
 	eng := c.newEngine(cfg)
 	defer eng.Close()
+	sweep(cfg, eng.Logger)
 
 	var g *engine.Graph
 	var resumeFrom *engine.Resume
@@ -385,4 +387,18 @@ func (c *cli) loadResume(ctx context.Context, eng *engine.Engine, cfg *config.Co
 		}
 	}
 	return g, &engine.Resume{Record: rec, RunDir: sb.RunDir(rec.Name), From: from}, rec.Inputs, nil
+}
+
+// sweep closes the records of runs that were interrupted (killed, crashed,
+// the machine went down) and says so, once: the next run is where a user
+// looks. Their plugins died with them (see plugin.Launch).
+func sweep(cfg *config.Config, logger hclog.Logger) {
+	swept, errs := sandbox.Sandbox{Root: cfg.SDK.LocalSandbox}.Sweep()
+	for _, rec := range swept {
+		logger.Warn(fmt.Sprintf("run %s (workflow %s) was interrupted; cleaned up after it. Continue it with: goflyte run --resume %s",
+			rec.Name, rec.Workflow, rec.Name))
+	}
+	for _, err := range errs {
+		logger.Warn(err.Error())
+	}
 }

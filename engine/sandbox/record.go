@@ -41,10 +41,11 @@ const (
 	StatusFailed    = "failed"    //
 	StatusSkipped   = "skipped"   // tasks only: not run because an upstream task failed
 	StatusCancelled = "cancelled" //
-	// StatusInterrupted is never written. [Sandbox.LoadRecord] and
-	// [Sandbox.ListRecords] report it for a run whose record still says
+	// StatusInterrupted is never written by a Recorder. [Sandbox.LoadRecord]
+	// and [Sandbox.ListRecords] report it for a run whose record still says
 	// running but whose process is gone (killed, crashed, or its Recorder
-	// closed without Finish), and for the tasks that were running in it.
+	// closed without Finish), and for the tasks that were running in it;
+	// [Sandbox.Sweep] writes it into such a record for good.
 	StatusInterrupted = "interrupted"
 )
 

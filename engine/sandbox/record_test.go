@@ -477,6 +477,12 @@ func TestRecordClosedIsInterrupted(t *testing.T) {
 	if got := mustLoad(t, s, "r1").Status; got != StatusRunning {
 		t.Errorf("status while recording = %s, want running", got)
 	}
+	if swept, errs := s.Sweep(); len(swept) != 0 || len(errs) != 0 {
+		t.Errorf("Sweep of a live run = %v, %v; want it left alone", swept, errs)
+	}
+	if got := mustLoad(t, s, "r1").Status; got != StatusRunning {
+		t.Errorf("status after Sweep = %s, want running", got)
+	}
 	rc.Close()
 	got := mustLoad(t, s, "r1")
 	want := startRecord("r1", t0, "a", "b", "c")
@@ -642,6 +648,34 @@ func TestRecordInterruptedByKill(t *testing.T) {
 	if len(recs) != 1 || recs[0].Status != StatusInterrupted {
 		t.Errorf("ListRecords after SIGKILL: %v", recs)
 	}
+
+	// The next run sweeps: the record becomes final and the leftovers go.
+	dir := s.RunDir("r1")
+	if err := os.WriteFile(filepath.Join(dir, "."+recordFile+".tmp-123"), []byte(`{"half`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	swept, errs := s.Sweep()
+	if len(errs) != 0 || len(swept) != 1 || swept[0].Name != "r1" {
+		t.Fatalf("Sweep = %v, %v; want run r1", swept, errs)
+	}
+	if diff := cmp.Diff(want, swept[0], rawAsString); diff != "" {
+		t.Errorf("swept record (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(want, mustLoad(t, s, "r1"), rawAsString); diff != "" {
+		t.Errorf("record after Sweep (-want +got):\n%s", diff)
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if e.Name() == eventsFile || strings.Contains(e.Name(), ".tmp-") {
+			t.Errorf("%s left in the run directory after Sweep", e.Name())
+		}
+	}
+	if swept, errs := s.Sweep(); len(swept) != 0 || len(errs) != 0 {
+		t.Errorf("second Sweep = %v, %v; want nothing", swept, errs)
+	}
 }
 
 // BenchmarkRecorderTask measures one Task call: a task's state with small
@@ -755,6 +789,30 @@ func BenchmarkStartFinish10k(b *testing.B) {
 		}
 		if err := rc.Finish(final); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkSweep measures the sweep every `goflyte run` makes, over a
+// sandbox of 1000 finished runs (the common case: nothing to clean).
+func BenchmarkSweep(b *testing.B) {
+	s := Sandbox{Root: filepath.Join(b.TempDir(), "sb")}
+	for i := range 1000 {
+		name := fmt.Sprintf("r%04d", i)
+		run, err := s.NewRun(name)
+		if err != nil {
+			b.Fatal(err)
+		}
+		rc := mustStart(b, run, startRecord(name, t0, "a"))
+		done := startRecord(name, t0, "a")
+		done.Status, done.Tasks[0].Status = StatusSucceeded, StatusSucceeded
+		if err := rc.Finish(done); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for b.Loop() {
+		if swept, errs := s.Sweep(); len(swept) != 0 || len(errs) != 0 {
+			b.Fatalf("Sweep = %v, %v", swept, errs)
 		}
 	}
 }
