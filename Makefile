@@ -43,6 +43,10 @@ test: ## run all tests (builds the CLI and plugins for the end-to-end tests)
 	$(GO) vet ./...
 	$(GO) test -race -count=1 ./...
 
+.PHONY: soak
+soak: ## 50 concurrent runs of a 200-task workflow with random plugin crashes and hangs; checks records and leaks (minutes)
+	$(GO) test -tags soak -count=1 -timeout 20m -run '^TestSoak' -v ./cmd/goflyte
+
 .PHONY: bench
 bench: ## print engine overhead next to baselines measured in the same run
 	$(GO) run ./cmd/goflyte-bench

@@ -1,13 +1,14 @@
 // Command goflyte-plugin-misbehave is a test plugin whose tasks fail the
-// ways real plugins do: it hangs ignoring cancellation, and it crashes on
-// a task's first attempt. The end-to-end tests use it for retries and
-// timeouts.
+// ways real plugins do: it hangs ignoring cancellation, it crashes on a
+// task's first attempt, and it does either at random. The end-to-end tests
+// use it for retries and timeouts, the soak test (make soak) for chaos.
 package main
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"time"
@@ -42,9 +43,36 @@ func crashOnce(ctx context.Context, _ struct{}) (out, error) {
 	return out{Attempt: p.Attempt}, nil
 }
 
+type chaosIn struct {
+	I     int     `json:"i"`
+	Crash float64 `json:"crash"` // probability of killing the plugin process
+	Hang  float64 `json:"hang"`  // probability of hanging, ignoring cancellation
+}
+
+type chaosOut struct {
+	I       int `json:"i"`
+	Attempt int `json:"attempt"`
+}
+
+// chaos crashes its plugin, hangs, or returns its input, at random.
+func chaos(ctx context.Context, in chaosIn) (chaosOut, error) {
+	p := sdk.Params(ctx)
+	switch r := rand.Float64(); {
+	case r < in.Crash:
+		fmt.Fprintln(p.Stderr, "chaos: crashing on element", in.I, "attempt", p.Attempt)
+		os.Exit(3)
+	case r < in.Crash+in.Hang:
+		for {
+			time.Sleep(time.Hour)
+		}
+	}
+	return chaosOut{I: in.I, Attempt: p.Attempt}, nil
+}
+
 func main() {
 	sdk.Serve(map[string]sdk.Task{
 		"hang":       sdk.Func(hang),
 		"crash_once": sdk.Func(crashOnce),
+		"chaos":      sdk.Func(chaos),
 	})
 }
