@@ -51,6 +51,7 @@ func New(cfg *config.Config, logger hclog.Logger) *Engine {
 			Redact:   r.redact,
 			Env:      PluginEnv(os.Environ(), cfg, cfg.Secrets.FallbackPassphraseEnv),
 			Host:     host,
+			TLS:      cfg.SDK.PluginTLS,
 		}),
 		Logger:   logger,
 		redactor: r,

@@ -25,6 +25,7 @@ type Plugins struct {
 	redact   func(string) string
 	env      []string
 	host     plugin.Host
+	tls      bool
 
 	scanOnce sync.Once
 	paths    map[string]string // plugin name -> binary path
@@ -64,6 +65,8 @@ type PluginsOptions struct {
 	// Env is the environment of plugin processes; nil means the engine's
 	// own, less the variables that carry secrets (see PluginEnv).
 	Env []string
+	// TLS runs plugin connections over mutual TLS (sdk.plugin_tls).
+	TLS bool
 }
 
 // NewPlugins returns a registry over the given directories. Nothing is
@@ -72,7 +75,7 @@ func NewPlugins(opts PluginsOptions) *Plugins {
 	if opts.Logger == nil {
 		opts.Logger = hclog.NewNullLogger()
 	}
-	return &Plugins{dirs: opts.Dirs, logger: opts.Logger, logLevel: opts.LogLevel, redact: opts.Redact, env: opts.Env, host: opts.Host, running: map[string]*runningPlugin{}}
+	return &Plugins{dirs: opts.Dirs, logger: opts.Logger, logLevel: opts.LogLevel, redact: opts.Redact, env: opts.Env, host: opts.Host, tls: opts.TLS, running: map[string]*runningPlugin{}}
 }
 
 // UseLock makes the registry refuse plugin binaries that lock (read from
@@ -205,7 +208,7 @@ func (p *Plugins) start(ctx context.Context, name string) (*plugin.Client, *plug
 	if err := p.verifyLock(name, path); err != nil {
 		return nil, nil, err
 	}
-	c, err := plugin.Launch(ctx, path, plugin.LaunchOptions{Name: name, Logger: p.logger, LogLevel: p.logLevel, Redact: p.redact, Env: p.env, Host: p.host})
+	c, err := plugin.Launch(ctx, path, plugin.LaunchOptions{Name: name, Logger: p.logger, LogLevel: p.logLevel, Redact: p.redact, Env: p.env, Host: p.host, TLS: p.tls})
 	if err != nil {
 		return nil, nil, err
 	}

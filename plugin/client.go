@@ -2,6 +2,7 @@ package plugin
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"os"
@@ -36,6 +37,10 @@ type LaunchOptions struct {
 	// plugin before it is logged or kept: the engine uses it to replace
 	// secret values with "***".
 	Redact func(string) string
+	// TLS turns on mutual TLS for the connection, with certificates made
+	// for this launch (see TLSCertEnv). The plugin must be built with this
+	// package's Serve (the sdk's is).
+	TLS bool
 }
 
 // Client is a running plugin process. It implements Provider; calls may be
@@ -74,6 +79,14 @@ func Launch(ctx context.Context, path string, opts LaunchOptions) (*Client, erro
 		cmd.Env = append(cmd.Env, LogLevelEnv+"="+opts.LogLevel)
 	}
 	setProcAttr(cmd)
+	var tlsConfig *tls.Config
+	if opts.TLS {
+		env, cfg, err := tlsLaunch()
+		if err != nil {
+			return nil, &ProcessError{Plugin: opts.Name, Path: path, Starting: true, Err: fmt.Errorf("make TLS certificates: %w", err)}
+		}
+		cmd.Env, tlsConfig = append(cmd.Env, env...), cfg
+	}
 
 	c := &Client{name: opts.Name, path: path, cmd: cmd, stderr: newTailBuffer(64 << 10)}
 	c.stderr.redact = opts.Redact
@@ -90,6 +103,7 @@ func Launch(ctx context.Context, path string, opts LaunchOptions) (*Client, erro
 		SyncStdout:   c.stderr,
 		SyncStderr:   c.stderr,
 		StartTimeout: opts.StartTimeout,
+		TLSConfig:    tlsConfig,
 		GRPCDialOptions: []grpc.DialOption{
 			grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(MaxMessageSize), grpc.MaxCallSendMsgSize(MaxMessageSize)),
 		},

@@ -63,7 +63,8 @@ func Serve(p Provider, opts ServeOptions) {
 			opts = append(opts, grpc.MaxRecvMsgSize(MaxMessageSize), grpc.MaxSendMsgSize(MaxMessageSize))
 			return grpc.NewServer(opts...)
 		},
-		Logger: opts.Logger,
+		Logger:      opts.Logger,
+		TLSProvider: serverTLS,
 	})
 }
 

@@ -40,6 +40,19 @@ func comparisons() []Comparison {
 			N: 30, QuickN: 10, Warmup: 3,
 		},
 		{
+			ID:   "tls-cold-start",
+			Name: "plugin cold start with sdk.plugin_tls vs without",
+			Goflyte: Side{
+				What:  "as cold-start, with LaunchOptions.TLS: two fresh P-256 certificates, mutual TLS 1.3 handshake",
+				Setup: setupColdStartTLS,
+			},
+			Baseline: &Side{
+				What:  "as cold-start: plain gRPC over the unix socket",
+				Setup: setupColdStart,
+			},
+			N: 30, QuickN: 10, Warmup: 3,
+		},
+		{
 			ID:   "engine-cold-start",
 			Name: "engine cold start, first task",
 			Goflyte: Side{
@@ -213,10 +226,18 @@ func checkUpper(outputs []byte) error {
 // --- cold start -------------------------------------------------------------
 
 func setupColdStart(ctx context.Context, env *Env) (Sampler, error) {
+	return coldStart(env, plugin.LaunchOptions{}), nil
+}
+
+func setupColdStartTLS(ctx context.Context, env *Env) (Sampler, error) {
+	return coldStart(env, plugin.LaunchOptions{TLS: true}), nil
+}
+
+func coldStart(env *Env, opts plugin.LaunchOptions) Sampler {
 	req := upperRequest(filepath.Join(env.Dir, "sandbox"))
 	return func(ctx context.Context) (time.Duration, error) {
 		start := time.Now()
-		c, err := plugin.Launch(ctx, env.TextPlugin, plugin.LaunchOptions{})
+		c, err := plugin.Launch(ctx, env.TextPlugin, opts)
 		if err != nil {
 			return 0, err
 		}
@@ -227,7 +248,7 @@ func setupColdStart(ctx context.Context, env *Env) (Sampler, error) {
 			return 0, err
 		}
 		return d, checkUpper(res.Outputs)
-	}, nil
+	}
 }
 
 func setupExec(ctx context.Context, env *Env) (Sampler, error) {

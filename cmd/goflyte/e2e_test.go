@@ -882,3 +882,22 @@ func TestE2EConcurrentRuns(t *testing.T) {
 	}
 	x.checkNoOrphans()
 }
+
+// TestE2EPluginTLS runs an eager task, whose plugin calls the engine back
+// over go-plugin's broker, with sdk.plugin_tls on: both directions work
+// over mutual TLS (plugin/tls_test.go shows a plain client is refused).
+func TestE2EPluginTLS(t *testing.T) {
+	x := newE2E(t)
+	x.env = append(x.env, "FLYTE_SDK_PLUGIN_TLS=true")
+	if r := x.run("config", "show"); !strings.Contains(r.stdout, "plugin_tls") || !strings.Contains(r.stdout, "true") {
+		t.Errorf("config show should report plugin_tls = true\n%s", r)
+	}
+	out, r := x.runJSON("run", "--task", "text.shout_all", "--input", `texts=["a b", "c"]`)
+	if r.code != 0 {
+		t.Fatalf("want success over TLS\n%s", r)
+	}
+	if diff := cmp.Diff(map[string]any{"shouts": []any{"A B", "C"}}, out.Outputs); diff != "" {
+		t.Errorf("outputs (-want +got):\n%s", diff)
+	}
+	x.checkNoOrphans()
+}

@@ -41,6 +41,7 @@ var table = []key{
 	{section: "sdk", name: "local_sandbox", path: true, field: func(c *Config) any { return &c.SDK.LocalSandbox }},
 	{section: "sdk", name: "logging_level", def: "warn", norm: normLogLevel, field: func(c *Config) any { return &c.SDK.LoggingLevel }},
 	{section: "sdk", name: "plugin_dirs", path: true, field: func(c *Config) any { return &c.SDK.PluginDirs }},
+	{section: "sdk", name: "plugin_tls", def: false, field: func(c *Config) any { return &c.SDK.PluginTLS }},
 
 	{section: "local", name: "cache_enabled", def: true, field: func(c *Config) any { return &c.Local.CacheEnabled }},
 	{section: "local", name: "cache_overwrite", field: func(c *Config) any { return &c.Local.CacheOverwrite }},

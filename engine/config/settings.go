@@ -61,6 +61,11 @@ type SDK struct {
 	// <os.UserConfigDir()>/goflyte/plugins; a directory that cannot be
 	// determined is left out). Never nil.
 	PluginDirs []string
+	// PluginTLS runs each plugin connection over mutual TLS 1.3 with
+	// certificates made for that launch (plugin_tls, default false). The
+	// connection is a Unix socket only the user can open either way; TLS
+	// also keeps other processes of the same user from talking to it.
+	PluginTLS bool
 }
 
 // Local holds the "local" block: settings of local execution.

@@ -6,6 +6,7 @@ sdk {
   local_sandbox     = "sandbox"
   logging_level     = "debug"
   plugin_dirs       = ["plugins", "~/plugins"]
+  plugin_tls        = true
 }
 
 local {
