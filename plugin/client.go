@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"slices"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -71,7 +72,9 @@ func Launch(ctx context.Context, path string, opts LaunchOptions) (*Client, erro
 		opts.StartTimeout = 10 * time.Second
 	}
 	cmd := exec.Command(path, opts.Args...)
-	cmd.Env = opts.Env
+	// Clip, so that the appends below copy: opts.Env is shared by
+	// concurrent launches, each adding its own TLS material.
+	cmd.Env = slices.Clip(opts.Env)
 	if cmd.Env == nil {
 		cmd.Env = os.Environ()
 	}

@@ -3,7 +3,9 @@ package plugin
 import (
 	"context"
 	"encoding/json"
+	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -72,6 +74,42 @@ func BenchmarkTLSLaunchCerts(b *testing.B) {
 	for b.Loop() {
 		if _, _, err := tlsLaunch(); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// TestLaunchTLSSharedEnv launches plugins concurrently from one Env slice
+// with room to spare, as the engine does: each must get its own
+// certificates, not another launch's.
+func TestLaunchTLSSharedEnv(t *testing.T) {
+	t.Parallel()
+	if testing.Short() {
+		t.Skip("launches plugin processes; skipped with -short")
+	}
+	env := make([]string, 0, len(os.Environ())+16)
+	env = append(env, os.Environ()...)
+	env = append(env, helperEnv+"=serve", fastRaceExit())
+	var wg sync.WaitGroup
+	errs := make([]error, 4)
+	for i := range errs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c, err := Launch(context.Background(), os.Args[0], LaunchOptions{
+				Name: "fake", Args: []string{"-test.run=^TestHelperProcess$"}, Env: env, TLS: true,
+			})
+			if err != nil {
+				errs[i] = err
+				return
+			}
+			defer c.Close()
+			_, errs[i] = c.Describe(context.Background())
+		}()
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("launch %d: %v", i, err)
 		}
 	}
 }
