@@ -136,6 +136,16 @@ func (x *e2e) runEnv(env []string, args ...string) result {
 
 func (x *e2e) exec(stdin io.Reader, env []string, args ...string) result {
 	x.t.Helper()
+	r, err := x.command(stdin, env, args...)
+	if err != nil {
+		x.t.Fatalf("run goflyte: %v", err)
+	}
+	return r
+}
+
+// command runs goflyte and returns its result; err is a failure to run it
+// at all. Unlike run, it may be called from any goroutine.
+func (x *e2e) command(stdin io.Reader, env []string, args ...string) (result, error) {
 	cmd := exec.Command(e2eBin, args...)
 	cmd.Dir = x.dir
 	cmd.Stdin = stdin
@@ -145,11 +155,9 @@ func (x *e2e) exec(stdin io.Reader, env []string, args ...string) result {
 	err := cmd.Run()
 	code := 0
 	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else if err != nil {
-		x.t.Fatalf("run goflyte: %v", err)
+		code, err = ee.ExitCode(), nil
 	}
-	return result{code: code, stdout: stdout.String(), stderr: stderr.String()}
+	return result{code: code, stdout: stdout.String(), stderr: stderr.String()}, err
 }
 
 func (r result) String() string {
@@ -843,18 +851,13 @@ func TestE2EConcurrentRuns(t *testing.T) {
 	results := make(chan outcome, n)
 	for i := 0; i < n; i++ {
 		go func() {
-			cmd := exec.Command(e2eBin, "run", path, "--input", "text=same input", "--json", "-q")
-			cmd.Dir, cmd.Env = x.dir, x.env
-			var stdout, stderr bytes.Buffer
-			cmd.Stdout, cmd.Stderr = &stdout, &stderr
-			err := cmd.Run()
-			code := 0
-			if ee, ok := err.(*exec.ExitError); ok {
-				code = ee.ExitCode()
+			r, err := x.command(nil, nil, "run", path, "--input", "text=same input", "--json", "-q")
+			if err != nil {
+				r.code, r.stderr = -1, err.Error()
 			}
 			var out runJSON
-			_ = json.Unmarshal(stdout.Bytes(), &out)
-			results <- outcome{out, result{code: code, stdout: stdout.String(), stderr: stderr.String()}}
+			_ = json.Unmarshal([]byte(r.stdout), &out)
+			results <- outcome{out, r}
 		}()
 	}
 	if r := x.run("cache", "clear", "--all"); r.code != 0 {

@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"runtime"
 	"strings"
 	"testing"
@@ -45,18 +44,11 @@ func TestSoakConcurrentChaos(t *testing.T) {
 	results := make(chan result, runs)
 	for range runs {
 		go func() {
-			cmd := exec.Command(e2eBin, append([]string{"run", path}, soakArgs...)...)
-			cmd.Dir, cmd.Env = x.dir, x.env
-			var stdout, stderr bytes.Buffer
-			cmd.Stdout, cmd.Stderr = &stdout, &stderr
-			err := cmd.Run()
-			code := 0
-			if ee, ok := err.(*exec.ExitError); ok {
-				code = ee.ExitCode()
-			} else if err != nil {
-				code = -1
+			r, err := x.command(nil, nil, append([]string{"run", path}, soakArgs...)...)
+			if err != nil {
+				r.code, r.stderr = -1, err.Error()
 			}
-			results <- result{code: code, stdout: stdout.String(), stderr: stderr.String()}
+			results <- r
 		}()
 	}
 	ids := map[string]bool{}
