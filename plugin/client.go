@@ -95,7 +95,7 @@ func Launch(ctx context.Context, path string, opts LaunchOptions) (*Client, erro
 	c.stderr.redact = opts.Redact
 	c.gp = goplugin.NewClient(&goplugin.ClientConfig{
 		HandshakeConfig:  Handshake,
-		Plugins:          goplugin.PluginSet{pluginKey: &grpcPlugin{host: opts.Host}},
+		Plugins:          goplugin.PluginSet{pluginKey: &grpcPlugin{host: opts.Host, tls: tlsConfig}},
 		Cmd:              cmd,
 		AllowedProtocols: []goplugin.Protocol{goplugin.ProtocolGRPC},
 		Logger:           hostLogger{Logger: opts.Logger.Named(opts.Name), redact: opts.Redact},

@@ -2,6 +2,7 @@ package plugin
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"sync"
 
@@ -24,7 +25,8 @@ const MaxMessageSize = 256 << 20
 type grpcPlugin struct {
 	goplugin.NetRPCUnsupportedPlugin
 	impl Provider
-	host Host // host side: served to the plugin for eager tasks
+	host Host        // host side: served to the plugin for eager tasks
+	tls  *tls.Config // host side: the launch's TLS configuration, if any
 }
 
 var _ goplugin.GRPCPlugin = (*grpcPlugin)(nil)
@@ -34,10 +36,10 @@ func (p *grpcPlugin) GRPCServer(broker *goplugin.GRPCBroker, s *grpc.Server) err
 	return nil
 }
 
-func (p *grpcPlugin) GRPCClient(_ context.Context, broker *goplugin.GRPCBroker, conn *grpc.ClientConn) (any, error) {
+func (p *grpcPlugin) GRPCClient(ctx context.Context, broker *goplugin.GRPCBroker, conn *grpc.ClientConn) (any, error) {
 	c := &grpcClient{client: pluginpb.NewPluginClient(conn)}
 	if p.host != nil && broker != nil {
-		c.hostID = serveHost(broker, p.host)
+		c.hostID = serveHost(ctx, broker, p.host, p.tls)
 	}
 	return c, nil
 }

@@ -2,12 +2,14 @@ package plugin
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"sync"
 
 	goplugin "github.com/hashicorp/go-plugin"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 
 	"github.com/goflyte/goflyte/plugin/pluginpb"
 )
@@ -31,15 +33,33 @@ func (s *hostServer) RunTask(ctx context.Context, req *pluginpb.RunTaskRequest) 
 }
 
 // serveHost starts serving host on a new broker connection and returns
-// its id: once per plugin process.
-func serveHost(broker *goplugin.GRPCBroker, host Host) uint32 {
+// its id: once per plugin process. done is go-plugin's context for the
+// process, cancelled when it exits; the server stops with it.
+//
+// This is go-plugin's GRPCBroker.AcceptAndServe without its log line: a
+// plugin closed right after launch (a run that fails on its inputs) makes
+// Accept fail with "broker closed", which AcceptAndServe printed to the
+// user's terminal through the standard logger.
+func serveHost(done context.Context, broker *goplugin.GRPCBroker, host Host, tlsConfig *tls.Config) uint32 {
 	id := broker.NextId()
-	go broker.AcceptAndServe(id, func(opts []grpc.ServerOption) *grpc.Server {
-		opts = append(opts, grpc.MaxRecvMsgSize(MaxMessageSize), grpc.MaxSendMsgSize(MaxMessageSize))
+	go func() {
+		ln, err := broker.Accept(id)
+		if err != nil {
+			// The plugin is gone, or its eager tasks' dial fails and
+			// reports it from their side.
+			return
+		}
+		defer ln.Close()
+		opts := []grpc.ServerOption{grpc.MaxRecvMsgSize(MaxMessageSize), grpc.MaxSendMsgSize(MaxMessageSize)}
+		if tlsConfig != nil {
+			opts = append(opts, grpc.Creds(credentials.NewTLS(tlsConfig)))
+		}
 		s := grpc.NewServer(opts...)
 		pluginpb.RegisterHostServer(s, &hostServer{host: host})
-		return s
-	})
+		stop := context.AfterFunc(done, s.Stop)
+		defer stop()
+		_ = s.Serve(ln)
+	}()
 	return id
 }
 
