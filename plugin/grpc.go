@@ -75,10 +75,15 @@ func (c *grpcClient) Execute(ctx context.Context, req *ExecuteRequest) (*Execute
 	if err != nil {
 		return nil, err
 	}
-	if e := resp.GetError(); e != nil {
-		return nil, taskErrorFromProto(e)
+	res := &ExecuteResult{
+		Decks:   decksFromProto(resp.GetDecks()),
+		Metrics: metricsFromProto(resp.GetMetrics()),
 	}
-	return &ExecuteResult{Outputs: resp.GetOutputs(), Workflow: resp.GetWorkflow()}, nil
+	if e := resp.GetError(); e != nil {
+		return res, taskErrorFromProto(e)
+	}
+	res.Outputs, res.Workflow = resp.GetOutputs(), resp.GetWorkflow()
+	return res, nil
 }
 
 // Running implements Tracker.
@@ -162,9 +167,18 @@ func (s *grpcServer) Execute(ctx context.Context, req *pluginpb.ExecuteRequest) 
 		if !errors.As(err, &te) {
 			te = &TaskError{Message: err.Error()}
 		}
-		return &pluginpb.ExecuteResponse{Error: taskErrorToProto(te)}, nil
+		resp := &pluginpb.ExecuteResponse{Error: taskErrorToProto(te)}
+		if res != nil {
+			resp.Decks, resp.Metrics = decksToProto(res.Decks), metricsToProto(res.Metrics)
+		}
+		return resp, nil
 	}
-	return &pluginpb.ExecuteResponse{Outputs: res.Outputs, Workflow: res.Workflow}, nil
+	return &pluginpb.ExecuteResponse{
+		Outputs:  res.Outputs,
+		Workflow: res.Workflow,
+		Decks:    decksToProto(res.Decks),
+		Metrics:  metricsToProto(res.Metrics),
+	}, nil
 }
 
 func schemaToProto(s *Schema) *pluginpb.DescribeResponse {
@@ -227,32 +241,48 @@ func fieldsFromProto(fs []*pluginpb.Field) []Field {
 
 func paramsToProto(p Params) *pluginpb.ExecutionParameters {
 	pp := &pluginpb.ExecutionParameters{
-		ExecutionId:      p.ExecutionID,
-		WorkingDirectory: p.WorkingDirectory,
-		Mode:             pluginpb.Mode(p.Mode),
-		TaskId:           p.TaskID,
-		Node:             p.Node,
-		Attempt:          int32(p.Attempt),
-		LogLevel:         p.LogLevel,
+		ExecutionId:       p.ExecutionID,
+		WorkingDirectory:  p.WorkingDirectory,
+		Mode:              pluginpb.Mode(p.Mode),
+		TaskId:            p.TaskID,
+		Node:              p.Node,
+		Attempt:           int32(p.Attempt),
+		LogLevel:          p.LogLevel,
+		CheckpointDir:     p.CheckpointDir,
+		PrevCheckpointDir: p.PrevCheckpointDir,
+		EnableDeck:        p.EnableDeck,
+		TmpDir:            p.TmpDir,
+		RawOutputPrefix:   p.RawOutputPrefix,
 	}
 	if !p.ExecutionDate.IsZero() {
 		pp.ExecutionDate = timestamppb.New(p.ExecutionDate)
+	}
+	if s := p.StatsD; s != nil {
+		pp.Statsd = &pluginpb.StatsD{Host: s.Host, Port: int32(s.Port), DisableTags: s.DisableTags, Prefix: s.Prefix}
 	}
 	return pp
 }
 
 func paramsFromProto(pp *pluginpb.ExecutionParameters) Params {
 	p := Params{
-		ExecutionID:      pp.GetExecutionId(),
-		WorkingDirectory: pp.GetWorkingDirectory(),
-		Mode:             Mode(pp.GetMode()),
-		TaskID:           pp.GetTaskId(),
-		Node:             pp.GetNode(),
-		Attempt:          int(pp.GetAttempt()),
-		LogLevel:         pp.GetLogLevel(),
+		ExecutionID:       pp.GetExecutionId(),
+		WorkingDirectory:  pp.GetWorkingDirectory(),
+		Mode:              Mode(pp.GetMode()),
+		TaskID:            pp.GetTaskId(),
+		Node:              pp.GetNode(),
+		Attempt:           int(pp.GetAttempt()),
+		LogLevel:          pp.GetLogLevel(),
+		CheckpointDir:     pp.GetCheckpointDir(),
+		PrevCheckpointDir: pp.GetPrevCheckpointDir(),
+		EnableDeck:        pp.GetEnableDeck(),
+		TmpDir:            pp.GetTmpDir(),
+		RawOutputPrefix:   pp.GetRawOutputPrefix(),
 	}
 	if pp.GetExecutionDate() != nil {
 		p.ExecutionDate = pp.GetExecutionDate().AsTime()
+	}
+	if s := pp.GetStatsd(); s != nil {
+		p.StatsD = &StatsD{Host: s.GetHost(), Port: int(s.GetPort()), DisableTags: s.GetDisableTags(), Prefix: s.GetPrefix()}
 	}
 	return p
 }
@@ -287,6 +317,84 @@ func secretRequestsFromProto(rs []*pluginpb.SecretRequest) []SecretRequest {
 	var out []SecretRequest
 	for _, r := range rs {
 		out = append(out, SecretRequest{Group: r.GetGroup(), Version: r.GetVersion(), Key: r.GetKey()})
+	}
+	return out
+}
+
+func decksToProto(ds []Deck) []*pluginpb.Deck {
+	var out []*pluginpb.Deck
+	for _, d := range ds {
+		pd := &pluginpb.Deck{Name: d.Name}
+		for _, b := range d.Blocks {
+			pb := &pluginpb.DeckBlock{}
+			switch {
+			case b.Table != nil:
+				t := &pluginpb.DeckTable{Header: b.Table.Header}
+				for _, r := range b.Table.Rows {
+					t.Rows = append(t.Rows, &pluginpb.DeckRow{Cells: r})
+				}
+				pb.Content = &pluginpb.DeckBlock_Table{Table: t}
+			case b.Image != nil:
+				pb.Content = &pluginpb.DeckBlock_Image{Image: &pluginpb.DeckImage{MimeType: b.Image.MIMEType, Data: b.Image.Data, Alt: b.Image.Alt}}
+			case b.HTML != "":
+				pb.Content = &pluginpb.DeckBlock_Html{Html: b.HTML}
+			default:
+				pb.Content = &pluginpb.DeckBlock_Markdown{Markdown: b.Markdown}
+			}
+			pd.Blocks = append(pd.Blocks, pb)
+		}
+		out = append(out, pd)
+	}
+	return out
+}
+
+func decksFromProto(pds []*pluginpb.Deck) []Deck {
+	var out []Deck
+	for _, pd := range pds {
+		d := Deck{Name: pd.GetName()}
+		for _, pb := range pd.GetBlocks() {
+			var b DeckBlock
+			switch c := pb.GetContent().(type) {
+			case *pluginpb.DeckBlock_Markdown:
+				b.Markdown = c.Markdown
+			case *pluginpb.DeckBlock_Html:
+				b.HTML = c.Html
+			case *pluginpb.DeckBlock_Table:
+				t := &DeckTable{Header: c.Table.GetHeader(), Rows: [][]string{}}
+				for _, r := range c.Table.GetRows() {
+					t.Rows = append(t.Rows, r.GetCells())
+				}
+				b.Table = t
+			case *pluginpb.DeckBlock_Image:
+				b.Image = &DeckImage{MIMEType: c.Image.GetMimeType(), Data: c.Image.GetData(), Alt: c.Image.GetAlt()}
+			default:
+				continue // a block kind from a newer plugin
+			}
+			d.Blocks = append(d.Blocks, b)
+		}
+		out = append(out, d)
+	}
+	return out
+}
+
+func metricsToProto(ms []Metric) []*pluginpb.Metric {
+	var out []*pluginpb.Metric
+	for _, m := range ms {
+		out = append(out, &pluginpb.Metric{
+			Name: m.Name, Kind: pluginpb.Metric_Kind(m.Kind), Tags: m.Tags,
+			Value: m.Value, Count: m.Count, Min: m.Min, Max: m.Max,
+		})
+	}
+	return out
+}
+
+func metricsFromProto(pms []*pluginpb.Metric) []Metric {
+	var out []Metric
+	for _, pm := range pms {
+		out = append(out, Metric{
+			Name: pm.GetName(), Kind: MetricKind(pm.GetKind()), Tags: pm.GetTags(),
+			Value: pm.GetValue(), Count: pm.GetCount(), Min: pm.GetMin(), Max: pm.GetMax(),
+		})
 	}
 	return out
 }

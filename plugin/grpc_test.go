@@ -182,14 +182,20 @@ func TestExecuteRoundTrip(t *testing.T) {
 				Task:   "split",
 				Inputs: json.RawMessage(`{"s":"a,b,c","sep":",","n":[1,2.5,null],"o":{"ü":true}}`),
 				Params: Params{
-					ExecutionID:      "flytesnacks:development:f3a1b2c4",
-					ExecutionDate:    time.Date(2026, 3, 29, 1, 59, 59, 123456789, cest),
-					WorkingDirectory: "/tmp/goflyte/run-1/split/1",
-					Mode:             ModeLocalWorkflowExecution,
-					TaskID:           "text.split",
-					Node:             "split_words",
-					Attempt:          3,
-					LogLevel:         "debug",
+					ExecutionID:       "flytesnacks:development:f3a1b2c4",
+					ExecutionDate:     time.Date(2026, 3, 29, 1, 59, 59, 123456789, cest),
+					WorkingDirectory:  "/tmp/goflyte/run-1/split/1",
+					Mode:              ModeLocalWorkflowExecution,
+					TaskID:            "text.split",
+					Node:              "split_words",
+					Attempt:           3,
+					LogLevel:          "debug",
+					CheckpointDir:     "/tmp/goflyte/run-1/checkpoints/split.3",
+					PrevCheckpointDir: "/tmp/goflyte/run-1/checkpoints/split.2",
+					EnableDeck:        true,
+					TmpDir:            "/tmp/goflyte/run-1/tmp",
+					RawOutputPrefix:   "s3://bucket/runs/run-1",
+					StatsD:            &StatsD{Host: "127.0.0.1", Port: 8125, DisableTags: true, Prefix: "goflyte."},
 				},
 				Secrets: []Secret{
 					{SecretRequest: SecretRequest{Group: "github", Version: "v2", Key: "token"}, Value: []byte("ghp_s3cr3t")},
@@ -274,6 +280,61 @@ func TestExecuteRoundTrip(t *testing.T) {
 	}
 }
 
+var (
+	failDecks   = []Deck{{Name: "why", Blocks: []DeckBlock{{Markdown: "# it failed"}}}}
+	failMetrics = []Metric{{Name: "tries", Kind: Counter, Value: 1, Count: 1}}
+)
+
+// TestExecuteReport sends decks and metrics of every kind back to the host.
+func TestExecuteReport(t *testing.T) {
+	want := &ExecuteResult{
+		Outputs: json.RawMessage(`{}`),
+		Decks: []Deck{
+			{Name: "summary", Blocks: []DeckBlock{
+				{Markdown: "# Title\n\n*some* text"},
+				{HTML: "<p>raw <b>html</b></p>"},
+				{Table: &DeckTable{Header: []string{"a", "b"}, Rows: [][]string{{"1", "2"}, {"", "ü<"}}}},
+				{Table: &DeckTable{Rows: [][]string{}}},
+				{Image: &DeckImage{MIMEType: "image/png", Data: []byte{0x89, 'P', 'N', 'G', 0}, Alt: "a plot"}},
+			}},
+			{Name: "empty"},
+		},
+		Metrics: []Metric{
+			{Name: "rows", Kind: Counter, Tags: map[string]string{"table": "users"}, Value: 42, Count: 3},
+			{Name: "queue", Kind: Gauge, Value: -1.5, Count: 2},
+			{Name: "fetch", Kind: Timer, Value: 30.5, Count: 2, Min: 10, Max: 20.5},
+		},
+	}
+	for _, c := range connectors() {
+		t.Run(c.name, func(t *testing.T) {
+			p := c.connect(t, &fakeProvider{
+				execute: func(context.Context, *ExecuteRequest) (*ExecuteResult, error) { return want, nil },
+			})
+			got, err := p.Execute(context.Background(), &ExecuteRequest{Task: "t", Inputs: json.RawMessage(`{}`)})
+			if err != nil {
+				t.Fatalf("Execute: %v", err)
+			}
+			if diff := cmp.Diff(want, got, cmpopts.EquateEmpty()); diff != "" {
+				t.Errorf("result mismatch (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestMetricKindText(t *testing.T) {
+	for _, k := range []MetricKind{Counter, Gauge, Timer} {
+		text, _ := k.MarshalText()
+		var back MetricKind
+		if err := back.UnmarshalText(text); err != nil || back != k {
+			t.Errorf("%v: round trip gave %v, %v", k, back, err)
+		}
+	}
+	var k MetricKind
+	if err := k.UnmarshalText([]byte("histogram")); err == nil {
+		t.Error("UnmarshalText(histogram) succeeded")
+	}
+}
+
 func TestExecuteTaskError(t *testing.T) {
 	taskErr := &TaskError{
 		Message:   "cannot split",
@@ -310,12 +371,23 @@ func TestExecuteTaskError(t *testing.T) {
 				t.Run(tc.name, func(t *testing.T) {
 					p := c.connect(t, &fakeProvider{
 						execute: func(context.Context, *ExecuteRequest) (*ExecuteResult, error) {
-							return &ExecuteResult{Outputs: json.RawMessage(`{"ignored":true}`)}, tc.err
+							return &ExecuteResult{Outputs: json.RawMessage(`{"ignored":true}`), Workflow: "ignored", Decks: failDecks, Metrics: failMetrics}, tc.err
 						},
 					})
 					res, err := p.Execute(context.Background(), &ExecuteRequest{Task: "t", Inputs: json.RawMessage(`{}`)})
-					if res != nil {
-						t.Errorf("Execute returned a result %+v with an error", res)
+					// A failed task's decks and metrics still count; its
+					// outputs do not.
+					if res == nil {
+						t.Fatal("Execute returned no result with its task error")
+					}
+					if len(res.Outputs) != 0 || res.Workflow != "" {
+						t.Errorf("result of a failed task = %q, %q; want no outputs and no workflow", res.Outputs, res.Workflow)
+					}
+					if diff := cmp.Diff(failDecks, res.Decks); diff != "" {
+						t.Errorf("decks of a failed task (-want +got):\n%s", diff)
+					}
+					if diff := cmp.Diff(failMetrics, res.Metrics); diff != "" {
+						t.Errorf("metrics of a failed task (-want +got):\n%s", diff)
 					}
 					var got *TaskError
 					if !errors.As(err, &got) {

@@ -209,6 +209,32 @@ type Params struct {
 	Attempt int
 	// LogLevel is the hclog level the plugin logs at ("debug", "info", ...).
 	LogLevel string
+	// CheckpointDir is where this attempt saves its checkpoint; "" when
+	// checkpoints are off.
+	CheckpointDir string
+	// PrevCheckpointDir holds the checkpoint of the previous attempt (or of
+	// the run this one resumes); "" when there is none.
+	PrevCheckpointDir string
+	// EnableDeck says whether the engine renders the task's decks.
+	EnableDeck bool
+	// TmpDir is a sandbox directory under which the task may make fresh
+	// directories.
+	TmpDir string
+	// RawOutputPrefix is the URI of the run's data store.
+	RawOutputPrefix string
+	// StatsD is where the task sends metrics as they happen; nil when no
+	// endpoint is configured.
+	StatsD *StatsD
+}
+
+// StatsD is a StatsD endpoint reached over UDP.
+type StatsD struct {
+	Host string
+	Port int
+	// DisableTags sends metrics without tags.
+	DisableTags bool
+	// Prefix is put before every metric name.
+	Prefix string
 }
 
 // ExecuteRequest asks a plugin to run one task with evaluated inputs.
@@ -240,12 +266,97 @@ type Tracker interface {
 	Running(ctx context.Context, callID string) (bool, error)
 }
 
-// ExecuteResult carries a task's outputs.
+// ExecuteResult carries a task's outputs. Execute may return a result
+// together with a *TaskError: its Decks and Metrics then still count, its
+// Outputs and Workflow do not.
 type ExecuteResult struct {
 	Outputs json.RawMessage // a JSON object keyed by output name
 	// Workflow is what a dynamic task returns instead of outputs: the HCL
 	// source of a workflow whose outputs are the task's.
 	Workflow string
+	// Decks are the task's own report pages.
+	Decks []Deck
+	// Metrics are the task's counters, gauges and timers.
+	Metrics []Metric
+}
+
+// Deck is a named page of a task's report, its blocks shown in order.
+type Deck struct {
+	Name   string      `json:"name"`
+	Blocks []DeckBlock `json:"blocks"`
+}
+
+// DeckBlock is one block of a deck: exactly one field is set.
+type DeckBlock struct {
+	Markdown string     `json:"markdown,omitempty"`
+	HTML     string     `json:"html,omitempty"`
+	Table    *DeckTable `json:"table,omitempty"`
+	Image    *DeckImage `json:"image,omitempty"`
+}
+
+// DeckTable is a table of text cells.
+type DeckTable struct {
+	Header []string   `json:"header,omitempty"`
+	Rows   [][]string `json:"rows"`
+}
+
+// DeckImage is a PNG or SVG image.
+type DeckImage struct {
+	MIMEType string `json:"mime_type"` // image/png or image/svg+xml
+	Data     []byte `json:"data"`
+	Alt      string `json:"alt,omitempty"`
+}
+
+// MetricKind says how a metric's samples combine.
+type MetricKind int32
+
+// Metric kinds.
+const (
+	Counter MetricKind = iota
+	Gauge
+	Timer
+)
+
+func (k MetricKind) String() string {
+	switch k {
+	case Counter:
+		return "counter"
+	case Gauge:
+		return "gauge"
+	case Timer:
+		return "timer"
+	}
+	return fmt.Sprintf("MetricKind(%d)", int32(k))
+}
+
+// MarshalText writes the kind's name.
+func (k MetricKind) MarshalText() ([]byte, error) { return []byte(k.String()), nil }
+
+// UnmarshalText reads a kind's name.
+func (k *MetricKind) UnmarshalText(b []byte) error {
+	for _, c := range []MetricKind{Counter, Gauge, Timer} {
+		if c.String() == string(b) {
+			*k = c
+			return nil
+		}
+	}
+	return fmt.Errorf("unknown metric kind %q", b)
+}
+
+// Metric is one series (a name and a set of tags) aggregated over a task
+// execution.
+type Metric struct {
+	Name string            `json:"name"`
+	Kind MetricKind        `json:"kind"`
+	Tags map[string]string `json:"tags,omitempty"`
+	// Value is a counter's sum, a gauge's last value or a timer's total in
+	// milliseconds.
+	Value float64 `json:"value"`
+	// Count is the number of samples.
+	Count int64 `json:"count"`
+	// Min and Max are a timer's extremes in milliseconds.
+	Min float64 `json:"min,omitempty"`
+	Max float64 `json:"max,omitempty"`
 }
 
 // Severity of a Diagnostic.

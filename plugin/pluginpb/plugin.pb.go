@@ -145,6 +145,55 @@ func (Mode) EnumDescriptor() ([]byte, []int) {
 	return file_plugin_proto_rawDescGZIP(), []int{1}
 }
 
+type Metric_Kind int32
+
+const (
+	Metric_KIND_COUNTER Metric_Kind = 0
+	Metric_KIND_GAUGE   Metric_Kind = 1
+	Metric_KIND_TIMER   Metric_Kind = 2
+)
+
+// Enum value maps for Metric_Kind.
+var (
+	Metric_Kind_name = map[int32]string{
+		0: "KIND_COUNTER",
+		1: "KIND_GAUGE",
+		2: "KIND_TIMER",
+	}
+	Metric_Kind_value = map[string]int32{
+		"KIND_COUNTER": 0,
+		"KIND_GAUGE":   1,
+		"KIND_TIMER":   2,
+	}
+)
+
+func (x Metric_Kind) Enum() *Metric_Kind {
+	p := new(Metric_Kind)
+	*p = x
+	return p
+}
+
+func (x Metric_Kind) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (Metric_Kind) Descriptor() protoreflect.EnumDescriptor {
+	return file_plugin_proto_enumTypes[2].Descriptor()
+}
+
+func (Metric_Kind) Type() protoreflect.EnumType {
+	return &file_plugin_proto_enumTypes[2]
+}
+
+func (x Metric_Kind) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use Metric_Kind.Descriptor instead.
+func (Metric_Kind) EnumDescriptor() ([]byte, []int) {
+	return file_plugin_proto_rawDescGZIP(), []int{19, 0}
+}
+
 type Diagnostic_Severity int32
 
 const (
@@ -175,11 +224,11 @@ func (x Diagnostic_Severity) String() string {
 }
 
 func (Diagnostic_Severity) Descriptor() protoreflect.EnumDescriptor {
-	return file_plugin_proto_enumTypes[2].Descriptor()
+	return file_plugin_proto_enumTypes[3].Descriptor()
 }
 
 func (Diagnostic_Severity) Type() protoreflect.EnumType {
-	return &file_plugin_proto_enumTypes[2]
+	return &file_plugin_proto_enumTypes[3]
 }
 
 func (x Diagnostic_Severity) Number() protoreflect.EnumNumber {
@@ -188,7 +237,7 @@ func (x Diagnostic_Severity) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use Diagnostic_Severity.Descriptor instead.
 func (Diagnostic_Severity) EnumDescriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{14, 0}
+	return file_plugin_proto_rawDescGZIP(), []int{21, 0}
 }
 
 type RunTaskRequest struct {
@@ -807,7 +856,23 @@ type ExecutionParameters struct {
 	Node    string `protobuf:"bytes,6,opt,name=node,proto3" json:"node,omitempty"`
 	Attempt int32  `protobuf:"varint,7,opt,name=attempt,proto3" json:"attempt,omitempty"`
 	// log_level is the hclog level the plugin should log at.
-	LogLevel      string `protobuf:"bytes,8,opt,name=log_level,json=logLevel,proto3" json:"log_level,omitempty"`
+	LogLevel string `protobuf:"bytes,8,opt,name=log_level,json=logLevel,proto3" json:"log_level,omitempty"`
+	// checkpoint_dir is where this attempt saves its checkpoint; "" when
+	// checkpoints are off.
+	CheckpointDir string `protobuf:"bytes,9,opt,name=checkpoint_dir,json=checkpointDir,proto3" json:"checkpoint_dir,omitempty"`
+	// prev_checkpoint_dir holds the checkpoint the previous attempt (or the
+	// resumed run) saved; "" when there is none.
+	PrevCheckpointDir string `protobuf:"bytes,10,opt,name=prev_checkpoint_dir,json=prevCheckpointDir,proto3" json:"prev_checkpoint_dir,omitempty"`
+	// enable_deck says whether the engine renders the decks the task returns.
+	EnableDeck bool `protobuf:"varint,11,opt,name=enable_deck,json=enableDeck,proto3" json:"enable_deck,omitempty"`
+	// tmp_dir is a directory of the run's sandbox under which the task may
+	// make fresh directories (Flytekit's get_random_local_directory).
+	TmpDir string `protobuf:"bytes,12,opt,name=tmp_dir,json=tmpDir,proto3" json:"tmp_dir,omitempty"`
+	// raw_output_prefix is the URI of the run's data store.
+	RawOutputPrefix string `protobuf:"bytes,13,opt,name=raw_output_prefix,json=rawOutputPrefix,proto3" json:"raw_output_prefix,omitempty"`
+	// statsd is where the task sends its metrics as they happen; unset when
+	// no StatsD endpoint is configured (metrics are then only returned).
+	Statsd        *StatsD `protobuf:"bytes,14,opt,name=statsd,proto3" json:"statsd,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -898,6 +963,119 @@ func (x *ExecutionParameters) GetLogLevel() string {
 	return ""
 }
 
+func (x *ExecutionParameters) GetCheckpointDir() string {
+	if x != nil {
+		return x.CheckpointDir
+	}
+	return ""
+}
+
+func (x *ExecutionParameters) GetPrevCheckpointDir() string {
+	if x != nil {
+		return x.PrevCheckpointDir
+	}
+	return ""
+}
+
+func (x *ExecutionParameters) GetEnableDeck() bool {
+	if x != nil {
+		return x.EnableDeck
+	}
+	return false
+}
+
+func (x *ExecutionParameters) GetTmpDir() string {
+	if x != nil {
+		return x.TmpDir
+	}
+	return ""
+}
+
+func (x *ExecutionParameters) GetRawOutputPrefix() string {
+	if x != nil {
+		return x.RawOutputPrefix
+	}
+	return ""
+}
+
+func (x *ExecutionParameters) GetStatsd() *StatsD {
+	if x != nil {
+		return x.Statsd
+	}
+	return nil
+}
+
+// StatsD is a StatsD endpoint reached over UDP.
+type StatsD struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Host  string                 `protobuf:"bytes,1,opt,name=host,proto3" json:"host,omitempty"`
+	Port  int32                  `protobuf:"varint,2,opt,name=port,proto3" json:"port,omitempty"`
+	// disable_tags sends metrics without tags.
+	DisableTags bool `protobuf:"varint,3,opt,name=disable_tags,json=disableTags,proto3" json:"disable_tags,omitempty"`
+	// prefix is put before every metric name, e.g. "goflyte.".
+	Prefix        string `protobuf:"bytes,4,opt,name=prefix,proto3" json:"prefix,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StatsD) Reset() {
+	*x = StatsD{}
+	mi := &file_plugin_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StatsD) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StatsD) ProtoMessage() {}
+
+func (x *StatsD) ProtoReflect() protoreflect.Message {
+	mi := &file_plugin_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StatsD.ProtoReflect.Descriptor instead.
+func (*StatsD) Descriptor() ([]byte, []int) {
+	return file_plugin_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *StatsD) GetHost() string {
+	if x != nil {
+		return x.Host
+	}
+	return ""
+}
+
+func (x *StatsD) GetPort() int32 {
+	if x != nil {
+		return x.Port
+	}
+	return 0
+}
+
+func (x *StatsD) GetDisableTags() bool {
+	if x != nil {
+		return x.DisableTags
+	}
+	return false
+}
+
+func (x *StatsD) GetPrefix() string {
+	if x != nil {
+		return x.Prefix
+	}
+	return ""
+}
+
 type ExecuteRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Task  string                 `protobuf:"bytes,1,opt,name=task,proto3" json:"task,omitempty"`
@@ -917,7 +1095,7 @@ type ExecuteRequest struct {
 
 func (x *ExecuteRequest) Reset() {
 	*x = ExecuteRequest{}
-	mi := &file_plugin_proto_msgTypes[11]
+	mi := &file_plugin_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -929,7 +1107,7 @@ func (x *ExecuteRequest) String() string {
 func (*ExecuteRequest) ProtoMessage() {}
 
 func (x *ExecuteRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[11]
+	mi := &file_plugin_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -942,7 +1120,7 @@ func (x *ExecuteRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExecuteRequest.ProtoReflect.Descriptor instead.
 func (*ExecuteRequest) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{11}
+	return file_plugin_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *ExecuteRequest) GetTask() string {
@@ -996,14 +1174,19 @@ type ExecuteResponse struct {
 	// workflow is what a dynamic task returns: the HCL source of one
 	// workflow that the engine validates and runs, whose outputs are the
 	// task's. outputs is then empty.
-	Workflow      string `protobuf:"bytes,3,opt,name=workflow,proto3" json:"workflow,omitempty"`
+	Workflow string `protobuf:"bytes,3,opt,name=workflow,proto3" json:"workflow,omitempty"`
+	// decks are the task's own decks, sent also when the task failed.
+	Decks []*Deck `protobuf:"bytes,4,rep,name=decks,proto3" json:"decks,omitempty"`
+	// metrics are the task's counters, gauges and timers, sent also when
+	// the task failed.
+	Metrics       []*Metric `protobuf:"bytes,5,rep,name=metrics,proto3" json:"metrics,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ExecuteResponse) Reset() {
 	*x = ExecuteResponse{}
-	mi := &file_plugin_proto_msgTypes[12]
+	mi := &file_plugin_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1015,7 +1198,7 @@ func (x *ExecuteResponse) String() string {
 func (*ExecuteResponse) ProtoMessage() {}
 
 func (x *ExecuteResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[12]
+	mi := &file_plugin_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1028,7 +1211,7 @@ func (x *ExecuteResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExecuteResponse.ProtoReflect.Descriptor instead.
 func (*ExecuteResponse) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{12}
+	return file_plugin_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *ExecuteResponse) GetOutputs() []byte {
@@ -1052,6 +1235,442 @@ func (x *ExecuteResponse) GetWorkflow() string {
 	return ""
 }
 
+func (x *ExecuteResponse) GetDecks() []*Deck {
+	if x != nil {
+		return x.Decks
+	}
+	return nil
+}
+
+func (x *ExecuteResponse) GetMetrics() []*Metric {
+	if x != nil {
+		return x.Metrics
+	}
+	return nil
+}
+
+// Deck is a named page of a task's report: blocks rendered in order.
+type Deck struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Blocks        []*DeckBlock           `protobuf:"bytes,2,rep,name=blocks,proto3" json:"blocks,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Deck) Reset() {
+	*x = Deck{}
+	mi := &file_plugin_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Deck) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Deck) ProtoMessage() {}
+
+func (x *Deck) ProtoReflect() protoreflect.Message {
+	mi := &file_plugin_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Deck.ProtoReflect.Descriptor instead.
+func (*Deck) Descriptor() ([]byte, []int) {
+	return file_plugin_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *Deck) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *Deck) GetBlocks() []*DeckBlock {
+	if x != nil {
+		return x.Blocks
+	}
+	return nil
+}
+
+type DeckBlock struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Types that are valid to be assigned to Content:
+	//
+	//	*DeckBlock_Markdown
+	//	*DeckBlock_Html
+	//	*DeckBlock_Table
+	//	*DeckBlock_Image
+	Content       isDeckBlock_Content `protobuf_oneof:"content"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeckBlock) Reset() {
+	*x = DeckBlock{}
+	mi := &file_plugin_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeckBlock) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeckBlock) ProtoMessage() {}
+
+func (x *DeckBlock) ProtoReflect() protoreflect.Message {
+	mi := &file_plugin_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeckBlock.ProtoReflect.Descriptor instead.
+func (*DeckBlock) Descriptor() ([]byte, []int) {
+	return file_plugin_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *DeckBlock) GetContent() isDeckBlock_Content {
+	if x != nil {
+		return x.Content
+	}
+	return nil
+}
+
+func (x *DeckBlock) GetMarkdown() string {
+	if x != nil {
+		if x, ok := x.Content.(*DeckBlock_Markdown); ok {
+			return x.Markdown
+		}
+	}
+	return ""
+}
+
+func (x *DeckBlock) GetHtml() string {
+	if x != nil {
+		if x, ok := x.Content.(*DeckBlock_Html); ok {
+			return x.Html
+		}
+	}
+	return ""
+}
+
+func (x *DeckBlock) GetTable() *DeckTable {
+	if x != nil {
+		if x, ok := x.Content.(*DeckBlock_Table); ok {
+			return x.Table
+		}
+	}
+	return nil
+}
+
+func (x *DeckBlock) GetImage() *DeckImage {
+	if x != nil {
+		if x, ok := x.Content.(*DeckBlock_Image); ok {
+			return x.Image
+		}
+	}
+	return nil
+}
+
+type isDeckBlock_Content interface {
+	isDeckBlock_Content()
+}
+
+type DeckBlock_Markdown struct {
+	Markdown string `protobuf:"bytes,1,opt,name=markdown,proto3,oneof"`
+}
+
+type DeckBlock_Html struct {
+	// html is shown as the task wrote it, inside a sandboxed frame.
+	Html string `protobuf:"bytes,2,opt,name=html,proto3,oneof"`
+}
+
+type DeckBlock_Table struct {
+	Table *DeckTable `protobuf:"bytes,3,opt,name=table,proto3,oneof"`
+}
+
+type DeckBlock_Image struct {
+	Image *DeckImage `protobuf:"bytes,4,opt,name=image,proto3,oneof"`
+}
+
+func (*DeckBlock_Markdown) isDeckBlock_Content() {}
+
+func (*DeckBlock_Html) isDeckBlock_Content() {}
+
+func (*DeckBlock_Table) isDeckBlock_Content() {}
+
+func (*DeckBlock_Image) isDeckBlock_Content() {}
+
+type DeckTable struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Header        []string               `protobuf:"bytes,1,rep,name=header,proto3" json:"header,omitempty"`
+	Rows          []*DeckRow             `protobuf:"bytes,2,rep,name=rows,proto3" json:"rows,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeckTable) Reset() {
+	*x = DeckTable{}
+	mi := &file_plugin_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeckTable) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeckTable) ProtoMessage() {}
+
+func (x *DeckTable) ProtoReflect() protoreflect.Message {
+	mi := &file_plugin_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeckTable.ProtoReflect.Descriptor instead.
+func (*DeckTable) Descriptor() ([]byte, []int) {
+	return file_plugin_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *DeckTable) GetHeader() []string {
+	if x != nil {
+		return x.Header
+	}
+	return nil
+}
+
+func (x *DeckTable) GetRows() []*DeckRow {
+	if x != nil {
+		return x.Rows
+	}
+	return nil
+}
+
+type DeckRow struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Cells         []string               `protobuf:"bytes,1,rep,name=cells,proto3" json:"cells,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeckRow) Reset() {
+	*x = DeckRow{}
+	mi := &file_plugin_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeckRow) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeckRow) ProtoMessage() {}
+
+func (x *DeckRow) ProtoReflect() protoreflect.Message {
+	mi := &file_plugin_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeckRow.ProtoReflect.Descriptor instead.
+func (*DeckRow) Descriptor() ([]byte, []int) {
+	return file_plugin_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *DeckRow) GetCells() []string {
+	if x != nil {
+		return x.Cells
+	}
+	return nil
+}
+
+type DeckImage struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// mime_type is image/png or image/svg+xml.
+	MimeType      string `protobuf:"bytes,1,opt,name=mime_type,json=mimeType,proto3" json:"mime_type,omitempty"`
+	Data          []byte `protobuf:"bytes,2,opt,name=data,proto3" json:"data,omitempty"`
+	Alt           string `protobuf:"bytes,3,opt,name=alt,proto3" json:"alt,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeckImage) Reset() {
+	*x = DeckImage{}
+	mi := &file_plugin_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeckImage) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeckImage) ProtoMessage() {}
+
+func (x *DeckImage) ProtoReflect() protoreflect.Message {
+	mi := &file_plugin_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeckImage.ProtoReflect.Descriptor instead.
+func (*DeckImage) Descriptor() ([]byte, []int) {
+	return file_plugin_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *DeckImage) GetMimeType() string {
+	if x != nil {
+		return x.MimeType
+	}
+	return ""
+}
+
+func (x *DeckImage) GetData() []byte {
+	if x != nil {
+		return x.Data
+	}
+	return nil
+}
+
+func (x *DeckImage) GetAlt() string {
+	if x != nil {
+		return x.Alt
+	}
+	return ""
+}
+
+// Metric is one metric series of a task, aggregated over the call.
+type Metric struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Kind  Metric_Kind            `protobuf:"varint,2,opt,name=kind,proto3,enum=goflyte.plugin.v1.Metric_Kind" json:"kind,omitempty"`
+	Tags  map[string]string      `protobuf:"bytes,3,rep,name=tags,proto3" json:"tags,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// value is a counter's sum, a gauge's last value or a timer's total in
+	// milliseconds.
+	Value float64 `protobuf:"fixed64,4,opt,name=value,proto3" json:"value,omitempty"`
+	// count is the number of samples.
+	Count int64 `protobuf:"varint,5,opt,name=count,proto3" json:"count,omitempty"`
+	// min and max are a timer's extremes in milliseconds.
+	Min           float64 `protobuf:"fixed64,6,opt,name=min,proto3" json:"min,omitempty"`
+	Max           float64 `protobuf:"fixed64,7,opt,name=max,proto3" json:"max,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Metric) Reset() {
+	*x = Metric{}
+	mi := &file_plugin_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Metric) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Metric) ProtoMessage() {}
+
+func (x *Metric) ProtoReflect() protoreflect.Message {
+	mi := &file_plugin_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Metric.ProtoReflect.Descriptor instead.
+func (*Metric) Descriptor() ([]byte, []int) {
+	return file_plugin_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *Metric) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *Metric) GetKind() Metric_Kind {
+	if x != nil {
+		return x.Kind
+	}
+	return Metric_KIND_COUNTER
+}
+
+func (x *Metric) GetTags() map[string]string {
+	if x != nil {
+		return x.Tags
+	}
+	return nil
+}
+
+func (x *Metric) GetValue() float64 {
+	if x != nil {
+		return x.Value
+	}
+	return 0
+}
+
+func (x *Metric) GetCount() int64 {
+	if x != nil {
+		return x.Count
+	}
+	return 0
+}
+
+func (x *Metric) GetMin() float64 {
+	if x != nil {
+		return x.Min
+	}
+	return 0
+}
+
+func (x *Metric) GetMax() float64 {
+	if x != nil {
+		return x.Max
+	}
+	return 0
+}
+
 type TaskError struct {
 	state   protoimpl.MessageState `protogen:"open.v1"`
 	Message string                 `protobuf:"bytes,1,opt,name=message,proto3" json:"message,omitempty"`
@@ -1064,7 +1683,7 @@ type TaskError struct {
 
 func (x *TaskError) Reset() {
 	*x = TaskError{}
-	mi := &file_plugin_proto_msgTypes[13]
+	mi := &file_plugin_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1076,7 +1695,7 @@ func (x *TaskError) String() string {
 func (*TaskError) ProtoMessage() {}
 
 func (x *TaskError) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[13]
+	mi := &file_plugin_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1089,7 +1708,7 @@ func (x *TaskError) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TaskError.ProtoReflect.Descriptor instead.
 func (*TaskError) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{13}
+	return file_plugin_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *TaskError) GetMessage() string {
@@ -1127,7 +1746,7 @@ type Diagnostic struct {
 
 func (x *Diagnostic) Reset() {
 	*x = Diagnostic{}
-	mi := &file_plugin_proto_msgTypes[14]
+	mi := &file_plugin_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1139,7 +1758,7 @@ func (x *Diagnostic) String() string {
 func (*Diagnostic) ProtoMessage() {}
 
 func (x *Diagnostic) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[14]
+	mi := &file_plugin_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1152,7 +1771,7 @@ func (x *Diagnostic) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Diagnostic.ProtoReflect.Descriptor instead.
 func (*Diagnostic) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{14}
+	return file_plugin_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *Diagnostic) GetSeverity() Diagnostic_Severity {
@@ -1227,7 +1846,7 @@ const file_plugin_proto_rawDesc = "" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
 	"\x04type\x18\x02 \x01(\tR\x04type\x12\x10\n" +
 	"\x03doc\x18\x03 \x01(\tR\x03doc\x12\x1a\n" +
-	"\boptional\x18\x04 \x01(\bR\boptional\"\xb9\x02\n" +
+	"\boptional\x18\x04 \x01(\bR\boptional\"\xa9\x04\n" +
 	"\x13ExecutionParameters\x12!\n" +
 	"\fexecution_id\x18\x01 \x01(\tR\vexecutionId\x12A\n" +
 	"\x0eexecution_date\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\rexecutionDate\x12+\n" +
@@ -1236,18 +1855,68 @@ const file_plugin_proto_rawDesc = "" +
 	"\atask_id\x18\x05 \x01(\tR\x06taskId\x12\x12\n" +
 	"\x04node\x18\x06 \x01(\tR\x04node\x12\x18\n" +
 	"\aattempt\x18\a \x01(\x05R\aattempt\x12\x1b\n" +
-	"\tlog_level\x18\b \x01(\tR\blogLevel\"\xf0\x01\n" +
+	"\tlog_level\x18\b \x01(\tR\blogLevel\x12%\n" +
+	"\x0echeckpoint_dir\x18\t \x01(\tR\rcheckpointDir\x12.\n" +
+	"\x13prev_checkpoint_dir\x18\n" +
+	" \x01(\tR\x11prevCheckpointDir\x12\x1f\n" +
+	"\venable_deck\x18\v \x01(\bR\n" +
+	"enableDeck\x12\x17\n" +
+	"\atmp_dir\x18\f \x01(\tR\x06tmpDir\x12*\n" +
+	"\x11raw_output_prefix\x18\r \x01(\tR\x0frawOutputPrefix\x121\n" +
+	"\x06statsd\x18\x0e \x01(\v2\x19.goflyte.plugin.v1.StatsDR\x06statsd\"k\n" +
+	"\x06StatsD\x12\x12\n" +
+	"\x04host\x18\x01 \x01(\tR\x04host\x12\x12\n" +
+	"\x04port\x18\x02 \x01(\x05R\x04port\x12!\n" +
+	"\fdisable_tags\x18\x03 \x01(\bR\vdisableTags\x12\x16\n" +
+	"\x06prefix\x18\x04 \x01(\tR\x06prefix\"\xf0\x01\n" +
 	"\x0eExecuteRequest\x12\x12\n" +
 	"\x04task\x18\x01 \x01(\tR\x04task\x12\x16\n" +
 	"\x06inputs\x18\x02 \x01(\fR\x06inputs\x12>\n" +
 	"\x06params\x18\x03 \x01(\v2&.goflyte.plugin.v1.ExecutionParametersR\x06params\x123\n" +
 	"\asecrets\x18\x04 \x03(\v2\x19.goflyte.plugin.v1.SecretR\asecrets\x12\x17\n" +
 	"\acall_id\x18\x05 \x01(\tR\x06callId\x12$\n" +
-	"\x0ehost_broker_id\x18\x06 \x01(\rR\fhostBrokerId\"{\n" +
+	"\x0ehost_broker_id\x18\x06 \x01(\rR\fhostBrokerId\"\xdf\x01\n" +
 	"\x0fExecuteResponse\x12\x18\n" +
 	"\aoutputs\x18\x01 \x01(\fR\aoutputs\x122\n" +
 	"\x05error\x18\x02 \x01(\v2\x1c.goflyte.plugin.v1.TaskErrorR\x05error\x12\x1a\n" +
-	"\bworkflow\x18\x03 \x01(\tR\bworkflow\"\x84\x01\n" +
+	"\bworkflow\x18\x03 \x01(\tR\bworkflow\x12-\n" +
+	"\x05decks\x18\x04 \x03(\v2\x17.goflyte.plugin.v1.DeckR\x05decks\x123\n" +
+	"\ametrics\x18\x05 \x03(\v2\x19.goflyte.plugin.v1.MetricR\ametrics\"P\n" +
+	"\x04Deck\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x124\n" +
+	"\x06blocks\x18\x02 \x03(\v2\x1c.goflyte.plugin.v1.DeckBlockR\x06blocks\"\xb6\x01\n" +
+	"\tDeckBlock\x12\x1c\n" +
+	"\bmarkdown\x18\x01 \x01(\tH\x00R\bmarkdown\x12\x14\n" +
+	"\x04html\x18\x02 \x01(\tH\x00R\x04html\x124\n" +
+	"\x05table\x18\x03 \x01(\v2\x1c.goflyte.plugin.v1.DeckTableH\x00R\x05table\x124\n" +
+	"\x05image\x18\x04 \x01(\v2\x1c.goflyte.plugin.v1.DeckImageH\x00R\x05imageB\t\n" +
+	"\acontent\"S\n" +
+	"\tDeckTable\x12\x16\n" +
+	"\x06header\x18\x01 \x03(\tR\x06header\x12.\n" +
+	"\x04rows\x18\x02 \x03(\v2\x1a.goflyte.plugin.v1.DeckRowR\x04rows\"\x1f\n" +
+	"\aDeckRow\x12\x14\n" +
+	"\x05cells\x18\x01 \x03(\tR\x05cells\"N\n" +
+	"\tDeckImage\x12\x1b\n" +
+	"\tmime_type\x18\x01 \x01(\tR\bmimeType\x12\x12\n" +
+	"\x04data\x18\x02 \x01(\fR\x04data\x12\x10\n" +
+	"\x03alt\x18\x03 \x01(\tR\x03alt\"\xcc\x02\n" +
+	"\x06Metric\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x122\n" +
+	"\x04kind\x18\x02 \x01(\x0e2\x1e.goflyte.plugin.v1.Metric.KindR\x04kind\x127\n" +
+	"\x04tags\x18\x03 \x03(\v2#.goflyte.plugin.v1.Metric.TagsEntryR\x04tags\x12\x14\n" +
+	"\x05value\x18\x04 \x01(\x01R\x05value\x12\x14\n" +
+	"\x05count\x18\x05 \x01(\x03R\x05count\x12\x10\n" +
+	"\x03min\x18\x06 \x01(\x01R\x03min\x12\x10\n" +
+	"\x03max\x18\a \x01(\x01R\x03max\x1a7\n" +
+	"\tTagsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"8\n" +
+	"\x04Kind\x12\x10\n" +
+	"\fKIND_COUNTER\x10\x00\x12\x0e\n" +
+	"\n" +
+	"KIND_GAUGE\x10\x01\x12\x0e\n" +
+	"\n" +
+	"KIND_TIMER\x10\x02\"\x84\x01\n" +
 	"\tTaskError\x12\x18\n" +
 	"\amessage\x18\x01 \x01(\tR\amessage\x12\x1c\n" +
 	"\tretryable\x18\x02 \x01(\bR\tretryable\x12?\n" +
@@ -1293,56 +1962,74 @@ func file_plugin_proto_rawDescGZIP() []byte {
 	return file_plugin_proto_rawDescData
 }
 
-var file_plugin_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_plugin_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
+var file_plugin_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
+var file_plugin_proto_msgTypes = make([]protoimpl.MessageInfo, 23)
 var file_plugin_proto_goTypes = []any{
 	(TaskKind)(0),                 // 0: goflyte.plugin.v1.TaskKind
 	(Mode)(0),                     // 1: goflyte.plugin.v1.Mode
-	(Diagnostic_Severity)(0),      // 2: goflyte.plugin.v1.Diagnostic.Severity
-	(*RunTaskRequest)(nil),        // 3: goflyte.plugin.v1.RunTaskRequest
-	(*RunTaskResponse)(nil),       // 4: goflyte.plugin.v1.RunTaskResponse
-	(*RunningRequest)(nil),        // 5: goflyte.plugin.v1.RunningRequest
-	(*RunningResponse)(nil),       // 6: goflyte.plugin.v1.RunningResponse
-	(*DescribeRequest)(nil),       // 7: goflyte.plugin.v1.DescribeRequest
-	(*DescribeResponse)(nil),      // 8: goflyte.plugin.v1.DescribeResponse
-	(*TaskSchema)(nil),            // 9: goflyte.plugin.v1.TaskSchema
-	(*SecretRequest)(nil),         // 10: goflyte.plugin.v1.SecretRequest
-	(*Secret)(nil),                // 11: goflyte.plugin.v1.Secret
-	(*Field)(nil),                 // 12: goflyte.plugin.v1.Field
-	(*ExecutionParameters)(nil),   // 13: goflyte.plugin.v1.ExecutionParameters
-	(*ExecuteRequest)(nil),        // 14: goflyte.plugin.v1.ExecuteRequest
-	(*ExecuteResponse)(nil),       // 15: goflyte.plugin.v1.ExecuteResponse
-	(*TaskError)(nil),             // 16: goflyte.plugin.v1.TaskError
-	(*Diagnostic)(nil),            // 17: goflyte.plugin.v1.Diagnostic
-	(*timestamppb.Timestamp)(nil), // 18: google.protobuf.Timestamp
+	(Metric_Kind)(0),              // 2: goflyte.plugin.v1.Metric.Kind
+	(Diagnostic_Severity)(0),      // 3: goflyte.plugin.v1.Diagnostic.Severity
+	(*RunTaskRequest)(nil),        // 4: goflyte.plugin.v1.RunTaskRequest
+	(*RunTaskResponse)(nil),       // 5: goflyte.plugin.v1.RunTaskResponse
+	(*RunningRequest)(nil),        // 6: goflyte.plugin.v1.RunningRequest
+	(*RunningResponse)(nil),       // 7: goflyte.plugin.v1.RunningResponse
+	(*DescribeRequest)(nil),       // 8: goflyte.plugin.v1.DescribeRequest
+	(*DescribeResponse)(nil),      // 9: goflyte.plugin.v1.DescribeResponse
+	(*TaskSchema)(nil),            // 10: goflyte.plugin.v1.TaskSchema
+	(*SecretRequest)(nil),         // 11: goflyte.plugin.v1.SecretRequest
+	(*Secret)(nil),                // 12: goflyte.plugin.v1.Secret
+	(*Field)(nil),                 // 13: goflyte.plugin.v1.Field
+	(*ExecutionParameters)(nil),   // 14: goflyte.plugin.v1.ExecutionParameters
+	(*StatsD)(nil),                // 15: goflyte.plugin.v1.StatsD
+	(*ExecuteRequest)(nil),        // 16: goflyte.plugin.v1.ExecuteRequest
+	(*ExecuteResponse)(nil),       // 17: goflyte.plugin.v1.ExecuteResponse
+	(*Deck)(nil),                  // 18: goflyte.plugin.v1.Deck
+	(*DeckBlock)(nil),             // 19: goflyte.plugin.v1.DeckBlock
+	(*DeckTable)(nil),             // 20: goflyte.plugin.v1.DeckTable
+	(*DeckRow)(nil),               // 21: goflyte.plugin.v1.DeckRow
+	(*DeckImage)(nil),             // 22: goflyte.plugin.v1.DeckImage
+	(*Metric)(nil),                // 23: goflyte.plugin.v1.Metric
+	(*TaskError)(nil),             // 24: goflyte.plugin.v1.TaskError
+	(*Diagnostic)(nil),            // 25: goflyte.plugin.v1.Diagnostic
+	nil,                           // 26: goflyte.plugin.v1.Metric.TagsEntry
+	(*timestamppb.Timestamp)(nil), // 27: google.protobuf.Timestamp
 }
 var file_plugin_proto_depIdxs = []int32{
-	16, // 0: goflyte.plugin.v1.RunTaskResponse.error:type_name -> goflyte.plugin.v1.TaskError
-	9,  // 1: goflyte.plugin.v1.DescribeResponse.tasks:type_name -> goflyte.plugin.v1.TaskSchema
+	24, // 0: goflyte.plugin.v1.RunTaskResponse.error:type_name -> goflyte.plugin.v1.TaskError
+	10, // 1: goflyte.plugin.v1.DescribeResponse.tasks:type_name -> goflyte.plugin.v1.TaskSchema
 	0,  // 2: goflyte.plugin.v1.TaskSchema.kind:type_name -> goflyte.plugin.v1.TaskKind
-	12, // 3: goflyte.plugin.v1.TaskSchema.inputs:type_name -> goflyte.plugin.v1.Field
-	12, // 4: goflyte.plugin.v1.TaskSchema.outputs:type_name -> goflyte.plugin.v1.Field
-	10, // 5: goflyte.plugin.v1.TaskSchema.secrets:type_name -> goflyte.plugin.v1.SecretRequest
-	18, // 6: goflyte.plugin.v1.ExecutionParameters.execution_date:type_name -> google.protobuf.Timestamp
+	13, // 3: goflyte.plugin.v1.TaskSchema.inputs:type_name -> goflyte.plugin.v1.Field
+	13, // 4: goflyte.plugin.v1.TaskSchema.outputs:type_name -> goflyte.plugin.v1.Field
+	11, // 5: goflyte.plugin.v1.TaskSchema.secrets:type_name -> goflyte.plugin.v1.SecretRequest
+	27, // 6: goflyte.plugin.v1.ExecutionParameters.execution_date:type_name -> google.protobuf.Timestamp
 	1,  // 7: goflyte.plugin.v1.ExecutionParameters.mode:type_name -> goflyte.plugin.v1.Mode
-	13, // 8: goflyte.plugin.v1.ExecuteRequest.params:type_name -> goflyte.plugin.v1.ExecutionParameters
-	11, // 9: goflyte.plugin.v1.ExecuteRequest.secrets:type_name -> goflyte.plugin.v1.Secret
-	16, // 10: goflyte.plugin.v1.ExecuteResponse.error:type_name -> goflyte.plugin.v1.TaskError
-	17, // 11: goflyte.plugin.v1.TaskError.diagnostics:type_name -> goflyte.plugin.v1.Diagnostic
-	2,  // 12: goflyte.plugin.v1.Diagnostic.severity:type_name -> goflyte.plugin.v1.Diagnostic.Severity
-	7,  // 13: goflyte.plugin.v1.Plugin.Describe:input_type -> goflyte.plugin.v1.DescribeRequest
-	14, // 14: goflyte.plugin.v1.Plugin.Execute:input_type -> goflyte.plugin.v1.ExecuteRequest
-	5,  // 15: goflyte.plugin.v1.Plugin.Running:input_type -> goflyte.plugin.v1.RunningRequest
-	3,  // 16: goflyte.plugin.v1.Host.RunTask:input_type -> goflyte.plugin.v1.RunTaskRequest
-	8,  // 17: goflyte.plugin.v1.Plugin.Describe:output_type -> goflyte.plugin.v1.DescribeResponse
-	15, // 18: goflyte.plugin.v1.Plugin.Execute:output_type -> goflyte.plugin.v1.ExecuteResponse
-	6,  // 19: goflyte.plugin.v1.Plugin.Running:output_type -> goflyte.plugin.v1.RunningResponse
-	4,  // 20: goflyte.plugin.v1.Host.RunTask:output_type -> goflyte.plugin.v1.RunTaskResponse
-	17, // [17:21] is the sub-list for method output_type
-	13, // [13:17] is the sub-list for method input_type
-	13, // [13:13] is the sub-list for extension type_name
-	13, // [13:13] is the sub-list for extension extendee
-	0,  // [0:13] is the sub-list for field type_name
+	15, // 8: goflyte.plugin.v1.ExecutionParameters.statsd:type_name -> goflyte.plugin.v1.StatsD
+	14, // 9: goflyte.plugin.v1.ExecuteRequest.params:type_name -> goflyte.plugin.v1.ExecutionParameters
+	12, // 10: goflyte.plugin.v1.ExecuteRequest.secrets:type_name -> goflyte.plugin.v1.Secret
+	24, // 11: goflyte.plugin.v1.ExecuteResponse.error:type_name -> goflyte.plugin.v1.TaskError
+	18, // 12: goflyte.plugin.v1.ExecuteResponse.decks:type_name -> goflyte.plugin.v1.Deck
+	23, // 13: goflyte.plugin.v1.ExecuteResponse.metrics:type_name -> goflyte.plugin.v1.Metric
+	19, // 14: goflyte.plugin.v1.Deck.blocks:type_name -> goflyte.plugin.v1.DeckBlock
+	20, // 15: goflyte.plugin.v1.DeckBlock.table:type_name -> goflyte.plugin.v1.DeckTable
+	22, // 16: goflyte.plugin.v1.DeckBlock.image:type_name -> goflyte.plugin.v1.DeckImage
+	21, // 17: goflyte.plugin.v1.DeckTable.rows:type_name -> goflyte.plugin.v1.DeckRow
+	2,  // 18: goflyte.plugin.v1.Metric.kind:type_name -> goflyte.plugin.v1.Metric.Kind
+	26, // 19: goflyte.plugin.v1.Metric.tags:type_name -> goflyte.plugin.v1.Metric.TagsEntry
+	25, // 20: goflyte.plugin.v1.TaskError.diagnostics:type_name -> goflyte.plugin.v1.Diagnostic
+	3,  // 21: goflyte.plugin.v1.Diagnostic.severity:type_name -> goflyte.plugin.v1.Diagnostic.Severity
+	8,  // 22: goflyte.plugin.v1.Plugin.Describe:input_type -> goflyte.plugin.v1.DescribeRequest
+	16, // 23: goflyte.plugin.v1.Plugin.Execute:input_type -> goflyte.plugin.v1.ExecuteRequest
+	6,  // 24: goflyte.plugin.v1.Plugin.Running:input_type -> goflyte.plugin.v1.RunningRequest
+	4,  // 25: goflyte.plugin.v1.Host.RunTask:input_type -> goflyte.plugin.v1.RunTaskRequest
+	9,  // 26: goflyte.plugin.v1.Plugin.Describe:output_type -> goflyte.plugin.v1.DescribeResponse
+	17, // 27: goflyte.plugin.v1.Plugin.Execute:output_type -> goflyte.plugin.v1.ExecuteResponse
+	7,  // 28: goflyte.plugin.v1.Plugin.Running:output_type -> goflyte.plugin.v1.RunningResponse
+	5,  // 29: goflyte.plugin.v1.Host.RunTask:output_type -> goflyte.plugin.v1.RunTaskResponse
+	26, // [26:30] is the sub-list for method output_type
+	22, // [22:26] is the sub-list for method input_type
+	22, // [22:22] is the sub-list for extension type_name
+	22, // [22:22] is the sub-list for extension extendee
+	0,  // [0:22] is the sub-list for field type_name
 }
 
 func init() { file_plugin_proto_init() }
@@ -1350,13 +2037,19 @@ func file_plugin_proto_init() {
 	if File_plugin_proto != nil {
 		return
 	}
+	file_plugin_proto_msgTypes[15].OneofWrappers = []any{
+		(*DeckBlock_Markdown)(nil),
+		(*DeckBlock_Html)(nil),
+		(*DeckBlock_Table)(nil),
+		(*DeckBlock_Image)(nil),
+	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_plugin_proto_rawDesc), len(file_plugin_proto_rawDesc)),
-			NumEnums:      3,
-			NumMessages:   15,
+			NumEnums:      4,
+			NumMessages:   23,
 			NumExtensions: 0,
 			NumServices:   2,
 		},
