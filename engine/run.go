@@ -74,6 +74,20 @@ type Resume struct {
 	// From names a task to re-run, with everything downstream of it, even
 	// if it succeeded.
 	From string
+
+	attemptsOnce sync.Once
+	attempts     map[string]int // by task name, from Record
+}
+
+// taskAttempts returns how many attempts the resumed run made of a task.
+func (r *Resume) taskAttempts(name string) int {
+	r.attemptsOnce.Do(func() {
+		r.attempts = make(map[string]int, len(r.Record.Tasks))
+		for _, t := range r.Record.Tasks {
+			r.attempts[t.Name] = t.Attempts
+		}
+	})
+	return r.attempts[name]
 }
 
 // EventKind says what happened to a task.
@@ -674,6 +688,10 @@ func (x *execution) call(ctx context.Context, n *Node, attempt int, callID strin
 	if err != nil {
 		return nil, nil, "", err
 	}
+	cpDir, prevCP, err := x.checkpoints(n, attempt)
+	if err != nil {
+		return nil, nil, dir, err
+	}
 	if n.Schema != nil && n.Schema.Kind == plugin.KindEager {
 		call := &eagerCall{x: x, n: n, prefix: x.prefix + n.Name + "+"}
 		x.engine.host.register(callID, call)
@@ -696,7 +714,10 @@ func (x *execution) call(ctx context.Context, n *Node, attempt int, callID strin
 			TaskID:           n.TaskID(),
 			Node:             x.prefix + n.Name,
 			Attempt:          attempt,
-			LogLevel:         x.engine.Config.SDK.LoggingLevel,
+			LogLevel:          x.engine.Config.SDK.LoggingLevel,
+			CheckpointDir:     cpDir,
+			PrevCheckpointDir: prevCP,
+			TmpDir:            x.run.TmpDir(),
 		},
 	})
 	if err != nil {

@@ -171,6 +171,24 @@
 //		...
 //	}
 //
+// # Checkpoints and scratch directories
+//
+// Params(ctx).Checkpoint() is Flytekit's SyncCheckpoint: a long task saves
+// its progress with Write (bytes) or Save (a file or a directory's
+// contents), and reads it back with Read or Restore. Each attempt saves
+// into a directory of its own; a retried attempt sees the checkpoint of
+// the latest earlier attempt that saved one, and so does a task that
+// `goflyte run --resume` runs again. With nothing saved before, Read
+// returns nil and Restore "".
+//
+//	state, err := sdk.Params(ctx).Checkpoint().Read() // nil the first time
+//	...
+//	err = sdk.Params(ctx).Checkpoint().Write(progress)
+//
+// Params(ctx).RandomLocalDir() makes a fresh directory in the run's
+// sandbox (Flytekit's get_random_local_directory), for scratch space that
+// must not mix with the working directory.
+//
 // # Logging and stderr
 //
 // Log through Params(ctx).Logger. It writes JSON lines to the plugin's

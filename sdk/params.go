@@ -2,10 +2,13 @@ package sdk
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -64,9 +67,34 @@ type ExecutionParams struct {
 	// last words here, not to os.Stderr.
 	Stderr io.Writer
 
-	secrets []plugin.Secret
-	host    plugin.Host
-	callID  string
+	// TmpDir is a directory of the run's sandbox for scratch space that
+	// outlives nothing but the run; RandomLocalDir makes directories in
+	// it.
+	TmpDir string
+	// RawOutputPrefix is the URI of the run's data store, where the
+	// engine keeps the files and directories tasks return.
+	RawOutputPrefix string
+	// EnableDeck says whether the engine renders this task's decks.
+	EnableDeck bool
+
+	secrets    []plugin.Secret
+	host       plugin.Host
+	callID     string
+	checkpoint *Checkpoint
+}
+
+// Checkpoint returns the task's checkpoint: see [Checkpoint].
+func (p *ExecutionParams) Checkpoint() *Checkpoint { return p.checkpoint }
+
+// RandomLocalDir makes a fresh, empty directory in the run's sandbox and
+// returns its path, Flytekit's get_random_local_directory. Outside a task
+// it makes one in the system's temporary directory.
+func (p *ExecutionParams) RandomLocalDir() (string, error) {
+	dir, err := mkdirTemp(p.TmpDir, "")
+	if err != nil {
+		return "", fmt.Errorf("sdk: RandomLocalDir: %w", err)
+	}
+	return dir, nil
 }
 
 // TaskResult is the outputs of a task run with [ExecutionParams.Run].
@@ -115,15 +143,25 @@ type paramsKey struct{}
 // Outside a task, for instance when a task function is called directly in
 // a unit test, Params returns Flytekit-like defaults: ExecutionID
 // "local:local:local", ExecutionDate the time of the first call, the
-// system temporary directory as WorkingDirectory, ModeUnspecified, Attempt
-// 1, and a text logger on stderr (at the level in plugin.LogLevelEnv, else
-// info). Each such call returns a new copy.
+// system temporary directory as WorkingDirectory and TmpDir,
+// ModeUnspecified, Attempt 1, a text logger on stderr (at the level in
+// plugin.LogLevelEnv, else info), and a checkpoint with nothing to
+// restore that saves into a new directory of the system's temporary
+// directory. Each such call returns a new copy.
 func Params(ctx context.Context) *ExecutionParams {
 	if p, ok := ctx.Value(paramsKey{}).(*ExecutionParams); ok {
 		return p
 	}
 	p := *defaultParams()
+	p.checkpoint = newCheckpoint(filepath.Join(os.TempDir(), "goflyte-checkpoint-"+randomHex()), "", p.TmpDir)
 	return &p
+}
+
+// randomHex returns 16 random hex digits.
+func randomHex() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
 }
 
 func withParams(ctx context.Context, p *ExecutionParams) context.Context {
@@ -139,6 +177,7 @@ var defaultParams = sync.OnceValue(func() *ExecutionParams {
 		ExecutionID:      "local:local:local",
 		ExecutionDate:    time.Now().UTC(),
 		WorkingDirectory: os.TempDir(),
+		TmpDir:           os.TempDir(),
 		Mode:             ModeUnspecified,
 		Attempt:          1,
 		Logger:           hclog.New(&hclog.LoggerOptions{Level: level, Output: processStderr}),

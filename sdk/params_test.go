@@ -2,7 +2,12 @@ package sdk_test
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"os"
+	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -117,5 +122,105 @@ func TestParamsOutsideTask(t *testing.T) {
 func TestModeConstants(t *testing.T) {
 	if sdk.ModeLocalWorkflowExecution.String() != "LOCAL_WORKFLOW_EXECUTION" || sdk.ModeLocalTaskExecution != plugin.ModeLocalTaskExecution {
 		t.Error("sdk modes differ from plugin modes")
+	}
+}
+
+// resumable counts to n in steps, one step per attempt, and keeps its
+// place in the checkpoint: each attempt but the last fails.
+var resumable = sdk.Func(func(ctx context.Context, in struct {
+	N int `json:"n"`
+}) (struct{ Steps []string }, error) {
+	cp := sdk.Params(ctx).Checkpoint()
+	state, err := cp.Read()
+	if err != nil {
+		return struct{ Steps []string }{}, err
+	}
+	steps := strings.Fields(string(state))
+	steps = append(steps, fmt.Sprintf("attempt%d", sdk.Params(ctx).Attempt))
+	if err := cp.Write([]byte(strings.Join(steps, " "))); err != nil {
+		return struct{ Steps []string }{}, err
+	}
+	if len(steps) < in.N {
+		return struct{ Steps []string }{}, sdk.Retryable(errors.New("not done yet"))
+	}
+	return struct{ Steps []string }{steps}, nil
+})
+
+func TestCheckpointAcrossAttempts(t *testing.T) {
+	cps := t.TempDir()
+	var prev string
+	for attempt := 1; attempt <= 3; attempt++ {
+		dest := filepath.Join(cps, fmt.Sprintf("count.%d", attempt))
+		res, err := sdktest.RunWithOptions(t, sdktest.Options{Params: plugin.Params{
+			Attempt: attempt, WorkingDirectory: t.TempDir(), TmpDir: t.TempDir(),
+			CheckpointDir: dest, PrevCheckpointDir: prev,
+		}}, resumable, map[string]any{"n": 3})
+		if attempt < 3 {
+			var te *plugin.TaskError
+			if !errors.As(err, &te) || !te.Retryable {
+				t.Fatalf("attempt %d: %v, want a retryable task error", attempt, err)
+			}
+			prev = dest
+			continue
+		}
+		if err != nil {
+			t.Fatalf("attempt %d: %v", attempt, err)
+		}
+		var out struct{ Steps []string }
+		if err := res.Decode(&out); err != nil {
+			t.Fatal(err)
+		}
+		if want := []string{"attempt1", "attempt2", "attempt3"}; !slices.Equal(out.Steps, want) {
+			t.Errorf("steps = %v, want %v", out.Steps, want)
+		}
+	}
+}
+
+func TestRandomLocalDir(t *testing.T) {
+	tmp := filepath.Join(t.TempDir(), "run", "tmp") // made on first use
+	task := sdk.Func(func(ctx context.Context, _ struct{}) (struct{ A, B string }, error) {
+		a, err := sdk.Params(ctx).RandomLocalDir()
+		if err != nil {
+			return struct{ A, B string }{}, err
+		}
+		b, err := sdk.Params(ctx).RandomLocalDir()
+		return struct{ A, B string }{a, b}, err
+	})
+	res, err := sdktest.RunWithOptions(t, sdktest.Options{Params: plugin.Params{TmpDir: tmp}}, task, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out struct{ A, B string }
+	if err := res.Decode(&out); err != nil {
+		t.Fatal(err)
+	}
+	for _, dir := range []string{out.A, out.B} {
+		fi, err := os.Stat(dir)
+		if err != nil || !fi.IsDir() || filepath.Dir(dir) != tmp {
+			t.Errorf("RandomLocalDir() = %q (%v), want a new directory in %s", dir, err, tmp)
+		}
+		if fi != nil && fi.Mode().Perm() != 0o700 {
+			t.Errorf("%s has mode %v, want 0700", dir, fi.Mode().Perm())
+		}
+	}
+	if out.A == out.B {
+		t.Errorf("two calls gave the same directory %s", out.A)
+	}
+}
+
+func TestParamsOutsideATaskCheckpoint(t *testing.T) {
+	p := sdk.Params(context.Background())
+	cp := p.Checkpoint()
+	if cp == nil || cp.PrevExists() {
+		t.Fatalf("Checkpoint() outside a task = %v, want one with nothing to restore", cp)
+	}
+	if b, err := cp.Read(); b != nil || err != nil {
+		t.Errorf("Read() = %q, %v", b, err)
+	}
+	if err := cp.Write([]byte("x")); err != nil {
+		t.Errorf("Write outside a task: %v", err)
+	}
+	if sdk.Params(context.Background()).Checkpoint() == cp {
+		t.Error("two Params outside a task share one checkpoint")
 	}
 }

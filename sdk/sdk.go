@@ -200,9 +200,26 @@ func (p *provider) Execute(ctx context.Context, req *plugin.ExecuteRequest) (res
 		Attempt:          req.Params.Attempt,
 		Logger:           p.loggerFor(req.Params.LogLevel).With("task", req.Task, "node", req.Params.Node, "attempt", req.Params.Attempt),
 		Stderr:           processStderr,
+		TmpDir:           req.Params.TmpDir,
+		RawOutputPrefix:  req.Params.RawOutputPrefix,
+		EnableDeck:       req.Params.EnableDeck,
 		secrets:          req.Secrets,
 		callID:           req.CallID,
 	}
+	if params.TmpDir == "" {
+		params.TmpDir = os.TempDir()
+	}
+	cpDest := req.Params.CheckpointDir
+	switch {
+	case cpDest != "":
+	case params.WorkingDirectory != "":
+		// An engine that does not say: keep the checkpoint in the
+		// working directory, as Flytekit does locally.
+		cpDest = filepath.Join(params.WorkingDirectory, "__cp")
+	default:
+		cpDest = filepath.Join(os.TempDir(), "goflyte-checkpoint-"+randomHex())
+	}
+	params.checkpoint = newCheckpoint(cpDest, req.Params.PrevCheckpointDir, params.TmpDir)
 	if t.Schema().Kind == plugin.KindEager {
 		params.host = req.Host
 	}

@@ -74,15 +74,49 @@ func (r *Run) TaskDir(task string, attempt int) (string, error) {
 	if err := checkName(task); err != nil {
 		return "", err
 	}
-	name := task
-	if attempt > 1 {
-		name += "." + strconv.Itoa(attempt)
-	}
-	dir := filepath.Join(r.Dir, "tasks", name)
+	dir := filepath.Join(r.Dir, "tasks", attemptName(task, attempt))
 	if err := os.Mkdir(dir, 0o700); err != nil {
 		return "", fmt.Errorf("create working directory for task %q: %w", task, err)
 	}
 	return dir, nil
+}
+
+// CheckpointDir returns the directory where an attempt of a task saves its
+// checkpoint: <run>/checkpoints/<task>[.<attempt>]. It is not made: the
+// task makes it when it saves one.
+func (r *Run) CheckpointDir(task string, attempt int) (string, error) {
+	if err := checkName(task); err != nil {
+		return "", err
+	}
+	return filepath.Join(r.Dir, "checkpoints", attemptName(task, attempt)), nil
+}
+
+// PrevCheckpoint returns the checkpoint directory of the latest attempt of
+// task before attempt before that saved one, or "".
+func (r *Run) PrevCheckpoint(task string, before int) string {
+	if checkName(task) != nil {
+		return ""
+	}
+	for a := before - 1; a >= 1; a-- {
+		dir := filepath.Join(r.Dir, "checkpoints", attemptName(task, a))
+		if fi, err := os.Stat(dir); err == nil && fi.IsDir() {
+			return dir
+		}
+	}
+	return ""
+}
+
+// TmpDir is the run's directory for tasks' scratch directories. It is made
+// when first used.
+func (r *Run) TmpDir() string { return filepath.Join(r.Dir, "tmp") }
+
+// attemptName names an attempt's directory: the task's name for the first
+// attempt, "<task>.<attempt>" for later ones.
+func attemptName(task string, attempt int) string {
+	if attempt > 1 {
+		return task + "." + strconv.Itoa(attempt)
+	}
+	return task
 }
 
 // checkName keeps names from escaping their directory.

@@ -61,6 +61,47 @@ func TestNamesCannotEscape(t *testing.T) {
 		if _, err := run.TaskDir(name, 1); err == nil {
 			t.Errorf("TaskDir(%q) succeeded", name)
 		}
+		if _, err := run.CheckpointDir(name, 2); err == nil {
+			t.Errorf("CheckpointDir(%q) succeeded", name)
+		}
+		if got := run.PrevCheckpoint(name, 3); got != "" {
+			t.Errorf("PrevCheckpoint(%q) = %q", name, got)
+		}
+	}
+}
+
+func TestCheckpointDirs(t *testing.T) {
+	run, err := Sandbox{Root: t.TempDir()}.NewRun("r")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := func(attempt int) string {
+		t.Helper()
+		d, err := run.CheckpointDir("train@3", attempt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	if want := filepath.Join(run.Dir, "checkpoints", "train@3.2"); dir(2) != want {
+		t.Errorf("CheckpointDir(train@3, 2) = %q, want %q", dir(2), want)
+	}
+	if _, err := os.Stat(dir(1)); !os.IsNotExist(err) {
+		t.Errorf("CheckpointDir made its directory: %v", err)
+	}
+	// Attempts 1 and 3 saved a checkpoint, 2 and 4 did not.
+	for _, a := range []int{1, 3} {
+		if err := os.MkdirAll(dir(a), 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for before, want := range map[int]string{1: "", 2: dir(1), 3: dir(1), 4: dir(3), 5: dir(3)} {
+		if got := run.PrevCheckpoint("train@3", before); got != want {
+			t.Errorf("PrevCheckpoint(before %d) = %q, want %q", before, got, want)
+		}
+	}
+	if got := run.PrevCheckpoint("other", 5); got != "" {
+		t.Errorf("PrevCheckpoint of a task that saved none = %q", got)
 	}
 }
 

@@ -4,7 +4,9 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 
 	"github.com/goflyte/goflyte/sdk"
 )
@@ -19,6 +21,8 @@ var tasks = map[string]sdk.Task{
 	"div":  sdk.Func(div).WithDoc("Divides a by b."),
 	"sum":  sdk.Func(sum).WithDoc("Adds up a list of numbers."),
 	"mean": sdk.Func(mean).WithDoc("Returns the arithmetic mean of a non-empty list of numbers."),
+	"series": sdk.Func(series).WithDoc("Adds up 1..n in steps, saving its progress in a checkpoint after each " +
+		"step, so that a retried attempt goes on where the last one stopped."),
 }
 
 type pair struct {
@@ -92,4 +96,60 @@ func mean(ctx context.Context, in valuesIn) (meanOut, error) {
 		total += v
 	}
 	return meanOut{Mean: total / float64(len(in.Values))}, nil
+}
+
+type seriesIn struct {
+	N    int `json:"n" desc:"Add up the whole numbers from 1 to n."`
+	Step int `json:"step,omitempty" desc:"How many numbers to add per step (default 10)."`
+	// StopAfter makes the task fail after that many steps in each attempt,
+	// to show a retried attempt picking up from the checkpoint.
+	StopAfter int `json:"stop_after,omitempty" desc:"Fail (retryably) after this many steps in each attempt; 0 never."`
+}
+
+type seriesOut struct {
+	Sum         float64 `json:"sum" desc:"1 + 2 + ... + n"`
+	ResumedFrom int     `json:"resumed_from" desc:"The number the last attempt started from: 1 unless it resumed from a checkpoint."`
+}
+
+// seriesState is what series keeps in its checkpoint.
+type seriesState struct {
+	Next int     `json:"next"`
+	Sum  float64 `json:"sum"`
+}
+
+func series(ctx context.Context, in seriesIn) (seriesOut, error) {
+	p := sdk.Params(ctx)
+	step := in.Step
+	if step <= 0 {
+		step = 10
+	}
+	st := seriesState{Next: 1}
+	saved, err := p.Checkpoint().Read()
+	if err != nil {
+		return seriesOut{}, err
+	}
+	if saved != nil {
+		if err := json.Unmarshal(saved, &st); err != nil {
+			return seriesOut{}, fmt.Errorf("bad checkpoint: %w", err)
+		}
+		p.Logger.Info("resuming from the checkpoint", "next", st.Next)
+	}
+	out := seriesOut{ResumedFrom: st.Next}
+	for steps := 0; st.Next <= in.N; steps++ {
+		if in.StopAfter > 0 && steps == in.StopAfter {
+			return seriesOut{}, sdk.Retryable(fmt.Errorf("stopped after %d steps at %d", steps, st.Next))
+		}
+		if err := ctx.Err(); err != nil {
+			return seriesOut{}, err
+		}
+		for end := min(st.Next+step, in.N+1); st.Next < end; st.Next++ {
+			st.Sum += float64(st.Next)
+		}
+		data, _ := json.Marshal(st)
+		if err := p.Checkpoint().Write(data); err != nil {
+			return seriesOut{}, err
+		}
+	}
+	out.Sum = st.Sum
+	return out, nil
 }

@@ -2,6 +2,8 @@ package main
 
 import (
 	"errors"
+	"path/filepath"
+	"strconv"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -17,6 +19,10 @@ func TestSchemas(t *testing.T) {
 		"div":  {{"a": "number", "b": "number"}, {"quotient": "number"}},
 		"sum":  {{"values": "list(number)"}, {"total": "number"}},
 		"mean": {{"values": "list(number)"}, {"mean": "number"}},
+		"series": {
+			{"n": "number", "step": "number?", "stop_after": "number?"},
+			{"sum": "number", "resumed_from": "number"},
+		},
 	}
 	fields := func(fs []plugin.Field) map[string]string {
 		m := map[string]string{}
@@ -102,5 +108,39 @@ func TestOverflowFails(t *testing.T) {
 	var te *plugin.TaskError
 	if !errors.As(err, &te) || te.Message == "" {
 		t.Errorf("got %v, want a TaskError: +Inf has no JSON form", err)
+	}
+}
+
+func TestSeriesResumesFromItsCheckpoint(t *testing.T) {
+	cps := t.TempDir()
+	prev := ""
+	var out struct {
+		Sum         float64 `json:"sum"`
+		ResumedFrom int     `json:"resumed_from"`
+	}
+	// 1..100 in steps of 10, two steps per attempt: five attempts.
+	for attempt := 1; ; attempt++ {
+		dest := filepath.Join(cps, strconv.Itoa(attempt))
+		res, err := sdktest.RunWithOptions(t, sdktest.Options{Task: "series", Params: plugin.Params{
+			Attempt: attempt, CheckpointDir: dest, PrevCheckpointDir: prev, TmpDir: t.TempDir(),
+		}}, tasks["series"], map[string]any{"n": 100, "stop_after": 2})
+		var te *plugin.TaskError
+		if errors.As(err, &te) && te.Retryable && attempt < 10 {
+			prev = dest
+			continue
+		}
+		if err != nil {
+			t.Fatalf("attempt %d: %v", attempt, err)
+		}
+		if attempt != 5 {
+			t.Errorf("finished in attempt %d, want 5", attempt)
+		}
+		if err := res.Decode(&out); err != nil {
+			t.Fatal(err)
+		}
+		break
+	}
+	if out.Sum != 5050 || out.ResumedFrom != 81 {
+		t.Errorf("series = %+v, want sum 5050 resumed from 81", out)
 	}
 }
