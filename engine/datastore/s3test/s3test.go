@@ -1,0 +1,211 @@
+// Package s3test runs a real S3-compatible server, versitygw, for tests.
+//
+// [Start] looks for the versitygw binary (pinned at v1.8.0 by the Makefile)
+// in PATH, in $(go env GOPATH)/bin, and in the repository's .tools
+// directory, where `make test` installs it. When it is missing the test is
+// skipped, unless GOFLYTE_TEST_S3=1 (which `make test` sets): then a test
+// that was asked to use S3 and cannot fails rather than skipping silently.
+//
+// The server checks request signatures, so a wrong secret key gets the 403
+// that real S3 gives.
+package s3test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"go/build"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+)
+
+// Version is the versitygw release the Makefile installs.
+const Version = "v1.8.0"
+
+// EnvRequire names the variable that turns a missing server into a failure.
+const EnvRequire = "GOFLYTE_TEST_S3"
+
+// Server is a running versitygw. Its fields are what a client needs.
+type Server struct {
+	Endpoint  string // "http://127.0.0.1:PORT"
+	AccessKey string
+	SecretKey string
+	Region    string // "us-east-1"
+	Dir       string // the directory holding the buckets
+
+	t testing.TB
+}
+
+// Start starts versitygw on a free loopback port with fresh credentials and
+// an empty t.TempDir() as its storage, and stops it in t.Cleanup. It skips
+// or fails t when the binary is missing (see the package comment).
+func Start(t testing.TB) *Server {
+	t.Helper()
+	bin, tried := find()
+	if bin == "" {
+		msg := fmt.Sprintf("versitygw not found (looked in PATH and %v); run `make test`, or `go install github.com/versity/versitygw/cmd/versitygw@%s`", tried, Version)
+		if os.Getenv(EnvRequire) == "1" {
+			t.Fatalf("%s=1 but %s", EnvRequire, msg)
+		}
+		t.Skip(msg)
+	}
+	s := &Server{
+		AccessKey: "goflyte-test-access",
+		SecretKey: "goflyte-test-secret-" + strconv.FormatInt(time.Now().UnixNano(), 36),
+		Region:    "us-east-1",
+		Dir:       t.TempDir(),
+		t:         t,
+	}
+	var lastErr error
+	for range 3 { // another process may take the port between probe and start
+		if lastErr = s.start(t, bin); lastErr == nil {
+			return s
+		}
+	}
+	t.Fatalf("start versitygw: %v", lastErr)
+	return nil
+}
+
+func (s *Server) start(t testing.TB, bin string) error {
+	port, err := freePort()
+	if err != nil {
+		return err
+	}
+	addr := "127.0.0.1:" + strconv.Itoa(port)
+	cmd := exec.Command(bin, "--access", s.AccessKey, "--secret", s.SecretKey, "--port", addr, "--quiet", "posix", s.Dir)
+	var out syncBuffer
+	cmd.Stdout = &out
+	cmd.Stderr = &out
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	stop := func() {
+		cmd.Process.Kill()
+		<-exited
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		select {
+		case err := <-exited:
+			return fmt.Errorf("versitygw exited before it was ready (%v): %s", err, out.String())
+		default:
+		}
+		c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
+		if err == nil {
+			c.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			stop()
+			return fmt.Errorf("versitygw not listening on %s after 15s: %s", addr, out.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	s.Endpoint = "http://" + addr
+	t.Cleanup(stop)
+	return nil
+}
+
+// CreateBucket creates a bucket, failing the test on error.
+func (s *Server) CreateBucket(name string) {
+	s.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := s.Client().CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(name)}); err != nil {
+		s.t.Fatalf("create bucket %s: %v", name, err)
+	}
+}
+
+// Client returns an S3 client for the server, with path-style addressing.
+func (s *Server) Client() *s3.Client {
+	return s3.New(s3.Options{
+		Region:       s.Region,
+		BaseEndpoint: aws.String(s.Endpoint),
+		UsePathStyle: true,
+		Credentials:  credentials.NewStaticCredentialsProvider(s.AccessKey, s.SecretKey, ""),
+	})
+}
+
+// find returns the versitygw binary, or "" and the directories it tried
+// besides PATH.
+func find() (bin string, tried []string) {
+	if p, err := exec.LookPath("versitygw"); err == nil {
+		return p, nil
+	}
+	var dirs []string
+	if gobin := os.Getenv("GOBIN"); gobin != "" {
+		dirs = append(dirs, gobin)
+	}
+	for _, p := range filepath.SplitList(build.Default.GOPATH) {
+		dirs = append(dirs, filepath.Join(p, "bin"))
+	}
+	if root, err := moduleRoot(); err == nil {
+		dirs = append(dirs, filepath.Join(root, ".tools"))
+	}
+	for _, d := range dirs {
+		p := filepath.Join(d, "versitygw")
+		if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0 {
+			return p, nil
+		}
+	}
+	return "", dirs
+}
+
+// moduleRoot walks up from the working directory (a test's package
+// directory) to the directory holding go.mod.
+func moduleRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("no go.mod above the working directory")
+		}
+		dir = parent
+	}
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// syncBuffer collects the server's output for error messages.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
