@@ -53,6 +53,13 @@ local {
   # Where cached results live. Default: "cache" in sdk.local_sandbox.
   # cache_dir = "~/.cache/goflyte/cache"
 
+  # Where runs keep the files and directories tasks return: each run gets
+  # <prefix>/<run name>. A local directory, or a bucket (s3://bucket/prefix,
+  # gs://..., azblob://container/prefix) reached with the aws, gcp and azure
+  # settings below. Default: "data" in each run's sandbox directory.
+  # Override per run with --raw-output-data-prefix.
+  # raw_output_data_prefix = "s3://my-bucket/goflyte"
+
   # Project and domain of local executions; no ":" or "/". Default: "local" for both.
   project = "local"
   domain  = "local"

@@ -75,6 +75,13 @@ func (e *Engine) cacheLookup(n *Node, key cache.Key, digests map[string]string, 
 	entry, err := c.Get(key)
 	if err == nil {
 		outs, derr := decodeOutputs(n, entry.Outputs)
+		if derr == nil && hasFileOutputs(n) {
+			// The entry's files live in the run that made them: gone
+			// with it, the entry is a miss.
+			if gone := missingFile(outs); gone != "" {
+				return nil, nil, false, fmt.Sprintf("the cached result's file %s is gone", gone)
+			}
+		}
 		if derr == nil {
 			return outs, entry.Outputs, true, ""
 		}

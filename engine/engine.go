@@ -32,6 +32,7 @@ type Engine struct {
 	cache     *cache.Cache
 	cacheErr  error
 	warned    sync.Map // ids of warnings already given
+	hashes    hashes   // content hashes of files, for cache keys
 }
 
 // New returns an engine for cfg. Plugin logs go to logger, named after each

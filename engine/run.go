@@ -331,6 +331,8 @@ func (e *Engine) Run(ctx context.Context, g *Graph, opts RunOptions) (*Result, e
 		tasks:  map[string]*TaskRun{},
 		chosen: map[string]int{},
 	}
+	x.files = &fileIO{x: x}
+	defer x.files.close()
 	for _, n := range g.Nodes {
 		tr := &TaskRun{Node: n.Name, TaskID: n.TaskID(), Status: StatusPending}
 		x.res.Tasks = append(x.res.Tasks, tr)
@@ -396,6 +398,9 @@ type execution struct {
 	// ("<task>+"), "" for the run itself: it starts the names of its
 	// tasks' working directories and their Params.Node.
 	prefix string
+	// files is the run's data store and fetched inputs, shared by its
+	// sub-workflows.
+	files *fileIO
 	// record is the run's record as started, recorder its writer.
 	record      *sandbox.Record
 	recorder    *sandbox.Recorder
@@ -584,6 +589,10 @@ func (x *execution) evalContext(deps []string) *hcl.EvalContext {
 type taskArgs struct {
 	json    json.RawMessage
 	digests map[string]string // input name -> hex SHA-256 of its canonical JSON
+	// files are the inputs that hold files or dirs. json then has their
+	// URIs; localFiles makes the JSON a plugin gets, with local paths.
+	files   map[string]cty.Value
+	encoded map[string][]byte // every input's canonical JSON, when files is set
 }
 
 // evalInputs evaluates the node's inputs. Their JSON is canonical (object
@@ -596,6 +605,7 @@ func (x *execution) evalInputs(n *Node) (*taskArgs, error) {
 func (x *execution) evalInputsIn(ectx *hcl.EvalContext, n *Node) (*taskArgs, error) {
 	names := make([]string, 0, len(n.Inputs))
 	encoded := make(map[string][]byte, len(n.Inputs))
+	var files map[string]cty.Value
 	for _, in := range n.Inputs {
 		v, diags := in.Expr.Value(ectx)
 		if diags.HasErrors() {
@@ -608,6 +618,15 @@ func (x *execution) evalInputsIn(ectx *hcl.EvalContext, n *Node) (*taskArgs, err
 		if v.IsNull() {
 			continue // an optional input left out
 		}
+		if config.HasFiles(v.Type()) {
+			if v, err = resolveInput(v); err != nil {
+				return nil, fmt.Errorf("input %q: %v", in.Name, err)
+			}
+			if files == nil {
+				files = map[string]cty.Value{}
+			}
+			files[in.Name] = v
+		}
 		data, err := ToJSON(v)
 		if err != nil {
 			return nil, fmt.Errorf("input %q: %v", in.Name, err)
@@ -616,7 +635,10 @@ func (x *execution) evalInputsIn(ectx *hcl.EvalContext, n *Node) (*taskArgs, err
 		encoded[in.Name] = data
 	}
 	sort.Strings(names)
-	args := &taskArgs{digests: make(map[string]string, len(names))}
+	args := &taskArgs{digests: make(map[string]string, len(names)), files: files}
+	if files != nil {
+		args.encoded = encoded
+	}
 	var buf bytes.Buffer
 	buf.WriteByte('{')
 	for i, name := range names {
@@ -642,6 +664,12 @@ func (x *execution) execute(ctx context.Context, n *Node, tr *TaskRun, args *tas
 	e := x.engine
 	var key cache.Key
 	cached := e.cacheUsed(n)
+	if args.files != nil {
+		var err error
+		if args, err = x.localFiles(ctx, args, cached); err != nil {
+			return nil, err
+		}
+	}
 	if cached {
 		key = cacheKey(n, args.digests)
 		tr.CacheKey = key.String()
@@ -732,7 +760,14 @@ func (x *execution) call(ctx context.Context, n *Node, attempt int, callID strin
 		return outs, raw, dir, err
 	}
 	outs, err := decodeOutputs(n, res.Outputs)
-	return outs, res.Outputs, dir, err
+	if err != nil || !hasFileOutputs(n) {
+		return outs, res.Outputs, dir, err
+	}
+	if outs, err = x.files.storeOutputs(ctx, x.prefix+n.Name, attempt, dir, outs); err != nil {
+		return nil, nil, dir, err
+	}
+	raw, err := ToJSON(cty.ObjectVal(outs))
+	return outs, raw, dir, err
 }
 
 // decodeOutputs checks a plugin's outputs against the task's schema.

@@ -5,16 +5,18 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/big"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
-	"github.com/hashicorp/hcl/v2/ext/typeexpr"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/zclconf/go-cty/cty"
 	"github.com/zclconf/go-cty/cty/convert"
 	ctyjson "github.com/zclconf/go-cty/cty/json"
+
+	"github.com/goflyte/goflyte/engine/config"
 )
 
 // ParseType parses an HCL type expression such as "list(string)", as
@@ -26,7 +28,7 @@ func ParseType(expr string) (cty.Type, error) {
 	e, diags := hclsyntax.ParseExpression([]byte(expr), "type", hcl.InitialPos)
 	if !diags.HasErrors() {
 		var ty cty.Type
-		ty, diags = typeexpr.TypeConstraint(e)
+		ty, diags = config.TypeConstraint(e)
 		if !diags.HasErrors() {
 			return ty, nil
 		}
@@ -37,19 +39,30 @@ func ParseType(expr string) (cty.Type, error) {
 }
 
 // TypeString renders a type the way users write it.
-func TypeString(ty cty.Type) string { return typeexpr.TypeString(ty) }
+func TypeString(ty cty.Type) string { return config.TypeString(ty) }
 
 // ToJSON encodes a known value as plain JSON: objects and maps as JSON
 // objects, lists, sets and tuples as arrays, numbers exactly.
+// A file or dir is its URI.
 func ToJSON(v cty.Value) ([]byte, error) {
 	var buf bytes.Buffer
-	if err := writeJSON(&buf, v); err != nil {
+	if err := writeJSON(&buf, v, false); err != nil {
 		return nil, err
 	}
 	return buf.Bytes(), nil
 }
 
-func writeJSON(buf *bytes.Buffer, v cty.Value) error {
+// toPluginJSON encodes a value as ToJSON does, but a file or dir as its
+// local path: what a plugin is given. Every file must have one.
+func toPluginJSON(v cty.Value) ([]byte, error) {
+	var buf bytes.Buffer
+	if err := writeJSON(&buf, v, true); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+func writeJSON(buf *bytes.Buffer, v cty.Value, local bool) error {
 	if !v.IsKnown() {
 		return fmt.Errorf("value is not known yet")
 	}
@@ -75,6 +88,18 @@ func writeJSON(buf *bytes.Buffer, v cty.Value) error {
 	case ty == cty.Bool:
 		buf.WriteString(strconv.FormatBool(v.True()))
 		return nil
+	case config.IsFileType(ty):
+		ref := v.EncapsulatedValue().(*config.FileRef)
+		s := ref.URI
+		if local || s == "" {
+			s = ref.Local
+		}
+		if s == "" {
+			return fmt.Errorf("%s %s has no local copy", ty.FriendlyName(), ref.URI)
+		}
+		enc, err := json.Marshal(s)
+		buf.Write(enc)
+		return err
 	case ty.IsListType() || ty.IsSetType() || ty.IsTupleType():
 		buf.WriteByte('[')
 		i := 0
@@ -83,7 +108,7 @@ func writeJSON(buf *bytes.Buffer, v cty.Value) error {
 				buf.WriteByte(',')
 			}
 			_, ev := it.Element()
-			if err := writeJSON(buf, ev); err != nil {
+			if err := writeJSON(buf, ev, local); err != nil {
 				return err
 			}
 		}
@@ -100,7 +125,7 @@ func writeJSON(buf *bytes.Buffer, v cty.Value) error {
 			enc, _ := json.Marshal(k.AsString())
 			buf.Write(enc)
 			buf.WriteByte(':')
-			if err := writeJSON(buf, ev); err != nil {
+			if err := writeJSON(buf, ev, local); err != nil {
 				return err
 			}
 		}
@@ -144,7 +169,21 @@ func FromJSON(data []byte, ty cty.Type) (cty.Value, error) {
 		}
 		return cty.BoolVal(*b), nil
 	}
-	if !ty.HasDynamicTypes() {
+	if config.IsFileType(ty) {
+		var s *string
+		if err := json.Unmarshal(data, &s); err != nil {
+			return cty.NilVal, fmt.Errorf("expected a path or URI: %w", err)
+		}
+		if s == nil {
+			return cty.NullVal(ty), nil
+		}
+		ref, err := config.ParseFileRef(*s)
+		if err != nil {
+			return cty.NilVal, err
+		}
+		return cty.CapsuleVal(ty, ref), nil
+	}
+	if !ty.HasDynamicTypes() && !config.HasFiles(ty) {
 		return ctyjson.Unmarshal(data, ty)
 	}
 	if bytes.Equal(bytes.TrimSpace(data), []byte("null")) {
@@ -221,6 +260,22 @@ func ParseInputValue(text string, ty cty.Type) (cty.Value, error) {
 		if !json.Valid([]byte(text)) {
 			return cty.StringVal(text), nil
 		}
+	case config.IsFileType(ty):
+		ref, err := config.ParseFileRef(text)
+		if err != nil {
+			return cty.NilVal, err
+		}
+		if ref.Local != "" {
+			abs, err := filepath.Abs(ref.Local)
+			if err != nil {
+				return cty.NilVal, err
+			}
+			if err := checkKind(abs, ty == config.DirType); err != nil {
+				return cty.NilVal, err
+			}
+			ref = &config.FileRef{URI: config.LocalURI(abs), Local: abs}
+		}
+		return cty.CapsuleVal(ty, ref), nil
 	}
 	v, err := FromJSON([]byte(text), ty)
 	if err != nil {

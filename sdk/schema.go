@@ -179,6 +179,10 @@ func hclType(t reflect.Type, path string, visiting map[reflect.Type]bool) (strin
 		t = t.Elem()
 	}
 	switch {
+	case t == fileType:
+		return "file", nil
+	case t == dirType:
+		return "dir", nil
 	case t == timeType:
 		return "string", nil
 	case t == numberType:

@@ -32,7 +32,9 @@ Ready tasks run in parallel; after the first failure no new task starts.
 Flags:
   --input NAME=VALUE   an input value (repeatable). Strings are taken as
                        they are, numbers and bools are parsed, lists, maps
-                       and objects are JSON: --input 'words=["a","b"]'
+                       and objects are JSON: --input 'words=["a","b"]'.
+                       A file or dir is a local path or a URI:
+                       s3://, gs://, azblob:// or file://
   --inputs-file FILE   a JSON object of input values (--input wins)
   --task PLUGIN.TASK   run one task of a plugin (LOCAL_TASK_EXECUTION)
   --parallelism N      tasks to run at once (default: the CPU count)
@@ -53,6 +55,11 @@ Flags:
                        their outputs; the rest run, with the same inputs
   --from TASK          with --resume: re-run TASK and everything downstream
                        of it, even if they succeeded
+  --raw-output-data-prefix URI
+                       keep the files and dirs tasks return under URI
+                       (s3://bucket/prefix, gs://, azblob://, or a local
+                       directory) instead of the run's sandbox directory
+                       (local.raw_output_data_prefix for this run)
   -q, --quiet          no progress lines
 
 Exit codes: 0 succeeded, 1 the run failed, 2 bad arguments, configuration
@@ -78,6 +85,7 @@ func runRun(ctx context.Context, c *cli, args []string) error {
 	from := fs.String("from", "", "")
 	quiet := fs.Bool("quiet", false, "")
 	fs.BoolVar(quiet, "q", false, "")
+	dataPrefix := fs.String("raw-output-data-prefix", "", "")
 	min, max := 1, 2
 	if hasFlag(args, "task") || hasFlag(args, "resume") {
 		min, max = 0, 0
@@ -126,6 +134,11 @@ func runRun(ctx context.Context, c *cli, args []string) error {
 	if *overwriteCache {
 		if err := cfg.Override("local.cache_overwrite", "true", "--overwrite-cache"); err != nil {
 			return err
+		}
+	}
+	if *dataPrefix != "" {
+		if err := cfg.Override("local.raw_output_data_prefix", *dataPrefix, "--raw-output-data-prefix"); err != nil {
+			return usagef("run: %v", err)
 		}
 	}
 	eng := c.newEngine(cfg)

@@ -46,6 +46,7 @@ var table = []key{
 	{section: "local", name: "cache_enabled", def: true, field: func(c *Config) any { return &c.Local.CacheEnabled }},
 	{section: "local", name: "cache_overwrite", field: func(c *Config) any { return &c.Local.CacheOverwrite }},
 	{section: "local", name: "cache_dir", path: true, field: func(c *Config) any { return &c.Local.CacheDir }},
+	{section: "local", name: "raw_output_data_prefix", norm: normDataPrefix, field: func(c *Config) any { return &c.Local.RawOutputDataPrefix }},
 	{section: "local", name: "project", def: "local", norm: normName, field: func(c *Config) any { return &c.Local.Project }},
 	{section: "local", name: "domain", def: "local", norm: normName, field: func(c *Config) any { return &c.Local.Domain }},
 
@@ -343,6 +344,22 @@ func oneOf(allowed ...string) func(string) (string, *problem) {
 		}
 		return "", &problem{expected: expected, suggest: suggestFold(s, allowed)}
 	}
+}
+
+// normDataPrefix accepts "" (the run's sandbox), a local directory or a
+// URI that the data store can open.
+func normDataPrefix(s string) (string, *problem) {
+	scheme, rest, ok := strings.Cut(s, "://")
+	if !ok {
+		return s, nil
+	}
+	switch scheme {
+	case "file", "s3", "gs", "azblob":
+		if rest != "" && !strings.HasPrefix(rest, "/") {
+			return s, nil
+		}
+	}
+	return "", &problem{expected: `a local directory, or a URI: s3://bucket/prefix, gs://bucket/prefix, azblob://container/prefix or file:///dir`}
 }
 
 func normName(s string) (string, *problem) {

@@ -127,7 +127,7 @@ func TestDefaults(t *testing.T) {
 func TestKeys(t *testing.T) {
 	want := []string{
 		"sdk.workflow_packages", "sdk.local_sandbox", "sdk.logging_level", "sdk.plugin_dirs", "sdk.plugin_tls",
-		"local.cache_enabled", "local.cache_overwrite", "local.cache_dir", "local.project", "local.domain",
+		"local.cache_enabled", "local.cache_overwrite", "local.cache_dir", "local.raw_output_data_prefix", "local.project", "local.domain",
 		"secrets.env_prefix", "secrets.default_dir", "secrets.file_prefix",
 		"secrets.keychain_service", "secrets.keychain_timeout_seconds", "secrets.fallback", "secrets.fallback_dir",
 		"secrets.fallback_passphrase_env", "secrets.pass_dir",

@@ -84,6 +84,12 @@ type Local struct {
 	// Domain is the domain name of local executions (domain, default
 	// "local"). It is never empty and contains no ":" or "/".
 	Domain string
+	// RawOutputDataPrefix is where runs keep the files and directories
+	// their tasks return (raw_output_data_prefix, default "": each run's
+	// "data" directory in the sandbox). Each run gets <prefix>/<run name>.
+	// A bucket URI (s3://, gs://, azblob://) uses the aws, gcp and azure
+	// settings.
+	RawOutputDataPrefix string
 }
 
 // Secrets holds the "secrets" block: where the engine looks for secrets

@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/hashicorp/hcl/v2"
-	"github.com/hashicorp/hcl/v2/ext/typeexpr"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/zclconf/go-cty/cty"
 	"github.com/zclconf/go-cty/cty/convert"
@@ -378,11 +377,11 @@ func decodeInput(b *hcl.Block) (*WorkflowInput, hcl.Diagnostics) {
 	in := &WorkflowInput{Name: b.Labels[0], Type: cty.DynamicPseudoType, TypeExpr: "any", DeclRange: b.DefRange}
 	content, diags := b.Body.Content(inputSchema)
 	if attr, ok := content.Attributes["type"]; ok {
-		ty, d := typeexpr.TypeConstraint(attr.Expr)
+		ty, d := TypeConstraint(attr.Expr)
 		diags = append(diags, d...)
 		if !d.HasErrors() {
 			in.Type = ty
-			in.TypeExpr = typeexpr.TypeString(ty)
+			in.TypeExpr = TypeString(ty)
 		}
 	}
 	if attr, ok := content.Attributes["description"]; ok {

@@ -13,6 +13,7 @@ local {
   cache_enabled   = false
   cache_overwrite = true
   cache_dir       = "cache"
+  raw_output_data_prefix = "s3://bucket/goflyte"
   project         = "flytesnacks"
   domain          = "development"
 }

@@ -1,0 +1,191 @@
+package engine
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/zclconf/go-cty/cty"
+	"github.com/zclconf/go-cty/cty/convert"
+
+	"github.com/goflyte/goflyte/engine/config"
+)
+
+func TestParseFileTypes(t *testing.T) {
+	for _, tc := range []struct {
+		expr string
+		want cty.Type
+	}{
+		{"file", config.FileType},
+		{"dir", config.DirType},
+		{"list(file)", cty.List(config.FileType)},
+		{"map(dir)", cty.Map(config.DirType)},
+		{"set(file)", cty.Set(config.FileType)},
+		{"object({report=file, n=number, parts=list(dir)})", cty.Object(map[string]cty.Type{"report": config.FileType, "n": cty.Number, "parts": cty.List(config.DirType)})},
+		{"tuple([file, string])", cty.Tuple([]cty.Type{config.FileType, cty.String})},
+		{"list(string)", cty.List(cty.String)},
+	} {
+		got, err := ParseType(tc.expr)
+		if err != nil || !got.Equals(tc.want) {
+			t.Errorf("ParseType(%q) = %#v, %v; want %#v", tc.expr, got, err, tc.want)
+			continue
+		}
+		back, err := ParseType(TypeString(got))
+		if err != nil || !back.Equals(got) {
+			t.Errorf("TypeString(%q) = %q does not parse back: %v", tc.expr, TypeString(got), err)
+		}
+	}
+	if _, err := ParseType("list(fil)"); err == nil || !strings.Contains(err.Error(), "file and dir") {
+		t.Errorf("ParseType(list(fil)) = %v, want an error that mentions file and dir", err)
+	}
+}
+
+func TestFileJSON(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "a b.txt")
+	if err := os.WriteFile(path, []byte("x"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	v, err := ParseInputValue(path, config.FileType)
+	if err != nil {
+		t.Fatal(err)
+	}
+	uri := config.LocalURI(path)
+	if got, _ := ToJSON(v); string(got) != `"`+uri+`"` {
+		t.Errorf("ToJSON = %s, want the URI %s", got, uri)
+	}
+	if got, _ := toPluginJSON(v); string(got) != `"`+path+`"` {
+		t.Errorf("toPluginJSON = %s, want the path", got)
+	}
+	// A URI decodes back to the same file, with its local path.
+	back, err := FromJSON([]byte(`"`+uri+`"`), config.FileType)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ref := back.EncapsulatedValue().(*config.FileRef); ref.Local != path || ref.URI != uri {
+		t.Errorf("FromJSON(%s) = %+v", uri, ref)
+	}
+	// Lists of files too; a remote one has no local path yet.
+	lv, err := FromJSON([]byte(`["s3://b/k/x.csv", null]`), cty.List(config.FileType))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ref := lv.Index(cty.NumberIntVal(0)).EncapsulatedValue().(*config.FileRef); ref.URI != "s3://b/k/x.csv" || ref.Local != "" {
+		t.Errorf("remote file = %+v", ref)
+	}
+	// A file converts to a string (its path) and a string to a file.
+	s, err := convert.Convert(v, cty.String)
+	if err != nil || s.AsString() != path {
+		t.Errorf("file as string = %#v, %v", s, err)
+	}
+	f, err := convert.Convert(cty.StringVal("gs://bucket/o"), config.FileType)
+	if err != nil || f.EncapsulatedValue().(*config.FileRef).URI != "gs://bucket/o" {
+		t.Errorf("string as file = %#v, %v", f, err)
+	}
+	for _, bad := range []string{"", "ftp://host/x", "s3:///nobucket", "file://host/x"} {
+		if _, err := ParseInputValue(bad, config.FileType); err == nil {
+			t.Errorf("ParseInputValue(%q, file) succeeded", bad)
+		}
+	}
+	if _, err := ParseInputValue(filepath.Join(dir, "missing"), config.FileType); err == nil {
+		t.Error("a missing local file was accepted")
+	}
+	if _, err := ParseInputValue(path, config.DirType); err == nil {
+		t.Error("a file was accepted as a dir")
+	}
+}
+
+func TestSafePath(t *testing.T) {
+	root := t.TempDir()
+	work := filepath.Join(root, "work")
+	other := filepath.Join(root, "other")
+	for _, d := range []string{work, other, filepath.Join(work, "sub")} {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write := func(p string) {
+		if err := os.WriteFile(p, []byte("x"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(filepath.Join(work, "ok.txt"))
+	write(filepath.Join(other, "secret.txt"))
+	mustLink := func(target, link string) {
+		if err := os.Symlink(target, link); err != nil {
+			t.Skip("no symlinks:", err)
+		}
+	}
+	mustLink(filepath.Join(other, "secret.txt"), filepath.Join(work, "out.txt"))
+	mustLink("ok.txt", filepath.Join(work, "in.txt"))
+	mustLink(other, filepath.Join(work, "sub", "escape"))
+	roots := []string{work}
+	for _, tc := range []struct {
+		path  string
+		isDir bool
+		want  string // "" for ok
+	}{
+		{filepath.Join(work, "ok.txt"), false, ""},
+		{filepath.Join(work, "in.txt"), false, ""}, // a link that stays inside
+		{filepath.Join(work, "..", "other", "secret.txt"), false, "outside"},
+		{filepath.Join(other, "secret.txt"), false, "outside"},
+		{filepath.Join(work, "out.txt"), false, "outside"},
+		{filepath.Join(work, "nope"), false, "does not exist"},
+		{work, false, "not a regular file"},
+		{filepath.Join(work, "ok.txt"), true, "not a directory"},
+		{filepath.Join(work, "sub"), true, "symbolic link out"},
+		{work + "-x", true, "does not exist"},
+	} {
+		_, err := safePath(tc.path, roots, tc.isDir)
+		switch {
+		case tc.want == "" && err != nil:
+			t.Errorf("safePath(%s) = %v, want ok", tc.path, err)
+		case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+			t.Errorf("safePath(%s, dir=%v) = %v, want an error with %q", tc.path, tc.isDir, err, tc.want)
+		}
+	}
+	// A sibling whose name starts like the root is not inside it.
+	if inAny(work+"x/f", roots) {
+		t.Error("inAny accepted a sibling with the root as a prefix")
+	}
+}
+
+func TestContentHashes(t *testing.T) {
+	dir := t.TempDir()
+	write := func(rel, data string) {
+		p := filepath.Join(dir, rel)
+		if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(data), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("a/x", "1")
+	write("a/y/z", "2")
+	write("b/y/z", "2")
+	write("b/x", "1")
+	write("c/x", "1")
+	write("c/y/w", "2") // same contents, another name
+	var h hashes
+	sum := func(rel string) string {
+		s, err := h.sum(filepath.Join(dir, rel), true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	if sum("a") != sum("b") {
+		t.Error("equal trees hash differently")
+	}
+	if sum("a") == sum("c") {
+		t.Error("trees with different names hash the same")
+	}
+	f1, _ := h.sum(filepath.Join(dir, "a/x"), false)
+	write("a/x", "changed")
+	f2, _ := h.sum(filepath.Join(dir, "a/x"), false)
+	if f1 == f2 {
+		t.Error("a changed file kept its memoized hash")
+	}
+}
