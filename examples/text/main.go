@@ -79,17 +79,22 @@ func main() {
 }
 
 var tasks = map[string]sdk.Task{
-	"split":      sdk.Func(split).WithDoc("Splits text into words, at whitespace or at a separator."),
-	"count":      sdk.Func(count).WithDoc("Counts words, and the distinct words among them."),
-	"upper":      sdk.Func(upper).WithDoc("Converts text to upper case."),
-	"join":       sdk.Func(join).WithDoc("Joins words into text with a separator."),
-	"top":        sdk.Func(top).WithDoc("Returns the k most frequent words with their counts."),
-	"fail":       sdk.Func(fail).WithDoc("Always fails with the given message (for tests)."),
-	"crash":      sdk.Func(crash).WithDoc("Writes the message to stderr and exits the plugin process with status 3 (for tests)."),
-	"sleep":      sdk.Func(sleep).WithDoc("Sleeps for ms milliseconds, or until cancelled (for tests)."),
-	"env":        sdk.Func(env).WithDoc("Reports its execution parameters and writes hello.txt into its working directory (for tests)."),
-	"shout_all":  sdk.Eager(shoutAll).WithDoc("Upper-cases each text by running text.upper through the engine, concurrently (an eager task)."),
-	"count_each": sdk.Dynamic(countEach).WithDoc("Counts the words of each text with a split and a count task per text, built at run time (a dynamic task)."),
+	"split":       sdk.Func(split).WithDoc("Splits text into words, at whitespace or at a separator."),
+	"count":       sdk.Func(count).WithDoc("Counts words, and the distinct words among them."),
+	"upper":       sdk.Func(upper).WithDoc("Converts text to upper case."),
+	"join":        sdk.Func(join).WithDoc("Joins words into text with a separator."),
+	"top":         sdk.Func(top).WithDoc("Returns the k most frequent words with their counts."),
+	"fail":        sdk.Func(fail).WithDoc("Always fails with the given message (for tests)."),
+	"crash":       sdk.Func(crash).WithDoc("Writes the message to stderr and exits the plugin process with status 3 (for tests)."),
+	"sleep":       sdk.Func(sleep).WithDoc("Sleeps for ms milliseconds, or until cancelled (for tests)."),
+	"env":         sdk.Func(env).WithDoc("Reports its execution parameters and writes hello.txt into its working directory (for tests)."),
+	"shout_all":   sdk.Eager(shoutAll).WithDoc("Upper-cases each text by running text.upper through the engine, concurrently (an eager task)."),
+	"write":       sdk.Func(write).WithDoc("Writes text into a file."),
+	"upper_file":  sdk.Func(upperFile).WithDoc("Writes an upper-case copy of a file."),
+	"read":        sdk.Func(read).WithDoc("Reads a file."),
+	"split_lines": sdk.Func(splitLines).WithDoc("Splits a file into a directory of one file per line."),
+	"cat":         sdk.Func(cat).WithDoc("Concatenates the files of a directory."),
+	"count_each":  sdk.Dynamic(countEach).WithDoc("Counts the words of each text with a split and a count task per text, built at run time (a dynamic task)."),
 }
 
 type splitIn struct {

@@ -20,10 +20,15 @@ import (
 func TestSchemas(t *testing.T) {
 	type schemaIO struct{ in, out map[string]string }
 	want := map[string]schemaIO{
-		"split": {map[string]string{"text": "string", "sep": "string?"}, map[string]string{"words": "list(string)"}},
-		"count": {map[string]string{"words": "list(string)"}, map[string]string{"n": "number", "unique": "number"}},
-		"upper": {map[string]string{"text": "string"}, map[string]string{"text": "string"}},
-		"join":  {map[string]string{"words": "list(string)", "sep": "string?"}, map[string]string{"text": "string"}},
+		"split":       {map[string]string{"text": "string", "sep": "string?"}, map[string]string{"words": "list(string)"}},
+		"count":       {map[string]string{"words": "list(string)"}, map[string]string{"n": "number", "unique": "number"}},
+		"upper":       {map[string]string{"text": "string"}, map[string]string{"text": "string"}},
+		"write":       {map[string]string{"text": "string", "name": "string?"}, map[string]string{"file": "file"}},
+		"upper_file":  {map[string]string{"file": "file"}, map[string]string{"file": "file"}},
+		"read":        {map[string]string{"file": "file"}, map[string]string{"text": "string", "bytes": "number"}},
+		"split_lines": {map[string]string{"file": "file"}, map[string]string{"dir": "dir", "files": "number"}},
+		"cat":         {map[string]string{"dir": "dir"}, map[string]string{"text": "string", "files": "number"}},
+		"join":        {map[string]string{"words": "list(string)", "sep": "string?"}, map[string]string{"text": "string"}},
 		"top": {map[string]string{"words": "list(string)", "k": "number"},
 			map[string]string{"top": "list(object({count=number,word=string}))"}},
 		"fail":       {map[string]string{"message": "string"}, map[string]string{"message": "string"}},
@@ -236,4 +241,54 @@ func diagnosticAttribute(err error) string {
 		return ""
 	}
 	return te.Diagnostics[0].Attribute
+}
+
+func TestFileTasks(t *testing.T) {
+	work, tmp := t.TempDir(), t.TempDir()
+	params := plugin.Params{WorkingDirectory: work, TmpDir: tmp}
+	run := func(task string, in any, out any) {
+		t.Helper()
+		res, err := sdktest.RunWithOptions(t, sdktest.Options{Task: task, Params: params}, tasks[task], in)
+		if err != nil {
+			t.Fatalf("%s: %v", task, err)
+		}
+		if err := res.Decode(out); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var w struct{ File string }
+	run("write", map[string]any{"text": "one\ntwo\n", "name": "in.txt"}, &w)
+	if w.File != "in.txt" {
+		t.Errorf("write returned %q, want the name relative to the working directory", w.File)
+	}
+	var up struct{ File string }
+	run("upper_file", map[string]any{"file": filepath.Join(work, w.File)}, &up)
+	var split struct {
+		Dir   string
+		Files int
+	}
+	run("split_lines", map[string]any{"file": up.File}, &split)
+	if split.Files != 2 || filepath.Dir(split.Dir) != tmp {
+		t.Errorf("split_lines = %+v, want 2 files in a directory of %s", split, tmp)
+	}
+	var c struct {
+		Text  string
+		Files int
+	}
+	run("cat", map[string]any{"dir": split.Dir}, &c)
+	if c.Text != "ONE\nTWO\n" || c.Files != 2 {
+		t.Errorf("cat = %+v", c)
+	}
+	var r struct {
+		Text  string
+		Bytes int
+	}
+	run("read", map[string]any{"file": up.File}, &r)
+	if r.Text != "ONE\nTWO\n" || r.Bytes != 8 {
+		t.Errorf("read = %+v", r)
+	}
+	_, err := sdktest.RunWithOptions(t, sdktest.Options{Task: "write", Params: params}, tasks["write"], map[string]any{"text": "x", "name": "../x"})
+	if err == nil {
+		t.Error("write accepted a name with a directory")
+	}
 }

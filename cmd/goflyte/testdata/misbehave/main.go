@@ -74,5 +74,44 @@ func main() {
 		"hang":       sdk.Func(hang),
 		"crash_once": sdk.Func(crashOnce),
 		"chaos":      sdk.Func(chaos),
+		"bad_file":   sdk.Func(badFile),
 	})
+}
+
+type badFileIn struct {
+	How string `json:"how"`
+}
+
+type badFileOut struct {
+	File sdk.File `json:"file"`
+}
+
+// badFile returns a file output that is not the task's to hand over, as
+// How says: "dotdot" a relative path out of the working directory,
+// "absolute" a file elsewhere, "symlink" a link in the working directory
+// to a file elsewhere, "missing" a file that does not exist, "dir" a
+// directory where a file is due.
+func badFile(ctx context.Context, in badFileIn) (badFileOut, error) {
+	work := sdk.Params(ctx).WorkingDirectory
+	outside := filepath.Join(filepath.Dir(filepath.Dir(work)), "outside.txt")
+	if err := os.WriteFile(outside, []byte("not yours"), 0o600); err != nil {
+		return badFileOut{}, err
+	}
+	switch in.How {
+	case "dotdot":
+		return badFileOut{sdk.File{Path: "../../outside.txt"}}, nil
+	case "absolute":
+		return badFileOut{sdk.File{Path: outside}}, nil
+	case "symlink":
+		link := filepath.Join(work, "link.txt")
+		if err := os.Symlink(outside, link); err != nil {
+			return badFileOut{}, err
+		}
+		return badFileOut{sdk.File{Path: "link.txt"}}, nil
+	case "missing":
+		return badFileOut{sdk.File{Path: "nothing.txt"}}, nil
+	case "dir":
+		return badFileOut{sdk.File{Path: "."}}, nil
+	}
+	return badFileOut{}, fmt.Errorf("unknown how %q", in.How)
 }
