@@ -146,3 +146,19 @@ local {
 # gcp {
 #   gsutil_parallelism = false  # default; true runs gsutil with -m
 # }
+
+# statsd: send metrics to a StatsD server over UDP as they happen. Tasks'
+# counters, gauges and timers (sdk.Params(ctx).Stats()) and the engine's own
+# per-task metrics (engine.task.duration, .retries, .cache_hits, .cache_misses,
+# .failures) are always kept in the run record (goflyte runs show RUN); they
+# are also sent when a host is set and disabled is false. Sending never slows
+# or fails a task. Flytekit reads host, port, disabled and disable_tags from
+# its secrets section (and FLYTE_SECRETS_HOST, ...): goflyte accepts those too,
+# with a warning, when this block and FLYTE_STATSD_* do not set them.
+# statsd {
+#   host         = ""         # default: none, nothing is sent; e.g. "localhost"
+#   port         = 8125       # default; UDP
+#   disabled     = false      # default; true keeps metrics local even with a host
+#   disable_tags = false      # default; true sends names without their tags
+#   prefix       = "goflyte"  # default; starts every name sent, e.g. goflyte.rows
+# }

@@ -45,6 +45,7 @@ func (x *execution) attempts(ctx context.Context, n *Node, tr *TaskRun, args *ta
 			return outs, raw, err
 		}
 		wait := min(n.Backoff<<(attempt-1), maxBackoff)
+		x.taskStats(n, tr).Incr(MetricRetries)
 		msg := x.engine.Redact(err.Error())
 		tr.AttemptErrors = append(tr.AttemptErrors, msg)
 		if x.tasks[n.Name] == tr { // not an instance of a for_each
@@ -99,8 +100,11 @@ func (x *execution) attempt(ctx context.Context, n *Node, tr *TaskRun, args *tas
 	}
 	done := make(chan result, 1)
 	attempt, callID := tr.Attempts, newCallID()
+	rec := x.taskStats(n, tr)
+	start := time.Now()
+	defer func() { rec.Timing(MetricTaskDuration, time.Since(start)) }()
 	go func() {
-		outs, raw, dir, err := x.call(actx, n, attempt, callID, args, client)
+		outs, raw, dir, err := x.call(actx, n, attempt, callID, args, client, rec)
 		done <- result{outs, raw, dir, err}
 	}()
 	var r result

@@ -2,13 +2,16 @@ package engine
 
 import (
 	"os"
+	"strings"
 	"sync"
 
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/goflyte/goflyte/engine/cache"
 	"github.com/goflyte/goflyte/engine/config"
+	"github.com/goflyte/goflyte/plugin"
 	"github.com/goflyte/goflyte/secretsbackends"
+	"github.com/goflyte/goflyte/stats"
 )
 
 // Engine compiles and runs workflows. Create one per command with New and
@@ -33,6 +36,11 @@ type Engine struct {
 	cacheErr  error
 	warned    sync.Map // ids of warnings already given
 	hashes    hashes   // content hashes of files, for cache keys
+
+	// statsd is where tasks and the engine send metrics; nil when the
+	// statsd block sets no host (or it could not be resolved).
+	statsd         *stats.Client
+	statsdEndpoint *plugin.StatsD
 }
 
 // New returns an engine for cfg. Plugin logs go to logger, named after each
@@ -43,7 +51,7 @@ func New(cfg *config.Config, logger hclog.Logger) *Engine {
 	}
 	r := &redactor{}
 	host := &eagerHost{}
-	return &Engine{
+	e := &Engine{
 		Config: cfg,
 		Plugins: NewPlugins(PluginsOptions{
 			Dirs:     cfg.SDK.PluginDirs,
@@ -58,6 +66,28 @@ func New(cfg *config.Config, logger hclog.Logger) *Engine {
 		redactor: r,
 		host:     host,
 	}
+	e.dialStatsD()
+	return e
+}
+
+// dialStatsD sets up the StatsD client when the configuration enables one.
+// A host that does not resolve is a warning: metrics stay in the record.
+func (e *Engine) dialStatsD() {
+	s := e.Config.StatsD
+	if !s.Enabled() {
+		return
+	}
+	endpoint := plugin.StatsD{Host: s.Host, Port: s.Port, DisableTags: s.DisableTags, Prefix: s.Prefix}
+	c, err := stats.Dial(endpoint)
+	if err != nil {
+		msg := err.Error()
+		if src, _ := e.Config.Source("statsd.host"); src.Kind == config.SourceEnv && strings.HasPrefix(src.Name, "FLYTE_SECRETS_") {
+			msg = "the host from " + src.Name + " does not resolve" // the value may be a secret
+		}
+		e.Logger.Warn("metrics stay in the run record: cannot set up StatsD", "error", msg)
+		return
+	}
+	e.statsd, e.statsdEndpoint = c, &endpoint
 }
 
 // Redact replaces every secret value the engine has resolved so far with
@@ -66,4 +96,9 @@ func New(cfg *config.Config, logger hclog.Logger) *Engine {
 func (e *Engine) Redact(s string) string { return e.redactor.redact(s) }
 
 // Close ends every plugin process the engine started.
-func (e *Engine) Close() { e.Plugins.Close() }
+func (e *Engine) Close() {
+	e.Plugins.Close()
+	if e.statsd != nil {
+		e.statsd.Close()
+	}
+}

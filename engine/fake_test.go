@@ -26,6 +26,7 @@ type fakeProvider struct {
 
 	failFlaky atomic.Bool
 	retries   atomic.Int32
+	metered   atomic.Int32
 	release   chan struct{} // closed when the test ends: hang returns
 }
 
@@ -115,6 +116,21 @@ func (f *fakeProvider) Execute(ctx context.Context, req *plugin.ExecuteRequest) 
 		}
 		data, _ := json.Marshal(map[string]any{"results": results})
 		return &plugin.ExecuteResult{Outputs: data}, nil
+	case "metered":
+		// Records metrics, as the sdk does, and returns them also when it
+		// fails: retryably until called more than fails times.
+		var in map[string]any
+		_ = json.Unmarshal(req.Inputs, &in)
+		calls := f.metered.Add(1)
+		res := &plugin.ExecuteResult{Metrics: []plugin.Metric{
+			{Name: "calls", Kind: plugin.Counter, Tags: map[string]string{"k": "v"}, Value: 1, Count: 1},
+			{Name: "statsd", Kind: plugin.Gauge, Value: boolFloat(req.Params.StatsD != nil), Count: 1},
+		}}
+		if int(calls) <= int(in["fails"].(float64)) {
+			return res, &plugin.TaskError{Message: "try again", Retryable: true}
+		}
+		res.Outputs, _ = json.Marshal(map[string]any{"calls": calls})
+		return res, nil
 	case "reveal": // a careless task: returns its secrets as an output
 		var all []string
 		for _, sec := range req.Secrets {
@@ -153,6 +169,13 @@ func (f *fakeProvider) callsOf(task string) []plugin.ExecuteRequest {
 	return out
 }
 
+func boolFloat(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
 func field(name, ty string) plugin.Field { return plugin.Field{Name: name, Type: ty} }
 
 // newFake returns the "fake" plugin used by the engine tests.
@@ -177,6 +200,7 @@ func newFake() *fakeProvider {
 			{Name: "counter", Inputs: []plugin.Field{field("x", "any"), {Name: "note", Type: "string", Optional: true}}, Outputs: []plugin.Field{field("n", "number")}},
 			{Name: "memo", Inputs: []plugin.Field{field("s", "string")}, Outputs: []plugin.Field{field("s", "string")}, Cacheable: true, CacheVersion: "p1"},
 			{Name: "flaky", Inputs: []plugin.Field{field("s", "string")}, Outputs: []plugin.Field{field("s", "string")}},
+			{Name: "metered", Inputs: []plugin.Field{field("fails", "number")}, Outputs: []plugin.Field{field("calls", "number")}},
 			{Name: "retryable", Inputs: []plugin.Field{field("fails", "number")}, Outputs: []plugin.Field{field("calls", "number")}},
 			{Name: "hang", Outputs: []plugin.Field{field("x", "string")}},
 			{Name: "slowctx", Outputs: []plugin.Field{field("x", "string")}},

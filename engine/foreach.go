@@ -79,6 +79,7 @@ func (x *execution) fanOut(ctx context.Context, n *Node, tr *TaskRun, elems []fo
 			inst.dirs = dirs
 		}
 	}
+	rec := x.taskStats(n, tr) // shared by the instances: one set of metrics for the node
 	sem := make(chan struct{}, limit)
 	var wg sync.WaitGroup
 	for i := range elems {
@@ -92,7 +93,7 @@ func (x *execution) fanOut(ctx context.Context, n *Node, tr *TaskRun, elems []fo
 		go func() {
 			defer func() { <-sem; wg.Done() }()
 			inst := insts[i]
-			itr := &TaskRun{Node: inst.Name, TaskID: n.TaskID(), Status: StatusRunning, Attempts: 1}
+			itr := &TaskRun{Node: inst.Name, TaskID: n.TaskID(), Status: StatusRunning, Attempts: 1, stats: rec}
 			outs, err := x.execute(ctx, inst, itr, elems[i].args)
 			results[i] = result{outs, err, itr.Cache == CacheHit}
 		}()

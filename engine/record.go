@@ -142,7 +142,27 @@ func (x *execution) taskRecord(n *Node, tr *TaskRun) sandbox.TaskRecord {
 	if tr.inputsDigest != "" {
 		t.InputsDigest = tr.inputsDigest
 	}
+	t.Metrics = e.recordMetrics(tr.Metrics())
 	return t
+}
+
+// recordMetrics converts metrics for the record. A plugin's metric names
+// and tag values are its own text, so they are redacted like the rest.
+func (e *Engine) recordMetrics(ms []plugin.Metric) []sandbox.Metric {
+	if len(ms) == 0 {
+		return nil
+	}
+	out := make([]sandbox.Metric, len(ms))
+	for i, m := range ms {
+		out[i] = sandbox.Metric{Name: e.Redact(m.Name), Kind: m.Kind.String(), Value: m.Value, Count: m.Count, Min: m.Min, Max: m.Max}
+		if len(m.Tags) > 0 {
+			out[i].Tags = make(map[string]string, len(m.Tags))
+			for k, v := range m.Tags {
+				out[i].Tags[e.Redact(k)] = e.Redact(v)
+			}
+		}
+	}
+	return out
 }
 
 // configDigest identifies the effective configuration (secret-bearing

@@ -24,6 +24,7 @@ import (
 	"github.com/goflyte/goflyte/engine/sandbox"
 	"github.com/goflyte/goflyte/plugin"
 	"github.com/goflyte/goflyte/secretsbackends"
+	"github.com/goflyte/goflyte/stats"
 )
 
 // Status is the state of a run or of one task in it.
@@ -159,6 +160,7 @@ type TaskRun struct {
 	Resumed bool
 
 	inputsDigest string
+	stats        *stats.Recorder // see Metrics; nil until the task runs
 }
 
 // Duration is how long the task ran.
@@ -662,6 +664,7 @@ func (x *execution) execute(ctx context.Context, n *Node, tr *TaskRun, args *tas
 		return x.runSub(ctx, n, tr, args)
 	}
 	e := x.engine
+	rec := x.taskStats(n, tr)
 	var key cache.Key
 	cached := e.cacheUsed(n)
 	if args.files != nil {
@@ -679,12 +682,17 @@ func (x *execution) execute(ctx context.Context, n *Node, tr *TaskRun, args *tas
 			outs, raw, hit, reason := e.cacheLookup(n, key, args.digests, x.opts.Explain)
 			if hit {
 				tr.Cache, tr.OutputsJSON = CacheHit, raw
+				rec.Incr(MetricCacheHits)
 				return outs, nil
 			}
 			tr.Cache, tr.CacheReason = CacheMiss, reason
+			rec.Incr(MetricCacheMisses)
 		}
 	}
 	outs, raw, err := x.attempts(ctx, n, tr, args)
+	if err != nil {
+		rec.Incr(MetricFailures)
+	}
 	if err == nil {
 		tr.OutputsJSON = raw
 		switch {
@@ -702,8 +710,9 @@ func (x *execution) execute(ctx context.Context, n *Node, tr *TaskRun, args *tas
 // call runs the task in its plugin: secrets, working directory, the call,
 // and the check of its outputs.
 // It reports the working directory it used; it writes nothing into tr,
-// because a call abandoned after a timeout may still be running.
-func (x *execution) call(ctx context.Context, n *Node, attempt int, callID string, args *taskArgs, client plugin.Provider) (map[string]cty.Value, json.RawMessage, string, error) {
+// because a call abandoned after a timeout may still be running. The
+// metrics the task recorded go into rec, also when it failed.
+func (x *execution) call(ctx context.Context, n *Node, attempt int, callID string, args *taskArgs, client plugin.Provider, rec *stats.Recorder) (map[string]cty.Value, json.RawMessage, string, error) {
 	secrets, err := x.engine.resolveSecrets(ctx, n)
 	if err != nil {
 		return nil, nil, "", err
@@ -746,8 +755,12 @@ func (x *execution) call(ctx context.Context, n *Node, attempt int, callID strin
 			CheckpointDir:     cpDir,
 			PrevCheckpointDir: prevCP,
 			TmpDir:            x.run.TmpDir(),
+			StatsD:            x.engine.statsdEndpoint,
 		},
 	})
+	if res != nil {
+		rec.Merge(res.Metrics)
+	}
 	if err != nil {
 		return nil, nil, "", err
 	}

@@ -189,6 +189,33 @@
 // sandbox (Flytekit's get_random_local_directory), for scratch space that
 // must not mix with the working directory.
 //
+// # Metrics
+//
+// Params(ctx).Stats() records counters, gauges and timers, Flytekit's
+// current_context().stats. Tags are an [sdk.Tags] map; several merge, a
+// later value winning:
+//
+//	s := sdk.Params(ctx).Stats()
+//	s.Incr("rows", sdk.Tags{"source": "s3"})  // also Decr, Count(name, n)
+//	s.Gauge("queue", float64(len(queue)))
+//	s.Timing("fetch", elapsed)
+//	defer s.Time("load")()                    // times until the function returns
+//
+// Every sample is aggregated per name and tags and returned to the engine
+// with the task's result, even when the task fails or panics: the run
+// record keeps them (goflyte runs show RUN). When flyte.hcl has a statsd
+// block with a host, the engine also passes the endpoint to the task and
+// each sample is sent at once as a plain StatsD line over UDP, from one
+// socket per plugin process; sending never blocks and never fails the
+// task. Names and tags are sanitized, and tags are folded into the name as
+// Flytekit does (rows.__source=s3); see package stats for the format.
+// The methods are safe to call from many goroutines.
+//
+// Outside a task Stats returns one in-memory recorder for the process, as
+// Flytekit's MockStats is: call a task function directly and read what it
+// recorded with Value(name, tags). sdktest's Result has a run's metrics
+// in Metrics.
+//
 // # Logging and stderr
 //
 // Log through Params(ctx).Logger. It writes JSON lines to the plugin's

@@ -15,6 +15,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/goflyte/goflyte/plugin"
+	"github.com/goflyte/goflyte/stats"
 )
 
 // Mode is the execution mode a task runs in (Flytekit's
@@ -81,6 +82,7 @@ type ExecutionParams struct {
 	host       plugin.Host
 	callID     string
 	checkpoint *Checkpoint
+	stats      *Stats
 }
 
 // Checkpoint returns the task's checkpoint: see [Checkpoint].
@@ -96,6 +98,38 @@ func (p *ExecutionParams) RandomLocalDir() (string, error) {
 	}
 	return dir, nil
 }
+
+// Stats records metrics: counters, gauges and timers with tags, Flytekit's
+// current_context().stats. It is [stats.Recorder].
+type Stats = stats.Recorder
+
+// Tags are the tags of a metric sample, key to value. It is [stats.Tags].
+type Tags = stats.Tags
+
+// Stats returns the task's metrics. In a task, every sample is kept and
+// returned to the engine with the task's result (also when the task fails
+// or panics), which puts it in the run record; when the engine has a
+// StatsD server configured, each sample is also sent there at once, over
+// UDP, never blocking and never failing the task:
+//
+//	s := sdk.Params(ctx).Stats()
+//	s.Incr("rows", sdk.Tags{"source": "s3"})
+//	s.Gauge("queue", float64(len(queue)))
+//	defer s.Time("load")()
+//
+// Outside a task (a task function called directly in a unit test), Stats
+// returns one in-memory recorder shared by the whole process, like
+// Flytekit's MockStats; read values back with its Value method. For
+// metrics of one run in isolation, use sdktest, whose Result has them.
+func (p *ExecutionParams) Stats() *Stats {
+	if p.stats == nil {
+		return defaultStats
+	}
+	return p.stats
+}
+
+// defaultStats is the recorder outside a task.
+var defaultStats = stats.NewRecorder(stats.RecorderOptions{})
 
 // TaskResult is the outputs of a task run with [ExecutionParams.Run].
 type TaskResult struct {

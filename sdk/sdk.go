@@ -14,6 +14,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/goflyte/goflyte/plugin"
+	"github.com/goflyte/goflyte/stats"
 )
 
 // Task is one task a plugin serves. Most tasks are written as a function
@@ -94,6 +95,10 @@ type provider struct {
 	logMu   sync.Mutex // shared by all loggers: one line per write
 	mu      sync.Mutex
 	loggers map[hclog.Level]hclog.Logger // base loggers at other levels, made on demand
+
+	// statsd holds one client (one socket) per StatsD endpoint, made on
+	// first use and kept for the process; nil for an endpoint that failed.
+	statsd map[plugin.StatsD]*stats.Client
 }
 
 var _ plugin.Provider = (*provider)(nil)
@@ -205,6 +210,7 @@ func (p *provider) Execute(ctx context.Context, req *plugin.ExecuteRequest) (res
 		EnableDeck:       req.Params.EnableDeck,
 		secrets:          req.Secrets,
 		callID:           req.CallID,
+		stats:            stats.NewRecorder(stats.RecorderOptions{Client: p.statsClient(req.Params.StatsD)}),
 	}
 	if params.TmpDir == "" {
 		params.TmpDir = os.TempDir()
@@ -223,6 +229,9 @@ func (p *provider) Execute(ctx context.Context, req *plugin.ExecuteRequest) (res
 	if t.Schema().Kind == plugin.KindEager {
 		params.host = req.Host
 	}
+	// Runs last, after the recover below: metrics go back on success,
+	// failure and panic alike.
+	defer func() { res = withMetrics(res, params.stats) }()
 	defer func() {
 		if v := recover(); v != nil {
 			msg := fmt.Sprintf("panic: %v\n\n%s", v, trimStack(debug.Stack()))
@@ -238,6 +247,42 @@ func (p *provider) Execute(ctx context.Context, req *plugin.ExecuteRequest) (res
 		return nil, &plugin.TaskError{Message: fmt.Sprintf("task %q returned no result and no error", req.Task)}
 	}
 	return res, nil
+}
+
+// statsClient returns the process's StatsD client for the endpoint, or
+// nil when there is none or it cannot be reached (said once in the log).
+func (p *provider) statsClient(endpoint *plugin.StatsD) *stats.Client {
+	if endpoint == nil {
+		return nil
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	c, ok := p.statsd[*endpoint]
+	if !ok {
+		var err error
+		if c, err = stats.Dial(*endpoint); err != nil {
+			p.logger.Warn("metrics stay local: cannot set up StatsD", "error", err)
+		}
+		if p.statsd == nil {
+			p.statsd = map[plugin.StatsD]*stats.Client{}
+		}
+		p.statsd[*endpoint] = c
+	}
+	return c
+}
+
+// withMetrics adds the recorded metrics to res, making a result to carry
+// them if the task failed without one.
+func withMetrics(res *plugin.ExecuteResult, rec *stats.Recorder) *plugin.ExecuteResult {
+	ms := rec.Metrics()
+	if len(ms) == 0 {
+		return res
+	}
+	if res == nil {
+		res = &plugin.ExecuteResult{}
+	}
+	res.Metrics = append(res.Metrics, ms...)
+	return res
 }
 
 // trimStack cuts a goroutine stack trace taken in a deferred recover down

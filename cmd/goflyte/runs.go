@@ -4,6 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"maps"
+	"slices"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -24,7 +28,8 @@ as interrupted; goflyte run --resume RUN continues it.
   goflyte runs list        newest first: run, workflow, status, start, duration
   goflyte runs show RUN    the run's tasks as a tree (each under the tasks it
                            depends on), with status, timing, cache use, and
-                           errors with the plugin's last stderr lines
+                           errors with the plugin's last stderr lines, and
+                           each task's metrics (the engine's and its own)
 
 RUN is a run's name (r20261125-130501-3fa9c27d) or its execution id
 (local:local:r20261125-130501-3fa9c27d).
@@ -161,6 +166,7 @@ func printRecord(c *cli, rec *sandbox.Record) {
 			}
 		}
 	}
+	printMetrics(w, rec.Tasks)
 	for _, t := range rec.Tasks {
 		if t.Error == "" {
 			continue
@@ -228,4 +234,41 @@ func sortedRaw(m map[string]json.RawMessage) []string {
 		s[k] = k
 	}
 	return sortedStrings(s)
+}
+
+// printMetrics shows each task's metrics as a table. The engine's metrics
+// leave out the plugin, task and node tags: the row says which task.
+func printMetrics(w io.Writer, tasks []sandbox.TaskRecord) {
+	has := false
+	for _, t := range tasks {
+		has = has || len(t.Metrics) > 0
+	}
+	if !has {
+		return
+	}
+	fmt.Fprintln(w, "\nMetrics:")
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "  TASK\tMETRIC\tKIND\tVALUE\tCOUNT\tTAGS")
+	for _, t := range tasks {
+		for _, m := range t.Metrics {
+			var tags []string
+			for _, k := range slices.Sorted(maps.Keys(m.Tags)) {
+				if strings.HasPrefix(m.Name, "engine.") && (k == "plugin" || k == "task" || k == "node") {
+					continue
+				}
+				tags = append(tags, k+"="+m.Tags[k])
+			}
+			value := strconv.FormatFloat(m.Value, 'g', 6, 64)
+			if m.Kind == "timer" {
+				value = fmt.Sprintf("%s (min %s, max %s)", ms(m.Value), ms(m.Min), ms(m.Max))
+			}
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%d\t%s\n", t.Name, m.Name, m.Kind, value, m.Count, strings.Join(tags, ","))
+		}
+	}
+	tw.Flush()
+}
+
+// ms shows milliseconds as a rounded duration.
+func ms(v float64) string {
+	return roundDuration(time.Duration(v * float64(time.Millisecond)))
 }

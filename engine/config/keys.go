@@ -92,6 +92,12 @@ var table = []key{
 	{section: "azure", name: "client_secret", secret: true, field: func(c *Config) any { return &c.Azure.ClientSecret }},
 
 	{section: "gcp", name: "gsutil_parallelism", field: func(c *Config) any { return &c.GCP.GsutilParallelism }},
+
+	{section: "statsd", name: "host", field: func(c *Config) any { return &c.StatsD.Host }},
+	{section: "statsd", name: "port", def: 8125, field: func(c *Config) any { return &c.StatsD.Port }},
+	{section: "statsd", name: "disabled", field: func(c *Config) any { return &c.StatsD.Disabled }},
+	{section: "statsd", name: "disable_tags", field: func(c *Config) any { return &c.StatsD.DisableTags }},
+	{section: "statsd", name: "prefix", def: "goflyte", norm: normStatsPrefix, field: func(c *Config) any { return &c.StatsD.Prefix }},
 }
 
 // authModes are Flytekit's AuthType values, in canonical spelling.
@@ -381,6 +387,15 @@ func normEnvVarName(s string) (string, *problem) {
 	}
 	if !ok {
 		return "", &problem{expected: `an environment variable name: letters, digits and "_", not starting with a digit`}
+	}
+	return s, nil
+}
+
+// normStatsPrefix accepts a StatsD metric name prefix: characters that
+// StatsD gives a meaning to would break every line sent.
+func normStatsPrefix(s string) (string, *problem) {
+	if strings.ContainsAny(s, ":|@#, \t\n\r") || strings.HasPrefix(s, ".") || strings.HasSuffix(s, ".") {
+		return "", &problem{expected: `a dotted metric name prefix such as "goflyte", without spaces or any of : | @ # , and not starting or ending with "."`}
 	}
 	return s, nil
 }

@@ -148,6 +148,7 @@ func (p *Parser) LoadConfig(opts LoadOptions) (*Config, hcl.Diagnostics) {
 		diags = append(diags, p.loadFile(cfg, path, display, h)...)
 	}
 	diags = append(diags, cfg.applyEnv(h)...)
+	diags = append(diags, cfg.applyDeprecatedEnv(h)...)
 	return cfg, diags
 }
 
@@ -259,6 +260,7 @@ func (c *Config) decodeFile(f *hcl.File, dir, home string) hcl.Diagnostics {
 	}
 
 	seen := map[string]*hclsyntax.Block{}
+	var deprecated []deprecatedAttr
 	for _, block := range body.Blocks {
 		if !slices.Contains(sections, block.Type) {
 			detail := fmt.Sprintf("There is no %q section. The sections are %s.", block.Type, joinWords(sections, "and"))
@@ -293,12 +295,13 @@ func (c *Config) decodeFile(f *hcl.File, dir, home string) hcl.Diagnostics {
 				Subject:  &labels,
 			})
 		}
-		diags = append(diags, c.decodeSection(block, dir, home)...)
+		diags = append(diags, c.decodeSection(block, dir, home, &deprecated)...)
 	}
-	return diags
+	// After every block, so that the statsd block wins wherever it is.
+	return append(diags, c.applyDeprecatedFile(deprecated)...)
 }
 
-func (c *Config) decodeSection(block *hclsyntax.Block, dir, home string) hcl.Diagnostics {
+func (c *Config) decodeSection(block *hclsyntax.Block, dir, home string, deprecated *[]deprecatedAttr) hcl.Diagnostics {
 	var diags hcl.Diagnostics
 	section := block.Type
 
@@ -317,6 +320,10 @@ func (c *Config) decodeSection(block *hclsyntax.Block, dir, home string) hcl.Dia
 
 	for _, attr := range sortedAttributes(block.Body.Attributes) {
 		k := lookupKey(section, attr.Name)
+		if k == nil && isStatsdInSecrets(section, attr.Name) {
+			*deprecated = append(*deprecated, deprecatedAttr{attr, dir, home})
+			continue
+		}
 		if k == nil {
 			diags = append(diags, &hcl.Diagnostic{
 				Severity: hcl.DiagError,

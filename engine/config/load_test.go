@@ -102,7 +102,8 @@ func TestDefaults(t *testing.T) {
 		Credentials: Credentials{
 			Command: []string{}, ProxyCommand: []string{}, Scopes: []string{}, AuthMode: "standard",
 		},
-		AWS: AWS{Retries: 3, BackoffSeconds: 5},
+		AWS:    AWS{Retries: 3, BackoffSeconds: 5},
+		StatsD: StatsD{Port: 8125, Prefix: "goflyte"},
 	}
 	if diff := cmp.Diff(want, cfg, cmpopts.IgnoreUnexported(Config{})); diff != "" {
 		t.Errorf("defaults (-want +got):\n%s", diff)
@@ -140,6 +141,7 @@ func TestKeys(t *testing.T) {
 		"aws.enable_debug", "aws.retries", "aws.backoff_seconds",
 		"azure.storage_account_name", "azure.storage_account_key", "azure.tenant_id", "azure.client_id", "azure.client_secret",
 		"gcp.gsutil_parallelism",
+		"statsd.host", "statsd.port", "statsd.disabled", "statsd.disable_tags", "statsd.prefix",
 	}
 	if diff := cmp.Diff(want, Keys()); diff != "" {
 		t.Errorf("Keys() (-want +got):\n%s", diff)
@@ -662,7 +664,7 @@ func TestConfigErrorDetails(t *testing.T) {
 		detail    []string
 	}{
 		{name: "section typo", src: "sdkk {}\n", detail: []string{`There is no "sdkk" section. Did you mean "sdk"?`}},
-		{name: "unknown section", src: "plugins {}\n", detail: []string{"The sections are sdk, local, secrets, platform, credentials, aws, azure and gcp."}},
+		{name: "unknown section", src: "plugins {}\n", detail: []string{"The sections are sdk, local, secrets, platform, credentials, aws, azure, gcp and statsd."}},
 		{name: "key typo", src: "aws {\n  retrys = 3\n}\n", detail: []string{`The "aws" block has no setting named "retrys". Did you mean "retries"?`}},
 		{name: "key of another section", src: "aws {\n  project = \"x\"\n}\n", detail: []string{`the "local" block does`}},
 		{name: "unknown key", src: "gcp {\n  colour = 1\n}\n", detail: []string{"Its settings are gsutil_parallelism."}},

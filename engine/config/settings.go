@@ -28,6 +28,7 @@ type Config struct {
 	AWS         AWS
 	Azure       Azure
 	GCP         GCP
+	StatsD      StatsD
 
 	// File is the absolute path of the configuration file that was loaded,
 	// or "" when none was found and only defaults and the environment apply.
@@ -38,6 +39,11 @@ type Config struct {
 	sources map[string]Source // by "section.key"; a missing entry means SourceDefault
 	workDir string            // base for relative paths given by Override; "" means os.Getwd
 	homeDir string            // expansion of "~/"; "" means os.UserHomeDir
+
+	// fromSecrets marks statsd settings taken from their deprecated names
+	// in the secrets block, which the statsd block and FLYTE_STATSD_* win
+	// over.
+	fromSecrets map[string]bool
 }
 
 // SDK holds the "sdk" block: where workflows and plugins are found and how
@@ -100,7 +106,9 @@ type Local struct {
 // a setting of this block: env_prefix, default_dir, file_prefix,
 // keychain_service, keychain_timeout_seconds, fallback, fallback_dir,
 // fallback_passphrase_env or pass_dir (group "keychain" key "service" is
-// FLYTE_SECRETS_KEYCHAIN_SERVICE, for example).
+// FLYTE_SECRETS_KEYCHAIN_SERVICE, for example). Nor, without a warning,
+// after host, port, disabled or disable_tags, Flytekit's names for the
+// statsd settings (see [StatsD]).
 type Secrets struct {
 	// EnvPrefix is prepended to a secret's upper-cased name to find it in
 	// the environment (env_prefix, default "FLYTE_SECRETS_").
@@ -241,6 +249,36 @@ type GCP struct {
 	GsutilParallelism bool
 }
 
+// StatsD holds the "statsd" block: where tasks and the engine send
+// metrics as they happen. Metrics are always kept in the run record; they
+// are sent only when [StatsD.Enabled].
+//
+// Flytekit reads these settings from its secrets section by mistake
+// (host, port, disabled, disable_tags, and FLYTE_SECRETS_HOST and so on).
+// goflyte accepts those names too, with a deprecation warning, for the
+// settings that the statsd block and FLYTE_STATSD_* leave unset. A value
+// taken from a FLYTE_SECRETS_* variable may be a secret: [Config.Settings]
+// masks it.
+type StatsD struct {
+	// Host is the StatsD server's host name or IP address (host, default
+	// ""). Empty means metrics are not sent.
+	Host string
+	// Port is the server's UDP port (port, default 8125).
+	Port int
+	// Disabled turns sending off even with a host (disabled, default false).
+	Disabled bool
+	// DisableTags sends metrics without their tags (disable_tags, default
+	// false). The run record keeps the tags.
+	DisableTags bool
+	// Prefix starts every metric name sent, followed by "." (prefix,
+	// default "goflyte").
+	Prefix string
+}
+
+// Enabled reports whether metrics are sent: a host is set and sending is
+// not disabled.
+func (s StatsD) Enabled() bool { return s.Host != "" && !s.Disabled }
+
 // SourceKind says which layer of the configuration a value came from.
 type SourceKind int
 
@@ -330,7 +368,7 @@ func (s Setting) EnvVar() string { return envName(s.Section, s.Key) }
 
 // Settings returns every setting with its effective value and source. The
 // order is stable: sections in the order sdk, local, secrets, platform,
-// credentials, aws, azure, gcp, and keys within a section in the order
+// credentials, aws, azure, gcp, statsd, and keys within a section in the order
 // they are documented in the sample flyte.hcl (the order of [Keys]).
 func (c *Config) Settings() []Setting {
 	out := make([]Setting, 0, len(table))
@@ -345,7 +383,7 @@ func (c *Config) Settings() []Setting {
 			Secret:  k.secret,
 			Source:  c.sources[k.id()],
 		}
-		if k.secret && s.Display != "" {
+		if (k.secret || c.fromSecretEnv(k)) && s.Display != "" {
 			s.Value, s.Display = Mask, Mask
 		}
 		out = append(out, s)

@@ -163,6 +163,25 @@ type TaskRecord struct {
 	// Children are the tasks an eager task ran through the engine:
 	// "<n> <plugin.task> <status>".
 	Children []string `json:"children,omitempty"`
+	// Metrics are the task's counters, gauges and timers and the engine's
+	// metrics of it (names starting "engine."), sorted by name and tags.
+	Metrics []Metric `json:"metrics,omitempty"`
+}
+
+// Metric is one series of a task's metrics (a name and a set of tags),
+// aggregated over the task's execution: plugin.Metric as recorded.
+type Metric struct {
+	Name string `json:"name"`
+	// Kind is "counter", "gauge" or "timer".
+	Kind string            `json:"kind"`
+	Tags map[string]string `json:"tags,omitempty"`
+	// Value is a counter's sum, a gauge's last value or a timer's total in
+	// milliseconds; Count is the number of samples.
+	Value float64 `json:"value"`
+	Count int64   `json:"count"`
+	// Min and Max are a timer's extremes in milliseconds.
+	Min float64 `json:"min,omitempty"`
+	Max float64 `json:"max,omitempty"`
 }
 
 // RunDir returns the directory of the run with the given name. It does not

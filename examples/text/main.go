@@ -128,11 +128,22 @@ type countOut struct {
 }
 
 func count(ctx context.Context, in wordsIn) (countOut, error) {
+	// Metrics: a timer for the counting, a counter of words by length
+	// class and a gauge of distinct words. They land in the run record
+	// (goflyte runs show RUN) and, with a statsd block, in StatsD.
+	s := sdk.Params(ctx).Stats()
+	defer s.Time("text.count.time")()
 	seen := make(map[string]bool, len(in.Words))
 	for _, w := range in.Words {
 		seen[w] = true
+		size := "short"
+		if len(w) > 3 {
+			size = "long"
+		}
+		s.Incr("text.words", sdk.Tags{"size": size})
 	}
 	out := countOut{N: len(in.Words), Unique: len(seen)}
+	s.Gauge("text.unique_words", float64(out.Unique))
 	sdk.Params(ctx).Logger.Info("counted words", "n", out.N, "unique", out.Unique)
 	return out, nil
 }

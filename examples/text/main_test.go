@@ -94,6 +94,39 @@ func TestCount(t *testing.T) {
 	}
 }
 
+func TestCountMetrics(t *testing.T) {
+	res, err := sdktest.Run(t, tasks["count"], map[string]any{"words": []string{"the", "quick", "fox", "the"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]float64{}
+	for _, m := range res.Metrics {
+		got[m.Name+" "+m.Kind.String()+" "+m.Tags["size"]] = float64(m.Count)
+	}
+	want := map[string]float64{
+		"text.words counter short": 3,
+		"text.words counter long":  1,
+		"text.unique_words gauge ": 1,
+		"text.count.time timer ":   1,
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("metric sample counts (-want +got):\n%s", diff)
+	}
+}
+
+func TestCountMetricsOutsideATask(t *testing.T) {
+	// Called directly, the task records into the process's in-memory
+	// recorder, Flytekit's MockStats.
+	s := sdk.Params(context.Background()).Stats()
+	before := s.Value("text.words", sdk.Tags{"size": "long"})
+	if _, err := count(context.Background(), wordsIn{Words: []string{"quick", "brown"}}); err != nil {
+		t.Fatal(err)
+	}
+	if got := s.Value("text.words", sdk.Tags{"size": "long"}) - before; got != 2 {
+		t.Errorf("text.words{size=long} grew by %g, want 2", got)
+	}
+}
+
 func TestUpper(t *testing.T) {
 	var out textIO
 	run(t, "upper", map[string]any{"text": "Hello, world"}, &out)

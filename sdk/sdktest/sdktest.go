@@ -57,6 +57,8 @@ type Result struct {
 	Outputs map[string]any
 	// Raw is the outputs object as the task sent it.
 	Raw json.RawMessage
+	// Metrics are what the task recorded with sdk.Params(ctx).Stats().
+	Metrics []plugin.Metric
 }
 
 // Decode decodes the outputs into v, typically a pointer to the task's
@@ -72,7 +74,8 @@ func (r *Result) Decode(v any) error {
 //
 // A task that fails returns an error that is a *plugin.TaskError (check
 // with errors.As); the error values the task returned do not cross the
-// wire, only their messages, diagnostics and retryable flag. Inputs that
+// wire, only their messages, diagnostics and retryable flag. If the failed
+// task recorded metrics, the Result is not nil and holds only them. Inputs that
 // do not encode as a JSON object fail the test.
 func Run(t testing.TB, task sdk.Task, inputs any) (*Result, error) {
 	t.Helper()
@@ -141,9 +144,12 @@ func RunWithOptions(t testing.TB, opts Options, task sdk.Task, inputs any) (*Res
 	}
 	res, err := host.Execute(opts.Context, req)
 	if err != nil {
+		if res != nil && len(res.Metrics) > 0 {
+			return &Result{Metrics: res.Metrics}, err // what a failed task recorded
+		}
 		return nil, err
 	}
-	r := &Result{Raw: res.Outputs}
+	r := &Result{Raw: res.Outputs, Metrics: res.Metrics}
 	if err := json.Unmarshal(res.Outputs, &r.Outputs); err != nil || r.Outputs == nil {
 		t.Errorf("sdktest: task %q: outputs are not a JSON object: %s", opts.Task, res.Outputs)
 		return r, nil

@@ -72,3 +72,11 @@ azure {
 gcp {
   gsutil_parallelism = true
 }
+
+statsd {
+  host         = "statsd.example.com"
+  port         = 9125
+  disabled     = true
+  disable_tags = true
+  prefix       = "flyte.local"
+}
