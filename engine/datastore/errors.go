@@ -144,7 +144,7 @@ func classify(err error) (kind error, transient bool) {
 	}
 	var re *awshttp.ResponseError
 	if errors.As(err, &re) {
-		if k, t, ok := classifyStatus(re.HTTPStatusCode()); ok {
+		if ok, t, k := classifyStatus(re.HTTPStatusCode()); ok {
 			return k, t
 		}
 	}
@@ -161,7 +161,7 @@ func classify(err error) (kind error, transient bool) {
 			bloberror.AuthorizationPermissionMismatch, bloberror.InsufficientAccountPermissions:
 			return ErrPermission, false
 		}
-		if k, t, ok := classifyStatus(are.StatusCode); ok {
+		if ok, t, k := classifyStatus(are.StatusCode); ok {
 			return k, t
 		}
 	}
@@ -173,7 +173,7 @@ func classify(err error) (kind error, transient bool) {
 	// Google Cloud Storage.
 	var ge *googleapi.Error
 	if errors.As(err, &ge) {
-		if k, t, ok := classifyStatus(ge.Code); ok {
+		if ok, t, k := classifyStatus(ge.Code); ok {
 			return k, t
 		}
 	}
@@ -214,14 +214,14 @@ func classify(err error) (kind error, transient bool) {
 
 // classifyStatus sorts an HTTP status; ok is false for statuses that say
 // nothing useful.
-func classifyStatus(code int) (kind error, transient, ok bool) {
+func classifyStatus(code int) (ok, transient bool, kind error) {
 	switch {
 	case code == http.StatusUnauthorized || code == http.StatusForbidden:
-		return ErrPermission, false, true
+		return true, false, ErrPermission
 	case code == http.StatusTooManyRequests || code == http.StatusRequestTimeout || code >= 500:
-		return nil, true, true
+		return true, true, nil
 	}
-	return nil, false, false
+	return false, false, nil
 }
 
 // kindError marks a cause with a Kind while keeping the cause's message.

@@ -120,10 +120,3 @@ func (l location) child(key string) location {
 	c.key = joinKey(l.key, key)
 	return c
 }
-
-// bucketRoot returns l without its key.
-func (l location) bucketRoot() location {
-	r := l
-	r.key = ""
-	return r
-}
