@@ -63,8 +63,12 @@ type ExecutionParams struct {
 	// it with a pipe whose contents the engine does not show), so write
 	// last words here, not to os.Stderr.
 	Stderr io.Writer
+	// EnableDeck says whether the engine renders this task's decks
+	// (enable_deck = true on its task block); see [Deck].
+	EnableDeck bool
 
 	secrets []plugin.Secret
+	decks   *deckSet
 	host    plugin.Host
 	callID  string
 }
@@ -123,6 +127,7 @@ func Params(ctx context.Context) *ExecutionParams {
 		return p
 	}
 	p := *defaultParams()
+	p.decks = &deckSet{}
 	return &p
 }
 
