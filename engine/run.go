@@ -108,6 +108,8 @@ type Result struct {
 	Tasks      []*TaskRun
 	Err        error
 	Start, End time.Time
+	// Deck is the run's deck index page, "" when no task had decks.
+	Deck string
 }
 
 // TaskRun is one task's part in a run.
@@ -143,6 +145,8 @@ type TaskRun struct {
 	// Resumed marks a task whose outputs were kept from the run that this
 	// one resumes; it did not run.
 	Resumed bool
+	// Deck is the task's deck page, "" when it has none.
+	Deck string
 
 	inputsDigest string
 }
@@ -316,6 +320,7 @@ func (e *Engine) Run(ctx context.Context, g *Graph, opts RunOptions) (*Result, e
 		},
 		tasks:  map[string]*TaskRun{},
 		chosen: map[string]int{},
+		decks:  &deckCalls{},
 	}
 	for _, n := range g.Nodes {
 		tr := &TaskRun{Node: n.Name, TaskID: n.TaskID(), Status: StatusPending}
@@ -357,6 +362,7 @@ func (e *Engine) Run(ctx context.Context, g *Graph, opts RunOptions) (*Result, e
 	}
 	x.workdirs.close()
 	x.res.End = time.Now()
+	x.renderDecks()
 	x.finishRecord()
 	return x.res, nil
 }
@@ -386,6 +392,9 @@ type execution struct {
 	record      *sandbox.Record
 	recorder    *sandbox.Recorder
 	resumedFrom string
+	// decks are the calls of tasks with decks enabled, shared with
+	// sub-workflow executions.
+	decks *deckCalls
 }
 
 type taskDone struct {
@@ -682,6 +691,7 @@ func (x *execution) call(ctx context.Context, n *Node, attempt int, callID strin
 			x.eagerChildren(n, call)
 		}()
 	}
+	start := time.Now()
 	res, err := client.Execute(ctx, &plugin.ExecuteRequest{
 		Host:    x.engine.host, // used by in-process providers; over gRPC, the broker carries it
 		CallID:  callID,
@@ -697,8 +707,10 @@ func (x *execution) call(ctx context.Context, n *Node, attempt int, callID strin
 			Node:             x.prefix + n.Name,
 			Attempt:          attempt,
 			LogLevel:         x.engine.Config.SDK.LoggingLevel,
+			EnableDeck:       n.EnableDeck,
 		},
 	})
+	x.decks.add(n, x.prefix, attempt, dir, start, args, res, err)
 	if err != nil {
 		return nil, nil, "", err
 	}
