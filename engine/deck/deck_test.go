@@ -16,8 +16,8 @@ import (
 const smuggled = `<script>window.pwned=1;document.title="pwned"</script>`
 
 var (
-	png = []byte("\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR")
-	t0  = time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	pngHeader = []byte("\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR")
+	t0        = time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
 )
 
 func sampleTask() *deck.Task {
@@ -30,10 +30,10 @@ func sampleTask() *deck.Task {
 			Name: "Summary" + smuggled,
 			Blocks: []deck.Block{
 				{Markdown: "# Title\n\n**bold** " + smuggled + "\n\n<img src=x onerror=alert(1)>\n\n![remote](https://example.com/x.png) [link](javascript:alert(1)) " +
-					"![inline](data:image/png;base64," + base64.StdEncoding.EncodeToString(png) + ")"},
+					"![inline](data:image/png;base64," + base64.StdEncoding.EncodeToString(pngHeader) + ")"},
 				{Table: &deck.Table{Header: []string{"word" + smuggled, "n"}, Rows: [][]string{{"a" + smuggled, "1"}, {"s3cret", "2"}}}},
 				{HTML: `<p class="x">it's "quoted" & ` + smuggled + `</p>`},
-				{Image: &deck.Image{MIMEType: "image/png", Data: png, Alt: "chart" + smuggled}},
+				{Image: &deck.Image{MIMEType: "image/png", Data: pngHeader, Alt: "chart" + smuggled}},
 				{Image: &deck.Image{MIMEType: "image/svg+xml", Data: []byte(`<svg xmlns="http://www.w3.org/2000/svg"><text>s3cret</text></svg>`), Alt: "svg"}},
 				{Image: &deck.Image{MIMEType: "image/gif", Data: []byte("GIF89a"), Alt: "gif"}},
 			},
