@@ -66,6 +66,13 @@ type Node struct {
 	Timeout time.Duration
 	// ForEach, when set, runs one instance per element; see forEach.
 	ForEach *ForEach
+	// EnableDeck, DeckFields and Source are the task's decks settings and
+	// its block's source text (see decks.go); PluginVersion is the version
+	// its plugin reported.
+	EnableDeck    bool
+	DeckFields    []string
+	Source        string
+	PluginVersion string
 	// Kind says whether the node is a plugin task or one of the two
 	// nodes of a branch; Branch is that branch.
 	Kind   NodeKind
@@ -153,7 +160,8 @@ func (e *Engine) compile(ctx context.Context, w *config.Workflow, stack []string
 
 	for _, t := range w.Tasks {
 		n := &Node{Name: t.Name, Plugin: t.PluginName(), Task: t.TaskName(), Inputs: t.Inputs, Deps: t.Deps, DeclRange: t.DeclRange, Digest: t.Digest,
-			Retries: t.Retries, Backoff: t.RetryBackoff, Timeout: t.Timeout, Arm: t.Arm}
+			Retries: t.Retries, Backoff: t.RetryBackoff, Timeout: t.Timeout, Arm: t.Arm,
+			EnableDeck: t.EnableDeck, DeckFields: t.DeckFields, Source: t.Source}
 		if t.Arm != nil {
 			// A task in an arm waits for its branch's decision.
 			n.Deps = append(append([]string(nil), t.Deps...), decisionName(t.Arm.Branch.Name))
@@ -183,7 +191,7 @@ func (e *Engine) compile(ctx context.Context, w *config.Workflow, stack []string
 			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Unknown task", Detail: detail, Subject: t.UsesRange.Ptr()})
 			continue
 		}
-		n.Schema = ts
+		n.Schema, n.PluginVersion = ts, schema.Version
 		var d hcl.Diagnostics
 		n.InputTypes, d = fieldTypes(ts.Inputs, n, t.UsesRange)
 		diags = append(diags, d...)

@@ -80,6 +80,7 @@ func (x *execution) finishRecord() {
 	if x.res.Err != nil {
 		rec.Error = e.Redact(x.res.Err.Error())
 	}
+	rec.Deck = x.relRunPath(x.res.Deck)
 	if len(x.res.Outputs) > 0 {
 		rec.Outputs = map[string]json.RawMessage{}
 		for name, v := range x.res.Outputs {
@@ -110,6 +111,7 @@ func (x *execution) taskRecord(n *Node, tr *TaskRun) sandbox.TaskRecord {
 		Deps:        n.Deps,
 		Digest:      n.Digest,
 		Resumed:     tr.Resumed,
+		Deck:        x.relRunPath(tr.Deck),
 	}
 	t.Instances = tr.Instances
 	t.Children = tr.Children

@@ -123,6 +123,8 @@ type Result struct {
 	Tasks      []*TaskRun
 	Err        error
 	Start, End time.Time
+	// Deck is the run's deck index page, "" when no task had decks.
+	Deck string
 }
 
 // TaskRun is one task's part in a run.
@@ -158,6 +160,8 @@ type TaskRun struct {
 	// Resumed marks a task whose outputs were kept from the run that this
 	// one resumes; it did not run.
 	Resumed bool
+	// Deck is the task's deck page, "" when it has none.
+	Deck string
 
 	inputsDigest string
 	stats        *stats.Recorder // see Metrics; nil until the task runs
@@ -332,6 +336,7 @@ func (e *Engine) Run(ctx context.Context, g *Graph, opts RunOptions) (*Result, e
 		},
 		tasks:  map[string]*TaskRun{},
 		chosen: map[string]int{},
+		decks:  &deckCalls{},
 	}
 	x.files = &fileIO{x: x}
 	defer x.files.close()
@@ -375,6 +380,7 @@ func (e *Engine) Run(ctx context.Context, g *Graph, opts RunOptions) (*Result, e
 	}
 	x.workdirs.close()
 	x.res.End = time.Now()
+	x.renderDecks()
 	x.finishRecord()
 	return x.res, nil
 }
@@ -407,6 +413,9 @@ type execution struct {
 	record      *sandbox.Record
 	recorder    *sandbox.Recorder
 	resumedFrom string
+	// decks are the calls of tasks with decks enabled, shared with
+	// sub-workflow executions.
+	decks *deckCalls
 }
 
 type taskDone struct {
@@ -737,6 +746,7 @@ func (x *execution) call(ctx context.Context, n *Node, attempt int, callID strin
 			x.eagerChildren(n, call)
 		}()
 	}
+	start := time.Now()
 	res, err := client.Execute(ctx, &plugin.ExecuteRequest{
 		Host:    x.engine.host, // used by in-process providers; over gRPC, the broker carries it
 		CallID:  callID,
@@ -756,11 +766,13 @@ func (x *execution) call(ctx context.Context, n *Node, attempt int, callID strin
 			PrevCheckpointDir: prevCP,
 			TmpDir:            x.run.TmpDir(),
 			StatsD:            x.engine.statsdEndpoint,
+			EnableDeck:        n.EnableDeck,
 		},
 	})
 	if res != nil {
 		rec.Merge(res.Metrics)
 	}
+	x.decks.add(n, x.prefix, attempt, dir, start, args, res, err)
 	if err != nil {
 		return nil, nil, "", err
 	}

@@ -238,6 +238,21 @@
 // The version is part of what identifies a task's result (the engine's
 // cache keys include it), so bump it when a task's behaviour changes.
 //
+// # Decks
+//
+// A task can add report pages, Flytekit's decks, with
+// Params(ctx).Deck(name): Markdown, HTML, tables and PNG or SVG images.
+//
+//	d := sdk.Params(ctx).Deck("Summary")
+//	d.Markdown("**42** words")
+//	d.Table([]string{"word", "count"}, [][]any{{"a", 3}, {"b", 1}})
+//
+// The engine renders them, with default decks (source code, dependencies,
+// timeline, inputs, outputs), into deck.html in the task's working
+// directory, but only for a task block with enable_deck = true; otherwise
+// their content is dropped with a warning. Decks are sent when the task
+// fails or panics too. [Deck] is safe for concurrent use.
+//
 // # Testing
 //
 // Test a task in-process over a real gRPC connection with package
@@ -245,7 +260,7 @@
 //
 //	res, err := sdktest.Run(t, sdk.Func(split), map[string]any{"text": "a b"})
 //
-// or call the provider directly: NewProvider(name, version, tasks) returns
+// res.Decks holds the decks the task made. Or call the provider directly: NewProvider(name, version, tasks) returns
 // the same [plugin.Provider] that Serve serves.
 //
 // # Concurrency

@@ -79,3 +79,40 @@ func Example_task() {
 	// lang: Unsupported input: This task has no input named "lang". Its inputs are "text" and "sep".
 	// text: Invalid value for input: The input "text" must be a string (string), but got 42.
 }
+
+// A task adds Markdown and a table to a deck of its own. The engine renders
+// it, beside the default decks, for a task block with enable_deck = true.
+func ExampleExecutionParams_Deck() {
+	count := sdk.Func(func(ctx context.Context, in splitIn) (splitOut, error) {
+		words := strings.Fields(in.Text)
+		d := sdk.Params(ctx).Deck("Summary")
+		d.Markdown(fmt.Sprintf("**%d** words", len(words)))
+		d.Table([]string{"#", "word"}, [][]any{{1, words[0]}, {2, words[1]}})
+		return splitOut{Words: words}, nil
+	})
+	p := sdk.NewProvider("text", "1.0.0", map[string]sdk.Task{"count": count})
+	res, err := p.Execute(context.Background(), &plugin.ExecuteRequest{
+		Task:   "count",
+		Inputs: json.RawMessage(`{"text": "hello decks"}`),
+		Params: plugin.Params{EnableDeck: true},
+	})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	for _, d := range res.Decks {
+		fmt.Println(d.Name)
+		for _, b := range d.Blocks {
+			switch {
+			case b.Markdown != "":
+				fmt.Println("  markdown:", b.Markdown)
+			case b.Table != nil:
+				fmt.Println("  table:", b.Table.Header, b.Table.Rows)
+			}
+		}
+	}
+	// Output:
+	// Summary
+	//   markdown: **2** words
+	//   table: [# word] [[1 hello] [2 decks]]
+}

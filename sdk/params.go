@@ -67,6 +67,9 @@ type ExecutionParams struct {
 	// it with a pipe whose contents the engine does not show), so write
 	// last words here, not to os.Stderr.
 	Stderr io.Writer
+	// EnableDeck says whether the engine renders this task's decks
+	// (enable_deck = true on its task block); see [Deck].
+	EnableDeck bool
 
 	// TmpDir is a directory of the run's sandbox for scratch space that
 	// outlives nothing but the run; RandomLocalDir makes directories in
@@ -75,14 +78,13 @@ type ExecutionParams struct {
 	// RawOutputPrefix is the URI of the run's data store, where the
 	// engine keeps the files and directories tasks return.
 	RawOutputPrefix string
-	// EnableDeck says whether the engine renders this task's decks.
-	EnableDeck bool
 
 	secrets    []plugin.Secret
 	host       plugin.Host
 	callID     string
 	checkpoint *Checkpoint
 	stats      *Stats
+	decks      *deckSet
 }
 
 // Checkpoint returns the task's checkpoint: see [Checkpoint].
@@ -188,6 +190,7 @@ func Params(ctx context.Context) *ExecutionParams {
 	}
 	p := *defaultParams()
 	p.checkpoint = newCheckpoint(filepath.Join(os.TempDir(), "goflyte-checkpoint-"+randomHex()), "", p.TmpDir)
+	p.decks = &deckSet{}
 	return &p
 }
 

@@ -226,6 +226,7 @@ func (p *provider) Execute(ctx context.Context, req *plugin.ExecuteRequest) (res
 		cpDest = filepath.Join(os.TempDir(), "goflyte-checkpoint-"+randomHex())
 	}
 	params.checkpoint = newCheckpoint(cpDest, req.Params.PrevCheckpointDir, params.TmpDir)
+	params.decks = &deckSet{enabled: req.Params.EnableDeck, logger: params.Logger, task: req.Task}
 	if t.Schema().Kind == plugin.KindEager {
 		params.host = req.Host
 	}
@@ -236,17 +237,18 @@ func (p *provider) Execute(ctx context.Context, req *plugin.ExecuteRequest) (res
 		if v := recover(); v != nil {
 			msg := fmt.Sprintf("panic: %v\n\n%s", v, trimStack(debug.Stack()))
 			fmt.Fprintf(processStderr, "%s\n", msg)
-			res, err = nil, &plugin.TaskError{Message: msg}
+			res, err = params.decks.withDecks(nil), &plugin.TaskError{Message: msg}
 		}
 	}()
 	res, err = t.Execute(withParams(ctx, params), req)
 	if err != nil {
-		return nil, taskError(err)
+		// Decks count for a failed task too (plugin.ExecuteResult).
+		return params.decks.withDecks(nil), taskError(err)
 	}
 	if res == nil {
-		return nil, &plugin.TaskError{Message: fmt.Sprintf("task %q returned no result and no error", req.Task)}
+		return params.decks.withDecks(nil), &plugin.TaskError{Message: fmt.Sprintf("task %q returned no result and no error", req.Task)}
 	}
-	return res, nil
+	return params.decks.withDecks(res), nil
 }
 
 // statsClient returns the process's StatsD client for the endpoint, or

@@ -253,6 +253,8 @@ type taskJSON struct {
 	FailedInstances   []string `json:"failed_instances,omitempty"`
 	// Children are the tasks an eager task ran.
 	Children []string `json:"children,omitempty"`
+	// Deck is the task's deck page (enable_deck).
+	Deck string `json:"deck,omitempty"`
 }
 
 type resultOut struct {
@@ -264,6 +266,7 @@ type resultOut struct {
 	Error         string         `json:"error,omitempty"`
 	DurationMS    int64          `json:"duration_ms"`
 	RunDir        string         `json:"run_dir"`
+	Deck          string         `json:"deck,omitempty"`
 	Tasks         []taskJSON     `json:"tasks"`
 }
 
@@ -276,6 +279,7 @@ func resultJSON(res *engine.Result) resultOut {
 		Outputs:       map[string]any{},
 		DurationMS:    res.End.Sub(res.Start).Milliseconds(),
 		RunDir:        res.RunDir,
+		Deck:          res.Deck,
 		Tasks:         []taskJSON{},
 	}
 	if res.Err != nil {
@@ -291,7 +295,7 @@ func resultJSON(res *engine.Result) resultOut {
 	for _, t := range res.Tasks {
 		tj := taskJSON{Name: t.Node, Task: t.TaskID, Status: string(t.Status), Attempts: t.Attempts, DurationMS: t.Duration().Milliseconds(), WorkDir: t.WorkDir,
 			Cache: t.Cache, CacheKey: t.CacheKey, CacheReason: t.CacheReason,
-			Instances: t.Instances, InstanceCacheHits: t.InstanceCacheHits, FailedInstances: t.FailedInstances, Children: t.Children}
+			Instances: t.Instances, InstanceCacheHits: t.InstanceCacheHits, FailedInstances: t.FailedInstances, Children: t.Children, Deck: t.Deck}
 		if t.Err != nil {
 			var te *engine.TaskError
 			if errors.As(t.Err, &te) {
@@ -335,6 +339,9 @@ func printResult(c *cli, res *engine.Result, redact func(string) string) {
 	}
 	fmt.Fprintf(c.stderr, "\n%s %s in %s (%s)\n  execution %s\n  sandbox   %s\n",
 		res.Workflow, res.Status, roundDuration(res.End.Sub(res.Start)), strings.Join(parts, ", "), res.ExecutionID, res.RunDir)
+	if res.Deck != "" {
+		fmt.Fprintf(c.stderr, "  deck      %s\n", res.Deck)
+	}
 }
 
 func roundDuration(d time.Duration) string {

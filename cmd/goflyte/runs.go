@@ -18,7 +18,7 @@ import (
 func runsCommand() *command {
 	return &command{
 		name:    "runs",
-		args:    "list | show RUN  [--json]",
+		args:    "list | show RUN | deck RUN [TASK] [--open]  [--json]",
 		summary: "List past runs, or show one run's tasks, timings and errors",
 		help: `
 Every run leaves a record in its sandbox directory, written as it goes. A
@@ -30,12 +30,18 @@ as interrupted; goflyte run --resume RUN continues it.
                            depends on), with status, timing, cache use, and
                            errors with the plugin's last stderr lines, and
                            each task's metrics (the engine's and its own)
+  goflyte runs deck RUN [TASK]
+                           the path of the run's deck index (or of TASK's
+                           deck): HTML reports of the tasks whose block has
+                           enable_deck = true, written when the run ends
 
 RUN is a run's name (r20261125-130501-3fa9c27d) or its execution id
 (local:local:r20261125-130501-3fa9c27d).
 
 Flags:
-  --json   print JSON (the record itself, for show)`,
+  --json   print JSON (the record itself, for show)
+  --open   (deck) open the deck in a browser with xdg-open, open or
+           rundll32, whichever the platform has`,
 		run: runRuns,
 	}
 }
@@ -43,7 +49,8 @@ Flags:
 func runRuns(ctx context.Context, c *cli, args []string) error {
 	fs := newFlagSet("runs")
 	asJSON := fs.Bool("json", false, "")
-	pos, err := c.parseArgs(fs, args, 1, 2)
+	open := fs.Bool("open", false, "")
+	pos, err := c.parseArgs(fs, args, 1, 3)
 	if err != nil {
 		return err
 	}
@@ -96,10 +103,13 @@ func runRuns(ctx context.Context, c *cli, args []string) error {
 		if *asJSON {
 			return writeJSON(c.stdout, rec)
 		}
-		printRecord(c, rec)
+		printRecord(c, rec, sb.RunDir(rec.Name))
 		return nil
+
+	case pos[0] == "deck" && len(pos) >= 2:
+		return runsDeck(c, sb, pos[1:], *open)
 	}
-	return usagef("runs: try goflyte runs list or goflyte runs show RUN")
+	return usagef("runs: try goflyte runs list, goflyte runs show RUN or goflyte runs deck RUN [TASK]")
 }
 
 func duration(r *sandbox.Record) time.Duration {
@@ -109,7 +119,7 @@ func duration(r *sandbox.Record) time.Duration {
 	return r.End.Sub(r.Start)
 }
 
-func printRecord(c *cli, rec *sandbox.Record) {
+func printRecord(c *cli, rec *sandbox.Record, runDir string) {
 	w := c.stdout
 	fmt.Fprintf(w, "Run %s  (%s)\n", rec.ID, rec.Status)
 	fmt.Fprintf(w, "  workflow  %s", rec.Workflow)
@@ -125,6 +135,7 @@ func printRecord(c *cli, rec *sandbox.Record) {
 	if rec.ResumedFrom != "" {
 		fmt.Fprintf(w, "  resumed   from %s\n", rec.ResumedFrom)
 	}
+	printDeck(c, rec, runDir)
 	if len(rec.Inputs) > 0 {
 		fmt.Fprintln(w, "  inputs")
 		for _, name := range sortedRaw(rec.Inputs) {
@@ -154,6 +165,9 @@ func printRecord(c *cli, rec *sandbox.Record) {
 			if t.CacheReason != "" {
 				note += ": " + t.CacheReason
 			}
+		}
+		if t.Deck != "" {
+			note = strings.TrimPrefix(note+", deck", ", ")
 		}
 		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\n", name, t.Task, t.Status, d, note)
 	}

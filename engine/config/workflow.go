@@ -128,7 +128,16 @@ type Task struct {
 	UsesWorkflow string
 	// Digest is the SHA-256 of the task block's source text, hex: resume
 	// uses it to tell whether a task changed since a run.
-	Digest     string
+	Digest string
+	// EnableDeck turns on the task's decks (enable_deck = true), and
+	// DeckFields are the default decks shown beside the task's own
+	// (deck_fields; all of DeckFieldNames when absent, none when decks are
+	// off).
+	EnableDeck bool
+	DeckFields []string
+	// Source is the task block's source text, kept when decks are on for
+	// the Source Code deck.
+	Source     string
 	blockRange hcl.Range
 	// Broken is set when the block itself has errors (already reported);
 	// the engine then skips its checks of the task to avoid cascades.
@@ -225,6 +234,7 @@ var taskSchema = &hcl.BodySchema{
 		{Name: "cache"}, {Name: "cache_version"}, {Name: "cache_ignore_inputs"},
 		{Name: "retries"}, {Name: "retry_backoff"}, {Name: "timeout"},
 		{Name: "for_each"}, {Name: "max_parallel"}, {Name: "min_success_ratio"},
+		{Name: "enable_deck"}, {Name: "deck_fields"},
 	},
 	Blocks: []hcl.BlockHeaderSchema{{Type: "secret"}},
 }
@@ -271,6 +281,9 @@ func loadWorkflows(f *hcl.File, path string, diags hcl.Diagnostics) (*WorkflowFi
 		w.File, w.FileDigest = path, wf.Digest
 		for _, t := range w.Tasks {
 			t.Digest = sourceDigest(f.Bytes, t.blockRange)
+			if t.EnableDeck {
+				t.Source = sourceText(f.Bytes, t.blockRange)
+			}
 		}
 		if prev, dup := seen[w.Name]; dup {
 			diags = append(diags, &hcl.Diagnostic{
@@ -502,6 +515,7 @@ func decodeTask(b *hcl.Block) (*Task, hcl.Diagnostics) {
 	diags = append(diags, decodeTaskCache(t, content)...)
 	diags = append(diags, decodeTaskRetries(t, content)...)
 	diags = append(diags, decodeTaskForEach(t, content)...)
+	diags = append(diags, decodeTaskDeck(t, content)...)
 	for _, sb := range content.Blocks {
 		sd := &SecretDecl{DeclRange: sb.DefRange}
 		sc, d := sb.Body.Content(secretSchema)

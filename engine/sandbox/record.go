@@ -103,6 +103,9 @@ type Record struct {
 	Error   string                     `json:"error,omitempty"`
 	// ResumedFrom is the execution id of the run this one resumed.
 	ResumedFrom string `json:"resumed_from,omitempty"`
+	// Deck is the run's deck index page, relative to the run's directory
+	// and slash-separated; "" when no task had decks.
+	Deck string `json:"deck,omitempty"`
 	// Tasks are the workflow's tasks in declaration order. ListRecords
 	// leaves it nil.
 	Tasks []TaskRecord `json:"tasks"`
@@ -163,6 +166,9 @@ type TaskRecord struct {
 	// Children are the tasks an eager task ran through the engine:
 	// "<n> <plugin.task> <status>".
 	Children []string `json:"children,omitempty"`
+	// Deck is the task's deck page, relative to the run's directory and
+	// slash-separated; "" when it has none.
+	Deck string `json:"deck,omitempty"`
 	// Metrics are the task's counters, gauges and timers and the engine's
 	// metrics of it (names starting "engine."), sorted by name and tags.
 	Metrics []Metric `json:"metrics,omitempty"`

@@ -11,6 +11,8 @@
 //	<root>/runs/<run name>/outputs/<task>.json  task outputs too large to inline
 //	<root>/runs/<run name>/tasks/<task>/        first attempt of a task
 //	<root>/runs/<run name>/tasks/<task>.<n>/    attempt n > 1
+//	<root>/runs/<run name>/deck.html            the run's deck index (enable_deck)
+//	<root>/runs/<run name>/tasks/<dir>/deck.html a task's decks, in its last attempt's directory
 //
 // The package does not know about workflows or plugins: the engine decides
 // what a record says.

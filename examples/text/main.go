@@ -6,6 +6,7 @@ package main
 
 import (
 	"context"
+	"encoding/xml"
 	"errors"
 	"fmt"
 	"os"
@@ -215,7 +216,42 @@ func top(ctx context.Context, in topIn) (topOut, error) {
 		list = list[:in.K]
 	}
 	sdk.Params(ctx).Logger.Info("found top words", "k", in.K, "distinct", len(counts))
+	topDeck(sdk.Params(ctx).Deck("Top words"), len(in.Words), len(counts), list)
 	return topOut{Top: list}, nil
+}
+
+// topDeck reports the top words: a summary, a table and a bar chart. The
+// engine renders it for a task block with enable_deck = true.
+func topDeck(d *sdk.Deck, words, distinct int, list []wordCount) {
+	d.Markdown(fmt.Sprintf("## Top %d words\n\n**%d** words, **%d** distinct.", len(list), words, distinct))
+	rows := make([][]any, len(list))
+	for i, wc := range list {
+		rows[i] = []any{i + 1, wc.Word, wc.Count}
+	}
+	d.Table([]string{"rank", "word", "count"}, rows)
+	if len(list) == 0 {
+		return
+	}
+	const barHeight, width = 22, 320
+	var svg strings.Builder
+	fmt.Fprintf(&svg, `<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" font-family="sans-serif" font-size="12">`, width, barHeight*len(list))
+	for i, wc := range list {
+		w := 200 * wc.Count / list[0].Count
+		y := i * barHeight
+		fmt.Fprintf(&svg, `<rect x="100" y="%d" width="%d" height="%d" fill="#3b6fd8"/>`, y+3, w, barHeight-6)
+		fmt.Fprintf(&svg, `<text x="95" y="%d" text-anchor="end">%s</text>`, y+15, xmlEscape(wc.Word))
+		fmt.Fprintf(&svg, `<text x="%d" y="%d">%d</text>`, 105+w, y+15, wc.Count)
+	}
+	svg.WriteString(`</svg>`)
+	if err := d.SVG([]byte(svg.String()), "bar chart of the top words"); err != nil {
+		panic(err) // the SVG above is always valid
+	}
+}
+
+func xmlEscape(s string) string {
+	var b strings.Builder
+	_ = xml.EscapeText(&b, []byte(s))
+	return b.String()
 }
 
 type messageIn struct {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -323,5 +324,23 @@ func TestFileTasks(t *testing.T) {
 	_, err := sdktest.RunWithOptions(t, sdktest.Options{Task: "write", Params: params}, tasks["write"], map[string]any{"text": "x", "name": "../x"})
 	if err == nil {
 		t.Error("write accepted a name with a directory")
+	}
+}
+
+func TestTopDeck(t *testing.T) {
+	res, err := sdktest.Run(t, tasks["top"], map[string]any{"words": []string{"b", "a", "b"}, "k": 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Decks) != 1 || res.Decks[0].Name != "Top words" {
+		t.Fatalf("decks: %+v", res.Decks)
+	}
+	blocks := res.Decks[0].Blocks
+	if len(blocks) != 3 || !strings.Contains(blocks[0].Markdown, "**3** words, **2** distinct") ||
+		blocks[1].Table == nil || blocks[2].Image == nil || blocks[2].Image.MIMEType != "image/svg+xml" {
+		t.Fatalf("blocks: %+v", blocks)
+	}
+	if diff := cmp.Diff([][]string{{"1", "b", "2"}, {"2", "a", "1"}}, blocks[1].Table.Rows); diff != "" {
+		t.Errorf("table rows (-want +got):\n%s", diff)
 	}
 }

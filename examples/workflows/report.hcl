@@ -5,6 +5,9 @@
 #            └─ shout ──┘
 #
 #   goflyte run examples/workflows/report.hcl --input text="..."   (make run)
+#
+# "top" and "count" have decks: HTML reports written when the run ends.
+# goflyte runs deck RUN --open shows them; top adds a deck of its own.
 workflow "report" {
   description = "Count, rank and shout the words of a text, then join the results."
 
@@ -25,12 +28,15 @@ workflow "report" {
 
   # These three depend only on split, so they run at the same time.
   task "count" {
-    uses   = "text.count"
-    inputs = { words = task.split.words }
+    uses        = "text.count"
+    inputs      = { words = task.split.words }
+    enable_deck = true
+    deck_fields = ["Input", "Output", "Timeline"]
   }
   task "top" {
-    uses   = "text.top"
-    inputs = { words = task.split.words, k = input.k }
+    uses        = "text.top"
+    inputs      = { words = task.split.words, k = input.k }
+    enable_deck = true
   }
   task "shout" {
     uses   = "text.upper"

@@ -23,6 +23,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -41,7 +42,11 @@ type Options struct {
 	// fields default to: ExecutionID "local:local:local", ExecutionDate
 	// now, WorkingDirectory a fresh t.TempDir(), Mode
 	// ModeLocalTaskExecution, TaskID "<Plugin>.<Task>", Attempt 1.
+	// EnableDeck is always set, unless DisableDeck is.
 	Params plugin.Params
+	// DisableDeck runs the task as without enable_deck = true: its decks
+	// are not returned.
+	DisableDeck bool
 	// Context is the context of the call; nil means t.Context().
 	Context context.Context
 	// Secrets are sent to the task as the engine would send its resolved
@@ -50,8 +55,11 @@ type Options struct {
 	Secrets map[string]string
 }
 
-// Result is a task's successful result.
+// Result is a task's result.
 type Result struct {
+	// Decks are the decks the task made (see sdk.Deck), in the order it
+	// made them; set also when the task failed.
+	Decks []plugin.Deck
 	// Outputs are the outputs as encoding/json decodes them into any:
 	// numbers are float64, lists []any, objects map[string]any.
 	Outputs map[string]any
@@ -74,9 +82,9 @@ func (r *Result) Decode(v any) error {
 //
 // A task that fails returns an error that is a *plugin.TaskError (check
 // with errors.As); the error values the task returned do not cross the
-// wire, only their messages, diagnostics and retryable flag. If the failed
-// task recorded metrics, the Result is not nil and holds only them. Inputs that
-// do not encode as a JSON object fail the test.
+// wire, only their messages, diagnostics and retryable flag. The Result is
+// then non-nil too and holds only the decks and metrics the task made.
+// Inputs that do not encode as a JSON object fail the test.
 func Run(t testing.TB, task sdk.Task, inputs any) (*Result, error) {
 	t.Helper()
 	return RunWithOptions(t, Options{}, task, inputs)
@@ -118,6 +126,7 @@ func RunWithOptions(t testing.TB, opts Options, task sdk.Task, inputs any) (*Res
 	if p.Attempt == 0 {
 		p.Attempt = 1
 	}
+	p.EnableDeck = !opts.DisableDeck
 
 	in, err := encodeInputs(inputs)
 	if err != nil {
@@ -144,12 +153,17 @@ func RunWithOptions(t testing.TB, opts Options, task sdk.Task, inputs any) (*Res
 	}
 	res, err := host.Execute(opts.Context, req)
 	if err != nil {
-		if res != nil && len(res.Metrics) > 0 {
-			return &Result{Metrics: res.Metrics}, err // what a failed task recorded
+		var te *plugin.TaskError
+		if !errors.As(err, &te) {
+			return nil, err
 		}
-		return nil, err
+		r := &Result{}
+		if res != nil {
+			r.Decks, r.Metrics = res.Decks, res.Metrics
+		}
+		return r, err
 	}
-	r := &Result{Raw: res.Outputs, Metrics: res.Metrics}
+	r := &Result{Raw: res.Outputs, Decks: res.Decks, Metrics: res.Metrics}
 	if err := json.Unmarshal(res.Outputs, &r.Outputs); err != nil || r.Outputs == nil {
 		t.Errorf("sdktest: task %q: outputs are not a JSON object: %s", opts.Task, res.Outputs)
 		return r, nil
