@@ -163,6 +163,11 @@ type TaskRecord struct {
 	// Children are the tasks an eager task ran through the engine:
 	// "<n> <plugin.task> <status>".
 	Children []string `json:"children,omitempty"`
+	// LogFile is the log of the task's latest attempt that logged
+	// something, relative to the run's directory and slash-separated
+	// ("logs/<node>.log"); "" when it logged nothing. The logs of every
+	// attempt, instance and child are listed by [ListTaskLogs].
+	LogFile string `json:"log_file,omitempty"`
 }
 
 // RunDir returns the directory of the run with the given name. It does not

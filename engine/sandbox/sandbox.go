@@ -11,6 +11,7 @@
 //	<root>/runs/<run name>/outputs/<task>.json  task outputs too large to inline
 //	<root>/runs/<run name>/tasks/<task>/        first attempt of a task
 //	<root>/runs/<run name>/tasks/<task>.<n>/    attempt n > 1
+//	<root>/runs/<run name>/logs/<task>[.<n>].log  the log lines of a task attempt (see TaskLogs)
 //
 // The package does not know about workflows or plugins: the engine decides
 // what a record says.
