@@ -27,6 +27,7 @@ type Engine struct {
 
 	redactor *redactor
 	host     *eagerHost
+	logs     *logRouter
 
 	cacheOnce sync.Once
 	cache     *cache.Cache
@@ -42,11 +43,14 @@ func New(cfg *config.Config, logger hclog.Logger) *Engine {
 	}
 	r := &redactor{}
 	host := &eagerHost{}
+	logs := newLogRouter()
 	return &Engine{
 		Config: cfg,
 		Plugins: NewPlugins(PluginsOptions{
-			Dirs:     cfg.SDK.PluginDirs,
-			Logger:   logger,
+			Dirs: cfg.SDK.PluginDirs,
+			// Plugin lines about a task are also kept in its run's task
+			// log (see tasklog.go).
+			Logger:   routeLogger{Logger: logger, router: logs},
 			LogLevel: cfg.SDK.LoggingLevel,
 			Redact:   r.redact,
 			Env:      PluginEnv(os.Environ(), cfg, cfg.Secrets.FallbackPassphraseEnv),
@@ -56,6 +60,7 @@ func New(cfg *config.Config, logger hclog.Logger) *Engine {
 		Logger:   logger,
 		redactor: r,
 		host:     host,
+		logs:     logs,
 	}
 }
 
@@ -64,5 +69,9 @@ func New(cfg *config.Config, logger hclog.Logger) *Engine {
 // the CLI uses Redact for everything else it prints.
 func (e *Engine) Redact(s string) string { return e.redactor.redact(s) }
 
-// Close ends every plugin process the engine started.
-func (e *Engine) Close() { e.Plugins.Close() }
+// Close ends every plugin process the engine started. The plugins' last
+// log lines reach their task logs before it returns.
+func (e *Engine) Close() {
+	e.Plugins.Close()
+	e.logs.reset()
+}

@@ -350,6 +350,7 @@ func (e *Engine) Run(ctx context.Context, g *Graph, opts RunOptions) (*Result, e
 	if err := x.startRecord(); err != nil {
 		return nil, err
 	}
+	x.logs = e.logs.start(e, run, e.Config.SDK.LoggingLevel)
 	x.workdirs = startWorkdirs(run, ahead, "")
 	x.schedule(ctx)
 	if x.res.Status == StatusFailed {
@@ -357,6 +358,7 @@ func (e *Engine) Run(ctx context.Context, g *Graph, opts RunOptions) (*Result, e
 	}
 	x.workdirs.close()
 	x.res.End = time.Now()
+	e.logs.end(x.logs)
 	x.finishRecord()
 	return x.res, nil
 }
@@ -386,6 +388,8 @@ type execution struct {
 	record      *sandbox.Record
 	recorder    *sandbox.Recorder
 	resumedFrom string
+	// logs are the run's task logs (tasklog.go).
+	logs *runLog
 }
 
 type taskDone struct {
@@ -478,6 +482,7 @@ func (x *execution) schedule(ctx context.Context) {
 		tr := x.tasks[d.node.Name]
 		tr.End = time.Now()
 		tr.Children = x.takeChildren(d.node.Name)
+		x.logEnd(d.node, tr, d.err)
 		if d.err != nil {
 			tr.Status = StatusFailed
 			if ctx.Err() != nil && errors.Is(d.err, ctx.Err()) { // Ctrl-C or --timeout

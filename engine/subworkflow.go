@@ -106,6 +106,7 @@ func (x *execution) runGraph(ctx context.Context, g *Graph, inputs map[string]ct
 		tasks:  map[string]*TaskRun{},
 		chosen: map[string]int{},
 		prefix: prefix,
+		logs:   x.logs,
 	}
 	sub.opts.Resume = nil
 	for _, sn := range g.Nodes {
