@@ -36,6 +36,10 @@ sdk {
   # debug, info, warn or error (Flytekit's 10, 20, 30 and 40 work too). Default: "warn".
   logging_level = "warn"
 
+  # goflyte's own log on stderr: "text" (hclog's human format) or "json"
+  # (one JSON object per line, for log collectors). Default: "text".
+  log_format = "text"
+
   # Run records, task working directories and local data.
   # Default: <user cache dir>/goflyte/sandbox, e.g. ~/.cache/goflyte/sandbox.
   # local_sandbox = ".goflyte/sandbox"

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/hashicorp/go-hclog"
 	"github.com/zclconf/go-cty/cty"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -52,6 +53,7 @@ func (x *execution) attempts(ctx context.Context, n *Node, tr *TaskRun, args *ta
 			x.recordTask(n, tr)
 		}
 		x.engine.Logger.Warn("task attempt failed; retrying", "task", n.Name, "attempt", attempt, "attempts", n.Retries+1, "wait", wait, "error", msg)
+		x.logTask(hclog.Warn, n, attempt, "task attempt failed; retrying", "attempts", n.Retries+1, "wait", wait, "error", msg)
 		select {
 		case <-time.After(wait):
 		case <-ctx.Done():
@@ -103,6 +105,8 @@ func (x *execution) attempt(ctx context.Context, n *Node, tr *TaskRun, args *tas
 	rec := x.taskStats(n, tr)
 	start := time.Now()
 	defer func() { rec.Timing(MetricTaskDuration, time.Since(start)) }()
+	x.claimLog(n, attempt)
+	x.logTask(hclog.Debug, n, attempt, "task attempt started", "plugin", n.Plugin)
 	go func() {
 		outs, raw, dir, err := x.call(actx, n, attempt, callID, args, client, rec)
 		done <- result{outs, raw, dir, err}
@@ -123,6 +127,7 @@ func (x *execution) attempt(ctx context.Context, n *Node, tr *TaskRun, args *tas
 	if actx.Err() != nil && !x.stopped(client, callID, returned) {
 		killed = true
 		x.engine.Logger.Warn("task did not stop within the grace period; killing its plugin", "plugin", n.Plugin, "task", n.Name, "grace", x.opts.Grace)
+		x.logTask(hclog.Warn, n, attempt, "task did not stop within the grace period; killing its plugin", "plugin", n.Plugin, "grace", x.opts.Grace)
 		x.engine.Plugins.Kill(n.Plugin, client)
 	}
 	if r.dir != "" {

@@ -46,6 +46,15 @@
 // inherit the FLYTE_SECRETS_* variables. Secrets are not part of cache
 // keys: a changed secret does not invalidate a cached result.
 //
+// # Task logs
+//
+// Every log line about a task execution, the plugin's (forwarded by
+// go-plugin with the task's node and attempt) and the engine's (started,
+// retried, cached, succeeded, failed), is also kept in the run's
+// directory as JSON lines, one file per attempt (engine/sandbox
+// TaskLogs), at the configured level and redacted like the live log. See
+// tasklog.go for how lines find their run.
+//
 // # Ownership
 //
 // The engine owns evaluation: plugins receive plain JSON and never see HCL.

@@ -30,6 +30,7 @@ type Engine struct {
 
 	redactor *redactor
 	host     *eagerHost
+	logs     *logRouter
 
 	cacheOnce sync.Once
 	cache     *cache.Cache
@@ -51,11 +52,14 @@ func New(cfg *config.Config, logger hclog.Logger) *Engine {
 	}
 	r := &redactor{}
 	host := &eagerHost{}
+	logs := newLogRouter()
 	e := &Engine{
 		Config: cfg,
 		Plugins: NewPlugins(PluginsOptions{
-			Dirs:     cfg.SDK.PluginDirs,
-			Logger:   logger,
+			Dirs: cfg.SDK.PluginDirs,
+			// Plugin lines about a task are also kept in its run's task
+			// log (see tasklog.go).
+			Logger:   routeLogger{Logger: logger, router: logs},
 			LogLevel: cfg.SDK.LoggingLevel,
 			Redact:   r.redact,
 			Env:      PluginEnv(os.Environ(), cfg, cfg.Secrets.FallbackPassphraseEnv),
@@ -65,6 +69,7 @@ func New(cfg *config.Config, logger hclog.Logger) *Engine {
 		Logger:   logger,
 		redactor: r,
 		host:     host,
+		logs:     logs,
 	}
 	e.dialStatsD()
 	return e
@@ -95,9 +100,11 @@ func (e *Engine) dialStatsD() {
 // the CLI uses Redact for everything else it prints.
 func (e *Engine) Redact(s string) string { return e.redactor.redact(s) }
 
-// Close ends every plugin process the engine started.
+// Close ends every plugin process the engine started. The plugins' last
+// log lines reach their task logs before it returns.
 func (e *Engine) Close() {
 	e.Plugins.Close()
+	e.logs.reset()
 	if e.statsd != nil {
 		e.statsd.Close()
 	}

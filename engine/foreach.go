@@ -95,6 +95,7 @@ func (x *execution) fanOut(ctx context.Context, n *Node, tr *TaskRun, elems []fo
 			inst := insts[i]
 			itr := &TaskRun{Node: inst.Name, TaskID: n.TaskID(), Status: StatusRunning, Attempts: 1, stats: rec}
 			outs, err := x.execute(ctx, inst, itr, elems[i].args)
+			x.logEnd(inst, itr, err)
 			results[i] = result{outs, err, itr.Cache == CacheHit}
 		}()
 	}

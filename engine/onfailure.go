@@ -127,6 +127,7 @@ func (x *execution) runOnFailure(ctx context.Context) {
 		outs, err = x.execute(ctx, &handler, tr, args)
 	}
 	tr.End = nowFunc()
+	x.logEnd(&handler, tr, err)
 	if err != nil {
 		tr.Status = StatusFailed
 		tr.Err = &TaskError{Node: OnFailureNode, TaskID: n.TaskID(), Err: x.engine.redactor.redactError(err)}

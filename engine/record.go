@@ -114,6 +114,9 @@ func (x *execution) taskRecord(n *Node, tr *TaskRun) sandbox.TaskRecord {
 		Deck:        x.relRunPath(tr.Deck),
 	}
 	t.Instances = tr.Instances
+	if x.logs != nil {
+		t.LogFile = x.logs.logs.File(x.prefix + n.Name)
+	}
 	t.Children = tr.Children
 	if len(tr.FailedInstances) > 0 {
 		t.FailedInstances = append([]string(nil), tr.FailedInstances...)

@@ -373,6 +373,7 @@ func (e *Engine) Run(ctx context.Context, g *Graph, opts RunOptions) (*Result, e
 	if err := x.startRecord(); err != nil {
 		return nil, err
 	}
+	x.logs = e.logs.start(e, run, e.Config.SDK.LoggingLevel)
 	x.workdirs = startWorkdirs(run, ahead, "")
 	x.schedule(ctx)
 	if x.res.Status == StatusFailed {
@@ -381,6 +382,7 @@ func (e *Engine) Run(ctx context.Context, g *Graph, opts RunOptions) (*Result, e
 	x.workdirs.close()
 	x.res.End = time.Now()
 	x.renderDecks()
+	e.logs.end(x.logs)
 	x.finishRecord()
 	return x.res, nil
 }
@@ -416,6 +418,8 @@ type execution struct {
 	// decks are the calls of tasks with decks enabled, shared with
 	// sub-workflow executions.
 	decks *deckCalls
+	// logs are the run's task logs (tasklog.go).
+	logs *runLog
 }
 
 type taskDone struct {
@@ -508,6 +512,7 @@ func (x *execution) schedule(ctx context.Context) {
 		tr := x.tasks[d.node.Name]
 		tr.End = time.Now()
 		tr.Children = x.takeChildren(d.node.Name)
+		x.logEnd(d.node, tr, d.err)
 		if d.err != nil {
 			tr.Status = StatusFailed
 			if ctx.Err() != nil && errors.Is(d.err, ctx.Err()) { // Ctrl-C or --timeout

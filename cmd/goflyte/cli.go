@@ -59,6 +59,7 @@ type cli struct {
 
 	configPath string
 	logLevel   string
+	logFormat  string
 	verbose    int
 	lock       bool // check plugins against the lock file (--lock=false: don't)
 }
@@ -158,6 +159,8 @@ Global flags (every command):
   --config FILE      configuration file (default: $FLYTE_CONFIG, ./flyte.hcl,
                      then <user config dir>/goflyte/flyte.hcl)
   --log-level LEVEL  debug, info, warn or error (overrides sdk.logging_level)
+  --log-format F     text or json: goflyte's log on stderr as hclog text or
+                     one JSON object per line (overrides sdk.log_format)
   -v                 more logging: -v info, -vv debug
   --lock=false       do not check plugins against goflyte.lock.hcl
 
@@ -193,6 +196,7 @@ func (c *cli) parseFlags(fs *flag.FlagSet, args []string, max int) error {
 func (c *cli) parseArgs(fs *flag.FlagSet, args []string, min, max int) ([]string, error) {
 	fs.StringVar(&c.configPath, "config", "", "")
 	fs.StringVar(&c.logLevel, "log-level", "", "")
+	fs.StringVar(&c.logFormat, "log-format", "", "")
 	fs.BoolVar(&c.lock, "lock", true, "")
 	fs.Var(&countFlag{n: &c.verbose, step: 1}, "v", "")
 	fs.Var(&countFlag{n: &c.verbose, step: 2}, "vv", "")
@@ -271,16 +275,23 @@ func (c *cli) loadConfig() (*config.Config, error) {
 			return nil, usagef("%v", err)
 		}
 	}
+	if c.logFormat != "" {
+		if err := cfg.Override("sdk.log_format", c.logFormat, "--log-format"); err != nil {
+			return nil, usagef("%v", err)
+		}
+	}
 	return cfg, nil
 }
 
-// logger returns goflyte's logger: stderr, at the configured level.
+// logger returns goflyte's logger: stderr, at the configured level, in
+// the configured format (sdk.log_format: hclog text or JSON lines).
 func (c *cli) logger(cfg *config.Config) hclog.Logger {
 	return hclog.New(&hclog.LoggerOptions{
-		Name:   programName,
-		Level:  hclog.LevelFromString(cfg.SDK.LoggingLevel),
-		Output: c.stderr,
-		Color:  hclog.ColorOff,
+		Name:       programName,
+		Level:      hclog.LevelFromString(cfg.SDK.LoggingLevel),
+		Output:     c.stderr,
+		Color:      hclog.ColorOff,
+		JSONFormat: cfg.SDK.LogFormat == "json",
 	})
 }
 

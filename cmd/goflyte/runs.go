@@ -18,8 +18,8 @@ import (
 func runsCommand() *command {
 	return &command{
 		name:    "runs",
-		args:    "list | show RUN | deck RUN [TASK] [--open]  [--json]",
-		summary: "List past runs, or show one run's tasks, timings and errors",
+		args:    "list | show RUN | logs RUN [TASK] | deck RUN [TASK] [--open]  [--json]",
+		summary: "List past runs, show one run's tasks, timings and errors, its task logs or its decks",
 		help: `
 Every run leaves a record in its sandbox directory, written as it goes. A
 run whose goflyte process died (killed, crashed, machine rebooted) shows
@@ -34,14 +34,31 @@ as interrupted; goflyte run --resume RUN continues it.
                            the path of the run's deck index (or of TASK's
                            deck): HTML reports of the tasks whose block has
                            enable_deck = true, written when the run ends
+  goflyte runs logs RUN    the log lines of every task of the run, in order
+                           of time, each prefixed by its task (node; ".N"
+                           after it for attempt N > 1)
+  goflyte runs logs RUN TASK
+                           the log lines of one task: all its attempts, its
+                           for_each instances (TASK@i) and the tasks it ran
+                           (TASK+...)
 
 RUN is a run's name (r20261125-130501-3fa9c27d) or its execution id
 (local:local:r20261125-130501-3fa9c27d).
 
+Task logs hold what the plugin logged for the task (tagged with the task's
+node and attempt) and the engine's lines about it (started, retried,
+cached, succeeded, failed with its error), at sdk.logging_level: run with
+-v to keep the plugins' info lines. Secret values are replaced with ***, as
+on the terminal. They are kept in <run dir>/logs/<task>[.<attempt>].log,
+one JSON object per line.
+
 Flags:
-  --json   print JSON (the record itself, for show)
-  --open   (deck) open the deck in a browser with xdg-open, open or
-           rundll32, whichever the platform has`,
+  --json        print JSON (the record itself, for show; the stored JSON
+                lines, for logs: time, level, source, logger, node,
+                attempt, task, msg, fields)
+  --attempt N   logs: only attempt N of TASK
+  --open        deck: open the deck in a browser with xdg-open, open or
+                rundll32, whichever the platform has`,
 		run: runRuns,
 	}
 }
@@ -50,6 +67,7 @@ func runRuns(ctx context.Context, c *cli, args []string) error {
 	fs := newFlagSet("runs")
 	asJSON := fs.Bool("json", false, "")
 	open := fs.Bool("open", false, "")
+	attempt := fs.Int("attempt", 0, "")
 	pos, err := c.parseArgs(fs, args, 1, 3)
 	if err != nil {
 		return err
@@ -96,9 +114,9 @@ func runRuns(ctx context.Context, c *cli, args []string) error {
 		return tw.Flush()
 
 	case pos[0] == "show" && len(pos) == 2:
-		rec, err := sb.LoadRecord(pos[1])
+		rec, err := loadRun(sb, "runs show", pos[1])
 		if err != nil {
-			return usagef("runs show: %v", err)
+			return err
 		}
 		if *asJSON {
 			return writeJSON(c.stdout, rec)
@@ -108,8 +126,14 @@ func runRuns(ctx context.Context, c *cli, args []string) error {
 
 	case pos[0] == "deck" && len(pos) >= 2:
 		return runsDeck(c, sb, pos[1:], *open)
+	case pos[0] == "logs" && len(pos) >= 2:
+		task := ""
+		if len(pos) == 3 {
+			task = pos[2]
+		}
+		return runsLogs(c, sb, pos[1], task, *attempt, *asJSON)
 	}
-	return usagef("runs: try goflyte runs list, goflyte runs show RUN or goflyte runs deck RUN [TASK]")
+	return usagef("runs: try goflyte runs list, goflyte runs show RUN, goflyte runs logs RUN [TASK] or goflyte runs deck RUN [TASK]")
 }
 
 func duration(r *sandbox.Record) time.Duration {
@@ -189,6 +213,20 @@ func printRecord(c *cli, rec *sandbox.Record, runDir string) {
 		if t.Stderr != "" {
 			fmt.Fprintf(w, "  plugin stderr (last lines):\n    %s\n", strings.ReplaceAll(t.Stderr, "\n", "\n    "))
 		}
+	}
+	var logged []sandbox.TaskRecord
+	for _, t := range rec.Tasks {
+		if t.LogFile != "" {
+			logged = append(logged, t)
+		}
+	}
+	if len(logged) > 0 {
+		fmt.Fprintf(w, "\nTask logs (goflyte runs logs %s TASK):\n", rec.Name)
+		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		for _, t := range logged {
+			fmt.Fprintf(tw, "  %s\t%s\n", t.Name, t.LogFile)
+		}
+		tw.Flush()
 	}
 	if len(rec.Outputs) > 0 {
 		fmt.Fprintln(w, "\nOutputs:")

@@ -40,6 +40,7 @@ var table = []key{
 	{section: "sdk", name: "workflow_packages", path: true, field: func(c *Config) any { return &c.SDK.WorkflowPackages }},
 	{section: "sdk", name: "local_sandbox", path: true, field: func(c *Config) any { return &c.SDK.LocalSandbox }},
 	{section: "sdk", name: "logging_level", def: "warn", norm: normLogLevel, field: func(c *Config) any { return &c.SDK.LoggingLevel }},
+	{section: "sdk", name: "log_format", def: "text", norm: oneOf("text", "json"), field: func(c *Config) any { return &c.SDK.LogFormat }},
 	{section: "sdk", name: "plugin_dirs", path: true, field: func(c *Config) any { return &c.SDK.PluginDirs }},
 	{section: "sdk", name: "plugin_tls", def: false, field: func(c *Config) any { return &c.SDK.PluginTLS }},
 

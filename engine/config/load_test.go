@@ -91,6 +91,7 @@ func TestDefaults(t *testing.T) {
 			WorkflowPackages: []string{},
 			LocalSandbox:     filepath.Join(opts.UserCacheDir, "goflyte", "sandbox"),
 			LoggingLevel:     "warn",
+			LogFormat:        "text",
 			PluginDirs:       []string{filepath.Join(filepath.Dir(exe), "plugins"), filepath.Join(opts.UserConfigDir, "goflyte", "plugins")},
 		},
 		Local: Local{CacheEnabled: true, Project: "local", Domain: "local"},
@@ -127,7 +128,7 @@ func TestDefaults(t *testing.T) {
 
 func TestKeys(t *testing.T) {
 	want := []string{
-		"sdk.workflow_packages", "sdk.local_sandbox", "sdk.logging_level", "sdk.plugin_dirs", "sdk.plugin_tls",
+		"sdk.workflow_packages", "sdk.local_sandbox", "sdk.logging_level", "sdk.log_format", "sdk.plugin_dirs", "sdk.plugin_tls",
 		"local.cache_enabled", "local.cache_overwrite", "local.cache_dir", "local.raw_output_data_prefix", "local.project", "local.domain",
 		"secrets.env_prefix", "secrets.default_dir", "secrets.file_prefix",
 		"secrets.keychain_service", "secrets.keychain_timeout_seconds", "secrets.fallback", "secrets.fallback_dir",

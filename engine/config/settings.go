@@ -62,6 +62,11 @@ type SDK struct {
 	// spell it "warning", in any case, or as Flytekit's numbers 10, 20, 30
 	// and 40; the value here is always normalised.
 	LoggingLevel string
+	// LogFormat is how goflyte writes its log on stderr: "text" (hclog's
+	// human format) or "json" (one JSON object per line) (log_format,
+	// default "text"). Task logs kept in the sandbox are JSON lines either
+	// way.
+	LogFormat string
 	// PluginDirs are searched in order for plugin binaries (plugin_dirs,
 	// default: the "plugins" directory next to the running executable, then
 	// <os.UserConfigDir()>/goflyte/plugins; a directory that cannot be

@@ -166,6 +166,11 @@ type TaskRecord struct {
 	// Children are the tasks an eager task ran through the engine:
 	// "<n> <plugin.task> <status>".
 	Children []string `json:"children,omitempty"`
+	// LogFile is the log of the task's latest attempt that logged
+	// something, relative to the run's directory and slash-separated
+	// ("logs/<node>.log"); "" when it logged nothing. The logs of every
+	// attempt, instance and child are listed by [ListTaskLogs].
+	LogFile string `json:"log_file,omitempty"`
 	// Deck is the task's deck page, relative to the run's directory and
 	// slash-separated; "" when it has none.
 	Deck string `json:"deck,omitempty"`

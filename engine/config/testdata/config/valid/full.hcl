@@ -5,6 +5,7 @@ sdk {
   workflow_packages = ["workflows", "/srv/workflows"]
   local_sandbox     = "sandbox"
   logging_level     = "debug"
+  log_format        = "json"
   plugin_dirs       = ["plugins", "~/plugins"]
   plugin_tls        = true
 }
