@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 )
 
 // checkpointFile is the file Write and SaveFrom fill, Flytekit's name.
@@ -29,10 +30,18 @@ const checkpointFile = "_dst_cp"
 type Checkpoint struct {
 	dest, src string
 	tmpRoot   string // where Restore("") makes its directory
+	destMade  atomic.Bool
 
 	mu       sync.Mutex
 	restored string // the directory of the first Restore
 }
+
+// NewCheckpoint returns a checkpoint that saves into the directory dest
+// (made when first needed) and restores from the directory src ("" for
+// none), Flytekit's SyncCheckpoint(checkpoint_dest, checkpoint_src). A
+// task gets its own from [ExecutionParams.Checkpoint]; NewCheckpoint is
+// for tests and tools.
+func NewCheckpoint(dest, src string) *Checkpoint { return newCheckpoint(dest, src, os.TempDir()) }
 
 // newCheckpoint returns the checkpoint that saves into dest (made when
 // first needed) and restores from src ("" for none), into a directory
@@ -118,7 +127,7 @@ func (c *Checkpoint) Write(b []byte) error {
 
 // SaveFrom saves what r reads as the checkpoint file, as Write does.
 func (c *Checkpoint) SaveFrom(r io.Reader) error {
-	if err := os.MkdirAll(c.dest, 0o700); err != nil {
+	if err := c.makeDest(); err != nil {
 		return fmt.Errorf("checkpoint: save: %w", err)
 	}
 	if err := writeFileAtomic(filepath.Join(c.dest, checkpointFile), r, 0o600); err != nil {
@@ -134,7 +143,7 @@ func (c *Checkpoint) Save(path string) error {
 	if err != nil {
 		return fmt.Errorf("checkpoint: save: %w", err)
 	}
-	if err := os.MkdirAll(c.dest, 0o700); err != nil {
+	if err := c.makeDest(); err != nil {
 		return fmt.Errorf("checkpoint: save: %w", err)
 	}
 	if fi.IsDir() {
@@ -145,6 +154,18 @@ func (c *Checkpoint) Save(path string) error {
 	if err != nil {
 		return fmt.Errorf("checkpoint: save %s: %w", path, err)
 	}
+	return nil
+}
+
+// makeDest makes the checkpoint's directory, once.
+func (c *Checkpoint) makeDest() error {
+	if c.destMade.Load() {
+		return nil
+	}
+	if err := os.MkdirAll(c.dest, 0o700); err != nil {
+		return err
+	}
+	c.destMade.Store(true)
 	return nil
 }
 
@@ -205,8 +226,10 @@ func writeFileAtomic(path string, r io.Reader, perm fs.FileMode) (err error) {
 	if _, err = io.Copy(tmp, r); err != nil {
 		return err
 	}
-	if err = tmp.Chmod(perm); err != nil {
-		return err
+	if perm != 0o600 { // CreateTemp's mode
+		if err = tmp.Chmod(perm); err != nil {
+			return err
+		}
 	}
 	if err = tmp.Close(); err != nil {
 		return err

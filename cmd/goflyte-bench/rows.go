@@ -24,7 +24,7 @@ import (
 
 // comparisons is the report, in order. Add rows here.
 func comparisons() []Comparison {
-	return []Comparison{
+	return append([]Comparison{
 		{
 			ID:   "cold-start",
 			Name: "plugin cold start vs exec",
@@ -210,7 +210,7 @@ func comparisons() []Comparison {
 			},
 			N: 20000, QuickN: 4000, Warmup: 500,
 		},
-	}
+	}, fileComparisons()...)
 }
 
 // wantUpper is what text.upper returns for text=hello.
