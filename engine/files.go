@@ -40,6 +40,8 @@ import (
 // fileIO is a run's data store and the remote files it fetched.
 type fileIO struct {
 	x *execution
+	// uri is prefixURI, set when the run starts.
+	uri string
 
 	storeOnce sync.Once
 	store     *datastore.Store
@@ -74,18 +76,36 @@ func storeOptions(cfg *config.Config, e *Engine) datastore.Options {
 	return o
 }
 
+// prefix is where the run's data store is: a local directory or a bucket
+// URI.
+func (f *fileIO) prefix() string {
+	x := f.x
+	if p := x.engine.Config.Local.RawOutputDataPrefix; p != "" {
+		return strings.TrimRight(p, "/") + "/" + x.run.Name
+	}
+	return filepath.Join(x.run.Dir, "data")
+}
+
+// prefixURI is prefix as a URI, what tasks see as their
+// RawOutputPrefix.
+func (f *fileIO) prefixURI() string {
+	p := f.prefix()
+	if strings.Contains(p, "://") {
+		return p
+	}
+	abs, err := filepath.Abs(p)
+	if err != nil {
+		return p
+	}
+	return config.LocalURI(abs)
+}
+
 // dataStore opens the run's data store when it is first needed: a run
 // whose tasks return no files makes no directory and no connection.
 func (f *fileIO) dataStore(ctx context.Context) (*datastore.Store, error) {
 	f.storeOnce.Do(func() {
 		x := f.x
-		prefix := x.engine.Config.Local.RawOutputDataPrefix
-		if prefix == "" {
-			prefix = filepath.Join(x.run.Dir, "data")
-		} else {
-			prefix = strings.TrimRight(prefix, "/") + "/" + x.run.Name
-		}
-		f.store, f.storeErr = datastore.Open(ctx, prefix, storeOptions(x.engine.Config, x.engine))
+		f.store, f.storeErr = datastore.Open(ctx, f.prefix(), storeOptions(x.engine.Config, x.engine))
 		if f.storeErr != nil {
 			f.storeErr = fmt.Errorf("open the data store: %w", f.storeErr)
 		}

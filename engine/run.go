@@ -339,6 +339,7 @@ func (e *Engine) Run(ctx context.Context, g *Graph, opts RunOptions) (*Result, e
 		decks:  &deckCalls{},
 	}
 	x.files = &fileIO{x: x}
+	x.files.uri = x.files.prefixURI()
 	defer x.files.close()
 	for _, n := range g.Nodes {
 		tr := &TaskRun{Node: n.Name, TaskID: n.TaskID(), Status: StatusPending}
@@ -770,6 +771,7 @@ func (x *execution) call(ctx context.Context, n *Node, attempt int, callID strin
 			CheckpointDir:     cpDir,
 			PrevCheckpointDir: prevCP,
 			TmpDir:            x.run.TmpDir(),
+			RawOutputPrefix:   x.files.uri,
 			StatsD:            x.engine.statsdEndpoint,
 			EnableDeck:        n.EnableDeck,
 		},

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/goflyte/goflyte/engine/config"
 )
 
 // The end-to-end tests build the real CLI and the example plugins once, in
@@ -310,6 +312,12 @@ func TestE2EExecutionParams(t *testing.T) {
 		data, err := os.ReadFile(p["file"].(string))
 		if err != nil || len(data) == 0 {
 			t.Errorf("file written in the working directory: %v", err)
+		}
+		if want := config.LocalURI(filepath.Join(out.RunDir, "data")); p["raw_output_prefix"] != want {
+			t.Errorf("raw_output_prefix = %v, want %s", p["raw_output_prefix"], want)
+		}
+		if want := filepath.Join(out.RunDir, "tmp"); p["tmp_dir"] != want {
+			t.Errorf("tmp_dir = %v, want %s", p["tmp_dir"], want)
 		}
 	}
 	if first["execution_date"] != second["execution_date"] {

@@ -316,6 +316,8 @@ type envOut struct {
 	Node             string `json:"node"`
 	Attempt          int    `json:"attempt"`
 	File             string `json:"file" desc:"The path of hello.txt, written into the working directory."`
+	TmpDir           string `json:"tmp_dir" desc:"Where RandomLocalDir makes directories."`
+	RawOutputPrefix  string `json:"raw_output_prefix" desc:"The URI of the run's data store."`
 }
 
 func env(ctx context.Context, _ struct{}) (envOut, error) {
@@ -334,5 +336,7 @@ func env(ctx context.Context, _ struct{}) (envOut, error) {
 		Node:             p.Node,
 		Attempt:          p.Attempt,
 		File:             file,
+		TmpDir:           p.TmpDir,
+		RawOutputPrefix:  p.RawOutputPrefix,
 	}, nil
 }

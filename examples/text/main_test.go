@@ -39,7 +39,7 @@ func TestSchemas(t *testing.T) {
 		"count_each": {map[string]string{"texts": "list(string)"}, map[string]string{"counts": "list(number)"}},
 		"env": {map[string]string{}, map[string]string{
 			"execution_id": "string", "execution_date": "string", "working_directory": "string", "mode": "string",
-			"task_id": "string", "node": "string", "attempt": "number", "file": "string",
+			"task_id": "string", "node": "string", "attempt": "number", "file": "string", "tmp_dir": "string", "raw_output_prefix": "string",
 		}},
 	}
 	fields := func(fs []plugin.Field) map[string]string {
@@ -227,6 +227,8 @@ func TestEnv(t *testing.T) {
 			Mode:             sdk.ModeLocalWorkflowExecution,
 			Node:             "params",
 			Attempt:          2,
+			TmpDir:           filepath.Join(dir, "tmp"),
+			RawOutputPrefix:  "s3://bucket/run1",
 		},
 	}, tasks["env"], nil)
 	if err != nil {
@@ -245,6 +247,8 @@ func TestEnv(t *testing.T) {
 		Node:             "params",
 		Attempt:          2,
 		File:             filepath.Join(dir, "hello.txt"),
+		TmpDir:           filepath.Join(dir, "tmp"),
+		RawOutputPrefix:  "s3://bucket/run1",
 	}
 	if diff := cmp.Diff(want, out); diff != "" {
 		t.Errorf("env mismatch (-want +got):\n%s", diff)
