@@ -171,6 +171,29 @@
 //		...
 //	}
 //
+// # Files and directories
+//
+// A field of type [File] or [Dir] is the workflow type file or dir. As an
+// input its Path is a local file or directory to read (the engine fetched
+// it if it lives in a bucket). As an output, write into the working
+// directory or a RandomLocalDir and return the path, relative to the
+// working directory or absolute; the engine stores it in the run's data
+// store and gives tasks downstream a path to the stored copy. A path
+// outside those directories (or a symbolic link leading out) fails the
+// task.
+//
+//	type out struct {
+//		Report sdk.File `json:"report"`
+//	}
+//
+//	func render(ctx context.Context, in renderIn) (out, error) {
+//		path := filepath.Join(sdk.Params(ctx).WorkingDirectory, "report.csv")
+//		if err := os.WriteFile(path, data, 0o600); err != nil {
+//			return out{}, err
+//		}
+//		return out{Report: sdk.File{Path: "report.csv"}}, nil
+//	}
+//
 // # Checkpoints and scratch directories
 //
 // Params(ctx).Checkpoint() is Flytekit's SyncCheckpoint: a long task saves
