@@ -107,6 +107,7 @@ func (x *execution) runGraph(ctx context.Context, g *Graph, inputs map[string]ct
 		chosen: map[string]int{},
 		prefix: prefix,
 		decks:  x.decks,
+		files:  x.files,
 		logs:   x.logs,
 	}
 	sub.opts.Resume = nil
