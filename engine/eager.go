@@ -10,6 +10,7 @@ import (
 
 	"github.com/zclconf/go-cty/cty"
 
+	"github.com/goflyte/goflyte/engine/config"
 	"github.com/goflyte/goflyte/plugin"
 )
 
@@ -95,7 +96,15 @@ func (h *eagerHost) RunTask(ctx context.Context, parent, task string, inputs jso
 	if len(outs) == 0 {
 		return json.RawMessage("{}"), nil
 	}
-	return ToJSON(cty.ObjectVal(outs))
+	v := cty.ObjectVal(outs)
+	if config.HasFiles(v.Type()) {
+		// The eager task reads files as any task does: at local paths.
+		if v, err = x.files.localize(ctx, v); err != nil {
+			return nil, &plugin.TaskError{Message: x.engine.Redact(err.Error())}
+		}
+		return toPluginJSON(v)
+	}
+	return ToJSON(v)
 }
 
 // eagerChildren keeps the children an eager task's call ran, for its

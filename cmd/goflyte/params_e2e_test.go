@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -216,5 +217,68 @@ aws {
 	}
 	if strings.Contains(r.stdout+r.stderr, wrong) || strings.Contains(r.stdout+r.stderr, srv.SecretKey) {
 		t.Errorf("the secret key leaked into the output\n%s", r)
+	}
+}
+
+// TestE2EPluginWritesGarbageToStdout has a plugin write junk to its
+// standard output after the handshake, through os.Stdout and straight to
+// file descriptor 1: the calls still succeed, and the plugin serves a
+// second call after it.
+func TestE2EPluginWritesGarbageToStdout(t *testing.T) {
+	x := newE2E(t)
+	path := x.writeFile("garbage.hcl", `workflow "garbage" {
+  task "first" { uses = "misbehave.garbage" }
+  task "second" {
+    uses       = "misbehave.garbage"
+    depends_on = [task.first]
+  }
+  output "wrote" { value = task.second.wrote }
+}
+`)
+	done := make(chan struct{})
+	var out runJSON
+	var r result
+	go func() {
+		defer close(done)
+		out, r = x.runJSON("run", path)
+	}()
+	select {
+	case <-done:
+	case <-time.After(60 * time.Second):
+		t.Fatal("a plugin writing to stdout hung the run") // a hang, not a timing target
+	}
+	if r.code != 0 || out.Outputs["wrote"] == nil {
+		t.Fatalf("want both calls to succeed\n%s", r)
+	}
+}
+
+// TestE2EFilesThroughSubWorkflows passes files out of a sub-workflow call
+// and of for_each instances into other tasks.
+func TestE2EFilesThroughSubWorkflows(t *testing.T) {
+	x := newE2E(t)
+	path := x.writeFile("outer.hcl", `workflow "outer" {
+  task "inner" {
+    uses   = workflow.files
+    inputs = { text = "p\nq\n" }
+  }
+  task "each" {
+    uses     = "text.write"
+    for_each = ["x", "y"]
+    inputs   = { text = each.value, name = "${each.value}.txt" }
+  }
+  task "read" {
+    uses     = "text.read"
+    for_each = concat([task.inner.file], task.each.file)
+    inputs   = { file = each.value }
+  }
+  output "texts" { value = task.read.text }
+}
+`)
+	out, r := x.runJSON("run", path)
+	if r.code != 0 {
+		t.Fatalf("want success\n%s", r)
+	}
+	if got := fmt.Sprint(out.Outputs["texts"]); got != "[P\nQ\n x y]" {
+		t.Errorf("texts = %q", got)
 	}
 }

@@ -75,6 +75,7 @@ func main() {
 		"crash_once": sdk.Func(crashOnce),
 		"chaos":      sdk.Func(chaos),
 		"bad_file":   sdk.Func(badFile),
+		"garbage":    sdk.Func(garbage),
 	})
 }
 
@@ -114,4 +115,22 @@ func badFile(ctx context.Context, in badFileIn) (badFileOut, error) {
 		return badFileOut{sdk.File{Path: "."}}, nil
 	}
 	return badFileOut{}, fmt.Errorf("unknown how %q", in.How)
+}
+
+type garbageOut struct {
+	Wrote int `json:"wrote"`
+}
+
+// garbage writes junk to standard output after the handshake, both
+// through os.Stdout (which go-plugin has replaced with a pipe) and
+// straight to file descriptor 1 (the pipe the handshake came through),
+// then succeeds.
+func garbage(context.Context, struct{}) (garbageOut, error) {
+	junk := make([]byte, 64<<10)
+	for i := range junk {
+		junk[i] = byte(i*31) | 1
+	}
+	n1, _ := os.Stdout.Write(junk)
+	n2, _ := os.NewFile(1, "fd1").Write(junk)
+	return garbageOut{Wrote: n1 + n2}, nil
 }
