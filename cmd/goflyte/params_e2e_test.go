@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -281,4 +282,54 @@ func TestE2EFilesThroughSubWorkflows(t *testing.T) {
 	if got := fmt.Sprint(out.Outputs["texts"]); got != "[P\nQ\n x y]" {
 		t.Errorf("texts = %q", got)
 	}
+}
+
+// TestE2EOneTaskEveryReport runs the report example with -v: its count
+// task makes a deck, records metrics and logs, and the run record ties
+// all three to it.
+func TestE2EOneTaskEveryReport(t *testing.T) {
+	x := newE2E(t)
+	out, r := x.runJSON("run", "report", "-v", "--input", "text=a b a", "--input", "k=1")
+	if r.code != 0 {
+		t.Fatalf("want success\n%s", r)
+	}
+	r = x.run("runs", "show", out.ExecutionID, "--json")
+	var rec struct {
+		Tasks []struct {
+			Name    string `json:"name"`
+			Deck    string `json:"deck"`
+			LogFile string `json:"log_file"`
+			Metrics []struct {
+				Name  string  `json:"name"`
+				Kind  string  `json:"kind"`
+				Value float64 `json:"value"`
+			} `json:"metrics"`
+		} `json:"tasks"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &rec); err != nil {
+		t.Fatalf("runs show --json: %v\n%s", err, r)
+	}
+	for _, task := range rec.Tasks {
+		if task.Name != "count" {
+			continue
+		}
+		metrics := map[string]string{}
+		for _, m := range task.Metrics {
+			metrics[m.Name] = m.Kind
+		}
+		if metrics["text.words"] != "counter" || metrics["engine.task.duration"] != "timer" {
+			t.Errorf("count's metrics = %v, want its own text.words and the engine's task duration", metrics)
+		}
+		for what, rel := range map[string]string{"deck": task.Deck, "log": task.LogFile} {
+			if rel == "" {
+				t.Errorf("count has no %s in the record", what)
+				continue
+			}
+			if _, err := os.Stat(filepath.Join(out.RunDir, filepath.FromSlash(rel))); err != nil {
+				t.Errorf("count's %s: %v", what, err)
+			}
+		}
+		return
+	}
+	t.Fatalf("no task count in the record\n%s", r.stdout)
 }
