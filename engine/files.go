@@ -204,12 +204,7 @@ func (f *fileIO) fetch(ctx context.Context, uri string, isDir bool) (string, err
 		}
 	}
 	defer close(ft.done)
-	sum := sha256.Sum256([]byte(uri))
-	base := path.Base(strings.TrimRight(uri, "/"))
-	if base == "." || base == "/" || strings.Contains(base, ":") {
-		base = "data"
-	}
-	dst := filepath.Join(f.x.run.Dir, "inputs", hex.EncodeToString(sum[:8]), base)
+	dst := filepath.Join(f.x.run.Dir, "inputs", fetchName(uri))
 	if err := os.MkdirAll(filepath.Dir(dst), 0o700); err != nil {
 		ft.err = err
 		return "", err
@@ -221,6 +216,19 @@ func (f *fileIO) fetch(ctx context.Context, uri string, isDir bool) (string, err
 	}
 	ft.local = dst
 	return dst, nil
+}
+
+// fetchName is where a remote file or dir is fetched to, below the
+// run's inputs/ directory: a directory per URI, named by its hash, holding
+// the object under its own base name (or "data" when it has none that is
+// safe).
+func fetchName(uri string) string {
+	sum := sha256.Sum256([]byte(uri))
+	base := path.Base(strings.TrimRight(uri, "/"))
+	if base == "." || base == ".." || base == "/" || strings.ContainsAny(base, `:\`) {
+		base = "data"
+	}
+	return hex.EncodeToString(sum[:8]) + string(filepath.Separator) + base
 }
 
 // storeOutputs moves the files and dirs a task returned into the data

@@ -189,3 +189,21 @@ func TestContentHashes(t *testing.T) {
 		t.Error("a changed file kept its memoized hash")
 	}
 }
+
+func TestFetchName(t *testing.T) {
+	for uri, base := range map[string]string{
+		"s3://bucket/dir/data.csv": "data.csv",
+		"s3://bucket/dir/":         "dir",
+		"s3://bucket":              "bucket",
+		"gs://bucket/a/..":         "data",
+		"azblob://c/x\\..\\y":      "data",
+	} {
+		got := fetchName(uri)
+		if filepath.Base(got) != base || filepath.Dir(got) == "." || strings.Contains(got, "..") {
+			t.Errorf("fetchName(%q) = %q, want <hash>/%s", uri, got, base)
+		}
+	}
+	if fetchName("s3://b/x") == fetchName("s3://b/y/x") {
+		t.Error("two URIs with one base name share a directory")
+	}
+}
