@@ -55,6 +55,21 @@
 // TaskLogs), at the configured level and redacted like the live log. See
 // tasklog.go for how lines find their run.
 //
+// # Files, checkpoints, decks and metrics
+//
+// file and dir values are config.FileRef capsules: a URI and, when the
+// data is on this machine, a local path. Plugins see only local paths.
+// After a call the engine checks that each returned path stays in the
+// task's working directory or the run's tmp/ (files.go) and puts it in
+// the run's data store through [Engine.Storage] (engine/datastore, set by
+// the CLI, so that this package links no cloud SDK); before a call it
+// fetches remote inputs, once per URI and run. Cached tasks key files by
+// content hash. Each attempt gets a checkpoint directory of its own and
+// the latest earlier one (or the resumed run's) to restore from
+// (checkpoint.go). Tasks with enable_deck return decks that decks.go
+// renders when the run ends; metrics from the plugin and the engine's own
+// (metrics.go) go to the record and, when configured, to StatsD.
+//
 // # Ownership
 //
 // The engine owns evaluation: plugins receive plain JSON and never see HCL.

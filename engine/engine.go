@@ -27,6 +27,10 @@ type Engine struct {
 	// Workflows finds the workflows that sub-workflow calls name; nil
 	// means no sub-workflow calls.
 	Workflows WorkflowLookup
+	// Storage keeps the files and directories tasks return and fetches
+	// remote ones (engine/datastore); nil means tasks cannot exchange
+	// files.
+	Storage Storage
 
 	redactor *redactor
 	host     *eagerHost

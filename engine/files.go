@@ -23,7 +23,6 @@ import (
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/goflyte/goflyte/engine/config"
-	"github.com/goflyte/goflyte/engine/datastore"
 )
 
 // Files and directories.
@@ -37,6 +36,33 @@ import (
 // a bucket; a remote store is the only copy, and tasks downstream fetch
 // from it.
 
+// Storage keeps the files and directories tasks return, and fetches
+// remote ones: engine/datastore implements it over local directories and
+// buckets (S3, GCS, Azure). It is an interface so that the engine itself
+// links no cloud SDK; the CLI sets Engine.Storage.
+type Storage interface {
+	// Open opens the data store at prefix: a local directory, or a bucket
+	// URI such as s3://bucket/prefix.
+	Open(ctx context.Context, prefix string) (Store, error)
+	// Fetch downloads the file (or, with dir, the directory) at uri into
+	// dst.
+	Fetch(ctx context.Context, uri, dst string, dir bool) error
+}
+
+// Store is one run's data store. Keys are relative slash paths.
+type Store interface {
+	// PutFile stores the file src under key and returns its URI.
+	PutFile(ctx context.Context, key, src string) (uri string, err error)
+	// PutDir stores the regular files below src under key and returns
+	// the URI of key.
+	PutDir(ctx context.Context, key, src string) (uri string, err error)
+	// Local returns the store's directory when it is local.
+	Local() (dir string, ok bool)
+	Close() error
+}
+
+var errNoStorage = errors.New("the engine has no data store for files (Engine.Storage is not set)")
+
 // fileIO is a run's data store and the remote files it fetched.
 type fileIO struct {
 	x *execution
@@ -44,7 +70,7 @@ type fileIO struct {
 	uri string
 
 	storeOnce sync.Once
-	store     *datastore.Store
+	store     Store
 	storeErr  error
 
 	mu      sync.Mutex
@@ -55,25 +81,6 @@ type fetch struct {
 	done  chan struct{}
 	local string
 	err   error
-}
-
-// storeOptions are the data store options from the configuration.
-func storeOptions(cfg *config.Config, e *Engine) datastore.Options {
-	var o datastore.Options
-	o.AWS.Endpoint = cfg.AWS.Endpoint
-	o.AWS.AccessKeyID = cfg.AWS.AccessKeyID
-	o.AWS.SecretAccessKey = cfg.AWS.SecretAccessKey
-	o.AWS.AddressingStyle = cfg.AWS.AddressingStyle
-	o.AWS.EnableDebug = cfg.AWS.EnableDebug
-	o.Azure.StorageAccountName = cfg.Azure.StorageAccountName
-	o.Azure.StorageAccountKey = cfg.Azure.StorageAccountKey
-	o.Azure.TenantID = cfg.Azure.TenantID
-	o.Azure.ClientID = cfg.Azure.ClientID
-	o.Azure.ClientSecret = cfg.Azure.ClientSecret
-	o.Retries = cfg.AWS.Retries
-	o.Backoff = time.Duration(cfg.AWS.BackoffSeconds) * time.Second
-	o.Logger = e.Logger
-	return o
 }
 
 // prefix is where the run's data store is: a local directory or a bucket
@@ -102,10 +109,14 @@ func (f *fileIO) prefixURI() string {
 
 // dataStore opens the run's data store when it is first needed: a run
 // whose tasks return no files makes no directory and no connection.
-func (f *fileIO) dataStore(ctx context.Context) (*datastore.Store, error) {
+func (f *fileIO) dataStore(ctx context.Context) (Store, error) {
 	f.storeOnce.Do(func() {
-		x := f.x
-		f.store, f.storeErr = datastore.Open(ctx, f.prefix(), storeOptions(x.engine.Config, x.engine))
+		storage := f.x.engine.Storage
+		if storage == nil {
+			f.storeErr = errNoStorage
+			return
+		}
+		f.store, f.storeErr = storage.Open(ctx, f.prefix())
 		if f.storeErr != nil {
 			f.storeErr = fmt.Errorf("open the data store: %w", f.storeErr)
 		}
@@ -209,7 +220,11 @@ func (f *fileIO) fetch(ctx context.Context, uri string, isDir bool) (string, err
 		ft.err = err
 		return "", err
 	}
-	ft.err = datastore.Fetch(ctx, uri, dst, isDir, storeOptions(f.x.engine.Config, f.x.engine))
+	if f.x.engine.Storage == nil {
+		ft.err = errNoStorage
+		return "", ft.err
+	}
+	ft.err = f.x.engine.Storage.Fetch(ctx, uri, dst, isDir)
 	if ft.err != nil {
 		// A cancelled fetch may be tried again by a later run only.
 		return "", ft.err

@@ -12,6 +12,7 @@ import (
 
 	"github.com/goflyte/goflyte/engine"
 	"github.com/goflyte/goflyte/engine/config"
+	"github.com/goflyte/goflyte/engine/datastore"
 	"github.com/goflyte/goflyte/plugin"
 	"github.com/goflyte/goflyte/sdk"
 )
@@ -168,6 +169,7 @@ func setupFilePass(cached bool) func(context.Context, *Env) (Sampler, error) {
 		cfg.Local.CacheDir = filepath.Join(sandboxDir, "cache")
 		eng := engine.New(cfg, nil)
 		env.Cleanup(eng.Close)
+		eng.Storage = localStorage{}
 		eng.Plugins.Register("files", fileTasks{big: big})
 		cache := ""
 		if cached {
@@ -234,4 +236,16 @@ func setupWriteFile(ctx context.Context, env *Env) (Sampler, error) {
 		err := os.WriteFile(path, nil, 0o600)
 		return time.Since(start), err
 	}, nil
+}
+
+// localStorage is engine/datastore as the engine's Storage, for local
+// directories (as the CLI's, without cloud settings).
+type localStorage struct{}
+
+func (localStorage) Open(ctx context.Context, prefix string) (engine.Store, error) {
+	return datastore.Open(ctx, prefix, datastore.Options{})
+}
+
+func (localStorage) Fetch(ctx context.Context, uri, dst string, dir bool) error {
+	return datastore.Fetch(ctx, uri, dst, dir, datastore.Options{})
 }

@@ -301,6 +301,7 @@ func (c *cli) newEngine(cfg *config.Config) *engine.Engine {
 	logger := c.logger(cfg)
 	e := engine.New(cfg, logger)
 	e.Secrets = secretsbackends.New(secretsOptions(cfg, logger))
+	e.Storage = storageFor(cfg, logger)
 	if c.lock {
 		wd, _ := os.Getwd()
 		path := config.LockPath(cfg, wd)
