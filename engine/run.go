@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -620,7 +619,6 @@ func (x *execution) evalInputs(n *Node) (*taskArgs, error) {
 
 // evalInputsIn evaluates the node's inputs in ectx.
 func (x *execution) evalInputsIn(ectx *hcl.EvalContext, n *Node) (*taskArgs, error) {
-	names := make([]string, 0, len(n.Inputs))
 	encoded := make(map[string][]byte, len(n.Inputs))
 	var files map[string]cty.Value
 	for _, in := range n.Inputs {
@@ -648,29 +646,16 @@ func (x *execution) evalInputsIn(ectx *hcl.EvalContext, n *Node) (*taskArgs, err
 		if err != nil {
 			return nil, fmt.Errorf("input %q: %v", in.Name, err)
 		}
-		names = append(names, in.Name)
 		encoded[in.Name] = data
 	}
-	sort.Strings(names)
-	args := &taskArgs{digests: make(map[string]string, len(names)), files: files}
+	args := &taskArgs{json: objectJSON(encoded), digests: make(map[string]string, len(encoded)), files: files}
 	if files != nil {
 		args.encoded = encoded
 	}
-	var buf bytes.Buffer
-	buf.WriteByte('{')
-	for i, name := range names {
-		if i > 0 {
-			buf.WriteByte(',')
-		}
-		key, _ := json.Marshal(name)
-		buf.Write(key)
-		buf.WriteByte(':')
-		buf.Write(encoded[name])
-		sum := sha256.Sum256(encoded[name])
+	for name, data := range encoded {
+		sum := sha256.Sum256(data)
 		args.digests[name] = hex.EncodeToString(sum[:])
 	}
-	buf.WriteByte('}')
-	args.json = buf.Bytes()
 	return args, nil
 }
 

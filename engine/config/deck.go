@@ -6,7 +6,6 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/zclconf/go-cty/cty"
-	"github.com/zclconf/go-cty/cty/convert"
 )
 
 // Default decks a task with enable_deck = true shows beside its own, as
@@ -29,21 +28,7 @@ var DeckFieldNames = []string{DeckSourceCode, DeckDependencies, DeckTimeline, De
 func decodeTaskDeck(t *Task, content *hcl.BodyContent) hcl.Diagnostics {
 	var diags hcl.Diagnostics
 	if attr, ok := content.Attributes["enable_deck"]; ok {
-		v, d := attr.Expr.Value(nil)
-		diags = append(diags, d...)
-		if !d.HasErrors() {
-			b, err := convert.Convert(v, cty.Bool)
-			if err != nil || b.IsNull() || !b.IsKnown() {
-				diags = append(diags, &hcl.Diagnostic{
-					Severity: hcl.DiagError,
-					Summary:  "Invalid enable_deck",
-					Detail:   "enable_deck must be true or false.",
-					Subject:  attr.Expr.Range().Ptr(),
-				})
-			} else {
-				t.EnableDeck = b.True()
-			}
-		}
+		diags = append(diags, decodeBool(attr, &t.EnableDeck)...)
 	}
 	fields := DeckFieldNames
 	if attr, ok := content.Attributes["deck_fields"]; ok {

@@ -864,6 +864,20 @@ func decodeString(attr *hcl.Attribute, dst *string) hcl.Diagnostics {
 	return nil
 }
 
+// decodeBool decodes a constant true or false.
+func decodeBool(attr *hcl.Attribute, dst *bool) hcl.Diagnostics {
+	v, diags := attr.Expr.Value(nil)
+	if diags.HasErrors() {
+		return diags
+	}
+	b, err := convert.Convert(v, cty.Bool)
+	if err != nil || b.IsNull() || !b.IsKnown() {
+		return hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Invalid " + attr.Name, Detail: attr.Name + " must be true or false.", Subject: attr.Expr.Range().Ptr()}}
+	}
+	*dst = b.True()
+	return nil
+}
+
 // Suggest returns the name in names closest to given, or "" when none is
 // close enough to be a likely typo. Diagnostics use it for "Did you mean".
 func Suggest(given string, names []string) string { return suggest(given, names) }
@@ -875,21 +889,11 @@ func decodeTaskCache(t *Task, content *hcl.BodyContent) hcl.Diagnostics {
 	var diags hcl.Diagnostics
 	if attr, ok := content.Attributes["cache"]; ok {
 		t.CacheRange = attr.Range
-		v, d := attr.Expr.Value(nil)
+		var on bool
+		d := decodeBool(attr, &on)
 		diags = append(diags, d...)
 		if !d.HasErrors() {
-			b, err := convert.Convert(v, cty.Bool)
-			if err != nil || b.IsNull() || !b.IsKnown() {
-				diags = append(diags, &hcl.Diagnostic{
-					Severity: hcl.DiagError,
-					Summary:  "Invalid cache",
-					Detail:   "cache must be true or false.",
-					Subject:  attr.Expr.Range().Ptr(),
-				})
-			} else {
-				on := b.True()
-				t.Cache = &on
-			}
+			t.Cache = &on
 		}
 	}
 	if attr, ok := content.Attributes["cache_version"]; ok {
