@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -464,6 +465,12 @@ workflow "i" {
 				t.Errorf("(-want +got):\n%s", diff)
 			}
 		})
+	}
+	// An ill-typed required input is one problem, not also a missing one.
+	_, err = g.ParseInputs(nil, map[string]json.RawMessage{"s": json.RawMessage(`[1]`)})
+	var ie *InputError
+	if !errors.As(err, &ie) || len(ie.Problems) != 1 {
+		t.Errorf("an ill-typed required input: %v, want one problem", err)
 	}
 }
 

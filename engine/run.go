@@ -247,8 +247,12 @@ func (g *Graph) ParseInputs(text map[string]string, fromJSON map[string]json.Raw
 		values[name] = v
 	}
 	for _, in := range g.Inputs {
-		if _, ok := values[in.Name]; ok {
-			continue
+		_, given := text[in.Name]
+		if _, ok := fromJSON[in.Name]; ok {
+			given = true
+		}
+		if _, ok := values[in.Name]; ok || given {
+			continue // set, or given and wrong (said above)
 		}
 		if in.Required() {
 			problems = append(problems, fmt.Sprintf("missing required input %q (%s): pass --input %s=VALUE", in.Name, in.TypeExpr, in.Name))
