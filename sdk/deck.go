@@ -103,6 +103,9 @@ func (d *Deck) add(b plugin.DeckBlock) {
 	}
 }
 
+// DefaultDeck is Deck("default"), Flytekit's current_context().default_deck.
+func (p *ExecutionParams) DefaultDeck() *Deck { return p.Deck("default") }
+
 // Deck returns the deck of that name, creating it on first use; decks are
 // shown in the order they were created. See [Deck] for when decks are
 // rendered.

@@ -187,3 +187,19 @@ func (b *syncBuffer) String() string {
 	defer b.mu.Unlock()
 	return b.buf.String()
 }
+
+func TestDefaultDeck(t *testing.T) {
+	task := sdk.Func(func(ctx context.Context, _ struct{}) (struct{}, error) {
+		sdk.Params(ctx).DefaultDeck().Markdown("one")
+		sdk.Params(ctx).Deck("default").Markdown("two")
+		return struct{}{}, nil
+	})
+	res, err := sdktest.Run(t, task, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []plugin.Deck{{Name: "default", Blocks: []plugin.DeckBlock{{Markdown: "one"}, {Markdown: "two"}}}}
+	if diff := cmp.Diff(want, res.Decks); diff != "" {
+		t.Errorf("decks (-want +got):\n%s", diff)
+	}
+}
