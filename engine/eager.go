@@ -66,9 +66,11 @@ func (h *eagerHost) RunTask(ctx context.Context, parent, task string, inputs jso
 		return nil, &plugin.TaskError{Message: err.Error()}
 	}
 	g.Mode = plugin.ModeEagerLocalExecution
-	// A child has the eager task's retry policy and timeout.
+	// A child has the eager task's retry policy and timeout,
 	child := g.Nodes[0]
 	child.Retries, child.Backoff, child.Timeout = c.n.Retries, c.n.Backoff, c.n.Timeout
+	// and its decks: the calls show on the eager task's deck page.
+	child.EnableDeck, child.DeckFields = c.n.EnableDeck, c.n.DeckFields
 	var raw map[string]json.RawMessage
 	if err := json.Unmarshal(inputs, &raw); err != nil {
 		return nil, &plugin.TaskError{Message: "inputs are not a JSON object: " + err.Error()}

@@ -151,6 +151,15 @@ func (x *execution) runDynamic(ctx context.Context, n *Node, src string) (map[st
 		return nil, fmt.Errorf("the dynamic task's workflow has inputs; its values must be in its tasks' inputs")
 	}
 	g.Mode = plugin.ModeLocalDynamicTaskExecution
+	if n.EnableDeck {
+		// The tasks of a dynamic task with decks have decks too, shown on
+		// its page, unless their own blocks say which.
+		for _, sn := range g.Nodes {
+			if !sn.EnableDeck {
+				sn.EnableDeck, sn.DeckFields = true, n.DeckFields
+			}
+		}
+	}
 	outs, err := x.runGraph(ctx, g, nil, x.prefix+n.Name+"+")
 	if err != nil {
 		return nil, err

@@ -333,3 +333,40 @@ func TestE2EOneTaskEveryReport(t *testing.T) {
 	}
 	t.Fatalf("no task count in the record\n%s", r.stdout)
 }
+
+// TestE2EDecksOfDynamicAndEagerTasks turns decks on for a dynamic and an
+// eager task: the tasks they run show on their pages.
+func TestE2EDecksOfDynamicAndEagerTasks(t *testing.T) {
+	x := newE2E(t)
+	path := x.writeFile("dyn.hcl", `workflow "dyn" {
+  task "counts" {
+    uses        = "text.count_each"
+    inputs      = { texts = ["a b", "c"] }
+    enable_deck = true
+  }
+  task "shouts" {
+    uses        = "text.shout_all"
+    inputs      = { texts = ["x", "y"] }
+    enable_deck = true
+  }
+}
+`)
+	out, r := x.runJSON("run", path)
+	if r.code != 0 {
+		t.Fatalf("want success\n%s", r)
+	}
+	for task, children := range map[string][]string{
+		"counts": {"+split0 attempt 1", "+count1 attempt 1"},
+		"shouts": {"+1+upper attempt 1", "+2+upper attempt 1"},
+	} {
+		page, err := os.ReadFile(filepath.Join(out.RunDir, "tasks", task, "deck.html"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range children {
+			if !strings.Contains(string(page), c) {
+				t.Errorf("the deck of %s does not show %q", task, c)
+			}
+		}
+	}
+}
