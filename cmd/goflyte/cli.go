@@ -96,6 +96,7 @@ func commands() []*command {
 // Main runs the goflyte command line and returns the exit code.
 func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	c := &cli{stdin: stdin, stdout: stdout, stderr: stderr, parser: config.NewParser()}
+	args = hoistGlobalFlags(args)
 	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" || args[0] == "-help" {
 		if len(args) > 1 {
 			if cmd := findCommand(args[1]); cmd != nil {
@@ -124,6 +125,39 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 		}
 	}
 	return c.report(cmd.run(ctx, c, args[1:]))
+}
+
+// hoistGlobalFlags moves global flags given before the command (goflyte
+// -v run ...) after it, where every command parses them.
+func hoistGlobalFlags(args []string) []string {
+	var global []string
+	i := 0
+	for i < len(args) {
+		name, _, hasValue := strings.Cut(strings.TrimLeft(args[i], "-"), "=")
+		if !strings.HasPrefix(args[i], "-") {
+			break
+		}
+		switch name {
+		case "config", "log-level", "log-format":
+			n := 1
+			if !hasValue && i+1 < len(args) {
+				n = 2
+			}
+			global = append(global, args[i:i+n]...)
+			i += n
+			continue
+		case "v", "vv", "lock":
+			global = append(global, args[i])
+			i++
+			continue
+		}
+		break // -h, --help or an unknown flag: leave it to Main
+	}
+	if len(global) == 0 || i == len(args) {
+		return args
+	}
+	out := append([]string{args[i]}, global...)
+	return append(out, args[i+1:]...)
 }
 
 func findCommand(name string) *command {
@@ -155,7 +189,7 @@ Commands:
 		fmt.Fprintf(c.stderr, "  %-10s %s\n", cmd.name, cmd.summary)
 	}
 	fmt.Fprint(c.stderr, `
-Global flags (every command):
+Global flags (every command; before or after it):
   --config FILE      configuration file (default: $FLYTE_CONFIG, ./flyte.hcl,
                      then <user config dir>/goflyte/flyte.hcl)
   --log-level LEVEL  debug, info, warn or error (overrides sdk.logging_level)
