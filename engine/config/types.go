@@ -44,8 +44,7 @@ var (
 )
 
 func fileCapsule(name string) cty.Type {
-	var self cty.Type
-	self = cty.CapsuleWithOps(name, reflect.TypeOf(FileRef{}), &cty.CapsuleOps{
+	return cty.CapsuleWithOps(name, reflect.TypeOf(FileRef{}), &cty.CapsuleOps{
 		GoString:     func(v any) string { return fmt.Sprintf("%s(%q)", name, v.(*FileRef).URI) },
 		TypeGoString: func(reflect.Type) string { return "config." + strings.ToUpper(name[:1]) + name[1:] + "Type" },
 		Equals: func(a, b any) cty.Value {
@@ -72,7 +71,6 @@ func fileCapsule(name string) cty.Type {
 			}
 		},
 	})
-	return self
 }
 
 // IsFileType reports whether ty is FileType or DirType.
