@@ -66,7 +66,8 @@ type AzureOptions struct {
 }
 
 // GCPOptions configure gs:// stores. Google Cloud Storage is reached with
-// Application Default Credentials; there is nothing to set yet.
+// Application Default Credentials, or with none for "?anonymous=true" or
+// when STORAGE_EMULATOR_HOST names an emulator; there is nothing to set yet.
 type GCPOptions struct{}
 
 func (o *Options) logger() hclog.Logger {

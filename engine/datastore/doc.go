@@ -12,6 +12,13 @@
 // gocloud.dev/blob (s3blob, gcsblob, azureblob); [Options] carries the
 // credentials and endpoints of flyte.hcl's aws, gcp and azure sections.
 //
+// A gs:// store talks to a Google Cloud Storage emulator instead when
+// STORAGE_EMULATOR_HOST is set, as host:port (not a URL): over plain HTTP
+// and without credentials, so Application Default Credentials are not
+// looked up, as with Google's own storage client. The tests run gs://
+// this way against fake-gcs-server in-process, and s3:// against a
+// versitygw server (package s3test).
+//
 // Within a store an object is named by a key, a relative slash path that
 // cannot escape the prefix (see [Store.PutFile] for the rules). A local
 // store keeps key "a/b/c" as the file <dir>/a/b/c; a remote store as the
@@ -40,7 +47,10 @@
 // one of [ErrInvalidKey], [ErrNotFound], [ErrNoBucket], [ErrPermission],
 // [ErrNoCredentials] or [ErrUnreachable] when the failure is one of those,
 // for errors.Is. Messages never contain the secret keys of [Options] or of
-// the providers' environment variables.
+// the providers' environment variables. Fetching one object from a missing
+// gs:// bucket fails with ErrNotFound, since Google's storage client
+// reports any 404 on a read as a missing object; a directory fetch or Open
+// says ErrNoBucket.
 //
 // Transient failures (refused or reset connections, timeouts that are not
 // the caller's, throttling, 5xx answers) are tried again up to

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"syscall"
 
+	"cloud.google.com/go/storage"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/bloberror"
@@ -170,7 +171,12 @@ func classify(err error) (kind error, transient bool) {
 		return ErrPermission, false
 	}
 
-	// Google Cloud Storage.
+	// Google Cloud Storage. A listing in a missing bucket says so; a read
+	// from one is a bare 404 that the storage client reports as a missing
+	// object, so Fetch of one object cannot tell the two apart.
+	if errors.Is(err, storage.ErrBucketNotExist) {
+		return ErrNoBucket, false
+	}
 	var ge *googleapi.Error
 	if errors.As(err, &ge) {
 		if ok, t, k := classifyStatus(ge.Code); ok {
