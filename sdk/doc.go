@@ -160,7 +160,9 @@
 //
 // [Params] returns the running task's [ExecutionParams], Flytekit's
 // current_context(): the execution id and date, a fresh working directory,
-// the execution mode, the task id, node and attempt, and a logger. Pass it
+// the execution mode, the task id, node and attempt, and a logger; and
+// through its methods the task's checkpoint, metrics (Stats), decks and
+// scratch directories (RandomLocalDir), described below. Pass it
 // the ctx the task function received (or one derived from it): the
 // parameters travel in that context. Outside a task Params returns
 // defaults, so task functions can also be called directly in tests.
@@ -239,6 +241,21 @@
 // recorded with Value(name, tags). sdktest's Result has a run's metrics
 // in Metrics.
 //
+// # Decks
+//
+// A task can add report pages, Flytekit's decks, with
+// Params(ctx).Deck(name): Markdown, HTML, tables and PNG or SVG images.
+//
+//	d := sdk.Params(ctx).Deck("Summary")
+//	d.Markdown("**42** words")
+//	d.Table([]string{"word", "count"}, [][]any{{"a", 3}, {"b", 1}})
+//
+// The engine renders them, with default decks (source code, dependencies,
+// timeline, inputs, outputs), into deck.html in the task's working
+// directory, but only for a task block with enable_deck = true; otherwise
+// their content is dropped with a warning. Decks are sent when the task
+// fails or panics too. [Deck] is safe for concurrent use.
+//
 // # Logging and stderr
 //
 // Log through Params(ctx).Logger. It writes JSON lines to the plugin's
@@ -260,21 +277,6 @@
 //
 // The version is part of what identifies a task's result (the engine's
 // cache keys include it), so bump it when a task's behaviour changes.
-//
-// # Decks
-//
-// A task can add report pages, Flytekit's decks, with
-// Params(ctx).Deck(name): Markdown, HTML, tables and PNG or SVG images.
-//
-//	d := sdk.Params(ctx).Deck("Summary")
-//	d.Markdown("**42** words")
-//	d.Table([]string{"word", "count"}, [][]any{{"a", 3}, {"b", 1}})
-//
-// The engine renders them, with default decks (source code, dependencies,
-// timeline, inputs, outputs), into deck.html in the task's working
-// directory, but only for a task block with enable_deck = true; otherwise
-// their content is dropped with a warning. Decks are sent when the task
-// fails or panics too. [Deck] is safe for concurrent use.
 //
 // # Testing
 //
