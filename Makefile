@@ -44,16 +44,24 @@ run: build plugins ## build everything and run the example workflow
 .PHONY: test
 # The race detector checks the packages that run concurrent code in-process.
 # The CLI's end-to-end tests (whose goflyte and plugins run as separate,
-# uninstrumented processes anyway) and the cloud data store run without it,
-# so the cloud SDKs are compiled once, not a second time with -race: that
+# uninstrumented processes anyway), the cloud data store and the deck
+# renderer (whose browser test links chromedp) run without it, so the cloud
+# SDKs and chromedp are compiled once, not a second time with -race: that
 # keeps make test near 5 minutes on a fresh 2-core machine.
-NORACE_PKGS := ./cmd/... ./engine/datastore/...
-RACE_PKGS = $$($(GO) list ./... | grep -v -e '/cmd/' -e '/engine/datastore')
+NORACE_PKGS := ./cmd/... ./engine/datastore/... ./engine/deck/...
+RACE_PKGS = $$($(GO) list ./... | grep -v -e '/cmd/' -e '/engine/datastore' -e '/engine/deck')
 
-test: $(TOOLS)/versitygw ## run all tests (builds the CLI and plugins for the end-to-end tests; installs versitygw for the S3 tests)
+# A first `go install` of versitygw takes over a minute of compiling; it
+# runs beside vet and the race tests, which leave one of two cores idle
+# for much of their time.
+test: ## run all tests (builds the CLI and plugins for the end-to-end tests; installs versitygw for the S3 tests)
+	@$(MAKE) --no-print-directory -j2 --output-sync=target test-inproc $(TOOLS)/versitygw
+	GOFLYTE_TEST_S3=1 $(GO) test -count=1 $(NORACE_PKGS)
+
+.PHONY: test-inproc
+test-inproc: # go vet, and the race detector over the in-process packages (part of test)
 	$(GO) vet ./...
 	$(GO) test -race -count=1 $(RACE_PKGS)
-	GOFLYTE_TEST_S3=1 $(GO) test -count=1 $(NORACE_PKGS)
 
 .PHONY: soak
 soak: ## 50 concurrent runs of a 200-task workflow with random plugin crashes and hangs; checks records and leaks (minutes)
