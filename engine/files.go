@@ -196,41 +196,60 @@ func checkKind(path string, isDir bool) error {
 // fetch downloads a remote file or dir into the run's inputs/ directory,
 // once per run however many tasks read it.
 func (f *fileIO) fetch(ctx context.Context, uri string, isDir bool) (string, error) {
-	f.mu.Lock()
-	if f.fetched == nil {
-		f.fetched = map[string]*fetch{}
-	}
-	ft, ok := f.fetched[uri]
-	if !ok {
-		ft = &fetch{done: make(chan struct{})}
-		f.fetched[uri] = ft
-	}
-	f.mu.Unlock()
-	if ok {
+	for {
+		f.mu.Lock()
+		if f.fetched == nil {
+			f.fetched = map[string]*fetch{}
+		}
+		ft, ok := f.fetched[uri]
+		if !ok {
+			ft = &fetch{done: make(chan struct{})}
+			f.fetched[uri] = ft
+		}
+		f.mu.Unlock()
+		if !ok {
+			return f.download(ctx, ft, uri, isDir)
+		}
 		select {
 		case <-ft.done:
-			return ft.local, ft.err
 		case <-ctx.Done():
 			return "", ctx.Err()
 		}
+		if ft.err != nil && isContextErr(ft.err) {
+			continue // the task that fetched it was stopped, not this one: try again
+		}
+		return ft.local, ft.err
 	}
+}
+
+// download fetches uri for ft, which fetch made and others wait on. A
+// fetch stopped by its task's context is forgotten, so that the next task
+// to ask tries again.
+func (f *fileIO) download(ctx context.Context, ft *fetch, uri string, isDir bool) (string, error) {
 	defer close(ft.done)
 	dst := filepath.Join(f.x.run.Dir, "inputs", fetchName(uri))
-	if err := os.MkdirAll(filepath.Dir(dst), 0o700); err != nil {
-		ft.err = err
-		return "", err
-	}
-	if f.x.engine.Storage == nil {
+	switch {
+	case f.x.engine.Storage == nil:
 		ft.err = errNoStorage
-		return "", ft.err
+	default:
+		if ft.err = os.MkdirAll(filepath.Dir(dst), 0o700); ft.err == nil {
+			ft.err = f.x.engine.Storage.Fetch(ctx, uri, dst, isDir)
+		}
 	}
-	ft.err = f.x.engine.Storage.Fetch(ctx, uri, dst, isDir)
 	if ft.err != nil {
-		// A cancelled fetch may be tried again by a later run only.
+		if isContextErr(ft.err) {
+			f.mu.Lock()
+			delete(f.fetched, uri)
+			f.mu.Unlock()
+		}
 		return "", ft.err
 	}
 	ft.local = dst
 	return dst, nil
+}
+
+func isContextErr(err error) bool {
+	return errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
 }
 
 // fetchName is where a remote file or dir is fetched to, below the

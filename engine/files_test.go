@@ -1,15 +1,21 @@
 package engine
 
 import (
+	"context"
+	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/zclconf/go-cty/cty"
 	"github.com/zclconf/go-cty/cty/convert"
 
 	"github.com/goflyte/goflyte/engine/config"
+	"github.com/goflyte/goflyte/engine/sandbox"
 )
 
 func TestParseFileTypes(t *testing.T) {
@@ -205,5 +211,72 @@ func TestFetchName(t *testing.T) {
 	}
 	if fetchName("s3://b/x") == fetchName("s3://b/y/x") {
 		t.Error("two URIs with one base name share a directory")
+	}
+}
+
+// fakeStorage fetches by writing the URI into dst, counting calls, and
+// waits for release when block is set.
+type fakeStorage struct {
+	mu      sync.Mutex
+	fetches int
+	block   chan struct{}
+}
+
+func (s *fakeStorage) Open(context.Context, string) (Store, error) {
+	return nil, errors.New("fakeStorage: no store")
+}
+
+func (s *fakeStorage) Fetch(ctx context.Context, uri, dst string, _ bool) error {
+	s.mu.Lock()
+	s.fetches++
+	block := s.block
+	s.mu.Unlock()
+	if block != nil {
+		select {
+		case <-block:
+		case <-ctx.Done():
+			return fmt.Errorf("fetch %s: %w", uri, ctx.Err())
+		}
+	}
+	return os.WriteFile(dst, []byte(uri), 0o600)
+}
+
+func TestFetchOncePerRun(t *testing.T) {
+	st := &fakeStorage{block: make(chan struct{})}
+	x := &execution{engine: &Engine{Storage: st}, run: &sandbox.Run{Dir: t.TempDir()}}
+	f := &fileIO{x: x}
+	const uri = "s3://b/data.csv"
+
+	// A fetch stopped by its task's context is not the answer for others.
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := f.fetch(ctx, uri, false); !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled fetch: %v", err)
+	}
+
+	// Many tasks at once: one download, one path for all.
+	var wg sync.WaitGroup
+	paths := make([]string, 8)
+	errs := make([]error, 8)
+	for i := range paths {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			paths[i], errs[i] = f.fetch(context.Background(), uri, false)
+		}()
+	}
+	time.Sleep(10 * time.Millisecond) // let them queue behind the first
+	close(st.block)
+	wg.Wait()
+	for i := range paths {
+		if errs[i] != nil || paths[i] != paths[0] {
+			t.Errorf("fetch %d = %q, %v; want %q", i, paths[i], errs[i], paths[0])
+		}
+	}
+	if data, err := os.ReadFile(paths[0]); err != nil || string(data) != uri {
+		t.Errorf("fetched file: %q, %v", data, err)
+	}
+	if st.fetches != 2 { // the cancelled one, then one for all eight
+		t.Errorf("Storage.Fetch called %d times, want 2", st.fetches)
 	}
 }
