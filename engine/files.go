@@ -116,7 +116,9 @@ func (f *fileIO) dataStore(ctx context.Context) (Store, error) {
 			f.storeErr = errNoStorage
 			return
 		}
-		f.store, f.storeErr = storage.Open(ctx, f.prefix())
+		// The store is the run's, not the asking task's: a task stopped
+		// while it opens must not leave the run without one.
+		f.store, f.storeErr = storage.Open(context.WithoutCancel(ctx), f.prefix())
 		if f.storeErr != nil {
 			f.storeErr = fmt.Errorf("open the data store: %w", f.storeErr)
 		}
@@ -307,7 +309,11 @@ func (f *fileIO) storeOutputs(ctx context.Context, node string, attempt int, wor
 			if !config.IsFileType(outs[name].Type()) {
 				key += strconv.Itoa(i) + "/" // one of many: a directory each
 			}
-			key += filepath.Base(real)
+			base := filepath.Base(filepath.Clean(p)) // the name the task gave
+			if base == "." || base == ".." || base == string(filepath.Separator) {
+				base = filepath.Base(real)
+			}
+			key += base
 			return f.put(ctx, v.Type(), key, real, isDir)
 		})
 		if err != nil {
