@@ -280,3 +280,22 @@ func TestFetchOncePerRun(t *testing.T) {
 		t.Errorf("Storage.Fetch called %d times, want 2", st.fetches)
 	}
 }
+
+// TestFileSets keeps files given as paths apart in sets and distinct(),
+// before and after they are resolved.
+func TestFileSets(t *testing.T) {
+	v, err := convert.Convert(cty.ListVal([]cty.Value{cty.StringVal("a.txt"), cty.StringVal("b.txt"), cty.StringVal("a.txt")}), cty.Set(config.FileType))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := v.LengthInt(); n != 2 {
+		t.Errorf("set of a.txt, b.txt, a.txt has %d elements, want 2", n)
+	}
+	r, err := resolveInput(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := r.LengthInt(); n != 2 {
+		t.Errorf("resolved set has %d elements, want 2", n)
+	}
+}

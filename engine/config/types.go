@@ -34,6 +34,15 @@ func (r *FileRef) Path() string {
 	return r.URI
 }
 
+// identity is what makes two files the same file: the URI, or, for a
+// path not resolved yet, the path.
+func (r *FileRef) identity() string {
+	if r.URI != "" {
+		return r.URI
+	}
+	return "path:" + r.Local
+}
+
 // FileType and DirType are the workflow types "file" and "dir": a file or
 // a directory that a task reads or writes. A string converts to either
 // (a local path or a URI), and either converts to a string (its local
@@ -48,10 +57,10 @@ func fileCapsule(name string) cty.Type {
 		GoString:     func(v any) string { return fmt.Sprintf("%s(%q)", name, v.(*FileRef).URI) },
 		TypeGoString: func(reflect.Type) string { return "config." + strings.ToUpper(name[:1]) + name[1:] + "Type" },
 		Equals: func(a, b any) cty.Value {
-			return cty.BoolVal(a.(*FileRef).URI == b.(*FileRef).URI)
+			return cty.BoolVal(a.(*FileRef).identity() == b.(*FileRef).identity())
 		},
 		RawEquals: func(a, b any) bool { return *a.(*FileRef) == *b.(*FileRef) },
-		HashKey:   func(v any) string { return v.(*FileRef).URI },
+		HashKey:   func(v any) string { return v.(*FileRef).identity() },
 		ConversionFrom: func(dst cty.Type) func(any, cty.Path) (cty.Value, error) {
 			if dst != cty.String {
 				return nil
