@@ -56,7 +56,7 @@ func newFakeGCS(t *testing.T, noListener bool) *fakestorage.Server {
 		t.Fatal(err)
 	}
 	t.Cleanup(srv.Stop)
-	srv.CreateBucket("runs")
+	srv.CreateBucketWithOpts(fakestorage.CreateBucketOpts{Name: "runs"})
 	return srv
 }
 
