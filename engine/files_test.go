@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -297,5 +298,74 @@ func TestFileSets(t *testing.T) {
 	}
 	if n := r.LengthInt(); n != 2 {
 		t.Errorf("resolved set has %d elements, want 2", n)
+	}
+}
+
+// memStore is a Store that records the keys put into it.
+type memStore struct {
+	mu   sync.Mutex
+	keys []string
+}
+
+func (s *memStore) put(key string) (string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.keys = append(s.keys, key)
+	return "mem://" + key, nil
+}
+
+func (s *memStore) PutFile(_ context.Context, key, _ string) (string, error) { return s.put(key) }
+func (s *memStore) PutDir(_ context.Context, key, _ string) (string, error)  { return s.put(key) }
+func (s *memStore) Local() (string, bool)                                    { return "", false }
+func (s *memStore) Close() error                                             { return nil }
+
+type memStorage struct{ store *memStore }
+
+func (m memStorage) Open(context.Context, string) (Store, error) { return m.store, nil }
+func (m memStorage) Fetch(context.Context, string, string, bool) error {
+	return errors.New("memStorage: no fetch")
+}
+
+// TestStoreOutputKeys checks where returned files go in the data store:
+// under the attempt, the output and the name the task gave (a symlink's,
+// not its target's), numbered when an output holds several.
+func TestStoreOutputKeys(t *testing.T) {
+	runDir := t.TempDir()
+	work := filepath.Join(runDir, "tasks", "t.2")
+	if err := os.MkdirAll(filepath.Join(work, "sub"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"data.bin", "a.txt", "b.txt"} {
+		if err := os.WriteFile(filepath.Join(work, name), []byte(name), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Symlink("data.bin", filepath.Join(work, "report.csv")); err != nil {
+		t.Skip("no symlinks:", err)
+	}
+	store := &memStore{}
+	x := &execution{engine: &Engine{Config: config.Defaults(), Storage: memStorage{store}}, run: &sandbox.Run{Dir: runDir}}
+	f := &fileIO{x: x}
+	file := func(p string) cty.Value { return cty.CapsuleVal(config.FileType, &config.FileRef{Local: p}) }
+	outs := map[string]cty.Value{
+		"report": file("report.csv"),
+		"parts":  cty.ListVal([]cty.Value{file("a.txt"), file(filepath.Join(work, "b.txt"))}),
+		"dir":    cty.CapsuleVal(config.DirType, &config.FileRef{Local: "sub"}),
+		"n":      cty.NumberIntVal(3),
+	}
+	stored, err := f.storeOutputs(context.Background(), "t", 2, work, outs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(store.keys)
+	want := []string{"t.2/dir/sub", "t.2/parts/1/a.txt", "t.2/parts/2/b.txt", "t.2/report/report.csv"}
+	if !slices.Equal(store.keys, want) {
+		t.Errorf("keys = %q, want %q", store.keys, want)
+	}
+	if ref := stored["report"].EncapsulatedValue().(*config.FileRef); ref.URI != "mem://t.2/report/report.csv" || ref.Local != "" {
+		t.Errorf("stored report = %+v", ref)
+	}
+	if !stored["n"].RawEquals(cty.NumberIntVal(3)) {
+		t.Errorf("a number output changed: %#v", stored["n"])
 	}
 }
