@@ -72,9 +72,9 @@ func (e *Engine) cacheLookup(n *Node, key cache.Key, digests map[string]string, 
 		e.warnOnce("cache-open", "local cache unavailable; running without it", "dir", e.Config.CachePath(), "error", err)
 		return nil, nil, false, "the cache could not be opened"
 	}
-	entry, err := c.Get(key)
+	raw, err := c.GetOutputs(key)
 	if err == nil {
-		outs, derr := decodeOutputs(n, entry.Outputs)
+		outs, derr := decodeOutputs(n, raw)
 		if derr == nil && hasFileOutputs(n) {
 			// The entry's files live in the run that made them: gone
 			// with it, the entry is a miss.
@@ -83,7 +83,7 @@ func (e *Engine) cacheLookup(n *Node, key cache.Key, digests map[string]string, 
 			}
 		}
 		if derr == nil {
-			return outs, entry.Outputs, true, ""
+			return outs, raw, true, ""
 		}
 		err = derr // an entry that no longer fits the task's outputs: a miss
 	}

@@ -157,25 +157,52 @@ func (e *CorruptError) Unwrap() error { return ErrMiss }
 // the JSON decode of its first line; it never scans a directory. The
 // caller owns the returned Entry.
 func (c *Cache) Get(k Key) (*Entry, error) {
+	var e *Entry
+	err := c.get(k, func(data []byte) (reason string) {
+		e, _, reason = decodeEntry(k, data)
+		return reason
+	})
+	return e, err
+}
+
+// GetOutputs is Get for a caller that needs only the outputs, as a hit
+// does: the entry is checked as Get checks it (key, length, checksum),
+// but its first line, which the key already accounts for, is not decoded.
+func (c *Cache) GetOutputs(k Key) (json.RawMessage, error) {
+	var outputs json.RawMessage
+	err := c.get(k, func(data []byte) (reason string) {
+		var line []byte
+		line, outputs, _, reason = split(k, data)
+		if reason == "" && !hasTask(line) {
+			reason = "entry has no task"
+		}
+		return reason
+	})
+	return outputs, err
+}
+
+// get reads the entry of k and decodes it with decode, which returns why
+// it is corrupt, or "". A corrupt entry is removed; a good one counts as
+// hit (its modification time, at most every mtimeInterval).
+func (c *Cache) get(k Key, decode func(data []byte) (reason string)) error {
 	path := c.Path(k)
 	data, info, err := readFile(path)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
-			return nil, ErrMiss
+			return ErrMiss
 		}
-		return nil, fmt.Errorf("cache: read %s: %w", path, err)
+		return fmt.Errorf("cache: read %s: %w", path, err)
 	}
-	e, _, reason := decodeEntry(k, data)
-	if reason != "" {
+	if reason := decode(data); reason != "" {
 		c.removeIfSame(path, info)
-		return nil, &CorruptError{Key: k, Path: path, Reason: reason}
+		return &CorruptError{Key: k, Path: path, Reason: reason}
 	}
 	if now := c.now(); now.Sub(info.ModTime()) >= mtimeInterval {
 		// Best effort: failing to record a hit loses nothing but an
 		// approximate date, and the entry may be gone already.
 		_ = os.Chtimes(path, now, now)
 	}
-	return e, nil
+	return nil
 }
 
 // readFile reads the file at path and returns its stat. On Linux it makes

@@ -544,8 +544,41 @@ func TestCorrupt(t *testing.T) {
 			// Reported once: the next Get is a plain miss.
 			_, err = c.Get(k)
 			wantMiss(t, err)
+
+			// GetOutputs, which skips decoding the first line, refuses
+			// the same files.
+			mustPut(t, c, k, testEntry("a.t", 1))
+			if err := os.WriteFile(path, tc.data, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := c.GetOutputs(k); !errors.As(err, &ce) {
+				t.Errorf("GetOutputs of a corrupt entry: %v, want a *CorruptError", err)
+			}
+			if _, err := os.Lstat(path); !errors.Is(err, fs.ErrNotExist) {
+				t.Errorf("GetOutputs left the corrupt entry file: %v", err)
+			}
 		})
 	}
+}
+
+func TestGetOutputs(t *testing.T) {
+	c := newTestCache(t)
+	k := testKey(7)
+	e := testEntry("a.t", 3)
+	mustPut(t, c, k, e)
+	got, err := c.GetOutputs(k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	full, err := c.Get(k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, full.Outputs) || len(got) == 0 {
+		t.Errorf("GetOutputs = %s, Get's outputs = %s", got, full.Outputs)
+	}
+	_, err = c.GetOutputs(testKey(8))
+	wantMiss(t, err)
 }
 
 // TestEveryBitFlip flips each bit of an entry file in turn: none of the

@@ -169,15 +169,9 @@ func verify(k Key, data []byte) (content, written []byte, reason string) {
 // raw written field for those that want it. The entry's Outputs share
 // memory with data.
 func decodeEntry(k Key, data []byte) (*Entry, []byte, string) {
-	content, written, reason := verify(k, data)
+	line, outputs, written, reason := split(k, data)
 	if reason != "" {
 		return nil, nil, reason
-	}
-	// The checksum matched, so what follows was written this way; if it is
-	// not an entry, a buggy or foreign writer made it. Still not a hit.
-	line, outputs, ok := bytes.Cut(content, []byte{'\n'})
-	if !ok || len(outputs) < 2 || bytes.IndexByte(outputs, '\n') != len(outputs)-1 {
-		return nil, nil, "content is not two lines"
 	}
 	var m meta
 	if err := json.Unmarshal(line, &m); err != nil {
@@ -186,14 +180,37 @@ func decodeEntry(k Key, data []byte) (*Entry, []byte, string) {
 	if m.Task == "" {
 		return nil, nil, "entry has no task"
 	}
-	n := len(outputs) - 1
 	return &Entry{
 		Task:    m.Task,
 		Version: m.Version,
 		Inputs:  m.Inputs,
-		Outputs: json.RawMessage(outputs[:n:n]),
+		Outputs: outputs,
 		Created: m.Created,
 	}, written, ""
+}
+
+// hasTask is decodeEntry's "entry has no task" check without decoding the
+// line: encodeEntry writes the task first.
+func hasTask(line []byte) bool {
+	task := []byte(`{"task":"`)
+	return bytes.HasPrefix(line, task) && len(line) > len(task) && line[len(task)] != '"'
+}
+
+// split verifies an entry file (see verify) and returns its first line and
+// its outputs, without decoding either.
+func split(k Key, data []byte) (line []byte, outputs json.RawMessage, written []byte, reason string) {
+	content, written, reason := verify(k, data)
+	if reason != "" {
+		return nil, nil, nil, reason
+	}
+	// The checksum matched, so what follows was written this way; if it is
+	// not an entry, a buggy or foreign writer made it. Still not a hit.
+	line, rest, ok := bytes.Cut(content, []byte{'\n'})
+	if !ok || len(rest) < 2 || bytes.IndexByte(rest, '\n') != len(rest)-1 {
+		return nil, nil, nil, "content is not two lines"
+	}
+	n := len(rest) - 1
+	return line, json.RawMessage(rest[:n:n]), written, ""
 }
 
 // parseDecimal parses a non-negative number exactly as encodeEntry writes
