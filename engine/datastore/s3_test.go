@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"net"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -12,7 +11,6 @@ import (
 
 	"github.com/goflyte/goflyte/engine/datastore"
 	"github.com/goflyte/goflyte/engine/datastore/s3test"
-	"github.com/google/go-cmp/cmp"
 )
 
 // isolateAWS clears the AWS environment, so that only Options supply
@@ -48,59 +46,8 @@ func TestS3RoundTrip(t *testing.T) {
 	srv.CreateBucket("runs")
 	ctx := context.Background()
 	opts := s3Options(srv)
-
-	s, err := datastore.Open(ctx, "s3://runs/project/", opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	if s.URI() != "s3://runs/project" {
-		t.Errorf("URI() = %q", s.URI())
-	}
-	if _, ok := s.Local(); ok {
-		t.Error("Local() is true for an s3 store")
-	}
-
-	src := t.TempDir()
-	writeFile(t, filepath.Join(src, "one.txt"), "1")
-	writeFile(t, filepath.Join(src, "sub", "two.bin"), strings.Repeat("\x00\xff", 3<<20)) // 6 MiB: a multipart upload
-	writeFile(t, filepath.Join(src, "sub", "deep", "three"), "")
-
-	uri, err := s.PutFile(ctx, "run-1/task/one.txt", filepath.Join(src, "one.txt"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if want := "s3://runs/project/run-1/task/one.txt"; uri != want {
-		t.Errorf("PutFile uri = %q, want %q", uri, want)
-	}
+	uri := checkRoundTrip(t, "s3://runs/project", 6<<20, opts) // 6 MiB: a multipart upload
 	dst := filepath.Join(t.TempDir(), "one.txt")
-	if err := datastore.Fetch(ctx, uri, dst, false, opts); err != nil {
-		t.Fatal(err)
-	}
-	if b, _ := os.ReadFile(dst); string(b) != "1" {
-		t.Errorf("fetched %q", b)
-	}
-
-	dirURI, err := s.PutDir(ctx, "run-1/task/out", src)
-	if err != nil {
-		t.Fatal(err)
-	}
-	got := filepath.Join(t.TempDir(), "out")
-	if err := datastore.Fetch(ctx, dirURI, got, true, opts); err != nil {
-		t.Fatal(err)
-	}
-	if diff := cmp.Diff(tree(t, src), tree(t, got)); diff != "" {
-		t.Errorf("fetched dir differs (-want +got):\n%s", diff)
-	}
-
-	// An empty prefix fetches as an empty directory.
-	empty := filepath.Join(t.TempDir(), "empty")
-	if err := datastore.Fetch(ctx, "s3://runs/nothing/here", empty, true, opts); err != nil {
-		t.Fatal(err)
-	}
-	if fi, err := os.Stat(empty); err != nil || !fi.IsDir() {
-		t.Errorf("empty prefix: %v", err)
-	}
 
 	// The URI's query parameters can carry the endpoint instead of Options.
 	viaQuery := opts
