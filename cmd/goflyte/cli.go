@@ -124,7 +124,14 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 			return exitOK
 		}
 	}
-	return c.report(cmd.run(ctx, c, args[1:]))
+	code := c.report(cmd.run(ctx, c, args[1:]))
+	if code != exitOK && ctx.Err() != nil {
+		// Interrupted: whatever failed on the way out (a plugin's
+		// Describe cut short during validation, say) failed because of
+		// the interrupt, and scripts expect 130 for Ctrl-C.
+		return exitCancel
+	}
+	return code
 }
 
 // hoistGlobalFlags moves global flags given before the command (goflyte

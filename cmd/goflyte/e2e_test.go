@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
 	"fmt"
@@ -666,19 +667,39 @@ func TestE2ECtrlC(t *testing.T) {
 	cmd.Dir, cmd.Env = x.dir, x.env
 	var stdout bytes.Buffer
 	cmd.Stdout = &stdout
+	stderr, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stderr.Close()
+	cmd.Stderr = w
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	// Wait until the task runs, then interrupt.
-	deadline := time.Now().Add(20 * time.Second)
-	for len(pluginProcesses(t)) == 0 && time.Now().Before(deadline) {
-		time.Sleep(20 * time.Millisecond)
+	w.Close()
+	// Wait until the task runs (its "started" progress line: a plugin
+	// process alone may still be answering Describe), then interrupt.
+	started := make(chan struct{})
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		seen := false
+		for sc.Scan() { // read to the end, so the command never blocks on stderr
+			if !seen && strings.Contains(sc.Text(), " started ") {
+				close(started)
+				seen = true
+			}
+		}
+	}()
+	select {
+	case <-started:
+	case <-time.After(60 * time.Second):
+		t.Fatal("the task did not start within a minute")
 	}
 	time.Sleep(100 * time.Millisecond)
 	if err := cmd.Process.Signal(os.Interrupt); err != nil {
 		t.Fatal(err)
 	}
-	err := cmd.Wait()
+	err = cmd.Wait()
 	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 130 {
 		t.Fatalf("exit: %v, want 130\n%s", err, stdout.String())
 	}
