@@ -508,6 +508,9 @@ func copyFile(t *testing.T, src, dst string) {
 }
 
 func TestRebuiltPluginIsPickedUp(t *testing.T) {
+	if testing.Short() {
+		t.Skip("protocol test: runs goflyte lsp and real plugins")
+	}
 	plugins := t.TempDir()
 	tool := filepath.Join(plugins, "goflyte-plugin-tool")
 	copyFile(t, filepath.Join(pluginDir, "goflyte-plugin-text"), tool)
