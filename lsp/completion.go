@@ -189,7 +189,7 @@ func (v *view) refItems(c *cursor, at, wb *block, line string, m []int, off int)
 	case root == "task" && !hasSecond:
 		names = v.tasks(wb, at)
 	case root == "task":
-		for _, b := range v.tasks(wb, at) {
+		for _, b := range v.tasks(wb, at, first) {
 			if b.name == first {
 				names = v.taskOutputs(wb, b.decl)
 			}

@@ -125,7 +125,7 @@ func (v *view) refDoc(at, wb *block, ch chain, i int) string {
 			}
 		}
 	case "task":
-		for _, n := range v.tasks(wb, at) {
+		for _, n := range v.tasks(wb, at, name) {
 			if n.name != name {
 				continue
 			}

@@ -86,7 +86,7 @@ func TestNeovim(t *testing.T) {
 		t.Fatal("wordcount.hcl has no text.split to misspell")
 	}
 	path := w.write("wf/wordcount.hcl", src)
-	usesLine, usesChar := posOf(t, src, `uses   = "`)        // completion inside the first uses string
+	usesLine, usesChar := posOf(t, src, `uses   = "`)          // completion inside the first uses string
 	hoverLine, hoverChar := posOf(t, src, `uses   = "text.co`) // hover on text.count
 	outFile := filepath.Join(t.TempDir(), "out.json")
 	script := filepath.Join(t.TempDir(), "test.lua")

@@ -19,9 +19,22 @@ type view struct {
 	s       *server
 	doc     *document
 	o       *outline
-	wf      *config.WorkflowFile
 	schemas map[string]*described
 	graphs  map[string]*engine.Graph
+
+	// Read on first use: most requests need neither.
+	wf       *config.WorkflowFile
+	parsed   bool
+	tasksIdx map[string]taskRef
+}
+
+// file returns the document's source form, parsed on first use.
+func (v *view) file() *config.WorkflowFile {
+	if !v.parsed {
+		v.parsed = true
+		v.wf, _ = config.NewParser().LoadWorkflowSource(v.doc.text.src, v.doc.path)
+	}
+	return v.wf
 }
 
 func (s *server) view(uri string, at int) (*view, error) {
@@ -32,16 +45,16 @@ func (s *server) view(uri string, at int) (*view, error) {
 	s.mu.Lock()
 	graphs := d.graphs
 	s.mu.Unlock()
-	wf, _ := config.NewParser().LoadWorkflowSource(d.text.src, d.path)
-	return &view{s: s, doc: d, o: readOutline(d.text.src, d.path, at), wf: wf, schemas: schemas, graphs: graphs}, nil
+	return &view{s: s, doc: d, o: readOutline(d.text.src, d.path, at), schemas: schemas, graphs: graphs}, nil
 }
 
 // workflow returns the source form of the named workflow, if it parsed.
 func (v *view) workflow(name string) *config.Workflow {
-	if v.wf == nil {
+	wf := v.file()
+	if wf == nil {
 		return nil
 	}
-	for _, w := range v.wf.Workflows {
+	for _, w := range wf.Workflows {
 		if w.Name == name {
 			return w
 		}
@@ -51,12 +64,14 @@ func (v *view) workflow(name string) *config.Workflow {
 
 // task returns the schema of a "plugin.task".
 func (v *view) task(uses string) (*plugin.TaskSchema, bool) {
-	for _, r := range taskIDs(v.schemas) {
-		if r.id() == uses {
-			return r.task, true
+	if v.tasksIdx == nil {
+		v.tasksIdx = map[string]taskRef{}
+		for _, r := range taskIDs(v.schemas) {
+			v.tasksIdx[r.id()] = r
 		}
 	}
-	return nil, false
+	r, ok := v.tasksIdx[uses]
+	return r.task, ok
 }
 
 // node returns the compiled node of a task or branch of a workflow.
@@ -135,12 +150,13 @@ func (v *view) inputs(wb *block) []named {
 	return out
 }
 
-// tasks returns the tasks of workflow wb that block at may refer to.
-func (v *view) tasks(wb, at *block) []named {
+// tasks returns the tasks of workflow wb that block at may refer to
+// (only the one called only, when only is not "").
+func (v *view) tasks(wb, at *block, only ...string) []named {
 	self := at.ancestor("task")
 	var out []named
 	wb.each(func(b *block) {
-		if b.typ != "task" || b.label() == "" || b == self || !visible(b, at) {
+		if b.typ != "task" || b.label() == "" || b == self || !visible(b, at) || len(only) > 0 && b.label() != only[0] {
 			return
 		}
 		n := named{name: b.label(), ty: v.taskType(wb, b), decl: b}
@@ -373,8 +389,8 @@ func (v *view) findWorkflow(name string) *foundWorkflow {
 
 func (v *view) allWorkflows() []foundWorkflow {
 	var out []foundWorkflow
-	if v.wf != nil {
-		for _, w := range v.wf.Workflows {
+	if wf := v.file(); wf != nil {
+		for _, w := range wf.Workflows {
 			out = append(out, foundWorkflow{wf: w, path: v.doc.path, src: v.doc.text.src})
 		}
 	}

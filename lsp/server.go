@@ -40,7 +40,7 @@ type Options struct {
 	// the protocol); nil discards it.
 	Logger hclog.Logger
 	// Debounce is how long diagnostics wait after the last change of a
-	// document (default 150 ms).
+	// document; 0 means 150 ms, a negative value no wait.
 	Debounce time.Duration
 	// Poll is how often plugin binaries and flyte.hcl are checked for
 	// changes (default 1 s).
@@ -56,8 +56,11 @@ func Serve(ctx context.Context, in io.Reader, out io.Writer, opts Options) int {
 	if opts.Logger == nil {
 		opts.Logger = hclog.NewNullLogger()
 	}
-	if opts.Debounce == 0 {
+	switch {
+	case opts.Debounce == 0:
 		opts.Debounce = 150 * time.Millisecond
+	case opts.Debounce < 0:
+		opts.Debounce = 0
 	}
 	if opts.Poll == 0 {
 		opts.Poll = time.Second

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"os"
+	"time"
 
 	"github.com/hashicorp/go-hclog"
 
@@ -29,10 +30,13 @@ closes stdin) without shutdown, as the protocol says. See "Editor support"
 in the README for VS Code, Neovim and Helix.
 
 Flags:
-  --stdio   accepted and ignored: stdio is the only transport`,
+  --stdio          accepted and ignored: stdio is the only transport
+  --debounce D     how long diagnostics wait after the last change of a
+                   document (default 150ms; 0 checks after every change)`,
 		run: func(ctx context.Context, c *cli, args []string) error {
 			fs := newFlagSet("lsp")
 			fs.Bool("stdio", true, "")
+			debounce := fs.Duration("debounce", 150*time.Millisecond, "")
 			if err := c.parseFlags(fs, args, 0); err != nil {
 				return err
 			}
@@ -47,7 +51,10 @@ Flags:
 			}
 			logger := hclog.New(&hclog.LoggerOptions{Name: "goflyte-lsp", Level: hclog.LevelFromString(level), Output: c.stderr, Color: hclog.ColorOff})
 			wd, _ := os.Getwd()
-			code := lsp.Serve(ctx, c.stdin, c.stdout, lsp.Options{ConfigPath: c.configPath, WorkDir: wd, NoLock: !c.lock, Logger: logger})
+			if *debounce <= 0 {
+				*debounce = -1 // lsp.Options: negative is no wait
+			}
+			code := lsp.Serve(ctx, c.stdin, c.stdout, lsp.Options{ConfigPath: c.configPath, WorkDir: wd, NoLock: !c.lock, Logger: logger, Debounce: *debounce})
 			if code != 0 {
 				return &exitError{code: code}
 			}
