@@ -2,6 +2,7 @@ package lsp
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -131,7 +132,8 @@ func start(t *testing.T, dir string, args ...string) *client {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := &client{t: t, cmd: cmd, in: in, stderr: &strings.Builder{}, waiting: map[int]chan *message{}, diags: make(chan publishDiagnosticsParams, 100), done: make(chan struct{})}
+	c := newClient(t, in)
+	c.cmd = cmd
 	cmd.Stderr = &lockedWriter{b: c.stderr}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -152,6 +154,34 @@ func start(t *testing.T, dir string, args ...string) *client {
 	return c
 }
 
+func newClient(t *testing.T, in io.WriteCloser) *client {
+	return &client{t: t, in: in, stderr: &strings.Builder{}, waiting: map[int]chan *message{}, diags: make(chan publishDiagnosticsParams, 100), done: make(chan struct{})}
+}
+
+// startInProcess runs Serve in this process over pipes, so that the race
+// detector sees the server's goroutines; code receives its exit code.
+func startInProcess(t *testing.T, opts Options) (*client, chan int) {
+	t.Helper()
+	inR, inW := io.Pipe()
+	outR, outW := io.Pipe()
+	c := newClient(t, inW)
+	code := make(chan int, 1)
+	go func() {
+		code <- Serve(context.Background(), inR, outW, opts)
+		outW.Close()
+	}()
+	go c.readLoop(outR)
+	t.Cleanup(func() {
+		inW.Close()
+		select {
+		case <-c.done:
+		case <-time.After(10 * time.Second):
+			t.Error("the in-process server did not end")
+		}
+	})
+	return c, code
+}
+
 type lockedWriter struct {
 	mu sync.Mutex
 	b  *strings.Builder
@@ -169,7 +199,9 @@ func (c *client) readLoop(out io.Reader) {
 	for {
 		m, err := r.read()
 		if err != nil {
-			_ = c.cmd.Wait()
+			if c.cmd != nil {
+				_ = c.cmd.Wait()
+			}
 			return
 		}
 		if m.Method == "textDocument/publishDiagnostics" {

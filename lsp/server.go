@@ -77,10 +77,9 @@ func Serve(ctx context.Context, in io.Reader, out io.Writer, opts Options) int {
 		kick:   make(chan struct{}, 1),
 		queued: map[string]bool{},
 	}
-	var wg sync.WaitGroup
-	wg.Add(1)
+	s.wg.Add(1)
 	go func() {
-		defer wg.Done()
+		defer s.wg.Done()
 		s.worker()
 	}()
 	code := s.loop()
@@ -90,7 +89,7 @@ func Serve(ctx context.Context, in io.Reader, out io.Writer, opts Options) int {
 		s.timer.Stop()
 	}
 	s.mu.Unlock()
-	wg.Wait()
+	s.wg.Wait() // the worker and the poller, with any plugin they were describing
 	return code
 }
 
@@ -99,6 +98,7 @@ type server struct {
 	conn *conn
 	log  hclog.Logger
 	ctx  context.Context
+	wg   sync.WaitGroup // goroutines Serve waits for
 
 	initialized bool // initialize answered
 	shutdown    bool // shutdown received
@@ -356,7 +356,9 @@ func (s *server) startPolling() {
 	}
 	s.polling = true
 	s.mu.Unlock()
+	s.wg.Add(1)
 	go func() {
+		defer s.wg.Done()
 		if s.cache.refresh(s.ctx) {
 			s.queueAll()
 		}

@@ -542,3 +542,43 @@ func TestRebuiltPluginIsPickedUp(t *testing.T) {
 	var h *Hover
 	c.result("textDocument/hover", at(uri, 2, 16), &h) // the server still answers
 }
+
+// TestServeInProcess drives Serve in this process (real plugins, real
+// files) while the poller runs, for the race detector: edits, requests
+// and a rebuilt plugin at once.
+func TestServeInProcess(t *testing.T) {
+	plugins := t.TempDir()
+	tool := filepath.Join(plugins, "goflyte-plugin-text")
+	copyFile(t, filepath.Join(pluginDir, "goflyte-plugin-text"), tool)
+	w := newWorkspace(t, plugins)
+	c, code := startInProcess(t, Options{WorkDir: w.dir, Debounce: time.Millisecond, Poll: 20 * time.Millisecond})
+	c.initialize(w.dir)
+	src := "workflow \"p\" {\n  input \"text\" { type = string }\n  task \"s\" {\n    uses   = \"text.split\"\n    inputs = { text = input.text }\n  }\n}\n"
+	uri := c.open(filepath.Join(w.dir, "wf", "p.hcl"), src)
+	c.diagnostics(uri, func(d []Diagnostic) bool { return len(d) == 0 })
+	for i := 2; i < 20; i++ {
+		c.change(uri, i, strings.Replace(src, "input.text", "input.tex", i%2))
+		var l CompletionList
+		c.result("textDocument/completion", at(uri, 4, 15), &l)
+		if i == 10 {
+			copyFile(t, filepath.Join(pluginDir, "goflyte-plugin-text"), tool) // same bytes, new file
+		}
+	}
+	c.change(uri, 20, strings.Replace(src, "input.text", "input.tex", 1))
+	got := c.diagnostics(uri, func(d []Diagnostic) bool { return len(d) == 1 })
+	if !strings.Contains(got[0].Message, `Did you mean "text"?`) {
+		t.Errorf("diagnostic %q, want a suggestion", got[0].Message)
+	}
+	if m := c.call("shutdown", nil); m.Error != nil {
+		t.Fatal(m.Error)
+	}
+	c.notify("exit", nil)
+	select {
+	case got := <-code:
+		if got != 0 {
+			t.Errorf("Serve returned %d after shutdown and exit, want 0", got)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Serve did not return after exit")
+	}
+}
