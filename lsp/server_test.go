@@ -582,3 +582,39 @@ func TestServeInProcess(t *testing.T) {
 		t.Fatal("Serve did not return after exit")
 	}
 }
+
+// A plugin the lock file does not trust is validate's "Plugin not
+// trusted", in the editor too; --lock=false turns the check off.
+func TestLockedPlugins(t *testing.T) {
+	w := newWorkspace(t, "")
+	w.write("goflyte.lock.hcl", `plugin "text" {
+  path             = "x"
+  version          = "1"
+  protocol_version = 1
+  sha256           = "0000000000000000000000000000000000000000000000000000000000000000"
+}
+`)
+	src := "workflow \"l\" {\n  task \"s\" {\n    uses   = \"text.upper\"\n    inputs = { text = \"a\" }\n  }\n  task \"m\" {\n    uses   = \"math.add\"\n    inputs = { a = 1, b = 2 }\n  }\n}\n"
+	path := w.write("wf/l.hcl", src)
+	want := validateJSON(t, w.dir, path)
+	if len(want) != 2 || want[0].Summary != "Plugin not trusted" {
+		t.Fatalf("validate: %+v, want two untrusted plugins", want)
+	}
+	c := start(t, w.dir)
+	c.initialize(w.dir)
+	uri := c.open(path, src)
+	got := c.diagnostics(uri, func(d []Diagnostic) bool { return len(d) > 0 })
+	if len(got) != 2 {
+		t.Fatalf("diagnostics %+v, want validate's two", got)
+	}
+	for i, d := range want {
+		if msg := d.Summary + ": " + d.Detail; got[i].Message != msg {
+			t.Errorf("diagnostic %d = %q, want validate's %q", i, got[i].Message, msg)
+		}
+	}
+
+	c2 := start(t, w.dir, "--lock=false")
+	c2.initialize(w.dir)
+	uri = c2.open(path, src)
+	c2.diagnostics(uri, func(d []Diagnostic) bool { return len(d) == 0 })
+}
