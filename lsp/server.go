@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"runtime/debug"
 	"sort"
-	"strings"
 	"sync"
 	"time"
 
@@ -705,8 +704,4 @@ func (s *server) snapshot(uri string) (*document, map[string]*described, error) 
 		return nil, nil, &rpcError{Code: codeInvalidParams, Message: "document not open: " + uri}
 	}
 	return d, s.cache.schemas(), nil
-}
-
-func hasPrefixFold(s, prefix string) bool {
-	return len(s) >= len(prefix) && strings.EqualFold(s[:len(prefix)], prefix)
 }

@@ -156,8 +156,6 @@ type chain struct {
 
 func (c chain) root() string { return c.parts[0] }
 
-func (c chain) rng() hcl.Range { return hcl.RangeBetween(c.ranges[0], c.ranges[len(c.ranges)-1]) }
-
 // lex returns the tokens of src. A quoted string that runs past the end
 // of its line (the user is typing it) ends there, and lexing starts again
 // on the next line, so that the rest of the file reads as it will once
