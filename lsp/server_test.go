@@ -424,6 +424,18 @@ func TestHoverDefinitionReferences(t *testing.T) {
 		t.Errorf("definition of workflow.other = %+v, want workflow \"other\" in %s", got, otherPath)
 	}
 
+	wline, wchar := posOf(t, src, "workflow.oth")
+	var wrefs []Location
+	c.result("textDocument/references", map[string]any{"textDocument": map[string]any{"uri": uri}, "position": pos(wline, wchar), "context": map[string]any{"includeDeclaration": true}}, &wrefs)
+	wi := strings.Index(src, "workflow.other")
+	wantW := []Location{
+		{URI: pathToURI(otherPath), Range: newText(otherSrc).span(9, 16)},
+		{URI: uri, Range: tx.span(wi, wi+len("workflow.other"))},
+	}
+	if !cmp.Equal(wrefs, wantW) {
+		t.Errorf("references of workflow.other = %+v, want %+v", wrefs, wantW)
+	}
+
 	line, char := posOf(t, src, `task "spl`)
 	var refs []Location
 	c.result("textDocument/references", map[string]any{"textDocument": map[string]any{"uri": uri}, "position": pos(line, char), "context": map[string]any{"includeDeclaration": false}}, &refs)
