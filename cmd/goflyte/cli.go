@@ -83,6 +83,7 @@ func commands() []*command {
 		cacheCommand(),
 		secretsCommand(),
 		doctorCommand(),
+		lspCommand(),
 		{name: "version", summary: "Print the goflyte version", run: func(_ context.Context, c *cli, args []string) error {
 			if err := c.parseFlags(newFlagSet("version"), args, 0); err != nil {
 				return err

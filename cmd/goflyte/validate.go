@@ -43,11 +43,9 @@ Flags:
 					continue
 				}
 				eng.Workflows = c.workflowLookup(cfg, file)
-				for _, w := range wf.Workflows {
-					count++
-					_, d := eng.Compile(ctx, w)
-					all = append(all, d...)
-				}
+				count += len(wf.Workflows)
+				_, d := eng.ValidateFile(ctx, wf)
+				all = append(all, d...)
 			}
 			if *asJSON {
 				if err := writeJSON(c.stdout, diagnosticsJSON(all)); err != nil {
