@@ -228,6 +228,7 @@ func (c *cli) printCommandHelp(cmd *command) {
 	if cmd.help != "" {
 		fmt.Fprintf(c.stderr, "\n%s\n", strings.TrimSpace(cmd.help))
 	}
+	fmt.Fprint(c.stderr, "\nGlobal flags: --config FILE, --log-level LEVEL, --log-format text|json, -v, -vv,\n--lock=false (see goflyte help).\n")
 }
 
 // newFlagSet returns a flag set with the global flags.

@@ -244,6 +244,9 @@ func (c *cli) complete(ctx context.Context, words []string, cur string) ([]strin
 			pending = name
 		}
 	}
+	if cfg := given["config"]; len(cfg) > 0 {
+		c.configPath = cfg[len(cfg)-1] // values come from that configuration
+	}
 	if pending != "" {
 		return c.completeFlagValue(ctx, cmd, pending, pos, given, cur, "")
 	}
