@@ -206,3 +206,58 @@ func TestCompletionScriptsParse(t *testing.T) {
 		})
 	}
 }
+
+// TestCompletionFish loads the fish script into a real fish and asks it
+// what it would complete (complete -C), against a real run.
+func TestCompletionFish(t *testing.T) {
+	x := newE2E(t)
+	requireShellTool(t, "fish", "fish")
+	rec, res := x.runJSON("run", "wordcount", "--input", "text=to be")
+	if res.code != 0 {
+		t.Fatalf("run: %s", res)
+	}
+	run := runNameOf(rec)
+	script := x.writeFile("goflyte.fish", x.run("completion", "fish").stdout)
+	cases := []struct {
+		line string
+		want []string
+	}{
+		{"goflyte ru", []string{"run", "runs"}},
+		{"goflyte runs logs " + run + " ", []string{"count", "split"}},
+		{"goflyte run --resume=", []string{"--resume=" + run}},
+		{"goflyte run wordcount --input ", []string{"text="}},
+		{"goflyte run --task text.sp", []string{"text.split", "text.split_lines"}},
+	}
+	var prog strings.Builder
+	fmt.Fprintf(&prog, "source %s\n", script)
+	for i, tc := range cases {
+		fmt.Fprintf(&prog, "echo '@@case %d'\ncomplete -C %s\n", i, bashQuote(tc.line))
+	}
+	cmd := exec.Command("fish", "--no-config", "-c", prog.String())
+	cmd.Dir = x.dir
+	cmd.Env = append(append([]string{}, x.env...), "PATH="+filepath.Dir(e2eBin)+string(os.PathListSeparator)+os.Getenv("PATH"))
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("fish: %v\n%s", err, out)
+	}
+	got := map[int][]string{}
+	at := -1
+	for _, line := range strings.Split(string(out), "\n") {
+		if n, ok := strings.CutPrefix(line, "@@case "); ok {
+			fmt.Sscan(n, &at)
+			got[at] = nil
+			continue
+		}
+		if at >= 0 && line != "" {
+			v, _, _ := strings.Cut(line, "\t")
+			got[at] = append(got[at], v)
+		}
+	}
+	for i, tc := range cases {
+		g := got[i]
+		sort.Strings(g)
+		if diff := cmp.Diff(tc.want, g); diff != "" {
+			t.Errorf("%q (-want +got):\n%s", tc.line, diff)
+		}
+	}
+}
