@@ -203,6 +203,13 @@ func TestCompletionScriptsParse(t *testing.T) {
 			if out, err := exec.Command(shell, "-n", path).CombinedOutput(); err != nil || len(out) > 0 {
 				t.Errorf("%s -n: %v\n%s", shell, err, out)
 			}
+			if shell == "zsh" {
+				// Sourced after compinit, the script registers _goflyte.
+				out, err := exec.Command("zsh", "-f", "-c", "autoload -U compinit; compinit -u -D; source "+path+"; print -r -- ${_comps[goflyte]}").CombinedOutput()
+				if err != nil || strings.TrimSpace(string(out)) != "_goflyte" {
+					t.Errorf("zsh: the script does not register _goflyte for goflyte: %v\n%s", err, out)
+				}
+			}
 		})
 	}
 }
