@@ -30,7 +30,10 @@ in the sandbox) and are shared by every workflow.
                                             long (Go durations: 90m, 48h)
 
 Flags:
-  --json   print JSON`,
+  --task PLUGIN.TASK   list, clear: only the entries of this task
+  --all                clear: every entry
+  --older-than D       prune: entries not used for D (a Go duration)
+  --json               print JSON`,
 		run: runCache,
 	}
 }

@@ -62,13 +62,24 @@ type cli struct {
 	logFormat  string
 	verbose    int
 	lock       bool // check plugins against the lock file (--lock=false: don't)
+
+	// flagsOnly, when set, makes parseArgs store the command's flag set
+	// there and stop the command with errFlagsOnly (see commandFlags).
+	flagsOnly **flag.FlagSet
 }
 
+// A command of the table below. args is its usage line: alternatives
+// separated by "|", lower-case words literal (subcommands), upper-case
+// ones placeholders (RUN, TASK, FILE...), flags in brackets; completion
+// reads it (see usageForms). help ends with a "Flags:" section that lists
+// every flag the command parses (a test checks it). Every run function
+// parses its flags with parseArgs before doing anything else.
 type command struct {
 	name    string
 	args    string
 	summary string
 	help    string
+	hidden  bool // not listed (goflyte __complete)
 	run     func(ctx context.Context, c *cli, args []string) error
 }
 
@@ -76,6 +87,7 @@ func commands() []*command {
 	return []*command{
 		runCommand(),
 		validateCommand(),
+		fmtCommand(),
 		workflowsCommand(),
 		pluginsCommand(),
 		configCommand(),
@@ -84,6 +96,9 @@ func commands() []*command {
 		secretsCommand(),
 		doctorCommand(),
 		lspCommand(),
+		pluginCommand(),
+		completionCommand(),
+		completeCommand(),
 		{name: "version", summary: "Print the goflyte version", run: func(_ context.Context, c *cli, args []string) error {
 			if err := c.parseFlags(newFlagSet("version"), args, 0); err != nil {
 				return err
@@ -120,6 +135,9 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 		return c.report(usagef("%s\nRun 'goflyte help' for the list of commands.", msg))
 	}
 	for _, a := range args[1:] {
+		if cmd.hidden {
+			break // goflyte __complete: every word is the user's
+		}
 		if a == "-h" || a == "--help" || a == "-help" {
 			c.printCommandHelp(cmd)
 			return exitOK
@@ -193,8 +211,8 @@ Usage: goflyte <command> [arguments] [flags]
 
 Commands:
 `)
-	for _, cmd := range commands() {
-		fmt.Fprintf(c.stderr, "  %-10s %s\n", cmd.name, cmd.summary)
+	for _, cmd := range visibleCommands() {
+		fmt.Fprintf(c.stderr, "  %-11s %s\n", cmd.name, cmd.summary)
 	}
 	fmt.Fprint(c.stderr, `
 Global flags (every command; before or after it):
@@ -218,6 +236,7 @@ func (c *cli) printCommandHelp(cmd *command) {
 	if cmd.help != "" {
 		fmt.Fprintf(c.stderr, "\n%s\n", strings.TrimSpace(cmd.help))
 	}
+	fmt.Fprint(c.stderr, "\nGlobal flags: --config FILE, --log-level LEVEL, --log-format text|json, -v, -vv,\n--lock=false (see goflyte help).\n")
 }
 
 // newFlagSet returns a flag set with the global flags.
@@ -242,6 +261,10 @@ func (c *cli) parseArgs(fs *flag.FlagSet, args []string, min, max int) ([]string
 	fs.BoolVar(&c.lock, "lock", true, "")
 	fs.Var(&countFlag{n: &c.verbose, step: 1}, "v", "")
 	fs.Var(&countFlag{n: &c.verbose, step: 2}, "vv", "")
+	if c.flagsOnly != nil {
+		*c.flagsOnly = fs
+		return nil, errFlagsOnly
+	}
 	var positional []string
 	for {
 		if err := fs.Parse(args); err != nil {
@@ -367,6 +390,11 @@ func (c *cli) warn(diags hcl.Diagnostics) {
 }
 
 func (c *cli) writeDiags(diags hcl.Diagnostics) {
+	c.writeDiagsFiles(diags, c.parser.Files())
+}
+
+// writeDiagsFiles writes diags with source snippets from files.
+func (c *cli) writeDiagsFiles(diags hcl.Diagnostics, files map[string]*hcl.File) {
 	width, color := 78, false
 	if f, ok := c.stderr.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
 		if w, _, err := term.GetSize(int(f.Fd())); err == nil && w > 20 {
@@ -374,7 +402,7 @@ func (c *cli) writeDiags(diags hcl.Diagnostics) {
 		}
 		color = os.Getenv("NO_COLOR") == ""
 	}
-	wr := hcl.NewDiagnosticTextWriter(c.stderr, c.parser.Files(), uint(width), color)
+	wr := hcl.NewDiagnosticTextWriter(c.stderr, files, uint(width), color)
 	_ = wr.WriteDiagnostics(diags)
 }
 

@@ -74,7 +74,12 @@ func doctorCommand() *command {
 		name:    "doctor",
 		args:    "[--json]",
 		summary: "Check which secret stores (keychains) work on this machine",
-		help:    "Same as goflyte secrets doctor.",
+		help: `
+Same as goflyte secrets doctor: which keychain backends work on this
+machine, and why the others do not.
+
+Flags:
+  --json   print JSON`,
 		run: func(ctx context.Context, c *cli, args []string) error {
 			return runSecrets(ctx, c, append([]string{"doctor"}, args...))
 		},
