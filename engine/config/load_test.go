@@ -137,7 +137,7 @@ func TestKeys(t *testing.T) {
 		"platform.ca_cert_file_path", "platform.http_proxy_url",
 		"credentials.command", "credentials.proxy_command", "credentials.client_id", "credentials.client_secret",
 		"credentials.client_secret_location", "credentials.client_secret_env_var", "credentials.scopes",
-		"credentials.auth_mode", "credentials.audience",
+		"credentials.auth_mode", "credentials.audience", "credentials.issuer",
 		"aws.endpoint", "aws.access_key_id", "aws.secret_access_key", "aws.addressing_style",
 		"aws.enable_debug", "aws.retries", "aws.backoff_seconds",
 		"azure.storage_account_name", "azure.storage_account_key", "azure.tenant_id", "azure.client_id", "azure.client_secret",
