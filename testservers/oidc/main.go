@@ -2,7 +2,7 @@
 // built on zitadel/oidc's OP library. It binds 127.0.0.1 only, keeps
 // everything in memory, and prints one ready line when it serves:
 //
-//	oidc-testserver ready issuer=http://127.0.0.1:PORT/
+//	oidc-testserver ready issuer=http://127.0.0.1:PORT/ addr=127.0.0.1:PORT
 //
 // It serves discovery, JWKS, client credentials, the device code flow
 // (RFC 8628, poll interval 1 s by default), authorization code with PKCE
@@ -109,7 +109,7 @@ func main() {
 		defer cancel()
 		_ = srv.Shutdown(shut)
 	}()
-	fmt.Printf("oidc-testserver ready issuer=%s\n", *issuer)
+	fmt.Printf("oidc-testserver ready issuer=%s addr=%s\n", *issuer, ln.Addr())
 	if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		log.Fatal(err)
 	}
