@@ -496,5 +496,3 @@ func jwtExpiry(tok string) time.Time {
 	}
 	return time.Time{}
 }
-
-
