@@ -159,3 +159,22 @@ func TestRefreshMargin(t *testing.T) {
 		t.Error("a token without expiry is fresh until refused")
 	}
 }
+
+// BenchmarkTokenFresh is the cost of Token when the token in memory is
+// fresh: what every call to the service pays.
+func BenchmarkTokenFresh(b *testing.B) {
+	s, err := New(Options{Settings: Settings{Mode: ModeCommand, Command: []string{"echo", "tok"}}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := b.Context()
+	if _, err := s.Token(ctx); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := s.Token(ctx); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

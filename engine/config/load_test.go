@@ -679,6 +679,7 @@ func TestConfigErrorDetails(t *testing.T) {
 		{name: "string for list", src: "sdk {\n  plugin_dirs = \"x\"\n}\n", detail: []string{`must be a list of strings, such as ["a", "b"], not "x".`}},
 		{name: "log level", src: "sdk {\n  logging_level = \"degub\"\n}\n", detail: []string{`Did you mean "debug"?`}},
 		{name: "auth mode", src: "credentials {\n  auth_mode = \"pkse\"\n}\n", detail: []string{`"standard", "basic", "client_credentials", "external_process", "ClientSecret", "Pkce", "ExternalCommand" or "DeviceFlow"`, `Did you mean "Pkce"?`}},
+		{name: "issuer without scheme", src: "credentials {\n  issuer = \"login.example.com\"\n}\n", detail: []string{`must be the OIDC issuer's URL, such as "https://login.example.com/"`}},
 		{name: "empty project", src: "local {\n  project = \"\"\n}\n", detail: []string{`must be a non-empty name without ":" or "/", not "".`}},
 		{name: "fallback", src: "secrets {\n  fallback = \"pas\"\n}\n", detail: []string{`The "fallback" setting in the "secrets" block must be one of "", "auto", "file", "pass" or "keyctl", not "pas". Did you mean "pass"?`}},
 		{name: "empty keychain service", src: "secrets {\n  keychain_service = \"\"\n}\n", detail: []string{`must be a non-empty name without ":" or "/", not "".`}},
