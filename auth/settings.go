@@ -130,6 +130,14 @@ func modeOf(authMode string) Mode {
 	return ModePKCE // "standard", "Pkce" and the default
 }
 
+// Configured reports whether the credentials block asks for a token at
+// all: an issuer, a client id, a client secret or a command is set. A
+// service reached without one gets no authorization header (the remote
+// wiring decides; see also [NewProxy] for a proxy_command alone).
+func (s Settings) Configured() bool {
+	return s.Issuer != "" || s.ClientID != "" || s.ClientSecret != "" || len(s.Command) > 0
+}
+
 // Check reports what the mode needs and is not set, as a *ConfigError
 // naming the settings.
 func (s Settings) Check() error {

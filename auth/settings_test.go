@@ -178,3 +178,16 @@ func BenchmarkTokenFresh(b *testing.B) {
 		}
 	}
 }
+
+func TestConfiguredAndNewProxy(t *testing.T) {
+	if (Settings{Mode: ModePKCE}).Configured() || !(Settings{Mode: ModePKCE, Issuer: "http://x/"}).Configured() || !(Settings{Command: []string{"x"}}).Configured() {
+		t.Error("Configured")
+	}
+	if NewProxy(Options{Settings: Settings{Mode: ModePKCE}}) != nil {
+		t.Error("a proxy source without proxy_command")
+	}
+	p := NewProxy(Options{Settings: Settings{Mode: ModePKCE, ProxyCommand: []string{"echo", "proxy-tok"}}})
+	if tok, err := p.Token(t.Context()); err != nil || tok != "proxy-tok" {
+		t.Errorf("proxy token %q, %v", tok, err)
+	}
+}

@@ -130,6 +130,23 @@ func New(opts Options) (*Source, error) {
 	return s, nil
 }
 
+// NewProxy returns the token source of proxy_command alone, for a
+// service behind an identity-aware proxy that needs no token of its own;
+// nil when proxy_command is not set.
+func NewProxy(opts Options) TokenSource {
+	if len(opts.Settings.ProxyCommand) == 0 {
+		return nil
+	}
+	set := opts.Settings
+	opts.Settings = Settings{Mode: ModeCommand, Command: set.ProxyCommand, SecretEnvVar: set.SecretEnvVar}
+	opts.Cache = nil
+	s, err := New(opts)
+	if err != nil {
+		return nil // a command is set: Check cannot fail
+	}
+	return s
+}
+
 // Mode returns the mode in use.
 func (s *Source) Mode() Mode { return s.set.Mode }
 
