@@ -18,6 +18,9 @@ STATICCHECK_VERSION        := v0.8.2
 # The S3-compatible server the data store tests run against
 # (engine/datastore/s3test finds it in $(TOOLS)).
 VERSITYGW_VERSION          := v1.8.0
+# The OpenID Connect provider the credentials tests run against
+# (auth/oidctest finds it in $(TOOLS)); its own module pins zitadel/oidc.
+OIDC_TESTSERVER_SRC        := testservers/oidc/go.mod testservers/oidc/go.sum testservers/oidc/main.go
 
 .DEFAULT_GOAL := help
 
@@ -48,15 +51,17 @@ run: build plugins ## build everything and run the example workflow
 # renderer (whose browser test links chromedp) run without it, so the cloud
 # SDKs and chromedp are compiled once, not a second time with -race: that
 # keeps make test near 5 minutes on a fresh 2-core machine.
-NORACE_PKGS := ./cmd/... ./engine/datastore/... ./engine/deck/...
-RACE_PKGS = $$($(GO) list ./... | grep -v -e '/cmd/' -e '/engine/datastore' -e '/engine/deck')
+# The credentials tests (auth) need the OIDC test server, which is built
+# beside the race tests, so they run in the second step too.
+NORACE_PKGS := ./cmd/... ./engine/datastore/... ./engine/deck/... ./auth/...
+RACE_PKGS = $$($(GO) list ./... | grep -v -e '/cmd/' -e '/engine/datastore' -e '/engine/deck' -e '/goflyte/auth')
 
 # A first `go install` of versitygw takes over a minute of compiling; it
 # runs beside vet and the race tests, which leave one of two cores idle
 # for much of their time.
-test: ## run all tests (builds the CLI and plugins for the end-to-end tests; installs versitygw for the S3 tests)
-	@$(MAKE) --no-print-directory -j2 --output-sync=target test-inproc $(TOOLS)/versitygw
-	GOFLYTE_TEST_S3=1 $(GO) test -count=1 $(NORACE_PKGS)
+test: ## run all tests (builds the CLI and plugins for the end-to-end tests; installs versitygw and the OIDC test server)
+	@$(MAKE) --no-print-directory -j2 --output-sync=target test-inproc $(TOOLS)/versitygw $(TOOLS)/oidc-testserver
+	GOFLYTE_TEST_S3=1 GOFLYTE_TEST_OIDC=1 $(GO) test -count=1 $(NORACE_PKGS)
 
 .PHONY: test-inproc
 test-inproc: # go vet, and the race detector over the in-process packages (part of test)
@@ -88,6 +93,12 @@ $(TOOLS)/protoc-gen-go-grpc:
 # `test` makes a missing server fail the S3 tests instead of skipping them.
 $(TOOLS)/versitygw:
 	GOBIN=$(TOOLS) $(GO) install github.com/versity/versitygw/cmd/versitygw@$(VERSITYGW_VERSION)
+# An OpenID Connect provider for the credentials tests (testservers/oidc, a
+# module of its own so that the main module never links it). The first
+# build takes about 80 s. GOFLYTE_TEST_OIDC=1 in `test` makes a missing
+# binary fail the auth tests instead of skipping them.
+$(TOOLS)/oidc-testserver: $(OIDC_TESTSERVER_SRC)
+	cd testservers/oidc && $(GO) build -o $(TOOLS)/oidc-testserver .
 
 .PHONY: generate
 generate: $(TOOLS)/buf $(TOOLS)/protoc-gen-go $(TOOLS)/protoc-gen-go-grpc ## regenerate plugin/pluginpb from plugin.proto

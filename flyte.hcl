@@ -111,10 +111,15 @@ local {
 #   http_proxy_url       = ""                 # default
 # }
 
-# credentials: how to authenticate to the platform.
+# credentials: how goflyte authenticates to the remote engine (Temporal);
+# see "Authentication" in the README. Tokens are cached in the OS keychain
+# (service "<keychain_service>-tokens"), never where tasks' secrets are.
 # credentials {
-#   auth_mode              = "standard"  # default; or basic, client_credentials, external_process,
-#                                        # ClientSecret, Pkce, ExternalCommand, DeviceFlow
+#   auth_mode              = "standard"  # default (PKCE in a browser); or basic, client_credentials,
+#                                        # ClientSecret (client credentials), DeviceFlow,
+#                                        # ExternalCommand, external_process (the command below)
+#   issuer                 = ""          # default; goflyte's own: the OIDC issuer URL whose
+#                                        # discovery document gives the endpoints
 #   client_id              = ""          # default
 #   client_secret          = ""          # default; better: client_secret_location or
 #                                        # FLYTE_CREDENTIALS_CLIENT_SECRET, never commit a secret

@@ -42,8 +42,10 @@
 // Secret values travel only in the Execute request of the task that
 // declared them. The engine remembers every value it resolves and replaces
 // it with "***" in plugin log and stderr lines, task errors and records
-// ([Engine.Redact] does the same for the CLI). Plugin processes do not
-// inherit the FLYTE_SECRETS_* variables. Secrets are not part of cache
+// ([Engine.Redact] does the same for the CLI); [Engine.Learn] adds values
+// the CLI holds, such as the credentials' client secret and tokens.
+// Plugin processes do not inherit the FLYTE_SECRETS_* or
+// FLYTE_CREDENTIALS_* variables. Secrets are not part of cache
 // keys: a changed secret does not invalidate a cached result.
 //
 // # Task logs

@@ -104,6 +104,11 @@ func (e *Engine) dialStatsD() {
 // the CLI uses Redact for everything else it prints.
 func (e *Engine) Redact(s string) string { return e.redactor.redact(s) }
 
+// Learn makes the engine redact secret wherever it redacts resolved
+// secrets (plugin logs, errors, records, what the CLI prints). The CLI
+// gives it the client secret and the tokens package auth handles.
+func (e *Engine) Learn(secret string) { e.redactor.add([]byte(secret)) }
+
 // Close ends every plugin process the engine started. The plugins' last
 // log lines reach their task logs before it returns.
 func (e *Engine) Close() {

@@ -274,7 +274,9 @@ func (p *Plugins) Close() {
 // the variables that carry secrets, so that a plugin sees only the secrets
 // its task declared (sent with the task) and not the whole chain. Removed:
 // every variable with the secrets env prefix (FLYTE_SECRETS_...), the
-// FLYTE_* overrides of secret-bearing settings, and the names in extra.
+// FLYTE_* overrides of secret-bearing settings, every FLYTE_CREDENTIALS_*
+// variable, the variable credentials.client_secret_env_var names, and the
+// names in extra.
 func PluginEnv(environ []string, cfg *config.Config, extra ...string) []string {
 	drop := map[string]bool{}
 	for _, s := range cfg.Settings() {
@@ -285,11 +287,16 @@ func PluginEnv(environ []string, cfg *config.Config, extra ...string) []string {
 	for _, name := range extra {
 		drop[name] = true
 	}
+	// The credentials for the remote engine: every FLYTE_CREDENTIALS_*
+	// override and the variable that holds the client secret.
+	if v := cfg.Credentials.ClientSecretEnvVar; v != "" {
+		drop[v] = true
+	}
 	prefix := cfg.Secrets.EnvPrefix
 	out := make([]string, 0, len(environ))
 	for _, kv := range environ {
 		name, _, _ := strings.Cut(kv, "=")
-		if drop[name] || prefix != "" && strings.HasPrefix(name, prefix) {
+		if drop[name] || prefix != "" && strings.HasPrefix(name, prefix) || strings.HasPrefix(name, "FLYTE_CREDENTIALS_") {
 			continue
 		}
 		out = append(out, kv)

@@ -160,8 +160,12 @@ func TestRedactor(t *testing.T) {
 
 func TestPluginEnv(t *testing.T) {
 	cfg := config.Defaults()
+	cfg.Credentials.ClientSecretEnvVar = "CI_OIDC_SECRET"
 	environ := []string{
 		"PATH=/bin",
+		"FLYTE_CREDENTIALS_CLIENT_ID=worker",
+		"FLYTE_CREDENTIALS_CLIENT_SECRET_LOCATION=/run/secret",
+		"CI_OIDC_SECRET=s",
 		"FLYTE_SECRETS_GITHUB_TOKEN=x",
 		"FLYTE_AWS_SECRET_ACCESS_KEY=y",
 		"FLYTE_AWS_ACCESS_KEY_ID=id",
@@ -172,5 +176,16 @@ func TestPluginEnv(t *testing.T) {
 	want := []string{"PATH=/bin", "FLYTE_AWS_ACCESS_KEY_ID=id", "HOME=/root"}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)
+	}
+}
+
+// TestLearn: a value the CLI teaches the engine (a client secret, a
+// token) is redacted like a resolved secret.
+func TestLearn(t *testing.T) {
+	e := New(config.Defaults(), nil)
+	defer e.Close()
+	e.Learn("eyJhbGciOiJSUzI1NiJ9.payload.sig")
+	if got := e.Redact(`token "eyJhbGciOiJSUzI1NiJ9.payload.sig" refused`); got != `token "***" refused` {
+		t.Errorf("Redact = %q", got)
 	}
 }

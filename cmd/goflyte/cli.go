@@ -14,6 +14,7 @@ import (
 	"github.com/hashicorp/hcl/v2"
 	"golang.org/x/term"
 
+	"github.com/goflyte/goflyte/auth"
 	"github.com/goflyte/goflyte/engine"
 	"github.com/goflyte/goflyte/engine/config"
 	"github.com/goflyte/goflyte/secretsbackends"
@@ -99,6 +100,8 @@ func commands() []*command {
 		pluginCommand(),
 		completionCommand(),
 		completeCommand(),
+		loginCommand(),
+		logoutCommand(),
 		{name: "version", summary: "Print the goflyte version", run: func(_ context.Context, c *cli, args []string) error {
 			if err := c.parseFlags(newFlagSet("version"), args, 0); err != nil {
 				return err
@@ -427,11 +430,12 @@ func (c *cli) report(err error) int {
 	}
 	fmt.Fprintf(c.stderr, "Error: %v\n", err)
 	var ue *usageError
+	var ce *auth.ConfigError
 	var ie *engine.InputError
 	var nf *engine.NotFoundError
 	var re *engine.ResumeError
 	switch {
-	case errors.As(err, &ue), errors.As(err, &ie), errors.As(err, &nf), errors.As(err, &re):
+	case errors.As(err, &ue), errors.As(err, &ce), errors.As(err, &ie), errors.As(err, &nf), errors.As(err, &re):
 		return exitUsage
 	case errors.Is(err, context.Canceled):
 		return exitCancel

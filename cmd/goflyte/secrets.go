@@ -11,6 +11,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"golang.org/x/term"
 
+	"github.com/goflyte/goflyte/auth"
 	"github.com/goflyte/goflyte/engine/config"
 	"github.com/goflyte/goflyte/secretsbackends"
 )
@@ -59,7 +60,8 @@ A secret without a group is named by its KEY alone.
   goflyte secrets where GROUP KEY    every place looked, in order, and what
                                      each one said
   goflyte secrets doctor             which keychain backends work here, and
-                                     why not (also: goflyte doctor)
+                                     why not (goflyte doctor also checks
+                                     the credentials)
 
 Flags:
   --version V   the secret's version (FLYTE_SECRETS_GROUP_V_KEY, group/V/key)
@@ -73,17 +75,84 @@ func doctorCommand() *command {
 	return &command{
 		name:    "doctor",
 		args:    "[--json]",
-		summary: "Check which secret stores (keychains) work on this machine",
+		summary: "Check the secret stores and the remote engine's credentials",
 		help: `
-Same as goflyte secrets doctor: which keychain backends work on this
-machine, and why the others do not.
+Says which secret stores (keychains) work on this machine, and why not (as
+goflyte secrets doctor), and for the credentials block: the auth mode,
+whether a token is cached, where, and until when (an RFC 3339 time and the
+time left). It never prints a token and never logs in.
 
 Flags:
-  --json   print JSON`,
-		run: func(ctx context.Context, c *cli, args []string) error {
-			return runSecrets(ctx, c, append([]string{"doctor"}, args...))
-		},
+  --json   print {"auth_mode", "token_cached", "expires_at", "cached_in",
+           "error", "secret_backends": [{"backend", "usable", "detail"}]}`,
+		run: runDoctor,
 	}
+}
+
+func runDoctor(ctx context.Context, c *cli, args []string) error {
+	fs := newFlagSet("doctor")
+	asJSON := fs.Bool("json", false, "")
+	if err := c.parseFlags(fs, args, 0); err != nil {
+		return err
+	}
+	cfg, err := c.loadConfig()
+	if err != nil {
+		return err
+	}
+	logger := c.logger(cfg)
+	statuses := secretsbackends.Doctor(ctx, secretsOptions(cfg, logger))
+	creds := c.credentialsStatus(ctx, cfg, logger)
+	if *asJSON {
+		type backendJSON struct {
+			Backend string `json:"backend"`
+			Usable  bool   `json:"usable"`
+			Detail  string `json:"detail"`
+		}
+		out := struct {
+			tokenStatus
+			SecretBackends []backendJSON `json:"secret_backends"`
+		}{tokenStatus: creds, SecretBackends: []backendJSON{}}
+		for _, s := range statuses {
+			out.SecretBackends = append(out.SecretBackends, backendJSON{s.Backend, s.Usable, s.Detail})
+		}
+		return writeJSON(c.stdout, out)
+	}
+	if err := printBackends(c, statuses); err != nil {
+		return err
+	}
+	fmt.Fprintln(c.stdout, "\nCredentials for the remote engine:")
+	tw := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
+	mode := creds.AuthMode
+	if mode == "" {
+		mode = "-"
+	}
+	fmt.Fprintf(tw, "  auth mode\t%s\n", mode)
+	switch {
+	case creds.AuthMode == string(auth.ModeCommand):
+		fmt.Fprintf(tw, "  token cached\tnever (credentials.command runs when a token is needed)\n")
+	case creds.TokenCached:
+		fmt.Fprintf(tw, "  token cached\tyes, in %s\n", creds.CachedIn)
+		fmt.Fprintf(tw, "  expires\t%s\n", expiryText(creds.ExpiresAt))
+	case creds.CachedIn != "":
+		fmt.Fprintf(tw, "  token cached\tno (goflyte login caches one in %s)\n", creds.CachedIn)
+	}
+	if creds.Error != "" {
+		fmt.Fprintf(tw, "  problem\t%s\n", creds.Error)
+	}
+	return tw.Flush()
+}
+
+func printBackends(c *cli, statuses []secretsbackends.Status) error {
+	tw := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "BACKEND\tUSABLE\tDETAIL")
+	for _, s := range statuses {
+		usable := "no"
+		if s.Usable {
+			usable = "yes"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", s.Backend, usable, s.Detail)
+	}
+	return tw.Flush()
 }
 
 func runSecrets(ctx context.Context, c *cli, args []string) error {
@@ -211,16 +280,7 @@ func runSecrets(ctx context.Context, c *cli, args []string) error {
 		if *asJSON {
 			return writeJSON(c.stdout, statuses)
 		}
-		tw := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "BACKEND\tUSABLE\tDETAIL")
-		for _, s := range statuses {
-			usable := "no"
-			if s.Usable {
-				usable = "yes"
-			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\n", s.Backend, usable, s.Detail)
-		}
-		return tw.Flush()
+		return printBackends(c, statuses)
 	}
 	return nil
 }

@@ -77,6 +77,7 @@ var table = []key{
 	{section: "credentials", name: "scopes", field: func(c *Config) any { return &c.Credentials.Scopes }},
 	{section: "credentials", name: "auth_mode", def: "standard", norm: oneOf(authModes...), field: func(c *Config) any { return &c.Credentials.AuthMode }},
 	{section: "credentials", name: "audience", field: func(c *Config) any { return &c.Credentials.Audience }},
+	{section: "credentials", name: "issuer", norm: normIssuer, field: func(c *Config) any { return &c.Credentials.Issuer }},
 
 	{section: "aws", name: "endpoint", field: func(c *Config) any { return &c.AWS.Endpoint }},
 	{section: "aws", name: "access_key_id", field: func(c *Config) any { return &c.AWS.AccessKeyID }},
@@ -397,6 +398,14 @@ func normEnvVarName(s string) (string, *problem) {
 func normStatsPrefix(s string) (string, *problem) {
 	if strings.ContainsAny(s, ":|@#, \t\n\r") || strings.HasPrefix(s, ".") || strings.HasSuffix(s, ".") {
 		return "", &problem{expected: `a dotted metric name prefix such as "goflyte", without spaces or any of : | @ # , and not starting or ending with "."`}
+	}
+	return s, nil
+}
+
+// normIssuer accepts an OIDC issuer: an http:// or https:// URL.
+func normIssuer(s string) (string, *problem) {
+	if !strings.HasPrefix(s, "https://") && !strings.HasPrefix(s, "http://") || len(s) < len("http://x") {
+		return "", &problem{expected: `the OIDC issuer's URL, such as "https://login.example.com/" (its discovery document is at <issuer>/.well-known/openid-configuration)`}
 	}
 	return s, nil
 }

@@ -208,6 +208,11 @@ type Credentials struct {
 	AuthMode string
 	// Audience is the OAuth audience (audience, default "").
 	Audience string
+	// Issuer is the OIDC issuer whose discovery document gives the
+	// authorization, token and device endpoints (issuer, default "").
+	// goflyte's own setting: Flytekit asks the platform, which Temporal
+	// cannot answer.
+	Issuer string
 }
 
 // AWS holds the "aws" block: S3-compatible storage access.

@@ -50,6 +50,7 @@ credentials {
   scopes                 = ["all", "offline"]
   auth_mode              = "ClientSecret"
   audience               = "flyte"
+  issuer                 = "https://login.example.com/"
 }
 
 aws {
