@@ -80,6 +80,7 @@ func commands() []*command {
 		pluginsCommand(),
 		configCommand(),
 		runsCommand(),
+		consoleCommand(),
 		cacheCommand(),
 		secretsCommand(),
 		doctorCommand(),
