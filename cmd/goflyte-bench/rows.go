@@ -210,7 +210,7 @@ func comparisons() []Comparison {
 			},
 			N: 20000, QuickN: 4000, Warmup: 500,
 		},
-	}, fileComparisons()...)
+	}, append(fileComparisons(), consoleComparisons()...)...)
 }
 
 // wantUpper is what text.upper returns for text=hello.
