@@ -88,6 +88,8 @@ type Server struct {
 	hosts map[string]bool
 	port  string
 
+	lister *sandbox.Lister
+
 	mu   sync.Mutex
 	hubs map[string]*hub
 	runs *hub
@@ -110,7 +112,7 @@ func New(opts Options) (*Server, error) {
 		return nil, fmt.Errorf("console templates: %w", err)
 	}
 	ctx, stop := context.WithCancel(context.Background())
-	s := &Server{opts: opts, tmpl: tmpl, ctx: ctx, stop: stop, hubs: map[string]*hub{}}
+	s := &Server{opts: opts, tmpl: tmpl, ctx: ctx, stop: stop, hubs: map[string]*hub{}, lister: &sandbox.Lister{Sandbox: opts.Sandbox}}
 	s.routes()
 	return s, nil
 }

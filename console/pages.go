@@ -84,7 +84,7 @@ func (f runsFilter) match(r *sandbox.RunSummary) bool {
 
 func (s *Server) summaries(r *http.Request) ([]sandbox.RunSummary, []string, runsFilter, error) {
 	f := runsFilter{Workflow: r.URL.Query().Get("workflow"), Status: r.URL.Query().Get("status")}
-	sums, _, err := s.opts.Sandbox.ListSummaries()
+	sums, _, err := s.lister.List()
 	if err != nil {
 		return nil, nil, f, err
 	}

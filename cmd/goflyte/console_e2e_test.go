@@ -258,7 +258,10 @@ workflow "slow" {
 		t.Error("the task's log does not show the markup as text")
 	}
 
-	// A slow run, watched live: its nodes change without a reload.
+	// A slow run, watched live: it appears on the runs page, and its
+	// nodes change without a reload.
+	nav("http://" + addr + "/")
+	eval(`window.notReloaded = true`)
 	slowDone := make(chan result, 1)
 	go func() {
 		r, _ := x.command(nil, nil, "run", filepath.Join(x.dir, "slow.hcl"), "--input", "ms=2500", "-q")
@@ -277,6 +280,9 @@ workflow "slow" {
 		t.Fatal("the slow run did not start")
 	}
 	// The runs page shows it (the page was loaded before: live).
+	if err := chromedp.Do(ctx, chromedp.Poll[chromedp.Void](`document.getElementById("run-`+slow+`") !== null && window.notReloaded === true`, chromedp.WithPollingTimeout(30*time.Second))); err != nil {
+		t.Errorf("the runs page did not show the new run live: %v", err)
+	}
 	nav("http://" + addr + "/runs/" + slow)
 	eval(`window.notReloaded = true`)
 	if got := eval(`document.getElementById("node-after").dataset.status`); got != "pending" {

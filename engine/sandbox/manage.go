@@ -11,6 +11,8 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
+	"sync"
 	"time"
 )
 
@@ -196,4 +198,85 @@ func SelectPrune(recs []*Record, opts PruneOptions) []*Record {
 		out = append(out, r)
 	}
 	return out
+}
+
+// A Lister lists the runs of a sandbox again and again, as a console
+// does, reading each finished run's record once: it keeps their summaries
+// and reads a record again only when the file changed (a finished record
+// does not, but for a resume's rewrite or a sweep). Runs that are going
+// are read afresh each time. It is safe for concurrent use.
+type Lister struct {
+	Sandbox Sandbox
+
+	mu    sync.Mutex
+	known map[string]listed
+}
+
+type listed struct {
+	mod  time.Time
+	size int64
+	sum  RunSummary
+}
+
+// List returns the summaries of all runs, newest first, as
+// [Sandbox.ListSummaries] does, and the run directories it left out.
+func (l *Lister) List() ([]RunSummary, []error, error) {
+	entries, err := os.ReadDir(filepath.Join(l.Sandbox.Root, "runs"))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil, nil
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("list records: %w", err)
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.known == nil {
+		l.known = map[string]listed{}
+	}
+	seen := make(map[string]bool, len(entries))
+	sums := make([]RunSummary, 0, len(entries))
+	var skipped []error
+	for _, e := range entries {
+		name := e.Name()
+		if !e.IsDir() || checkName(name) != nil || strings.HasPrefix(name, ".") {
+			continue
+		}
+		seen[name] = true
+		fi, err := os.Stat(filepath.Join(l.Sandbox.RunDir(name), recordFile))
+		if err != nil {
+			skipped = append(skipped, fmt.Errorf("run %q: %w", name, err))
+			continue
+		}
+		if k, ok := l.known[name]; ok && k.mod.Equal(fi.ModTime()) && k.size == fi.Size() {
+			sums = append(sums, k.sum)
+			continue
+		}
+		rec, err := loadRecord(l.Sandbox.RunDir(name), false)
+		if err != nil {
+			skipped = append(skipped, fmt.Errorf("run %q: %w", name, err))
+			continue
+		}
+		if rec.Status == StatusRunning || rec.TaskCounts == nil && rec.Status == StatusInterrupted {
+			if full, err := l.Sandbox.LoadRecord(name); err == nil {
+				rec = full
+			}
+		}
+		sum := Summarize(rec)
+		if rec.Status != StatusRunning && rec.Status != StatusInterrupted {
+			l.known[name] = listed{mod: fi.ModTime(), size: fi.Size(), sum: sum}
+		}
+		sums = append(sums, sum)
+	}
+	for name := range l.known {
+		if !seen[name] {
+			delete(l.known, name)
+		}
+	}
+	slices.SortFunc(sums, func(a, b RunSummary) int {
+		if c := b.Start.Compare(a.Start); c != 0 {
+			return c
+		}
+		return strings.Compare(b.Name, a.Name)
+	})
+	return sums, skipped, nil
 }

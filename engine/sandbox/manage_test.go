@@ -224,3 +224,50 @@ func TestFollow(t *testing.T) {
 		t.Errorf("after the end: %+v", u)
 	}
 }
+
+// TestLister lists runs as ListSummaries does, keeping finished runs'
+// summaries until their record changes.
+func TestLister(t *testing.T) {
+	s, run := newTestRun(t, "r1")
+	rc, err := run.StartRecord(startRecord("r1", t0, "a"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := &Lister{Sandbox: s}
+	list := func() []string {
+		t.Helper()
+		sums, _, err := l.List()
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, _, _ := s.ListSummaries()
+		if diff := cmp.Diff(want, sums); diff != "" {
+			t.Errorf("Lister and ListSummaries differ (-want +got):\n%s", diff)
+		}
+		var out []string
+		for _, r := range sums {
+			out = append(out, r.Name+":"+r.Status)
+		}
+		return out
+	}
+	if got := list(); !slices.Equal(got, []string{"r1:running"}) {
+		t.Errorf("%v", got)
+	}
+	rec := mustLoad(t, s, "r1")
+	rec.Status, rec.End = StatusSucceeded, t0.Add(time.Second)
+	if err := rc.Finish(rec); err != nil {
+		t.Fatal(err)
+	}
+	if got := list(); !slices.Equal(got, []string{"r1:succeeded"}) {
+		t.Errorf("%v", got)
+	}
+	if got := list(); !slices.Equal(got, []string{"r1:succeeded"}) {
+		t.Errorf("cached: %v", got)
+	}
+	if err := s.DeleteRun("r1", ""); err != nil {
+		t.Fatal(err)
+	}
+	if got := list(); len(got) != 0 {
+		t.Errorf("after delete: %v", got)
+	}
+}
