@@ -291,6 +291,9 @@ workflow "slow" {
 	if err := chromedp.Do(ctx, chromedp.Poll[chromedp.Void](`document.getElementById("node-after").dataset.status === "succeeded"`, chromedp.WithPollingTimeout(60*time.Second))); err != nil {
 		t.Fatalf("the graph did not change live: %v (nap is %v)", err, eval(`document.getElementById("node-nap").dataset.status`))
 	}
+	if err := chromedp.Do(ctx, chromedp.Poll[chromedp.Void](`document.getElementById("run-status").textContent === "succeeded"`, chromedp.WithPollingTimeout(30*time.Second))); err != nil {
+		t.Errorf("the run's status did not change live: %v", err)
+	}
 	if got := eval(`window.notReloaded === true && document.getElementById("run-status").textContent`); got != "succeeded" {
 		t.Errorf("after the run: %v (reloaded, or status not updated)", got)
 	}

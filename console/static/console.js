@@ -62,6 +62,8 @@ function liveGraph(graph) {
   });
   es.addEventListener("end", () => {
     es.close();
+    const cancel = document.querySelector('form[action$="/cancel"]');
+    if (cancel) cancel.remove();
     const p = document.createElement("p");
     p.className = "ended";
     const a = document.createElement("a");
