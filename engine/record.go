@@ -51,6 +51,9 @@ func (x *execution) startRecord() error {
 		return err
 	}
 	x.record, x.recorder = rec, rc
+	if x.opts.Started != nil {
+		x.opts.Started(x.run.Name)
+	}
 	return nil
 }
 

@@ -50,6 +50,9 @@ type RunOptions struct {
 	// Observer, if set, is told about every task event, in order, from one
 	// goroutine.
 	Observer func(Event)
+	// Started, if set, is called with the run's name once its record
+	// exists in the sandbox (before any task starts).
+	Started func(run string)
 	// Now is the run's execution date; zero means time.Now().
 	Now time.Time
 	// Explain fills TaskRun.CacheReason for every cache miss.

@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -210,7 +211,7 @@ func comparisons() []Comparison {
 			},
 			N: 20000, QuickN: 4000, Warmup: 500,
 		},
-	}, append(fileComparisons(), lspComparisons()...)...)
+	}, slices.Concat(fileComparisons(), lspComparisons(), consoleComparisons())...)
 }
 
 // wantUpper is what text.upper returns for text=hello.

@@ -67,11 +67,10 @@ func runCache(ctx context.Context, c *cli, args []string) error {
 			return err
 		}
 		if *asJSON {
-			out := []map[string]any{}
-			for _, in := range infos {
-				out = append(out, infoJSON(in))
+			if infos == nil {
+				infos = []cache.Info{}
 			}
-			return writeJSON(c.stdout, out)
+			return writeJSON(c.stdout, infos) // the console's /api/cache too
 		}
 		if len(infos) == 0 {
 			fmt.Fprintf(c.stderr, "No cache entries in %s.\n", cc.Dir())
@@ -134,10 +133,6 @@ func runCache(ctx context.Context, c *cli, args []string) error {
 		return nil
 	}
 	return usagef("cache: unknown subcommand %q; try goflyte help cache", sub)
-}
-
-func infoJSON(in cache.Info) map[string]any {
-	return map[string]any{"key": in.Key.String(), "task": in.Task, "version": in.Version, "size": in.Size, "created": in.Created, "last_hit": in.LastHit}
 }
 
 func lastHit(in cache.Info) string {

@@ -93,6 +93,7 @@ func commands() []*command {
 		pluginsCommand(),
 		configCommand(),
 		runsCommand(),
+		consoleCommand(),
 		cacheCommand(),
 		secretsCommand(),
 		doctorCommand(),

@@ -68,7 +68,7 @@ func TestUsageForms(t *testing.T) {
 		want [][]string
 	}{
 		{"run", [][]string{{"FILE", "WORKFLOW"}, {"NAME"}}},
-		{"runs", [][]string{{"list"}, {"show", "RUN"}, {"logs", "RUN", "TASK"}, {"deck", "RUN", "TASK"}}},
+		{"runs", [][]string{{"list"}, {"show", "RUN"}, {"logs", "RUN", "TASK"}, {"deck", "RUN", "TASK"}, {"delete", "RUN..."}, {"prune"}, {"cancel", "RUN"}}},
 		{"cache", [][]string{{"list"}, {"show", "KEY"}, {"clear"}, {"prune"}}},
 		{"plugins", [][]string{{"list"}, {"describe", "NAME"}, {"lock"}}},
 		{"validate", [][]string{{"FILE..."}}},
@@ -179,7 +179,7 @@ workflow "other" {
 		{name: "run flags", words: []string{"run", "--"}, has: []string{"--input", "--inputs-file", "--resume", "--from", "--task", "--json", "--config", "--lock"}, dir: ":4"},
 		{name: "one-letter flag", words: []string{"run", "-q"}, want: []string{"-q"}, dir: ":4"},
 		{name: "given flags are not offered again", words: []string{"runs", "--json", "--js"}, want: nil, dir: ":4"},
-		{name: "subcommands", words: []string{"runs", ""}, want: []string{"list", "show", "logs", "deck"}, dir: ":4"},
+		{name: "subcommands", words: []string{"runs", ""}, want: []string{"list", "show", "logs", "deck", "delete", "prune", "cancel"}, dir: ":4"},
 		{name: "subcommand prefix", words: []string{"cache", "p"}, want: []string{"prune"}, dir: ":4"},
 		{name: "after a flag", words: []string{"runs", "--json", "l"}, want: []string{"list", "logs"}, dir: ":4"},
 		{name: "shells", words: []string{"completion", ""}, want: []string{"bash", "zsh", "fish"}, dir: ":4"},

@@ -186,9 +186,14 @@ func runRun(ctx context.Context, c *cli, args []string) error {
 		Inputs:      values,
 		Parallelism: *parallelism,
 		Observer:    p.observe,
-		Explain:     *explain,
-		Resume:      resumeFrom,
-		Grace:       *grace,
+		Started: func(run string) {
+			if link := consoleLink(sandbox.Sandbox{Root: cfg.SDK.LocalSandbox}, run); link != "" && !*asJSON {
+				fmt.Fprintf(c.stderr, "Console: %s\n", link)
+			}
+		},
+		Explain: *explain,
+		Resume:  resumeFrom,
+		Grace:   *grace,
 	})
 	p.stop()
 	if err != nil {

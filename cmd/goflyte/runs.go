@@ -18,8 +18,8 @@ import (
 func runsCommand() *command {
 	return &command{
 		name:    "runs",
-		args:    "list | show RUN | logs RUN [TASK] | deck RUN [TASK] [--open]  [--json]",
-		summary: "List past runs, show one run's tasks, timings and errors, its task logs or its decks",
+		args:    "list | show RUN | logs RUN [TASK] | deck RUN [TASK] [--open] | delete RUN... | prune --older-than D | cancel RUN  [--json]",
+		summary: "List past runs, show one run's tasks, timings and errors, its task logs or its decks; delete, prune or cancel runs",
 		help: `
 Every run leaves a record in its sandbox directory, written as it goes. A
 run whose goflyte process died (killed, crashed, machine rebooted) shows
@@ -42,6 +42,27 @@ as interrupted; goflyte run --resume RUN continues it.
                            for_each instances (TASK@i) and the tasks it ran
                            (TASK+...)
 
+  goflyte runs delete RUN...
+                           remove runs: their directories (record, working
+                           directories, logs, decks, checkpoints, the data
+                           store in the run) and their data store under a
+                           local local.raw_output_data_prefix
+  goflyte runs prune --older-than D [--keep N] [--status S,...] [--dry-run]
+                           delete the finished runs that ended at least D
+                           ago (a Go duration: 720h; an interrupted run
+                           counts from its start), except the N newest
+                           finished ones (of the statuses given), only
+                           those with the statuses given (succeeded,
+                           failed, cancelled, interrupted); --dry-run only
+                           lists them
+  goflyte runs cancel RUN  stop a running run as Ctrl-C on its goflyte
+                           process would (SIGINT to the process that holds
+                           the run's lock); its record ends cancelled
+
+delete and prune list the runs they remove on stdout (with --json, as a
+JSON array of runs list objects). A running run is never removed: delete
+exits 1 and says it is running (the other runs named are removed).
+
 RUN is a run's name (r20261125-130501-3fa9c27d) or its execution id
 (local:local:r20261125-130501-3fa9c27d).
 
@@ -58,7 +79,11 @@ Flags:
                 attempt, task, msg, fields)
   --attempt N   logs: only attempt N of TASK
   --open        deck: open the deck in a browser with xdg-open, open or
-                rundll32, whichever the platform has`,
+                rundll32, whichever the platform has
+  --older-than D   prune: only runs that ended at least D ago (required)
+  --keep N         prune: keep the N newest finished runs
+  --status LIST    prune: only runs with these statuses (comma-separated)
+  --dry-run        prune: list the runs, remove nothing`,
 		run: runRuns,
 	}
 }
@@ -68,7 +93,15 @@ func runRuns(ctx context.Context, c *cli, args []string) error {
 	asJSON := fs.Bool("json", false, "")
 	open := fs.Bool("open", false, "")
 	attempt := fs.Int("attempt", 0, "")
-	pos, err := c.parseArgs(fs, args, 1, 3)
+	olderThan := fs.Duration("older-than", 0, "")
+	keep := fs.Int("keep", 0, "")
+	statuses := fs.String("status", "", "")
+	dryRun := fs.Bool("dry-run", false, "")
+	maxArgs := 3
+	if len(args) > 0 && args[0] == "delete" {
+		maxArgs = -1
+	}
+	pos, err := c.parseArgs(fs, args, 1, maxArgs)
 	if err != nil {
 		return err
 	}
@@ -78,6 +111,12 @@ func runRuns(ctx context.Context, c *cli, args []string) error {
 	}
 	sb := sandbox.Sandbox{Root: cfg.SDK.LocalSandbox}
 	switch {
+	case pos[0] == "delete" && len(pos) >= 2:
+		return runsDelete(c, sb, cfg.Local.RawOutputDataPrefix, pos[1:], *asJSON)
+	case pos[0] == "prune" && len(pos) == 1:
+		return runsPrune(c, sb, cfg.Local.RawOutputDataPrefix, *olderThan, *keep, *statuses, *dryRun, *asJSON)
+	case pos[0] == "cancel" && len(pos) == 2:
+		return runsCancel(c, sb, pos[1])
 	case pos[0] == "list" && len(pos) == 1:
 		recs, skipped, err := sb.ListRecords()
 		if err != nil {
@@ -88,15 +127,14 @@ func runRuns(ctx context.Context, c *cli, args []string) error {
 				len(skipped), plural(len(skipped), "y", "ies"), skipped[0])
 		}
 		if *asJSON {
-			out := []map[string]any{}
-			for _, r := range recs {
-				out = append(out, map[string]any{
-					"id": r.ID, "name": r.Name, "workflow": r.Workflow, "status": r.Status,
-					"start": r.Start, "end": r.End, "duration_ms": duration(r).Milliseconds(),
-					"resumed_from": r.ResumedFrom, "error": r.Error,
-				})
+			sums, _, err := sb.ListSummaries()
+			if err != nil {
+				return err
 			}
-			return writeJSON(c.stdout, out)
+			if sums == nil {
+				sums = []sandbox.RunSummary{}
+			}
+			return writeJSON(c.stdout, sums)
 		}
 		if len(recs) == 0 {
 			fmt.Fprintf(c.stderr, "No runs in %s.\n", cfg.SDK.LocalSandbox)
@@ -133,7 +171,7 @@ func runRuns(ctx context.Context, c *cli, args []string) error {
 		}
 		return runsLogs(c, sb, pos[1], task, *attempt, *asJSON)
 	}
-	return usagef("runs: try goflyte runs list, goflyte runs show RUN, goflyte runs logs RUN [TASK] or goflyte runs deck RUN [TASK]")
+	return usagef("runs: try goflyte runs list, goflyte runs show RUN, goflyte runs logs RUN [TASK], goflyte runs deck RUN [TASK], goflyte runs delete RUN..., goflyte runs prune --older-than D or goflyte runs cancel RUN")
 }
 
 func duration(r *sandbox.Record) time.Duration {

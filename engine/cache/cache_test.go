@@ -181,7 +181,7 @@ func TestKeyText(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !bytes.Contains(b, []byte(`"Key":"`+k.String()+`"`)) {
+	if !bytes.Contains(b, []byte(`"key":"`+k.String()+`"`)) {
 		t.Errorf("json.Marshal(Info) = %s, want the key in hex", b)
 	}
 	var back Info

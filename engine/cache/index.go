@@ -22,19 +22,19 @@ import (
 
 // Info describes one entry, for listings.
 type Info struct {
-	Key     Key
-	Task    string
-	Version string
+	Key     Key    `json:"key"`
+	Task    string `json:"task"`
+	Version string `json:"version"`
 	// Size is the size of the entry file in bytes.
-	Size int64
+	Size int64 `json:"size"`
 	// Created is the entry's Created time.
-	Created time.Time
+	Created time.Time `json:"created"`
 	// LastHit is the last recorded hit, or zero if none has been recorded.
 	// Hits are recorded in the entry file's modification time, at most
 	// once an hour (see [Cache.Get]), so LastHit may be up to an hour
 	// older than the true last hit, and hits within the first hour after
 	// the entry was written are not recorded at all.
-	LastHit time.Time
+	LastHit time.Time `json:"last_hit"`
 }
 
 // lastHit derives Info.LastHit from an entry file's modification time and

@@ -363,19 +363,33 @@ func ReadTaskLogs(runDir string, logs []TaskLog) ([]LogLine, error) {
 		if err != nil {
 			return nil, fmt.Errorf("read task log: %w", err)
 		}
-		for lineNo := 1; len(data) > 0; lineNo++ {
-			i := bytes.IndexByte(data, '\n')
-			if i < 0 {
-				break // torn last line
-			}
-			var line LogLine
-			if err := json.Unmarshal(data[:i], &line); err != nil {
-				return nil, fmt.Errorf("read task log: %s:%d: %w", path, lineNo, err)
-			}
-			data = data[i+1:]
-			lines = append(lines, line)
+		more, _, err := decodeLogLines(data, path, 1)
+		if err != nil {
+			return nil, fmt.Errorf("read task log: %w", err)
 		}
+		lines = append(lines, more...)
 	}
 	slices.SortStableFunc(lines, func(a, b LogLine) int { return a.Time.Compare(b.Time) })
 	return lines, nil
+}
+
+// decodeLogLines decodes the whole lines of a task log in data, whose
+// first line is line number first of the file at path. It returns the
+// lines and how many bytes it used: a last line without its newline (cut
+// short, or still being written) is left for later.
+func decodeLogLines(data []byte, path string, first int) (lines []LogLine, used int, err error) {
+	for n := first; len(data[used:]) > 0; n++ {
+		rest := data[used:]
+		i := bytes.IndexByte(rest, '\n')
+		if i < 0 {
+			break // torn or unfinished last line
+		}
+		var line LogLine
+		if err := json.Unmarshal(rest[:i], &line); err != nil {
+			return lines, used, fmt.Errorf("%s:%d: %w", path, n, err)
+		}
+		used += i + 1
+		lines = append(lines, line)
+	}
+	return lines, used, nil
 }

@@ -106,6 +106,11 @@ type Record struct {
 	// Deck is the run's deck index page, relative to the run's directory
 	// and slash-separated; "" when no task had decks.
 	Deck string `json:"deck,omitempty"`
+	// TaskCounts counts Tasks by status. Writing a record sets it, so
+	// that listing a finished run can show counts from the record's head;
+	// loading with tasks counts them afresh, and ListRecords leaves it nil
+	// for a running or interrupted run (its head has its start's counts).
+	TaskCounts map[string]int `json:"task_counts,omitempty"`
 	// Tasks are the workflow's tasks in declaration order. ListRecords
 	// leaves it nil.
 	Tasks []TaskRecord `json:"tasks"`
@@ -475,6 +480,7 @@ func encodeLine(buf *bytes.Buffer, v any) error {
 // be read with grep and diff while staying one JSON value.
 func encodeRecord(rec *Record) ([]byte, error) {
 	head := *rec
+	head.TaskCounts = countTasks(rec.Tasks)
 	head.Tasks = []TaskRecord{}
 	var buf bytes.Buffer
 	if err := encodeLine(&buf, &head); err != nil {
@@ -579,8 +585,8 @@ func (s Sandbox) ListRecords() (recs []*Record, skipped []error, err error) {
 		return nil, nil, fmt.Errorf("list records: %w", err)
 	}
 	for _, e := range entries {
-		if !e.IsDir() || checkName(e.Name()) != nil {
-			continue
+		if !e.IsDir() || checkName(e.Name()) != nil || strings.HasPrefix(e.Name(), ".") {
+			continue // "." names: runs being deleted
 		}
 		rec, err := loadRecord(s.RunDir(e.Name()), false)
 		if err != nil {
@@ -601,6 +607,11 @@ func (s Sandbox) ListRecords() (recs []*Record, skipped []error, err error) {
 // loadRecord reads the record in dir, with its tasks (replaying the events
 // of a running record) or only its head.
 func loadRecord(dir string, withTasks bool) (*Record, error) {
+	rec, err := loadRecordCounts(dir, withTasks)
+	return withCounts(rec, withTasks), err
+}
+
+func loadRecordCounts(dir string, withTasks bool) (*Record, error) {
 	// A Recorder that finishes while we read removes events.jsonl and the
 	// lock after writing the final record.json; reading again then finds
 	// the final record. Three tries are plenty: a record finishes once.
@@ -641,6 +652,20 @@ func loadRecord(dir string, withTasks bool) (*Record, error) {
 		// The events are gone: the run has just finished.
 	}
 	return nil, err
+}
+
+// withCounts sets rec's TaskCounts from its tasks when they are loaded; a
+// head of a run that is going or was interrupted has the counts of its
+// start, which are dropped.
+func withCounts(rec *Record, withTasks bool) *Record {
+	switch {
+	case rec == nil:
+	case withTasks:
+		rec.TaskCounts = countTasks(rec.Tasks)
+	case rec.Status == StatusRunning || rec.Status == StatusInterrupted:
+		rec.TaskCounts = nil
+	}
+	return rec
 }
 
 // interrupt marks a dead run, and its running tasks, interrupted.
@@ -737,25 +762,38 @@ func replayEvents(dir string, rec *Record, missingOK bool) error {
 	for i, t := range rec.Tasks {
 		index[t.Name] = i
 	}
-	for lineNo := 1; len(data) > 0; lineNo++ {
-		i := bytes.IndexByte(data, '\n')
-		if i < 0 {
-			break // torn last line
-		}
-		line := data[:i]
-		data = data[i+1:]
-		var t TaskRecord
-		if err := json.Unmarshal(line, &t); err != nil {
-			return fmt.Errorf("%s:%d: %w", path, lineNo, err)
-		}
+	_, _, err = decodeEvents(data, path, 1, func(t TaskRecord) {
 		if j, ok := index[t.Name]; ok {
 			rec.Tasks[j] = t
 		} else {
 			index[t.Name] = len(rec.Tasks)
 			rec.Tasks = append(rec.Tasks, t)
 		}
+	})
+	return err
+}
+
+// decodeEvents decodes the whole lines of events.jsonl in data, whose
+// first line is line number first of the file at path, and passes each
+// task update to apply. It returns how many bytes and lines it used: a
+// last line without its newline (cut short, or still being written) is
+// left for later. A line that does not decode is an error.
+func decodeEvents(data []byte, path string, first int, apply func(TaskRecord)) (used, lines int, err error) {
+	for len(data[used:]) > 0 {
+		rest := data[used:]
+		i := bytes.IndexByte(rest, '\n')
+		if i < 0 {
+			break // torn or unfinished last line
+		}
+		var t TaskRecord
+		if err := json.Unmarshal(rest[:i], &t); err != nil {
+			return used, lines, fmt.Errorf("%s:%d: %w", path, first+lines, err)
+		}
+		used += i + 1
+		lines++
+		apply(t)
 	}
-	return nil
+	return used, lines, nil
 }
 
 // TaskOutputs returns the outputs of the task named node, from the record

@@ -30,7 +30,7 @@ func (s Sandbox) Sweep() (swept []*Record, errs []error) {
 		return nil, []error{fmt.Errorf("sweep sandbox: %w", err)}
 	}
 	for _, e := range entries {
-		if !e.IsDir() || checkName(e.Name()) != nil {
+		if !e.IsDir() || checkName(e.Name()) != nil || strings.HasPrefix(e.Name(), ".") {
 			continue
 		}
 		dir := s.RunDir(e.Name())
