@@ -25,7 +25,7 @@ var errType = cty.Object(map[string]cty.Type{"failed_node": cty.String, "message
 // onFailureNode resolves a workflow's on_failure task and checks that it
 // can be called with the workflow's inputs and err: each of its inputs is
 // err or one of the workflow's inputs, of a type that fits.
-func (e *Engine) onFailureNode(ctx context.Context, g *Graph, w *config.Workflow, schemas map[string]*plugin.Schema, stack []string) (*Node, hcl.Diagnostics) {
+func (c *compiler) onFailureNode(g *Graph, w *config.Workflow, schemas map[string]*plugin.Schema, stack []string) (*Node, hcl.Diagnostics) {
 	rng := w.OnFailureRange
 	diag := func(summary, detail string) hcl.Diagnostics {
 		return hcl.Diagnostics{{Severity: hcl.DiagError, Summary: summary, Detail: detail, Subject: rng.Ptr()}}
@@ -38,14 +38,14 @@ func (e *Engine) onFailureNode(ctx context.Context, g *Graph, w *config.Workflow
 	handler := w.OnFailure
 	if w.OnFailureWorkflow != "" {
 		handler = "workflow." + w.OnFailureWorkflow
-		if d := e.compileCall(ctx, n, &config.Task{Name: OnFailureNode, UsesWorkflow: w.OnFailureWorkflow, UsesRange: rng}, stack); d.HasErrors() {
+		if d := c.compileCall(n, &config.Task{Name: OnFailureNode, UsesWorkflow: w.OnFailureWorkflow, UsesRange: rng}, stack); d.HasErrors() {
 			return nil, d
 		}
 	} else {
 		pluginName, taskName, _ := strings.Cut(w.OnFailure, ".")
 		schema := schemas[pluginName]
 		if schema == nil {
-			return nil, nil // reported by describeAll
+			return nil, nil // reported by compiler.schemas
 		}
 		ts, ok := schema.Task(taskName)
 		if !ok {

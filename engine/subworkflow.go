@@ -24,7 +24,7 @@ type WorkflowLookup func(name string) *config.Workflow
 // compileCall compiles the workflow a sub-workflow call runs and gives the
 // call node the workflow's inputs and outputs as its own, so that it is
 // type-checked like a plugin task.
-func (e *Engine) compileCall(ctx context.Context, n *Node, t *config.Task, stack []string) hcl.Diagnostics {
+func (c *compiler) compileCall(n *Node, t *config.Task, stack []string) hcl.Diagnostics {
 	rng := t.UsesRange
 	diag := func(summary, detail string) hcl.Diagnostics {
 		return hcl.Diagnostics{{Severity: hcl.DiagError, Summary: summary, Detail: detail, Subject: rng.Ptr()}}
@@ -34,13 +34,13 @@ func (e *Engine) compileCall(ctx context.Context, n *Node, t *config.Task, stack
 			t.UsesWorkflow, strings.Join(stack, " → "), t.UsesWorkflow))
 	}
 	var w *config.Workflow
-	if e.Workflows != nil {
-		w = e.Workflows(t.UsesWorkflow)
+	if c.src.Workflows != nil {
+		w = c.src.Workflows(t.UsesWorkflow)
 	}
 	if w == nil {
 		return diag("Unknown workflow", fmt.Sprintf("There is no workflow named %q in this file or in sdk.workflow_packages.", t.UsesWorkflow))
 	}
-	sub, diags := e.compile(ctx, w, stack)
+	sub, diags := c.compile(w, stack)
 	if diags.HasErrors() {
 		return append(diags, diag("Invalid sub-workflow", fmt.Sprintf("Workflow %q, which task %q calls, has errors (above).", w.Name, t.Name))...)
 	}
@@ -143,7 +143,7 @@ func (x *execution) runDynamic(ctx context.Context, n *Node, src string) (map[st
 	if len(wf.Workflows) != 1 {
 		return nil, fmt.Errorf("the dynamic task returned %d workflows, want 1", len(wf.Workflows))
 	}
-	g, diags := x.engine.compile(ctx, wf.Workflows[0], nil)
+	g, diags := x.engine.Compile(ctx, wf.Workflows[0])
 	if diags.HasErrors() {
 		return nil, fmt.Errorf("the dynamic task returned an invalid workflow: %s", diags.Error())
 	}
