@@ -98,36 +98,17 @@ func (x *execution) runOnFailure(ctx context.Context) {
 		return
 	}
 	msg := x.engine.Redact(te.Err.Error())
-	errVal := cty.ObjectVal(map[string]cty.Value{
-		"failed_node": cty.StringVal(te.Node),
-		"message":     cty.StringVal(fmt.Sprintf("Error encountered while executing '%s':\n  %s", te.Node, msg)),
-	})
-	ectx := &hcl.EvalContext{Variables: map[string]cty.Value{"input": x.inputs, "err": errVal}}
-	handler := *n
-	handler.Inputs = nil
-	for _, f := range n.Schema.Inputs {
-		root := "input"
-		if f.Name == "err" {
-			root = "err"
-		} else if !x.inputs.Type().HasAttribute(f.Name) {
-			continue // optional, and the workflow has no such input
-		}
-		expr := traversalExpr(root)
-		if root == "input" {
-			expr = traversalExpr(root, f.Name)
-		}
-		handler.Inputs = append(handler.Inputs, &config.TaskInput{Name: f.Name, Expr: expr})
-	}
-	args, err := x.evalInputsIn(ectx, &handler)
+	call, err := x.plan.FailureHandler(te.Node, msg)
+	handler := call.Node
 	tr.Status, tr.Start, tr.Attempts = StatusRunning, nowFunc(), 1
 	x.recordTask(n, tr)
 	x.notify(EventStarted, tr, len(x.res.Tasks)-1)
 	var outs map[string]cty.Value
 	if err == nil {
-		outs, err = x.execute(ctx, &handler, tr, args)
+		outs, err = x.execute(ctx, handler, tr, call.args)
 	}
 	tr.End = nowFunc()
-	x.logEnd(&handler, tr, err)
+	x.logEnd(handler, tr, err)
 	if err != nil {
 		tr.Status = StatusFailed
 		tr.Err = &TaskError{Node: OnFailureNode, TaskID: n.TaskID(), Err: x.engine.redactor.redactError(err)}
