@@ -57,6 +57,30 @@
 //     to the CLI, which renders it. With [RunOptions.Resume], tasks that
 //     succeeded in an earlier run keep their recorded outputs.
 //
+// # What the Plan does not do yet (issue 13)
+//
+// The shape is there for a second driver; these parts are still the
+// local driver's, or not yet data:
+//   - Nested graphs are driven by nested loops: a sub-workflow call, a
+//     dynamic task's workflow and an eager task's children each run
+//     through execution.runGraph with a Plan of their own, inside the
+//     call's goroutine (a dynamic workflow even inside the attempt, so a
+//     retryable failure of it retries the dynamic task). The plan does
+//     not flatten them into its own stream of calls; a Temporal driver
+//     would run them as child workflows or nest plans the same way.
+//   - A dynamic task's result is not fed to the plan: the driver parses
+//     the source ([ParseDynamic]), gathers the schemas, and calls the
+//     pure [DynamicGraph] and [DynamicOutputs].
+//   - [CallResult] carries Go values (cty outputs, an error that
+//     errors.As can inspect); a Temporal driver needs a serializable
+//     failure (message, retryable, the task error's diagnostics).
+//   - [Call] points at its compiled [Node] and keeps the evaluated
+//     inputs' file values unexported; the inputs' JSON and digests are
+//     exported.
+//   - Evaluating a file input given as a relative local path makes it
+//     absolute against the process's working directory (resolveInput):
+//     the one place evaluation reads the environment.
+//
 // # Secrets
 //
 // Secret values travel only in the Execute request of the task that

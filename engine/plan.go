@@ -123,6 +123,10 @@ type CallResult struct {
 	Err     error
 }
 
+// Retryable reports whether the call failed in a way another attempt
+// could fix (the plugin said so, its process died, or it timed out).
+func (r CallResult) Retryable() bool { return r.Err != nil && retryable(r.Err) }
+
 // OpKind is what an Op asks of the driver.
 type OpKind int
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/zclconf/go-cty/cty"
@@ -512,6 +513,45 @@ func TestPlanDeterministic(t *testing.T) {
 		}
 		if last := first[len(first)-1]; !strings.HasPrefix(last, "output z=") {
 			t.Errorf("lifo=%v: the run did not finish: %v", lifo, first)
+		}
+	}
+}
+
+// Nodes kept from a resumed run do not run; what depends on them starts
+// at once, with their outputs.
+func TestPlanKept(t *testing.T) {
+	g := planGraph(t, `workflow "w" {
+  task "a" {
+    uses   = "fake.echo"
+    inputs = { s = "a" }
+  }
+  task "b" {
+    uses   = "fake.echo"
+    inputs = { s = task.a.s }
+  }
+  output "s" { value = task.b.s }
+}`)
+	kept := map[string]map[string]cty.Value{"a": {"s": cty.StringVal("kept")}}
+	got := trace(NewPlan(g, nil, 1, kept), fakeAnswer, false)
+	want := []string{`start b {"s":"kept"}`, `ok b s="kept!"`, `output s="kept!"`}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("ops (-want +got):\n%s", diff)
+	}
+}
+
+// CallResult says whether a failure is worth another attempt.
+func TestCallResultRetryable(t *testing.T) {
+	tests := []struct {
+		r    CallResult
+		want bool
+	}{
+		{CallResult{}, false},
+		{CallResult{Err: errors.New("no")}, false},
+		{CallResult{Err: &TimeoutError{Timeout: time.Second}}, true},
+	}
+	for _, tt := range tests {
+		if got := tt.r.Retryable(); got != tt.want {
+			t.Errorf("%v: Retryable() = %v", tt.r.Err, got)
 		}
 	}
 }
