@@ -461,7 +461,9 @@ func (x *execution) schedule(ctx context.Context) {
 	p := newPlan(g, x.inputs, x.opts.Parallelism, kept)
 	x.plan = p
 
-	done := make(chan callDone)
+	// Buffered: a call that returned need not wait for the loop to take
+	// its result.
+	done := make(chan callDone, x.opts.Parallelism)
 	inFlight := 0
 	var firstErr error
 	var fans map[string]*fanRun
