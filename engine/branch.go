@@ -122,15 +122,14 @@ func typeBranches(g *Graph) hcl.Diagnostics {
 	return diags
 }
 
-// runBranchNode runs a branch's decision (the first arm whose condition
+// branchNode runs a branch's decision (the first arm whose condition
 // is true, or the default; a chosen arm with fail fails the run with its
-// message) or its join (the chosen arm's outputs). It runs in the
-// scheduling goroutine.
-func (x *execution) runBranchNode(n *Node) (map[string]cty.Value, error) {
+// message) or its join (the chosen arm's outputs).
+func (p *Plan) branchNode(n *Node) (map[string]cty.Value, error) {
 	b := n.Branch
 	if n.Kind == KindDecision {
-		ectx := x.evalContext(n.Deps)
-		x.chosen[b.Name] = -1
+		ectx := p.evalContext(n.Deps)
+		p.chosen[b.Name] = -1
 		for i, a := range b.Arms {
 			if a.If != nil {
 				v, diags := a.If.Value(ectx)
@@ -145,7 +144,7 @@ func (x *execution) runBranchNode(n *Node) (map[string]cty.Value, error) {
 					continue
 				}
 			}
-			x.chosen[b.Name] = i
+			p.chosen[b.Name] = i
 			if a.Fail != "" {
 				return nil, &BranchFailure{Branch: b.Name, Message: a.Fail}
 			}
@@ -153,12 +152,12 @@ func (x *execution) runBranchNode(n *Node) (map[string]cty.Value, error) {
 		}
 		return nil, &BranchFailure{Branch: b.Name, Message: "no case is true, and the branch has no default"}
 	}
-	i := x.chosen[b.Name]
+	i := p.chosen[b.Name]
 	outs := map[string]cty.Value{}
 	if i < 0 {
 		return outs, nil
 	}
-	ectx := x.evalContext(n.Deps)
+	ectx := p.evalContext(n.Deps)
 	for _, o := range b.Arms[i].Outputs {
 		if _, common := n.OutputTypes[o.Name]; !common {
 			continue // not given by every arm: not an output of the branch
@@ -181,10 +180,10 @@ func (e *BranchFailure) Error() string { return e.Message }
 
 // notChosen returns the nodes in the arms of b that were not chosen, at
 // any depth: their tasks and the nodes of the branches in them.
-func (x *execution) notChosen(b *config.Branch) []*Node {
-	chosen := x.chosen[b.Name]
+func (p *Plan) notChosen(b *config.Branch) []*Node {
+	chosen := p.chosen[b.Name]
 	var out []*Node
-	for _, n := range x.graph.Nodes {
+	for _, n := range p.g.Nodes {
 		arm := n.Arm
 		for arm != nil && arm.Branch != b {
 			arm = arm.Branch.Parent

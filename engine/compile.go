@@ -143,19 +143,107 @@ type Output struct {
 	Type        cty.Type
 }
 
-// Compile resolves every task of w against the plugins (starting each
-// plugin it needs, in parallel), and type-checks every input expression,
-// every reference to a task output and every workflow output. All problems
-// are returned as diagnostics at once; the graph is nil if there are errors.
+// Sources is everything compiling a workflow needs besides the workflow
+// itself: plain data, so that [CompileWorkflow] is a pure function of it.
+type Sources struct {
+	// Schemas are the plugins' Describe results, by plugin name. They
+	// must cover every plugin the workflow and the workflows it calls use
+	// ([PluginsUsed] lists them).
+	Schemas map[string]*plugin.Schema
+	// PluginErrors says why a plugin has no schema (not installed, not
+	// trusted, failed to start): each task that uses it gets a diagnostic
+	// that says so. A plugin with neither a schema nor an error is
+	// reported as having no schema.
+	PluginErrors map[string]error
+	// Workflows finds the workflows that sub-workflow calls name; nil
+	// means no sub-workflow calls. It must be a lookup, not I/O.
+	Workflows WorkflowLookup
+}
+
+// Compile gathers the schemas of every plugin that w and the workflows it
+// calls use (starting each plugin once, in parallel, through
+// [Engine.Plugins]) and compiles w with [CompileWorkflow]. All problems
+// are returned as diagnostics at once; the graph is nil if there are
+// errors.
 func (e *Engine) Compile(ctx context.Context, w *config.Workflow) (*Graph, hcl.Diagnostics) {
-	return e.compile(ctx, w, nil)
+	return CompileWorkflow(w, e.sources(ctx, PluginsUsed(w, e.Workflows)))
+}
+
+// sources describes the named plugins, in parallel, for compiling.
+func (e *Engine) sources(ctx context.Context, plugins []string) Sources {
+	src := Sources{Schemas: make(map[string]*plugin.Schema, len(plugins)), PluginErrors: map[string]error{}, Workflows: e.Workflows}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for _, name := range plugins {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, s, err := e.Plugins.Get(ctx, name)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				src.PluginErrors[name] = err
+				return
+			}
+			src.Schemas[name] = s
+		}()
+	}
+	wg.Wait()
+	return src
+}
+
+// PluginsUsed lists, sorted, the plugins that w, its failure handler and
+// the workflows it calls (found through lookup, at any depth) use.
+func PluginsUsed(w *config.Workflow, lookup WorkflowLookup) []string {
+	used := map[string]bool{}
+	seen := map[string]bool{}
+	var walk func(w *config.Workflow)
+	walk = func(w *config.Workflow) {
+		if w == nil || seen[w.Name] {
+			return
+		}
+		seen[w.Name] = true
+		for name := range pluginUsers(w) {
+			used[name] = true
+		}
+		if lookup == nil {
+			return
+		}
+		for _, t := range w.Tasks {
+			if t.UsesWorkflow != "" {
+				walk(lookup(t.UsesWorkflow))
+			}
+		}
+		if w.OnFailureWorkflow != "" {
+			walk(lookup(w.OnFailureWorkflow))
+		}
+	}
+	walk(w)
+	return sortedKeys(used)
+}
+
+// CompileWorkflow resolves every task of w against the plugins' schemas
+// and type-checks every input expression, every reference to a task
+// output and every workflow output. It is a pure function of w and src:
+// it starts no plugin, does no I/O and gives the same graph for the same
+// arguments, so that it can run wherever the sources are (the CLI, a
+// language server, a Temporal workflow). All problems are returned as
+// diagnostics at once; the graph is nil if there are errors.
+func CompileWorkflow(w *config.Workflow, src Sources) (*Graph, hcl.Diagnostics) {
+	c := &compiler{src: src}
+	return c.compile(w, nil)
+}
+
+// compiler compiles workflows from its sources.
+type compiler struct {
+	src Sources
 }
 
 // compile compiles w, called by the workflows in stack (sub-workflow
 // calls), to catch recursion.
-func (e *Engine) compile(ctx context.Context, w *config.Workflow, stack []string) (*Graph, hcl.Diagnostics) {
+func (c *compiler) compile(w *config.Workflow, stack []string) (*Graph, hcl.Diagnostics) {
 	stack = append(stack, w.Name)
-	schemas, diags := e.describeAll(ctx, w)
+	schemas, diags := c.schemas(w)
 	g := &Graph{Name: w.Name, File: w.File, FileDigest: w.FileDigest, Inputs: w.Inputs, Mode: plugin.ModeLocalWorkflowExecution, nodes: map[string]*Node{}}
 
 	for _, t := range w.Tasks {
@@ -173,7 +261,7 @@ func (e *Engine) compile(ctx context.Context, w *config.Workflow, stack []string
 		g.Nodes = append(g.Nodes, n)
 		g.nodes[n.Name] = n
 		if t.UsesWorkflow != "" {
-			diags = append(diags, e.compileCall(ctx, n, t, stack)...)
+			diags = append(diags, c.compileCall(n, t, stack)...)
 			continue
 		}
 		schema := schemas[n.Plugin]
@@ -208,7 +296,7 @@ func (e *Engine) compile(ctx context.Context, w *config.Workflow, stack []string
 	addBranchNodes(g, w)
 	if w.OnFailure != "" || w.OnFailureWorkflow != "" {
 		var d hcl.Diagnostics
-		g.OnFailure, d = e.onFailureNode(ctx, g, w, schemas, stack)
+		g.OnFailure, d = c.onFailureNode(g, w, schemas, stack)
 		diags = append(diags, d...)
 	}
 	if order := runOrder(g); len(order) < len(g.Nodes) && !diags.HasErrors() {
@@ -263,10 +351,9 @@ func (e *Engine) compile(ctx context.Context, w *config.Workflow, stack []string
 	return g, diags
 }
 
-// describeAll starts every plugin w uses, in parallel, and returns their
-// schemas by plugin name. A plugin that is missing or fails to start is a
-// diagnostic on each task that uses it.
-func (e *Engine) describeAll(ctx context.Context, w *config.Workflow) (map[string]*plugin.Schema, hcl.Diagnostics) {
+// pluginUsers returns the tasks of w (and its failure handler) by the
+// plugin they use.
+func pluginUsers(w *config.Workflow) map[string][]*config.Task {
 	users := map[string][]*config.Task{}
 	for _, t := range w.Tasks {
 		if !t.Broken && t.UsesWorkflow == "" {
@@ -276,27 +363,23 @@ func (e *Engine) describeAll(ctx context.Context, w *config.Workflow) (map[strin
 	if p, _, ok := strings.Cut(w.OnFailure, "."); ok && p != "" {
 		users[p] = append(users[p], &config.Task{Uses: w.OnFailure, UsesRange: w.OnFailureRange})
 	}
-	schemas := map[string]*plugin.Schema{}
-	errs := map[string]error{}
-	var mu sync.Mutex
-	var wg sync.WaitGroup
-	for name := range users {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			_, s, err := e.Plugins.Get(ctx, name)
-			mu.Lock()
-			defer mu.Unlock()
-			schemas[name], errs[name] = s, err
-		}()
-	}
-	wg.Wait()
+	return users
+}
 
+// schemas returns the schemas of the plugins w uses. A plugin without
+// one is a diagnostic on each task that uses it.
+func (c *compiler) schemas(w *config.Workflow) (map[string]*plugin.Schema, hcl.Diagnostics) {
+	users := pluginUsers(w)
+	schemas := make(map[string]*plugin.Schema, len(users))
 	var diags hcl.Diagnostics
 	for _, name := range sortedKeys(users) {
-		err := errs[name]
-		if err == nil {
+		if s := c.src.Schemas[name]; s != nil {
+			schemas[name] = s
 			continue
+		}
+		err := c.src.PluginErrors[name]
+		if err == nil {
+			err = fmt.Errorf("no schema was given for it")
 		}
 		for _, t := range users[name] {
 			diags = append(diags, pluginErrorDiag(name, err, t.UsesRange))

@@ -10,32 +10,76 @@
 //     (config.Workflow): blocks, unevaluated expressions, and the checks
 //     that need no plugin (names, references to inputs and tasks,
 //     depends_on, cycles). Every problem is an hcl.Diagnostic.
-//  3. [Engine.Compile] starts every plugin the workflow uses (in parallel,
-//     once each, through [Plugins]), asks it to Describe itself, resolves
-//     each task to a plugin task, and type-checks the graph: every input
-//     expression is evaluated over unknown values of the declared types, so
-//     HCL derives each expression's type and the engine converts it to the
-//     type the plugin declares. The result is an immutable [Graph].
+//  3. [Engine.Compile] lists the plugins the workflow and the workflows
+//     it calls use ([PluginsUsed]), starts each (in parallel, once each,
+//     through [Plugins]) and asks it to Describe itself, then calls
+//     [CompileWorkflow], a pure function of the sources and those schemas
+//     (no plugin, no I/O; the same inputs give the same graph): it
+//     resolves each task to a plugin task and type-checks the graph:
+//     every input expression is evaluated over unknown values of the
+//     declared types, so HCL derives each expression's type and the
+//     engine converts it to the type the plugin declares. The result is
+//     an immutable [Graph].
 //  4. [Graph.ParseInputs] turns --input text and JSON into typed values.
 //  5. [Engine.Run] creates the run's directory in the sandbox
 //     (engine/sandbox), starts its record (record.json, then one appended
-//     line per task event), and schedules the graph: a task starts as soon
-//     as the tasks it refers to have succeeded, up to the parallelism. Its
-//     inputs are evaluated in the scheduling goroutine (the only one that
-//     touches results) into canonical JSON with a digest per input. Then,
-//     in the task's goroutine: a cached task looks its key up in
-//     engine/cache (a hit ends there); its declared secrets are resolved
-//     through [Engine.Secrets] (a miss fails the task before the plugin is
+//     line per task event), and drives a [Plan] (plan.go): the run's
+//     semantics as a deterministic state machine that, given the inputs
+//     and the results so far, says which nodes start, which [Call]s to
+//     make and which nodes succeeded, failed or were skipped ([Op]). The
+//     plan owns readiness (dependencies, the parallelism, max_parallel),
+//     evaluating inputs into canonical JSON with a digest per input,
+//     branch decisions and fail, for_each expansion into one call per
+//     element and their collection (min_success_ratio), what a failure
+//     does (no node starts after one), the failure handler's call and the
+//     outputs. It has no goroutines, clocks or I/O, so that a Temporal
+//     workflow can drive it too. The local driver (execution.schedule in
+//     run.go) carries out the ops from one loop (task runs, records,
+//     events) and makes each call in a goroutine of its own, feeding the
+//     result back: a cached task looks its key up in engine/cache (a hit
+//     ends there); its declared secrets are resolved through
+//     [Engine.Secrets] (a miss fails the task before the plugin is
 //     called); it gets a fresh working directory (made ahead of time by a
 //     background goroutine for tasks that will surely run); the plugin is
-//     called with the inputs, secrets and execution parameters; the JSON
-//     outputs are checked against the declared types and stored in the
-//     cache. After the first failure no new task starts; cancelling the
-//     context cancels running calls.
+//     called with the inputs, secrets and execution parameters, retried
+//     and bounded as the call's [CallPolicy] says; the JSON outputs are
+//     checked against the declared types and stored in the cache.
+//     Cancelling the context cancels running calls and the plan starts
+//     nothing more. A sub-workflow call is one call, which the driver
+//     makes by running the called graph with a plan of its own (in this
+//     run, its tasks named "<call>+<task>"); so are a dynamic task's
+//     workflow (compiled purely by [DynamicGraph] with the schemas the
+//     driver gathered) and each child of an eager task (a one-task graph
+//     from [Engine.TaskGraph], run through the same code while the eager
+//     call runs, in the driver).
 //  6. The record is finished and the [Result] (status, outputs, per-task
 //     status, cache use, timings, working directories, errors) goes back
 //     to the CLI, which renders it. With [RunOptions.Resume], tasks that
 //     succeeded in an earlier run keep their recorded outputs.
+//
+// # What the Plan does not do yet (issue 13)
+//
+// The shape is there for a second driver; these parts are still the
+// local driver's, or not yet data:
+//   - Nested graphs are driven by nested loops: a sub-workflow call, a
+//     dynamic task's workflow and an eager task's children each run
+//     through execution.runGraph with a Plan of their own, inside the
+//     call's goroutine (a dynamic workflow even inside the attempt, so a
+//     retryable failure of it retries the dynamic task). The plan does
+//     not flatten them into its own stream of calls; a Temporal driver
+//     would run them as child workflows or nest plans the same way.
+//   - A dynamic task's result is not fed to the plan: the driver parses
+//     the source ([ParseDynamic]), gathers the schemas, and calls the
+//     pure [DynamicGraph] and [DynamicOutputs].
+//   - [CallResult] carries Go values (cty outputs, an error that
+//     errors.As can inspect); a Temporal driver needs a serializable
+//     failure (message, retryable, the task error's diagnostics).
+//   - [Call] points at its compiled [Node] and keeps the evaluated
+//     inputs' file values unexported; the inputs' JSON and digests are
+//     exported.
+//   - Evaluating a file input given as a relative local path makes it
+//     absolute against the process's working directory (resolveInput):
+//     the one place evaluation reads the environment.
 //
 // # Secrets
 //

@@ -25,7 +25,7 @@ var errType = cty.Object(map[string]cty.Type{"failed_node": cty.String, "message
 // onFailureNode resolves a workflow's on_failure task and checks that it
 // can be called with the workflow's inputs and err: each of its inputs is
 // err or one of the workflow's inputs, of a type that fits.
-func (e *Engine) onFailureNode(ctx context.Context, g *Graph, w *config.Workflow, schemas map[string]*plugin.Schema, stack []string) (*Node, hcl.Diagnostics) {
+func (c *compiler) onFailureNode(g *Graph, w *config.Workflow, schemas map[string]*plugin.Schema, stack []string) (*Node, hcl.Diagnostics) {
 	rng := w.OnFailureRange
 	diag := func(summary, detail string) hcl.Diagnostics {
 		return hcl.Diagnostics{{Severity: hcl.DiagError, Summary: summary, Detail: detail, Subject: rng.Ptr()}}
@@ -38,14 +38,14 @@ func (e *Engine) onFailureNode(ctx context.Context, g *Graph, w *config.Workflow
 	handler := w.OnFailure
 	if w.OnFailureWorkflow != "" {
 		handler = "workflow." + w.OnFailureWorkflow
-		if d := e.compileCall(ctx, n, &config.Task{Name: OnFailureNode, UsesWorkflow: w.OnFailureWorkflow, UsesRange: rng}, stack); d.HasErrors() {
+		if d := c.compileCall(n, &config.Task{Name: OnFailureNode, UsesWorkflow: w.OnFailureWorkflow, UsesRange: rng}, stack); d.HasErrors() {
 			return nil, d
 		}
 	} else {
 		pluginName, taskName, _ := strings.Cut(w.OnFailure, ".")
 		schema := schemas[pluginName]
 		if schema == nil {
-			return nil, nil // reported by describeAll
+			return nil, nil // reported by compiler.schemas
 		}
 		ts, ok := schema.Task(taskName)
 		if !ok {
@@ -98,36 +98,17 @@ func (x *execution) runOnFailure(ctx context.Context) {
 		return
 	}
 	msg := x.engine.Redact(te.Err.Error())
-	errVal := cty.ObjectVal(map[string]cty.Value{
-		"failed_node": cty.StringVal(te.Node),
-		"message":     cty.StringVal(fmt.Sprintf("Error encountered while executing '%s':\n  %s", te.Node, msg)),
-	})
-	ectx := &hcl.EvalContext{Variables: map[string]cty.Value{"input": x.inputs, "err": errVal}}
-	handler := *n
-	handler.Inputs = nil
-	for _, f := range n.Schema.Inputs {
-		root := "input"
-		if f.Name == "err" {
-			root = "err"
-		} else if !x.inputs.Type().HasAttribute(f.Name) {
-			continue // optional, and the workflow has no such input
-		}
-		expr := traversalExpr(root)
-		if root == "input" {
-			expr = traversalExpr(root, f.Name)
-		}
-		handler.Inputs = append(handler.Inputs, &config.TaskInput{Name: f.Name, Expr: expr})
-	}
-	args, err := x.evalInputsIn(ectx, &handler)
+	call, err := x.plan.FailureHandler(te.Node, msg)
+	handler := call.Node
 	tr.Status, tr.Start, tr.Attempts = StatusRunning, nowFunc(), 1
 	x.recordTask(n, tr)
 	x.notify(EventStarted, tr, len(x.res.Tasks)-1)
 	var outs map[string]cty.Value
 	if err == nil {
-		outs, err = x.execute(ctx, &handler, tr, args)
+		outs, err = x.execute(ctx, handler, tr, call.args)
 	}
 	tr.End = nowFunc()
-	x.logEnd(&handler, tr, err)
+	x.logEnd(handler, tr, err)
 	if err != nil {
 		tr.Status = StatusFailed
 		tr.Err = &TaskError{Node: OnFailureNode, TaskID: n.TaskID(), Err: x.engine.redactor.redactError(err)}

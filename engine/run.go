@@ -2,8 +2,6 @@ package engine
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -340,9 +338,8 @@ func (e *Engine) Run(ctx context.Context, g *Graph, opts RunOptions) (*Result, e
 			Workflow:      g.Name,
 			Start:         time.Now(),
 		},
-		tasks:  map[string]*TaskRun{},
-		chosen: map[string]int{},
-		decks:  &deckCalls{},
+		tasks: map[string]*TaskRun{},
+		decks: &deckCalls{},
 	}
 	x.files = &fileIO{x: x}
 	x.files.uri = x.files.prefixURI()
@@ -404,9 +401,8 @@ type execution struct {
 	tasks  map[string]*TaskRun
 	// workdirs makes the tasks' working directories ahead of them.
 	workdirs *workdirs
-	// chosen is the arm each decided branch chose (-1: none, the branch
-	// failed); written and read in the scheduling goroutine only.
-	chosen map[string]int
+	// plan is the run's semantics, driven by schedule; nil before it.
+	plan *Plan
 	// children are the tasks eager tasks ran, by node ("<n> <task>
 	// <status>"), written by the calls' goroutines.
 	childMu  sync.Mutex
@@ -429,133 +425,156 @@ type execution struct {
 	logs *runLog
 }
 
-type taskDone struct {
-	node    *Node
-	outputs map[string]cty.Value
-	err     error
+// callDone is a call that returned, for the scheduling loop.
+type callDone struct {
+	call *Call
+	res  CallResult
+	hit  bool // an instance's outputs came from the cache
 }
 
+// fanRun is the driver's side of a running for_each: the instances'
+// working directories, their shared metrics and their cache hits.
+type fanRun struct {
+	dirs *workdirs
+	rec  *stats.Recorder
+	n    int // instances
+	hits int
+}
+
+// schedule drives the run's Plan: it carries out the plan's operations in
+// order (task runs, records, events), makes each call in a goroutine of
+// its own and feeds the results back to the plan from this one loop, the
+// only one that touches the plan and the task runs of nodes.
 func (x *execution) schedule(ctx context.Context) {
 	g := x.graph
-	waiting := make(map[string]int, len(g.Nodes))
-	dependents := map[string][]*Node{}
-	var ready []*Node
 	finished := 0
+	var kept map[string]map[string]cty.Value
 	for _, n := range g.Nodes {
 		if tr := x.tasks[n.Name]; tr.Resumed {
 			// Kept from the resumed run: done before anything starts.
 			finished++
 			x.recordTask(n, tr)
 			x.notify(EventSucceeded, tr, finished)
-			continue
-		}
-		for _, d := range n.Deps {
-			if !x.tasks[d].Resumed {
-				waiting[n.Name]++
-				dependents[d] = append(dependents[d], n)
+			if kept == nil {
+				kept = map[string]map[string]cty.Value{}
 			}
+			kept[n.Name] = tr.Outputs
 		}
-		if waiting[n.Name] == 0 {
-			ready = append(ready, n)
+	}
+	p := newPlan(g, x.inputs, x.opts.Parallelism, kept)
+	x.plan = p
+
+	// Buffered: a call that returned need not wait for the loop to take
+	// its result.
+	done := make(chan callDone, x.opts.Parallelism)
+	inFlight := 0
+	var firstErr error
+	var fans map[string]*fanRun
+	launch := func(c *Call, tr *TaskRun) {
+		inFlight++
+		go func() {
+			outs, err := x.execute(ctx, c.Node, tr, c.args)
+			done <- callDone{call: c, res: CallResult{Outputs: outs, Err: err}}
+		}()
+	}
+	launchInstance := func(c *Call) {
+		inFlight++
+		fr := fans[c.Parent]
+		go func() {
+			itr := &TaskRun{Node: c.Name, TaskID: c.TaskID, Status: StatusRunning, Attempts: 1, stats: fr.rec}
+			outs, err := x.execute(ctx, c.Node, itr, c.args)
+			x.logEnd(c.Node, itr, err)
+			done <- callDone{call: c, res: CallResult{Outputs: outs, Err: err}, hit: itr.Cache == CacheHit}
+		}()
+	}
+	carryOut := func(ops []Op) {
+		for _, op := range ops {
+			n := op.Node
+			tr := x.tasks[n.Name]
+			switch op.Kind {
+			case OpStart:
+				tr.Status, tr.Start, tr.Attempts = StatusRunning, time.Now(), 1
+				if op.Call != nil {
+					tr.inputsDigest = inputsDigest(op.Call.Digests)
+				}
+				if !x.engine.cacheUsed(n) || x.engine.Config.Local.CacheOverwrite {
+					// A cached task's first event is its last: one record
+					// line per task keeps a fully cached run fast.
+					x.recordTask(n, tr)
+				}
+				x.notify(EventStarted, tr, finished)
+				if op.Instances != nil {
+					if fans == nil {
+						fans = map[string]*fanRun{}
+					}
+					fr := &fanRun{rec: x.taskStats(n, tr), n: len(op.Instances)} // one set of metrics for the node
+					if n.Sub == nil && (!x.engine.cacheUsed(n) || x.engine.Config.Local.CacheOverwrite) {
+						// Every instance will run: make their directories
+						// ahead of them.
+						insts := make([]*Node, len(op.Instances))
+						for i, c := range op.Instances {
+							insts[i] = c.Node
+						}
+						fr.dirs = startWorkdirs(x.run, insts, x.prefix)
+						for _, inst := range insts {
+							inst.dirs = fr.dirs
+						}
+					}
+					fans[n.Name] = fr
+				}
+				if op.Call != nil {
+					launch(op.Call, tr)
+				}
+			case OpCall:
+				launchInstance(op.Call)
+			case OpSkip:
+				tr.Status = StatusSkipped
+				finished++
+				x.recordTask(n, tr)
+			case OpSucceed, OpFail:
+				finished++
+				tr.End = time.Now()
+				tr.Children = x.takeChildren(n.Name)
+				if fr := fans[n.Name]; fr != nil {
+					x.endFan(n, tr, fr, op)
+					delete(fans, n.Name)
+				}
+				x.logEnd(n, tr, op.Err)
+				if op.Kind == OpFail {
+					tr.Status = StatusFailed
+					if ctx.Err() != nil && errors.Is(op.Err, ctx.Err()) { // Ctrl-C or --timeout
+						tr.Status = StatusCancelled
+					}
+					err := x.engine.redactor.redactError(op.Err)
+					tr.Err = &TaskError{Node: n.Name, TaskID: n.TaskID(), Err: err, Diagnostics: inputDiagnostics(n, err)}
+					if firstErr == nil {
+						firstErr = tr.Err
+					}
+					x.recordTask(n, tr)
+					x.notify(EventFailed, tr, finished)
+					continue
+				}
+				tr.Status, tr.Outputs = StatusSucceeded, op.Outputs
+				x.recordTask(n, tr)
+				x.notify(EventSucceeded, tr, finished)
+			}
 		}
 	}
 
-	done := make(chan taskDone)
-	running := 0
-	var firstErr error
-	for {
-		for firstErr == nil && ctx.Err() == nil && len(ready) > 0 && running < x.opts.Parallelism {
-			n := ready[0]
-			ready = ready[1:]
-			tr := x.tasks[n.Name]
-			tr.Status, tr.Start, tr.Attempts = StatusRunning, time.Now(), 1
-			// Inputs are evaluated here, in the scheduling goroutine, where
-			// the outputs of finished tasks are safe to read.
-			var args *taskArgs
-			var elems []forEachElem
-			var err error
-			var branchOuts map[string]cty.Value
-			switch {
-			case n.Kind != KindTask:
-				// A branch's nodes run here and call no plugin.
-				branchOuts, err = x.runBranchNode(n)
-			case n.ForEach != nil:
-				elems, err = x.evalForEach(n)
-			default:
-				if args, err = x.evalInputs(n); err == nil {
-					tr.inputsDigest = inputsDigest(args.digests)
-				}
-			}
-			running++
-			if !x.engine.cacheUsed(n) || x.engine.Config.Local.CacheOverwrite {
-				// A cached task's first event is its last: one record
-				// line per task keeps a fully cached run fast.
-				x.recordTask(n, tr)
-			}
-			x.notify(EventStarted, tr, finished)
-			go func() {
-				if err != nil {
-					done <- taskDone{node: n, err: err}
-					return
-				}
-				var outs map[string]cty.Value
-				switch {
-				case n.Kind != KindTask:
-					outs = branchOuts
-				case n.ForEach != nil:
-					outs, err = x.fanOut(ctx, n, tr, elems)
-				default:
-					outs, err = x.execute(ctx, n, tr, args)
-				}
-				done <- taskDone{node: n, outputs: outs, err: err}
-			}()
-		}
-		if running == 0 {
-			break
-		}
+	if ctx.Err() != nil {
+		p.Cancel(ctx.Err())
+	}
+	carryOut(p.Start())
+	for inFlight > 0 {
 		d := <-done
-		running--
-		finished++
-		tr := x.tasks[d.node.Name]
-		tr.End = time.Now()
-		tr.Children = x.takeChildren(d.node.Name)
-		x.logEnd(d.node, tr, d.err)
-		if d.err != nil {
-			tr.Status = StatusFailed
-			if ctx.Err() != nil && errors.Is(d.err, ctx.Err()) { // Ctrl-C or --timeout
-				tr.Status = StatusCancelled
-			}
-			err := x.engine.redactor.redactError(d.err)
-			tr.Err = &TaskError{Node: d.node.Name, TaskID: d.node.TaskID(), Err: err, Diagnostics: inputDiagnostics(d.node, err)}
-			if firstErr == nil {
-				firstErr = tr.Err
-			}
-			x.recordTask(d.node, tr)
-			x.notify(EventFailed, tr, finished)
-			continue
+		inFlight--
+		if fr := fans[d.call.Parent]; fr != nil && d.hit {
+			fr.hits++
 		}
-		tr.Status, tr.Outputs = StatusSucceeded, d.outputs
-		x.recordTask(d.node, tr)
-		x.notify(EventSucceeded, tr, finished)
-		resolved := []*Node{d.node}
-		if d.node.Kind == KindDecision {
-			// The arms not chosen are done too, without running.
-			for _, n := range x.notChosen(d.node.Branch) {
-				str := x.tasks[n.Name]
-				str.Status = StatusSkipped
-				finished++
-				x.recordTask(n, str)
-				resolved = append(resolved, n)
-			}
+		if ctx.Err() != nil {
+			carryOut(p.Cancel(ctx.Err()))
 		}
-		for _, r := range resolved {
-			for _, dep := range dependents[r.Name] {
-				waiting[dep.Name]--
-				if waiting[dep.Name] == 0 && x.tasks[dep.Name].Status == StatusPending {
-					ready = append(ready, dep)
-				}
-			}
-		}
+		carryOut(p.Done(d.call, d.res))
 	}
 
 	switch {
@@ -567,7 +586,7 @@ func (x *execution) schedule(ctx context.Context) {
 		x.res.Err = firstErr
 	default:
 		x.res.Status = StatusSucceeded
-		outs, err := x.evalOutputs()
+		outs, err := p.Outputs()
 		if err != nil {
 			x.res.Status, x.res.Err = StatusFailed, err
 		}
@@ -583,87 +602,29 @@ func (x *execution) schedule(ctx context.Context) {
 	}
 }
 
+// endFan completes the task run of a for_each node that ended: its
+// instances, cache hits and failed instances ("<key>: <error>", in
+// element order), and its collected outputs as JSON.
+func (x *execution) endFan(n *Node, tr *TaskRun, fr *fanRun, op Op) {
+	if fr.dirs != nil {
+		fr.dirs.close()
+	}
+	tr.Instances, tr.InstanceCacheHits = fr.n, fr.hits
+	for _, f := range op.Failed {
+		msg := x.engine.Redact(x.engine.redactor.redactError(f.Err).Error())
+		tr.FailedInstances = append(tr.FailedInstances, FormatValue(f.Key)+": "+msg)
+	}
+	if op.Kind == OpSucceed {
+		if data, err := ToJSON(cty.ObjectVal(op.Outputs)); err == nil {
+			tr.OutputsJSON = data
+		}
+	}
+}
+
 func (x *execution) notify(kind EventKind, tr *TaskRun, done int) {
 	if x.opts.Observer != nil {
 		x.opts.Observer(Event{Kind: kind, Task: tr, Done: done, Total: len(x.res.Tasks)})
 	}
-}
-
-// evalContext returns the evaluation context for a node: the workflow's
-// inputs and the outputs of the tasks it depends on.
-func (x *execution) evalContext(deps []string) *hcl.EvalContext {
-	tasks := make(map[string]cty.Value, len(deps))
-	branches := map[string]cty.Value{}
-	for _, d := range deps {
-		switch n := x.graph.Node(d); {
-		case n == nil || n.Kind == KindDecision || x.tasks[d].Status != StatusSucceeded:
-			// A decision has no outputs; a skipped task none to give.
-		case n.Kind == KindJoin:
-			branches[d] = cty.ObjectVal(x.tasks[d].Outputs)
-		default:
-			tasks[d] = cty.ObjectVal(x.tasks[d].Outputs)
-		}
-	}
-	return evalContext(x.inputs, cty.ObjectVal(tasks), cty.ObjectVal(branches))
-}
-
-// taskArgs are a task's evaluated inputs: the JSON object sent to the
-// plugin, and a digest of each input's canonical value for the cache key.
-type taskArgs struct {
-	json    json.RawMessage
-	digests map[string]string // input name -> hex SHA-256 of its canonical JSON
-	// files are the inputs that hold files or dirs. json then has their
-	// URIs; localFiles makes the JSON a plugin gets, with local paths.
-	files   map[string]cty.Value
-	encoded map[string][]byte // every input's canonical JSON, when files is set
-}
-
-// evalInputs evaluates the node's inputs. Their JSON is canonical (object
-// keys sorted, numbers exact), so equal values have equal digests.
-func (x *execution) evalInputs(n *Node) (*taskArgs, error) {
-	return x.evalInputsIn(x.evalContext(n.Deps), n)
-}
-
-// evalInputsIn evaluates the node's inputs in ectx.
-func (x *execution) evalInputsIn(ectx *hcl.EvalContext, n *Node) (*taskArgs, error) {
-	encoded := make(map[string][]byte, len(n.Inputs))
-	var files map[string]cty.Value
-	for _, in := range n.Inputs {
-		v, diags := in.Expr.Value(ectx)
-		if diags.HasErrors() {
-			return nil, fmt.Errorf("evaluate input %q: %s", in.Name, diags.Error())
-		}
-		v, err := convert.Convert(v, n.InputTypes[in.Name])
-		if err != nil {
-			return nil, fmt.Errorf("input %q: must be %s: %v", in.Name, TypeString(n.InputTypes[in.Name]), err)
-		}
-		if v.IsNull() {
-			continue // an optional input left out
-		}
-		if config.HasFiles(v.Type()) {
-			if v, err = resolveInput(v); err != nil {
-				return nil, fmt.Errorf("input %q: %v", in.Name, err)
-			}
-			if files == nil {
-				files = map[string]cty.Value{}
-			}
-			files[in.Name] = v
-		}
-		data, err := ToJSON(v)
-		if err != nil {
-			return nil, fmt.Errorf("input %q: %v", in.Name, err)
-		}
-		encoded[in.Name] = data
-	}
-	args := &taskArgs{json: objectJSON(encoded), digests: make(map[string]string, len(encoded)), files: files}
-	if files != nil {
-		args.encoded = encoded
-	}
-	for name, data := range encoded {
-		sum := sha256.Sum256(data)
-		args.digests[name] = hex.EncodeToString(sum[:])
-	}
-	return args, nil
 }
 
 func (x *execution) execute(ctx context.Context, n *Node, tr *TaskRun, args *taskArgs) (map[string]cty.Value, error) {
@@ -819,25 +780,6 @@ func decodeOutputs(n *Node, data json.RawMessage) (map[string]cty.Value, error) 
 	if len(problems) > 0 {
 		sort.Strings(problems)
 		return nil, fmt.Errorf("plugin %q returned invalid outputs: %s", n.Plugin, strings.Join(problems, "; "))
-	}
-	return outs, nil
-}
-
-func (x *execution) evalOutputs() (map[string]cty.Value, error) {
-	outs := make(map[string]cty.Value, len(x.graph.Outputs))
-	deps := make([]string, 0, len(x.tasks))
-	for name, tr := range x.tasks {
-		if tr.Status == StatusSucceeded {
-			deps = append(deps, name)
-		}
-	}
-	ectx := x.evalContext(deps)
-	for _, o := range x.graph.Outputs {
-		v, diags := o.Expr.Value(ectx)
-		if diags.HasErrors() {
-			return outs, fmt.Errorf("evaluate output %q: %s", o.Name, diags.Error())
-		}
-		outs[o.Name] = v
 	}
 	return outs, nil
 }

@@ -24,7 +24,7 @@ type WorkflowLookup func(name string) *config.Workflow
 // compileCall compiles the workflow a sub-workflow call runs and gives the
 // call node the workflow's inputs and outputs as its own, so that it is
 // type-checked like a plugin task.
-func (e *Engine) compileCall(ctx context.Context, n *Node, t *config.Task, stack []string) hcl.Diagnostics {
+func (c *compiler) compileCall(n *Node, t *config.Task, stack []string) hcl.Diagnostics {
 	rng := t.UsesRange
 	diag := func(summary, detail string) hcl.Diagnostics {
 		return hcl.Diagnostics{{Severity: hcl.DiagError, Summary: summary, Detail: detail, Subject: rng.Ptr()}}
@@ -34,13 +34,13 @@ func (e *Engine) compileCall(ctx context.Context, n *Node, t *config.Task, stack
 			t.UsesWorkflow, strings.Join(stack, " → "), t.UsesWorkflow))
 	}
 	var w *config.Workflow
-	if e.Workflows != nil {
-		w = e.Workflows(t.UsesWorkflow)
+	if c.src.Workflows != nil {
+		w = c.src.Workflows(t.UsesWorkflow)
 	}
 	if w == nil {
 		return diag("Unknown workflow", fmt.Sprintf("There is no workflow named %q in this file or in sdk.workflow_packages.", t.UsesWorkflow))
 	}
-	sub, diags := e.compile(ctx, w, stack)
+	sub, diags := c.compile(w, stack)
 	if diags.HasErrors() {
 		return append(diags, diag("Invalid sub-workflow", fmt.Sprintf("Workflow %q, which task %q calls, has errors (above).", w.Name, t.Name))...)
 	}
@@ -104,7 +104,6 @@ func (x *execution) runGraph(ctx context.Context, g *Graph, inputs map[string]ct
 			Start:         time.Now(),
 		},
 		tasks:  map[string]*TaskRun{},
-		chosen: map[string]int{},
 		prefix: prefix,
 		decks:  x.decks,
 		files:  x.files,
@@ -131,11 +130,28 @@ func (x *execution) runGraph(ctx context.Context, g *Graph, inputs map[string]ct
 	return sub.res.Outputs, nil
 }
 
-// runDynamic validates and runs the workflow a dynamic task returned, in
-// mode LOCAL_DYNAMIC_TASK_EXECUTION; its outputs, converted to the types
-// the task declares, are the task's.
+// runDynamic runs the workflow a dynamic task returned: the driver's
+// part (parsing the source, describing the plugins it uses, running the
+// graph) around the plan's ([DynamicGraph], [DynamicOutputs]).
 func (x *execution) runDynamic(ctx context.Context, n *Node, src string) (map[string]cty.Value, error) {
-	name := "dynamic task " + x.prefix + n.Name
+	w, err := ParseDynamic(src, "dynamic task "+x.prefix+n.Name)
+	if err != nil {
+		return nil, err
+	}
+	g, err := DynamicGraph(n, w, x.engine.sources(ctx, PluginsUsed(w, x.engine.Workflows)))
+	if err != nil {
+		return nil, err
+	}
+	outs, err := x.runGraph(ctx, g, nil, x.prefix+n.Name+"+")
+	if err != nil {
+		return nil, err
+	}
+	return DynamicOutputs(n, outs)
+}
+
+// ParseDynamic parses the workflow source a dynamic task returned; name
+// stands for its file in diagnostics. It must hold one workflow.
+func ParseDynamic(src, name string) (*config.Workflow, error) {
 	wf, diags := config.NewParser().LoadWorkflowSource([]byte(src), name)
 	if diags.HasErrors() {
 		return nil, fmt.Errorf("the dynamic task returned an invalid workflow: %s", diags.Error())
@@ -143,7 +159,15 @@ func (x *execution) runDynamic(ctx context.Context, n *Node, src string) (map[st
 	if len(wf.Workflows) != 1 {
 		return nil, fmt.Errorf("the dynamic task returned %d workflows, want 1", len(wf.Workflows))
 	}
-	g, diags := x.engine.compile(ctx, wf.Workflows[0], nil)
+	return wf.Workflows[0], nil
+}
+
+// DynamicGraph compiles the workflow w that dynamic task n returned,
+// purely, with src's schemas (of every plugin w uses): it runs in mode
+// LOCAL_DYNAMIC_TASK_EXECUTION, takes no inputs, and its tasks show on
+// n's deck page when n has decks (unless their own blocks say which).
+func DynamicGraph(n *Node, w *config.Workflow, src Sources) (*Graph, error) {
+	g, diags := CompileWorkflow(w, src)
 	if diags.HasErrors() {
 		return nil, fmt.Errorf("the dynamic task returned an invalid workflow: %s", diags.Error())
 	}
@@ -152,20 +176,21 @@ func (x *execution) runDynamic(ctx context.Context, n *Node, src string) (map[st
 	}
 	g.Mode = plugin.ModeLocalDynamicTaskExecution
 	if n.EnableDeck {
-		// The tasks of a dynamic task with decks have decks too, shown on
-		// its page, unless their own blocks say which.
 		for _, sn := range g.Nodes {
 			if !sn.EnableDeck {
 				sn.EnableDeck, sn.DeckFields = true, n.DeckFields
 			}
 		}
 	}
-	outs, err := x.runGraph(ctx, g, nil, x.prefix+n.Name+"+")
-	if err != nil {
-		return nil, err
-	}
+	return g, nil
+}
+
+// DynamicOutputs are dynamic task n's outputs: those of the workflow it
+// returned, converted to the types n declares.
+func DynamicOutputs(n *Node, outs map[string]cty.Value) (map[string]cty.Value, error) {
 	converted := make(map[string]cty.Value, len(n.OutputTypes))
-	for name, ty := range n.OutputTypes {
+	for _, name := range sortedKeys(n.OutputTypes) {
+		ty := n.OutputTypes[name]
 		v, ok := outs[name]
 		if !ok {
 			return nil, fmt.Errorf("the dynamic task's workflow has no output %q, which the task declares", name)
