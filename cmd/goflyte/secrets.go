@@ -73,15 +73,27 @@ func doctorCommand() *command {
 	return &command{
 		name:    "doctor",
 		args:    "[--json]",
-		summary: "Check which secret stores (keychains) work on this machine",
-		help:    "Same as goflyte secrets doctor.",
+		summary: "Check which secret stores (keychains) work here, and the platform",
+		help: `
+What goflyte secrets doctor checks (which keychain backends work here, and
+why not), and, when platform.url is set, the platform: the Temporal
+frontend is reachable within 5 s, TLS works as configured, and the
+namespace exists; with the time the check took. A failure names the
+setting to look at. With --json, the platform is the row whose Backend is
+"platform", with its findings under "platform".`,
 		run: func(ctx context.Context, c *cli, args []string) error {
-			return runSecrets(ctx, c, append([]string{"doctor"}, args...))
+			return secretsRun(ctx, c, append([]string{"doctor"}, args...), true)
 		},
 	}
 }
 
 func runSecrets(ctx context.Context, c *cli, args []string) error {
+	return secretsRun(ctx, c, args, false)
+}
+
+// secretsRun runs a secrets subcommand; withPlatform adds the platform
+// check to doctor (goflyte doctor).
+func secretsRun(ctx context.Context, c *cli, args []string, withPlatform bool) error {
 	fs := newFlagSet("secrets")
 	version := fs.String("version", "", "")
 	reveal := fs.Bool("reveal", false, "")
@@ -203,8 +215,17 @@ func runSecrets(ctx context.Context, c *cli, args []string) error {
 
 	case "doctor":
 		statuses := secretsbackends.Doctor(ctx, opts)
+		rows := make([]any, 0, len(statuses)+1)
+		for _, s := range statuses {
+			rows = append(rows, s)
+		}
+		if withPlatform && platformSet(cfg) {
+			row := checkPlatform(ctx, cfg, c.logger(cfg))
+			statuses = append(statuses, secretsbackends.Status{Backend: row.Backend, Usable: row.Usable, Detail: row.Detail})
+			rows = append(rows, row)
+		}
 		if *asJSON {
-			return writeJSON(c.stdout, statuses)
+			return writeJSON(c.stdout, rows)
 		}
 		tw := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "BACKEND\tUSABLE\tDETAIL")
