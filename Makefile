@@ -47,16 +47,21 @@ run: build plugins ## build everything and run the example workflow
 # uninstrumented processes anyway), the cloud data store and the deck
 # renderer (whose browser test links chromedp) run without it, so the cloud
 # SDKs and chromedp are compiled once, not a second time with -race: that
-# keeps make test near 5 minutes on a fresh 2-core machine.
-NORACE_PKGS := ./cmd/... ./engine/datastore/... ./engine/deck/...
-RACE_PKGS = $$($(GO) list ./... | grep -v -e '/cmd/' -e '/engine/datastore' -e '/engine/deck')
+# keeps make test near 5 minutes on a fresh 2-core machine. engine/remote
+# (the Temporal connection) runs without it too: its tests need the
+# Temporal test server, which is built beside the race tests, and the
+# Temporal SDK would be compiled a second time.
+NORACE_PKGS := ./cmd/... ./engine/datastore/... ./engine/deck/... ./engine/remote/...
+RACE_PKGS = $$($(GO) list ./... | grep -v -e '/cmd/' -e '/engine/datastore' -e '/engine/deck' -e '/engine/remote')
 
-# A first `go install` of versitygw takes over a minute of compiling; it
-# runs beside vet and the race tests, which leave one of two cores idle
-# for much of their time.
-test: ## run all tests (builds the CLI and plugins for the end-to-end tests; installs versitygw for the S3 tests)
-	@$(MAKE) --no-print-directory -j2 --output-sync=target test-inproc $(TOOLS)/versitygw
-	GOFLYTE_TEST_S3=1 $(GO) test -count=1 $(NORACE_PKGS)
+# First builds of versitygw (over a minute) and of the Temporal test server
+# (about 15 minutes cold, seconds from the build cache) run beside vet and
+# the race tests, which leave one of two cores idle for much of their time.
+# GOFLYTE_TEST_S3=1 and GOFLYTE_TEST_TEMPORAL=1 make a missing server fail
+# its tests instead of skipping them.
+test: ## run all tests (builds the CLI and plugins for the end-to-end tests; installs versitygw and the Temporal test server)
+	@$(MAKE) --no-print-directory -j2 --output-sync=target test-inproc $(TOOLS)/versitygw $(TOOLS)/temporal-testserver
+	GOFLYTE_TEST_S3=1 GOFLYTE_TEST_TEMPORAL=1 $(GO) test -count=1 $(NORACE_PKGS)
 
 .PHONY: test-inproc
 test-inproc: # go vet, and the race detector over the in-process packages (part of test)
@@ -88,6 +93,14 @@ $(TOOLS)/protoc-gen-go-grpc:
 # `test` makes a missing server fail the S3 tests instead of skipping them.
 $(TOOLS)/versitygw:
 	GOBIN=$(TOOLS) $(GO) install github.com/versity/versitygw/cmd/versitygw@$(VERSITYGW_VERSION)
+# A real Temporal server for engine/remote's tests: a small program in a
+# module of its own (testservers/temporal, versions pinned in its go.mod)
+# that embeds the server library with SQLite, TLS and the JWT authorizer.
+# The main module never links the server. A cold build takes about 15
+# minutes on two cores; the Go build cache makes later ones quick. It is
+# rebuilt when the program or its pins change.
+$(TOOLS)/temporal-testserver: testservers/temporal/go.mod testservers/temporal/go.sum $(wildcard testservers/temporal/*.go)
+	cd testservers/temporal && GOBIN=$(TOOLS) $(GO) install ./...
 
 .PHONY: generate
 generate: $(TOOLS)/buf $(TOOLS)/protoc-gen-go $(TOOLS)/protoc-gen-go-grpc ## regenerate plugin/pluginpb from plugin.proto

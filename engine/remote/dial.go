@@ -16,6 +16,8 @@ import (
 	"go.temporal.io/sdk/client"
 	sdklog "go.temporal.io/sdk/log"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/goflyte/goflyte/engine/config"
 )
@@ -93,7 +95,11 @@ type DialError struct {
 }
 
 func (e *DialError) Error() string {
-	msg := fmt.Sprintf("connect to Temporal at %s: %v", e.Addr, e.Err)
+	addr := e.Addr
+	if addr == "" {
+		addr = "(no address)"
+	}
+	msg := fmt.Sprintf("connect to Temporal at %s: %v", addr, e.Err)
 	if e.Setting != "" {
 		msg += "; check " + e.Setting
 	}
@@ -149,7 +155,10 @@ func (o Options) clientOptions() (client.Options, *dialer, error) {
 		}
 	}
 	conn := client.ConnectionOptions{
-		DialOptions: []grpc.DialOption{grpc.WithContextDialer(d.dial)},
+		DialOptions: []grpc.DialOption{
+			grpc.WithContextDialer(d.dial),
+			grpc.WithChainUnaryInterceptor(d.record),
+		},
 	}
 	if o.Token != nil || o.ProxyToken != nil {
 		cr := credentials{token: o.Token, proxy: o.ProxyToken}
@@ -229,32 +238,47 @@ func dial(ctx context.Context, o Options) (client.Client, *workflowservice.GetSy
 // setting to look at.
 func dialError(o Options, d *dialer, err error) error {
 	e := &DialError{Addr: o.URL, Err: err}
-	var nsErr *serviceerror.NamespaceNotFound
-	var pErr *proxyError
-	last := d.lastError()
-	if last != nil && (errors.Is(err, context.DeadlineExceeded) || strings.Contains(err.Error(), "deadline exceeded")) {
-		// The call timed out because no connection could be made: the
-		// dial's error says why.
-		e.Err = fmt.Errorf("no connection within %v: %w", o.DialTimeout, last)
+	if timedOut(err) {
+		// The SDK retried until the deadline; the last attempt says why.
+		switch lastDial, lastCall := d.lastErrors(); {
+		case lastDial != nil:
+			e.Err = fmt.Errorf("no connection within %v: %w", o.DialTimeout, lastDial)
+		case lastCall != nil && !timedOut(lastCall):
+			e.Err = fmt.Errorf("no answer within %v: %w", o.DialTimeout, lastCall)
+		}
 	}
 	msg := e.Err.Error()
+	var nsErr *serviceerror.NamespaceNotFound
+	var pErr *proxyError
 	switch {
-	case errors.As(err, &nsErr):
+	case errors.As(e.Err, &nsErr):
 		e.Setting, e.Hint = "platform.namespace", fmt.Sprintf("namespace %q does not exist on this server; register it (temporal operator namespace create --namespace %s) or set FLYTE_PLATFORM_NAMESPACE", o.Namespace, o.Namespace)
-	case errors.As(last, &pErr) || errors.As(err, &pErr):
+	case errors.As(e.Err, &pErr):
 		e.Setting, e.Hint = "platform.http_proxy_url", "the proxy must accept CONNECT to "+o.URL
-	case isRefused(err):
-		e.Setting, e.Hint = "credentials", "the server refused the request: it needs a valid token with a permission on namespace "+o.Namespace
+	case isRefused(e.Err):
+		e.Setting, e.Hint = "credentials", "the server refused the request: it wants a valid token with a permission on namespace "+o.Namespace
 	case strings.Contains(msg, "x509:") || strings.Contains(msg, "certificate"):
 		e.Setting, e.Hint = "platform.ca_cert_file_path", "the server's certificate is not signed by a trusted CA: set ca_cert_file_path to the CA's PEM file (or insecure_skip_verify = true for a test server)"
-	case o.Insecure && (strings.Contains(msg, "EOF") || strings.Contains(msg, "server preface") || strings.Contains(msg, "connection reset")):
-		e.Setting, e.Hint = "platform.insecure", "the server closed a plaintext connection; it probably wants TLS (insecure = false)"
-	case !o.Insecure && (strings.Contains(msg, "first record does not look like a TLS handshake") || strings.Contains(msg, "tls:")):
+	case !o.Insecure && (strings.Contains(msg, "first record does not look like a TLS handshake") || strings.Contains(msg, "tls:") || strings.Contains(msg, "handshake")):
 		e.Setting, e.Hint = "platform.insecure", "the TLS handshake failed; a plaintext server (a dev server) needs insecure = true"
+	case o.Insecure && !strings.Contains(msg, "connection refused") && !strings.Contains(msg, "no such host") && !strings.Contains(msg, "i/o timeout"):
+		e.Setting, e.Hint = "platform.insecure", "the server did not answer plaintext gRPC; if it wants TLS, set insecure = false"
 	default:
 		e.Setting, e.Hint = "platform.url", "is the Temporal frontend running and reachable at this address?"
 	}
 	return e
+}
+
+// timedOut reports whether err is a deadline, from the context or gRPC.
+func timedOut(err error) bool {
+	if errors.Is(err, context.DeadlineExceeded) {
+		return true
+	}
+	if s, ok := status.FromError(err); ok && s.Code() == codes.DeadlineExceeded {
+		return true
+	}
+	var de *serviceerror.DeadlineExceeded
+	return errors.As(err, &de)
 }
 
 func isRefused(err error) bool {

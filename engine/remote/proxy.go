@@ -11,6 +11,8 @@ import (
 	"net/url"
 	"sync"
 	"time"
+
+	"google.golang.org/grpc"
 )
 
 // parseProxyURL checks platform.http_proxy_url: an http:// URL with a host
@@ -31,28 +33,42 @@ func parseProxyURL(s string) (*url.URL, error) {
 }
 
 // dialer makes the TCP connections to the frontend, directly or through an
-// HTTP CONNECT proxy, and remembers the last failure so that a dial that
-// times out can say why.
+// HTTP CONNECT proxy. It remembers the last failure of a dial and of a
+// call, so that a Dial that times out (the SDK retries an unavailable
+// server until the deadline, then reports only the deadline) can say why.
 type dialer struct {
 	proxy *url.URL // nil: connect directly
 
-	mu   sync.Mutex
-	last error
+	mu       sync.Mutex
+	lastDial error
+	lastCall error
 }
 
 func (d *dialer) dial(ctx context.Context, addr string) (net.Conn, error) {
 	conn, err := d.connect(ctx, addr)
 	d.mu.Lock()
-	d.last = err
+	d.lastDial = err
 	d.mu.Unlock()
 	return conn, err
 }
 
-// lastError returns the error of the most recent dial, nil if it worked.
-func (d *dialer) lastError() error {
+// record is an interceptor inside the SDK's retries: it sees each attempt.
+func (d *dialer) record(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+	err := invoker(ctx, method, req, reply, cc, opts...)
+	if err != nil {
+		d.mu.Lock()
+		d.lastCall = err
+		d.mu.Unlock()
+	}
+	return err
+}
+
+// lastErrors returns the error of the most recent dial (nil if it worked)
+// and of the most recent failed call.
+func (d *dialer) lastErrors() (dial, call error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	return d.last
+	return d.lastDial, d.lastCall
 }
 
 func (d *dialer) connect(ctx context.Context, addr string) (net.Conn, error) {
