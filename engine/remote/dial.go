@@ -149,16 +149,20 @@ func (o Options) clientOptions() (client.Options, *dialer, error) {
 		return client.Options{}, nil, &DialError{Addr: o.URL, Setting: "platform.url", Hint: `the Temporal frontend as host:port, e.g. "temporal.example.com:7233"`, Err: errors.New("not a host:port address")}
 	}
 	d := &dialer{}
+	conn := client.ConnectionOptions{
+		DialOptions: []grpc.DialOption{grpc.WithChainUnaryInterceptor(d.record)},
+	}
+	target := o.URL
 	if o.HTTPProxyURL != "" {
 		if d.proxy, err = parseProxyURL(o.HTTPProxyURL); err != nil {
 			return client.Options{}, nil, &DialError{Addr: o.URL, Setting: "platform.http_proxy_url", Hint: `an HTTP proxy as "http://[user:password@]host:port"`, Err: err}
 		}
-	}
-	conn := client.ConnectionOptions{
-		DialOptions: []grpc.DialOption{
-			grpc.WithContextDialer(d.dial),
-			grpc.WithChainUnaryInterceptor(d.record),
-		},
+		// The proxy resolves the name: CONNECT host:port, not an address
+		// resolved here ("passthrough" hands the target to the dialer as
+		// it is). Without http_proxy_url, gRPC's own dialing honours
+		// HTTPS_PROXY and NO_PROXY.
+		target = "passthrough:///" + o.URL
+		conn.DialOptions = append(conn.DialOptions, grpc.WithContextDialer(d.dial))
 	}
 	if o.Token != nil || o.ProxyToken != nil {
 		cr := credentials{token: o.Token, proxy: o.ProxyToken}
@@ -180,7 +184,7 @@ func (o Options) clientOptions() (client.Options, *dialer, error) {
 		conn.TLS = tc
 	}
 	return client.Options{
-		HostPort:          o.URL,
+		HostPort:          target,
 		Namespace:         o.Namespace,
 		Logger:            o.Logger,
 		ConnectionOptions: conn,

@@ -33,9 +33,10 @@ func parseProxyURL(s string) (*url.URL, error) {
 }
 
 // dialer makes the TCP connections to the frontend, directly or through an
-// HTTP CONNECT proxy. It remembers the last failure of a dial and of a
-// call, so that a Dial that times out (the SDK retries an unavailable
-// server until the deadline, then reports only the deadline) can say why.
+// HTTP CONNECT proxy (its dial is used only when http_proxy_url is set).
+// It remembers the last failure of a dial and of a call, so that a Dial
+// that times out (the SDK retries an unavailable server until the
+// deadline, then reports only the deadline) can say why.
 type dialer struct {
 	proxy *url.URL // nil: connect directly
 
