@@ -99,7 +99,7 @@ $(TOOLS)/versitygw:
 # The main module never links the server. A cold build takes about 15
 # minutes on two cores; the Go build cache makes later ones quick. It is
 # rebuilt when the program or its pins change.
-$(TOOLS)/temporal-testserver: testservers/temporal/go.mod testservers/temporal/go.sum $(wildcard testservers/temporal/*.go)
+$(TOOLS)/temporal-testserver: testservers/temporal/go.mod testservers/temporal/go.sum $(wildcard testservers/temporal/cmd/*/*.go)
 	cd testservers/temporal && GOBIN=$(TOOLS) $(GO) install ./...
 
 .PHONY: generate

@@ -242,9 +242,10 @@ func dial(ctx context.Context, o Options) (client.Client, *workflowservice.GetSy
 // setting to look at.
 func dialError(o Options, d *dialer, err error) error {
 	e := &DialError{Addr: o.URL, Err: err}
+	lastDial, lastCall := d.lastErrors()
 	if timedOut(err) {
 		// The SDK retried until the deadline; the last attempt says why.
-		switch lastDial, lastCall := d.lastErrors(); {
+		switch {
 		case lastDial != nil:
 			e.Err = fmt.Errorf("no connection within %v: %w", o.DialTimeout, lastDial)
 		case lastCall != nil && !timedOut(lastCall):
@@ -257,7 +258,8 @@ func dialError(o Options, d *dialer, err error) error {
 	switch {
 	case errors.As(e.Err, &nsErr):
 		e.Setting, e.Hint = "platform.namespace", fmt.Sprintf("namespace %q does not exist on this server; register it (temporal operator namespace create --namespace %s) or set FLYTE_PLATFORM_NAMESPACE", o.Namespace, o.Namespace)
-	case errors.As(e.Err, &pErr):
+	case errors.As(e.Err, &pErr) || errors.As(lastDial, &pErr):
+		// gRPC passes a dial error on as text: the dialer kept its type.
 		e.Setting, e.Hint = "platform.http_proxy_url", "the proxy must accept CONNECT to "+o.URL
 	case isRefused(e.Err):
 		e.Setting, e.Hint = "credentials", "the server refused the request: it wants a valid token with a permission on namespace "+o.Namespace
