@@ -50,18 +50,23 @@ run: build plugins ## build everything and run the example workflow
 # uninstrumented processes anyway), the cloud data store and the deck
 # renderer (whose browser test links chromedp) run without it, so the cloud
 # SDKs and chromedp are compiled once, not a second time with -race: that
-# keeps make test near 5 minutes on a fresh 2-core machine.
-# The credentials tests (auth) need the OIDC test server, which is built
-# beside the race tests, so they run in the second step too.
-NORACE_PKGS := ./cmd/... ./engine/datastore/... ./engine/deck/... ./auth/...
-RACE_PKGS = $$($(GO) list ./... | grep -v -e '/cmd/' -e '/engine/datastore' -e '/engine/deck' -e '/goflyte/auth')
+# keeps make test near 5 minutes on a fresh 2-core machine. The
+# credentials tests (auth) and engine/remote (the Temporal connection) run
+# without it too: their tests need the OIDC and Temporal test servers,
+# which are built beside the race tests, and -race would compile the
+# Temporal SDK a second time.
+NORACE_PKGS := ./cmd/... ./engine/datastore/... ./engine/deck/... ./engine/remote/... ./auth/...
+RACE_PKGS = $$($(GO) list ./... | grep -v -e '/cmd/' -e '/engine/datastore' -e '/engine/deck' -e '/engine/remote' -e '/goflyte/auth')
 
-# A first `go install` of versitygw takes over a minute of compiling; it
-# runs beside vet and the race tests, which leave one of two cores idle
-# for much of their time.
-test: ## run all tests (builds the CLI and plugins for the end-to-end tests; installs versitygw and the OIDC test server)
-	@$(MAKE) --no-print-directory -j2 --output-sync=target test-inproc $(TOOLS)/versitygw $(TOOLS)/oidc-testserver
-	GOFLYTE_TEST_S3=1 GOFLYTE_TEST_OIDC=1 $(GO) test -count=1 $(NORACE_PKGS)
+# First builds of versitygw (over a minute), the OIDC test server (about
+# 80 s) and the Temporal test server (about 15 minutes cold, seconds from
+# the build cache) run beside vet and the race tests, which leave one of
+# two cores idle for much of their time. GOFLYTE_TEST_S3=1,
+# GOFLYTE_TEST_OIDC=1 and GOFLYTE_TEST_TEMPORAL=1 make a missing server
+# fail its tests instead of skipping them.
+test: ## run all tests (builds the CLI and plugins for the end-to-end tests; installs versitygw and the OIDC and Temporal test servers)
+	@$(MAKE) --no-print-directory -j2 --output-sync=target test-inproc $(TOOLS)/versitygw $(TOOLS)/oidc-testserver $(TOOLS)/temporal-testserver
+	GOFLYTE_TEST_S3=1 GOFLYTE_TEST_OIDC=1 GOFLYTE_TEST_TEMPORAL=1 $(GO) test -count=1 $(NORACE_PKGS)
 
 .PHONY: test-inproc
 test-inproc: # go vet, and the race detector over the in-process packages (part of test)
@@ -99,6 +104,14 @@ $(TOOLS)/versitygw:
 # binary fail the auth tests instead of skipping them.
 $(TOOLS)/oidc-testserver: $(OIDC_TESTSERVER_SRC)
 	cd testservers/oidc && $(GO) build -o $(TOOLS)/oidc-testserver .
+# A real Temporal server for engine/remote's tests: a small program in a
+# module of its own (testservers/temporal, versions pinned in its go.mod)
+# that embeds the server library with SQLite, TLS and the JWT authorizer.
+# The main module never links the server. A cold build takes about 15
+# minutes on two cores; the Go build cache makes later ones quick. It is
+# rebuilt when the program or its pins change.
+$(TOOLS)/temporal-testserver: testservers/temporal/go.mod testservers/temporal/go.sum $(wildcard testservers/temporal/cmd/*/*.go)
+	cd testservers/temporal && GOBIN=$(TOOLS) $(GO) install ./...
 
 .PHONY: generate
 generate: $(TOOLS)/buf $(TOOLS)/protoc-gen-go $(TOOLS)/protoc-gen-go-grpc ## regenerate plugin/pluginpb from plugin.proto

@@ -101,14 +101,21 @@ local {
 #   pass_dir                = ""                            # default: $PASSWORD_STORE_DIR or ~/.password-store
 # }
 
-# platform: a remote Flyte deployment. Not needed to run locally.
+# platform: the Temporal service that runs workflows on many machines
+# (goflyte worker, run --remote). Not needed to run locally. `goflyte doctor`
+# checks it when url is set. Each key has a FLYTE_PLATFORM_<KEY> variable.
 # platform {
-#   url                  = "localhost:30080"  # default; a leading "dns:///" is removed
-#   insecure             = false              # default; true disables TLS
+#   url                  = "localhost:30080"  # default; the Temporal frontend, host:port;
+#                                             # a leading "dns:///" is removed
+#   insecure             = false              # default: TLS; true for plaintext (a dev server)
 #   insecure_skip_verify = false              # default; true accepts any certificate
-#   console_endpoint     = ""                 # default; URL of the web console
+#   console_endpoint     = ""                 # default; URL of the web console (Temporal's UI)
 #   ca_cert_file_path    = ""                 # default; PEM file of extra trusted CAs
-#   http_proxy_url       = ""                 # default
+#   http_proxy_url       = ""                 # default; "http://[user:pass@]host:port": gRPC
+#                                             # tunnels through it with HTTP CONNECT
+#   namespace            = "default"          # default; the Temporal namespace (FLYTE_PLATFORM_NAMESPACE)
+#   task_queue           = "goflyte"          # default; task queue prefix, one queue per
+#                                             # plugin: "<task_queue>.<plugin>" (FLYTE_PLATFORM_TASK_QUEUE)
 # }
 
 # credentials: how goflyte authenticates to the remote engine (Temporal);

@@ -13,6 +13,7 @@ import (
 
 	"github.com/goflyte/goflyte/auth"
 	"github.com/goflyte/goflyte/engine/config"
+	"github.com/goflyte/goflyte/engine/remote"
 	"github.com/goflyte/goflyte/secretsbackends"
 )
 
@@ -75,16 +76,21 @@ func doctorCommand() *command {
 	return &command{
 		name:    "doctor",
 		args:    "[--json]",
-		summary: "Check the secret stores and the remote engine's credentials",
+		summary: "Check the secret stores, the platform and the remote engine's credentials",
 		help: `
 Says which secret stores (keychains) work on this machine, and why not (as
-goflyte secrets doctor), and for the credentials block: the auth mode,
+goflyte secrets doctor); when platform.url is set, whether the platform
+(the Temporal frontend) is reachable within 5 s, TLS works as configured
+and the namespace exists, with the time the check took (a failure names
+the setting to look at); and for the credentials block: the auth mode,
 whether a token is cached, where, and until when (an RFC 3339 time and the
 time left). It never prints a token and never logs in.
 
 Flags:
   --json   print {"auth_mode", "token_cached", "expires_at", "cached_in",
-           "error", "secret_backends": [{"backend", "usable", "detail"}]}`,
+           "error", "secret_backends": [{"backend", "usable", "detail"}],
+           "platform": {"url", "namespace", "tls", "reachable", "took_ms",
+           "setting", "error", ...} (only when platform.url is set)}`,
 		run: runDoctor,
 	}
 }
@@ -101,6 +107,11 @@ func runDoctor(ctx context.Context, c *cli, args []string) error {
 	}
 	logger := c.logger(cfg)
 	statuses := secretsbackends.Doctor(ctx, secretsOptions(cfg, logger))
+	var platform *platformRow
+	if platformSet(cfg) {
+		row := checkPlatform(ctx, cfg, logger)
+		platform = &row
+	}
 	creds := c.credentialsStatus(ctx, cfg, logger)
 	if *asJSON {
 		type backendJSON struct {
@@ -110,15 +121,26 @@ func runDoctor(ctx context.Context, c *cli, args []string) error {
 		}
 		out := struct {
 			tokenStatus
-			SecretBackends []backendJSON `json:"secret_backends"`
+			SecretBackends []backendJSON  `json:"secret_backends"`
+			Platform       *remote.Status `json:"platform,omitempty"`
 		}{tokenStatus: creds, SecretBackends: []backendJSON{}}
 		for _, s := range statuses {
 			out.SecretBackends = append(out.SecretBackends, backendJSON{s.Backend, s.Usable, s.Detail})
+		}
+		if platform != nil {
+			out.Platform = platform.Platform
 		}
 		return writeJSON(c.stdout, out)
 	}
 	if err := printBackends(c, statuses); err != nil {
 		return err
+	}
+	if platform != nil {
+		usable := "no"
+		if platform.Usable {
+			usable = "yes"
+		}
+		fmt.Fprintf(c.stdout, "\nPlatform (Temporal):\n  reachable  %s\n  %s\n", usable, platform.Detail)
 	}
 	fmt.Fprintln(c.stdout, "\nCredentials for the remote engine:")
 	tw := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)

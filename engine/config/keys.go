@@ -67,6 +67,8 @@ var table = []key{
 	{section: "platform", name: "console_endpoint", field: func(c *Config) any { return &c.Platform.ConsoleEndpoint }},
 	{section: "platform", name: "ca_cert_file_path", path: true, field: func(c *Config) any { return &c.Platform.CACertFilePath }},
 	{section: "platform", name: "http_proxy_url", field: func(c *Config) any { return &c.Platform.HTTPProxyURL }},
+	{section: "platform", name: "namespace", def: "default", norm: normNamespace, field: func(c *Config) any { return &c.Platform.Namespace }},
+	{section: "platform", name: "task_queue", def: "goflyte", norm: normTaskQueue, field: func(c *Config) any { return &c.Platform.TaskQueue }},
 
 	{section: "credentials", name: "command", field: func(c *Config) any { return &c.Credentials.Command }},
 	{section: "credentials", name: "proxy_command", field: func(c *Config) any { return &c.Credentials.ProxyCommand }},
@@ -412,6 +414,36 @@ func normIssuer(s string) (string, *problem) {
 
 func normURL(s string) (string, *problem) {
 	return strings.TrimPrefix(s, "dns:///"), nil
+}
+
+// normNamespace accepts a Temporal namespace name: letters, digits, "-",
+// "_" and ".", at most 255 characters, as the Temporal server requires.
+func normNamespace(s string) (string, *problem) {
+	if !temporalName(s, 255) {
+		return "", &problem{expected: `a namespace: letters, digits, "-", "_" and ".", at most 255 characters`}
+	}
+	return s, nil
+}
+
+// normTaskQueue accepts a task queue prefix: the same characters as a
+// namespace, since plugin queues are "<task_queue>.<plugin>".
+func normTaskQueue(s string) (string, *problem) {
+	if !temporalName(s, 200) {
+		return "", &problem{expected: `a task queue name: letters, digits, "-", "_" and ".", at most 200 characters`}
+	}
+	return s, nil
+}
+
+func temporalName(s string, max int) bool {
+	if s == "" || len(s) > max {
+		return false
+	}
+	for _, r := range s {
+		if !(r == '-' || r == '_' || r == '.' || 'A' <= r && r <= 'Z' || 'a' <= r && r <= 'z' || '0' <= r && r <= '9') {
+			return false
+		}
+	}
+	return true
 }
 
 // suggest returns the name closest to given (the first of equals) within

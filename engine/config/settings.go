@@ -160,11 +160,12 @@ func (s Secrets) KeychainTimeout() time.Duration {
 	return time.Duration(s.KeychainTimeoutSeconds) * time.Second
 }
 
-// Platform holds the "platform" block: how to reach a Flyte deployment.
+// Platform holds the "platform" block: how to reach the Temporal service
+// that runs workflows remotely (engine/remote dials it).
 type Platform struct {
-	// URL is the admin endpoint (url, default "localhost:30080"). A leading
-	// "dns:///" is removed, whether the value comes from the file, the
-	// environment or a flag.
+	// URL is the Temporal frontend, host:port (url, default
+	// "localhost:30080"). A leading "dns:///" (Flytekit's form) is removed,
+	// whether the value comes from the file, the environment or a flag.
 	URL string
 	// Insecure disables TLS (insecure, default false).
 	Insecure bool
@@ -176,8 +177,14 @@ type Platform struct {
 	// CACertFilePath is a PEM file of extra trusted CAs
 	// (ca_cert_file_path, default ""). A path setting.
 	CACertFilePath string
-	// HTTPProxyURL is the proxy for HTTP connections (http_proxy_url, default "").
+	// HTTPProxyURL is an HTTP proxy that connections to URL tunnel through
+	// with CONNECT (http_proxy_url, default ""): "http://[user:pass@]host:port".
 	HTTPProxyURL string
+	// Namespace is the Temporal namespace (namespace, default "default").
+	Namespace string
+	// TaskQueue is the task queue prefix (task_queue, default "goflyte");
+	// each plugin's tasks go to "<task_queue>.<plugin>".
+	TaskQueue string
 }
 
 // Credentials holds the "credentials" block: how to authenticate to the

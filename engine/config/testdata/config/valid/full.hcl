@@ -38,6 +38,8 @@ platform {
   console_endpoint     = "https://flyte.example.com/console"
   ca_cert_file_path    = "certs/ca.pem"
   http_proxy_url       = "http://proxy.example.com:3128"
+  namespace            = "flyte-prod"
+  task_queue           = "goflyte-prod"
 }
 
 credentials {

@@ -1,0 +1,305 @@
+package remote
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"strings"
+	"time"
+
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/api/workflowservice/v1"
+	"go.temporal.io/sdk/client"
+	sdklog "go.temporal.io/sdk/log"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/goflyte/goflyte/engine/config"
+)
+
+// DefaultDialTimeout bounds [Dial] when [Options.DialTimeout] is zero.
+const DefaultDialTimeout = 10 * time.Second
+
+// Options says how to reach the Temporal frontend. [OptionsFromConfig]
+// fills it from the platform block; the zero value of each field is its
+// default.
+type Options struct {
+	// URL is the frontend's host:port (platform.url). A leading "dns:///"
+	// is removed.
+	URL string
+	// Namespace is the Temporal namespace (platform.namespace, default
+	// "default"). Dial checks that it exists.
+	Namespace string
+	// TaskQueue is the task queue prefix (platform.task_queue, default
+	// "goflyte"). Dial does not use it; workers and runs do.
+	TaskQueue string
+	// Insecure turns TLS off (platform.insecure): plaintext gRPC.
+	Insecure bool
+	// InsecureSkipVerify accepts any server certificate
+	// (platform.insecure_skip_verify).
+	InsecureSkipVerify bool
+	// CACertFile is a PEM file of CAs trusted besides the system's
+	// (platform.ca_cert_file_path).
+	CACertFile string
+	// HTTPProxyURL is an http:// proxy the connection tunnels through with
+	// CONNECT (platform.http_proxy_url); its user:password, if any, is
+	// sent as Basic proxy authorization.
+	HTTPProxyURL string
+
+	// Token, if set, gives the bearer token sent as "authorization" with
+	// every call. A call refused for its token (PermissionDenied "Request
+	// unauthorized." or Unauthenticated) is retried once after
+	// Token.Invalidate.
+	Token TokenSource
+	// ProxyToken, if set, gives the bearer token sent as
+	// "proxy-authorization" with every call (an authenticating proxy in
+	// front of the frontend, Flytekit's proxy_command).
+	ProxyToken TokenSource
+
+	// DialTimeout bounds connecting, the health check and the namespace
+	// check (default [DefaultDialTimeout]).
+	DialTimeout time.Duration
+	// Logger receives the Temporal SDK's logs; nil discards them. An
+	// hclog.Logger fits.
+	Logger sdklog.Logger
+}
+
+// OptionsFromConfig returns the options the platform block describes.
+// Credentials are not part of it: set Token and ProxyToken from the
+// credentials block.
+func OptionsFromConfig(p config.Platform) Options {
+	return Options{
+		URL:                p.URL,
+		Namespace:          p.Namespace,
+		TaskQueue:          p.TaskQueue,
+		Insecure:           p.Insecure,
+		InsecureSkipVerify: p.InsecureSkipVerify,
+		CACertFile:         p.CACertFilePath,
+		HTTPProxyURL:       p.HTTPProxyURL,
+	}
+}
+
+// DialError is a connection to the frontend that could not be made. Err is
+// the cause; Setting names the setting most likely to be wrong and Hint
+// says what to try. It never holds a token or a proxy password.
+type DialError struct {
+	Addr    string // the frontend, host:port
+	Setting string // "platform.url", "platform.insecure", ...
+	Hint    string
+	Err     error
+}
+
+func (e *DialError) Error() string {
+	addr := e.Addr
+	if addr == "" {
+		addr = "(no address)"
+	}
+	msg := fmt.Sprintf("connect to Temporal at %s: %v", addr, e.Err)
+	if e.Setting != "" {
+		msg += "; check " + e.Setting
+	}
+	if e.Hint != "" {
+		msg += ": " + e.Hint
+	}
+	return msg
+}
+
+func (e *DialError) Unwrap() error { return e.Err }
+
+// TLSMode describes the transport security of options: "off"
+// (insecure), "verified" (system CAs and CACertFile) or "unverified"
+// (insecure_skip_verify).
+func (o Options) TLSMode() string {
+	switch {
+	case o.Insecure:
+		return "off"
+	case o.InsecureSkipVerify:
+		return "unverified"
+	}
+	return "verified"
+}
+
+func (o Options) withDefaults() Options {
+	o.URL = strings.TrimPrefix(o.URL, "dns:///")
+	if o.Namespace == "" {
+		o.Namespace = "default"
+	}
+	if o.TaskQueue == "" {
+		o.TaskQueue = "goflyte"
+	}
+	if o.DialTimeout <= 0 {
+		o.DialTimeout = DefaultDialTimeout
+	}
+	if o.Logger == nil {
+		o.Logger = nopLogger{}
+	}
+	return o
+}
+
+// clientOptions builds the SDK's options, and the dialer that remembers
+// why the last connection attempt failed.
+func (o Options) clientOptions() (client.Options, *dialer, error) {
+	host, _, err := net.SplitHostPort(o.URL)
+	if err != nil || host == "" {
+		return client.Options{}, nil, &DialError{Addr: o.URL, Setting: "platform.url", Hint: `the Temporal frontend as host:port, e.g. "temporal.example.com:7233"`, Err: errors.New("not a host:port address")}
+	}
+	d := &dialer{}
+	conn := client.ConnectionOptions{
+		DialOptions: []grpc.DialOption{grpc.WithChainUnaryInterceptor(d.record)},
+	}
+	target := o.URL
+	if o.HTTPProxyURL != "" {
+		if d.proxy, err = parseProxyURL(o.HTTPProxyURL); err != nil {
+			return client.Options{}, nil, &DialError{Addr: o.URL, Setting: "platform.http_proxy_url", Hint: `an HTTP proxy as "http://[user:password@]host:port"`, Err: err}
+		}
+		// The proxy resolves the name: CONNECT host:port, not an address
+		// resolved here ("passthrough" hands the target to the dialer as
+		// it is). Without http_proxy_url, gRPC's own dialing honours
+		// HTTPS_PROXY and NO_PROXY.
+		target = "passthrough:///" + o.URL
+		conn.DialOptions = append(conn.DialOptions, grpc.WithContextDialer(d.dial))
+	}
+	if o.Token != nil || o.ProxyToken != nil {
+		cr := credentials{token: o.Token, proxy: o.ProxyToken}
+		conn.DialOptions = append(conn.DialOptions,
+			grpc.WithChainUnaryInterceptor(cr.unary),
+			grpc.WithChainStreamInterceptor(cr.stream))
+	}
+	if o.Insecure {
+		conn.TLSDisabled = true
+	} else {
+		tc := &tls.Config{ServerName: host, MinVersion: tls.VersionTLS12, InsecureSkipVerify: o.InsecureSkipVerify}
+		if o.CACertFile != "" {
+			pool, err := caPool(o.CACertFile)
+			if err != nil {
+				return client.Options{}, nil, &DialError{Addr: o.URL, Setting: "platform.ca_cert_file_path", Hint: "a PEM file of the CA certificates that sign the server's certificate", Err: err}
+			}
+			tc.RootCAs = pool
+		}
+		conn.TLS = tc
+	}
+	return client.Options{
+		HostPort:          target,
+		Namespace:         o.Namespace,
+		Logger:            o.Logger,
+		ConnectionOptions: conn,
+	}, d, nil
+}
+
+// caPool is the system's CAs plus those in file.
+func caPool(file string) (*x509.CertPool, error) {
+	pem, err := os.ReadFile(file)
+	if err != nil {
+		return nil, err
+	}
+	pool, err := x509.SystemCertPool()
+	if err != nil || pool == nil {
+		pool = x509.NewCertPool()
+	}
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("%s holds no PEM certificate", file)
+	}
+	return pool, nil
+}
+
+// Dial connects to the Temporal frontend in o.URL, checks its health and
+// that o.Namespace exists, all within o.DialTimeout, and returns a client
+// for that namespace. The caller closes it. A failure is a [*DialError].
+func Dial(ctx context.Context, o Options) (client.Client, error) {
+	c, _, err := dial(ctx, o.withDefaults())
+	return c, err
+}
+
+func dial(ctx context.Context, o Options) (client.Client, *workflowservice.GetSystemInfoResponse, error) {
+	copts, d, err := o.clientOptions()
+	if err != nil {
+		return nil, nil, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, o.DialTimeout)
+	defer cancel()
+	copts.ConnectionOptions.GetSystemInfoTimeout = o.DialTimeout
+	c, err := client.DialContext(ctx, copts)
+	if err != nil {
+		return nil, nil, dialError(o, d, err)
+	}
+	info, err := c.WorkflowService().GetSystemInfo(ctx, &workflowservice.GetSystemInfoRequest{})
+	if err == nil {
+		_, err = c.WorkflowService().DescribeNamespace(ctx, &workflowservice.DescribeNamespaceRequest{Namespace: o.Namespace})
+	}
+	if err != nil {
+		c.Close()
+		return nil, nil, dialError(o, d, err)
+	}
+	return c, info, nil
+}
+
+// dialError explains err, a failed connection or first call, naming the
+// setting to look at.
+func dialError(o Options, d *dialer, err error) error {
+	e := &DialError{Addr: o.URL, Err: err}
+	lastDial, lastCall := d.lastErrors()
+	if timedOut(err) {
+		// The SDK retried until the deadline; the last attempt says why.
+		switch {
+		case lastDial != nil:
+			e.Err = fmt.Errorf("no connection within %v: %w", o.DialTimeout, lastDial)
+		case lastCall != nil && !timedOut(lastCall):
+			e.Err = fmt.Errorf("no answer within %v: %w", o.DialTimeout, lastCall)
+		}
+	}
+	msg := e.Err.Error()
+	var nsErr *serviceerror.NamespaceNotFound
+	var pErr *proxyError
+	switch {
+	case errors.As(e.Err, &nsErr):
+		e.Setting, e.Hint = "platform.namespace", fmt.Sprintf("namespace %q does not exist on this server; register it (temporal operator namespace create --namespace %s) or set FLYTE_PLATFORM_NAMESPACE", o.Namespace, o.Namespace)
+	case errors.As(e.Err, &pErr) || errors.As(lastDial, &pErr):
+		// gRPC passes a dial error on as text: the dialer kept its type.
+		e.Setting, e.Hint = "platform.http_proxy_url", "the proxy must accept CONNECT to "+o.URL
+	case isRefused(e.Err):
+		e.Setting, e.Hint = "credentials", "the server refused the request: it wants a valid token with a permission on namespace "+o.Namespace
+	case strings.Contains(msg, "x509:") || strings.Contains(msg, "certificate"):
+		e.Setting, e.Hint = "platform.ca_cert_file_path", "the server's certificate is not signed by a trusted CA: set ca_cert_file_path to the CA's PEM file (or insecure_skip_verify = true for a test server)"
+	case !o.Insecure && (strings.Contains(msg, "first record does not look like a TLS handshake") || strings.Contains(msg, "tls:") || strings.Contains(msg, "handshake")):
+		e.Setting, e.Hint = "platform.insecure", "the TLS handshake failed; a plaintext server (a dev server) needs insecure = true"
+	case o.Insecure && !strings.Contains(msg, "connection refused") && !strings.Contains(msg, "no such host") && !strings.Contains(msg, "i/o timeout"):
+		e.Setting, e.Hint = "platform.insecure", "the server did not answer plaintext gRPC; if it wants TLS, set insecure = false"
+	default:
+		e.Setting, e.Hint = "platform.url", "is the Temporal frontend running and reachable at this address?"
+	}
+	return e
+}
+
+// timedOut reports whether err is a deadline, from the context or gRPC.
+func timedOut(err error) bool {
+	if errors.Is(err, context.DeadlineExceeded) {
+		return true
+	}
+	if s, ok := status.FromError(err); ok && s.Code() == codes.DeadlineExceeded {
+		return true
+	}
+	var de *serviceerror.DeadlineExceeded
+	return errors.As(err, &de)
+}
+
+func isRefused(err error) bool {
+	r, _ := refused(err)
+	if r {
+		return true
+	}
+	var pd *serviceerror.PermissionDenied
+	return errors.As(err, &pd)
+}
+
+// nopLogger discards the SDK's logs.
+type nopLogger struct{}
+
+func (nopLogger) Debug(string, ...any) {}
+func (nopLogger) Info(string, ...any)  {}
+func (nopLogger) Warn(string, ...any)  {}
+func (nopLogger) Error(string, ...any) {}

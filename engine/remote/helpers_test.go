@@ -1,0 +1,232 @@
+package remote_test
+
+import (
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/base64"
+	"encoding/json"
+	"encoding/pem"
+	"io"
+	"math/big"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// testCA is a certificate authority made for one test, with a server
+// certificate for 127.0.0.1 and localhost.
+type testCA struct {
+	CAFile   string // the CA's certificate, PEM
+	CertFile string // the server's certificate, PEM
+	KeyFile  string // the server's key, PEM
+}
+
+func newTestCA(t *testing.T) testCA {
+	t.Helper()
+	dir := t.TempDir()
+	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	caTmpl := &x509.Certificate{
+		SerialNumber:          big.NewInt(1),
+		Subject:               pkix.Name{CommonName: "goflyte test CA"},
+		NotBefore:             now.Add(-time.Hour),
+		NotAfter:              now.Add(24 * time.Hour),
+		IsCA:                  true,
+		BasicConstraintsValid: true,
+		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature,
+	}
+	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	caCert, err := x509.ParseCertificate(caDER)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(2),
+		Subject:      pkix.Name{CommonName: "temporal-testserver"},
+		NotBefore:    now.Add(-time.Hour),
+		NotAfter:     now.Add(24 * time.Hour),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		IPAddresses:  []net.IP{net.ParseIP("127.0.0.1")},
+		DNSNames:     []string{"localhost"},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, caCert, &key.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca := testCA{
+		CAFile:   filepath.Join(dir, "ca.pem"),
+		CertFile: filepath.Join(dir, "server.pem"),
+		KeyFile:  filepath.Join(dir, "server-key.pem"),
+	}
+	writePEM(t, ca.CAFile, "CERTIFICATE", caDER)
+	writePEM(t, ca.CertFile, "CERTIFICATE", der)
+	writePEM(t, ca.KeyFile, "PRIVATE KEY", keyDER)
+	return ca
+}
+
+func writePEM(t *testing.T, path, typ string, der []byte) {
+	t.Helper()
+	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// connectProxy is a real HTTP CONNECT proxy on 127.0.0.1 that tunnels
+// TCP and counts what went through it.
+type connectProxy struct {
+	URL      string // "http://user:pass@127.0.0.1:PORT" (no userinfo when open)
+	tunnels  atomic.Int64
+	bytes    atomic.Int64
+	refusals atomic.Int64
+	wg       sync.WaitGroup
+}
+
+// newConnectProxy starts a proxy. With user and pass set it wants them as
+// Basic Proxy-Authorization and answers 407 otherwise.
+func newConnectProxy(t *testing.T, user, pass string) *connectProxy {
+	t.Helper()
+	p := &connectProxy{}
+	want := ""
+	if user != "" {
+		want = "Basic " + base64.StdEncoding.EncodeToString([]byte(user+":"+pass))
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodConnect {
+			http.Error(w, "CONNECT only", http.StatusMethodNotAllowed)
+			return
+		}
+		if want != "" && r.Header.Get("Proxy-Authorization") != want {
+			p.refusals.Add(1)
+			w.Header().Set("Proxy-Authenticate", `Basic realm="test"`)
+			http.Error(w, "proxy authentication required", http.StatusProxyAuthRequired)
+			return
+		}
+		upstream, err := net.DialTimeout("tcp", r.Host, 5*time.Second)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadGateway)
+			return
+		}
+		hj, ok := w.(http.Hijacker)
+		if !ok {
+			upstream.Close()
+			http.Error(w, "no hijacking", http.StatusInternalServerError)
+			return
+		}
+		client, buf, err := hj.Hijack()
+		if err != nil {
+			upstream.Close()
+			return
+		}
+		p.tunnels.Add(1)
+		_, _ = client.Write([]byte("HTTP/1.1 200 Connection established\r\n\r\n"))
+		p.wg.Add(2)
+		go func() {
+			defer p.wg.Done()
+			n, _ := io.Copy(upstream, buf) // buf holds anything read past the request
+			p.bytes.Add(n)
+			upstream.(*net.TCPConn).CloseWrite()
+		}()
+		go func() {
+			defer p.wg.Done()
+			n, _ := io.Copy(client, upstream)
+			p.bytes.Add(n)
+			client.Close()
+		}()
+	}))
+	t.Cleanup(func() {
+		srv.CloseClientConnections()
+		srv.Close()
+	})
+	p.URL = srv.URL
+	if user != "" {
+		p.URL = "http://" + user + ":" + pass + "@" + srv.Listener.Addr().String()
+	}
+	return p
+}
+
+// jwtIssuer signs RS256 tokens with a key it serves as a JWKS, as an
+// OIDC provider does.
+type jwtIssuer struct {
+	JWKSURL string
+	key     *rsa.PrivateKey
+	kid     string
+}
+
+func newJWTIssuer(t *testing.T) *jwtIssuer {
+	t.Helper()
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	iss := &jwtIssuer{key: key, kid: "goflyte-test-1"}
+	b64 := base64.RawURLEncoding.EncodeToString
+	jwks, _ := json.Marshal(map[string]any{"keys": []map[string]string{{
+		"kty": "RSA", "use": "sig", "alg": "RS256", "kid": iss.kid,
+		"n": b64(key.N.Bytes()), "e": b64(big.NewInt(int64(key.E)).Bytes()),
+	}}})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(jwks)
+	}))
+	t.Cleanup(srv.Close)
+	iss.JWKSURL = srv.URL + "/jwks.json"
+	return iss
+}
+
+// token signs a token for subject with the given permissions that
+// expires after ttl.
+func (iss *jwtIssuer) token(t *testing.T, subject string, permissions []string, ttl time.Duration) string {
+	t.Helper()
+	b64 := base64.RawURLEncoding.EncodeToString
+	header, _ := json.Marshal(map[string]string{"alg": "RS256", "typ": "JWT", "kid": iss.kid})
+	now := time.Now()
+	claims, _ := json.Marshal(map[string]any{
+		"sub": subject, "iat": now.Unix(), "exp": now.Add(ttl).Unix(), "permissions": permissions,
+	})
+	signing := b64(header) + "." + b64(claims)
+	sum := sha256.Sum256([]byte(signing))
+	sig, err := rsa.SignPKCS1v15(rand.Reader, iss.key, crypto.SHA256, sum[:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return signing + "." + b64(sig)
+}
+
+// freeAddr returns a loopback address nothing listens on.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	return addr
+}

@@ -1,0 +1,230 @@
+// Package remotetest runs a real Temporal server for tests:
+// temporal-testserver, the small program in testservers/temporal that
+// embeds the Temporal server library (frontend, history, matching and
+// worker services in one process, SQLite in a temporary directory, tuned
+// for tests: about 14 ms per chained activity instead of 100).
+//
+// [Start] looks for the temporal-testserver binary in PATH, in
+// $(go env GOPATH)/bin and in the repository's .tools directory, where
+// `make test` installs it. When it is missing the test is skipped, unless
+// GOFLYTE_TEST_TEMPORAL=1 (which `make test` sets): then a test that was
+// asked to use Temporal and cannot fails rather than skipping silently.
+//
+// Options turn on TLS for the frontend (to test the TLS settings) and the
+// JWT claim mapper with Temporal's default authorizer (to test
+// credentials): the server then fetches signing keys from a JWKS URL and
+// wants a token whose "permissions" claim grants "<namespace>:<role>".
+package remotetest
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"go/build"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// Binary is the program's name; the Makefile installs it into .tools.
+const Binary = "temporal-testserver"
+
+// EnvRequire names the variable that turns a missing server into a failure.
+const EnvRequire = "GOFLYTE_TEST_TEMPORAL"
+
+// Options configure the server. The zero value is a plaintext server with
+// no authorization and the namespace "default".
+type Options struct {
+	// Namespaces to register besides "default".
+	Namespaces []string
+	// TLSCertFile and TLSKeyFile, both set, make the frontend speak TLS
+	// with this certificate.
+	TLSCertFile, TLSKeyFile string
+	// JWKSURL, if set, turns on the JWT claim mapper and the default
+	// authorizer, with signing keys from this URL (fetched at start and
+	// every JWKSRefresh, default 10 s).
+	JWKSURL     string
+	JWKSRefresh time.Duration
+	// Dynamic config values, "key": JSON value, beside the tuning for
+	// tests (see testservers/temporal).
+	Dynamic map[string]string
+}
+
+// Server is a running temporal-testserver.
+type Server struct {
+	Addr      string // the frontend, "127.0.0.1:PORT"
+	Namespace string // "default"
+	TLS       bool   // the frontend speaks TLS
+	// Output is the server's log (stderr), for failure messages.
+	Output *Buffer
+}
+
+// Start starts a server and stops it in t.Cleanup. It skips or fails t when
+// the binary is missing (see the package comment), and fails t when the
+// server is not ready within a minute.
+func Start(t testing.TB, o Options) *Server {
+	t.Helper()
+	bin, tried := find()
+	if bin == "" {
+		msg := fmt.Sprintf("%s not found (looked in PATH and %v); run `make test` or `make .tools/%s`", Binary, tried, Binary)
+		if os.Getenv(EnvRequire) == "1" {
+			t.Fatalf("%s=1 but %s", EnvRequire, msg)
+		}
+		t.Skip(msg)
+	}
+	args := []string{"--port", "0", "--db-dir", t.TempDir(), "--exit-on-stdin-close"}
+	for _, ns := range o.Namespaces {
+		args = append(args, "--namespace", ns)
+	}
+	if o.TLSCertFile != "" || o.TLSKeyFile != "" {
+		args = append(args, "--tls-cert", o.TLSCertFile, "--tls-key", o.TLSKeyFile)
+	}
+	if o.JWKSURL != "" {
+		args = append(args, "--jwks-url", o.JWKSURL)
+		if o.JWKSRefresh > 0 {
+			args = append(args, "--jwks-refresh", o.JWKSRefresh.String())
+		}
+	}
+	for k, v := range o.Dynamic {
+		args = append(args, "--dynamic", k+"="+v)
+	}
+	s, err := start(t, bin, args)
+	if err != nil {
+		t.Fatalf("start %s: %v", Binary, err)
+	}
+	s.TLS = o.TLSCertFile != ""
+	return s
+}
+
+func start(t testing.TB, bin string, args []string) (*Server, error) {
+	cmd := exec.Command(bin, args...)
+	out := &Buffer{}
+	cmd.Stderr = out
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	// The server stops when its stdin closes: if the test binary dies
+	// before its cleanups run, the server goes with it.
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	exited := make(chan error, 1)
+	ready := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			if addr, ok := strings.CutPrefix(sc.Text(), "ready "); ok {
+				ready <- addr
+			}
+		}
+		_, _ = io.Copy(io.Discard, stdout)
+	}()
+	go func() { exited <- cmd.Wait() }()
+	stop := func() {
+		stdin.Close()
+		_ = cmd.Process.Signal(os.Interrupt)
+		select {
+		case <-exited:
+		case <-time.After(10 * time.Second):
+			_ = cmd.Process.Kill()
+			<-exited
+		}
+	}
+	select {
+	case addr := <-ready:
+		t.Cleanup(func() {
+			stop()
+			if t.Failed() {
+				t.Logf("%s log:\n%s", Binary, out.Tail(4000))
+			}
+		})
+		return &Server{Addr: addr, Namespace: "default", Output: out}, nil
+	case err := <-exited:
+		return nil, fmt.Errorf("exited before it was ready (%v): %s", err, out.Tail(4000))
+	case <-time.After(60 * time.Second):
+		stop()
+		return nil, fmt.Errorf("not ready after 60s: %s", out.Tail(4000))
+	}
+}
+
+// find returns the binary, or "" and the directories it tried besides PATH.
+func find() (bin string, tried []string) {
+	if p, err := exec.LookPath(Binary); err == nil {
+		return p, nil
+	}
+	var dirs []string
+	if gobin := os.Getenv("GOBIN"); gobin != "" {
+		dirs = append(dirs, gobin)
+	}
+	for _, p := range filepath.SplitList(build.Default.GOPATH) {
+		dirs = append(dirs, filepath.Join(p, "bin"))
+	}
+	if root, err := moduleRoot(); err == nil {
+		dirs = append(dirs, filepath.Join(root, ".tools"))
+	}
+	for _, d := range dirs {
+		p := filepath.Join(d, Binary)
+		if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0 {
+			return p, nil
+		}
+	}
+	return "", dirs
+}
+
+// moduleRoot walks up from the working directory (a test's package
+// directory) to the directory holding go.mod.
+func moduleRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("no go.mod above the working directory")
+		}
+		dir = parent
+	}
+}
+
+// Buffer collects a process's output; safe for concurrent use.
+type Buffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *Buffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+// String returns everything written so far.
+func (b *Buffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
+
+// Tail returns at most the last n bytes written.
+func (b *Buffer) Tail(n int) string {
+	s := b.String()
+	if len(s) > n {
+		s = "…" + s[len(s)-n:]
+	}
+	return s
+}
