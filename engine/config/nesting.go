@@ -168,6 +168,12 @@ func hclNestingOffset(src []byte, limit int) int {
 		m := &modes[len(modes)-1]
 		switch m.kind {
 		case modeMain:
+			for i < n && !mainSpecial[src[i]] {
+				i++
+			}
+			if i == n {
+				break
+			}
 			switch c := src[i]; c {
 			case '#':
 				i = lineEnd(src, i)
@@ -229,6 +235,12 @@ func hclNestingOffset(src []byte, limit int) int {
 				i++
 			}
 		case modeQuoted:
+			for i < n && !quotedSpecial[src[i]] {
+				i++
+			}
+			if i == n {
+				break
+			}
 			switch src[i] {
 			case '"':
 				modes = modes[:len(modes)-1]
@@ -261,6 +273,12 @@ func hclNestingOffset(src []byte, limit int) int {
 					}
 				}
 			}
+			for i < n && !heredocSpecial[src[i]] {
+				i++
+			}
+			if i == n {
+				break
+			}
 			switch src[i] {
 			case '\n':
 				m.sol = true
@@ -277,6 +295,22 @@ func hclNestingOffset(src []byte, limit int) int {
 		}
 	}
 	return -1
+}
+
+// The bytes each mode of hclNestingOffset stops at; it skips the others
+// in a tight loop.
+var mainSpecial, quotedSpecial, heredocSpecial [256]bool
+
+func init() {
+	for _, c := range []byte("#/\"<{}~()[]") {
+		mainSpecial[c] = true
+	}
+	for _, c := range []byte("\"\\$%") {
+		quotedSpecial[c] = true
+	}
+	for _, c := range []byte("\n$%") {
+		heredocSpecial[c] = true
+	}
 }
 
 // lineEnd returns the offset just past the newline that ends the line
