@@ -366,8 +366,13 @@ func (c *cli) writeDiags(diags hcl.Diagnostics) {
 		}
 		color = os.Getenv("NO_COLOR") == ""
 	}
-	wr := hcl.NewDiagnosticTextWriter(c.stderr, c.parser.Files(), uint(width), color)
-	_ = wr.WriteDiagnostics(diags)
+	files := c.parser.Files()
+	for _, d := range diags {
+		// One writer per diagnostic: each may need its own cut of a long
+		// line (see shortSnippet).
+		fs, d := shortSnippet(files, d)
+		_ = hcl.NewDiagnosticTextWriter(c.stderr, fs, uint(width), color).WriteDiagnostic(d)
+	}
 }
 
 // report prints err, if any, and maps it to the exit code.
