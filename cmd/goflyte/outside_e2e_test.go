@@ -294,3 +294,38 @@ credentials {
 		t.Errorf("the opener's environment lacks an ordinary variable:\n%s", seen)
 	}
 }
+
+// TestE2EDeepNesting: 100,000 levels of brackets crashed hcl's parser
+// with a fatal stack overflow. A workflow file (validate and run), the
+// configuration file and an --input value each get a "Nesting too deep"
+// diagnostic and exit code 2, with a snippet that does not echo the
+// 200 KB line.
+func TestE2EDeepNesting(t *testing.T) {
+	x := newE2E(t)
+	const n = 100_000
+	deep := strings.Repeat("[", n) + strings.Repeat("]", n)
+	wf := x.writeFile("deep.hcl", "workflow \"deep\" {\n  task \"t\" {\n    uses   = \"text.upper\"\n    inputs = { text = "+deep+" }\n  }\n}\n")
+	check := func(r result, where string) {
+		t.Helper()
+		if r.code != 2 || !strings.Contains(r.stderr, "Nesting too deep") || !strings.Contains(r.stderr, where) {
+			t.Errorf("want exit 2 and a diagnostic at %s\n%.2000s", where, r)
+		}
+		if len(r.stderr) > 4000 {
+			t.Errorf("stderr is %d bytes: the snippet is not cut", len(r.stderr))
+		}
+		if strings.Contains(r.stderr, "goroutine") || strings.Contains(r.stderr, "stack overflow") {
+			t.Errorf("crashed\n%.2000s", r)
+		}
+	}
+	check(x.run("validate", wf), "deep.hcl line 4")
+	check(x.run("run", wf), "deep.hcl line 4")
+
+	// An argument is at most 128 KiB (Linux's MAX_ARG_STRLEN): 30,000 levels.
+	arg := strings.Repeat("[", 30_000) + strings.Repeat("]", 30_000)
+	check(x.run("run", "--task", "text.count", "--input", "words="+arg), "--input")
+	check(x.run("run", "--task", "text.count", "--inputs-file", x.writeFile("in.json", `{"words": `+deep+`}`)), "in.json")
+
+	conf := mustRead(t, filepath.Join(x.dir, "flyte.hcl"))
+	x.writeFile("flyte.hcl", conf+"local {\n  project = "+strings.Repeat("(", n)+`"p"`+strings.Repeat(")", n)+"\n}\n")
+	check(x.run("validate", wf), "flyte.hcl line")
+}
