@@ -120,6 +120,9 @@ func (f *fileIO) dataStore(ctx context.Context) (Store, error) {
 		// while it opens must not leave the run without one.
 		f.store, f.storeErr = storage.Open(context.WithoutCancel(ctx), f.prefix())
 		if f.storeErr != nil {
+			// A Storage may return a typed nil with its error (a nil
+			// *T in the interface): never keep it, close would call it.
+			f.store = nil
 			f.storeErr = fmt.Errorf("open the data store: %w", f.storeErr)
 		}
 	})

@@ -369,3 +369,42 @@ func TestStoreOutputKeys(t *testing.T) {
 		t.Errorf("a number output changed: %#v", stored["n"])
 	}
 }
+
+// ptrStore is a Store whose methods need a non-nil receiver, like
+// *datastore.Store's.
+type ptrStore struct{ closed bool }
+
+func (s *ptrStore) PutFile(context.Context, string, string) (string, error) { return "", nil }
+func (s *ptrStore) PutDir(context.Context, string, string) (string, error)  { return "", nil }
+func (s *ptrStore) Local() (string, bool)                                   { return "", false }
+func (s *ptrStore) Close() error                                            { s.closed = true; return nil }
+
+// typedNilStorage fails to open the way a careless adapter does: a nil
+// *ptrStore in a non-nil Store, with the error.
+type typedNilStorage struct{}
+
+func (typedNilStorage) Open(context.Context, string) (Store, error) {
+	var s *ptrStore
+	return s, errors.New("bucket nosuchbucket does not exist")
+}
+
+func (typedNilStorage) Fetch(context.Context, string, string, bool) error {
+	return errors.New("no fetch")
+}
+
+// TestDataStoreOpenFailure checks that a store that failed to open is
+// reported, and that closing the run afterwards does not call the typed
+// nil a Storage returned with its error (issue 12: a nil-pointer panic in
+// datastore.(*Store).Close).
+func TestDataStoreOpenFailure(t *testing.T) {
+	x := &execution{engine: &Engine{Config: config.Defaults(), Storage: typedNilStorage{}}, run: &sandbox.Run{Dir: t.TempDir(), Name: "r"}}
+	f := &fileIO{x: x}
+	st, err := f.dataStore(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "nosuchbucket") {
+		t.Fatalf("dataStore() error = %v, want the open failure", err)
+	}
+	if st != nil {
+		t.Errorf("dataStore() store = %#v, want nil with the error", st)
+	}
+	f.close() // must not panic
+}

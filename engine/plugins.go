@@ -274,24 +274,27 @@ func (p *Plugins) Close() {
 // the variables that carry secrets, so that a plugin sees only the secrets
 // its task declared (sent with the task) and not the whole chain. Removed:
 // every variable with the secrets env prefix (FLYTE_SECRETS_...), the
-// FLYTE_* overrides of secret-bearing settings, every FLYTE_CREDENTIALS_*
-// variable, the variable credentials.client_secret_env_var names, and the
-// names in extra.
+// FLYTE_* overrides of secret-bearing settings and of every credentials
+// setting (FLYTE_CREDENTIALS_*), the variable that
+// credentials.client_secret_env_var names, and the names in extra (the
+// keyring passphrase variable). Everything else, PATH and HOME among it,
+// passes. It is the whole environment of a plugin: [plugin.Launch] does
+// not add the host's.
 func PluginEnv(environ []string, cfg *config.Config, extra ...string) []string {
 	drop := map[string]bool{}
 	for _, s := range cfg.Settings() {
-		if s.Secret {
+		if s.Secret || s.Section == "credentials" {
 			drop[s.EnvVar()] = true
 		}
+	}
+	if name := cfg.Credentials.ClientSecretEnvVar; name != "" {
+		drop[name] = true
 	}
 	for _, name := range extra {
 		drop[name] = true
 	}
-	// The credentials for the remote engine: every FLYTE_CREDENTIALS_*
-	// override and the variable that holds the client secret.
-	if v := cfg.Credentials.ClientSecretEnvVar; v != "" {
-		drop[v] = true
-	}
+	// Every FLYTE_CREDENTIALS_* variable goes, also those that name no
+	// setting (yet).
 	prefix := cfg.Secrets.EnvPrefix
 	out := make([]string, 0, len(environ))
 	for _, kv := range environ {

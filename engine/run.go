@@ -221,7 +221,13 @@ func (g *Graph) ParseInputs(text map[string]string, fromJSON map[string]json.Raw
 			unknown(name)
 			continue
 		}
-		v, err := FromJSON(fromJSON[name], in.Type)
+		var err error
+		var v cty.Value
+		if diags := config.CheckJSONNesting(fromJSON[name], "--inputs-file "+name); diags.HasErrors() {
+			err = diags
+		} else {
+			v, err = FromJSON(fromJSON[name], in.Type)
+		}
 		if err == nil {
 			v, err = convert.Convert(v, in.Type)
 		}
@@ -718,7 +724,7 @@ func (x *execution) call(ctx context.Context, n *Node, attempt int, callID strin
 			WorkingDirectory:  dir,
 			Mode:              x.graph.Mode,
 			TaskID:            n.TaskID(),
-			Node:              x.prefix + n.Name,
+			Node:              x.paramsNode(n),
 			Attempt:           attempt,
 			LogLevel:          x.engine.Config.SDK.LoggingLevel,
 			CheckpointDir:     cpDir,
@@ -753,6 +759,17 @@ func (x *execution) call(ctx context.Context, n *Node, attempt int, callID strin
 	}
 	raw, err := ToJSON(cty.ObjectVal(outs))
 	return outs, raw, dir, err
+}
+
+// paramsNode is the node a plugin is told it runs (Params.Node): the
+// task's name in the workflow, with the names of the sub-workflow calls
+// above it, and "" for the task of a single-task run (`goflyte run
+// --task`), which is in no workflow, as the sdk documents.
+func (x *execution) paramsNode(n *Node) string {
+	if x.prefix == "" && x.graph.Mode == plugin.ModeLocalTaskExecution {
+		return ""
+	}
+	return x.prefix + n.Name
 }
 
 // decodeOutputs checks a plugin's outputs against the task's schema.

@@ -172,6 +172,10 @@ func TestPluginEnv(t *testing.T) {
 		"GOFLYTE_KEYRING_PASSPHRASE=z",
 		"HOME=/root",
 	}
+	environ = append(environ, "FLYTE_CREDENTIALS_CLIENT_SECRET=c", "FLYTE_CREDENTIALS_COMMAND=get-token", "MY_CLIENT_SECRET=m", "FLYTE_CREDENTIALS_CLIENT_ID=cid")
+	if err := cfg.Override("credentials.client_secret_env_var", "MY_CLIENT_SECRET", "test"); err != nil {
+		t.Fatal(err)
+	}
 	got := PluginEnv(environ, cfg, "GOFLYTE_KEYRING_PASSPHRASE")
 	want := []string{"PATH=/bin", "FLYTE_AWS_ACCESS_KEY_ID=id", "HOME=/root"}
 	if diff := cmp.Diff(want, got); diff != "" {

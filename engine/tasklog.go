@@ -71,6 +71,9 @@ type runLog struct {
 	logs   *sandbox.TaskLogs
 	level  hclog.Level
 	ended  time.Time // under logRouter.mu; zero while the run goes on
+	// single is the task of a single-task run, whose plugin lines carry
+	// an empty node (sdk.ExecutionParams.Node); under logRouter.mu.
+	single string
 }
 
 // start returns the task logs of a new run, logging at level, and forgets
@@ -91,10 +94,15 @@ func (r *logRouter) start(e *Engine, run *sandbox.Run, level string) *runLog {
 	return rl
 }
 
-// claim routes the plugin's lines of node's attempt to rl.
-func (r *logRouter) claim(rl *runLog, node string, attempt int) {
+// claim routes the plugin's lines of node's attempt to rl. node is the
+// node the plugin was told (Params.Node), "" for the task of a single-task
+// run; name is the task's name in the run, which names its log.
+func (r *logRouter) claim(rl *runLog, node, name string, attempt int) {
 	r.mu.Lock()
 	r.claims[logClaim{node, attempt}] = rl
+	if node == "" {
+		rl.single = name
+	}
 	r.mu.Unlock()
 }
 
@@ -130,7 +138,7 @@ func (r *logRouter) route(pluginName string, level hclog.Level, msg string, args
 			task, _ = args[i+1].(string)
 		}
 	}
-	if node == "" {
+	if node == "" && task == "" {
 		return // not about a task: the engine's or go-plugin's own line
 	}
 	if attempt == 0 {
@@ -138,8 +146,11 @@ func (r *logRouter) route(pluginName string, level hclog.Level, msg string, args
 	}
 	r.mu.RLock()
 	rl := r.claims[logClaim{node, attempt}]
+	if rl != nil && node == "" {
+		node = rl.single // a single-task run's task
+	}
 	r.mu.RUnlock()
-	if rl == nil || level < rl.level {
+	if rl == nil || level < rl.level || node == "" {
 		return
 	}
 	line := &sandbox.LogLine{
@@ -162,7 +173,7 @@ func (rl *runLog) write(line *sandbox.LogLine) {
 // claimLog routes the plugin's log lines of n's attempt to this run.
 func (x *execution) claimLog(n *Node, attempt int) {
 	if x.logs != nil {
-		x.engine.logs.claim(x.logs, x.prefix+n.Name, attempt)
+		x.engine.logs.claim(x.logs, x.paramsNode(n), x.prefix+n.Name, attempt)
 	}
 }
 

@@ -25,7 +25,13 @@ func ParseType(expr string) (cty.Type, error) {
 	if strings.TrimSpace(expr) == "" {
 		return cty.DynamicPseudoType, nil
 	}
-	e, diags := hclsyntax.ParseExpression([]byte(expr), "type", hcl.InitialPos)
+	// A plugin declares its types: refuse nesting that would overflow the
+	// parser's stack before parsing (see config.MaxNesting).
+	diags := config.CheckNesting([]byte(expr), "type")
+	var e hclsyntax.Expression
+	if !diags.HasErrors() {
+		e, diags = hclsyntax.ParseExpression([]byte(expr), "type", hcl.InitialPos)
+	}
 	if !diags.HasErrors() {
 		var ty cty.Type
 		ty, diags = config.TypeConstraint(e)
@@ -239,8 +245,15 @@ func FromJSON(data []byte, ty cty.Type) (cty.Value, error) {
 // ParseInputValue parses a command-line input value for a declared type:
 // strings are taken as they are, numbers and bools are parsed, and
 // collections, objects and "any" are JSON (for "any", text that is not JSON
-// is a string).
+// is a string). JSON nested deeper than config.MaxNesting is refused with
+// an error that is hcl.Diagnostics, pointing at the bracket that crosses
+// the limit in a file named "--input".
 func ParseInputValue(text string, ty cty.Type) (cty.Value, error) {
+	if ty != cty.String && !config.IsFileType(ty) {
+		if diags := config.CheckJSONNesting([]byte(text), "--input"); diags.HasErrors() {
+			return cty.NilVal, diags
+		}
+	}
 	switch {
 	case ty == cty.String:
 		return cty.StringVal(text), nil

@@ -94,9 +94,14 @@ func Launch(ctx context.Context, path string, opts LaunchOptions) (*Client, erro
 	c := &Client{name: opts.Name, path: path, cmd: cmd, stderr: newTailBuffer(64 << 10)}
 	c.stderr.redact = opts.Redact
 	c.gp = goplugin.NewClient(&goplugin.ClientConfig{
-		HandshakeConfig:  Handshake,
-		Plugins:          goplugin.PluginSet{pluginKey: &grpcPlugin{host: opts.Host, tls: tlsConfig}},
-		Cmd:              cmd,
+		HandshakeConfig: Handshake,
+		Plugins:         goplugin.PluginSet{pluginKey: &grpcPlugin{host: opts.Host, tls: tlsConfig}},
+		Cmd:             cmd,
+		// cmd.Env is the whole environment: without this, go-plugin
+		// appends the host's os.Environ() to it, and with it the secrets
+		// the engine filtered out. go-plugin still adds what it needs
+		// itself: the magic cookie and the PLUGIN_* variables.
+		SkipHostEnv:      true,
 		AllowedProtocols: []goplugin.Protocol{goplugin.ProtocolGRPC},
 		Logger:           hostLogger{Logger: opts.Logger.Named(opts.Name), redact: opts.Redact},
 		Stderr:           c.stderr,
@@ -163,11 +168,13 @@ func (c *Client) Describe(ctx context.Context) (*Schema, error) {
 }
 
 // Execute implements Provider. A task failure is a *TaskError; a plugin
-// process that died during the call is a *ProcessError.
+// process that died during the call is a *ProcessError. With a failure the
+// result may still be non-nil: a failed or panicking task's decks and
+// metrics come back in it (see [ExecuteResult]).
 func (c *Client) Execute(ctx context.Context, req *ExecuteRequest) (*ExecuteResult, error) {
 	res, err := c.impl.Execute(ctx, req)
 	if err != nil {
-		return nil, c.callError(ctx, err)
+		return res, c.callError(ctx, err)
 	}
 	return res, nil
 }

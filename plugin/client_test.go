@@ -93,7 +93,7 @@ var helperSchema = Schema{
 	Tasks: []TaskSchema{
 		{Name: "echo", Doc: "Returns its inputs.", Inputs: []Field{{Name: "x", Type: "any", Optional: true}}, Outputs: []Field{{Name: "x", Type: "any"}}},
 		{Name: "params", Doc: "Returns its execution parameters.", Outputs: []Field{{Name: "params", Type: "any"}}},
-		{Name: "env", Outputs: []Field{{Name: "level", Type: "string"}}},
+		{Name: "env", Outputs: []Field{{Name: "level", Type: "string"}, {Name: "environ", Type: "list(string)"}}},
 		{Name: "log", Kind: KindPlain},
 		{Name: "log-late", Kind: KindPlain},
 		{Name: "log-secret", Kind: KindPlain, Secrets: []SecretRequest{{Group: "test", Key: "token"}}},
@@ -139,7 +139,7 @@ func (p *helperProvider) Execute(ctx context.Context, req *ExecuteRequest) (*Exe
 	case "params":
 		out = map[string]any{"params": req.Params}
 	case "env":
-		out = map[string]string{"level": os.Getenv(LogLevelEnv)}
+		out = map[string]any{"level": os.Getenv(LogLevelEnv), "environ": os.Environ()}
 	case "log":
 		p.logger.Info("hello from task", "k", "v")
 		out = map[string]any{}
@@ -151,7 +151,12 @@ func (p *helperProvider) Execute(ctx context.Context, req *ExecuteRequest) (*Exe
 		NewPluginLogger("x").Info("hello from task", "k", "v")
 		out = map[string]any{}
 	case "fail":
-		return nil, &TaskError{Message: "failed on purpose", Retryable: true, Diagnostics: []Diagnostic{{Summary: "bad", Attribute: "x"}}}
+		// A failed task's decks and metrics still count (ExecuteResult).
+		res := &ExecuteResult{
+			Decks:   []Deck{{Name: "Failure", Blocks: []DeckBlock{{Markdown: "what went wrong"}}}},
+			Metrics: []Metric{{Name: "fail.tries", Kind: Counter, Value: 1}},
+		}
+		return res, &TaskError{Message: "failed on purpose", Retryable: true, Diagnostics: []Diagnostic{{Summary: "bad", Attribute: "x"}}}
 	case "block":
 		<-ctx.Done()
 		return nil, ctx.Err()
@@ -260,7 +265,10 @@ func TestLaunchServe(t *testing.T) {
 
 	// A task failure is a *TaskError, not a ProcessError, and the process
 	// lives on.
-	_, err = c.Execute(ctx, &ExecuteRequest{Task: "fail", Inputs: json.RawMessage(`{}`)})
+	res, err = c.Execute(ctx, &ExecuteRequest{Task: "fail", Inputs: json.RawMessage(`{}`)})
+	if res == nil || len(res.Decks) != 1 || res.Decks[0].Name != "Failure" || len(res.Metrics) != 1 || res.Metrics[0].Name != "fail.tries" {
+		t.Errorf("Execute fail result = %+v, want the failed task's deck and metric (issue 12)", res)
+	}
 	var te *TaskError
 	if !errors.As(err, &te) {
 		t.Fatalf("Execute fail error = %#v, want a *TaskError", err)
@@ -680,5 +688,38 @@ func TestProcessErrorError(t *testing.T) {
 				t.Errorf("errors.Is(ProcessError, cause) = false")
 			}
 		})
+	}
+}
+
+// TestLaunchEnvIsWhole checks that LaunchOptions.Env is the plugin's whole
+// environment: go-plugin adds its own PLUGIN_* variables and cookie, never
+// the host's (issue 12: it appended os.Environ() to the filtered list).
+func TestLaunchEnvIsWhole(t *testing.T) {
+	t.Setenv("GOFLYTE_TEST_HOST_ONLY", "from-the-host")
+	env := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"), "GOFLYTE_TEST_GIVEN=1"}
+	if v, ok := os.LookupEnv("GOCOVERDIR"); ok {
+		env = append(env, "GOCOVERDIR="+v)
+	}
+	c := mustLaunchHelper(t, "serve", LaunchOptions{Env: env})
+	res, err := c.Execute(context.Background(), &ExecuteRequest{Task: "env", Inputs: json.RawMessage(`{}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out struct{ Environ []string }
+	if err := json.Unmarshal(res.Outputs, &out); err != nil {
+		t.Fatal(err)
+	}
+	names := map[string]bool{}
+	for _, kv := range out.Environ {
+		name, _, _ := strings.Cut(kv, "=")
+		names[name] = true
+	}
+	if names["GOFLYTE_TEST_HOST_ONLY"] {
+		t.Errorf("the plugin inherited a host variable not in LaunchOptions.Env: %q", out.Environ)
+	}
+	for _, want := range []string{"PATH", "HOME", "GOFLYTE_TEST_GIVEN", Handshake.MagicCookieKey, "PLUGIN_PROTOCOL_VERSIONS", helperEnv} {
+		if !names[want] {
+			t.Errorf("plugin environment lacks %s: %q", want, out.Environ)
+		}
 	}
 }

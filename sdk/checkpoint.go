@@ -90,6 +90,11 @@ func (c *Checkpoint) restoreLocked(dir string) (string, error) {
 // Read returns the bytes of the previous checkpoint, which must be a
 // single file (as Write saves it). It returns nil and no error when there
 // is no previous checkpoint, or an empty one.
+//
+// Read restores, as Flytekit's read does: it copies the previous
+// checkpoint into a directory of its own, as Restore("") would, unless a
+// Restore came first. A Restore after Read therefore copies nothing and
+// returns Read's directory, whatever directory it is given.
 func (c *Checkpoint) Read() ([]byte, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -83,6 +83,30 @@ func TestCheckpointReadWhatThePreviousAttemptWrote(t *testing.T) {
 	}
 }
 
+// TestCheckpointReadThenRestore: Read restores (into a directory of its
+// own), as Flytekit's read does, so a later Restore copies nothing and
+// returns Read's directory, whatever directory it is given.
+func TestCheckpointReadThenRestore(t *testing.T) {
+	root := t.TempDir()
+	prev := filepath.Join(root, "a.1")
+	writeFiles(t, prev, map[string]string{checkpointFile: "state"})
+	c := newCheckpoint(filepath.Join(root, "a.2"), prev, root)
+	if b, err := c.Read(); err != nil || string(b) != "state" {
+		t.Fatalf("Read() = %q, %v", b, err)
+	}
+	into := t.TempDir()
+	dir, err := c.Restore(into)
+	if err != nil || dir == into || dir == "" {
+		t.Fatalf("Restore(%s) after Read = %q, %v; want Read's own directory", into, dir, err)
+	}
+	if got := readTree(t, dir); got[checkpointFile] != "state" {
+		t.Errorf("Read's directory holds %v", got)
+	}
+	if got := readTree(t, into); len(got) != 0 {
+		t.Errorf("Restore after Read copied into its argument: %v", got)
+	}
+}
+
 func TestCheckpointSaveAndRestore(t *testing.T) {
 	root := t.TempDir()
 	work := t.TempDir()

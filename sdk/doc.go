@@ -204,7 +204,9 @@
 // into a directory of its own; a retried attempt sees the checkpoint of
 // the latest earlier attempt that saved one, and so does a task that
 // `goflyte run --resume` runs again. With nothing saved before, Read
-// returns nil and Restore "".
+// returns nil and Restore "". Read restores, as Flytekit's does: after a
+// Read, Restore copies nothing and returns the directory Read restored
+// into, whatever directory it is given; so use one or the other.
 //
 //	state, err := sdk.Params(ctx).Checkpoint().Read() // nil the first time
 //	...

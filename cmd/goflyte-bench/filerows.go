@@ -243,7 +243,11 @@ func setupWriteFile(ctx context.Context, env *Env) (Sampler, error) {
 type localStorage struct{}
 
 func (localStorage) Open(ctx context.Context, prefix string) (engine.Store, error) {
-	return datastore.Open(ctx, prefix, datastore.Options{})
+	st, err := datastore.Open(ctx, prefix, datastore.Options{})
+	if err != nil {
+		return nil, err // not a nil *datastore.Store in a non-nil interface
+	}
+	return st, nil
 }
 
 func (localStorage) Fetch(ctx context.Context, uri, dst string, dir bool) error {

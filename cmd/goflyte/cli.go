@@ -406,8 +406,12 @@ func (c *cli) writeDiagsFiles(diags hcl.Diagnostics, files map[string]*hcl.File)
 		}
 		color = os.Getenv("NO_COLOR") == ""
 	}
-	wr := hcl.NewDiagnosticTextWriter(c.stderr, files, uint(width), color)
-	_ = wr.WriteDiagnostics(diags)
+	for _, d := range diags {
+		// One writer per diagnostic: each may need its own cut of a long
+		// line (see shortSnippet).
+		fs, d := shortSnippet(files, d)
+		_ = hcl.NewDiagnosticTextWriter(c.stderr, fs, uint(width), color).WriteDiagnostic(d)
+	}
 }
 
 // report prints err, if any, and maps it to the exit code.

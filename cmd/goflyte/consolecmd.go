@@ -15,6 +15,7 @@ import (
 	ctyjson "github.com/zclconf/go-cty/cty/json"
 
 	"github.com/goflyte/goflyte/console"
+	"github.com/goflyte/goflyte/engine"
 	"github.com/goflyte/goflyte/engine/cache"
 	"github.com/goflyte/goflyte/engine/config"
 	"github.com/goflyte/goflyte/engine/sandbox"
@@ -147,7 +148,8 @@ func runConsole(ctx context.Context, c *cli, args []string) error {
 		fmt.Fprintf(c.stdout, "goflyte console serving %s at %s\n", sb.Root, link)
 	}
 	if !*noOpen {
-		if err := openInBrowser(link); err != nil {
+		// The browser gets what plugins get: no secrets, no credentials.
+		if err := openInBrowser(link, engine.PluginEnv(os.Environ(), cfg, cfg.Secrets.FallbackPassphraseEnv)); err != nil {
 			fmt.Fprintf(c.stderr, "(no browser opened: %v)\n", err)
 		}
 	}

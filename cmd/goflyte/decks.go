@@ -14,8 +14,9 @@ import (
 )
 
 // runsDeck prints the path of a run's deck index, or of one task's deck,
-// and opens it with --open. args are RUN [TASK].
-func runsDeck(c *cli, sb sandbox.Sandbox, args []string, open bool) error {
+// and opens it with --open. args are RUN [TASK]. env is the environment
+// of the opener: goflyte's less its secrets, as plugins get it.
+func runsDeck(c *cli, sb sandbox.Sandbox, args []string, open bool, env []string) error {
 	rec, err := sb.LoadRecord(args[0])
 	if err != nil {
 		return usagef("runs deck: %v", err)
@@ -57,7 +58,7 @@ func runsDeck(c *cli, sb sandbox.Sandbox, args []string, open bool) error {
 	}
 	fmt.Fprintln(c.stdout, path)
 	if open {
-		return openInBrowser(path)
+		return openInBrowser(path, env)
 	}
 	return nil
 }
@@ -104,11 +105,14 @@ var browserOpener = func(path string) *exec.Cmd {
 	return exec.Command(bin, append(args, path)...)
 }
 
-func openInBrowser(path string) error {
+// openInBrowser opens path with the platform's opener, whose whole
+// environment is env.
+func openInBrowser(path string, env []string) error {
 	cmd := browserOpener(path)
 	if cmd == nil {
 		return fmt.Errorf("no browser opener found; open %s yourself", path)
 	}
+	cmd.Env = env
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("%s %s: %v: %s", filepath.Base(cmd.Path), path, err, strings.TrimSpace(string(out)))
 	}

@@ -117,6 +117,9 @@ func runRun(ctx context.Context, c *cli, args []string) error {
 		if err != nil {
 			return usagef("run: --inputs-file: %v", err)
 		}
+		if diags := config.CheckJSONNesting(data, *inputsFile); diags.HasErrors() {
+			return &diagError{diags: diags}
+		}
 		if err := json.Unmarshal(data, &fromFile); err != nil {
 			return usagef("run: --inputs-file %s is not a JSON object: %v", *inputsFile, err)
 		}

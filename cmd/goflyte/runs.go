@@ -6,12 +6,14 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
 
+	"github.com/goflyte/goflyte/engine"
 	"github.com/goflyte/goflyte/engine/sandbox"
 )
 
@@ -163,7 +165,7 @@ func runRuns(ctx context.Context, c *cli, args []string) error {
 		return nil
 
 	case pos[0] == "deck" && len(pos) >= 2:
-		return runsDeck(c, sb, pos[1:], *open)
+		return runsDeck(c, sb, pos[1:], *open, engine.PluginEnv(os.Environ(), cfg, cfg.Secrets.FallbackPassphraseEnv))
 	case pos[0] == "logs" && len(pos) >= 2:
 		task := ""
 		if len(pos) == 3 {

@@ -15,8 +15,14 @@ import (
 // azure and gcp settings of flyte.hcl.
 type storage struct{ opts datastore.Options }
 
+// Open opens the data store at prefix. A failure returns a nil Store, not
+// a nil *datastore.Store in an interface, which would look open.
 func (s storage) Open(ctx context.Context, prefix string) (engine.Store, error) {
-	return datastore.Open(ctx, prefix, s.opts)
+	st, err := datastore.Open(ctx, prefix, s.opts)
+	if err != nil {
+		return nil, err
+	}
+	return st, nil
 }
 
 func (s storage) Fetch(ctx context.Context, uri, dst string, dir bool) error {

@@ -227,7 +227,7 @@ func (p *Parser) loadFile(cfg *Config, path, display string, h host) hcl.Diagnos
 			Detail:   fmt.Sprintf("The configuration file %q cannot be read: %s. Check that it exists and is readable.", path, err),
 		}}
 	}
-	f, diags := p.p.ParseHCL(src, display)
+	f, diags := p.ParseHCL(src, display)
 	cfg.File = path
 	if diags.HasErrors() {
 		// A body that does not parse would only produce follow-on noise.

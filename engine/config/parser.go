@@ -1,6 +1,9 @@
 package config
 
 import (
+	"fmt"
+	"os"
+
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclparse"
 )
@@ -15,11 +18,14 @@ import (
 // diagnostic. A Parser is not safe for concurrent use.
 type Parser struct {
 	p *hclparse.Parser
+	// refused holds the diagnostics of sources refused before parsing
+	// (see CheckNesting), by file name.
+	refused map[string]hcl.Diagnostics
 }
 
 // NewParser returns a Parser that has not parsed anything yet.
 func NewParser() *Parser {
-	return &Parser{p: hclparse.NewParser()}
+	return &Parser{p: hclparse.NewParser(), refused: map[string]hcl.Diagnostics{}}
 }
 
 // Files returns every file parsed so far, keyed by the file name used in
@@ -31,7 +37,48 @@ func (p *Parser) Files() map[string]*hcl.File {
 // ParseHCLFile reads and parses a file in HCL native syntax. A file already
 // parsed under the same name is returned from the cache. If the file cannot
 // be read, the diagnostics say so and the file is nil; if it has syntax
-// errors, the file is partial.
+// errors, the file is partial. Source nested deeper than [MaxNesting] is
+// not parsed: the file is nil and the diagnostic points at the bracket
+// that crosses the limit.
 func (p *Parser) ParseHCLFile(path string) (*hcl.File, hcl.Diagnostics) {
-	return p.p.ParseHCLFile(path)
+	if f, diags, done := p.cached(path); done {
+		return f, diags
+	}
+	src, err := os.ReadFile(path)
+	if err != nil {
+		return nil, hcl.Diagnostics{{
+			Severity: hcl.DiagError,
+			Summary:  "Failed to read file",
+			Detail:   fmt.Sprintf("The file %q could not be read: %v.", path, err),
+		}}
+	}
+	return p.ParseHCL(src, path)
+}
+
+// ParseHCL is ParseHCLFile for source in memory; filename names it in
+// diagnostics and in Files.
+func (p *Parser) ParseHCL(src []byte, filename string) (*hcl.File, hcl.Diagnostics) {
+	if f, diags, done := p.cached(filename); done {
+		return f, diags
+	}
+	// hcl/v2's parser recurses per level of nesting and a Go stack
+	// overflow is fatal: refuse what it cannot survive before it sees it.
+	if diags := CheckNesting(src, filename); diags.HasErrors() {
+		// Keep the bytes, so that the diagnostic shows its snippet.
+		p.p.AddFile(filename, &hcl.File{Body: hcl.EmptyBody(), Bytes: src})
+		p.refused[filename] = diags
+		return nil, diags
+	}
+	return p.p.ParseHCL(src, filename)
+}
+
+// cached returns what an earlier ParseHCL of filename returned.
+func (p *Parser) cached(filename string) (*hcl.File, hcl.Diagnostics, bool) {
+	if diags, ok := p.refused[filename]; ok {
+		return nil, diags, true
+	}
+	if f := p.p.Files()[filename]; f != nil {
+		return f, nil, true
+	}
+	return nil, nil, false
 }

@@ -262,7 +262,7 @@ func (p *Parser) LoadWorkflowFile(path string) (*WorkflowFile, hcl.Diagnostics) 
 // LoadWorkflowSource is LoadWorkflowFile for source in memory, such as the
 // graph a dynamic task returns; name stands for the file in diagnostics.
 func (p *Parser) LoadWorkflowSource(src []byte, name string) (*WorkflowFile, hcl.Diagnostics) {
-	f, diags := p.p.ParseHCL(src, name)
+	f, diags := p.ParseHCL(src, name)
 	if f == nil {
 		return nil, diags
 	}

@@ -27,8 +27,9 @@ type Options struct {
 	// Backoff is the wait before the first retry; it doubles for each
 	// further one. Zero means no wait.
 	Backoff time.Duration
-	// Logger receives retries and, with AWS.EnableDebug, the AWS SDK's
-	// request log, at debug level. Nil discards them.
+	// Logger receives retries, the AWS SDK's own warnings (such as "falling
+	// back to IMDSv1") and, with AWS.EnableDebug, its request log, all at
+	// debug level. Nil discards them: the SDK never writes to stderr.
 	Logger hclog.Logger
 }
 
@@ -175,7 +176,7 @@ func (s *Store) Local() (dir string, ok bool) {
 // or have an empty, "." or ".." segment. A bad key fails with an [*Error]
 // whose Kind is [ErrInvalidKey].
 //
-// In a local store the stored file is read-only (0o444) and appears
+// In a local store the stored file is owner-only and read-only (0o400) and appears
 // atomically: it is written under a temporary name in its directory and
 // renamed. When src is on the same file system, PutFile hard-links it
 // rather than copying, so src then shares the stored file's read-only mode
@@ -245,8 +246,9 @@ func (s *Store) invalidKey(key, why string) error {
 }
 
 // Close releases the store's connections. It does not delete anything.
+// Closing a nil *Store does nothing.
 func (s *Store) Close() error {
-	if s.bucket == nil {
+	if s == nil || s.bucket == nil {
 		return nil
 	}
 	return s.bucket.Close()

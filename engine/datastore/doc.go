@@ -27,9 +27,10 @@
 //
 // A local store writes every file under a temporary name in its target
 // directory and renames it into place, so a reader sees either nothing or
-// the whole file. Stored files are read-only (0o444), directories are
-// owner-only (0o700). A file on the same file system is hard-linked (or,
-// with [Store.PutFileMove], renamed) rather than copied.
+// the whole file. Stored files are owner-only and read-only (0o400),
+// directories are owner-only (0o700). A file on the same file system is
+// hard-linked (or, with [Store.PutFileMove], renamed) rather than copied,
+// so the source then has mode 0o400 too.
 //
 // A remote store uploads through a blob.Writer and aborts the upload when
 // anything fails, so no partial object is ever visible.

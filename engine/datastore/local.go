@@ -14,7 +14,7 @@ import (
 
 // Modes of what a local store holds, and of what Fetch writes.
 const (
-	storedFileMode  fs.FileMode = 0o444
+	storedFileMode  fs.FileMode = 0o400 // owner-only: SECURITY.md
 	fetchedFileMode fs.FileMode = 0o600
 	dirMode         fs.FileMode = 0o700
 )

@@ -120,8 +120,15 @@ func TestLocalPutFile(t *testing.T) {
 				t.Fatalf("stored file = %q, %v", b, err)
 			}
 			fi, _ := os.Stat(stored)
-			if perm := fi.Mode().Perm(); perm&0o222 != 0 {
-				t.Errorf("stored file mode = %o, want read-only", perm)
+			if perm := fi.Mode().Perm(); perm != 0o400 {
+				t.Errorf("stored file mode = %o, want 400 (owner-only, read-only)", perm)
+			}
+			if !move {
+				// Hard-linked: the task's own file is the stored one, and
+				// must be owner-only too.
+				if si, err := os.Stat(src); err != nil || si.Mode().Perm() != 0o400 {
+					t.Errorf("src after put: %v, %v; want mode 400", si.Mode(), err)
+				}
 			}
 			di, _ := os.Stat(filepath.Dir(stored))
 			if perm := di.Mode().Perm(); perm != 0o700 {

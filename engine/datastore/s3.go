@@ -115,13 +115,12 @@ func openS3(ctx context.Context, loc location, opts *Options) (*blob.Bucket, err
 		load = append(load, config.WithCredentialsProvider(
 			credentials.NewStaticCredentialsProvider(opts.AWS.AccessKeyID, opts.AWS.SecretAccessKey, "")))
 	}
+	// The SDK's own lines (its default logger prints "SDK ... WARN falling
+	// back to IMDSv1" and the like straight to stderr) go to goflyte's
+	// logger at debug, so the user sees them with --log-level debug only.
+	load = append(load, config.WithLogger(sdkLogger(opts)))
 	if opts.AWS.EnableDebug {
-		log := opts.logger()
-		load = append(load,
-			config.WithClientLogMode(aws.LogRequest|aws.LogResponse|aws.LogRetries|aws.LogSigning),
-			config.WithLogger(logging.LoggerFunc(func(c logging.Classification, format string, v ...any) {
-				log.Debug("aws: " + redact(fmt.Sprintf(format, v...), opts.secrets()))
-			})))
+		load = append(load, config.WithClientLogMode(aws.LogRequest|aws.LogResponse|aws.LogRetries|aws.LogSigning))
 	}
 	cfg, err := config.LoadDefaultConfig(ctx, load...)
 	if err != nil {
@@ -151,5 +150,14 @@ func openS3(ctx context.Context, loc location, opts *Options) (*blob.Bucket, err
 	})
 	return s3blob.OpenBucket(ctx, client, loc.bucket, &s3blob.Options{
 		RequestChecksumCalculation: cfg.RequestChecksumCalculation,
+	})
+}
+
+// sdkLogger is the AWS SDK's logger: every line, whatever its
+// classification, at debug level in opts.Logger, with secrets redacted.
+func sdkLogger(opts *Options) logging.Logger {
+	log := opts.logger()
+	return logging.LoggerFunc(func(c logging.Classification, format string, v ...any) {
+		log.Debug("aws: "+redact(fmt.Sprintf(format, v...), opts.secrets()), "classification", string(c))
 	})
 }

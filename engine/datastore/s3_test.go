@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -186,5 +188,42 @@ func TestS3DebugLogRedacts(t *testing.T) {
 	}
 	if strings.Contains(log.String(), srv.SecretKey) {
 		t.Error("debug log contains the secret key")
+	}
+}
+
+// fakeIMDS is a real HTTP server on 127.0.0.1 standing in for the EC2
+// metadata service of a machine with no instance role: it refuses the
+// IMDSv2 token (so the SDK warns that it falls back to IMDSv1) and has no
+// credentials. It returns what the variables of the SDK must be set to.
+func fakeIMDS(t *testing.T) (endpoint string) {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.NotFound(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+// TestS3SDKWarningsGoToLogger checks that the AWS SDK's own warnings reach
+// Options.Logger at debug level (and so not stderr at the default level):
+// with no credentials anywhere the SDK asks the metadata service, which
+// refuses IMDSv2, and warns "falling back to IMDSv1".
+func TestS3SDKWarningsGoToLogger(t *testing.T) {
+	isolateAWS(t)
+	t.Setenv("AWS_EC2_METADATA_DISABLED", "false")
+	t.Setenv("AWS_EC2_METADATA_SERVICE_ENDPOINT", fakeIMDS(t))
+	var log strings.Builder
+	var opts datastore.Options
+	opts.AWS.Endpoint = "http://127.0.0.1:1" // never reached
+	opts.Logger = newTestLogger(&log)
+	_, err := datastore.Open(context.Background(), "s3://runs/p", opts)
+	if !errors.Is(err, datastore.ErrNoCredentials) {
+		t.Fatalf("Open without credentials = %v, want ErrNoCredentials", err)
+	}
+	if !strings.Contains(log.String(), "[DEBUG] aws: falling back to IMDSv1") {
+		t.Errorf("the SDK's IMDSv1 warning did not reach the logger at debug level; log:\n%s", log.String())
+	}
+	if strings.Contains(log.String(), "[WARN]") {
+		t.Errorf("the SDK's lines must be debug, not warnings:\n%s", log.String())
 	}
 }

@@ -76,7 +76,36 @@ func main() {
 		"chaos":      sdk.Func(chaos),
 		"bad_file":   sdk.Func(badFile),
 		"garbage":    sdk.Func(garbage),
+		"report":     sdk.Func(report),
+		"environ":    sdk.Func(environ),
 	})
+}
+
+type reportIn struct {
+	Panic bool `json:"panic"`
+}
+
+// report records a metric and writes a deck, then fails: with an error,
+// or with a panic when Panic is set. Both must reach the run record and
+// the deck page (a failed task keeps its metrics and decks).
+func report(ctx context.Context, in reportIn) (out, error) {
+	p := sdk.Params(ctx)
+	p.Stats().Incr("report.tries", sdk.Tags{"how": map[bool]string{false: "error", true: "panic"}[in.Panic]})
+	p.Deck("Failure report").Markdown("## What went wrong\n\nthe report task failed on purpose")
+	if in.Panic {
+		panic("report: panicking on purpose")
+	}
+	return out{}, errors.New("report: failing on purpose")
+}
+
+type environOut struct {
+	Environ []string `json:"environ"`
+}
+
+// environ returns its process's environment, for the tests that check
+// what a plugin inherits.
+func environ(context.Context, struct{}) (environOut, error) {
+	return environOut{Environ: os.Environ()}, nil
 }
 
 type badFileIn struct {
