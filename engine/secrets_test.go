@@ -160,7 +160,6 @@ func TestRedactor(t *testing.T) {
 
 func TestPluginEnv(t *testing.T) {
 	cfg := config.Defaults()
-	cfg.Credentials.ClientSecretEnvVar = "CI_OIDC_SECRET"
 	environ := []string{
 		"PATH=/bin",
 		"FLYTE_CREDENTIALS_CLIENT_ID=worker",
@@ -172,8 +171,8 @@ func TestPluginEnv(t *testing.T) {
 		"GOFLYTE_KEYRING_PASSPHRASE=z",
 		"HOME=/root",
 	}
-	environ = append(environ, "FLYTE_CREDENTIALS_CLIENT_SECRET=c", "FLYTE_CREDENTIALS_COMMAND=get-token", "MY_CLIENT_SECRET=m", "FLYTE_CREDENTIALS_CLIENT_ID=cid")
-	if err := cfg.Override("credentials.client_secret_env_var", "MY_CLIENT_SECRET", "test"); err != nil {
+	environ = append(environ, "FLYTE_CREDENTIALS_CLIENT_SECRET=c", "FLYTE_CREDENTIALS_COMMAND=get-token", "FLYTE_CREDENTIALS_CLIENT_ID=cid")
+	if err := cfg.Override("credentials.client_secret_env_var", "CI_OIDC_SECRET", "test"); err != nil {
 		t.Fatal(err)
 	}
 	got := PluginEnv(environ, cfg, "GOFLYTE_KEYRING_PASSPHRASE")
