@@ -80,7 +80,7 @@ func TestCompletionBash(t *testing.T) {
 	}{
 		{"goflyte ru", []string{"run", "runs"}},
 		{"goflyte run --inp", []string{"--input", "--inputs-file"}},
-		{"goflyte runs ", []string{"deck", "list", "logs", "show"}},
+		{"goflyte runs ", []string{"cancel", "deck", "delete", "list", "logs", "prune", "show"}},
 		{"goflyte runs show ", []string{run}},
 		{"goflyte runs show " + run[:5], []string{run}},
 		{"goflyte runs logs " + run + " ", []string{"count", "split"}},

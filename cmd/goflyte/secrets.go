@@ -140,7 +140,7 @@ func runDoctor(ctx context.Context, c *cli, args []string) error {
 		if platform.Usable {
 			usable = "yes"
 		}
-		fmt.Fprintf(c.stdout, "\nPlatform (Temporal):\n  reachable  %s\n  %s\n", usable, platform.Detail)
+		fmt.Fprintf(c.stdout, "\nThe platform (platform.url, Temporal):\n  reachable  %s\n  %s\n", usable, platform.Detail)
 	}
 	fmt.Fprintln(c.stdout, "\nCredentials for the remote engine:")
 	tw := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
