@@ -66,9 +66,11 @@ type LogLine struct {
 const maxOpenLogs = 16
 
 // TaskLogs writes the task logs of one run. It is safe for concurrent use.
-// Writes are buffered until Close, or until the file is closed to make room
-// for another; after Close, each Write goes straight to its file, for the
-// lines of a plugin that arrive after its task returned.
+// Writes are buffered, and the buffers are written out every
+// [LogFlushInterval] (so that readers such as the console can tail a
+// running task), when a file is closed to make room for another, and at
+// Close; after Close, each Write goes straight to its file, for the lines
+// of a plugin that arrive after its task returned.
 type TaskLogs struct {
 	dir string // <run>/logs
 
@@ -78,7 +80,14 @@ type TaskLogs struct {
 	open    []*logFile     // open files, oldest first
 	latest  map[string]int // node -> highest attempt with a file
 	closed  bool
+	stop    chan struct{} // closed by Close; stops the flusher
 }
+
+// LogFlushInterval is how long a task log line may wait in a buffer
+// before it reaches its file. Writing each line at once would cost a
+// system call per line; a run's logs are written out by one goroutine at
+// this pace instead, so a line is readable within about this long.
+const LogFlushInterval = 200 * time.Millisecond
 
 type logKey struct {
 	node    string
@@ -166,6 +175,10 @@ func (l *TaskLogs) file(key logKey) (*logFile, error) {
 		l.madeDir = true
 	}
 	lf := &logFile{name: name}
+	if l.stop == nil && !l.closed {
+		l.stop = make(chan struct{})
+		go l.flusher(l.stop)
+	}
 	if !l.closed { // after Close, Write opens the file itself
 		if err := l.reopen(lf); err != nil {
 			return nil, err
@@ -202,6 +215,27 @@ func (l *TaskLogs) reopen(lf *logFile) error {
 	return nil
 }
 
+// flusher writes out the buffers of the open files every
+// LogFlushInterval until stop is closed.
+func (l *TaskLogs) flusher(stop <-chan struct{}) {
+	t := time.NewTicker(LogFlushInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-t.C:
+		}
+		l.mu.Lock()
+		for _, lf := range l.open {
+			if lf.w.Buffered() > 0 {
+				_ = lf.w.Flush() // an error shows again at the next write or Close
+			}
+		}
+		l.mu.Unlock()
+	}
+}
+
 func (lf *logFile) close() error {
 	err := lf.w.Flush()
 	if cerr := lf.f.Close(); err == nil {
@@ -234,6 +268,9 @@ func (l *TaskLogs) Close() error {
 		errs = append(errs, lf.close())
 	}
 	l.open = nil
+	if l.stop != nil && !l.closed {
+		close(l.stop)
+	}
 	l.closed = true
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("close task logs: %w", err)

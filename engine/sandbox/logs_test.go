@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -199,5 +200,31 @@ func TestTaskLogsConcurrent(t *testing.T) {
 				break
 			}
 		}
+	}
+}
+
+// TestTaskLogsTailable: a line reaches its file while the run goes on
+// (within LogFlushInterval), so that the console can tail a running task.
+func TestTaskLogsTailable(t *testing.T) {
+	_, run := newTestRun(t, "r1")
+	logs := run.TaskLogs()
+	defer logs.Close()
+	if err := logs.Write(&LogLine{Time: time.Unix(0, 0).UTC(), Level: "info", Node: "a", Attempt: 1, Msg: "working"}); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(run.Dir, filepath.FromSlash(logs.File("a")))
+	deadline := time.Now().Add(30 * time.Second) // a hang, not a timing target
+	for {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(string(data), `"msg":"working"`) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the line never reached %s before Close", path)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
