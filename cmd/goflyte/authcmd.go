@@ -99,17 +99,24 @@ func expiryText(exp *time.Time) string {
 	return fmt.Sprintf("%s (in %s)", exp.Format(time.RFC3339), left)
 }
 
-func runLogin(ctx context.Context, c *cli, args []string) error {
-	fs := newFlagSet("login")
-	asJSON := fs.Bool("json", false, "")
+// authCommand parses the flags of login or logout (--json) and builds
+// the token source of the configured credentials.
+func (c *cli) authCommand(name string, args []string) (src *auth.Source, asJSON bool, err error) {
+	fs := newFlagSet(name)
+	jsonFlag := fs.Bool("json", false, "")
 	if err := c.parseFlags(fs, args, 0); err != nil {
-		return err
+		return nil, false, err
 	}
 	cfg, err := c.loadConfig()
 	if err != nil {
-		return err
+		return nil, false, err
 	}
-	src, err := c.tokenSource(cfg, c.logger(cfg), nil)
+	src, err = c.tokenSource(cfg, c.logger(cfg), nil)
+	return src, *jsonFlag, err
+}
+
+func runLogin(ctx context.Context, c *cli, args []string) error {
+	src, asJSON, err := c.authCommand("login", args)
 	if err != nil {
 		return err
 	}
@@ -117,7 +124,7 @@ func runLogin(ctx context.Context, c *cli, args []string) error {
 		return fmt.Errorf("login (auth_mode %s): %w", src.Mode(), err)
 	}
 	if src.Mode() == auth.ModeCommand {
-		if *asJSON {
+		if asJSON {
 			return writeJSON(c.stdout, statusOf(src, nil))
 		}
 		fmt.Fprintln(c.stdout, "credentials.command works: it printed a token. Command tokens are not cached; the command runs again when the service refuses one.")
@@ -133,7 +140,7 @@ func runLogin(ctx context.Context, c *cli, args []string) error {
 		}
 		st.Error = fmt.Sprintf("logged in, but the token could not be cached in %s: %s; set secrets.fallback in flyte.hcl where there is no OS keychain", src.Where(), why)
 	}
-	if *asJSON {
+	if asJSON {
 		if err := writeJSON(c.stdout, st); err != nil {
 			return err
 		}
@@ -147,16 +154,7 @@ func runLogin(ctx context.Context, c *cli, args []string) error {
 }
 
 func runLogout(ctx context.Context, c *cli, args []string) error {
-	fs := newFlagSet("logout")
-	asJSON := fs.Bool("json", false, "")
-	if err := c.parseFlags(fs, args, 0); err != nil {
-		return err
-	}
-	cfg, err := c.loadConfig()
-	if err != nil {
-		return err
-	}
-	src, err := c.tokenSource(cfg, c.logger(cfg), nil)
+	src, asJSON, err := c.authCommand("logout", args)
 	if err != nil {
 		return err
 	}
@@ -164,7 +162,7 @@ func runLogout(ctx context.Context, c *cli, args []string) error {
 	if err != nil {
 		return fmt.Errorf("logout: %s: %w", src.Where(), err)
 	}
-	if *asJSON {
+	if asJSON {
 		return writeJSON(c.stdout, map[string]any{"auth_mode": src.Mode(), "removed": removed, "cached_in": src.Where()})
 	}
 	switch {
