@@ -17,7 +17,6 @@ package oidctest
 import (
 	"bufio"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -25,12 +24,13 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/goflyte/goflyte/internal/testserver"
 )
 
 // EnvRequire names the variable that turns a missing server into a failure.
@@ -215,37 +215,4 @@ func post(ctx context.Context, c *http.Client, u string, form url.Values) (*http
 
 // Find returns the binary, or "" and the directories it tried besides
 // PATH.
-func Find() (bin string, tried []string) {
-	if p, err := exec.LookPath(Binary); err == nil {
-		return p, nil
-	}
-	root, err := moduleRoot()
-	if err != nil {
-		return "", nil
-	}
-	dir := filepath.Join(root, ".tools")
-	p := filepath.Join(dir, Binary)
-	if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0 {
-		return p, nil
-	}
-	return "", []string{dir}
-}
-
-// moduleRoot walks up from the working directory (a test's package
-// directory) to the directory holding the main module's go.mod.
-func moduleRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if b, err := os.ReadFile(filepath.Join(dir, "go.mod")); err == nil && strings.Contains(string(b), "module github.com/goflyte/goflyte\n") {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("no goflyte go.mod above the working directory")
-		}
-		dir = parent
-	}
-}
+func Find() (bin string, tried []string) { return testserver.Find(Binary) }

@@ -11,23 +11,20 @@
 package s3test
 
 import (
-	"bytes"
 	"context"
-	"errors"
 	"fmt"
-	"go/build"
 	"net"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/goflyte/goflyte/internal/testserver"
 )
 
 // Version is the versitygw release the Makefile installs.
@@ -52,7 +49,7 @@ type Server struct {
 // or fails t when the binary is missing (see the package comment).
 func Start(t testing.TB) *Server {
 	t.Helper()
-	bin, tried := find()
+	bin, tried := testserver.Find("versitygw")
 	if bin == "" {
 		msg := fmt.Sprintf("versitygw not found (looked in PATH and %v); run `make test`, or `go install github.com/versity/versitygw/cmd/versitygw@%s`", tried, Version)
 		if os.Getenv(EnvRequire) == "1" {
@@ -84,7 +81,7 @@ func (s *Server) start(t testing.TB, bin string) error {
 	}
 	addr := "127.0.0.1:" + strconv.Itoa(port)
 	cmd := exec.Command(bin, "--access", s.AccessKey, "--secret", s.SecretKey, "--port", addr, "--quiet", "posix", s.Dir)
-	var out syncBuffer
+	var out testserver.Buffer
 	cmd.Stdout = &out
 	cmd.Stderr = &out
 	if err := cmd.Start(); err != nil {
@@ -139,50 +136,6 @@ func (s *Server) Client() *s3.Client {
 	})
 }
 
-// find returns the versitygw binary, or "" and the directories it tried
-// besides PATH.
-func find() (bin string, tried []string) {
-	if p, err := exec.LookPath("versitygw"); err == nil {
-		return p, nil
-	}
-	var dirs []string
-	if gobin := os.Getenv("GOBIN"); gobin != "" {
-		dirs = append(dirs, gobin)
-	}
-	for _, p := range filepath.SplitList(build.Default.GOPATH) {
-		dirs = append(dirs, filepath.Join(p, "bin"))
-	}
-	if root, err := moduleRoot(); err == nil {
-		dirs = append(dirs, filepath.Join(root, ".tools"))
-	}
-	for _, d := range dirs {
-		p := filepath.Join(d, "versitygw")
-		if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0 {
-			return p, nil
-		}
-	}
-	return "", dirs
-}
-
-// moduleRoot walks up from the working directory (a test's package
-// directory) to the directory holding go.mod.
-func moduleRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("no go.mod above the working directory")
-		}
-		dir = parent
-	}
-}
-
 func freePort() (int, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -190,22 +143,4 @@ func freePort() (int, error) {
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
-// syncBuffer collects the server's output for error messages.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
 }

@@ -18,18 +18,15 @@ package remotetest
 
 import (
 	"bufio"
-	"bytes"
-	"errors"
 	"fmt"
-	"go/build"
 	"io"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/goflyte/goflyte/internal/testserver"
 )
 
 // Binary is the program's name; the Makefile installs it into .tools.
@@ -62,7 +59,7 @@ type Server struct {
 	Namespace string // "default"
 	TLS       bool   // the frontend speaks TLS
 	// Output is the server's log (stderr), for failure messages.
-	Output *Buffer
+	Output *testserver.Buffer
 }
 
 // Start starts a server and stops it in t.Cleanup. It skips or fails t when
@@ -70,7 +67,7 @@ type Server struct {
 // server is not ready within a minute.
 func Start(t testing.TB, o Options) *Server {
 	t.Helper()
-	bin, tried := find()
+	bin, tried := testserver.Find(Binary)
 	if bin == "" {
 		msg := fmt.Sprintf("%s not found (looked in PATH and %v); run `make test` or `make .tools/%s`", Binary, tried, Binary)
 		if os.Getenv(EnvRequire) == "1" {
@@ -104,7 +101,7 @@ func Start(t testing.TB, o Options) *Server {
 
 func start(t testing.TB, bin string, args []string) (*Server, error) {
 	cmd := exec.Command(bin, args...)
-	out := &Buffer{}
+	out := &testserver.Buffer{}
 	cmd.Stderr = out
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
@@ -156,75 +153,4 @@ func start(t testing.TB, bin string, args []string) (*Server, error) {
 		stop()
 		return nil, fmt.Errorf("not ready after 60s: %s", out.Tail(4000))
 	}
-}
-
-// find returns the binary, or "" and the directories it tried besides PATH.
-func find() (bin string, tried []string) {
-	if p, err := exec.LookPath(Binary); err == nil {
-		return p, nil
-	}
-	var dirs []string
-	if gobin := os.Getenv("GOBIN"); gobin != "" {
-		dirs = append(dirs, gobin)
-	}
-	for _, p := range filepath.SplitList(build.Default.GOPATH) {
-		dirs = append(dirs, filepath.Join(p, "bin"))
-	}
-	if root, err := moduleRoot(); err == nil {
-		dirs = append(dirs, filepath.Join(root, ".tools"))
-	}
-	for _, d := range dirs {
-		p := filepath.Join(d, Binary)
-		if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0 {
-			return p, nil
-		}
-	}
-	return "", dirs
-}
-
-// moduleRoot walks up from the working directory (a test's package
-// directory) to the directory holding go.mod.
-func moduleRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("no go.mod above the working directory")
-		}
-		dir = parent
-	}
-}
-
-// Buffer collects a process's output; safe for concurrent use.
-type Buffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *Buffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-// String returns everything written so far.
-func (b *Buffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
-
-// Tail returns at most the last n bytes written.
-func (b *Buffer) Tail(n int) string {
-	s := b.String()
-	if len(s) > n {
-		s = "…" + s[len(s)-n:]
-	}
-	return s
 }
