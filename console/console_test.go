@@ -421,3 +421,24 @@ func TestDeck(t *testing.T) {
 		t.Error("the run page does not show the deck in a sandboxed frame")
 	}
 }
+
+// TestTaskPageCheckpoints: the task page lists the checkpoints the
+// task's attempts saved, with their size.
+func TestTaskPageCheckpoints(t *testing.T) {
+	f := newFixture(t)
+	run := "r20261201-100000-aaaaaaaa"
+	dir := filepath.Join(f.sb.RunDir(run), "checkpoints", "a")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "state"), []byte("0123456789"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	page := body(t, f.get("/runs/"+run+"/tasks/a", f.cookie()))
+	if !strings.Contains(page, "<h2>Checkpoints</h2>") || !strings.Contains(page, "<code>checkpoints/a</code></td><td>1</td><td>10</td>") {
+		t.Errorf("the task page does not list the checkpoint:\n%s", page)
+	}
+	if page := body(t, f.get("/runs/"+run+"/tasks/b", f.cookie())); strings.Contains(page, "<h2>Checkpoints</h2>") {
+		t.Error("a task without checkpoints has a Checkpoints section")
+	}
+}

@@ -201,9 +201,16 @@ func (s *Server) taskPage(w http.ResponseWriter, r *http.Request) {
 		httpError(w, r, err)
 		return
 	}
+	attempts := max(task.Attempts, 1)
+	checkpoints, err := sandbox.Checkpoints(dir, name, attempts)
+	if err != nil {
+		httpError(w, r, err)
+		return
+	}
 	s.render(w, r, "task.html", map[string]any{
 		"Title": name + " · " + rec.Name, "Run": rec, "Task": task, "Logs": lines, "Outputs": string(outputs),
 		"Files": s.files(rec.Name, outputs), "Running": rec.Status == sandbox.StatusRunning,
+		"Checkpoints": checkpoints,
 	})
 }
 

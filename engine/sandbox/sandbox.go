@@ -24,6 +24,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -128,4 +129,47 @@ func checkName(name string) error {
 		return errors.New("invalid sandbox name " + strconv.Quote(name))
 	}
 	return nil
+}
+
+// Checkpoint describes the checkpoint an attempt of a task saved.
+type Checkpoint struct {
+	Attempt int    `json:"attempt"`
+	Dir     string `json:"dir"` // relative to the run's directory, slash-separated
+	Files   int    `json:"files"`
+	Bytes   int64  `json:"bytes"`
+}
+
+// Checkpoints lists the checkpoints that attempts 1 to attempts of task
+// saved in the run's directory runDir, oldest first. An attempt that
+// saved none is left out; a checkpoint that cannot be read is an error.
+func Checkpoints(runDir, task string, attempts int) ([]Checkpoint, error) {
+	if err := checkName(task); err != nil {
+		return nil, err
+	}
+	var out []Checkpoint
+	for a := 1; a <= attempts; a++ {
+		rel := "checkpoints/" + attemptName(task, a)
+		dir := filepath.Join(runDir, filepath.FromSlash(rel))
+		if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+			continue
+		}
+		cp := Checkpoint{Attempt: a, Dir: rel}
+		err := filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
+			if err != nil || !d.Type().IsRegular() {
+				return err
+			}
+			info, err := d.Info()
+			if err != nil {
+				return err
+			}
+			cp.Files++
+			cp.Bytes += info.Size()
+			return nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("read checkpoint of %s: %w", attemptName(task, a), err)
+		}
+		out = append(out, cp)
+	}
+	return out, nil
 }

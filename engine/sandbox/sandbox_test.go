@@ -6,6 +6,8 @@ import (
 	"regexp"
 	"testing"
 	"time"
+
+	"github.com/google/go-cmp/cmp"
 )
 
 func TestNewRunAndTaskDirs(t *testing.T) {
@@ -113,5 +115,36 @@ func TestNewRunName(t *testing.T) {
 	}
 	if a == b {
 		t.Errorf("two names for the same second are equal: %s", a)
+	}
+}
+
+func TestCheckpoints(t *testing.T) {
+	_, run := newTestRun(t, "r1")
+	write := func(rel string, data string) {
+		p := filepath.Join(run.Dir, filepath.FromSlash(rel))
+		if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(data), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("checkpoints/t/state", "12345")
+	write("checkpoints/t.3/state", "1")
+	write("checkpoints/t.3/sub/more", "22")
+	write("checkpoints/other/state", "x")
+	got, err := Checkpoints(run.Dir, "t", 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Checkpoint{
+		{Attempt: 1, Dir: "checkpoints/t", Files: 1, Bytes: 5},
+		{Attempt: 3, Dir: "checkpoints/t.3", Files: 2, Bytes: 3}, // attempt 2 saved none
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+	if _, err := Checkpoints(run.Dir, "../x", 1); err == nil {
+		t.Error("a task name with a separator was accepted")
 	}
 }
