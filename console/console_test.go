@@ -3,6 +3,7 @@ package console
 import (
 	"bufio"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/goflyte/goflyte/engine/cache"
 	"github.com/goflyte/goflyte/engine/sandbox"
 )
 
@@ -440,5 +442,79 @@ func TestTaskPageCheckpoints(t *testing.T) {
 	}
 	if page := body(t, f.get("/runs/"+run+"/tasks/b", f.cookie())); strings.Contains(page, "<h2>Checkpoints</h2>") {
 		t.Error("a task without checkpoints has a Checkpoints section")
+	}
+}
+
+// TestCachePage checks the cache page's Run column: a link to the run
+// that wrote the entry while the sandbox still holds it, plain text once
+// it is gone (or for a name that is no run at all), "-" for an entry that
+// does not record its run; /api/cache carries the run as cache list --json.
+func TestCachePage(t *testing.T) {
+	f := newFixture(t)
+	c, err := cache.Open(filepath.Join(t.TempDir(), "cache"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const (
+		kept = "r20261201-100000-aaaaaaaa" // in the fixture's sandbox
+		gone = "r20251130-090000-deadbeef" // pruned: not in it
+		evil = `../../etc"><script>window.pwned=1</script>`
+	)
+	for i, run := range []string{kept, gone, "", evil} {
+		err := c.Put(cache.Sum([]byte{byte(i)}), &cache.Entry{Task: fmt.Sprintf("text.t%d", i), Version: "1", Outputs: json.RawMessage(`{}`), Run: run})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	srv, err := New(Options{Sandbox: f.sb, Cache: c, Poll: 10 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(srv)
+	srv.SetAddr(ts.Listener.Addr().String())
+	t.Cleanup(func() { srv.Close(); ts.Close() })
+	get := func(path string) string {
+		t.Helper()
+		req, _ := http.NewRequest("GET", ts.URL+path, nil)
+		req.Header.Set("Cookie", CookieName+"="+srv.Token())
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Fatalf("GET %s: %s", path, resp.Status)
+		}
+		return body(t, resp)
+	}
+
+	page := get("/cache")
+	for _, want := range []string{
+		`<a class="run" href="/runs/` + kept + `">` + kept + `</a>`,
+		`<span class="run">` + gone + `</span>`,
+		`<td>-</td></tr>`,
+		`<span class="run">../../etc&#34;&gt;&lt;script&gt;window.pwned=1&lt;/script&gt;</span>`,
+	} {
+		if !strings.Contains(page, want) {
+			t.Errorf("cache page lacks %s\n%s", want, page)
+		}
+	}
+	if n := strings.Count(page, `href="/runs/`); n != 1 {
+		t.Errorf("cache page has %d run links, want 1 (only the run still in the sandbox)\n%s", n, page)
+	}
+	if strings.Contains(page, "<script>window.pwned") {
+		t.Errorf("cache page shows a run name as HTML\n%s", page)
+	}
+
+	var infos []cache.Info
+	if err := json.Unmarshal([]byte(get("/api/cache")), &infos); err != nil {
+		t.Fatal(err)
+	}
+	runs := map[string]string{}
+	for _, in := range infos {
+		runs[in.Task] = in.Run
+	}
+	if diff := cmp.Diff(map[string]string{"text.t0": kept, "text.t1": gone, "text.t2": "", "text.t3": evil}, runs); diff != "" {
+		t.Errorf("/api/cache runs by task (-want +got):\n%s", diff)
 	}
 }

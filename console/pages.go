@@ -337,13 +337,36 @@ func (s *Server) apiCache(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, infos)
 }
 
+// cacheRow is one entry on the cache page: its Info, and whether the run
+// that wrote it is still in the sandbox, in which case the page links to
+// the run (a pruned or deleted run, or one the entry does not record, is
+// shown as plain text).
+type cacheRow struct {
+	cache.Info
+	RunExists bool
+}
+
 func (s *Server) cachePage(w http.ResponseWriter, r *http.Request) {
 	infos, err := s.cacheInfos()
 	if err != nil {
 		httpError(w, r, err)
 		return
 	}
-	s.render(w, r, "cache.html", map[string]any{"Title": "Cache", "Entries": infos})
+	rows := make([]cacheRow, len(infos))
+	exists := map[string]bool{} // many entries share a run: one stat each
+	for i, in := range infos {
+		rows[i].Info = in
+		if in.Run == "" {
+			continue
+		}
+		ok, seen := exists[in.Run]
+		if !seen {
+			ok = s.opts.Sandbox.HasRun(in.Run)
+			exists[in.Run] = ok
+		}
+		rows[i].RunExists = ok
+	}
+	s.render(w, r, "cache.html", map[string]any{"Title": "Cache", "Entries": rows})
 }
 
 func (s *Server) workflows() ([]Workflow, error) {

@@ -133,9 +133,10 @@ func (e *Engine) missReason(c *cache.Cache, n *Node, digests map[string]string) 
 	return fmt.Sprintf("%s changed since the latest entry: %s", word, strings.Join(changed, ", "))
 }
 
-// cachePut stores n's outputs under key. A failure to store is logged,
+// cachePut stores n's outputs under key, recording run (the name of the
+// run that produced them) in the entry. A failure to store is logged,
 // not fatal: the task itself succeeded.
-func (e *Engine) cachePut(n *Node, key cache.Key, digests map[string]string, outputs json.RawMessage) {
+func (e *Engine) cachePut(n *Node, key cache.Key, digests map[string]string, outputs json.RawMessage, run string) {
 	c, err := e.openCache()
 	if err != nil {
 		return // reported by the lookup
@@ -146,6 +147,7 @@ func (e *Engine) cachePut(n *Node, key cache.Key, digests map[string]string, out
 		Inputs:  keyedDigests(n, digests),
 		Outputs: outputs,
 		Created: time.Now().UTC(),
+		Run:     run,
 	})
 	if err != nil {
 		e.warnOnce("put-"+n.TaskID(), "could not store a result in the cache", "task", n.TaskID(), "error", err)

@@ -675,7 +675,7 @@ func (x *execution) execute(ctx context.Context, n *Node, tr *TaskRun, args *tas
 			// value is used, never stored.
 			e.warnOnce("secret-out-"+n.TaskID(), "not caching a result that holds a secret value", "task", n.TaskID())
 		case cached:
-			e.cachePut(n, key, args.digests, raw)
+			e.cachePut(n, key, args.digests, raw, x.run.Name)
 		}
 	}
 	return outs, err

@@ -2,7 +2,9 @@ package main
 
 import (
 	"encoding/json"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -59,6 +61,7 @@ func TestE2ECache(t *testing.T) {
 	if r.code != 0 || cacheOutcomes(out)["shout"] != "overwrite" {
 		t.Errorf("--overwrite-cache\n%s", r)
 	}
+	wroteRun := filepath.Base(out.RunDir) // the run that wrote the entry last
 	out, r = x.runJSON("run", path, "--input", "text=a b")
 	if cacheOutcomes(out)["shout"] != "hit" {
 		t.Errorf("after overwrite\n%s", r)
@@ -73,14 +76,37 @@ func TestE2ECache(t *testing.T) {
 	// The cache commands.
 	r = x.run("cache", "list", "--json")
 	var entries []struct {
-		Key, Task, Version string
+		Key, Task, Version, Run string
 	}
 	if err := json.Unmarshal([]byte(r.stdout), &entries); err != nil || r.code != 0 || len(entries) != 2 {
 		t.Fatalf("cache list --json: %v\n%s", err, r)
 	}
+	// Each entry names the run that wrote it: the overwriting run for
+	// "a b" (the hit after it wrote nothing), the --explain run for "a c".
+	for _, en := range entries {
+		if en.Run == "" {
+			t.Errorf("cache list --json: entry %s has no run\n%s", en.Key, r)
+		}
+		if en.Key == key && en.Run != wroteRun {
+			t.Errorf("cache list --json: entry %s names run %q, want %q (the --overwrite-cache run)", en.Key, en.Run, wroteRun)
+		}
+		if _, err := os.Stat(filepath.Join(filepath.Dir(out.RunDir), en.Run, "record.json")); err != nil {
+			t.Errorf("entry %s names run %q, which is not in the sandbox: %v", en.Key, en.Run, err)
+		}
+	}
+	r = x.run("cache", "list")
+	if r.code != 0 || !strings.Contains(r.stdout, "RUN") || !strings.Contains(r.stdout, wroteRun) {
+		t.Errorf("cache list should show a RUN column with %s\n%s", wroteRun, r)
+	}
 	r = x.run("cache", "show", key[:12])
-	if r.code != 0 || !strings.Contains(r.stdout, "text.upper") || !strings.Contains(r.stdout, `"A B"`) {
-		t.Errorf("cache show\n%s", r)
+	if r.code != 0 || !strings.Contains(r.stdout, "text.upper") || !strings.Contains(r.stdout, `"A B"`) ||
+		!strings.Contains(r.stdout, "run      "+wroteRun+"\n") {
+		t.Errorf("cache show should name run %s\n%s", wroteRun, r)
+	}
+	r = x.run("cache", "show", key[:12], "--json")
+	var shown struct{ Run string }
+	if err := json.Unmarshal([]byte(r.stdout), &shown); err != nil || shown.Run != wroteRun {
+		t.Errorf("cache show --json: run %q, want %q (%v)\n%s", shown.Run, wroteRun, err, r)
 	}
 	r = x.run("cache", "list", "--task", "text.split")
 	if r.code != 0 || strings.Contains(r.stdout, "text.upper") {

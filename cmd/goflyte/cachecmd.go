@@ -21,9 +21,11 @@ and inputs are the same. Entries live in local.cache_dir (default: "cache"
 in the sandbox) and are shared by every workflow.
 
   goflyte cache list [--task PLUGIN.TASK]   entries: task, version, key, size,
-                                            created, last hit
+                                            created, last hit, and the run that
+                                            wrote each ("-" if not recorded)
   goflyte cache show KEY                    one entry (KEY or a unique prefix
-                                            of 8+ characters), with its outputs
+                                            of 8+ characters), with its run
+                                            and outputs
   goflyte cache clear --task PLUGIN.TASK    remove a task's entries
   goflyte cache clear --all                 remove every entry
   goflyte cache prune --older-than 720h     remove entries not used for that
@@ -77,10 +79,10 @@ func runCache(ctx context.Context, c *cli, args []string) error {
 			return nil
 		}
 		tw := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "TASK\tVERSION\tKEY\tSIZE\tCREATED\tLAST HIT")
+		fmt.Fprintln(tw, "TASK\tVERSION\tKEY\tSIZE\tCREATED\tLAST HIT\tRUN")
 		for _, in := range infos {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\n", in.Task, in.Version, in.Key.String()[:16], in.Size,
-				in.Created.Local().Format(time.DateTime), lastHit(in))
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\n", in.Task, in.Version, in.Key.String()[:16], in.Size,
+				in.Created.Local().Format(time.DateTime), lastHit(in), orDash(in.Run))
 		}
 		return tw.Flush()
 
@@ -97,12 +99,17 @@ func runCache(ctx context.Context, c *cli, args []string) error {
 			return fmt.Errorf("cache entry %s: %w", key, err)
 		}
 		if *asJSON {
-			return writeJSON(c.stdout, map[string]any{
+			out := map[string]any{
 				"key": key.String(), "task": e.Task, "version": e.Version, "created": e.Created,
 				"inputs": e.Inputs, "outputs": e.Outputs,
-			})
+			}
+			if e.Run != "" {
+				out["run"] = e.Run // as in cache list --json: absent when not recorded
+			}
+			return writeJSON(c.stdout, out)
 		}
-		fmt.Fprintf(c.stdout, "key      %s\ntask     %s\nversion  %s\ncreated  %s\n", key, e.Task, e.Version, e.Created.Local().Format(time.DateTime))
+		fmt.Fprintf(c.stdout, "key      %s\ntask     %s\nversion  %s\ncreated  %s\nrun      %s\n", key, e.Task, e.Version,
+			e.Created.Local().Format(time.DateTime), orDash(e.Run))
 		fmt.Fprintln(c.stdout, "inputs (digests of their values)")
 		for _, name := range sortedStrings(e.Inputs) {
 			fmt.Fprintf(c.stdout, "  %s  %s\n", name, e.Inputs[name][:16])
@@ -140,6 +147,15 @@ func lastHit(in cache.Info) string {
 		return "never"
 	}
 	return in.LastHit.Local().Format(time.DateTime)
+}
+
+// orDash returns s, or "-" if it is empty (a run an old entry did not
+// record).
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
 }
 
 func plural(n int, one, many string) string {

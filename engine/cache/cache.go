@@ -39,6 +39,10 @@ type Entry struct {
 	// current time. (Info.LastHit does not depend on it: the time of the
 	// write is recorded separately.)
 	Created time.Time `json:"created"`
+	// Run names the run that wrote the entry (the name of its sandbox
+	// directory), or is "" if unknown: entries written before it was
+	// recorded have none. It is metadata only, never part of the key.
+	Run string `json:"run,omitempty"`
 }
 
 // Cache is a cache directory. Open it with [Open]. Its methods are safe

@@ -336,6 +336,11 @@ func TestRoundTrip(t *testing.T) {
 			want: &Entry{Task: "t.t", Outputs: json.RawMessage(`{"a":[1,2],"b":{}}`), Created: now},
 		},
 		{
+			name: "run recorded",
+			put:  &Entry{Task: "t.t", Outputs: json.RawMessage(`{}`), Created: now, Run: "20250601-120000-ab12"},
+			want: &Entry{Task: "t.t", Outputs: json.RawMessage(`{}`), Created: now, Run: "20250601-120000-ab12"},
+		},
+		{
 			name: "unicode task and inputs",
 			put:  &Entry{Task: "plügin.tâsk", Inputs: map[string]string{"ä": "00", "b": "11"}, Outputs: json.RawMessage(`{"x":"\n"}`), Created: now},
 			want: &Entry{Task: "plügin.tâsk", Inputs: map[string]string{"ä": "00", "b": "11"}, Outputs: json.RawMessage(`{"x":"\n"}`), Created: now},
@@ -359,6 +364,103 @@ func TestRoundTrip(t *testing.T) {
 				t.Errorf("temporary files left: %q", tf)
 			}
 		})
+	}
+}
+
+// TestRun checks that the run that wrote an entry comes back from Get and
+// List, and in Info's JSON, and that it does not stop GetOutputs.
+func TestRun(t *testing.T) {
+	c := newTestCache(t)
+	k := testKey(1)
+	e := testEntry("a.t", 1)
+	e.Run = "20251201-101500-9f3c"
+	mustPut(t, c, k, e)
+	if got := mustGet(t, c, k).Run; got != e.Run {
+		t.Errorf("Get: Run = %q, want %q", got, e.Run)
+	}
+	outs, err := c.GetOutputs(k)
+	if err != nil || string(outs) != `{"n":1}` {
+		t.Errorf("GetOutputs = %s, %v; want {\"n\":1}", outs, err)
+	}
+	infos, err := c.List("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(infos) != 1 || infos[0].Run != e.Run {
+		t.Fatalf("List = %+v, want one entry with Run %q", infos, e.Run)
+	}
+	b, err := json.Marshal(infos[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(b, []byte(`"run":"20251201-101500-9f3c"`)) {
+		t.Errorf("Info JSON = %s, want the run", b)
+	}
+	b, err = json.Marshal(Info{Key: k, Task: "a.t"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(b, []byte(`"run"`)) {
+		t.Errorf("Info JSON without a run = %s, want no run field", b)
+	}
+}
+
+// TestEntryWithoutRun reads an entry file written before entries recorded
+// their run (testdata/entry-v1-without-run, written by that code): it is
+// still a hit for Get and GetOutputs, listed by List, with Run empty.
+func TestEntryWithoutRun(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join("testdata", "entry-v1-without-run"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := Sum([]byte("old-format"))
+	want := &Entry{
+		Task:    "greet.hello",
+		Version: "1",
+		Inputs:  map[string]string{"name": Sum([]byte(`"world"`)).String()},
+		Outputs: json.RawMessage(`{"greeting":"hello, world"}`),
+		Created: time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC),
+	}
+	c := newTestCache(t)
+	writeFile(t, c.Path(k), string(data))
+	// As Put left it: modified when written (the header's time), so no
+	// hit is recorded yet.
+	if err := os.Chtimes(c.Path(k), want.Created, want.Created); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Dir(c.taskLog("greet.hello")), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	appendFile(t, c.taskLog("greet.hello"), k.String()+"\n")
+	infos, err := c.List("greet.hello")
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantInfo := []Info{{Key: k, Task: "greet.hello", Version: "1", Size: int64(len(data)), Created: want.Created}}
+	if diff := cmp.Diff(wantInfo, infos); diff != "" {
+		t.Errorf("List (-want +got):\n%s", diff)
+	}
+	if infos, err := c.List(""); err != nil || len(infos) != 1 {
+		t.Errorf("List(\"\") = %+v, %v; want the entry", infos, err)
+	}
+	outs, err := c.GetOutputs(k)
+	if err != nil || string(outs) != string(want.Outputs) {
+		t.Errorf("GetOutputs = %s, %v; want a hit with %s", outs, err, want.Outputs)
+	}
+	if diff := cmp.Diff(want, mustGet(t, c, k)); diff != "" {
+		t.Errorf("Get (-want +got):\n%s", diff)
+	}
+	if _, latest, err := c.Latest("greet.hello"); err != nil || latest.Run != "" {
+		t.Errorf("Latest = %+v, %v; want the entry without a run", latest, err)
+	}
+
+	// Rewriting it with a run changes the first line only: same key, and
+	// the outputs read back the same.
+	w := *want
+	w.Run = "20261201-063000-0a1b"
+	mustPut(t, c, k, &w)
+	if diff := cmp.Diff(&w, mustGet(t, c, k)); diff != "" {
+		t.Errorf("Get after Put with a run (-want +got):\n%s", diff)
 	}
 }
 

@@ -27,6 +27,13 @@ import (
 //   - content is two lines: the Entry without its outputs as a JSON
 //     object, then the outputs as compact JSON.
 //
+// The first line's object may gain fields (omitted when empty, decoded
+// by name) without a new version: "run" was added so. Entries written
+// before a field existed decode with it empty, and older code ignores
+// fields it does not know; the checksum covers the line whatever it
+// holds, and the key never depends on it. The one fixed point is that
+// "task" comes first (see hasTask).
+//
 // Get checks that the key is the one asked for, the length is the number
 // of bytes after the header, and the checksum matches; only then does it
 // decode the JSON. So an empty, truncated, extended, bit-flipped or
@@ -56,6 +63,7 @@ type meta struct {
 	Version string            `json:"version"`
 	Inputs  map[string]string `json:"inputs"`
 	Created time.Time         `json:"created"`
+	Run     string            `json:"run,omitempty"`
 }
 
 // encodeEntry returns the file contents for e stored under k, written at
@@ -64,7 +72,7 @@ func encodeEntry(k Key, e *Entry, written time.Time) ([]byte, error) {
 	var body bytes.Buffer
 	enc := json.NewEncoder(&body)
 	enc.SetEscapeHTML(false)
-	err := enc.Encode(meta{Task: e.Task, Version: e.Version, Inputs: e.Inputs, Created: e.Created}) // appends '\n'
+	err := enc.Encode(meta{Task: e.Task, Version: e.Version, Inputs: e.Inputs, Created: e.Created, Run: e.Run}) // appends '\n'
 	if err != nil {
 		return nil, fmt.Errorf("encode entry: %w", err)
 	}
@@ -186,6 +194,7 @@ func decodeEntry(k Key, data []byte) (*Entry, []byte, string) {
 		Inputs:  m.Inputs,
 		Outputs: outputs,
 		Created: m.Created,
+		Run:     m.Run,
 	}, written, ""
 }
 

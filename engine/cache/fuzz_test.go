@@ -26,6 +26,17 @@ func FuzzGet(f *testing.F) {
 		f.Fatal(err)
 	}
 	f.Add(valid)
+	withRun := Sum([]byte("seed run"))
+	if err := c.Put(withRun, &Entry{Task: "p.t", Outputs: json.RawMessage(`{}`), Created: time.Unix(0, 0), Run: "r1"}); err != nil {
+		f.Fatal(err)
+	}
+	// Its key is not k, so as is it reads as misplaced; the seed is for
+	// the mutator to work from.
+	seed, err := os.ReadFile(c.Path(withRun))
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(seed)
 	f.Add([]byte{})
 	f.Add([]byte("goflyte-cache v1\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {

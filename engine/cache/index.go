@@ -35,6 +35,8 @@ type Info struct {
 	// older than the true last hit, and hits within the first hour after
 	// the entry was written are not recorded at all.
 	LastHit time.Time `json:"last_hit"`
+	// Run is the entry's Run: the run that wrote it, "" if not recorded.
+	Run string `json:"run,omitempty"`
 }
 
 // lastHit derives Info.LastHit from an entry file's modification time and
@@ -73,6 +75,7 @@ func (c *Cache) peek(k Key) (_ *Entry, _ Info, ok bool, _ error) {
 		Size:    fi.Size(),
 		Created: e.Created,
 		LastHit: lastHit(fi.ModTime(), written),
+		Run:     e.Run,
 	}, true, nil
 }
 

@@ -566,6 +566,18 @@ func (s Sandbox) LoadRecord(nameOrID string) (*Record, error) {
 	return rec, nil
 }
 
+// HasRun reports whether the sandbox holds a run named name that has a
+// record, as a run listed by ListRecords does. It is false for a name
+// that is not a valid run name (it never looks outside the sandbox's
+// runs) and for a run being deleted. It reads nothing but one stat.
+func (s Sandbox) HasRun(name string) bool {
+	if checkName(name) != nil || strings.HasPrefix(name, ".") {
+		return false
+	}
+	_, err := os.Stat(filepath.Join(s.RunDir(name), recordFile))
+	return err == nil
+}
+
 // ListRecords returns the records of all runs in the sandbox, newest
 // (latest Start) first, without their tasks (Tasks is nil; use LoadRecord
 // for one run's tasks), so that it reads only the head of each record.

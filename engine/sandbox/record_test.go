@@ -822,3 +822,32 @@ func BenchmarkSweep(b *testing.B) {
 		}
 	}
 }
+
+func TestHasRun(t *testing.T) {
+	s, run := newTestRun(t, "r1")
+	mustStart(t, run, startRecord("r1", t0, "a"))
+	if _, err := s.NewRun("r2"); err != nil { // a directory, no record yet
+		t.Fatal(err)
+	}
+	// A record outside the runs directory, which a name must not reach.
+	if err := os.WriteFile(filepath.Join(s.Root, "record.json"), []byte("{}"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		want bool
+	}{
+		{"r1", true},
+		{"r2", false},
+		{"r3", false},
+		{"", false},
+		{"..", false},
+		{".r1", false},
+		{"../runs/r1", false},
+	}
+	for _, tc := range tests {
+		if got := s.HasRun(tc.name); got != tc.want {
+			t.Errorf("HasRun(%q) = %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}
