@@ -9,6 +9,8 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -516,5 +518,66 @@ func TestCachePage(t *testing.T) {
 	}
 	if diff := cmp.Diff(map[string]string{"text.t0": kept, "text.t1": gone, "text.t2": "", "text.t3": evil}, runs); diff != "" {
 		t.Errorf("/api/cache runs by task (-want +got):\n%s", diff)
+	}
+}
+
+// TestRunPageTimeline: the run page's timeline has one bar per attempt,
+// retried attempts marked failed and "retried", each titled with its task
+// and attempt; a task recorded without attempt times (an older record) is
+// one bar from its start to its end.
+func TestRunPageTimeline(t *testing.T) {
+	f := newFixture(t)
+	run, err := f.sb.NewRun("r20261201-120000-cccccccc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := func(from, to int) sandbox.AttemptTime {
+		return sandbox.AttemptTime{Start: t0.Add(time.Duration(from) * time.Second), End: t0.Add(time.Duration(to) * time.Second)}
+	}
+	rec := &sandbox.Record{ID: "local:local:" + run.Name, Workflow: "flaky", Start: t0, Tasks: []sandbox.TaskRecord{
+		{Name: "flaky", Task: "text.flaky", Status: sandbox.StatusPending},
+		{Name: "old", Task: "text.upper", Status: sandbox.StatusPending},
+		{Name: "never", Task: "text.upper", Status: sandbox.StatusPending},
+	}}
+	rc, err := run.StartRecord(rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec.Status, rec.End = sandbox.StatusSucceeded, t0.Add(10*time.Second)
+	rec.Tasks[0] = sandbox.TaskRecord{Name: "flaky", Task: "text.flaky", Status: sandbox.StatusSucceeded, Attempts: 3, Start: t0, End: t0.Add(6 * time.Second),
+		AttemptErrors: []string{"<b>reset</b>", "timed out after 1s"}, AttemptTimes: []sandbox.AttemptTime{at(0, 1), at(2, 3), at(5, 6)}}
+	rec.Tasks[1] = sandbox.TaskRecord{Name: "old", Task: "text.upper", Status: sandbox.StatusSucceeded, Attempts: 2, Start: t0.Add(6 * time.Second), End: t0.Add(10 * time.Second),
+		AttemptErrors: []string{"reset"}}
+	rec.Tasks[2].Status = sandbox.StatusSkipped
+	if err := rc.Finish(rec); err != nil {
+		t.Fatal(err)
+	}
+	r := f.get("/runs/"+run.Name, f.cookie())
+	if r.StatusCode != 200 {
+		t.Fatalf("run page: %d", r.StatusCode)
+	}
+	page := body(t, r)
+	bar := regexp.MustCompile(`<rect class="([^"]*)" data-task="([^"]*)" data-attempt="(\d+)" x="(\d+)"[^>]*><title>([^<]*)</title></rect>`)
+	var got []string
+	lastX := map[string]int{}
+	for _, m := range bar.FindAllStringSubmatch(page, -1) {
+		got = append(got, m[2]+" "+m[3]+" "+m[1]+" | "+m[5])
+		x, _ := strconv.Atoi(m[4])
+		if prev, ok := lastX[m[2]]; ok && x <= prev {
+			t.Errorf("%s attempt %s at x=%d, not after the previous attempt at %d", m[2], m[3], x, prev)
+		}
+		lastX[m[2]] = x
+	}
+	want := []string{
+		"flaky 1 st-failed retried | flaky attempt 1 of 3: failed after 1s: &lt;b&gt;reset&lt;/b&gt;",
+		"flaky 2 st-failed retried | flaky attempt 2 of 3: failed after 1s: timed out after 1s",
+		"flaky 3 st-succeeded | flaky attempt 3 of 3: succeeded after 1s",
+		"old 2 st-succeeded | old attempt 2: succeeded after 4s",
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("timeline bars (-want +got):\n%s", diff)
+	}
+	if !strings.Contains(page, "flaky (3 attempts)") {
+		t.Errorf("the timeline does not label flaky with its attempts")
 	}
 }

@@ -197,51 +197,84 @@ func clip(s string, n int) string {
 	return string(r[:n-1]) + "…"
 }
 
-// timeline draws one bar per task that ran, from its start to its end
-// (or now), scaled to the run.
+// timeline draws a row per task that ran and in it one bar per attempt,
+// from its start to its end (or now), scaled to the run. A retried
+// attempt's bar is failed and marked "retried"; each bar's title names the
+// task, the attempt, how it ended and its error. Records without attempt
+// times draw one bar per task (see [sandbox.TaskRecord.AttemptSpans]).
 func timeline(rec *sandbox.Record) string {
 	start, end := rec.Start, rec.End
 	if end.IsZero() {
 		end = time.Now()
 	}
-	var rows []*sandbox.TaskRecord
+	type row struct {
+		task  *sandbox.TaskRecord
+		spans []sandbox.AttemptSpan
+	}
+	var rows []row
 	for i := range rec.Tasks {
 		t := &rec.Tasks[i]
-		if !t.Start.IsZero() {
-			rows = append(rows, t)
-			if t.End.After(end) {
-				end = t.End
+		spans := t.AttemptSpans()
+		if len(spans) == 0 {
+			continue
+		}
+		rows = append(rows, row{t, spans})
+		for _, sp := range spans {
+			if sp.End.After(end) {
+				end = sp.End
 			}
+		}
+		if len(rows) == 2000 {
+			break
 		}
 	}
 	if len(rows) == 0 {
 		return ""
 	}
-	if len(rows) > 2000 {
-		rows = rows[:2000]
-	}
 	span := end.Sub(start)
 	if span <= 0 {
 		span = time.Millisecond
 	}
-	const labelW, barW, rowH = 200, 600, 18
+	xOf := func(t time.Time) int { return int(float64(barW) * float64(t.Sub(start)) / float64(span)) }
 	var b strings.Builder
 	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" class="timeline" width="%d" height="%d">`, labelW+barW+120, len(rows)*rowH+4)
-	for i, t := range rows {
-		tEnd := t.End
-		if tEnd.IsZero() {
-			tEnd = end
-		}
-		x := labelW + int(float64(barW)*float64(t.Start.Sub(start))/float64(span))
-		w := max(2, int(float64(barW)*float64(tEnd.Sub(t.Start))/float64(span)))
-		y := i*rowH + 2
+	for i, r := range rows {
+		t, y := r.task, i*rowH+2
 		label := t.Name
-		if t.Attempts > 1 {
-			label += fmt.Sprintf(" (%d attempts)", t.Attempts)
+		if n := len(r.spans); n > 1 {
+			label += fmt.Sprintf(" (%d attempts)", n)
 		}
-		fmt.Fprintf(&b, `<text x="0" y="%d">%s</text><rect class="st-%s" x="%d" y="%d" width="%d" height="%d"/><text x="%d" y="%d" class="sub">%s</text>`,
-			y+12, html.EscapeString(clip(label, 30)), html.EscapeString(t.Status), x, y, w, rowH-4, x+w+4, y+12, roundDuration(tEnd.Sub(t.Start)))
+		fmt.Fprintf(&b, `<text x="0" y="%d">%s</text>`, y+12, html.EscapeString(clip(label, 30)))
+		var last time.Time
+		for _, sp := range r.spans {
+			spEnd := sp.End
+			if spEnd.IsZero() {
+				spEnd = end
+			}
+			x := labelW + xOf(sp.Start)
+			w := max(2, labelW+xOf(spEnd)-x)
+			class := "st-" + sp.Status
+			if sp.Attempt < r.spans[len(r.spans)-1].Attempt {
+				class += " retried"
+			}
+			title := fmt.Sprintf("%s attempt %d of %d: %s after %s", t.Name, sp.Attempt, len(r.spans), sp.Status, roundDuration(spEnd.Sub(sp.Start)))
+			if len(r.spans) == 1 {
+				title = fmt.Sprintf("%s attempt %d: %s after %s", t.Name, sp.Attempt, sp.Status, roundDuration(spEnd.Sub(sp.Start)))
+			}
+			if sp.Error != "" {
+				title += ": " + clip(sp.Error, 300)
+			}
+			fmt.Fprintf(&b, `<rect class="%s" data-task="%s" data-attempt="%d" x="%d" y="%d" width="%d" height="%d"><title>%s</title></rect>`,
+				html.EscapeString(class), html.EscapeString(t.Name), sp.Attempt, x, y, w, rowH-4, html.EscapeString(title))
+			last = spEnd
+		}
+		x := labelW + xOf(last)
+		fmt.Fprintf(&b, `<text x="%d" y="%d" class="sub">%s</text>`, x+4, y+12, roundDuration(last.Sub(r.spans[0].Start)))
 	}
 	b.WriteString(`</svg>`)
 	return b.String()
 }
+
+// The timeline's geometry, in pixels: the label column, the bars' width
+// (the whole run) and the height of a row.
+const labelW, barW, rowH = 200, 600, 18

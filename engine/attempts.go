@@ -14,6 +14,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/goflyte/goflyte/engine/sandbox"
 	"github.com/goflyte/goflyte/plugin"
 )
 
@@ -39,9 +40,14 @@ func (e *TimeoutError) Error() string {
 // attempts runs a task, trying it again after a retryable failure as its
 // retry policy allows, with exponential backoff.
 func (x *execution) attempts(ctx context.Context, n *Node, tr *TaskRun, args *taskArgs) (map[string]cty.Value, json.RawMessage, error) {
+	recorded := x.tasks[n.Name] == tr // not an instance of a for_each
 	for attempt := 1; ; attempt++ {
 		tr.Attempts = attempt
+		start := time.Now()
 		outs, raw, err := x.attempt(ctx, n, tr, args)
+		if recorded {
+			tr.AttemptTimes = append(tr.AttemptTimes, sandbox.AttemptTime{Start: start, End: time.Now()})
+		}
 		if err == nil || attempt > n.Retries || ctx.Err() != nil || !retryable(err) {
 			return outs, raw, err
 		}
@@ -49,7 +55,7 @@ func (x *execution) attempts(ctx context.Context, n *Node, tr *TaskRun, args *ta
 		x.taskStats(n, tr).Incr(MetricRetries)
 		msg := x.engine.Redact(err.Error())
 		tr.AttemptErrors = append(tr.AttemptErrors, msg)
-		if x.tasks[n.Name] == tr { // not an instance of a for_each
+		if recorded {
 			x.recordTask(n, tr)
 		}
 		x.engine.Logger.Warn("task attempt failed; retrying", "task", n.Name, "attempt", attempt, "attempts", n.Retries+1, "wait", wait, "error", msg)

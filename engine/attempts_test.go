@@ -2,8 +2,10 @@ package engine
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -40,6 +42,62 @@ func TestRetriesRetryableErrors(t *testing.T) {
 	}
 }
 
+// TestAttemptTimesRecorded: a task retried twice records its three
+// attempts' times, in order and apart by at least the backoff, and the
+// record reads them as two failed attempts and a succeeded one.
+func TestAttemptTimesRecorded(t *testing.T) {
+	e, _ := newTestEngine(t)
+	res := mustRun(t, e, `workflow "r" {
+  task "r" {
+    uses          = "fake.retryable"
+    inputs        = { fails = 2 }
+    retries       = 2
+    retry_backoff = "20ms"
+  }
+}`, nil, RunOptions{})
+	if res.Status != StatusSucceeded {
+		t.Fatalf("status %s, err %v", res.Status, res.Err)
+	}
+	tr := res.Tasks[0]
+	if len(tr.AttemptTimes) != 3 {
+		t.Fatalf("attempt times %v, want 3", tr.AttemptTimes)
+	}
+	prevEnd := tr.Start
+	for i, at := range tr.AttemptTimes {
+		if at.Start.Before(prevEnd) || at.End.Before(at.Start) {
+			t.Errorf("attempt %d: %v to %v, after the previous end %v", i+1, at.Start, at.End, prevEnd)
+		}
+		// The engine waits 20ms, then 40ms, between attempts.
+		if i > 0 {
+			if backoff := 20 * time.Millisecond << (i - 1); at.Start.Sub(prevEnd) < backoff {
+				t.Errorf("attempt %d started %v after attempt %d ended, want at least the backoff %v", i+1, at.Start.Sub(prevEnd), i, backoff)
+			}
+		}
+		prevEnd = at.End
+	}
+	if tr.End.Before(prevEnd) {
+		t.Errorf("task ended %v, before its last attempt %v", tr.End, prevEnd)
+	}
+	rec := loadRecord(t, e, res.ExecutionID)
+	got := rec.Tasks[0]
+	if len(got.AttemptTimes) != 3 {
+		t.Fatalf("recorded attempt times %v, want 3", got.AttemptTimes)
+	}
+	for i, at := range got.AttemptTimes {
+		if !at.Start.Equal(tr.AttemptTimes[i].Start) || !at.End.Equal(tr.AttemptTimes[i].End) {
+			t.Errorf("recorded attempt %d: %v, ran %v", i+1, at, tr.AttemptTimes[i])
+		}
+	}
+	var statuses []string
+	for _, sp := range got.AttemptSpans() {
+		statuses = append(statuses, fmt.Sprintf("%d %s %t", sp.Attempt, sp.Status, sp.Error != ""))
+	}
+	want := []string{"1 failed true", "2 failed true", "3 succeeded false"}
+	if !slices.Equal(statuses, want) {
+		t.Errorf("spans %q, want %q", statuses, want)
+	}
+}
+
 func TestRetriesRunOut(t *testing.T) {
 	e, _ := newTestEngine(t)
 	res := mustRun(t, e, `workflow "r" {
@@ -52,6 +110,10 @@ func TestRetriesRunOut(t *testing.T) {
 }`, nil, RunOptions{})
 	if res.Status != StatusFailed || res.Tasks[0].Attempts != 2 {
 		t.Fatalf("status %s, attempts %d", res.Status, res.Tasks[0].Attempts)
+	}
+	rec := loadRecord(t, e, res.ExecutionID)
+	if spans := rec.Tasks[0].AttemptSpans(); len(spans) != 2 || spans[1].Status != string(StatusFailed) || spans[1].Error == "" {
+		t.Errorf("recorded attempts %+v, want 2, the last failed with the task's error", spans)
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -126,6 +127,9 @@ func (x *execution) taskRecord(n *Node, tr *TaskRun) sandbox.TaskRecord {
 	}
 	if len(tr.AttemptErrors) > 0 {
 		t.AttemptErrors = append([]string(nil), tr.AttemptErrors...)
+	}
+	if len(tr.AttemptTimes) > 0 {
+		t.AttemptTimes = slices.Clone(tr.AttemptTimes)
 	}
 	if e.cacheUsed(n) && tr.Cache == "" && tr.Status != StatusPending {
 		t.Cache = sandbox.CacheOff

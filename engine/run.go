@@ -145,6 +145,9 @@ type TaskRun struct {
 	CacheReason string
 	// AttemptErrors are the errors of the attempts that were retried.
 	AttemptErrors []string
+	// AttemptTimes are when each attempt that called the plugin started
+	// and ended, in order (not kept for the instances of a for_each).
+	AttemptTimes []sandbox.AttemptTime
 	// Instances counts the instances of a task with for_each, and
 	// FailedInstances lists those that failed ("<key>: <error>").
 	Instances       int

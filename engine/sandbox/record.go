@@ -164,6 +164,14 @@ type TaskRecord struct {
 	// AttemptErrors are the errors of the attempts that were retried, in
 	// order (the last attempt's error, if it failed, is Error).
 	AttemptErrors []string `json:"attempt_errors,omitempty"`
+	// AttemptTimes are when each attempt that ran started and ended, in
+	// order: attempt i (from 0) failed with AttemptErrors[i] when i <
+	// len(AttemptErrors), and the last one has the task's outcome. Empty
+	// for a task that did not call its plugin (a cache hit, a resumed
+	// task, a for_each or sub-workflow node) and in records written
+	// before it existed; [TaskRecord.AttemptSpans] falls back to Start
+	// and End then.
+	AttemptTimes []AttemptTime `json:"attempt_times,omitempty"`
 	// Instances counts the instances of a task with for_each;
 	// FailedInstances lists those that failed, as "<key>: <error>".
 	Instances       int      `json:"instances,omitempty"`
@@ -182,6 +190,60 @@ type TaskRecord struct {
 	// Metrics are the task's counters, gauges and timers and the engine's
 	// metrics of it (names starting "engine."), sorted by name and tags.
 	Metrics []Metric `json:"metrics,omitempty"`
+}
+
+// AttemptTime is when one attempt of a task ran. End is zero while it runs.
+type AttemptTime struct {
+	Start time.Time `json:"start"`
+	End   time.Time `json:"end,omitzero"`
+}
+
+// AttemptSpan is one attempt of a task as [TaskRecord.AttemptSpans] reads
+// it from the record: its number (from 1), when it ran, and how it ended.
+type AttemptSpan struct {
+	Attempt    int
+	Start, End time.Time // End is zero while the attempt runs
+	// Status is StatusFailed for an attempt that was retried, and the
+	// task's status for its last attempt.
+	Status string
+	// Error is a retried attempt's error, or the task's for the last.
+	Error string
+}
+
+// AttemptSpans returns the attempts of the task that ran, in order: one
+// per AttemptTimes, or, for a record without them (an older record, a
+// cache hit, a for_each node), one span from Start to End numbered
+// Attempts (at least 1). While the task runs after a retry, a last span
+// from the previous attempt's end stands for the attempt under way (the
+// backoff wait included). It returns nil for a task that never started.
+func (t *TaskRecord) AttemptSpans() []AttemptSpan {
+	if len(t.AttemptTimes) == 0 {
+		if t.Start.IsZero() {
+			return nil
+		}
+		return []AttemptSpan{{Attempt: max(t.Attempts, 1), Start: t.Start, End: t.End, Status: t.Status, Error: t.Error}}
+	}
+	spans := make([]AttemptSpan, len(t.AttemptTimes))
+	last := len(t.AttemptTimes) - 1
+	for i, at := range t.AttemptTimes {
+		sp := AttemptSpan{Attempt: i + 1, Start: at.Start, End: at.End}
+		switch {
+		case i < len(t.AttemptErrors):
+			sp.Status, sp.Error = StatusFailed, t.AttemptErrors[i]
+		case i == last:
+			sp.Status, sp.Error = t.Status, t.Error
+		default: // a retried attempt whose error is missing: still failed
+			sp.Status = StatusFailed
+		}
+		spans[i] = sp
+	}
+	if t.Status == StatusRunning && len(t.AttemptErrors) >= len(t.AttemptTimes) {
+		// Every recorded attempt was retried and the task goes on: the
+		// next attempt is waiting out its backoff or running, and is
+		// recorded when it ends. It is shown from the previous end.
+		spans = append(spans, AttemptSpan{Attempt: len(spans) + 1, Start: t.AttemptTimes[last].End, Status: StatusRunning})
+	}
+	return spans
 }
 
 // Metric is one series of a task's metrics (a name and a set of tags),

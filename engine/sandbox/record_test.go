@@ -126,6 +126,12 @@ func TestRecordRoundTrip(t *testing.T) {
 		Name: "report", Task: "text.report", Status: StatusFailed, Attempts: 3,
 		Start: t0.Add(time.Second), End: t0.Add(2 * time.Second), Cache: CacheOff,
 		Error: "plugin crashed", Stderr: "panic: boom\n\ngoroutine 1 [running]:\n",
+		AttemptErrors: []string{"timed out after 100ms", "plugin crashed"},
+		AttemptTimes: []AttemptTime{
+			{Start: t0.Add(time.Second), End: t0.Add(1100 * time.Millisecond)},
+			{Start: t0.Add(1200 * time.Millisecond), End: t0.Add(1300 * time.Millisecond)},
+			{Start: t0.Add(1500 * time.Millisecond), End: t0.Add(2 * time.Second)},
+		},
 	}
 	if err := rc.Finish(want); err != nil {
 		t.Fatal(err)
@@ -849,5 +855,78 @@ func TestHasRun(t *testing.T) {
 		if got := s.HasRun(tc.name); got != tc.want {
 			t.Errorf("HasRun(%q) = %v, want %v", tc.name, got, tc.want)
 		}
+	}
+}
+
+func TestAttemptSpans(t *testing.T) {
+	at := func(from, to int) AttemptTime {
+		return AttemptTime{Start: t0.Add(time.Duration(from) * time.Second), End: t0.Add(time.Duration(to) * time.Second)}
+	}
+	tests := []struct {
+		name string
+		task TaskRecord
+		want []AttemptSpan
+	}{
+		{"not started", TaskRecord{Status: StatusPending}, nil},
+		{"one attempt", TaskRecord{Status: StatusSucceeded, Attempts: 1, Start: t0, End: t0.Add(time.Second), AttemptTimes: []AttemptTime{at(0, 1)}},
+			[]AttemptSpan{{Attempt: 1, Start: t0, End: t0.Add(time.Second), Status: StatusSucceeded}}},
+		{"retried twice, then succeeded", TaskRecord{Status: StatusSucceeded, Attempts: 3, Start: t0, End: t0.Add(6 * time.Second),
+			AttemptErrors: []string{"e1", "e2"}, AttemptTimes: []AttemptTime{at(0, 1), at(2, 3), at(5, 6)}},
+			[]AttemptSpan{
+				{Attempt: 1, Start: t0, End: t0.Add(time.Second), Status: StatusFailed, Error: "e1"},
+				{Attempt: 2, Start: t0.Add(2 * time.Second), End: t0.Add(3 * time.Second), Status: StatusFailed, Error: "e2"},
+				{Attempt: 3, Start: t0.Add(5 * time.Second), End: t0.Add(6 * time.Second), Status: StatusSucceeded},
+			}},
+		{"retries ran out", TaskRecord{Status: StatusFailed, Attempts: 2, Start: t0, End: t0.Add(3 * time.Second), Error: "last",
+			AttemptErrors: []string{"first"}, AttemptTimes: []AttemptTime{at(0, 1), at(2, 3)}},
+			[]AttemptSpan{
+				{Attempt: 1, Start: t0, End: t0.Add(time.Second), Status: StatusFailed, Error: "first"},
+				{Attempt: 2, Start: t0.Add(2 * time.Second), End: t0.Add(3 * time.Second), Status: StatusFailed, Error: "last"},
+			}},
+		{"running after a retry", TaskRecord{Status: StatusRunning, Attempts: 1, Start: t0,
+			AttemptErrors: []string{"e1"}, AttemptTimes: []AttemptTime{at(0, 1)}},
+			[]AttemptSpan{
+				{Attempt: 1, Start: t0, End: t0.Add(time.Second), Status: StatusFailed, Error: "e1"},
+				{Attempt: 2, Start: t0.Add(time.Second), Status: StatusRunning},
+			}},
+		{"older record: one span from start to end", TaskRecord{Status: StatusSucceeded, Attempts: 3, Start: t0, End: t0.Add(6 * time.Second), AttemptErrors: []string{"e1", "e2"}},
+			[]AttemptSpan{{Attempt: 3, Start: t0, End: t0.Add(6 * time.Second), Status: StatusSucceeded}}},
+		{"cache hit without attempts", TaskRecord{Status: StatusSucceeded, Start: t0, End: t0, Cache: CacheHit},
+			[]AttemptSpan{{Attempt: 1, Start: t0, End: t0, Status: StatusSucceeded}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if diff := cmp.Diff(tt.want, tt.task.AttemptSpans()); diff != "" {
+				t.Errorf("spans (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestRecordBeforeAttemptTimes loads a record written before TaskRecord
+// had AttemptTimes: it loads, and each task that ran is one span.
+func TestRecordBeforeAttemptTimes(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join("testdata", "record-before-attempt-times.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, run := newTestRun(t, "r20261120-090000-00000001")
+	if err := os.WriteFile(filepath.Join(run.Dir, "record.json"), data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	rec := mustLoad(t, s, run.Name)
+	if rec.Status != StatusSucceeded || len(rec.Tasks) != 2 {
+		t.Fatalf("status %q, %d tasks", rec.Status, len(rec.Tasks))
+	}
+	count := rec.Tasks[1]
+	if count.AttemptTimes != nil {
+		t.Errorf("attempt times %v, want none", count.AttemptTimes)
+	}
+	want := []AttemptSpan{{Attempt: 3, Start: count.Start, End: count.End, Status: StatusSucceeded}}
+	if diff := cmp.Diff(want, count.AttemptSpans()); diff != "" {
+		t.Errorf("spans (-want +got):\n%s", diff)
+	}
+	if !count.Start.Equal(time.Date(2026, 11, 20, 9, 0, 1, 0, time.UTC)) {
+		t.Errorf("start %v", count.Start)
 	}
 }
