@@ -23,8 +23,9 @@ type event struct {
 }
 
 // A hub reads one source (a run, or the sandbox's list of runs) on behalf
-// of every stream that shows it, and keeps the events it made, so that a
-// stream resuming from Last-Event-ID gets exactly the events after it.
+// of every stream that shows it, and keeps the events it made (the newest
+// maxHubEvents at most), so that a stream resuming from Last-Event-ID gets
+// exactly the events after it, or a "reset" event when they are gone.
 // Ids are "<epoch>-<n>": the epoch tells a hub's ids from another's (a
 // console restarted, a hub made again).
 type hub struct {
@@ -32,11 +33,15 @@ type hub struct {
 
 	mu      sync.Mutex
 	events  []event
+	base    int // the number of events dropped from the front of events
 	changed chan struct{} // closed when events grow or the hub ends
 	ended   bool          // no more events
 	subs    int
 	idle    time.Time // when subs last fell to 0
 }
+
+// maxHubEvents bounds the events a hub keeps for resuming streams.
+const maxHubEvents = 20000
 
 func newHub() *hub {
 	var b [4]byte
@@ -50,6 +55,13 @@ func (h *hub) add(evs []event, end bool) {
 	}
 	h.mu.Lock()
 	h.events = append(h.events, evs...)
+	if len(h.events) > maxHubEvents {
+		// A console may be left running for weeks: keep the newest half.
+		// A stream that resumes from before them is told to reset.
+		drop := len(h.events) - maxHubEvents/2
+		h.events = append(h.events[:0:0], h.events[drop:]...)
+		h.base += drop
+	}
 	if end {
 		h.ended = true
 	}
@@ -198,7 +210,16 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, h *hub) {
 	defer ping.Stop()
 	for {
 		h.mu.Lock()
-		evs := h.events[min(next, len(h.events)):]
+		if next < h.base {
+			// The events after Last-Event-ID are no longer kept: the page
+			// reloads for the current state and streams on from there.
+			next = h.base
+			h.mu.Unlock()
+			fmt.Fprintf(w, "id: %s-%d\nevent: reset\ndata: {}\n\n", h.epoch, next)
+			fl.Flush()
+			continue
+		}
+		evs := h.events[min(next-h.base, len(h.events)):]
 		ended, changed := h.ended, h.changed
 		h.mu.Unlock()
 		for _, ev := range evs {

@@ -41,6 +41,7 @@ document.addEventListener("submit", (e) => {
 
 function liveGraph(graph) {
   const es = new EventSource(graph.dataset.live);
+  es.addEventListener("reset", () => location.reload());
   const counts = {};
   es.addEventListener("task", (e) => {
     const t = JSON.parse(e.data);
@@ -77,6 +78,7 @@ function liveGraph(graph) {
 function liveLog(table) {
   const task = table.dataset.task;
   const es = new EventSource(table.dataset.live);
+  es.addEventListener("reset", () => location.reload());
   es.addEventListener("log", (e) => {
     const l = JSON.parse(e.data);
     if (!ofTask(l.node, task)) return;
@@ -104,6 +106,7 @@ function liveLog(table) {
 function liveRuns(table) {
   const wf = table.dataset.workflow, status = table.dataset.status;
   const es = new EventSource(table.dataset.live);
+  es.addEventListener("reset", () => location.reload());
   es.addEventListener("run", (e) => {
     const r = JSON.parse(e.data);
     let tr = document.getElementById("run-" + r.name);
