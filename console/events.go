@@ -33,7 +33,7 @@ type hub struct {
 
 	mu      sync.Mutex
 	events  []event
-	base    int // the number of events dropped from the front of events
+	base    int           // the number of events dropped from the front of events
 	changed chan struct{} // closed when events grow or the hub ends
 	ended   bool          // no more events
 	subs    int
