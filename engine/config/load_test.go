@@ -840,12 +840,15 @@ func TestRootSample(t *testing.T) {
 
 func TestSecretMasking(t *testing.T) {
 	work := t.TempDir()
-	secrets := []string{"file-secret-1", "file-secret-2", "env-secret-3", "env-secret-4"}
+	secrets := []string{"file-secret-1", "file-secret-2", "env-secret-3", "env-secret-4", "proxy-secret-5"}
 	writeConfigFile(t, filepath.Join(work, "flyte.hcl"), `credentials {
   client_secret = "file-secret-1"
 }
 aws {
   secret_access_key = "file-secret-2"
+}
+platform {
+  http_proxy_url = "http://me:proxy-secret-5@127.0.0.1:3128"
 }
 `)
 	env := map[string]string{
@@ -889,6 +892,15 @@ aws {
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("secret settings (-want +got):\n%s", diff)
+	}
+	// A password in a URL is cut out, the rest shown; the field keeps it.
+	for _, s := range cfg.Settings() {
+		if s.Name() == "platform.http_proxy_url" && s.Display != "http://me:xxxxx@127.0.0.1:3128" {
+			t.Errorf("platform.http_proxy_url shows %q", s.Display)
+		}
+	}
+	if cfg.Platform.HTTPProxyURL != "http://me:proxy-secret-5@127.0.0.1:3128" {
+		t.Errorf("the field lost the password: %q", cfg.Platform.HTTPProxyURL)
 	}
 }
 

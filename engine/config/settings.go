@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"net/url"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -369,7 +370,9 @@ type Setting struct {
 	Value any `json:"value"`
 	// Display is the value in the form a FLYTE_* environment variable takes:
 	// strings as they are, booleans as true or false, numbers in decimal,
-	// lists joined with ", ". Secret-bearing settings that are set show [Mask].
+	// lists joined with ", ". Secret-bearing settings that are set show [Mask];
+	// a URL with a password in it shows it as "xxxxx" (url.URL.Redacted),
+	// in Value too.
 	Display string `json:"display"`
 	// Secret reports whether the setting is secret-bearing.
 	Secret bool   `json:"secret"`
@@ -402,6 +405,14 @@ func (c *Config) Settings() []Setting {
 		}
 		if (k.secret || c.fromSecretEnv(k)) && s.Display != "" {
 			s.Value, s.Display = Mask, Mask
+		} else if str, ok := v.(string); ok {
+			// A URL may carry a password (platform.http_proxy_url =
+			// "http://user:password@proxy:3128"): show it without.
+			if u, err := url.Parse(str); err == nil && u.User != nil {
+				if _, has := u.User.Password(); has {
+					s.Value, s.Display = u.Redacted(), u.Redacted()
+				}
+			}
 		}
 		out = append(out, s)
 	}
