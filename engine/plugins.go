@@ -274,8 +274,9 @@ func (p *Plugins) Close() {
 // the variables that carry secrets, so that a plugin sees only the secrets
 // its task declared (sent with the task) and not the whole chain. Removed:
 // every variable with the secrets env prefix (FLYTE_SECRETS_...), the
-// FLYTE_* overrides of secret-bearing settings and of every credentials
-// setting (FLYTE_CREDENTIALS_*), the variable that
+// FLYTE_* overrides of secret-bearing settings, of every credentials
+// setting (FLYTE_CREDENTIALS_*) and of platform.http_proxy_url (it may
+// hold the proxy's password), the variable that
 // credentials.client_secret_env_var names, and the names in extra (the
 // keyring passphrase variable). Everything else, PATH and HOME among it,
 // passes. It is the whole environment of a plugin: [plugin.Launch] does
@@ -283,7 +284,8 @@ func (p *Plugins) Close() {
 func PluginEnv(environ []string, cfg *config.Config, extra ...string) []string {
 	drop := map[string]bool{}
 	for _, s := range cfg.Settings() {
-		if s.Secret || s.Section == "credentials" {
+		// platform.http_proxy_url may carry the proxy's password.
+		if s.Secret || s.Section == "credentials" || s.Name() == "platform.http_proxy_url" {
 			drop[s.EnvVar()] = true
 		}
 	}

@@ -171,7 +171,8 @@ func TestPluginEnv(t *testing.T) {
 		"GOFLYTE_KEYRING_PASSPHRASE=z",
 		"HOME=/root",
 	}
-	environ = append(environ, "FLYTE_CREDENTIALS_CLIENT_SECRET=c", "FLYTE_CREDENTIALS_COMMAND=get-token", "FLYTE_CREDENTIALS_CLIENT_ID=cid")
+	environ = append(environ, "FLYTE_CREDENTIALS_CLIENT_SECRET=c", "FLYTE_CREDENTIALS_COMMAND=get-token", "FLYTE_CREDENTIALS_CLIENT_ID=cid",
+		"FLYTE_PLATFORM_HTTP_PROXY_URL=http://me:pw@proxy:3128")
 	if err := cfg.Override("credentials.client_secret_env_var", "CI_OIDC_SECRET", "test"); err != nil {
 		t.Fatal(err)
 	}
