@@ -51,12 +51,12 @@ run: build plugins ## build everything and run the example workflow
 # renderer (whose browser test links chromedp) run without it, so the cloud
 # SDKs and chromedp are compiled once, not a second time with -race: that
 # keeps make test near 5 minutes on a fresh 2-core machine. The
-# credentials tests (auth) and engine/remote (the Temporal connection) run
+# credentials tests (auth) and remote (the Temporal connection) run
 # without it too: their tests need the OIDC and Temporal test servers,
 # which are built beside the race tests, and -race would compile the
 # Temporal SDK a second time.
-NORACE_PKGS := ./cmd/... ./engine/datastore/... ./engine/deck/... ./engine/remote/... ./auth/...
-RACE_PKGS = $$($(GO) list ./... | grep -v -e '/cmd/' -e '/engine/datastore' -e '/engine/deck' -e '/engine/remote' -e '/goflyte/auth')
+NORACE_PKGS := ./cmd/... ./engine/datastore/... ./engine/deck/... ./remote/... ./auth/...
+RACE_PKGS = $$($(GO) list ./... | grep -v -e '/cmd/' -e '/engine/datastore' -e '/engine/deck' -e '/goflyte/remote' -e '/goflyte/auth')
 
 # First builds of versitygw (over a minute), the OIDC test server (about
 # 80 s) and the Temporal test server (about 15 minutes cold, seconds from
@@ -104,7 +104,7 @@ $(TOOLS)/versitygw:
 # binary fail the auth tests instead of skipping them.
 $(TOOLS)/oidc-testserver: $(OIDC_TESTSERVER_SRC)
 	cd testservers/oidc && $(GO) build -o $(TOOLS)/oidc-testserver .
-# A real Temporal server for engine/remote's tests: a small program in a
+# A real Temporal server for remote's tests: a small program in a
 # module of its own (testservers/temporal, versions pinned in its go.mod)
 # that embeds the server library with SQLite, TLS and the JWT authorizer.
 # The main module never links the server. A cold build takes about 15

@@ -7,7 +7,7 @@
 // client_secret_location, then the variable client_secret_env_var names;
 // a secret from the file or the variable forces the ClientSecret mode; a
 // command with no auth_mode selects the command mode). [New] makes a
-// [Source], a [TokenSource] for Options.Token of engine/remote.Dial;
+// [Source], a [TokenSource] for Options.Token of remote.Dial;
 // [Source.Proxy] is the one for Options.ProxyToken (proxy_command).
 //
 // # Modes

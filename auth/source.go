@@ -14,7 +14,7 @@ import (
 )
 
 // TokenSource gives bearer tokens for calls to a service. It is the seam
-// engine/remote dials with (Options.Token, Options.ProxyToken).
+// remote dials with (Options.Token, Options.ProxyToken).
 type TokenSource interface {
 	Token(ctx context.Context) (string, error)
 	// Invalidate drops a token the service refused, so the next Token call

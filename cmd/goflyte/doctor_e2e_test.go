@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/goflyte/goflyte/engine/remote/remotetest"
+	"github.com/goflyte/goflyte/remote/remotetest"
 )
 
 // TestE2EDoctorPlatform runs goflyte doctor against a real Temporal test

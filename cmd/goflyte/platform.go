@@ -8,7 +8,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/goflyte/goflyte/engine/config"
-	"github.com/goflyte/goflyte/engine/remote"
+	"github.com/goflyte/goflyte/remote"
 )
 
 // platformOptions are the connection options of the platform block.

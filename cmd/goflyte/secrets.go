@@ -13,7 +13,7 @@ import (
 
 	"github.com/goflyte/goflyte/auth"
 	"github.com/goflyte/goflyte/engine/config"
-	"github.com/goflyte/goflyte/engine/remote"
+	"github.com/goflyte/goflyte/remote"
 	"github.com/goflyte/goflyte/secretsbackends"
 )
 

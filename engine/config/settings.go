@@ -162,7 +162,7 @@ func (s Secrets) KeychainTimeout() time.Duration {
 }
 
 // Platform holds the "platform" block: how to reach the Temporal service
-// that runs workflows remotely (engine/remote dials it).
+// that runs workflows remotely (package remote dials it).
 type Platform struct {
 	// URL is the Temporal frontend, host:port (url, default
 	// "localhost:30080"). A leading "dns:///" (Flytekit's form) is removed,

@@ -1,7 +1,7 @@
 // Package testserver finds the binaries of the real servers that tests
 // start (versitygw, the Temporal and OpenID Connect test servers that
 // make test builds into .tools) and collects their output. It serves the
-// test helpers engine/datastore/s3test, engine/remote/remotetest and
+// test helpers engine/datastore/s3test, remote/remotetest and
 // auth/oidctest; nothing else should need it.
 package testserver
 

@@ -11,8 +11,8 @@ import (
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 
-	"github.com/goflyte/goflyte/engine/remote"
-	"github.com/goflyte/goflyte/engine/remote/remotetest"
+	"github.com/goflyte/goflyte/remote"
+	"github.com/goflyte/goflyte/remote/remotetest"
 )
 
 // noop is the activity: it does nothing and returns its input.

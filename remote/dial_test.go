@@ -12,8 +12,8 @@ import (
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 
-	"github.com/goflyte/goflyte/engine/remote"
-	"github.com/goflyte/goflyte/engine/remote/remotetest"
+	"github.com/goflyte/goflyte/remote"
+	"github.com/goflyte/goflyte/remote/remotetest"
 )
 
 // dial connects with o and fails the test on error.

@@ -5,7 +5,7 @@ import (
 	"fmt"
 
 	"github.com/goflyte/goflyte/engine/config"
-	"github.com/goflyte/goflyte/engine/remote"
+	"github.com/goflyte/goflyte/remote"
 )
 
 // Dial connects with the settings of the platform block; the error names
