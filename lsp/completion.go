@@ -18,13 +18,7 @@ func (s *server) completion(params json.RawMessage) (any, error) {
 	if err := decode(params, &p); err != nil {
 		return nil, err
 	}
-	s.ensureSchemas()
-	d, _, err := s.snapshot(p.TextDocument.URI)
-	if err != nil {
-		return nil, err
-	}
-	off := d.text.offset(p.Position)
-	v, err := s.view(p.TextDocument.URI, off)
+	v, off, err := s.viewAt(p, true)
 	if err != nil {
 		return nil, err
 	}

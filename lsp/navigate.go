@@ -16,13 +16,7 @@ func (s *server) hover(params json.RawMessage) (any, error) {
 	if err := decode(params, &p); err != nil {
 		return nil, err
 	}
-	s.ensureSchemas()
-	d, _, err := s.snapshot(p.TextDocument.URI)
-	if err != nil {
-		return nil, err
-	}
-	off := d.text.offset(p.Position)
-	v, err := s.view(p.TextDocument.URI, off)
+	v, off, err := s.viewAt(p, true)
 	if err != nil {
 		return nil, err
 	}
@@ -30,7 +24,7 @@ func (s *server) hover(params json.RawMessage) (any, error) {
 	if text == "" {
 		return nil, nil
 	}
-	rng := d.text.span(start, end)
+	rng := v.doc.text.span(start, end)
 	return Hover{Contents: *markdown(text), Range: &rng}, nil
 }
 
@@ -238,12 +232,7 @@ func (s *server) definition(params json.RawMessage) (any, error) {
 	if err := decode(params, &p); err != nil {
 		return nil, err
 	}
-	d, _, err := s.snapshot(p.TextDocument.URI)
-	if err != nil {
-		return nil, err
-	}
-	off := d.text.offset(p.Position)
-	v, err := s.view(p.TextDocument.URI, -1)
+	v, off, err := s.viewAt(p, false)
 	if err != nil {
 		return nil, err
 	}
@@ -306,12 +295,7 @@ func (s *server) references(params json.RawMessage) (any, error) {
 	if err := decode(params, &p); err != nil {
 		return nil, err
 	}
-	d, _, err := s.snapshot(p.TextDocument.URI)
-	if err != nil {
-		return nil, err
-	}
-	off := d.text.offset(p.Position)
-	v, err := s.view(p.TextDocument.URI, -1)
+	v, off, err := s.viewAt(p.textDocumentPositionParams, false)
 	if err != nil {
 		return nil, err
 	}
@@ -343,4 +327,24 @@ func (s *server) references(params json.RawMessage) (any, error) {
 		refs(readOutline(f.src, f.path, -1), v.uriOf(f.path), newText(f.src), nil)
 	}
 	return out, nil
+}
+
+// viewAt returns the view of the document of a position request and the
+// byte offset of the position. typed asks for the types of what is
+// written there (completion, hover): the plugins' schemas are refreshed
+// and the view evaluates at the offset.
+func (s *server) viewAt(p textDocumentPositionParams, typed bool) (*view, int, error) {
+	if typed {
+		s.ensureSchemas()
+	}
+	d, schemas, err := s.snapshot(p.TextDocument.URI)
+	if err != nil {
+		return nil, 0, err
+	}
+	off := d.text.offset(p.Position)
+	at := -1
+	if typed {
+		at = off
+	}
+	return s.viewOf(d, schemas, at), off, nil
 }

@@ -42,10 +42,15 @@ func (s *server) view(uri string, at int) (*view, error) {
 	if err != nil {
 		return nil, err
 	}
+	return s.viewOf(d, schemas, at), nil
+}
+
+// viewOf is the view of a snapshot (see view).
+func (s *server) viewOf(d *document, schemas map[string]*described, at int) *view {
 	s.mu.Lock()
 	graphs := d.graphs
 	s.mu.Unlock()
-	return &view{s: s, doc: d, o: readOutline(d.text.src, d.path, at), schemas: schemas, graphs: graphs}, nil
+	return &view{s: s, doc: d, o: readOutline(d.text.src, d.path, at), schemas: schemas, graphs: graphs}
 }
 
 // workflow returns the source form of the named workflow, if it parsed.
