@@ -37,15 +37,8 @@ func (v *view) file() *config.WorkflowFile {
 	return v.wf
 }
 
-func (s *server) view(uri string, at int) (*view, error) {
-	d, schemas, err := s.snapshot(uri)
-	if err != nil {
-		return nil, err
-	}
-	return s.viewOf(d, schemas, at), nil
-}
-
-// viewOf is the view of a snapshot (see view).
+// viewOf is the view of a document snapshot; at is the byte offset whose
+// types the view evaluates, or -1 for none.
 func (s *server) viewOf(d *document, schemas map[string]*described, at int) *view {
 	s.mu.Lock()
 	graphs := d.graphs
