@@ -1,0 +1,229 @@
+package remote
+
+import (
+	"encoding/json"
+	"time"
+
+	"github.com/goflyte/goflyte/plugin"
+)
+
+// This file is the protocol between the three parties of a remote run:
+// the submitter (`goflyte run --remote`), the interpreter workflow (the
+// Temporal driver of engine.Plan) and the workers (`goflyte worker`),
+// which may run different builds of goflyte. Every type here travels
+// through Temporal as JSON and is kept in histories for as long as the
+// namespace keeps them: add fields, never rename or repurpose one, and
+// guard a change of the workflow's behaviour with workflow.GetVersion.
+//
+// No type here ever holds a secret value: secrets travel as names
+// (plugin.SecretRequest) and are resolved by the worker that runs the
+// task, through its own chain.
+
+// WorkflowType is the Temporal workflow type of a goflyte run: the
+// interpreter that compiles the run's sources and drives its plan. A
+// sub-workflow call runs as a child workflow of the same type.
+const WorkflowType = "goflyte.run"
+
+// QueryRecord is the query a run's workflow answers with its record so
+// far (a sandbox.Record with its Tasks, the shape of a local run's
+// record), for progress, `runs show --remote` and the console.
+const QueryRecord = "goflyte.record"
+
+// ActivityName is the name of the activity that runs a plugin task:
+// its task id, "<plugin>.<task>".
+func ActivityName(plugin, task string) string { return plugin + "." + task }
+
+// PluginQueue is the task queue of a plugin's activities: workers poll
+// only the queues of the plugins they serve.
+func PluginQueue(prefix, plugin string) string { return prefix + "." + plugin }
+
+// Heartbeats: a worker heartbeats a running task every HeartbeatEvery;
+// a task whose worker sent none for HeartbeatTimeout is lost and runs
+// again elsewhere, up to MaxWorkerLosses times, without using up the
+// task's own retries.
+const (
+	HeartbeatTimeout = 5 * time.Second
+	HeartbeatEvery   = time.Second
+	MaxWorkerLosses  = 3
+)
+
+// InlineLimit is the largest value (a run's inputs or outputs, a task's
+// outputs) that travels inline; larger ones go to the data store and
+// travel as a reference (TaskOutput.OutputsRef).
+const InlineLimit = 256 << 10
+
+// Error types of the failures an activity returns, as
+// temporal.ApplicationError types. Every one is non-retryable at the
+// Temporal level: the workflow applies the task's retry policy itself,
+// so that only worker losses are retried by Temporal.
+const (
+	// ErrTaskFailed: the task ran and failed, or its plugin crashed, or
+	// it timed out; the details are a TaskFailure, whose Retryable says
+	// whether another attempt may succeed.
+	ErrTaskFailed = "goflyte.TaskFailed"
+	// ErrDigestMismatch: the worker's plugin binary is not the one the
+	// run was validated against; the details are a TaskFailure naming
+	// the plugin and both digests.
+	ErrDigestMismatch = "goflyte.DigestMismatch"
+)
+
+// RunInput is the input of a run's workflow: everything the workflow
+// needs to compile the run and drive it, as plain data.
+type RunInput struct {
+	// ExecutionID is "<project>:<domain>:<name>", also the Temporal
+	// workflow id of the run (a child workflow's id extends its
+	// parent's).
+	ExecutionID   string    `json:"execution_id"`
+	ExecutionDate time.Time `json:"execution_date"`
+	// Main is the path of the workflow file in Sources, and Workflow the
+	// name of the workflow to run from it.
+	Main     string `json:"main"`
+	Workflow string `json:"workflow"`
+	// Sources are the workflow files, by path as the submitter named
+	// them (diagnostics use these paths): Main and every file whose
+	// workflows it calls, at any depth.
+	Sources map[string]string `json:"sources"`
+	// Inputs are the run's inputs as JSON, every input set (defaults
+	// applied); files are data-store URIs.
+	Inputs map[string]json.RawMessage `json:"inputs"`
+	// Plugins are the plugins the run uses, by name: the schema and the
+	// binary's digest that the submitter validated the run against.
+	Plugins map[string]PluginRef `json:"plugins"`
+	// TaskQueue is the prefix of the plugins' task queues
+	// (platform.task_queue).
+	TaskQueue string `json:"task_queue"`
+	// DataPrefix is the run's directory in the data store (under
+	// raw_output_data_prefix): files, large values, logs, decks and
+	// checkpoints of its tasks.
+	DataPrefix string `json:"data_prefix"`
+	// CachePrefix is where cache entries live in the data store; ""
+	// when the cache is disabled (--no-cache or local.cache_enabled).
+	CachePrefix    string `json:"cache_prefix,omitempty"`
+	CacheOverwrite bool   `json:"cache_overwrite,omitempty"`
+	Parallelism    int    `json:"parallelism"`
+	// Timeout bounds the whole run; 0 means none.
+	Timeout time.Duration `json:"timeout,omitempty"`
+	// Resume, when set, keeps the outputs of tasks that succeeded in an
+	// earlier run: by node name, their outputs as JSON.
+	Resume      map[string]json.RawMessage `json:"resume,omitempty"`
+	ResumedFrom string                     `json:"resumed_from,omitempty"`
+	// Prefix names the sub-workflow call a child workflow runs for
+	// ("<call>+"), "" for the run itself: it starts the names of its
+	// tasks (Params.Node).
+	Prefix string `json:"prefix,omitempty"`
+}
+
+// PluginRef is a plugin as the submitter validated a run against it.
+type PluginRef struct {
+	Schema *plugin.Schema `json:"schema"`
+	// SHA256 is the hex digest of the plugin's binary. A worker whose
+	// binary differs refuses the run's tasks (ErrDigestMismatch).
+	SHA256 string `json:"sha256"`
+}
+
+// TaskInput is the input of a task's activity: one attempt of one call
+// (a task, a for_each instance or the failure handler), described as
+// data so that the worker makes it exactly as the local engine does
+// (cache lookup, secret resolution, working directory, file staging,
+// checkpoints, decks, logs, redaction).
+type TaskInput struct {
+	ExecutionID   string    `json:"execution_id"`
+	ExecutionDate time.Time `json:"execution_date"`
+	// Node is the call's name in the run (Params.Node): "t", "t@3",
+	// "<call>+t"; TaskID is "<plugin>.<task>".
+	Node   string `json:"node"`
+	Plugin string `json:"plugin"`
+	Task   string `json:"task"`
+	// PluginSHA256 is the digest the run was validated against.
+	PluginSHA256 string `json:"plugin_sha256"`
+	// Attempt counts the task's attempts from 1 (worker losses do not
+	// count); Retries is how many the task may make after the first.
+	Attempt int `json:"attempt"`
+	Retries int `json:"retries"`
+	// Inputs are the evaluated inputs as canonical JSON (files as
+	// data-store URIs), Digests each input's hex SHA-256 (cache keys).
+	Inputs  json.RawMessage   `json:"inputs"`
+	Digests map[string]string `json:"digests,omitempty"`
+	// Timeout bounds the attempt (the worker enforces it); 0: none.
+	Timeout time.Duration `json:"timeout,omitempty"`
+	// Cache is the task's cache policy, nil when its results are not
+	// cached in this run.
+	Cache          *CachePolicy `json:"cache,omitempty"`
+	CachePrefix    string       `json:"cache_prefix,omitempty"`
+	CacheOverwrite bool         `json:"cache_overwrite,omitempty"`
+	// Secrets are the names the task declared; the worker resolves them.
+	Secrets    []plugin.SecretRequest `json:"secrets,omitempty"`
+	EnableDeck bool                   `json:"enable_deck,omitempty"`
+	DeckFields []string               `json:"deck_fields,omitempty"`
+	// DataPrefix is the run's directory in the data store;
+	// PrevCheckpoint the checkpoint of the task's latest earlier attempt
+	// ("" for none).
+	DataPrefix     string      `json:"data_prefix"`
+	PrevCheckpoint string      `json:"prev_checkpoint,omitempty"`
+	Mode           plugin.Mode `json:"mode"`
+}
+
+// CachePolicy is a task's cache policy (engine.CachePolicy as data).
+type CachePolicy struct {
+	Version string   `json:"version"`
+	Ignore  []string `json:"ignore,omitempty"`
+}
+
+// TaskOutput is what a task's activity returns when the attempt
+// succeeded.
+type TaskOutput struct {
+	// Outputs are the task's outputs as JSON (files as data-store URIs),
+	// checked against the task's schema; OutputsRef is their data-store
+	// URI instead when they are larger than InlineLimit.
+	Outputs    json.RawMessage `json:"outputs,omitempty"`
+	OutputsRef string          `json:"outputs_ref,omitempty"`
+	// Cache is "hit", "miss", "overwrite" or "" as in a local record.
+	Cache    string `json:"cache,omitempty"`
+	CacheKey string `json:"cache_key,omitempty"`
+	// Worker is the identity of the worker that ran the attempt and
+	// WorkDir the working directory it used there.
+	Worker  string `json:"worker"`
+	WorkDir string `json:"work_dir,omitempty"`
+	// Checkpoint is the data-store URI of the checkpoint the attempt
+	// wrote, "" for none.
+	Checkpoint string `json:"checkpoint,omitempty"`
+	// Deck is the data-store URI of the task's deck page, Logs of its
+	// task log.
+	Deck string `json:"deck,omitempty"`
+	Logs string `json:"logs,omitempty"`
+	// Dynamic is set for a dynamic task: the workflow source it
+	// returned and the schemas of the plugins it uses, which the
+	// workflow compiles (engine.DynamicGraph) and runs.
+	Dynamic *DynamicWorkflow `json:"dynamic,omitempty"`
+	// Children are the calls an eager task made ("<n> <plugin.task>
+	// <status>"), in the order they ended.
+	Children []string  `json:"children,omitempty"`
+	Start    time.Time `json:"start"`
+	End      time.Time `json:"end"`
+}
+
+// DynamicWorkflow is a dynamic task's workflow, with what compiling it
+// needs.
+type DynamicWorkflow struct {
+	Source  string               `json:"source"`
+	Plugins map[string]PluginRef `json:"plugins"`
+}
+
+// TaskFailure is the details of an activity's ErrTaskFailed or
+// ErrDigestMismatch failure. Message is redacted by the worker.
+type TaskFailure struct {
+	Message   string `json:"message"`
+	Retryable bool   `json:"retryable"`
+	// Kind is "task" (the task's own error), "process" (its plugin
+	// crashed), "timeout", "secret" (a secret could not be resolved),
+	// "outputs" (invalid outputs) or "digest".
+	Kind        string              `json:"kind"`
+	Diagnostics []plugin.Diagnostic `json:"diagnostics,omitempty"`
+	// Stderr is the tail of the plugin's stderr when it crashed.
+	Stderr     string    `json:"stderr,omitempty"`
+	Worker     string    `json:"worker"`
+	WorkDir    string    `json:"work_dir,omitempty"`
+	Checkpoint string    `json:"checkpoint,omitempty"`
+	Start      time.Time `json:"start"`
+	End        time.Time `json:"end"`
+}
