@@ -40,8 +40,10 @@ type Behavior struct {
 	// Hold keeps the first task that starts running until the run is
 	// cancelled.
 	Hold bool
-	// Outputs are the run's outputs when it succeeds.
-	Outputs map[string]json.RawMessage
+	// Outputs are the run's outputs when it succeeds, TaskOutputs those
+	// of the tasks that succeed, by task.
+	Outputs     map[string]json.RawMessage
+	TaskOutputs map[string]json.RawMessage
 	// Logs gives each task the data-store URI of one log,
 	// "<DataPrefix>/logs/<task>.log" (the test puts the object there).
 	Logs bool
@@ -147,7 +149,7 @@ func standIn(ctx workflow.Context, in remote.RunInput, s StandIn) (*sandbox.Reco
 		return nil, temporal.NewNonRetryableApplicationError("stand-in: no workflow "+in.Workflow, "standin", nil)
 	}
 	for _, t := range w.Tasks {
-		tr := sandbox.TaskRecord{Name: t.Name, Task: t.Uses, Status: sandbox.StatusPending, Deps: t.Deps}
+		tr := sandbox.TaskRecord{Name: t.Name, Task: t.Uses, Status: sandbox.StatusPending, Deps: t.Deps, Digest: t.Digest}
 		if out, ok := in.Resume[t.Name]; ok {
 			tr.Status, tr.Resumed, tr.Outputs = sandbox.StatusSucceeded, true, out
 		}
@@ -185,7 +187,7 @@ func standIn(ctx workflow.Context, in remote.RunInput, s StandIn) (*sandbox.Reco
 			rec.Error = fmt.Sprintf("task %q (%s) failed: boom", t.Name, t.Task)
 			continue
 		}
-		t.Status = sandbox.StatusSucceeded
+		t.Status, t.Outputs = sandbox.StatusSucceeded, b.TaskOutputs[t.Name]
 	}
 	rec.End = workflow.Now(ctx)
 	if failed {
