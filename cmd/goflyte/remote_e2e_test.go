@@ -58,6 +58,12 @@ func standInBehavior(in remote.RunInput) remotetest.Behavior {
 		TaskOutputs: map[string]json.RawMessage{"split": json.RawMessage(`{"words":["a","b","c"]}`), "count": json.RawMessage(`{"n":3}`)},
 		Logs:        true,
 	}
+	switch in.Workflow {
+	case "files": // see TestE2ERemoteFiles
+		b.Outputs = map[string]json.RawMessage{"file": json.RawMessage(`"s3://runs/fixed/upper.txt"`), "lines": json.RawMessage(`"s3://runs/fixed/lines"`), "text": json.RawMessage(`"ONE\nTWO\n"`)}
+	case "read_file":
+		b.Outputs = map[string]json.RawMessage{"text": json.RawMessage(`"hello"`)}
+	}
 	switch {
 	case strings.Contains(text, "fail") && in.ResumedFrom == "":
 		b.Fail = "count"
@@ -194,6 +200,20 @@ func TestE2ERemoteRun(t *testing.T) {
 	}
 	if in.DataPrefix != "s3://runs/goflyte/"+name || in.CachePrefix != "s3://runs/goflyte/cache" || in.Parallelism != remote.DefaultParallelism || in.Timeout != 0 || in.CacheOverwrite {
 		t.Errorf("RunInput options: %+v", in)
+	}
+	// The bucket's secret key never travels: not in the input, not in
+	// the run's history.
+	if data, _ := json.Marshal(in); bytes.Contains(data, []byte(x.bucket.SecretKey)) {
+		t.Errorf("the RunInput holds the bucket's secret key")
+	}
+	for it := x.c.GetWorkflowHistory(context.Background(), id, "", false, 0); it.HasNext(); {
+		ev, err := it.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(ev.String(), x.bucket.SecretKey) {
+			t.Errorf("the run's history holds the bucket's secret key: %v", ev.GetEventType())
+		}
 	}
 	runID := ""
 	if m := regexp.MustCompile(`Console: ` + regexp.QuoteMeta(consoleEndpoint) + `/namespaces/default/workflows/local%3Alocal%3A` + name + `/([0-9a-f-]+)/history\n`).FindStringSubmatch(r.stderr); m != nil {
@@ -403,6 +423,50 @@ func TestE2ERemoteDetach(t *testing.T) {
 	}
 	if r = x.run("runs", "show", "--watch", id); r.code != 2 {
 		t.Errorf("--watch without --remote\n%s", r)
+	}
+}
+
+// TestE2ERemoteFiles: a local file input goes to the bucket before the
+// run is submitted; --download fetches the file and dir outputs.
+func TestE2ERemoteFiles(t *testing.T) {
+	x := newRemoteE2E(t, "s3://runs/goflyte", "text")
+	ctx := context.Background()
+	for key, body := range map[string]string{"fixed/upper.txt": "ONE\nTWO\n", "fixed/lines/0.txt": "ONE", "fixed/lines/1.txt": "TWO"} {
+		if _, err := x.bucket.Client().PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("runs"), Key: aws.String(key), Body: strings.NewReader(body)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dl := filepath.Join(t.TempDir(), "out")
+	r := x.run("run", "--remote", "files", "--download", dl)
+	x.inputs.Next(t)
+	if r.code != 0 || !strings.Contains(r.stdout, `file = "s3://runs/fixed/upper.txt"`) {
+		t.Fatalf("run --remote files --download\n%s", r)
+	}
+	for path, want := range map[string]string{"file/upper.txt": "ONE\nTWO\n", "lines/lines/0.txt": "ONE", "lines/lines/1.txt": "TWO"} {
+		if got := mustRead(t, filepath.Join(dl, path)); got != want {
+			t.Errorf("--download: %s = %q, want %q", path, got, want)
+		}
+	}
+	if !strings.Contains(r.stderr, "Downloaded file: "+filepath.Join(dl, "file", "upper.txt")) {
+		t.Errorf("--download does not say where\n%s", r)
+	}
+
+	notes := x.writeFile("notes.txt", "hello")
+	r = x.run("run", "--remote", "read_file", "--input", "file="+notes)
+	in := x.inputs.Next(t)
+	want := `"s3://runs/goflyte/` + remote.RunName(in.ExecutionID) + `/inputs/file/notes.txt"`
+	if r.code != 0 || string(in.Inputs["file"]) != want {
+		t.Fatalf("a local file input: got %s, want %s\n%s", in.Inputs["file"], want, r)
+	}
+	obj, err := x.bucket.Client().GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String("runs"), Key: aws.String("goflyte/" + remote.RunName(in.ExecutionID) + "/inputs/file/notes.txt")})
+	if err != nil {
+		t.Fatalf("the input is not in the bucket: %v", err)
+	}
+	defer obj.Body.Close()
+	var body bytes.Buffer
+	_, _ = body.ReadFrom(obj.Body)
+	if body.String() != "hello" {
+		t.Errorf("the input in the bucket: %q", body.String())
 	}
 }
 

@@ -203,6 +203,8 @@ func duration(r *sandbox.Record) time.Duration {
 	return r.End.Sub(r.Start)
 }
 
+// printRecord shows a run's record; runDir is its directory, "" for a
+// remote run's.
 func printRecord(c *cli, rec *sandbox.Record, runDir string) {
 	w := c.stdout
 	fmt.Fprintf(w, "Run %s  (%s)\n", rec.ID, rec.Status)
@@ -295,7 +297,11 @@ func printRecord(c *cli, rec *sandbox.Record, runDir string) {
 		}
 	}
 	if rec.Status == sandbox.StatusInterrupted {
-		fmt.Fprintf(w, "\nThe run was interrupted. Continue it with: goflyte run --resume %s\n", rec.Name)
+		resume := "goflyte run --resume"
+		if runDir == "" {
+			resume = "goflyte run --remote --resume" // a remote run's record
+		}
+		fmt.Fprintf(w, "\nThe run was interrupted. Continue it with: %s %s\n", resume, rec.Name)
 	}
 }
 
