@@ -182,6 +182,10 @@ func (c *cli) runRemote(ctx context.Context, cfg *config.Config, opts remoteRunO
 	if err != nil {
 		if ctx.Err() != nil {
 			c.detached(in.ExecutionID)
+			if opts.asJSON {
+				// As --detach would have printed: a script learns the id.
+				_ = writeJSON(c.stdout, map[string]string{"execution_id": in.ExecutionID, "console_url": link})
+			}
 			return &exitError{code: exitCancel}
 		}
 		return err
@@ -198,6 +202,7 @@ func (c *cli) detached(id string) {
 // its status to the exit code.
 func (c *cli) finishRemote(ctx context.Context, cfg *config.Config, g *engine.Graph, rec *sandbox.Record, in *remote.RunInput, link string, opts remoteRunOptions, redact func(string) string) error {
 	res := recordResult(rec, g, in.DataPrefix)
+	res.ExecutionDate = in.ExecutionDate
 	if opts.download != "" && res.Status == engine.StatusSucceeded {
 		if err := c.downloadOutputs(ctx, cfg, g, rec, opts.download); err != nil {
 			return err

@@ -164,7 +164,11 @@ func (c *cli) remoteLogs(ctx context.Context, cfg *config.Config, cl client.Clie
 		if task != "" && !ofTask(t.Name, task) && !strings.HasPrefix(task, t.Name+"@") && !strings.HasPrefix(task, t.Name+"+") {
 			continue
 		}
-		for _, uri := range t.LogURIs {
+		uris := t.LogURIs
+		if len(uris) == 0 && strings.Contains(t.LogFile, "://") {
+			uris = []string{t.LogFile} // a record that keeps only the latest log, as a URI
+		}
+		for _, uri := range uris {
 			dst := filepath.Join(tmp, fmt.Sprintf("%d.log", files))
 			if err := st.Fetch(ctx, uri, dst, false); err != nil {
 				return fmt.Errorf("runs logs: the log of task %q: %w", t.Name, err)
