@@ -360,34 +360,21 @@ func TestE2ERemoteDetach(t *testing.T) {
 	x.inputs.Next(t)
 
 	// Ctrl-C: SIGINT to the real process while split holds.
-	cmd := exec.Command(e2eBin, "run", "--remote", wf, "--input", "text=hold")
-	cmd.Dir, cmd.Env = x.dir, x.env
-	var stdout bytes.Buffer
-	stderr := &syncBuffer{}
-	cmd.Stdout, cmd.Stderr = &stdout, stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
+	code, stdout, stderr := x.interruptRun(wf)
+	m := submittedRE.FindStringSubmatch(stderr)
+	if code != 130 || m == nil || !strings.Contains(stderr, "Detached: run "+m[1]+" goes on remotely") || stdout != "" ||
+		!strings.Contains(stderr, "goflyte runs cancel --remote "+m[1]) || !strings.Contains(stderr, "goflyte runs show --remote "+m[1]+" --watch") {
+		t.Fatalf("Ctrl-C: want exit 130 and how to follow and cancel (exit %d)\n%s%s", code, stdout, stderr)
 	}
-	t.Cleanup(func() { _ = cmd.Process.Kill() })
-	deadline := time.Now().Add(30 * time.Second)
-	for !strings.Contains(stderr.String(), "started   split") {
-		if time.Now().After(deadline) {
-			t.Fatalf("split never started:\n%s", stderr.String())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
-		t.Fatal(err)
-	}
-	err := cmd.Wait()
-	ee, _ := err.(*exec.ExitError)
-	m := submittedRE.FindStringSubmatch(stderr.String())
-	if ee == nil || ee.ExitCode() != 130 || m == nil || !strings.Contains(stderr.String(), "Detached: run "+m[1]+" goes on remotely") ||
-		!strings.Contains(stderr.String(), "goflyte runs cancel --remote "+m[1]) || !strings.Contains(stderr.String(), "goflyte runs show --remote "+m[1]+" --watch") {
-		t.Fatalf("Ctrl-C: want exit 130 and how to follow and cancel (%v)\n%s", err, stderr.String())
+	x.inputs.Next(t)
+	// With --json, stdout gets what --detach prints.
+	code, stdout, stderr = x.interruptRun(wf, "--json")
+	x.inputs.Next(t)
+	det = nil
+	if err := json.Unmarshal([]byte(stdout), &det); err != nil || code != 130 || !strings.Contains(stderr, "Submitted "+det["execution_id"]) || det["console_url"] == "" {
+		t.Errorf("Ctrl-C with --json: want the detach object (exit %d, %v)\n%s%s", code, err, stdout, stderr)
 	}
 	id, name := m[1], m[2]
-	x.inputs.Next(t)
 	time.Sleep(300 * time.Millisecond)
 	if info, err := remote.Describe(context.Background(), x.c, "default", id); err != nil || info.Status != sandbox.StatusRunning {
 		t.Fatalf("after Ctrl-C the run must go on: %+v %v", info, err)
@@ -468,6 +455,39 @@ func TestE2ERemoteFiles(t *testing.T) {
 	if body.String() != "hello" {
 		t.Errorf("the input in the bucket: %q", body.String())
 	}
+}
+
+// interruptRun starts `goflyte run --remote wf --input text=hold` (split
+// holds until cancelled), sends SIGINT to the real process once split
+// started, and returns its exit code and output.
+func (x *remoteE2E) interruptRun(wf string, flags ...string) (code int, stdout, stderr string) {
+	x.t.Helper()
+	cmd := exec.Command(e2eBin, append([]string{"run", "--remote", wf, "--input", "text=hold"}, flags...)...)
+	cmd.Dir, cmd.Env = x.dir, x.env
+	var out bytes.Buffer
+	errOut := &syncBuffer{}
+	cmd.Stdout, cmd.Stderr = &out, errOut
+	if err := cmd.Start(); err != nil {
+		x.t.Fatal(err)
+	}
+	x.t.Cleanup(func() { _ = cmd.Process.Kill() })
+	deadline := time.Now().Add(30 * time.Second)
+	for !strings.Contains(errOut.String(), "started   split") {
+		if time.Now().After(deadline) {
+			x.t.Fatalf("split never started:\n%s", errOut.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
+		x.t.Fatal(err)
+	}
+	err := cmd.Wait()
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		x.t.Fatal(err)
+	}
+	return code, out.String(), errOut.String()
 }
 
 // syncBuffer is a bytes.Buffer safe for a writer and a reader at once.
