@@ -346,7 +346,9 @@ func TestE2ERemoteDetach(t *testing.T) {
 	x := newRemoteE2E(t, "s3://runs/goflyte", "text")
 	wf := wordcountFile()
 
+	start := time.Now()
 	r := x.run("run", "--remote", wf, "--input", "text=a", "--detach")
+	t.Logf("run --remote --detach took %v (validation with the plugin's Describe, readiness, submission)", time.Since(start))
 	if r.code != 0 || !regexp.MustCompile(`^local:local:r\d{8}-\d{6}-[0-9a-f]{8}\n$`).MatchString(r.stdout) || strings.Contains(r.stderr, "started") {
 		t.Errorf("--detach: want the id on stdout\n%s", r)
 	}

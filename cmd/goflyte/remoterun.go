@@ -61,6 +61,7 @@ func (c *cli) dialPlatform(ctx context.Context, cfg *config.Config) (client.Clie
 	if o.TaskQueue == "" {
 		o.TaskQueue = "goflyte"
 	}
+	o.URL = strings.TrimPrefix(o.URL, "dns:///")
 	return cl, o, nil
 }
 

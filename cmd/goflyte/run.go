@@ -23,7 +23,7 @@ func runCommand() *command {
 	return &command{
 		name:    "run",
 		args:    "FILE [WORKFLOW] | NAME | --task PLUGIN.TASK  [flags]",
-		summary: "Run a workflow (or a single task) locally",
+		summary: "Run a workflow (or a single task) locally, or on Temporal workers with --remote",
 		help: `
 Runs a workflow from a file (WORKFLOW names one when the file has several),
 or by name from sdk.workflow_packages, or a single plugin task with --task.
