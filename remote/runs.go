@@ -300,6 +300,15 @@ func Follow(ctx context.Context, c client.Client, id, runID string, every time.D
 			if ctx.Err() != nil {
 				return nil, ctx.Err()
 			}
+			if r.err != nil {
+				// The last word: a final query, for a run whose failure
+				// carries no record.
+				qctx, qcancel := context.WithTimeout(ctx, closedQueryTimeout)
+				if snap, err := QueryRecordOf(qctx, c, id, runID); err == nil {
+					last = snap
+				}
+				qcancel()
+			}
 			final, err := closeRecord(r.rec, r.err, id, last)
 			if err != nil {
 				return nil, err
@@ -329,8 +338,19 @@ func Follow(ctx context.Context, c client.Client, id, runID string, every time.D
 func finalRecord(ctx context.Context, c client.Client, id, runID string, last *sandbox.Record) (*sandbox.Record, error) {
 	var rec sandbox.Record
 	err := c.GetWorkflow(ctx, id, runID).Get(ctx, &rec)
+	if last == nil && err != nil {
+		// A run cancelled through Temporal ends with no record in its
+		// failure; its workflow still answers the query (a worker
+		// replays it). Without a worker, what Temporal says is all.
+		qctx, cancel := context.WithTimeout(ctx, closedQueryTimeout)
+		last, _ = QueryRecordOf(qctx, c, id, runID)
+		cancel()
+	}
 	return closeRecord(&rec, err, id, last)
 }
+
+// closedQueryTimeout bounds asking a closed run's workflow for its record.
+const closedQueryTimeout = 5 * time.Second
 
 // closeRecord turns a workflow's outcome into its final record.
 func closeRecord(rec *sandbox.Record, err error, id string, last *sandbox.Record) (*sandbox.Record, error) {
@@ -376,8 +396,8 @@ func closeRecord(rec *sandbox.Record, err error, id string, last *sandbox.Record
 	}
 	fillRecord(out, id)
 	out.Status = status
-	if msg != nil {
-		out.Error = msg.Error()
+	if msg != nil && out.Error == "" {
+		out.Error = msg.Error() // the record's own error says more
 	}
 	if out.End.IsZero() {
 		out.End = time.Now()

@@ -218,6 +218,12 @@ func TestListResolveCancel(t *testing.T) {
 	if err != nil || final.Status != sandbox.StatusCancelled || final.Tasks[0].Status != sandbox.StatusCancelled {
 		t.Fatalf("a cancelled run: %+v, %v", final, err)
 	}
+	// Closed, cancelled: its failure has no record; the workflow's query
+	// still gives it.
+	if rec, info, err := remote.Record(ctx, c, "default", in.ExecutionID); err != nil || info.Status != sandbox.StatusCancelled || rec.Status != sandbox.StatusCancelled ||
+		rec.Error != "run cancelled" || len(rec.Tasks) != 2 || rec.Tasks[0].Status != sandbox.StatusCancelled {
+		t.Errorf("Record of a cancelled run: %+v %+v %v", rec, info, err)
+	}
 	var nr *remote.NotRunningError
 	if err := remote.Cancel(ctx, c, "default", in.ExecutionID); !errors.As(err, &nr) {
 		t.Errorf("cancel a cancelled run: %v", err)

@@ -27,8 +27,9 @@ import (
 // called) in declaration order, one record change every Step, answers
 // remote.QueryRecord with its record so far, and ends as the real
 // workflow does: the final record as its result, or, for a failed run, an
-// ApplicationError whose details are the record; a cancelled run ends
-// with a CanceledError whose details are the record.
+// ApplicationError whose details are the record; a cancelled run returns
+// the cancellation, its record (status cancelled) still queryable, as the
+// interpreter on the rflow branch does.
 
 // Behavior says what the stand-in does with one run.
 type Behavior struct {
@@ -198,8 +199,8 @@ func standIn(ctx workflow.Context, in remote.RunInput, s StandIn) (*sandbox.Reco
 	return rec, nil
 }
 
-// cancelled ends a cancelled run: its record, with the running tasks
-// cancelled, as the details of a CanceledError.
+// cancelled ends a cancelled run: its record ends cancelled (for the
+// query), and the workflow returns the cancellation.
 func cancelled(ctx workflow.Context, rec *sandbox.Record) (*sandbox.Record, error) {
 	if !errors.Is(ctx.Err(), workflow.ErrCanceled) {
 		return nil, ctx.Err()
@@ -213,5 +214,5 @@ func cancelled(ctx workflow.Context, rec *sandbox.Record) (*sandbox.Record, erro
 			rec.Tasks[i].Status = sandbox.StatusSkipped
 		}
 	}
-	return nil, temporal.NewCanceledError(rec)
+	return nil, ctx.Err()
 }
