@@ -48,6 +48,9 @@ type Options struct {
 	// every JWKSRefresh, default 10 s).
 	JWKSURL     string
 	JWKSRefresh time.Duration
+	// Audience, with JWKSURL, makes the server refuse a token whose aud
+	// claim does not hold it (Temporal's global.authorization.audience).
+	Audience string
 	// Dynamic config values, "key": JSON value, beside the tuning for
 	// tests (see testservers/temporal).
 	Dynamic map[string]string
@@ -84,6 +87,9 @@ func Start(t testing.TB, o Options) *Server {
 	}
 	if o.JWKSURL != "" {
 		args = append(args, "--jwks-url", o.JWKSURL)
+		if o.Audience != "" {
+			args = append(args, "--audience", o.Audience)
+		}
 		if o.JWKSRefresh > 0 {
 			args = append(args, "--jwks-refresh", o.JWKSRefresh.String())
 		}
