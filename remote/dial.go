@@ -281,7 +281,7 @@ func dialError(o Options, d *dialer, err error) error {
 		e.Setting, e.Hint = "platform.http_proxy_url", "the proxy must accept CONNECT to "+o.URL
 	case isRefused(e.Err):
 		e.Refused = true
-		e.Setting, e.Hint = refusalHint(o, d.creds.lastRefused())
+		e.Setting, e.Hint = refusalHint(o, e.Err, d.creds.lastRefused())
 	case strings.Contains(msg, "x509:") || strings.Contains(msg, "certificate"):
 		e.Setting, e.Hint = "platform.ca_cert_file_path", "the server's certificate is not signed by a trusted CA: set ca_cert_file_path to the CA's PEM file (or insecure_skip_verify = true for a test server)"
 	case !o.Insecure && (strings.Contains(msg, "first record does not look like a TLS handshake") || strings.Contains(msg, "tls:") || strings.Contains(msg, "handshake")):
@@ -296,7 +296,11 @@ func dialError(o Options, d *dialer, err error) error {
 
 // refusalHint explains a refused call: the settings to look at, and what
 // the refused token claims.
-func refusalHint(o Options, tok string) (setting, hint string) {
+func refusalHint(o Options, err error, tok string) (setting, hint string) {
+	if _, byProxy := refused(err); byProxy && o.ProxyToken != nil {
+		return "credentials.proxy_command", "the service, or the proxy in front of it, refused the credentials (Unauthenticated): " +
+			"check that credentials.proxy_command prints a token the proxy accepts, and, if the service checks tokens too, the credentials block"
+	}
 	if o.Token == nil {
 		return "credentials", fmt.Sprintf("the server wants a token with a permission on namespace %q and none is configured: "+
 			"set credentials.issuer and credentials.client_id in flyte.hcl, with a client secret (client_secret_location or client_secret_env_var) "+
