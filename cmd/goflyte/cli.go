@@ -445,9 +445,10 @@ func (c *cli) report(err error) int {
 	switch {
 	case errors.As(err, &ue), errors.As(err, &ce), errors.As(err, &ie), errors.As(err, &nf), errors.As(err, &re):
 		return exitUsage
-	case errors.As(err, &dial) && dial.Refused:
-		// The service refused the credentials (or wanted some): the
-		// configuration must change, as for any other bad setting.
+	case errors.As(err, &dial) && dial.Refused, errors.Is(err, auth.ErrLoginRequired):
+		// The service refused the credentials (or wanted some), or a
+		// login is needed first: the user must act, as for any other
+		// bad setting.
 		return exitUsage
 	case errors.Is(err, context.Canceled):
 		return exitCancel
