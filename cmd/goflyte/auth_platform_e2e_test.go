@@ -551,3 +551,46 @@ func newIAP(t *testing.T, backend, token string) *iap {
 	p.addr = ln.Addr().String()
 	return p
 }
+
+// TestE2EPlatformKeychain keeps the token in the real OS keychain (the
+// Secret Service of bash .ci/keyring-session.sh, GOFLYTE_TEST_KEYCHAIN=1):
+// the next goflyte process finds it there and the platform accepts it.
+func TestE2EPlatformKeychain(t *testing.T) {
+	if os.Getenv("GOFLYTE_TEST_KEYCHAIN") != "1" {
+		t.Skip("needs a Secret Service: bash .ci/keyring-session.sh go test ./cmd/goflyte/")
+	}
+	w := newAuthWorld(t)
+	x := newE2E(t)
+	service := fmt.Sprintf("goflyte-e2e-%d", time.Now().UnixNano())
+	x.writeFile("flyte.hcl", fmt.Sprintf(`
+secrets {
+  keychain_service = %q
+}
+credentials {
+  issuer                = %q
+  client_id             = %q
+  audience              = %q
+  client_secret_env_var = "E2E_OIDC_SECRET"
+}
+`, service, w.op.Issuer, e2eClient, e2eAudience))
+	// The session's D-Bus, from keyring-session.sh.
+	a := &authEnv{w: w, x: x, env: []string{"FLYTE_PLATFORM_URL=" + w.srv.Addr, "FLYTE_PLATFORM_INSECURE=true", "E2E_OIDC_SECRET=" + e2eSecret}}
+	first := a.accepted("ClientSecret")
+	if !first.TokenCached || first.ExpiresAt == nil {
+		t.Fatalf("not cached: %+v", first)
+	}
+	r := a.run("login", "--json")
+	var st struct {
+		CachedIn string `json:"cached_in"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &st); r.code != 0 || err != nil || !strings.Contains(st.CachedIn, `keychain service "`+service+`-tokens"`) {
+		t.Fatalf("login: want the token in the keychain under %s-tokens (%v)\n%s", service, err, r)
+	}
+	if r := a.run("logout"); r.code != 0 || !strings.Contains(r.stdout, "Logged out") {
+		t.Errorf("logout\n%s", r)
+	}
+	if d := a.accepted("ClientSecret"); !d.TokenCached {
+		t.Errorf("a new token was not cached after logout: %+v", d)
+	}
+	a.run("logout")
+}
