@@ -1,15 +1,21 @@
 package main
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/hashicorp/go-hclog"
+	"go.temporal.io/api/workflowservice/v1"
 
 	"github.com/goflyte/goflyte/auth/oidctest"
 	"github.com/goflyte/goflyte/engine/config"
+	"github.com/goflyte/goflyte/remote"
+	"github.com/goflyte/goflyte/remote/remotetest"
 )
 
 // TestPlatformTokensRedacted: the client secret and the tokens that
@@ -105,4 +111,92 @@ func writeTemp(t *testing.T, name, content string) string {
 		t.Fatal(err)
 	}
 	return path
+}
+
+// spyToken passes a token source through, recording the distinct tokens
+// sent and the tokens the service refused.
+type spyToken struct {
+	next remote.TokenSource
+
+	mu          sync.Mutex
+	tokens      []string
+	invalidated int
+}
+
+func (s *spyToken) Token(ctx context.Context) (string, error) {
+	tok, err := s.next.Token(ctx)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err == nil && (len(s.tokens) == 0 || s.tokens[len(s.tokens)-1] != tok) {
+		s.tokens = append(s.tokens, tok)
+	}
+	return tok, err
+}
+
+func (s *spyToken) Invalidate(tok string) {
+	s.mu.Lock()
+	s.invalidated++
+	s.mu.Unlock()
+	s.next.Invalidate(tok)
+}
+
+// TestPlatformDialRefreshes is the connection goflyte worker makes,
+// remote.Dial(ctx, platformOptions(cfg, logger)), kept calling an
+// authorized API across several lifetimes of a short-lived client
+// credentials token, with the token cache in the encrypted file keyring:
+// every call succeeds, no call is refused (each token is replaced ahead
+// of its expiry), and the cache holds the newest token.
+func TestPlatformDialRefreshes(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts an OIDC provider and a Temporal server")
+	}
+	const secret = "dial-refresh-SECRET-2d8e"
+	op := oidctest.Start(t, oidctest.Options{Clients: map[string]string{"worker": secret}, TokenLifetime: 3 * time.Second})
+	srv := remotetest.Start(t, remotetest.Options{JWKSURL: op.Issuer + "keys", Audience: "temporal"})
+	for k, v := range map[string]string{
+		"FLYTE_PLATFORM_URL": srv.Addr, "FLYTE_PLATFORM_INSECURE": "true",
+		"FLYTE_CREDENTIALS_ISSUER": op.Issuer, "FLYTE_CREDENTIALS_CLIENT_ID": "worker",
+		"FLYTE_CREDENTIALS_AUDIENCE": "temporal", "WORKER_SECRET": secret,
+		"FLYTE_CREDENTIALS_CLIENT_SECRET_ENV_VAR": "WORKER_SECRET",
+		"FLYTE_SECRETS_FALLBACK": "file", "FLYTE_SECRETS_FALLBACK_DIR": filepath.Join(t.TempDir(), "keyring"),
+		"GOFLYTE_KEYRING_PASSPHRASE": "test", "DBUS_SESSION_BUS_ADDRESS": "unix:path=/nonexistent",
+	} {
+		t.Setenv(k, v)
+	}
+	c := &cli{stdout: &strings.Builder{}, stderr: &strings.Builder{}, parser: config.NewParser()}
+	c.configPath = writeTemp(t, "flyte.hcl", "")
+	cfg, err := c.loadConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := platformOptions(cfg, hclog.NewNullLogger())
+	spy := &spyToken{next: o.Token}
+	o.Token = spy
+	ctx := t.Context()
+	client, err := remote.Dial(ctx, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	for end := time.Now().Add(7 * time.Second); time.Now().Before(end); {
+		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		_, err := client.WorkflowService().DescribeNamespace(cctx, &workflowservice.DescribeNamespaceRequest{Namespace: "default"})
+		cancel()
+		if err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	spy.mu.Lock()
+	defer spy.mu.Unlock()
+	if spy.invalidated != 0 || len(spy.tokens) < 3 {
+		t.Errorf("%d tokens used, %d refused; want at least 3 and none refused", len(spy.tokens), spy.invalidated)
+	}
+	src, err := c.tokenSource(cfg, hclog.NewNullLogger(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cached, err := src.Cached(ctx); err != nil || cached == nil || cached.AccessToken != spy.tokens[len(spy.tokens)-1] {
+		t.Errorf("the cache does not hold the newest token (%v)", err)
+	}
 }
