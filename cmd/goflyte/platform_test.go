@@ -158,7 +158,7 @@ func TestPlatformDialRefreshes(t *testing.T) {
 		"FLYTE_CREDENTIALS_ISSUER": op.Issuer, "FLYTE_CREDENTIALS_CLIENT_ID": "worker",
 		"FLYTE_CREDENTIALS_AUDIENCE": "temporal", "WORKER_SECRET": secret,
 		"FLYTE_CREDENTIALS_CLIENT_SECRET_ENV_VAR": "WORKER_SECRET",
-		"FLYTE_SECRETS_FALLBACK": "file", "FLYTE_SECRETS_FALLBACK_DIR": filepath.Join(t.TempDir(), "keyring"),
+		"FLYTE_SECRETS_FALLBACK":                  "file", "FLYTE_SECRETS_FALLBACK_DIR": filepath.Join(t.TempDir(), "keyring"),
 		"GOFLYTE_KEYRING_PASSPHRASE": "test", "DBUS_SESSION_BUS_ADDRESS": "unix:path=/nonexistent",
 	} {
 		t.Setenv(k, v)
