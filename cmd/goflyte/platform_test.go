@@ -154,12 +154,17 @@ func TestPlatformDialRefreshes(t *testing.T) {
 	op := oidctest.Start(t, oidctest.Options{Clients: map[string]string{"worker": secret}, TokenLifetime: 3 * time.Second})
 	srv := remotetest.Start(t, remotetest.Options{JWKSURL: op.Issuer + "keys", Audience: "temporal"})
 	for k, v := range map[string]string{
-		"FLYTE_PLATFORM_URL": srv.Addr, "FLYTE_PLATFORM_INSECURE": "true",
-		"FLYTE_CREDENTIALS_ISSUER": op.Issuer, "FLYTE_CREDENTIALS_CLIENT_ID": "worker",
-		"FLYTE_CREDENTIALS_AUDIENCE": "temporal", "WORKER_SECRET": secret,
+		"FLYTE_PLATFORM_URL":                      srv.Addr,
+		"FLYTE_PLATFORM_INSECURE":                 "true",
+		"FLYTE_CREDENTIALS_ISSUER":                op.Issuer,
+		"FLYTE_CREDENTIALS_CLIENT_ID":             "worker",
+		"FLYTE_CREDENTIALS_AUDIENCE":              "temporal",
 		"FLYTE_CREDENTIALS_CLIENT_SECRET_ENV_VAR": "WORKER_SECRET",
-		"FLYTE_SECRETS_FALLBACK":                  "file", "FLYTE_SECRETS_FALLBACK_DIR": filepath.Join(t.TempDir(), "keyring"),
-		"GOFLYTE_KEYRING_PASSPHRASE": "test", "DBUS_SESSION_BUS_ADDRESS": "unix:path=/nonexistent",
+		"WORKER_SECRET":                           secret,
+		"FLYTE_SECRETS_FALLBACK":                  "file",
+		"FLYTE_SECRETS_FALLBACK_DIR":              filepath.Join(t.TempDir(), "keyring"),
+		"GOFLYTE_KEYRING_PASSPHRASE":              "test",
+		"DBUS_SESSION_BUS_ADDRESS":                "unix:path=/nonexistent",
 	} {
 		t.Setenv(k, v)
 	}
