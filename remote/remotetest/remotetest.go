@@ -154,6 +154,11 @@ func start(t testing.TB, bin string, args []string) (*Server, error) {
 		})
 		return &Server{Addr: addr, Namespace: "default", Output: out}, nil
 	case err := <-exited:
+		for _, line := range strings.Split(out.String(), "\n") {
+			if strings.Contains(line, "flag provided but not defined") {
+				return nil, fmt.Errorf("%s is older than testservers/temporal (%s): rebuild it with `make .tools/%s` (seconds from the build cache)", bin, line, Binary)
+			}
+		}
 		return nil, fmt.Errorf("exited before it was ready (%v): %s", err, out.Tail(4000))
 	case <-time.After(60 * time.Second):
 		stop()
