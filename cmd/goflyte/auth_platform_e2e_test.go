@@ -301,6 +301,10 @@ func TestE2EPlatformCredentials(t *testing.T) {
 		// The next process uses the cached token, or a new one once it
 		// is about to expire: accepted either way.
 		a.accepted("ClientSecret")
+		r := a.run("doctor")
+		if r.code != 0 || !regexp.MustCompile(`accepted\s+yes: the platform authorized a call on namespace default`).MatchString(r.stdout) {
+			t.Errorf("doctor (text): want the token accepted\n%s", r)
+		}
 	})
 	t.Run("client_secret_location", func(t *testing.T) {
 		file := filepath.Join(t.TempDir(), "secret")
@@ -440,6 +444,10 @@ func TestE2EPlatformCredentials(t *testing.T) {
 	t.Run("wrong audience", func(t *testing.T) {
 		a := w.env(t, strings.Replace(ccSecret, fmt.Sprintf("audience = %q", e2eAudience), `audience = "not-temporal"`, 1))
 		a.refused(`"not-temporal"`, "credentials.audience")
+		r := a.run("doctor")
+		if r.code != 2 || !regexp.MustCompile(`accepted\s+no`).MatchString(r.stdout) || !strings.Contains(r.stderr, "credentials.audience") {
+			t.Errorf("doctor (text): want exit 2, the token not accepted and the settings\n%s", r)
+		}
 	})
 	t.Run("tampered", func(t *testing.T) {
 		parts := strings.Split(w.token(t, e2eAudience), ".")
