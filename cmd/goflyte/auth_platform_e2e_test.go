@@ -602,3 +602,60 @@ credentials {
 	}
 	a.run("logout")
 }
+
+// TestE2EPlatformLockedKeychain runs goflyte doctor in a Secret Service
+// session of its own whose login keyring is locked: the token cannot be
+// cached, the platform accepts the token all the same (kept in memory),
+// and "log in again" is said once. It runs with GOFLYTE_TEST_KEYCHAIN=1,
+// which says that dbus-run-session and gnome-keyring are installed.
+func TestE2EPlatformLockedKeychain(t *testing.T) {
+	if os.Getenv("GOFLYTE_TEST_KEYCHAIN") != "1" {
+		t.Skip("needs dbus-run-session and gnome-keyring: bash .ci/keyring-session.sh go test ./cmd/goflyte/")
+	}
+	w := newAuthWorld(t)
+	x := newE2E(t)
+	x.writeFile("flyte.hcl", fmt.Sprintf(`
+secrets {
+  keychain_service = "goflyte-e2e-locked"
+}
+credentials {
+  issuer                = %q
+  client_id             = %q
+  audience              = %q
+  client_secret_env_var = "E2E_OIDC_SECRET"
+}
+`, w.op.Issuer, e2eClient, e2eAudience))
+	// A session of its own (not the one this test may run in), whose
+	// fresh login keyring is locked before goflyte runs.
+	lock := `dbus-send --session --print-reply --dest=org.freedesktop.secrets /org/freedesktop/secrets ` +
+		`org.freedesktop.Secret.Service.Lock array:objpath:/org/freedesktop/secrets/collection/login >/dev/null && exec "$0" doctor --json`
+	cmd := exec.Command("bash", filepath.Join(repoRoot, ".ci", "keyring-session.sh"), "bash", "-c", lock, e2eBin)
+	cmd.Dir = x.dir
+	for _, kv := range x.env {
+		if !strings.HasPrefix(kv, "GOFLYTE_KEYRING_SESSION=") && !strings.HasPrefix(kv, "DBUS_SESSION_BUS_ADDRESS=") {
+			cmd.Env = append(cmd.Env, kv)
+		}
+	}
+	cmd.Env = append(cmd.Env, "FLYTE_PLATFORM_URL="+w.srv.Addr, "FLYTE_PLATFORM_INSECURE=true", "E2E_OIDC_SECRET="+e2eSecret)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	r := result{stdout: stdout.String(), stderr: stderr.String()}
+	if ee, ok := err.(*exec.ExitError); ok {
+		r.code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	w.keep(r.stdout, r.stderr)
+	var d doctorJSON
+	if err := json.Unmarshal([]byte(r.stdout), &d); err != nil || r.code != 0 || d.TokenAccepted == nil || !*d.TokenAccepted {
+		t.Fatalf("doctor with a locked keychain: want exit 0 and the token accepted (%v)\n%s", err, r)
+	}
+	if d.TokenCached {
+		t.Errorf("a token was cached in a locked keychain: %+v", d)
+	}
+	if n := strings.Count(r.stderr, "log in again"); n != 1 || !strings.Contains(r.stderr, "locked") {
+		t.Errorf("want \"log in again\" said once on stderr, and why (locked), said %d times\n%s", n, r)
+	}
+	t.Logf("what the user sees:\n%s", r.stderr)
+}
