@@ -15,4 +15,13 @@
 // (10 s by default) returns a [*DialError] that names the setting to look
 // at (platform.url, platform.insecure, platform.ca_cert_file_path, ...);
 // Dial never hangs. Errors never carry a token or a proxy password.
+//
+// Credentials: Dial gets the tokens first (bounded by the caller's context
+// only, so an interactive login can finish), sends them with every call
+// (authorization, and proxy-authorization for a proxy token), and retries
+// a call refused for its token once with a new one. Its namespace check is
+// an authorized call: a refused token, or none where the service wants
+// one, is a DialError with Refused set (goflyte exits 2) whose message
+// names the credentials settings and describes the refused token's claims
+// (exp, aud, permissions), never the token.
 package remote
