@@ -103,6 +103,10 @@ type RunInput struct {
 	Parallelism    int    `json:"parallelism"`
 	// Timeout bounds the whole run; 0 means none.
 	Timeout time.Duration `json:"timeout,omitempty"`
+	// ScheduleToStart bounds how long a task waits for a worker that
+	// serves its plugin before it fails naming the plugin; 0 means
+	// DefaultScheduleToStart.
+	ScheduleToStart time.Duration `json:"schedule_to_start,omitempty"`
 	// Resume, when set, keeps the outputs of tasks that succeeded in an
 	// earlier run: by node name, their outputs as JSON.
 	Resume      map[string]json.RawMessage `json:"resume,omitempty"`
