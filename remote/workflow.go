@@ -313,10 +313,17 @@ func (d *driver) run(inputs map[string]cty.Value, kept map[string]map[string]cty
 func (d *driver) loop() {
 	for d.waiting > 0 {
 		d.sel.Select(d.root)
-		if d.root.Err() != nil && d.cause == nil {
-			d.cancelledByTemporal = true
-			d.cancel(errors.New("the run was cancelled"))
-		}
+		d.noticeCancel()
+	}
+}
+
+// noticeCancel cancels the run when Temporal asked to cancel its
+// workflow. Every future's callback calls it first, so that the call a
+// cancellation ended counts as cancelled, not failed.
+func (d *driver) noticeCancel() {
+	if d.root.Err() != nil && d.cause == nil {
+		d.cancelledByTemporal = true
+		d.cancel(errors.New("the run was cancelled"))
 	}
 }
 
@@ -325,6 +332,7 @@ func (d *driver) add(f workflow.Future, fn func(workflow.Future)) {
 	d.waiting++
 	d.sel.AddFuture(f, func(f workflow.Future) {
 		d.waiting--
+		d.noticeCancel()
 		fn(f)
 	})
 }

@@ -93,3 +93,20 @@ workflow "words" {
   output "words" { value = task.split.words }
   output "shout" { value = task.shout.text }
 }
+
+# A wide fan-out, bounded only by the run's parallelism.
+workflow "wide" {
+  input "texts" { type = list(string) }
+
+  task "count" {
+    uses     = "text.count"
+    for_each = input.texts
+    inputs   = { words = split(" ", each.value) }
+  }
+  task "total" {
+    uses   = "math.sum"
+    inputs = { values = task.count.n }
+  }
+
+  output "total" { value = task.total.total }
+}
