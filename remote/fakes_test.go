@@ -220,12 +220,26 @@ type activityRegistry interface {
 // remote.ActivityName(plugin, task), as a worker would, and
 // remote.ActivityLoadOutputs.
 func (f *fakeTasks) register(r activityRegistry) {
+	f.registerTasks(r, "")
+	f.registerLoad(r)
+}
+
+// registerTasks registers the fake tasks of plugin ("" for every
+// plugin) as activities.
+func (f *fakeTasks) registerTasks(r activityRegistry, plugin string) {
 	for _, id := range sortedIDs(f.funcs) {
-		id := id
+		if plugin != "" && !strings.HasPrefix(id, plugin+".") {
+			continue
+		}
 		r.RegisterActivityWithOptions(func(ctx context.Context, in remote.TaskInput) (*remote.TaskOutput, error) {
 			return f.activity(ctx, id, in)
 		}, activity.RegisterOptions{Name: id})
 	}
+}
+
+// registerLoad registers remote.ActivityLoadOutputs, reading the fake
+// references "inline:<json>" that activity makes.
+func (f *fakeTasks) registerLoad(r activityRegistry) {
 	r.RegisterActivityWithOptions(func(_ context.Context, uri string) (json.RawMessage, error) {
 		data, ok := strings.CutPrefix(uri, "inline:")
 		if !ok {

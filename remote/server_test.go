@@ -1,0 +1,250 @@
+package remote_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	historypb "go.temporal.io/api/history/v1"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/worker"
+	"google.golang.org/protobuf/encoding/protojson"
+
+	"github.com/goflyte/goflyte/engine/sandbox"
+	"github.com/goflyte/goflyte/remote"
+	"github.com/goflyte/goflyte/remote/remotetest"
+)
+
+// These tests run the interpreter workflow on the real Temporal test
+// server (remotetest; GOFLYTE_TEST_TEMPORAL=1 makes it required), with
+// the fake tasks as activities of in-process workers: one for the
+// workflow on the run's task queue, one per plugin on its own queue.
+
+// startWorkers starts the workflow's worker and one worker for each of
+// plugins, until the test ends.
+func startWorkers(t *testing.T, c client.Client, f *fakeTasks, plugins ...string) {
+	t.Helper()
+	start := func(queue string, register func(worker.Worker)) {
+		w := worker.New(c, queue, worker.Options{})
+		register(w)
+		if err := w.Start(); err != nil {
+			t.Fatalf("start worker on %s: %v", queue, err)
+		}
+		t.Cleanup(w.Stop)
+	}
+	start("goflyte", func(w worker.Worker) {
+		remote.RegisterWorkflow(w)
+		f.registerLoad(w)
+	})
+	for _, p := range plugins {
+		start(remote.PluginQueue("goflyte", p), func(w worker.Worker) { f.registerTasks(w, p) })
+	}
+}
+
+// execute runs in on the server and waits for it; it returns the
+// workflow's run and error.
+func execute(t *testing.T, c client.Client, in remote.RunInput) (client.WorkflowRun, *sandbox.Record, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: in.ExecutionID, TaskQueue: in.TaskQueue}, remote.WorkflowType, in)
+	if err != nil {
+		t.Fatalf("start %s: %v", in.ExecutionID, err)
+	}
+	var rec *sandbox.Record
+	err = run.Get(ctx, &rec)
+	var app *temporal.ApplicationError
+	if errors.As(err, &app) && app.Type() == remote.ErrRunFailed {
+		if derr := app.Details(&rec); derr != nil {
+			t.Fatal(derr)
+		}
+	}
+	return run, rec, err
+}
+
+// history returns a workflow's full history.
+func history(t *testing.T, c client.Client, run client.WorkflowRun) *historypb.History {
+	t.Helper()
+	it := c.GetWorkflowHistory(context.Background(), run.GetID(), run.GetRunID(), false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	h := &historypb.History{}
+	for it.HasNext() {
+		ev, err := it.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		h.Events = append(h.Events, ev)
+	}
+	return h
+}
+
+// replayCases are the runs whose histories are committed under
+// testdata/replay: between them, every feature the workflow drives.
+var replayCases = []struct {
+	name, main, workflow string
+	files                []string
+	inputs               map[string]any
+}{
+	{"wordcount", examples + "wordcount.hcl", "wordcount", nil, map[string]any{"text": "to be or not to be"}},
+	{"fanout", examples + "fanout.hcl", "fanout", nil, map[string]any{"texts": []string{"a b", "c d e", "f", "g h i j", "k", "l m"}}},
+	{"classify", examples + "classify.hcl", "classify", nil, map[string]any{"text": "a b c d e f g h i j k l m n a b"}},
+	{"classify-fail", examples + "classify.hcl", "classify", nil, map[string]any{"text": ""}},
+	{"pipeline", examples + "pipeline.hcl", "pipeline", []string{examples + "wordcount.hcl"}, map[string]any{"texts": []string{"the cat sat", "on the mat"}}},
+	{"resilient-retries", examples + "resilient.hcl", "resilient", nil, map[string]any{"text": "flaky"}},
+	{"resilient-on-failure", examples + "resilient.hcl", "resilient", nil, map[string]any{"text": "always"}},
+	{"dynamic", examples + "dynamic.hcl", "dynamic", nil, map[string]any{"texts": []string{"to be or not", "to be"}}},
+	{"ratio", features, "ratio", nil, map[string]any{"divisors": []int{1, 0, 3, 4}}},
+}
+
+// TestRecordHistories runs replayCases on the real server and writes
+// their histories to testdata/replay, for TestReplayHistories. Run it
+// after a deliberate change of the workflow's behaviour (which must be
+// guarded by workflow.GetVersion when histories of running workflows
+// would break):
+//
+//	go test ./remote -run TestRecordHistories -args -record
+func TestRecordHistories(t *testing.T) {
+	if !*record {
+		t.Skip("regenerates testdata; run with -args -record")
+	}
+	srv := remotetest.Start(t, remotetest.Options{})
+	c := dial(t, remote.Options{URL: srv.Addr, Insecure: true})
+	f := newFakeTasks(loadPlugins(t))
+	startWorkers(t, c, f, examplePlugins...)
+	for _, rc := range replayCases {
+		in := runInput(t, rc.main, rc.workflow, rc.inputs, rc.files...)
+		in.ExecutionID = "proj:dev:replay-" + rc.name
+		run, rec, err := execute(t, c, in)
+		if rec == nil {
+			t.Fatalf("%s: no record: %v", rc.name, err)
+		}
+		data, err := protojson.Marshal(history(t, c, run))
+		if err != nil {
+			t.Fatal(err)
+		}
+		// protojson's spacing varies by design; json.Indent's is stable.
+		var b bytes.Buffer
+		if err := json.Indent(&b, data, "", "  "); err != nil {
+			t.Fatal(err)
+		}
+		b.WriteByte('\n')
+		if err := os.WriteFile(filepath.Join("testdata", "replay", rc.name+".json"), b.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("%s: %s, %d tasks", rc.name, rec.Status, len(rec.Tasks))
+	}
+}
+
+// TestReplayHistories replays the committed histories (recorded on the
+// real server by TestRecordHistories) with the current workflow code: a
+// change that would break running workflows fails here.
+func TestReplayHistories(t *testing.T) {
+	paths, err := filepath.Glob(filepath.Join("testdata", "replay", "*.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(paths) < len(replayCases) {
+		t.Fatalf("%d histories in testdata/replay, want %d; record them with: go test ./remote -run TestRecordHistories -args -record", len(paths), len(replayCases))
+	}
+	for _, path := range paths {
+		t.Run(strings.TrimSuffix(filepath.Base(path), ".json"), func(t *testing.T) {
+			r := worker.NewWorkflowReplayer()
+			remote.RegisterWorkflow(r)
+			if err := r.ReplayWorkflowHistoryFromJSONFile(nil, path); err != nil {
+				t.Fatalf("replay %s: %v", path, err)
+			}
+		})
+	}
+}
+
+// TestReplayDetectsChange checks that the replay test can fail: a
+// history whose first task activity is renamed does not replay.
+func TestReplayDetectsChange(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join("testdata", "replay", "wordcount.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	changed := strings.Replace(string(data), `"name": "text.split"`, `"name": "text.splat"`, 1)
+	if changed == string(data) {
+		t.Fatal("the history has no text.split activity")
+	}
+	path := filepath.Join(t.TempDir(), "changed.json")
+	if err := os.WriteFile(path, []byte(changed), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := worker.NewWorkflowReplayer()
+	remote.RegisterWorkflow(r)
+	if err := r.ReplayWorkflowHistoryFromJSONFile(nil, path); err == nil {
+		t.Fatal("a history with another activity replayed without error")
+	}
+}
+
+// TestUnservedPlugin: a task whose plugin no worker serves fails after
+// RunInput.ScheduleToStart with an error that names the plugin.
+func TestUnservedPlugin(t *testing.T) {
+	srv := remotetest.Start(t, remotetest.Options{})
+	c := dial(t, remote.Options{URL: srv.Addr, Insecure: true})
+	f := newFakeTasks(loadPlugins(t))
+	startWorkers(t, c, f, "text") // no worker for math
+	in := runInput(t, examples+"fanout.hcl", "fanout", map[string]any{"texts": []string{"a b", "c"}})
+	in.ExecutionID, in.ScheduleToStart = "proj:dev:unserved", 2*time.Second
+	_, rec, err := execute(t, c, in)
+	if rec == nil {
+		t.Fatalf("no record: %v", err)
+	}
+	want := `task "total" (math.sum) failed: no worker serves plugin "math": the task waited 2s for one on task queue "goflyte.math"`
+	if rec.Status != "failed" || !strings.HasPrefix(rec.Error, want) {
+		t.Errorf("record: %s %q\nwant prefix %q", rec.Status, rec.Error, want)
+	}
+	if got := task(t, rec, "count"); got.Status != "succeeded" {
+		t.Errorf("count: %+v", got)
+	}
+}
+
+// TestInFlightBound runs a for_each wider than MaxInFlight with a larger
+// parallelism on the real server and reads in the history that no more
+// than MaxInFlight activities were ever pending at once, and that the
+// bound was reached.
+func TestInFlightBound(t *testing.T) {
+	srv := remotetest.Start(t, remotetest.Options{})
+	c := dial(t, remote.Options{URL: srv.Addr, Insecure: true})
+	f := newFakeTasks(loadPlugins(t))
+	startWorkers(t, c, f, examplePlugins...)
+	texts := make([]string, remote.MaxInFlight+100)
+	for i := range texts {
+		texts[i] = fmt.Sprintf("w%d x", i)
+	}
+	in := runInput(t, features, "wide", map[string]any{"texts": texts})
+	in.ExecutionID, in.Parallelism = "proj:dev:wide", 5000
+	run, rec, err := execute(t, c, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := string(rec.Outputs["total"]); got != fmt.Sprint(2*len(texts)) {
+		t.Errorf("total = %s", got)
+	}
+	h := history(t, c, run)
+	pending, most := 0, 0
+	for _, ev := range h.Events {
+		switch ev.GetEventType() {
+		case enumspb.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
+			pending++
+			most = max(most, pending)
+		case enumspb.EVENT_TYPE_ACTIVITY_TASK_COMPLETED, enumspb.EVENT_TYPE_ACTIVITY_TASK_FAILED,
+			enumspb.EVENT_TYPE_ACTIVITY_TASK_TIMED_OUT, enumspb.EVENT_TYPE_ACTIVITY_TASK_CANCELED:
+			pending--
+		}
+	}
+	if most != remote.MaxInFlight {
+		t.Errorf("at most %d activities were pending at once, want %d", most, remote.MaxInFlight)
+	}
+	t.Logf("%d events in the history of %d instances", len(h.Events), len(texts))
+}
