@@ -56,6 +56,7 @@ type fakeTasks struct {
 
 	mu       sync.Mutex
 	inputs   []remote.TaskInput // every remote call, in order
+	wfTypes  map[string]int     // the workflow types the calls came from
 	inFlight map[string]*atomic.Int32
 	maxIn    map[string]int32
 }
@@ -262,6 +263,10 @@ func sortedIDs(m map[string]taskFunc) []string {
 func (f *fakeTasks) activity(ctx context.Context, id string, in remote.TaskInput) (*remote.TaskOutput, error) {
 	f.mu.Lock()
 	f.inputs = append(f.inputs, in)
+	if f.wfTypes == nil {
+		f.wfTypes = map[string]int{}
+	}
+	f.wfTypes[activity.GetInfo(ctx).WorkflowType.Name]++
 	f.mu.Unlock()
 	defer f.enter(id)()
 	start := time.Now()

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -207,44 +206,4 @@ func TestUnservedPlugin(t *testing.T) {
 	if got := task(t, rec, "count"); got.Status != "succeeded" {
 		t.Errorf("count: %+v", got)
 	}
-}
-
-// TestInFlightBound runs a for_each wider than MaxInFlight with a larger
-// parallelism on the real server and reads in the history that no more
-// than MaxInFlight activities were ever pending at once, and that the
-// bound was reached.
-func TestInFlightBound(t *testing.T) {
-	srv := remotetest.Start(t, remotetest.Options{})
-	c := dial(t, remote.Options{URL: srv.Addr, Insecure: true})
-	f := newFakeTasks(loadPlugins(t))
-	startWorkers(t, c, f, examplePlugins...)
-	texts := make([]string, remote.MaxInFlight+100)
-	for i := range texts {
-		texts[i] = fmt.Sprintf("w%d x", i)
-	}
-	in := runInput(t, features, "wide", map[string]any{"texts": texts})
-	in.ExecutionID, in.Parallelism = "proj:dev:wide", 5000
-	run, rec, err := execute(t, c, in)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := string(rec.Outputs["total"]); got != fmt.Sprint(2*len(texts)) {
-		t.Errorf("total = %s", got)
-	}
-	h := history(t, c, run)
-	pending, most := 0, 0
-	for _, ev := range h.Events {
-		switch ev.GetEventType() {
-		case enumspb.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
-			pending++
-			most = max(most, pending)
-		case enumspb.EVENT_TYPE_ACTIVITY_TASK_COMPLETED, enumspb.EVENT_TYPE_ACTIVITY_TASK_FAILED,
-			enumspb.EVENT_TYPE_ACTIVITY_TASK_TIMED_OUT, enumspb.EVENT_TYPE_ACTIVITY_TASK_CANCELED:
-			pending--
-		}
-	}
-	if most != remote.MaxInFlight {
-		t.Errorf("at most %d activities were pending at once, want %d", most, remote.MaxInFlight)
-	}
-	t.Logf("%d events in the history of %d instances", len(h.Events), len(texts))
 }

@@ -74,9 +74,11 @@ const (
 	noTimeoutBound     = 30 * 24 * time.Hour
 )
 
-// RegisterWorkflow registers RunWorkflow under WorkflowType.
+// RegisterWorkflow registers RunWorkflow under WorkflowType and
+// BatchWorkflow under BatchWorkflowType.
 func RegisterWorkflow(r worker.WorkflowRegistry) {
 	r.RegisterWorkflowWithOptions(RunWorkflow, workflow.RegisterOptions{Name: WorkflowType})
+	r.RegisterWorkflowWithOptions(BatchWorkflow, workflow.RegisterOptions{Name: BatchWorkflowType})
 }
 
 // RunWorkflow is the interpreter workflow of a remote run: it compiles
@@ -215,6 +217,8 @@ type driver struct {
 	// cancelledByTemporal tells a cancel request from the timeout.
 	cause               error
 	cancelledByTemporal bool
+	// batches counts the batches started, for their workflow ids.
+	batches int
 
 	start, end time.Time
 	status     string
@@ -275,11 +279,12 @@ func (d *driver) run(inputs map[string]cty.Value, kept map[string]map[string]cty
 		})
 	}
 	top := d.newGraph(d.g, inputs, kept, "", d.in.Plugins, nil)
-	top.top = true
+	top.top, top.path = true, []string{}
 	top.done = func(outs map[string]cty.Value, err error) {
 		d.runErr, d.outputs = err, outs
 	}
 	top.start()
+	d.flush()
 	d.loop()
 	switch {
 	case d.cause != nil:
@@ -289,6 +294,7 @@ func (d *driver) run(inputs map[string]cty.Value, kept map[string]map[string]cty
 		var te *engine.TaskError
 		if errors.As(d.runErr, &te) && d.g.OnFailure != nil {
 			d.onFailure(top, te)
+			d.flush()
 			d.loop()
 			if d.cause != nil {
 				d.status, d.runErr = sandbox.StatusCancelled, fmt.Errorf("run cancelled: %w", d.cause)
@@ -334,6 +340,7 @@ func (d *driver) add(f workflow.Future, fn func(workflow.Future)) {
 		d.waiting--
 		d.noticeCancel()
 		fn(f)
+		d.flush()
 	})
 }
 
@@ -454,6 +461,11 @@ type graphRun struct {
 	firstErr error
 	ended    bool
 	done     func(map[string]cty.Value, error)
+	// path names the sub-workflow calls from the run's graph to this
+	// one, for batches (batch.go); nil for a graph no batch can find (a
+	// dynamic task's).
+	path  []string
+	batch batcher
 }
 
 func (d *driver) newGraph(g *engine.Graph, inputs map[string]cty.Value, kept map[string]map[string]cty.Value, prefix string, plugins map[string]PluginRef, done func(map[string]cty.Value, error)) *graphRun {
@@ -494,10 +506,20 @@ func (gr *graphRun) carryOut(ops []engine.Op) {
 					t.Instances = len(op.Instances)
 				}
 			}
+			if op.Instances != nil {
+				if gr.batch.sizes == nil {
+					gr.batch.sizes = map[string]int{}
+				}
+				gr.batch.sizes[n.Name] = len(op.Instances)
+			}
 			if op.Call != nil {
 				gr.launch(op.Call, t)
 			}
 		case engine.OpCall:
+			if gr.batched(n) {
+				gr.hold(op.Call)
+				continue
+			}
 			gr.launch(op.Call, nil)
 		case engine.OpSkip:
 			if t != nil {
@@ -547,15 +569,18 @@ func (gr *graphRun) carryOut(ops []engine.Op) {
 func (gr *graphRun) launch(c *engine.Call, t *sandbox.TaskRecord) {
 	gr.calls++
 	cr := &callRun{gr: gr, call: c, rec: t}
-	cr.onResult = func(r engine.CallResult) {
-		gr.calls--
-		if gr.d.cause != nil {
-			gr.carryOut(gr.plan.Cancel(context.Canceled))
-		}
-		gr.carryOut(gr.plan.Done(c, r))
-		gr.maybeFinish()
-	}
+	cr.onResult = func(r engine.CallResult) { gr.finishCall(c, r) }
 	cr.begin()
+}
+
+// finishCall feeds a call's result to the plan.
+func (gr *graphRun) finishCall(c *engine.Call, r engine.CallResult) {
+	gr.calls--
+	if gr.d.cause != nil {
+		gr.carryOut(gr.plan.Cancel(context.Canceled))
+	}
+	gr.carryOut(gr.plan.Done(c, r))
+	gr.maybeFinish()
 }
 
 // maybeFinish ends the graph when none of its calls is left.
@@ -591,6 +616,7 @@ type callRun struct {
 
 	attempt    int
 	checkpoint string // the latest attempt's checkpoint
+	cache      string // the latest attempt's cache outcome
 }
 
 func (cr *callRun) begin() {
@@ -631,6 +657,13 @@ func (cr *callRun) runSub() {
 		}
 		cr.onResult(engine.CallResult{Outputs: outs})
 	})
+	if cr.gr.path != nil {
+		step := c.Name
+		if c.Parent != "" {
+			step = c.Parent
+		}
+		sub.path = append(append([]string{}, cr.gr.path...), step)
+	}
 	sub.start()
 }
 
@@ -738,6 +771,7 @@ func (cr *callRun) taskInput() TaskInput {
 // eager task's children.
 func (cr *callRun) activityDone(out *TaskOutput) {
 	d := cr.gr.d
+	cr.cache = out.Cache
 	if t := cr.rec; t != nil {
 		t.Cache, t.CacheKey, t.WorkDir, t.Deck, t.LogFile = out.Cache, out.CacheKey, out.WorkDir, out.Deck, out.Logs
 		t.Children = append(t.Children, out.Children...)

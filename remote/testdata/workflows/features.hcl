@@ -110,3 +110,55 @@ workflow "wide" {
 
   output "total" { value = task.total.total }
 }
+
+# Instances that retry and sleep, for batches of a big for_each.
+workflow "shouts" {
+  input "texts" { type = list(string) }
+  input "ms" {
+    type    = number
+    default = 0
+  }
+
+  task "nap" {
+    uses     = "text.sleep"
+    for_each = input.texts
+    inputs   = { ms = input.ms }
+  }
+  task "shout" {
+    uses          = "text.upper"
+    for_each      = input.texts
+    inputs        = { text = each.value }
+    retries       = 2
+    retry_backoff = "100ms"
+    depends_on    = [task.nap]
+  }
+
+  output "shouts" { value = task.shout.text }
+}
+
+# Rows of a grid, each a sub-workflow with its own for_each: none is
+# big enough for batches, so every call is an activity of the run's
+# workflow.
+workflow "grid" {
+  input "rows" { type = list(list(string)) }
+
+  task "row" {
+    uses     = workflow.row
+    for_each = input.rows
+    inputs   = { cells = each.value }
+  }
+
+  output "rows" { value = task.row.shouts }
+}
+
+workflow "row" {
+  input "cells" { type = list(string) }
+
+  task "cell" {
+    uses     = "text.upper"
+    for_each = input.cells
+    inputs   = { text = each.value }
+  }
+
+  output "shouts" { value = task.cell.text }
+}

@@ -1,0 +1,177 @@
+package remote_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/testsuite"
+
+	"github.com/goflyte/goflyte/remote"
+	"github.com/goflyte/goflyte/remote/remotetest"
+)
+
+// TestBatchesLikeLocal runs for_each nodes wider than BatchAbove, whose
+// instances run in batch child workflows, and compares with the local
+// engine: outputs, failed instances (min_success_ratio), retries inside
+// a batch.
+func TestBatchesLikeLocal(t *testing.T) {
+	texts := make([]string, 2*remote.BatchSize+30)
+	divisors := make([]int, remote.BatchAbove+20)
+	for i := range texts {
+		texts[i] = fmt.Sprintf("t%d", i)
+	}
+	texts[7], texts[150] = "flaky", "flaky"
+	for i := range divisors {
+		divisors[i] = i % 3 // a third divide by zero
+	}
+	cases := []struct {
+		name, workflow string
+		inputs         map[string]any
+	}{
+		{"retries in batches", "shouts", map[string]any{"texts": texts}},
+		{"failed instances", "ratio", map[string]any{"divisors": divisors}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			in := runInput(t, features, tc.workflow, tc.inputs)
+			in.Parallelism = 1000
+			res := runLocal(t, in, newFakeTasks(in.Plugins))
+			f := newFakeTasks(in.Plugins)
+			r := runRemote(t, in, f, nil)
+			if r.rec == nil {
+				t.Fatalf("no record: %v", r.err)
+			}
+			sameAsLocal(t, r.rec, res)
+			f.mu.Lock()
+			defer f.mu.Unlock()
+			if f.wfTypes[remote.WorkflowType] != 0 || f.wfTypes[remote.BatchWorkflowType] == 0 {
+				t.Errorf("calls by workflow type: %v; want all from batches", f.wfTypes)
+			}
+		})
+	}
+}
+
+// TestBatchesCancelled: cancelling the run cancels its batches and the
+// activities in them.
+func TestBatchesCancelled(t *testing.T) {
+	texts := make([]string, remote.BatchAbove+1)
+	for i := range texts {
+		texts[i] = "x"
+	}
+	in := runInput(t, features, "shouts", map[string]any{"texts": texts, "ms": 20000})
+	in.Parallelism = 1000
+	f := newFakeTasks(in.Plugins)
+	start := time.Now()
+	r := runRemote(t, in, f, func(env *testsuite.TestWorkflowEnvironment) {
+		env.RegisterDelayedCallback(env.CancelWorkflow, time.Second)
+	})
+	if !temporal.IsCanceledError(r.err) {
+		t.Fatalf("workflow error %v, want a cancellation", r.err)
+	}
+	if d := time.Since(start); d > 15*time.Second {
+		t.Errorf("the run took %s: the batch's activities were not cancelled", d)
+	}
+	v, err := r.env.QueryWorkflow(remote.QueryRecord)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rec struct {
+		Status string
+		Tasks  []struct{ Name, Status string }
+	}
+	if err := v.Get(&rec); err != nil {
+		t.Fatal(err)
+	}
+	if rec.Status != "cancelled" || rec.Tasks[0].Status != "cancelled" || rec.Tasks[1].Status != "cancelled" {
+		t.Errorf("record: %+v", rec)
+	}
+}
+
+// TestBatchedHistory runs a for_each of 1,100 instances on the real
+// server: the run's own history holds a few events per batch, not per
+// instance.
+func TestBatchedHistory(t *testing.T) {
+	srv := remotetest.Start(t, remotetest.Options{})
+	c := dial(t, remote.Options{URL: srv.Addr, Insecure: true})
+	f := newFakeTasks(loadPlugins(t))
+	startWorkers(t, c, f, examplePlugins...)
+	n := 1100
+	texts := make([]string, n)
+	for i := range texts {
+		texts[i] = fmt.Sprintf("w%d x", i)
+	}
+	in := runInput(t, features, "wide", map[string]any{"texts": texts})
+	in.ExecutionID, in.Parallelism = "proj:dev:batched", 1000
+	start := time.Now()
+	run, rec, err := execute(t, c, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	took := time.Since(start)
+	if got := string(rec.Outputs["total"]); got != fmt.Sprint(2*n) {
+		t.Errorf("total = %s", got)
+	}
+	h := history(t, c, run)
+	children := 0
+	for _, ev := range h.Events {
+		if ev.GetEventType() == enumspb.EVENT_TYPE_START_CHILD_WORKFLOW_EXECUTION_INITIATED {
+			children++
+		}
+	}
+	if want := (n + remote.BatchSize - 1) / remote.BatchSize; children != want {
+		t.Errorf("%d batches, want %d", children, want)
+	}
+	if len(h.Events) > 20*children+50 {
+		t.Errorf("%d events in the run's history for %d batches", len(h.Events), children)
+	}
+	t.Logf("%d instances: %d events in the run's history, %d batches, %s", n, len(h.Events), children, took)
+}
+
+// TestInFlightBound runs 1,100 calls that no batch takes (11 sub-workflow
+// calls of 100 instances each) with a parallelism above MaxInFlight on
+// the real server, and reads in the history that no more than
+// MaxInFlight activities were ever pending at once, and that the bound
+// was reached.
+func TestInFlightBound(t *testing.T) {
+	srv := remotetest.Start(t, remotetest.Options{})
+	c := dial(t, remote.Options{URL: srv.Addr, Insecure: true})
+	f := newFakeTasks(loadPlugins(t))
+	startWorkers(t, c, f, examplePlugins...)
+	rows := make([][]string, 11)
+	for i := range rows {
+		for j := 0; j < remote.BatchAbove; j++ {
+			rows[i] = append(rows[i], fmt.Sprintf("c%d.%d", i, j))
+		}
+	}
+	in := runInput(t, features, "grid", map[string]any{"rows": rows})
+	in.ExecutionID, in.Parallelism = "proj:dev:grid", 5000
+	run, rec, err := execute(t, c, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got [][]string
+	if err := json.Unmarshal(rec.Outputs["rows"], &got); err != nil || len(got) != 11 || got[10][99] != "C10.99" {
+		t.Errorf("rows = %s (%v)", strings.Join(strings.Fields(string(rec.Outputs["rows"])), "")[:80], err)
+	}
+	h := history(t, c, run)
+	pending, most := 0, 0
+	for _, ev := range h.Events {
+		switch ev.GetEventType() {
+		case enumspb.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
+			pending++
+			most = max(most, pending)
+		case enumspb.EVENT_TYPE_ACTIVITY_TASK_COMPLETED, enumspb.EVENT_TYPE_ACTIVITY_TASK_FAILED,
+			enumspb.EVENT_TYPE_ACTIVITY_TASK_TIMED_OUT, enumspb.EVENT_TYPE_ACTIVITY_TASK_CANCELED:
+			pending--
+		}
+	}
+	if most != remote.MaxInFlight {
+		t.Errorf("at most %d activities were pending at once, want %d", most, remote.MaxInFlight)
+	}
+	t.Logf("%d events in the history of %d calls", len(h.Events), 11*remote.BatchAbove)
+}
