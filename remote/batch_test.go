@@ -1,7 +1,9 @@
 package remote_test
 
 import (
+	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"strings"
 	"testing"
@@ -174,4 +176,51 @@ func TestInFlightBound(t *testing.T) {
 		t.Errorf("at most %d activities were pending at once, want %d", most, remote.MaxInFlight)
 	}
 	t.Logf("%d events in the history of %d calls", len(h.Events), 11*remote.BatchAbove)
+}
+
+// large runs TestLargeFanOut, which takes minutes on a busy machine:
+//
+//	go test ./remote -run TestLargeFanOut -v -args -large
+var large = flag.Bool("large", false, "run TestLargeFanOut (10,000 instances on the real server)")
+
+// TestLargeFanOut runs a 10,000-element for_each on the real server and
+// reports the time and the event counts of the run's history and of its
+// largest batch's; both must stay far below Temporal's 50k.
+func TestLargeFanOut(t *testing.T) {
+	if !*large {
+		t.Skip("takes minutes; run with -args -large")
+	}
+	srv := remotetest.Start(t, remotetest.Options{})
+	c := dial(t, remote.Options{URL: srv.Addr, Insecure: true})
+	f := newFakeTasks(loadPlugins(t))
+	startWorkers(t, c, f, examplePlugins...)
+	n := 10000
+	texts := make([]string, n)
+	for i := range texts {
+		texts[i] = fmt.Sprintf("w%d x", i)
+	}
+	in := runInput(t, features, "wide", map[string]any{"texts": texts})
+	in.ExecutionID, in.Parallelism = "proj:dev:large", 1000
+	start := time.Now()
+	run, rec, err := executeWithin(t, c, in, 30*time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	took := time.Since(start)
+	if got := string(rec.Outputs["total"]); got != fmt.Sprint(2*n) {
+		t.Errorf("total = %s", got)
+	}
+	h := history(t, c, run)
+	largest := 0
+	for _, ev := range h.Events {
+		if a := ev.GetChildWorkflowExecutionCompletedEventAttributes(); a != nil {
+			bh := history(t, c, c.GetWorkflow(context.Background(), a.GetWorkflowExecution().GetWorkflowId(), a.GetWorkflowExecution().GetRunId()))
+			largest = max(largest, len(bh.Events))
+		}
+	}
+	if len(h.Events) > 5000 || largest > 5000 {
+		t.Errorf("%d events in the run's history, %d in its largest batch's", len(h.Events), largest)
+	}
+	t.Logf("%d instances in %s (%.1f ms each): %d events in the run's history, %d in its largest batch's",
+		n, took.Round(time.Millisecond), float64(took.Milliseconds())/float64(n), len(h.Events), largest)
 }

@@ -53,7 +53,13 @@ func startWorkers(t *testing.T, c client.Client, f *fakeTasks, plugins ...string
 // workflow's run and error.
 func execute(t *testing.T, c client.Client, in remote.RunInput) (client.WorkflowRun, *sandbox.Record, error) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	return executeWithin(t, c, in, 2*time.Minute)
+}
+
+// executeWithin is execute with a bound other than 2 minutes.
+func executeWithin(t *testing.T, c client.Client, in remote.RunInput, bound time.Duration) (client.WorkflowRun, *sandbox.Record, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), bound)
 	defer cancel()
 	run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: in.ExecutionID, TaskQueue: in.TaskQueue}, remote.WorkflowType, in)
 	if err != nil {

@@ -1,6 +1,7 @@
 package remote_test
 
 import (
+	"encoding/json"
 	"errors"
 	"slices"
 	"strings"
@@ -238,5 +239,31 @@ func TestManyInstances(t *testing.T) {
 	// in the history (TestInFlightBound).
 	if got := string(r.rec.Outputs["total"]); got != "2300" {
 		t.Errorf("total = %s", got)
+	}
+}
+
+func TestResumeKeepsOutputs(t *testing.T) {
+	in := runInput(t, examples+"wordcount.hcl", "wordcount", map[string]any{"text": "to be or not to be"})
+	in.Resume = map[string]json.RawMessage{
+		"split": json.RawMessage(`{"words":["kept","words","only"]}`),
+		"count": json.RawMessage(`{"n":"not a number"}`), // does not decode: runs again
+	}
+	in.ResumedFrom = "proj:dev:earlier"
+	f := newFakeTasks(in.Plugins)
+	r := runRemote(t, in, f, nil)
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	if got := string(r.rec.Outputs["n"]); got != "3" {
+		t.Errorf("n = %s, want 3 (from the kept words)", got)
+	}
+	if s := task(t, r.rec, "split"); !s.Resumed || s.Status != "succeeded" {
+		t.Errorf("split: %+v", s)
+	}
+	if got := nodes(f, "text.split"); len(got) != 0 {
+		t.Errorf("split ran again: %v", got)
+	}
+	if r.rec.ResumedFrom != "proj:dev:earlier" {
+		t.Errorf("resumed from %q", r.rec.ResumedFrom)
 	}
 }
