@@ -16,6 +16,7 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
 	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/goflyte/goflyte/engine/sandbox"
@@ -97,16 +98,27 @@ var replayCases = []struct {
 	name, main, workflow string
 	files                []string
 	inputs               map[string]any
+	parallelism          int // 0: runInput's
 }{
-	{"wordcount", examples + "wordcount.hcl", "wordcount", nil, map[string]any{"text": "to be or not to be"}},
-	{"fanout", examples + "fanout.hcl", "fanout", nil, map[string]any{"texts": []string{"a b", "c d e", "f", "g h i j", "k", "l m"}}},
-	{"classify", examples + "classify.hcl", "classify", nil, map[string]any{"text": "a b c d e f g h i j k l m n a b"}},
-	{"classify-fail", examples + "classify.hcl", "classify", nil, map[string]any{"text": ""}},
-	{"pipeline", examples + "pipeline.hcl", "pipeline", []string{examples + "wordcount.hcl"}, map[string]any{"texts": []string{"the cat sat", "on the mat"}}},
-	{"resilient-retries", examples + "resilient.hcl", "resilient", nil, map[string]any{"text": "flaky"}},
-	{"resilient-on-failure", examples + "resilient.hcl", "resilient", nil, map[string]any{"text": "always"}},
-	{"dynamic", examples + "dynamic.hcl", "dynamic", nil, map[string]any{"texts": []string{"to be or not", "to be"}}},
-	{"ratio", features, "ratio", nil, map[string]any{"divisors": []int{1, 0, 3, 4}}},
+	{"wordcount", examples + "wordcount.hcl", "wordcount", nil, map[string]any{"text": "to be or not to be"}, 0},
+	{"fanout", examples + "fanout.hcl", "fanout", nil, map[string]any{"texts": []string{"a b", "c d e", "f", "g h i j", "k", "l m"}}, 0},
+	{"classify", examples + "classify.hcl", "classify", nil, map[string]any{"text": "a b c d e f g h i j k l m n a b"}, 0},
+	{"classify-fail", examples + "classify.hcl", "classify", nil, map[string]any{"text": ""}, 0},
+	{"pipeline", examples + "pipeline.hcl", "pipeline", []string{examples + "wordcount.hcl"}, map[string]any{"texts": []string{"the cat sat", "on the mat"}}, 0},
+	{"resilient-retries", examples + "resilient.hcl", "resilient", nil, map[string]any{"text": "flaky"}, 0},
+	{"resilient-on-failure", examples + "resilient.hcl", "resilient", nil, map[string]any{"text": "always"}, 0},
+	{"dynamic", examples + "dynamic.hcl", "dynamic", nil, map[string]any{"texts": []string{"to be or not", "to be"}}, 0},
+	{"ratio", features, "ratio", nil, map[string]any{"divisors": []int{1, 0, 3, 4}}, 0},
+	{"batched", features, "wide", nil, map[string]any{"texts": batchTexts()}, 60},
+}
+
+// batchTexts are the inputs of a for_each just wider than BatchAbove.
+func batchTexts() []string {
+	texts := make([]string, remote.BatchAbove+1)
+	for i := range texts {
+		texts[i] = "a b"
+	}
+	return texts
 }
 
 // TestRecordHistories runs replayCases on the real server and writes
@@ -124,27 +136,57 @@ func TestRecordHistories(t *testing.T) {
 	c := dial(t, remote.Options{URL: srv.Addr, Insecure: true})
 	f := newFakeTasks(loadPlugins(t))
 	startWorkers(t, c, f, examplePlugins...)
+	ids := map[string]string{}
 	for _, rc := range replayCases {
 		in := runInput(t, rc.main, rc.workflow, rc.inputs, rc.files...)
 		in.ExecutionID = "proj:dev:replay-" + rc.name
+		if rc.parallelism > 0 {
+			in.Parallelism = rc.parallelism
+		}
 		run, rec, err := execute(t, c, in)
 		if rec == nil {
 			t.Fatalf("%s: no record: %v", rc.name, err)
 		}
-		data, err := protojson.Marshal(history(t, c, run))
-		if err != nil {
-			t.Fatal(err)
-		}
-		// protojson's spacing varies by design; json.Indent's is stable.
-		var b bytes.Buffer
-		if err := json.Indent(&b, data, "", "  "); err != nil {
-			t.Fatal(err)
-		}
-		b.WriteByte('\n')
-		if err := os.WriteFile(filepath.Join("testdata", "replay", rc.name+".json"), b.Bytes(), 0o644); err != nil {
-			t.Fatal(err)
+		h := history(t, c, run)
+		writeHistory(t, rc.name, h)
+		ids[rc.name] = run.GetID()
+		for _, ev := range h.Events {
+			if a := ev.GetChildWorkflowExecutionCompletedEventAttributes(); a != nil {
+				// The first batch's history, to replay BatchWorkflow.
+				we := a.GetWorkflowExecution()
+				writeHistory(t, rc.name+"-batch", history(t, c, c.GetWorkflow(context.Background(), we.GetWorkflowId(), we.GetRunId())))
+				ids[rc.name+"-batch"] = we.GetWorkflowId()
+				break
+			}
 		}
 		t.Logf("%s: %s, %d tasks", rc.name, rec.Status, len(rec.Tasks))
+	}
+	// The workflow ids, which the replay needs: batches' ids derive from
+	// their run's.
+	data, err := json.MarshalIndent(ids, "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join("testdata", "replay", "ids.txt"), append(data, '\n'), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// writeHistory writes h to testdata/replay/<name>.json.
+func writeHistory(t *testing.T, name string, h *historypb.History) {
+	t.Helper()
+	data, err := protojson.Marshal(h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// protojson's spacing varies by design; json.Indent's is stable.
+	var b bytes.Buffer
+	if err := json.Indent(&b, data, "", "  "); err != nil {
+		t.Fatal(err)
+	}
+	b.WriteByte('\n')
+	if err := os.WriteFile(filepath.Join("testdata", "replay", name+".json"), b.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -159,11 +201,30 @@ func TestReplayHistories(t *testing.T) {
 	if len(paths) < len(replayCases) {
 		t.Fatalf("%d histories in testdata/replay, want %d; record them with: go test ./remote -run TestRecordHistories -args -record", len(paths), len(replayCases))
 	}
+	var ids map[string]string
+	data, err := os.ReadFile(filepath.Join("testdata", "replay", "ids.txt"))
+	if err == nil {
+		err = json.Unmarshal(data, &ids)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, path := range paths {
-		t.Run(strings.TrimSuffix(filepath.Base(path), ".json"), func(t *testing.T) {
+		name := strings.TrimSuffix(filepath.Base(path), ".json")
+		t.Run(name, func(t *testing.T) {
+			f, err := os.Open(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			h, err := client.HistoryFromJSON(f, client.HistoryJSONOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
 			r := worker.NewWorkflowReplayer()
 			remote.RegisterWorkflow(r)
-			if err := r.ReplayWorkflowHistoryFromJSONFile(nil, path); err != nil {
+			opts := worker.ReplayWorkflowHistoryOptions{OriginalExecution: workflow.Execution{ID: ids[name], RunID: "replay"}}
+			if err := r.ReplayWorkflowHistoryWithOptions(nil, h, opts); err != nil {
 				t.Fatalf("replay %s: %v", path, err)
 			}
 		})
