@@ -7,6 +7,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -31,7 +32,7 @@ import (
 
 // startWorkers starts the workflow's worker and one worker for each of
 // plugins, until the test ends.
-func startWorkers(t *testing.T, c client.Client, f *fakeTasks, plugins ...string) {
+func startWorkers(t testing.TB, c client.Client, f *fakeTasks, plugins ...string) {
 	t.Helper()
 	start := func(queue string, register func(worker.Worker)) {
 		w := worker.New(c, queue, worker.Options{})
@@ -272,5 +273,24 @@ func TestUnservedPlugin(t *testing.T) {
 	}
 	if got := task(t, rec, "count"); got.Status != "succeeded" {
 		t.Errorf("count: %+v", got)
+	}
+
+	// The bound applies until a worker has answered for the plugin (it
+	// costs a server timer per task): split has it, count, after
+	// split came back, does not.
+	in = runInput(t, examples+"wordcount.hcl", "wordcount", map[string]any{"text": "a b"})
+	in.ExecutionID, in.ScheduleToStart = "proj:dev:served", 2*time.Second
+	run, _, err := execute(t, c, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var bounds []string
+	for _, ev := range history(t, c, run).Events {
+		if a := ev.GetActivityTaskScheduledEventAttributes(); a != nil {
+			bounds = append(bounds, a.GetActivityType().GetName()+" "+a.GetScheduleToStartTimeout().AsDuration().String())
+		}
+	}
+	if want := []string{"text.split 2s", "text.count 0s"}; !slices.Equal(bounds, want) {
+		t.Errorf("schedule-to-start timeouts %q, want %q", bounds, want)
 	}
 }

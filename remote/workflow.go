@@ -219,6 +219,8 @@ type driver struct {
 	cancelledByTemporal bool
 	// batches counts the batches started, for their workflow ids.
 	batches int
+	// served are the plugins a worker answered for in this run.
+	served map[string]bool
 
 	start, end time.Time
 	status     string
@@ -691,10 +693,9 @@ func (cr *callRun) execute() {
 	d.active++
 	in := cr.taskInput()
 	opts := workflow.ActivityOptions{
-		TaskQueue:              PluginQueue(d.in.TaskQueue, n.Plugin),
-		ScheduleToStartTimeout: d.scheduleToStart(),
-		StartToCloseTimeout:    noTimeoutBound,
-		HeartbeatTimeout:       HeartbeatTimeout,
+		TaskQueue:           PluginQueue(d.in.TaskQueue, n.Plugin),
+		StartToCloseTimeout: noTimeoutBound,
+		HeartbeatTimeout:    HeartbeatTimeout,
 		RetryPolicy: &temporal.RetryPolicy{
 			InitialInterval:        time.Second,
 			BackoffCoefficient:     2,
@@ -706,11 +707,24 @@ func (cr *callRun) execute() {
 	if n.Timeout > 0 {
 		opts.StartToCloseTimeout = n.Timeout + startToCloseMargin
 	}
+	if !d.served[n.Plugin] {
+		// Until a worker has answered for the plugin in this run, its
+		// tasks wait a bounded time for one (then fail naming it). The
+		// bound costs a server timer per activity (measured: 10-15 ms a
+		// task on the test server), so tasks after that go without.
+		opts.ScheduleToStartTimeout = d.scheduleToStart()
+	}
 	f := workflow.ExecuteActivity(workflow.WithActivityOptions(d.ctx, opts), ActivityName(n.Plugin, n.Task), in)
 	d.add(f, func(f workflow.Future) {
 		d.active--
 		var out TaskOutput
 		err := f.Get(d.ctx, &out)
+		if servedBy(err) {
+			if d.served == nil {
+				d.served = map[string]bool{}
+			}
+			d.served[n.Plugin] = true
+		}
 		d.pump()
 		if err != nil {
 			cr.activityFailed(err)
@@ -718,6 +732,22 @@ func (cr *callRun) execute() {
 		}
 		cr.activityDone(&out)
 	})
+}
+
+// servedBy reports whether an activity's outcome shows that a worker
+// served its plugin: it succeeded, failed in a worker, or lost one.
+func servedBy(err error) bool {
+	var app *temporal.ApplicationError
+	var to *temporal.TimeoutError
+	switch {
+	case err == nil:
+		return true
+	case errors.As(err, &app):
+		return app.Type() == ErrTaskFailed || app.Type() == ErrDigestMismatch
+	case errors.As(err, &to):
+		return to.TimeoutType() == enumspb.TIMEOUT_TYPE_HEARTBEAT
+	}
+	return false
 }
 
 func (d *driver) scheduleToStart() time.Duration {
