@@ -246,9 +246,10 @@ func newDriver(root workflow.Context, in RunInput, g *engine.Graph) *driver {
 	return d
 }
 
-// resume returns the outputs of the nodes in.Resume keeps (decoded and
-// checked against their types; one that does not decode runs again)
-// and marks their records resumed.
+// resume returns the outputs of the nodes in.Resume keeps and marks
+// their records resumed. As locally, a node is kept only when its
+// outputs decode to its types and every node it depends on is kept;
+// the others run again.
 func (d *driver) resume(g *engine.Graph) map[string]map[string]cty.Value {
 	if len(d.in.Resume) == 0 {
 		return nil
@@ -259,13 +260,30 @@ func (d *driver) resume(g *engine.Graph) map[string]map[string]cty.Value {
 		if !ok || n.Kind != engine.KindTask || n.Sub != nil {
 			continue
 		}
-		outs, err := engine.DecodeOutputs(n, raw)
-		if err != nil {
-			continue
+		if outs, err := engine.DecodeOutputs(n, raw); err == nil {
+			kept[n.Name] = outs
 		}
-		kept[n.Name] = outs
-		t := d.byName[n.Name]
-		t.Status, t.Resumed, t.Start, t.End, t.Outputs = sandbox.StatusSucceeded, true, d.start, d.start, raw
+	}
+	for changed := true; changed; {
+		changed = false
+		for _, n := range g.Nodes {
+			if _, ok := kept[n.Name]; !ok {
+				continue
+			}
+			for _, dep := range n.Deps {
+				if _, ok := kept[dep]; !ok {
+					delete(kept, n.Name)
+					changed = true
+					break
+				}
+			}
+		}
+	}
+	for _, n := range g.Nodes {
+		if _, ok := kept[n.Name]; ok {
+			t := d.byName[n.Name]
+			t.Status, t.Resumed, t.Start, t.End, t.Outputs = sandbox.StatusSucceeded, true, d.start, d.start, d.in.Resume[n.Name]
+		}
 	}
 	return kept
 }

@@ -266,4 +266,15 @@ func TestResumeKeepsOutputs(t *testing.T) {
 	if r.rec.ResumedFrom != "proj:dev:earlier" {
 		t.Errorf("resumed from %q", r.rec.ResumedFrom)
 	}
+
+	// A node whose upstream runs again runs again too.
+	in.Resume = map[string]json.RawMessage{"count": json.RawMessage(`{"n":99,"unique":1}`)}
+	f = newFakeTasks(in.Plugins)
+	r = runRemote(t, in, f, nil)
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	if got := string(r.rec.Outputs["n"]); got != "6" || task(t, r.rec, "count").Resumed {
+		t.Errorf("n = %s; count was kept without its upstream", got)
+	}
 }
