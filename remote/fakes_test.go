@@ -162,6 +162,13 @@ func newFakeTasks(plugins map[string]remote.PluginRef) *fakeTasks {
 			}
 			return map[string]any{"shouts": shouts}, nil
 		},
+		// The worker resolves the secret; the fake only signs.
+		"sign.hmac": func(_ context.Context, c call) (map[string]any, error) {
+			return map[string]any{"signature": "sig:" + c.In["message"].(string), "key_id": "k1"}, nil
+		},
+		"sign.verify": func(_ context.Context, c call) (map[string]any, error) {
+			return map[string]any{"valid": c.In["signature"] == "sig:"+c.In["message"].(string)}, nil
+		},
 		"math.sum": func(_ context.Context, c call) (map[string]any, error) {
 			total := 0.0
 			for _, v := range c.In["values"].([]any) {

@@ -293,4 +293,17 @@ func TestUnservedPlugin(t *testing.T) {
 	if want := []string{"text.split 2s", "text.count 0s"}; !slices.Equal(bounds, want) {
 		t.Errorf("schedule-to-start timeouts %q, want %q", bounds, want)
 	}
+
+	// A finished run still answers QueryRecord (Temporal replays it).
+	v, err := c.QueryWorkflow(context.Background(), run.GetID(), run.GetRunID(), remote.QueryRecord)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var q sandbox.Record
+	if err := v.Get(&q); err != nil {
+		t.Fatal(err)
+	}
+	if q.Status != "succeeded" || string(q.Outputs["n"]) != "2" || len(q.Tasks) != 2 || q.Tasks[1].Status != "succeeded" {
+		t.Errorf("queried record: %+v", q)
+	}
 }

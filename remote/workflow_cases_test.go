@@ -278,3 +278,32 @@ func TestResumeKeepsOutputs(t *testing.T) {
 		t.Errorf("n = %s; count was kept without its upstream", got)
 	}
 }
+
+// TestSecretsTravelAsNames: a task's secrets reach the worker as names
+// (the worker resolves them through its own chain); the workflow never
+// holds a value.
+func TestSecretsTravelAsNames(t *testing.T) {
+	in := runInput(t, examples+"signed.hcl", "signed", map[string]any{"message": "hello"})
+	f := newFakeTasks(in.Plugins)
+	r := runRemote(t, in, f, nil)
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	if string(r.rec.Outputs["valid"]) != "true" {
+		t.Errorf("outputs: %s", js(r.rec.Outputs))
+	}
+	calls := f.calls()
+	if len(calls) != 2 {
+		t.Fatalf("%d calls", len(calls))
+	}
+	for _, c := range calls {
+		const want = "signing/key" // both tasks declare it in their schema
+		var got []string
+		for _, s := range c.Secrets {
+			got = append(got, s.String())
+		}
+		if strings.Join(got, ",") != want {
+			t.Errorf("%s: secrets %q, want %q", c.Node, got, want)
+		}
+	}
+}
