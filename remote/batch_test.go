@@ -31,16 +31,28 @@ func TestBatchesLikeLocal(t *testing.T) {
 	for i := range divisors {
 		divisors[i] = i % 3 // a third divide by zero
 	}
+	rows := make([][]string, 2)
+	for i := range rows {
+		for j := 0; j < remote.BatchAbove+5; j++ {
+			rows[i] = append(rows[i], fmt.Sprintf("r%dc%d", i, j))
+		}
+	}
 	cases := []struct {
-		name, workflow string
-		inputs         map[string]any
+		name, main, workflow string
+		files                []string
+		inputs               map[string]any
+		nodes                []string // some of the nodes the batches' calls must have
+		unbatched            int      // calls of tasks without for_each
 	}{
-		{"retries in batches", "shouts", map[string]any{"texts": texts}},
-		{"failed instances", "ratio", map[string]any{"divisors": divisors}},
+		{"retries in batches", features, "shouts", nil, map[string]any{"texts": texts}, []string{"shout@7", "nap@229"}, 0},
+		{"failed instances", features, "ratio", nil, map[string]any{"divisors": divisors}, []string{"div@0"}, 0},
+		{"sub-workflow calls in batches", examples + "pipeline.hcl", "pipeline", []string{examples + "wordcount.hcl"},
+			map[string]any{"texts": texts}, []string{"each@0+split", "each@229+count"}, 1},
+		{"batches inside sub-workflows", features, "grid", nil, map[string]any{"rows": rows}, []string{"row@0+cell@0", "row@1+cell@104"}, 0},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			in := runInput(t, features, tc.workflow, tc.inputs)
+			in := runInput(t, tc.main, tc.workflow, tc.inputs, tc.files...)
 			in.Parallelism = 1000
 			res := runLocal(t, in, newFakeTasks(in.Plugins))
 			f := newFakeTasks(in.Plugins)
@@ -51,8 +63,17 @@ func TestBatchesLikeLocal(t *testing.T) {
 			sameAsLocal(t, r.rec, res)
 			f.mu.Lock()
 			defer f.mu.Unlock()
-			if f.wfTypes[remote.WorkflowType] != 0 || f.wfTypes[remote.BatchWorkflowType] == 0 {
-				t.Errorf("calls by workflow type: %v; want all from batches", f.wfTypes)
+			if f.wfTypes[remote.WorkflowType] != tc.unbatched || f.wfTypes[remote.BatchWorkflowType] == 0 {
+				t.Errorf("calls by workflow type: %v; want all but %d from batches", f.wfTypes, tc.unbatched)
+			}
+			seen := map[string]bool{}
+			for _, c := range f.inputs {
+				seen[c.Node] = true
+			}
+			for _, n := range tc.nodes {
+				if !seen[n] {
+					t.Errorf("no call of node %q", n)
+				}
 			}
 		})
 	}
