@@ -306,7 +306,10 @@ func (d *driver) run(inputs map[string]cty.Value, kept map[string]map[string]cty
 	top.start()
 	d.flush()
 	d.loop()
+	var full errHistoryFull
 	switch {
+	case errors.As(d.cause, &full):
+		d.status, d.runErr = sandbox.StatusFailed, fmt.Errorf("run stopped: %w", d.cause)
 	case d.cause != nil:
 		d.status, d.runErr = sandbox.StatusCancelled, fmt.Errorf("run cancelled: %w", d.cause)
 	case d.runErr != nil:
@@ -340,7 +343,25 @@ func (d *driver) loop() {
 	for d.waiting > 0 {
 		d.sel.Select(d.root)
 		d.noticeCancel()
+		if n := workflow.GetInfo(d.root).GetCurrentHistoryLength(); n > HistoryGuard && d.cause == nil {
+			d.cancel(errHistoryFull{events: n})
+		}
 	}
+}
+
+// HistoryGuard is the number of events in its history at which a run
+// stops starting anything and fails, rather than let Temporal terminate
+// it at its hard limit (51,200 events) with its record lost. Big
+// for_each fan-outs run in batches and stay far below it; a workflow of
+// many thousands of distinct tasks (a dynamic task's, say) may not.
+const HistoryGuard = 45_000
+
+// errHistoryFull is the cause of a run that HistoryGuard stopped.
+type errHistoryFull struct{ events int }
+
+func (e errHistoryFull) Error() string {
+	return fmt.Sprintf("the run's history holds %d events, near Temporal's limit of 51,200, so nothing more starts; "+
+		"split the workflow into sub-workflow calls under a for_each (big fan-outs run in batches of their own)", e.events)
 }
 
 // noticeCancel cancels the run when Temporal asked to cancel its

@@ -307,3 +307,23 @@ func TestSecretsTravelAsNames(t *testing.T) {
 		}
 	}
 }
+
+// TestHistoryGuard: a run whose history nears Temporal's limit stops
+// starting tasks and fails with a record, instead of being terminated.
+func TestHistoryGuard(t *testing.T) {
+	in := runInput(t, features, "single", map[string]any{"ms": 1000})
+	f := newFakeTasks(in.Plugins)
+	r := runRemote(t, in, f, func(env *testsuite.TestWorkflowEnvironment) {
+		env.RegisterDelayedCallback(func() { env.SetCurrentHistoryLength(remote.HistoryGuard + 1) }, 200*time.Millisecond)
+	})
+	var app *temporal.ApplicationError
+	if !errors.As(r.err, &app) || app.Type() != remote.ErrRunFailed || r.rec == nil {
+		t.Fatalf("workflow error %v, want %s with the record", r.err, remote.ErrRunFailed)
+	}
+	if r.rec.Status != "failed" || !strings.HasPrefix(r.rec.Error, "run stopped: the run's history holds 45001 events, near Temporal's limit") {
+		t.Errorf("record: %s %q", r.rec.Status, r.rec.Error)
+	}
+	if u := task(t, r.rec, "upper"); u.Status == "succeeded" || len(nodes(f, "text.upper")) != 0 {
+		t.Errorf("upper ran after the guard: %+v", u)
+	}
+}
