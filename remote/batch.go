@@ -171,6 +171,9 @@ func (gr *graphRun) hold(c *engine.Call) {
 	if b.pending == nil {
 		b.pending = map[string][]*engine.Call{}
 	}
+	if len(b.order) == 0 {
+		gr.d.holding = append(gr.d.holding, gr)
+	}
 	if len(b.pending[c.Parent]) == 0 {
 		b.order = append(b.order, c.Parent)
 	}
@@ -181,7 +184,9 @@ func (gr *graphRun) hold(c *engine.Call) {
 // after each step (a future's callback), so that a batch takes every
 // instance the step released, not one at a time.
 func (d *driver) flush() {
-	for _, gr := range slices.Clone(d.graphs) {
+	for len(d.holding) > 0 {
+		gr := d.holding[0]
+		d.holding = d.holding[1:]
 		gr.flush()
 	}
 }

@@ -221,6 +221,8 @@ type driver struct {
 	batches int
 	// served are the plugins a worker answered for in this run.
 	served map[string]bool
+	// holding are the graphs with calls held for batches (batch.go).
+	holding []*graphRun
 
 	start, end time.Time
 	status     string
