@@ -217,7 +217,9 @@ func (gr *graphRun) flush() {
 func (gr *graphRun) sendBatch(node string, calls []*engine.Call) {
 	d := gr.d
 	in := BatchInput{Run: d.in, Path: gr.path, Node: node, Prefix: gr.prefix}
-	in.Run.Resume = nil
+	// A batch compiles the run but needs neither its inputs nor what
+	// it resumes: the calls carry their evaluated inputs.
+	in.Run.Inputs, in.Run.Resume = nil, nil
 	for _, c := range calls {
 		in.Calls = append(in.Calls, BatchCall{Name: c.Name, Inputs: c.Inputs, Digests: c.Digests})
 	}

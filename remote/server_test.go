@@ -110,7 +110,7 @@ var replayCases = []struct {
 	{"resilient-on-failure", examples + "resilient.hcl", "resilient", nil, map[string]any{"text": "always"}, 0},
 	{"dynamic", examples + "dynamic.hcl", "dynamic", nil, map[string]any{"texts": []string{"to be or not", "to be"}}, 0},
 	{"ratio", features, "ratio", nil, map[string]any{"divisors": []int{1, 0, 3, 4}}, 0},
-	{"batched", features, "wide", nil, map[string]any{"texts": batchTexts()}, 60},
+	{"batched", features, "wide", nil, map[string]any{"texts": batchTexts()}, 8},
 }
 
 // batchTexts are the inputs of a for_each just wider than BatchAbove.
