@@ -290,7 +290,7 @@ func (f *fakeTasks) activity(ctx context.Context, id string, in remote.TaskInput
 		return nil, err
 	}
 	out := &remote.TaskOutput{Worker: "fake", WorkDir: fmt.Sprintf("/work/%s/%d", in.Node, in.Attempt), Start: start,
-		Checkpoint: fmt.Sprintf("mem://cp/%s/%d", in.Node, in.Attempt)}
+		Checkpoint: fmt.Sprintf("mem://cp/%s/%d", in.Node, in.Attempt), Logs: "mem://logs/" + in.Node + ".log"}
 	n := 0
 	c := call{Node: in.Node, Attempt: in.Attempt, In: inputs, Run: func(task string, inputs map[string]any) (map[string]any, error) {
 		n++

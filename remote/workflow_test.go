@@ -276,7 +276,7 @@ func TestRunWorkflowLikeLocal(t *testing.T) {
 					string(c.Inputs) != `{"text":"to be or not to be"}` || len(c.Digests["text"]) != 64 || c.Mode.String() != "LOCAL_WORKFLOW_EXECUTION" {
 					t.Errorf("task input: %+v", c)
 				}
-				if tr := task(t, rec, "count"); tr.WorkDir != "/work/count/1" || len(tr.AttemptTimes) != 1 || tr.InputsDigest == "" {
+				if tr := task(t, rec, "count"); tr.WorkDir != "/work/count/1" || len(tr.AttemptTimes) != 1 || tr.InputsDigest == "" || tr.LogFile != "mem://logs/count.log" {
 					t.Errorf("count record: %+v", tr)
 				}
 			}},
