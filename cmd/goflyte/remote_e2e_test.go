@@ -79,6 +79,16 @@ func standInBehavior(in remote.RunInput) remotetest.Behavior {
 // none).
 func newRemoteE2E(t *testing.T, prefix string, served ...string) *remoteE2E {
 	t.Helper()
+	x := newRemoteServers(t, prefix)
+	x.inputs = remotetest.StartStandIn(t, x.c, "goflyte", remotetest.StandIn{Behave: standInBehavior})
+	remotetest.ServePlugins(t, x.c, "goflyte", served...)
+	return x
+}
+
+// newRemoteServers starts the servers, with no worker, and writes
+// flyte.hcl.
+func newRemoteServers(t *testing.T, prefix string) *remoteE2E {
+	t.Helper()
 	x := &remoteE2E{e2e: newE2E(t)}
 	x.srv = remotetest.Start(t, remotetest.Options{})
 	x.bucket = s3test.Start(t)
@@ -88,8 +98,6 @@ func newRemoteE2E(t *testing.T, prefix string, served ...string) *remoteE2E {
 		t.Fatal(err)
 	}
 	t.Cleanup(x.c.Close)
-	x.inputs = remotetest.StartStandIn(t, x.c, "goflyte", remotetest.StandIn{Behave: standInBehavior})
-	remotetest.ServePlugins(t, x.c, "goflyte", served...)
 	conf := mustRead(t, filepath.Join(x.dir, "flyte.hcl"))
 	local := ""
 	if prefix != "" {
