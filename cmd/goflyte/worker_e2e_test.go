@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -505,4 +506,36 @@ func waitTaskStarted(t *testing.T, workers map[string]*workerProc, field string)
 	}
 	t.Fatalf("no worker started the task %s", field)
 	return nil
+}
+
+// TestWorkerErrors: bad flags and configuration are usage errors (2);
+// an unreachable server is a clear error within seconds (1).
+func TestWorkerErrors(t *testing.T) {
+	x := newE2E(t)
+	if r := x.run("worker"); r.code != exitUsage || !strings.Contains(r.stderr, "platform.url") {
+		t.Errorf("no platform.url: %s", r)
+	}
+	// A port nobody listens on.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	env := []string{"FLYTE_PLATFORM_URL=" + addr, "FLYTE_PLATFORM_INSECURE=true"}
+	if r := x.runEnv(env, "worker", "--plugin", "txet"); r.code != exitUsage || !strings.Contains(r.stderr, `did you mean "text"`) {
+		t.Errorf("unknown plugin: %s", r)
+	}
+	if r := x.runEnv(env, "worker", "--concurrency", "0"); r.code != exitUsage {
+		t.Errorf("--concurrency 0: %s", r)
+	}
+	start := time.Now()
+	r := x.runEnv(append(env, "FLYTE_PLATFORM_URL="+addr), "worker", "--plugin", "text")
+	if r.code != exitFailed || !strings.Contains(r.stderr, "connect to Temporal at "+addr) || !strings.Contains(r.stderr, "platform.url") {
+		t.Errorf("unreachable server: %s", r)
+	}
+	t.Logf("unreachable server reported after %s", time.Since(start).Round(time.Millisecond))
+	if r := x.runEnv([]string{"FLYTE_PLATFORM_URL=nonsense"}, "worker"); r.code != exitUsage {
+		t.Errorf("platform.url without a port: %s", r)
+	}
 }
