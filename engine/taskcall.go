@@ -123,9 +123,29 @@ type TaskCallResult struct {
 	Deck, Logs string
 	Metrics    []plugin.Metric
 	// Children are the calls an eager task made.
-	Children   []string
+	Children []string
+	// Dynamic is set for a dynamic task: the workflow it returned, which
+	// the driver compiles (DynamicGraph) and runs; Outputs are then
+	// empty, and nothing is cached.
+	Dynamic    *DynamicTask
 	Start, End time.Time
 }
+
+// DynamicTask is the workflow a dynamic task returned, with what
+// compiling it needs that this machine has: the schemas and binary
+// digests of the plugins it uses (those this machine does not have are
+// left out).
+type DynamicTask struct {
+	Source  string
+	Schemas map[string]*plugin.Schema
+	Digests map[string]string
+}
+
+// dynamicReturn is a dynamic task's workflow on its way back to
+// ExecuteTask (runDynamic returns it as an error to stop the call there).
+type dynamicReturn struct{ src string }
+
+func (d *dynamicReturn) Error() string { return "the dynamic task returned a workflow" }
 
 // Failure kinds of a [TaskCallError]: what failed.
 const (
@@ -196,6 +216,7 @@ func (e *Engine) ExecuteTask(ctx context.Context, c TaskCall) (*TaskCallResult, 
 	}
 	n := g.Nodes[0]
 	n.Name = name
+	n.returnDynamic = true
 	g.nodes = map[string]*Node{name: n}
 	n.Retries, n.Timeout, n.Cache = 0, c.Timeout, c.Cache
 	if c.Secrets != nil {
@@ -285,6 +306,7 @@ func (e *Engine) ExecuteTask(ctx context.Context, c TaskCall) (*TaskCallResult, 
 		return nil, te
 	}
 	res := &TaskCallResult{
+		Dynamic: out.dynamic,
 		Outputs: tr.OutputsJSON, Cache: tr.Cache, CacheKey: tr.CacheKey,
 		WorkDir: tr.WorkDir, Checkpoint: out.checkpoint(c), Deck: deckURI, Logs: logsURI,
 		Metrics: metrics, Children: tr.Children, Start: start, End: tr.End,
@@ -323,7 +345,8 @@ func callArgs(g *Graph, n *Node, inputs json.RawMessage) (*taskArgs, error) {
 
 // callOut is what executeCall leaves for the result besides tr.
 type callOut struct {
-	cp *checkpointSync
+	cp      *checkpointSync
+	dynamic *DynamicTask
 }
 
 func (o callOut) checkpoint(c TaskCall) string {
@@ -389,6 +412,13 @@ func (x *execution) executeCall(ctx context.Context, n *Node, tr *TaskRun, args 
 	_, raw, err := x.attempt(ctx, n, tr, args)
 	tr.AttemptTimes[0].End = time.Now()
 	tr.Children = x.takeChildren(n.Name)
+	if dr := (*dynamicReturn)(nil); errors.As(err, &dr) {
+		out.dynamic, err = x.dynamicTask(ctx, n, dr.src)
+		if err == nil {
+			tr.OutputsJSON = json.RawMessage("{}")
+		}
+		return out, err
+	}
 	if err == nil && e.redactor.holds(string(raw)) {
 		// A remote run's outputs travel through Temporal's history: a
 		// secret value must never be one.
@@ -413,6 +443,27 @@ func (x *execution) executeCall(ctx context.Context, n *Node, tr *TaskRun, args 
 		}
 	}
 	return out, nil
+}
+
+// dynamicTask parses the workflow a dynamic task returned (an invalid
+// one fails the task, as locally) and gathers the schemas and digests of
+// the plugins it uses that this machine has.
+func (x *execution) dynamicTask(ctx context.Context, n *Node, src string) (*DynamicTask, error) {
+	e := x.engine
+	w, err := ParseDynamic(src, "dynamic task "+n.Name)
+	if err != nil {
+		return nil, err
+	}
+	d := &DynamicTask{Source: src, Schemas: map[string]*plugin.Schema{}, Digests: map[string]string{}}
+	for name, s := range e.sources(ctx, PluginsUsed(w, e.Workflows)).Schemas {
+		d.Schemas[name] = s
+		if path, ok := e.Plugins.Path(name); ok {
+			if sum, err := FileSHA256(path); err == nil {
+				d.Digests[name] = sum
+			}
+		}
+	}
+	return d, nil
 }
 
 // outputsError is outputs that cannot be returned.

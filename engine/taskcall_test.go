@@ -376,3 +376,32 @@ func corruptEntry(t *testing.T, s dataStorage, prefix, key string) {
 		t.Fatal(err)
 	}
 }
+
+// TestExecuteTaskDynamic: a dynamic task's workflow goes back to the
+// driver, with the schemas and digests of the plugins it uses, and
+// compiles with them as the driver will compile it.
+func TestExecuteTaskDynamic(t *testing.T) {
+	e := newTaskEngine(t, dataStorage{}, nil)
+	res, err := e.ExecuteTask(context.Background(), engine.TaskCall{
+		Node: "each", Plugin: "text", Task: "count_each",
+		Inputs: json.RawMessage(`{"texts":["a b","c d e"]}`), DataPrefix: t.TempDir(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := res.Dynamic
+	if d == nil || !strings.Contains(d.Source, "workflow") || d.Schemas["text"] == nil || len(d.Digests["text"]) != 64 {
+		t.Fatalf("dynamic: %+v (outputs %s)", d, res.Outputs)
+	}
+	w, err := engine.ParseDynamic(d.Source, "dynamic")
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := e.TaskGraph(context.Background(), "text.count_each")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := engine.DynamicGraph(g.Nodes[0], w, engine.Sources{Schemas: d.Schemas}); err != nil {
+		t.Errorf("the returned workflow does not compile with the returned schemas: %v", err)
+	}
+}

@@ -318,7 +318,15 @@ func (w *Worker) run(ctx context.Context, plugin, task string, in TaskInput) (*T
 		return nil, temporal.NewApplicationError(fmt.Sprintf("task %q (%s) could not run on worker %s: %s", node, ActivityName(plugin, task), w.identity, msg), ErrWorkerShutdown)
 	}
 	w.log.Info("task succeeded", "task", ActivityName(plugin, task), "node", node, "attempt", in.Attempt, "cache", res.Cache, "duration", res.End.Sub(res.Start).Round(time.Millisecond))
+	var dyn *DynamicWorkflow
+	if d := res.Dynamic; d != nil {
+		dyn = &DynamicWorkflow{Source: d.Source, Plugins: map[string]PluginRef{}}
+		for name, s := range d.Schemas {
+			dyn.Plugins[name] = PluginRef{Schema: s, SHA256: d.Digests[name]}
+		}
+	}
 	return &TaskOutput{
+		Dynamic: dyn,
 		Outputs: res.Outputs, OutputsRef: res.OutputsRef,
 		Cache: res.Cache, CacheKey: res.CacheKey,
 		Worker: w.identity, WorkDir: res.WorkDir, Checkpoint: res.Checkpoint,
