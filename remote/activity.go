@@ -73,6 +73,10 @@ type Worker struct {
 	stopOnce sync.Once
 	running  sync.WaitGroup // activities in progress
 	log      hclog.Logger
+	// aborts cancels the running tasks at once (Abort), by activity.
+	abortMu sync.Mutex
+	aborts  map[*TaskInput]context.CancelFunc
+	aborted bool
 }
 
 // NewWorker prepares a worker: it starts each plugin (an error names a
@@ -197,6 +201,19 @@ func (w *Worker) Stop() {
 	}
 }
 
+// Abort stops the worker now: Stop without the grace period. Running
+// tasks are cancelled at once (they run again elsewhere, as for a lost
+// worker). It may be called while Stop waits, to cut the wait short.
+func (w *Worker) Abort() {
+	w.stopOnce.Do(func() { close(w.stopping) })
+	w.abortMu.Lock()
+	w.aborted = true
+	for _, cancel := range w.aborts {
+		cancel()
+	}
+	w.abortMu.Unlock()
+}
+
 // activity returns the activity of one plugin task.
 func (w *Worker) activity(plugin, task string) func(context.Context, TaskInput) (*TaskOutput, error) {
 	return func(ctx context.Context, in TaskInput) (*TaskOutput, error) {
@@ -257,9 +274,23 @@ func (w *Worker) run(ctx context.Context, plugin, task string, in TaskInput) (*T
 	defer w.slots.release()
 
 	// Running tasks get the grace period once the worker stops; the
-	// Temporal SDK cancels ctx then.
+	// Temporal SDK cancels ctx then (or Abort, at once).
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	w.abortMu.Lock()
+	if w.aborted {
+		cancel()
+	}
+	if w.aborts == nil {
+		w.aborts = map[*TaskInput]context.CancelFunc{}
+	}
+	w.aborts[&in] = cancel
+	w.abortMu.Unlock()
+	defer func() {
+		w.abortMu.Lock()
+		delete(w.aborts, &in)
+		w.abortMu.Unlock()
+	}()
 	done := make(chan struct{})
 	go func() {
 		t := time.NewTicker(HeartbeatEvery)
@@ -308,7 +339,7 @@ func (w *Worker) run(ctx context.Context, plugin, task string, in TaskInput) (*T
 			w.log.Warn("task failed", "task", ActivityName(plugin, task), "node", node, "attempt", in.Attempt, "kind", te.Kind, "retryable", te.Retryable, "error", te.Message)
 			return nil, w.failure(in, node, te, true)
 		}
-		if ctx.Err() != nil {
+		if runCtx.Err() != nil {
 			return nil, w.cancelled(ctx, in, node, err)
 		}
 		// The attempt could not be made here (no sandbox, say): the task

@@ -3,7 +3,6 @@ package remote_test
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -187,20 +186,31 @@ func TestWorkerSlots(t *testing.T) {
 }
 
 // TestWorkerShutdown: a worker stopped while a task runs past its grace
-// cancels the task with ErrWorkerShutdown; Temporal runs it again on
-// another worker, from the checkpoint the first one heartbeated, as the
-// same attempt of the task.
+// (or aborted, past a grace the task would have fit in) cancels the task
+// with ErrWorkerShutdown; Temporal runs it again on another worker, from
+// the checkpoint the first one heartbeated, as the same attempt of the
+// task.
 func TestWorkerShutdown(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		grace time.Duration
+		abort bool
+	}{
+		{"past the grace", 500 * time.Millisecond, false},
+		{"aborted", 2 * time.Minute, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) { testWorkerShutdown(t, tc.grace, tc.abort) })
+	}
+}
+
+func testWorkerShutdown(t *testing.T, grace time.Duration, abort bool) {
 	srv := remotetest.Start(t, remotetest.Options{})
 	c := dial(t, remote.Options{URL: srv.Addr, Insecure: true})
 	logs := map[string]*syncBuffer{}
-	start := func(id string, workflows bool) *remote.Worker {
+	start := func(id string) *remote.Worker {
 		logs[id] = &syncBuffer{}
 		logger := hclog.New(&hclog.LoggerOptions{Output: logs[id], Level: hclog.Info})
-		o := remote.WorkerOptions{Engine: newEngine(t), TaskQueue: "drain", Plugins: []string{"probe"}, Concurrency: 1, Identity: id, Grace: 500 * time.Millisecond, Logger: logger}
-		if workflows {
-			o.Workflows = registerParallel
-		}
+		o := remote.WorkerOptions{Engine: newEngine(t), TaskQueue: "drain", Plugins: []string{"probe"}, Concurrency: 1, Identity: id, Grace: grace, Logger: logger, Workflows: registerParallel}
 		w, err := remote.NewWorker(context.Background(), c, o)
 		if err != nil {
 			t.Fatal(err)
@@ -210,24 +220,31 @@ func TestWorkerShutdown(t *testing.T) {
 		}
 		return w
 	}
-	first := start("first", true)
+	first := start("first")
 	run := startRun(t, c, "drain", "drain-1", []remote.TaskInput{{
 		ExecutionID: "p:d:drain", Node: "long", Plugin: "probe", Task: "steps", Attempt: 1, Retries: 0,
 		Inputs: json.RawMessage(`{"n":20,"ms":150}`), DataPrefix: "file://" + t.TempDir(),
 	}})
 	// Let it make progress and heartbeat a checkpoint, then stop the
-	// worker: the task outlives the grace period.
-	time.Sleep(2 * time.Second)
-	second := start("second", true)
+	// worker.
+	for !strings.Contains(logs["first"].String(), "task started") {
+		time.Sleep(20 * time.Millisecond)
+	}
+	time.Sleep(1500 * time.Millisecond)
+	second := start("second")
 	t.Cleanup(second.Stop)
+	if abort {
+		go func() {
+			time.Sleep(200 * time.Millisecond)
+			first.Abort()
+		}()
+	}
 	first.Stop()
 	var out []remote.TaskOutput
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	if err := run.Get(ctx, &out); err != nil {
-		var ae *temporal.ApplicationError
-		errors.As(err, &ae)
-		t.Fatalf("run: %v (%v)", err, ae)
+		t.Fatalf("run: %v", err)
 	}
 	var got struct {
 		ResumedFrom int `json:"resumed_from"`

@@ -4,11 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"os/signal"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/goflyte/goflyte/engine"
 	"github.com/goflyte/goflyte/engine/config"
 	"github.com/goflyte/goflyte/remote"
 	"github.com/goflyte/goflyte/secretsbackends"
@@ -39,7 +43,7 @@ checkpoint, without using up its retries.
 
 SIGTERM or Ctrl-C drains: polling stops at once, running tasks get --grace
 to finish, the rest are cancelled (they run again elsewhere), and the
-worker exits 0.
+worker exits 0. A second signal cancels the running tasks at once.
 
 Flags:
   --plugin NAME      serve only this plugin (repeatable; default: every
@@ -140,6 +144,10 @@ func runWorker(ctx context.Context, c *cli, args []string) error {
 		Logger:      wlog,
 	})
 	if err != nil {
+		var le *engine.LockError
+		if errors.As(err, &le) {
+			return usagef("worker: %v", err) // refused before anything runs, as for run
+		}
 		return err
 	}
 	if err := w.Start(); err != nil {
@@ -151,7 +159,20 @@ func runWorker(ctx context.Context, c *cli, args []string) error {
 		wlog.Info("serving plugin", "plugin", name, "queue", remote.PluginQueue(taskQueueOf(cfg), name), "sha256", sum, "tasks", strings.Join(w.Tasks(name), ","))
 	}
 	<-ctx.Done()
-	wlog.Info("draining: stopped polling; running tasks get the grace period", "grace", *grace)
+	wlog.Info("draining: stopped polling; running tasks get the grace period (signal again to cancel them now)", "grace", *grace)
+	again := make(chan os.Signal, 1)
+	signal.Notify(again, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(again)
+	stopped := make(chan struct{})
+	defer close(stopped)
+	go func() {
+		select {
+		case <-again:
+			wlog.Warn("second signal: cancelling the running tasks now; they run again elsewhere")
+			w.Abort()
+		case <-stopped:
+		}
+	}()
 	start := time.Now()
 	w.Stop()
 	wlog.Info("worker stopped", "took", time.Since(start).Round(time.Millisecond))
