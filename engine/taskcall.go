@@ -69,9 +69,11 @@ type TaskCall struct {
 	// Grace is how long the plugin may take to stop after the attempt's
 	// context ended before its process is killed; 0 means DefaultGrace.
 	Grace time.Duration
-	// Cache is the task's cache policy and CacheStore where its entries
-	// live; with either nil the result is not cached. CacheOverwrite runs
-	// the task and replaces the entry.
+	// Cache is the task's cache policy, nil when its results are not
+	// cached; CacheStore is where its entries live ([Engine.StoreCache]
+	// for a bucket), nil for the local cache directory (cache.Open of
+	// Config.CachePath). CacheOverwrite runs the task and replaces the
+	// entry.
 	Cache          *CachePolicy
 	CacheStore     ResultCache
 	CacheOverwrite bool
@@ -363,7 +365,16 @@ func (o callOut) checkpoint(c TaskCall) string {
 func (x *execution) executeCall(ctx context.Context, n *Node, tr *TaskRun, args *taskArgs, c TaskCall) (callOut, error) {
 	e := x.engine
 	rec := x.taskStats(n, tr)
-	cached := n.Cache != nil && c.CacheStore != nil
+	cached := n.Cache != nil
+	if cached && c.CacheStore == nil {
+		lc, err := e.openCache()
+		if err != nil {
+			e.warnOnce("cache-open", "local cache unavailable; running without it", "dir", e.Config.CachePath(), "error", err)
+			cached = false
+		} else {
+			c.CacheStore = LocalResultCache(lc)
+		}
+	}
 	var out callOut
 	if args.files != nil {
 		var err error

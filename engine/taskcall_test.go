@@ -405,3 +405,23 @@ func TestExecuteTaskDynamic(t *testing.T) {
 		t.Errorf("the returned workflow does not compile with the returned schemas: %v", err)
 	}
 }
+
+// TestExecuteTaskLocalCache: without a CacheStore, a cached call uses
+// the local cache directory, the other ResultCache.
+func TestExecuteTaskLocalCache(t *testing.T) {
+	e := newTaskEngine(t, dataStorage{}, nil)
+	call := engine.TaskCall{Plugin: "text", Task: "upper", Inputs: json.RawMessage(`{"text":"once"}`), Cache: &engine.CachePolicy{Version: "1"}}
+	for i, want := range []string{engine.CacheMiss, engine.CacheHit} {
+		res, err := e.ExecuteTask(context.Background(), call)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Cache != want || string(res.Outputs) != `{"text":"ONCE"}` {
+			t.Errorf("call %d: cache %q outputs %s", i+1, res.Cache, res.Outputs)
+		}
+	}
+	entries, _ := filepath.Glob(filepath.Join(e.Config.CachePath(), "??", "*"))
+	if len(entries) != 1 {
+		t.Errorf("local cache entries: %v", entries)
+	}
+}
