@@ -221,9 +221,18 @@ func (w *Worker) activity(plugin, task string) func(context.Context, TaskInput) 
 	}
 }
 
-func (w *Worker) run(ctx context.Context, plugin, task string, in TaskInput) (*TaskOutput, error) {
+func (w *Worker) run(ctx context.Context, plugin, task string, in TaskInput) (out *TaskOutput, err error) {
 	w.running.Add(1)
 	defer w.running.Done()
+	defer func() {
+		// A panic here is a bug of this worker, not of the task, but
+		// another attempt would meet it again: a non-retryable failure.
+		if p := recover(); p != nil {
+			msg := w.o.Engine.Redact(fmt.Sprintf("task %q (%s) failed: goflyte worker %s panicked: %v", in.Node, ActivityName(plugin, task), w.identity, p))
+			w.log.Error("panic in a task's activity", "task", ActivityName(plugin, task), "node", in.Node, "panic", msg)
+			out, err = nil, temporal.NewNonRetryableApplicationError(msg, ErrTaskFailed, nil, TaskFailure{Message: msg, Kind: "task", Worker: w.identity, End: time.Now()})
+		}
+	}()
 	info := activity.GetInfo(ctx)
 	node := in.Node
 	if node == "" {

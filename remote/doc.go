@@ -5,8 +5,12 @@
 // ([OptionsFromConfig]) into a Temporal client, with TLS by default,
 // plaintext for `insecure = true`, extra CAs, an HTTP CONNECT proxy and
 // bearer tokens from a [TokenSource]. [Check] is what `goflyte doctor` runs.
-// It will also be the home of the Temporal driver (the interpreter workflow
-// and the worker's activities).
+// protocol.go is the contract of a remote run between the submitter, the
+// interpreter workflow and the workers. [Worker] is `goflyte worker`'s
+// side: one Temporal worker per served plugin on its queue
+// ([PluginQueue]), one activity per task ([ActivityName]) that makes one
+// attempt through engine.Engine.ExecuteTask, with heartbeats that carry
+// the latest checkpoint, the plugin digest check and a drain on Stop.
 //
 // The engine never imports this package: the CLI wires it, as it wires the
 // data store.
