@@ -45,6 +45,10 @@ SIGTERM or Ctrl-C drains: polling stops at once, running tasks get --grace
 to finish, the rest are cancelled (they run again elsewhere), and the
 worker exits 0. A second signal cancels the running tasks at once.
 
+Exit codes: 0 stopped by SIGTERM or Ctrl-C; 1 the server could not be
+reached or polling failed; 2 bad flags or configuration (no platform.url,
+an unknown plugin, no plugins).
+
 Flags:
   --plugin NAME      serve only this plugin (repeatable; default: every
                      plugin in sdk.plugin_dirs)
@@ -53,10 +57,7 @@ Flags:
                      or Ctrl-C (default 30s)
   --identity NAME    the worker's name in Temporal and in task results
                      (default <pid>@<hostname>)
-
-Exit codes: 0 stopped by SIGTERM or Ctrl-C; 1 the server could not be
-reached or polling failed; 2 bad flags or configuration (no platform.url,
-an unknown plugin, no plugins).`,
+`,
 		run: runWorker,
 	}
 }
