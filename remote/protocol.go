@@ -67,7 +67,9 @@ const (
 	// the plugin and both digests.
 	ErrDigestMismatch = "goflyte.DigestMismatch"
 	// ErrWorkerShutdown: the worker stopped (SIGTERM, Ctrl-C) and the
-	// task did not finish within its grace period, so it was cancelled.
+	// task did not finish within its grace period, so it was cancelled;
+	// or the worker could not make the attempt at all (its sandbox
+	// failed, say), so the task did not run there.
 	// Unlike the others it is retryable at the Temporal level: the task
 	// runs again elsewhere under the worker-loss retry policy, without
 	// using up the task's own retries (Attempt stays the same).
