@@ -425,3 +425,22 @@ func TestExecuteTaskLocalCache(t *testing.T) {
 		t.Errorf("local cache entries: %v", entries)
 	}
 }
+
+// TestExecuteTaskDeck: a task with decks enabled gets its deck page
+// rendered and put in the data store.
+func TestExecuteTaskDeck(t *testing.T) {
+	e := newTaskEngine(t, dataStorage{}, nil)
+	prefix := t.TempDir()
+	res, err := e.ExecuteTask(context.Background(), engine.TaskCall{
+		Node: "top", Plugin: "text", Task: "top", EnableDeck: true, DataPrefix: prefix,
+		Inputs: json.RawMessage(`{"words":["a","b","a"],"k":1}`),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	page := filepath.Join(prefix, "_decks", "top.html")
+	data, err := os.ReadFile(page)
+	if res.Deck == "" || err != nil || !strings.Contains(string(data), "Top words") {
+		t.Errorf("deck %q: %v", res.Deck, err)
+	}
+}
