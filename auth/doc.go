@@ -48,7 +48,9 @@
 // a task cannot be handed a user's token. A cache that fails (locked,
 // missing, no passphrase) is reported once as a warning saying the user
 // will have to log in again, and the process goes on with tokens in
-// memory. A token is replaced when less than the lesser of 60 s and a
+// memory. Options.NonInteractive (goflyte doctor) never runs the Pkce or
+// device flow: without a usable cached token, Token fails with
+// [ErrLoginRequired]. A token is replaced when less than the lesser of 60 s and a
 // tenth of its lifetime is left ([Token.RefreshMargin]): by its refresh
 // token first, then by the mode's flow. Concurrent callers share one
 // request.

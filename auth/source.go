@@ -51,6 +51,11 @@ type Options struct {
 	Environ []string
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// NonInteractive never runs the interactive flows (Pkce, DeviceFlow):
+	// their tokens come from the cache or a refresh only, and otherwise
+	// Token fails with an error wrapping [ErrLoginRequired]. Client
+	// credentials and the command run as usual. For goflyte doctor.
+	NonInteractive bool
 }
 
 // Source gets, caches and refreshes the tokens of one configuration.
@@ -321,10 +326,15 @@ func (s *Source) flow(ctx context.Context) (*Token, error) {
 		t, err = runCommand(ctx, s.set.Command, s.opts.Environ, "credentials.command")
 	case ModeClientCredentials:
 		t, err = s.idp.clientCredentials(ctx)
-	case ModePKCE:
-		t, err = s.idp.pkce(ctx, s.opts)
-	case ModeDeviceFlow:
-		t, err = s.idp.device(ctx, s.opts)
+	case ModePKCE, ModeDeviceFlow:
+		if s.opts.NonInteractive {
+			return nil, fmt.Errorf("%w: no usable token is cached for auth_mode %s (credentials.client_id %q); run goflyte login", ErrLoginRequired, s.set.Mode, s.set.ClientID)
+		}
+		if s.set.Mode == ModePKCE {
+			t, err = s.idp.pkce(ctx, s.opts)
+		} else {
+			t, err = s.idp.device(ctx, s.opts)
+		}
 	default:
 		err = fmt.Errorf("auth: unknown mode %q", s.set.Mode)
 	}
@@ -397,6 +407,10 @@ func (s *Source) counts() (logins, refreshes int) {
 	defer s.mu.Unlock()
 	return s.logins, s.refreshs
 }
+
+// ErrLoginRequired is wrapped by the error of a [Source] with
+// Options.NonInteractive that would have to run an interactive flow.
+var ErrLoginRequired = errors.New("login required")
 
 // errLoginTimeout is wrapped by the error of an interactive flow the user
 // did not finish in time.

@@ -17,6 +17,10 @@ type Status struct {
 	TookMS    float64       `json:"took_ms"`
 	Setting   string        `json:"setting,omitempty"` // on failure: the setting to look at
 	Error     string        `json:"error,omitempty"`
+	// Refused: the service refused the credentials ([DialError.Refused]).
+	Refused bool `json:"refused,omitempty"`
+	// Err is the failure, for callers that look inside it.
+	Err error `json:"-"`
 }
 
 // Check dials the frontend as [Dial] does (health, TLS, namespace), closes
@@ -35,9 +39,9 @@ func Check(ctx context.Context, o Options) Status {
 	st.Took = time.Since(start)
 	st.TookMS = float64(st.Took.Microseconds()) / 1000
 	if err != nil {
-		st.Error = err.Error()
+		st.Error, st.Err = err.Error(), err
 		if de, ok := err.(*DialError); ok {
-			st.Setting = de.Setting
+			st.Setting, st.Refused = de.Setting, de.Refused
 		}
 		return st
 	}

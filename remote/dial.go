@@ -89,9 +89,14 @@ func OptionsFromConfig(p config.Platform) Options {
 // says what to try. It never holds a token or a proxy password.
 type DialError struct {
 	Addr    string // the frontend, host:port
-	Setting string // "platform.url", "platform.insecure", ...
+	Setting string // "platform.url", "platform.insecure", "credentials", ...
 	Hint    string
 	Err     error
+	// Refused is set when the service refused the call's credentials: the
+	// token sent (expired, altered, signed by another issuer, for another
+	// audience, without a permission on the namespace), or none where one
+	// is required. goflyte exits 2 then: the configuration must change.
+	Refused bool
 }
 
 func (e *DialError) Error() string {
@@ -165,7 +170,8 @@ func (o Options) clientOptions() (client.Options, *dialer, error) {
 		conn.DialOptions = append(conn.DialOptions, grpc.WithContextDialer(d.dial))
 	}
 	if o.Token != nil || o.ProxyToken != nil {
-		cr := credentials{token: o.Token, proxy: o.ProxyToken}
+		cr := &credentials{token: o.Token, proxy: o.ProxyToken}
+		d.creds = cr
 		conn.DialOptions = append(conn.DialOptions,
 			grpc.WithChainUnaryInterceptor(cr.unary),
 			grpc.WithChainStreamInterceptor(cr.stream))
@@ -210,6 +216,14 @@ func caPool(file string) (*x509.CertPool, error) {
 // Dial connects to the Temporal frontend in o.URL, checks its health and
 // that o.Namespace exists, all within o.DialTimeout, and returns a client
 // for that namespace. The caller closes it. A failure is a [*DialError].
+//
+// With o.Token (or o.ProxyToken) set, the tokens are got first, bounded by
+// ctx only (an interactive login may take longer than o.DialTimeout); a
+// failure to get one is a *DialError naming credentials and wrapping the
+// token source's error. The namespace check is an authorized call: a
+// service that refuses the token, or wants one and got none, is a
+// *DialError with Refused set, whose message names the settings to look
+// at and describes the token's claims (never the token).
 func Dial(ctx context.Context, o Options) (client.Client, error) {
 	c, _, err := dial(ctx, o.withDefaults())
 	return c, err
@@ -219,6 +233,10 @@ func dial(ctx context.Context, o Options) (client.Client, *workflowservice.GetSy
 	copts, d, err := o.clientOptions()
 	if err != nil {
 		return nil, nil, err
+	}
+	if de := d.creds.prefetch(ctx); de != nil {
+		de.Addr = o.URL
+		return nil, nil, de
 	}
 	ctx, cancel := context.WithTimeout(ctx, o.DialTimeout)
 	defer cancel()
@@ -262,7 +280,8 @@ func dialError(o Options, d *dialer, err error) error {
 		// gRPC passes a dial error on as text: the dialer kept its type.
 		e.Setting, e.Hint = "platform.http_proxy_url", "the proxy must accept CONNECT to "+o.URL
 	case isRefused(e.Err):
-		e.Setting, e.Hint = "credentials", "the server refused the request: it wants a valid token with a permission on namespace "+o.Namespace
+		e.Refused = true
+		e.Setting, e.Hint = refusalHint(o, e.Err, d.creds.lastRefused())
 	case strings.Contains(msg, "x509:") || strings.Contains(msg, "certificate"):
 		e.Setting, e.Hint = "platform.ca_cert_file_path", "the server's certificate is not signed by a trusted CA: set ca_cert_file_path to the CA's PEM file (or insecure_skip_verify = true for a test server)"
 	case !o.Insecure && (strings.Contains(msg, "first record does not look like a TLS handshake") || strings.Contains(msg, "tls:") || strings.Contains(msg, "handshake")):
@@ -273,6 +292,28 @@ func dialError(o Options, d *dialer, err error) error {
 		e.Setting, e.Hint = "platform.url", "is the Temporal frontend running and reachable at this address?"
 	}
 	return e
+}
+
+// refusalHint explains a refused call: the settings to look at, and what
+// the refused token claims.
+func refusalHint(o Options, err error, tok string) (setting, hint string) {
+	if _, byProxy := refused(err); byProxy && o.ProxyToken != nil {
+		return "credentials.proxy_command", "the service, or the proxy in front of it, refused the credentials (Unauthenticated): " +
+			"check that credentials.proxy_command prints a token the proxy accepts, and, if the service checks tokens too, the credentials block"
+	}
+	if o.Token == nil {
+		return "credentials", fmt.Sprintf("the server wants a token with a permission on namespace %q and none is configured: "+
+			"set credentials.issuer and credentials.client_id in flyte.hcl, with a client secret (client_secret_location or client_secret_env_var) "+
+			"or an auth_mode (Pkce, DeviceFlow, ExternalCommand with credentials.command); see \"Authentication\" in the README", o.Namespace)
+	}
+	what := "the token"
+	if tok != "" {
+		what = "the token (" + describeToken(tok, time.Now()) + ")"
+	}
+	return "credentials", fmt.Sprintf("the server refused %s; Temporal refuses a token it cannot verify (altered, or signed by an issuer whose keys it does not have), "+
+		"an expired one, one for another audience, and one whose permissions claim grants nothing on namespace %q. "+
+		"Check credentials.issuer (the server's JWKS must be its keys), credentials.audience, credentials.scopes and credentials.client_id; "+
+		"goflyte logout then goflyte login gets a new token", what, o.Namespace)
 }
 
 // timedOut reports whether err is a deadline, from the context or gRPC.

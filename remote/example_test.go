@@ -2,8 +2,10 @@ package remote_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
+	"github.com/goflyte/goflyte/auth"
 	"github.com/goflyte/goflyte/engine/config"
 	"github.com/goflyte/goflyte/remote"
 )
@@ -30,4 +32,43 @@ func ExampleOptionsFromConfig() {
 	o := remote.OptionsFromConfig(config.Defaults().Platform)
 	fmt.Println(o.URL, o.Namespace, o.TaskQueue, o.TLSMode())
 	// Output: localhost:30080 default goflyte verified
+}
+
+// Tokens from the credentials block: an auth.Source refreshes them ahead
+// of expiry and is told when the service refuses one; a refusal (or no
+// token where one is wanted) is a DialError with Refused set, whose
+// message names the credentials settings to check.
+func ExampleDial_credentials() {
+	cfg := config.Defaults()
+	cfg.Platform.URL = "temporal.example.com:7233"
+	cfg.Credentials.Issuer = "https://login.example.com/"
+	cfg.Credentials.ClientID = "goflyte-worker"
+	cfg.Credentials.ClientSecretEnvVar = "GOFLYTE_CLIENT_SECRET"
+
+	set, err := auth.FromConfig(cfg, nil)
+	if err != nil {
+		fmt.Println(err) // a *auth.ConfigError naming the setting
+		return
+	}
+	src, err := auth.New(auth.Options{Settings: set})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	o := remote.OptionsFromConfig(cfg.Platform)
+	o.Token = src
+	if p := src.Proxy(); p != nil {
+		o.ProxyToken = p // credentials.proxy_command
+	}
+	c, err := remote.Dial(context.Background(), o)
+	var de *remote.DialError
+	if errors.As(err, &de) && de.Refused {
+		fmt.Println(err) // ...; check credentials: the server refused the token (a JWT: ...)
+		return
+	}
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer c.Close()
 }

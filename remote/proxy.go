@@ -38,7 +38,8 @@ func parseProxyURL(s string) (*url.URL, error) {
 // that times out (the SDK retries an unavailable server until the
 // deadline, then reports only the deadline) can say why.
 type dialer struct {
-	proxy *url.URL // nil: connect directly
+	proxy *url.URL     // nil: connect directly
+	creds *credentials // nil: no tokens
 
 	mu       sync.Mutex
 	lastDial error

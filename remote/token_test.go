@@ -2,7 +2,10 @@ package remote
 
 import (
 	"context"
+	"encoding/base64"
+	"strings"
 	"testing"
+	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -91,6 +94,40 @@ func TestCredentialsUnary(t *testing.T) {
 			// The caller's own metadata travels on.
 			if md, _ := metadata.FromOutgoingContext(ctx); len(md.Get("authorization")) != 0 {
 				t.Error("the caller's context was changed")
+			}
+		})
+	}
+}
+
+// TestDescribeToken: what a refusal says about a token, from its claims;
+// never the token, its signature or its subject.
+func TestDescribeToken(t *testing.T) {
+	now := time.Date(2026, 12, 2, 8, 0, 0, 0, time.UTC)
+	jwt := func(claims string) string {
+		return "eyJhbGciOiJSUzI1NiJ9." + base64.RawURLEncoding.EncodeToString([]byte(claims)) + ".c2lnbmF0dXJl"
+	}
+	tests := []struct {
+		name, token string
+		want        []string
+	}{
+		{"opaque", "0123456789abcdef", []string{"opaque token, not a JWT"}},
+		{"not JSON", "a.b.c", []string{"opaque token"}},
+		{"valid", jwt(`{"sub":"alice","exp":1796202000,"aud":["ci","temporal"],"permissions":["default:admin"]}`),
+			[]string{"expires at 2026-12-02T09:00:00Z", `audience ["ci","temporal"]`, `permissions ["default:admin"]`}},
+		{"expired", jwt(`{"sub":"alice","exp":1796194800,"aud":"temporal"}`),
+			[]string{"expired at 2026-12-02T07:00:00Z (1h0m0s ago)", `audience "temporal"`, "permissions none"}},
+		{"no exp", jwt(`{"sub":"alice","permissions":[]}`), []string{"no exp", "audience none", "permissions none"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got := describeToken(tc.token, now)
+			for _, w := range tc.want {
+				if !strings.Contains(got, w) {
+					t.Errorf("describeToken = %q, want %q in it", got, w)
+				}
+			}
+			if strings.Contains(got, "alice") || strings.Contains(got, "c2lnbmF0dXJl") || (len(tc.token) > 20 && strings.Contains(got, tc.token)) {
+				t.Errorf("describeToken shows the subject or the token: %q", got)
 			}
 		})
 	}

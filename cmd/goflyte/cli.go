@@ -17,6 +17,7 @@ import (
 	"github.com/goflyte/goflyte/auth"
 	"github.com/goflyte/goflyte/engine"
 	"github.com/goflyte/goflyte/engine/config"
+	"github.com/goflyte/goflyte/remote"
 	"github.com/goflyte/goflyte/secretsbackends"
 )
 
@@ -370,6 +371,7 @@ func (c *cli) logger(cfg *config.Config) hclog.Logger {
 func (c *cli) newEngine(cfg *config.Config) *engine.Engine {
 	logger := c.logger(cfg)
 	e := engine.New(cfg, logger)
+	subscribeEngine(e)
 	e.Secrets = secretsbackends.New(secretsOptions(cfg, logger))
 	e.Storage = storageFor(cfg, logger)
 	if c.lock {
@@ -440,8 +442,14 @@ func (c *cli) report(err error) int {
 	var ie *engine.InputError
 	var nf *engine.NotFoundError
 	var re *engine.ResumeError
+	var dial *remote.DialError
 	switch {
 	case errors.As(err, &ue), errors.As(err, &ce), errors.As(err, &ie), errors.As(err, &nf), errors.As(err, &re):
+		return exitUsage
+	case errors.As(err, &dial) && dial.Refused, errors.Is(err, auth.ErrLoginRequired):
+		// The service refused the credentials (or wanted some), or a
+		// login is needed first: the user must act, as for any other
+		// bad setting.
 		return exitUsage
 	case errors.Is(err, context.Canceled):
 		return exitCancel

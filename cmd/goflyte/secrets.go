@@ -84,13 +84,24 @@ goflyte secrets doctor); when platform.url is set, whether the platform
 and the namespace exists, with the time the check took (a failure names
 the setting to look at); and for the credentials block: the auth mode,
 whether a token is cached, where, and until when (an RFC 3339 time and the
-time left). It never prints a token and never logs in.
+time left), and whether the platform accepts it: the namespace check is
+an authorized call made with the token. It never prints a token and never
+logs in interactively (Pkce and DeviceFlow use the cached token or its
+refresh token; client credentials and credentials.command get a token as
+any remote command would).
+
+Exit status: 0 when platform.url is not set or the platform answered; 2
+when it refused the credentials (or wanted a token and none is
+configured) or a credentials setting is wrong; 1 when it could not be
+reached. The report is printed in full either way.
 
 Flags:
   --json   print {"auth_mode", "token_cached", "expires_at", "cached_in",
+           "token_accepted" (true, false, or null when not checked),
            "error", "secret_backends": [{"backend", "usable", "detail"}],
            "platform": {"url", "namespace", "tls", "reachable", "took_ms",
-           "setting", "error", ...} (only when platform.url is set)}`,
+           "setting", "refused", "error", ...} (only when platform.url is
+           set)}`,
 		run: runDoctor,
 	}
 }
@@ -112,7 +123,15 @@ func runDoctor(ctx context.Context, c *cli, args []string) error {
 		row := checkPlatform(ctx, cfg, logger)
 		platform = &row
 	}
+	// After the platform check, which may have cached a new token.
 	creds := c.credentialsStatus(ctx, cfg, logger)
+	accepted := platform.tokenAccepted()
+	// The report is printed in full; then a platform that failed its
+	// check makes the exit status (2 for credentials, see cli.report).
+	var failed error
+	if platform != nil && !platform.Usable {
+		failed = platform.Platform.Err
+	}
 	if *asJSON {
 		type backendJSON struct {
 			Backend string `json:"backend"`
@@ -121,16 +140,20 @@ func runDoctor(ctx context.Context, c *cli, args []string) error {
 		}
 		out := struct {
 			tokenStatus
+			TokenAccepted  *bool          `json:"token_accepted"`
 			SecretBackends []backendJSON  `json:"secret_backends"`
 			Platform       *remote.Status `json:"platform,omitempty"`
-		}{tokenStatus: creds, SecretBackends: []backendJSON{}}
+		}{tokenStatus: creds, TokenAccepted: accepted, SecretBackends: []backendJSON{}}
 		for _, s := range statuses {
 			out.SecretBackends = append(out.SecretBackends, backendJSON{s.Backend, s.Usable, s.Detail})
 		}
 		if platform != nil {
 			out.Platform = platform.Platform
 		}
-		return writeJSON(c.stdout, out)
+		if err := writeJSON(c.stdout, out); err != nil {
+			return err
+		}
+		return failed
 	}
 	if err := printBackends(c, statuses); err != nil {
 		return err
@@ -158,10 +181,25 @@ func runDoctor(ctx context.Context, c *cli, args []string) error {
 	case creds.CachedIn != "":
 		fmt.Fprintf(tw, "  token cached\tno (goflyte login caches one in %s)\n", creds.CachedIn)
 	}
+	switch {
+	case accepted != nil && *accepted:
+		fmt.Fprintf(tw, "  accepted\tyes: the platform authorized a call on namespace %s with the token\n", platform.Platform.Namespace)
+	case accepted != nil:
+		fmt.Fprintf(tw, "  accepted\tno (see the platform's error above)\n")
+	case platform == nil:
+		fmt.Fprintf(tw, "  accepted\tnot checked (platform.url is not set)\n")
+	case !platform.TokenSent && platform.Usable:
+		fmt.Fprintf(tw, "  accepted\tno token sent: none is configured, and the platform wants none\n")
+	default:
+		fmt.Fprintf(tw, "  accepted\tnot checked (the platform could not be reached)\n")
+	}
 	if creds.Error != "" {
 		fmt.Fprintf(tw, "  problem\t%s\n", creds.Error)
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	return failed
 }
 
 func printBackends(c *cli, statuses []secretsbackends.Status) error {

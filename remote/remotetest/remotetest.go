@@ -48,6 +48,9 @@ type Options struct {
 	// every JWKSRefresh, default 10 s).
 	JWKSURL     string
 	JWKSRefresh time.Duration
+	// Audience, with JWKSURL, makes the server refuse a token whose aud
+	// claim does not hold it (Temporal's global.authorization.audience).
+	Audience string
 	// Dynamic config values, "key": JSON value, beside the tuning for
 	// tests (see testservers/temporal).
 	Dynamic map[string]string
@@ -84,6 +87,9 @@ func Start(t testing.TB, o Options) *Server {
 	}
 	if o.JWKSURL != "" {
 		args = append(args, "--jwks-url", o.JWKSURL)
+		if o.Audience != "" {
+			args = append(args, "--audience", o.Audience)
+		}
 		if o.JWKSRefresh > 0 {
 			args = append(args, "--jwks-refresh", o.JWKSRefresh.String())
 		}
@@ -148,6 +154,11 @@ func start(t testing.TB, bin string, args []string) (*Server, error) {
 		})
 		return &Server{Addr: addr, Namespace: "default", Output: out}, nil
 	case err := <-exited:
+		for _, line := range strings.Split(out.String(), "\n") {
+			if strings.Contains(line, "flag provided but not defined") {
+				return nil, fmt.Errorf("%s is older than testservers/temporal (%s): rebuild it with `make .tools/%s` (seconds from the build cache)", bin, line, Binary)
+			}
+		}
 		return nil, fmt.Errorf("exited before it was ready (%v): %s", err, out.Tail(4000))
 	case <-time.After(60 * time.Second):
 		stop()

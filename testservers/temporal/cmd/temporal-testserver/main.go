@@ -9,7 +9,8 @@
 // Usage:
 //
 //	temporal-testserver [--port N] [--namespace NS]... [--tls-cert F --tls-key F]
-//	                    [--jwks-url URL] [--dynamic KEY=JSON]... [--db-dir DIR]
+//	                    [--jwks-url URL [--audience AUD]] [--dynamic KEY=JSON]...
+//	                    [--db-dir DIR]
 //
 // Once the frontend answers its gRPC health check, it prints one line on
 // stdout:
@@ -74,6 +75,7 @@ type options struct {
 	tlsCert        string
 	tlsKey         string
 	jwksURL        string
+	audience       string
 	jwksRefresh    time.Duration
 	permissions    string
 	dynamic        []string
@@ -92,6 +94,7 @@ func main() {
 	fs.StringVar(&o.tlsCert, "tls-cert", "", "PEM certificate file for the frontend (with --tls-key: TLS instead of plaintext)")
 	fs.StringVar(&o.tlsKey, "tls-key", "", "PEM private key file for the frontend's certificate")
 	fs.StringVar(&o.jwksURL, "jwks-url", "", "JWKS URL: enables the JWT claim mapper and the default authorizer")
+	fs.StringVar(&o.audience, "audience", "", "with --jwks-url: refuse tokens whose aud claim does not hold this value")
 	fs.DurationVar(&o.jwksRefresh, "jwks-refresh", 10*time.Second, "how often to fetch the JWKS again")
 	fs.StringVar(&o.permissions, "permissions-claim", "permissions", "name of the JWT claim holding \"<namespace>:<role>\" permissions")
 	fs.Var(&dynamic, "dynamic", "dynamic config value KEY=JSON, e.g. history.transferProcessorMaxPollRPS=1000 (repeatable)")
@@ -170,14 +173,22 @@ func run(o options) error {
 		// system workflows: run without it.
 		services = []string{"frontend", "history", "matching"}
 	}
-	srv, err := temporal.NewServer(
+	serverOptions := []temporal.ServerOption{
 		temporal.WithConfig(cfg),
 		temporal.ForServices(services),
 		temporal.WithLogger(logger),
 		temporal.WithAuthorizer(authorizer),
 		temporal.WithClaimMapper(func(*config.Config) authorization.ClaimMapper { return claimMapper }),
 		temporal.WithDynamicConfigClient(dyn),
-	)
+	}
+	if o.audience != "" {
+		// As the server's own main does with global.authorization.audience:
+		// a token whose aud does not hold it is refused.
+		serverOptions = append(serverOptions, temporal.WithAudienceGetter(func(*config.Config) authorization.JWTAudienceMapper {
+			return authorization.NewAudienceMapper(o.audience)
+		}))
+	}
+	srv, err := temporal.NewServer(serverOptions...)
 	if err != nil {
 		return fmt.Errorf("create the server: %w", err)
 	}
@@ -289,6 +300,7 @@ func serverConfig(o options, dbFile string) (*config.Config, error) {
 			Authorizer:           "default",
 			ClaimMapper:          "default",
 			PermissionsClaimName: o.permissions,
+			Audience:             o.audience,
 			JWTKeyProvider: config.JWTKeyProvider{
 				KeySourceURIs:   []string{o.jwksURL},
 				RefreshInterval: o.jwksRefresh,
