@@ -2,9 +2,11 @@ package remote
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
@@ -41,8 +43,9 @@ type WorkerOptions struct {
 	// TaskOutput.Worker; "" means "<pid>@<hostname>".
 	Identity string
 	// Workflows, if set, makes the worker also poll the workflow queue
-	// (TaskQueue itself) and register workflows with it
-	// (remote.RegisterWorkflow for goflyte's interpreter).
+	// (TaskQueue itself) and register workflows with it (RegisterWorkflow
+	// for goflyte's interpreter); the worker then also serves
+	// ActivityLoadOutputs from its engine's data store.
 	Workflows func(worker.WorkflowRegistry)
 	// Logger receives the worker's own lines (tasks started and ended);
 	// nil discards them.
@@ -142,6 +145,9 @@ func NewWorker(ctx context.Context, c client.Client, o WorkerOptions) (*Worker, 
 			StickyScheduleToStartTimeout: time.Second,
 		})
 		o.Workflows(ww)
+		// The interpreter reads outputs that came as a reference
+		// (TaskOutput.OutputsRef) through this local activity.
+		ww.RegisterActivityWithOptions(w.loadOutputs, activity.RegisterOptions{Name: ActivityLoadOutputs})
 		w.workers = append(w.workers, ww)
 		w.queues = append(w.queues, o.TaskQueue)
 	}
@@ -373,6 +379,32 @@ func (w *Worker) run(ctx context.Context, plugin, task string, in TaskInput) (ou
 		Deck: res.Deck, Logs: res.Logs, Children: res.Children,
 		Start: res.Start, End: res.End, Metrics: res.Metrics,
 	}, nil
+}
+
+// loadOutputs is ActivityLoadOutputs: it reads a task's outputs from the
+// data store (TaskOutput.OutputsRef).
+func (w *Worker) loadOutputs(ctx context.Context, uri string) (json.RawMessage, error) {
+	e := w.o.Engine
+	if e.Storage == nil {
+		return nil, fmt.Errorf("read %s: this worker has no data store", uri)
+	}
+	dir, err := os.MkdirTemp("", "goflyte-outputs-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	dst := filepath.Join(dir, "outputs.json")
+	if err := e.Storage.Fetch(ctx, uri, dst, false); err != nil {
+		return nil, fmt.Errorf("read the outputs at %s: %w", uri, err)
+	}
+	data, err := os.ReadFile(dst)
+	if err != nil {
+		return nil, err
+	}
+	if !json.Valid(data) {
+		return nil, fmt.Errorf("the outputs at %s are not JSON", uri)
+	}
+	return data, nil
 }
 
 // failure is the activity error of a failed attempt: ErrTaskFailed,

@@ -31,7 +31,9 @@ and kept running. Tasks are routed by plugin: for each plugin served the
 worker polls the queue <platform.task_queue>.<plugin> (goflyte.text, ...),
 so a machine serves only what it has (a GPU machine can serve the ml
 plugin alone). A task whose plugin binary is not the one the run was
-validated against (another SHA-256) is refused, naming both digests.
+validated against (another SHA-256) is refused, naming both digests. Every
+worker also runs the runs' interpreter workflows, on the queue
+<platform.task_queue> itself.
 
 Each task runs as in a local run, on this machine: secrets from this
 machine's own chain (env FLYTE_SECRETS_*, files, keychain), a fresh
@@ -143,6 +145,9 @@ func runWorker(ctx context.Context, c *cli, args []string) error {
 		Grace:       *grace,
 		Identity:    *identity,
 		Logger:      wlog,
+		// Every worker also runs the runs' interpreter workflows, on the
+		// queue <platform.task_queue> itself.
+		Workflows: remote.RegisterWorkflow,
 	})
 	if err != nil {
 		var le *engine.LockError

@@ -25,7 +25,9 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/goflyte/goflyte/engine"
+	"github.com/goflyte/goflyte/engine/config"
 	"github.com/goflyte/goflyte/engine/datastore/s3test"
+	"github.com/goflyte/goflyte/engine/sandbox"
 	"github.com/goflyte/goflyte/internal/testserver"
 	"github.com/goflyte/goflyte/remote"
 	"github.com/goflyte/goflyte/remote/remotetest"
@@ -270,7 +272,7 @@ func (env *workerEnv) runCalls(id string, calls ...testCall) ([]testCallResult, 
 
 func (env *workerEnv) start(ctx context.Context, id string, calls ...testCall) client.WorkflowRun {
 	env.t.Helper()
-	run, err := env.c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: id, TaskQueue: env.queue}, testWorkflowName, env.queue, calls)
+	run, err := env.c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: id, TaskQueue: env.queue + "-test"}, testWorkflowName, env.queue, calls)
 	if err != nil {
 		env.t.Fatalf("start workflow %s: %v", id, err)
 	}
@@ -315,8 +317,9 @@ func TestWorkerE2E(t *testing.T) {
 	t.Cleanup(c.Close)
 	env.c = c
 
-	// The test workflow's worker, in this process.
-	ww := worker.New(c, env.queue, worker.Options{StickyScheduleToStartTimeout: time.Second})
+	// The test workflow's worker, in this process, on a queue of its own
+	// (the goflyte workers run the interpreter on <task_queue>).
+	ww := worker.New(c, env.queue+"-test", worker.Options{StickyScheduleToStartTimeout: time.Second})
 	ww.RegisterWorkflowWithOptions(testCallsWorkflow, workflow.RegisterOptions{Name: testWorkflowName})
 	if err := ww.Start(); err != nil {
 		t.Fatal(err)
@@ -354,6 +357,49 @@ func TestWorkerE2E(t *testing.T) {
 		}
 		if res[1].Output != nil || !strings.Contains(res[1].Error, `no worker serves plugin "nosuch"`) {
 			t.Errorf("a plugin nobody serves: %+v", res[1])
+		}
+	})
+
+	// The interpreter workflow (remote.RunWorkflow), run by the goflyte
+	// workers themselves, drives a workflow whose tasks they run.
+	t.Run("interpreter", func(t *testing.T) {
+		src := `workflow "w" {
+  input "text" { type = string }
+  task "up" {
+    uses   = "text.upper"
+    inputs = { text = input.text }
+  }
+  task "words" {
+    uses   = "text.split"
+    inputs = { text = task.up.text }
+  }
+  output "words" { value = task.words.words }
+}
+`
+		eng := engine.New(&config.Config{SDK: config.SDK{PluginDirs: []string{e2ePlugins}}}, nil)
+		defer eng.Close()
+		_, schema, err := eng.Plugins.Get(context.Background(), "text")
+		if err != nil {
+			t.Fatal(err)
+		}
+		in := remote.RunInput{
+			ExecutionID: "p:d:interp", ExecutionDate: now, Main: "wf.hcl", Workflow: "w",
+			Sources: map[string]string{"wf.hcl": src}, Inputs: map[string]json.RawMessage{"text": json.RawMessage(`"hello remote world"`)},
+			Plugins:   map[string]remote.PluginRef{"text": {Schema: schema, SHA256: textSum}},
+			TaskQueue: env.queue, DataPrefix: "s3://runs/p/d/interp", Parallelism: 4,
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: in.ExecutionID, TaskQueue: env.queue}, remote.WorkflowType, in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var rec sandbox.Record
+		if err := run.Get(ctx, &rec); err != nil {
+			t.Fatalf("run: %v", err)
+		}
+		if rec.Status != "succeeded" || string(rec.Outputs["words"]) != `["HELLO","REMOTE","WORLD"]` {
+			t.Errorf("record: status %s outputs %s", rec.Status, rec.Outputs)
 		}
 	})
 
