@@ -82,6 +82,21 @@
 //     absolute against the process's working directory (resolveInput):
 //     the one place evaluation reads the environment.
 //
+// # One task attempt for a remote driver
+//
+// [Engine.ExecuteTask] makes one attempt of one task described as data
+// ([TaskCall]: plugin, task, JSON inputs with files as URIs, node,
+// attempt, timeout, cache policy and store, secret names, decks, the data
+// prefix, the previous checkpoint) through the same code as a local run:
+// an execution of a one-node graph ([Engine.TaskGraph]) without a Plan,
+// whose working directories live in <sdk.local_sandbox>/worker and whose
+// checkpoints, task logs, decks and file outputs go to the data store. A
+// failure is a [*TaskCallError] classified as the driver's TaskFailure
+// (task, process, timeout, secret, outputs; retryable as locally). The
+// cache is a [ResultCache]: the local directory or a data store shared by
+// many machines ([Engine.StoreCache]). `goflyte worker` (package remote)
+// calls it from its activities.
+//
 // # Secrets
 //
 // Secret values travel only in the Execute request of the task that

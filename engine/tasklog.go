@@ -31,8 +31,10 @@ import (
 //     run and writes these straight to the run's log, redacted.
 //
 // Two runs of one Engine that run the same attempt of the same node at the
-// same moment cannot be told apart by those fields: the line goes to the
-// run that claimed it last. (The CLI runs one run per engine.)
+// same moment cannot be told apart by those fields (a `goflyte worker`
+// runs tasks of many runs): while more than one run that has not ended
+// claims a (node, attempt), its plugin lines go to no task log (they are
+// still in the engine's log), rather than to the wrong run's.
 //
 // Only lines at or above sdk.logging_level are kept, as on the terminal:
 // plugins are asked to log at that level, and a run whose tasks log
@@ -47,8 +49,9 @@ import (
 // logRouter finds the run of a plugin's log line. It is safe for
 // concurrent use.
 type logRouter struct {
-	mu     sync.RWMutex
-	claims map[logClaim]*runLog
+	mu sync.RWMutex
+	// claims are the runs that claimed each (node, attempt), latest last.
+	claims map[logClaim][]*runLog
 }
 
 type logClaim struct {
@@ -62,7 +65,7 @@ type logClaim struct {
 // CLI loses none.
 const lateLines = 30 * time.Second
 
-func newLogRouter() *logRouter { return &logRouter{claims: map[logClaim]*runLog{}} }
+func newLogRouter() *logRouter { return &logRouter{claims: map[logClaim][]*runLog{}} }
 
 // runLog is one run's task logs, shared by the executions of its
 // sub-workflows and eager tasks.
@@ -86,9 +89,17 @@ func (r *logRouter) start(e *Engine, run *sandbox.Run, level string) *runLog {
 	rl := &runLog{engine: e, logs: run.TaskLogs(), level: l}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	for c, old := range r.claims {
-		if !old.ended.IsZero() && time.Since(old.ended) > lateLines {
+	for c, runs := range r.claims {
+		kept := runs[:0]
+		for _, old := range runs {
+			if old.ended.IsZero() || time.Since(old.ended) <= lateLines {
+				kept = append(kept, old)
+			}
+		}
+		if len(kept) == 0 {
 			delete(r.claims, c)
+		} else {
+			r.claims[c] = kept
 		}
 	}
 	return rl
@@ -99,7 +110,15 @@ func (r *logRouter) start(e *Engine, run *sandbox.Run, level string) *runLog {
 // run; name is the task's name in the run, which names its log.
 func (r *logRouter) claim(rl *runLog, node, name string, attempt int) {
 	r.mu.Lock()
-	r.claims[logClaim{node, attempt}] = rl
+	key := logClaim{node, attempt}
+	runs := r.claims[key]
+	for i, old := range runs {
+		if old == rl {
+			runs = append(runs[:i], runs[i+1:]...)
+			break
+		}
+	}
+	r.claims[key] = append(runs, rl)
 	if node == "" {
 		rl.single = name
 	}
@@ -145,7 +164,7 @@ func (r *logRouter) route(pluginName string, level hclog.Level, msg string, args
 		attempt = 1
 	}
 	r.mu.RLock()
-	rl := r.claims[logClaim{node, attempt}]
+	rl := owner(r.claims[logClaim{node, attempt}])
 	if rl != nil && node == "" {
 		node = rl.single // a single-task run's task
 	}
@@ -162,6 +181,29 @@ func (r *logRouter) route(pluginName string, level hclog.Level, msg string, args
 		line.Task = pluginName + "." + task
 	}
 	rl.write(line)
+}
+
+// owner is the run a line claimed by runs belongs to: the one that has
+// not ended, or, when all have, the latest (a late line); nil when
+// several have not ended (the line cannot be told apart). Under
+// logRouter.mu.
+func owner(runs []*runLog) *runLog {
+	var live *runLog
+	for _, rl := range runs {
+		if rl.ended.IsZero() {
+			if live != nil {
+				return nil
+			}
+			live = rl
+		}
+	}
+	if live != nil {
+		return live
+	}
+	if len(runs) > 0 {
+		return runs[len(runs)-1]
+	}
+	return nil
 }
 
 func (rl *runLog) write(line *sandbox.LogLine) {

@@ -176,7 +176,7 @@ func TestTaskLogsFailureRedacted(t *testing.T) {
 }
 
 // TestTaskLogsConcurrentRuns: two runs of one engine at once route their
-// plugins' lines without losing or doubling any (run it with -race).
+// plugins' lines, and never to the wrong run (run it with -race).
 func TestTaskLogsConcurrentRuns(t *testing.T) {
 	e, f := newTestEngine(t)
 	e.Config.SDK.LoggingLevel = "info"
@@ -195,12 +195,13 @@ func TestTaskLogsConcurrentRuns(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The runs share node names: while both run "each@3", its lines go to
-	// the run that claimed it last (a documented limit). What holds: every
-	// line is kept once, in one of the runs.
+	// The runs share node names: while both run "each@3", its lines cannot
+	// be told apart and go to neither run's log. What holds: no line is
+	// in the wrong run, or twice.
 	var wg sync.WaitGroup
 	dirs := make([]string, 2)
-	for i, s := range []string{"one", "two"} {
+	names := []string{"one", "two"}
+	for i, s := range names {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -215,14 +216,33 @@ func TestTaskLogsConcurrentRuns(t *testing.T) {
 	}
 	wg.Wait()
 	total := 0
-	for _, dir := range dirs {
+	for i, dir := range dirs {
 		for _, l := range readLogs(t, dir) {
-			if strings.Contains(l, " plugin ") {
-				total++
+			if !strings.Contains(l, " plugin ") {
+				continue
+			}
+			total++
+			if other := names[1-i]; strings.Contains(l, "echo "+other) {
+				t.Errorf("run %s's log has a line of run %s: %s", names[i], other, l)
 			}
 		}
 	}
-	if total != 40 {
-		t.Errorf("%d plugin lines kept, want 40", total)
+	if total > 40 {
+		t.Errorf("%d plugin lines kept, want at most 40", total)
+	}
+	// Alone, a run keeps every line.
+	inputs, _ := g.ParseInputs(map[string]string{"s": "three"}, nil)
+	res, err := e.Run(context.Background(), g, RunOptions{Inputs: inputs})
+	if err != nil || res.Status != StatusSucceeded {
+		t.Fatalf("run three: %v", err)
+	}
+	n := 0
+	for _, l := range readLogs(t, res.RunDir) {
+		if strings.Contains(l, "echo three") {
+			n++
+		}
+	}
+	if n != 20 {
+		t.Errorf("a run alone kept %d of its 20 plugin lines", n)
 	}
 }

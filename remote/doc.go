@@ -24,6 +24,12 @@
 // the SDK's): the replay tests over testdata/replay fail otherwise, and a
 // deliberate change of behaviour must be guarded by workflow.GetVersion.
 //
+// [Worker] is `goflyte worker`'s
+// side: one Temporal worker per served plugin on its queue
+// ([PluginQueue]), one activity per task ([ActivityName]) that makes one
+// attempt through engine.Engine.ExecuteTask, with heartbeats that carry
+// the latest checkpoint, the plugin digest check and a drain on Stop.
+//
 // The engine never imports this package: the CLI wires it, as it wires the
 // data store.
 //
