@@ -51,7 +51,7 @@ func (x *execution) attempts(ctx context.Context, n *Node, tr *TaskRun, args *ta
 		if err == nil || attempt > n.Retries || ctx.Err() != nil || !retryable(err) {
 			return outs, raw, err
 		}
-		wait := min(n.Backoff<<(attempt-1), maxBackoff)
+		wait := RetryWait(n.Backoff, attempt)
 		x.taskStats(n, tr).Incr(MetricRetries)
 		msg := x.engine.Redact(err.Error())
 		tr.AttemptErrors = append(tr.AttemptErrors, msg)

@@ -72,8 +72,9 @@
 //     the source ([ParseDynamic]), gathers the schemas, and calls the
 //     pure [DynamicGraph] and [DynamicOutputs].
 //   - [CallResult] carries Go values (cty outputs, an error that
-//     errors.As can inspect); a Temporal driver needs a serializable
-//     failure (message, retryable, the task error's diagnostics).
+//     errors.As can inspect); a Temporal driver feeds it a
+//     [RemoteError], the failure a worker reported as data, which
+//     errors.As sees as a *plugin.TaskError (remote.go).
 //   - [Call] points at its compiled [Node] and keeps the evaluated
 //     inputs' file values unexported; the inputs' JSON and digests are
 //     exported.

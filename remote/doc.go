@@ -5,8 +5,24 @@
 // ([OptionsFromConfig]) into a Temporal client, with TLS by default,
 // plaintext for `insecure = true`, extra CAs, an HTTP CONNECT proxy and
 // bearer tokens from a [TokenSource]. [Check] is what `goflyte doctor` runs.
-// It will also be the home of the Temporal driver (the interpreter workflow
-// and the worker's activities).
+//
+// protocol.go is the contract between the submitter, the interpreter
+// workflow and the workers. [RunWorkflow] (workflow.go) is the interpreter
+// workflow, the Temporal driver of engine.Plan, as engine's
+// execution.schedule is the local one: it compiles the run inside the
+// workflow from [RunInput] (purely), then drives the plan from one
+// selector loop over the futures in flight: each task attempt an activity
+// [ActivityName] on the plugin's queue [PluginQueue]; the task's retries as
+// workflow timers with engine.RetryWait's backoff (Temporal itself retries
+// only worker losses, up to [MaxWorkerLosses]); sub-workflow calls and
+// dynamic tasks' workflows as nested plans in the same loop; at most
+// [MaxInFlight] activities in flight; the for_each nodes wider than
+// [BatchAbove] in child workflows of [BatchWorkflowType] (batch.go), so that
+// a 10,000-element for_each fits a history. It keeps the run's record, in
+// a local run's shape, for [QueryRecord]. Everything in it must stay
+// deterministic (no goroutines, clocks, randomness, map order or I/O but
+// the SDK's): the replay tests over testdata/replay fail otherwise, and a
+// deliberate change of behaviour must be guarded by workflow.GetVersion.
 //
 // The engine never imports this package: the CLI wires it, as it wires the
 // data store.

@@ -21,7 +21,9 @@ import (
 
 // WorkflowType is the Temporal workflow type of a goflyte run: the
 // interpreter that compiles the run's sources and drives its plan. A
-// sub-workflow call runs as a child workflow of the same type.
+// sub-workflow call runs as a nested plan inside its caller's workflow
+// (see workflow.go); the instances of a big for_each run in child
+// workflows of BatchWorkflowType.
 const WorkflowType = "goflyte.run"
 
 // QueryRecord is the query a run's workflow answers with its record so
@@ -103,13 +105,18 @@ type RunInput struct {
 	Parallelism    int    `json:"parallelism"`
 	// Timeout bounds the whole run; 0 means none.
 	Timeout time.Duration `json:"timeout,omitempty"`
+	// ScheduleToStart bounds how long a task waits for a worker that
+	// serves its plugin before it fails naming the plugin; 0 means
+	// DefaultScheduleToStart.
+	ScheduleToStart time.Duration `json:"schedule_to_start,omitempty"`
 	// Resume, when set, keeps the outputs of tasks that succeeded in an
 	// earlier run: by node name, their outputs as JSON.
 	Resume      map[string]json.RawMessage `json:"resume,omitempty"`
 	ResumedFrom string                     `json:"resumed_from,omitempty"`
 	// Prefix names the sub-workflow call a child workflow runs for
 	// ("<call>+"), "" for the run itself: it starts the names of its
-	// tasks (Params.Node).
+	// tasks (Params.Node). The interpreter runs sub-workflow calls as
+	// nested plans, so it is "" today (BatchInput.Prefix serves batches).
 	Prefix string `json:"prefix,omitempty"`
 }
 
