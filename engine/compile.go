@@ -84,6 +84,9 @@ type Node struct {
 	// dirs, on a for_each instance, makes the instances' working
 	// directories ahead of them.
 	dirs *workdirs
+	// returnDynamic, on the node of a remote call (ExecuteTask), hands a
+	// dynamic task's workflow back to the driver instead of running it.
+	returnDynamic bool
 }
 
 // NodeKind is what a node of the graph does.

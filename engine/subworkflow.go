@@ -134,6 +134,9 @@ func (x *execution) runGraph(ctx context.Context, g *Graph, inputs map[string]ct
 // part (parsing the source, describing the plugins it uses, running the
 // graph) around the plan's ([DynamicGraph], [DynamicOutputs]).
 func (x *execution) runDynamic(ctx context.Context, n *Node, src string) (map[string]cty.Value, error) {
+	if n.returnDynamic {
+		return nil, &dynamicReturn{src: src} // ExecuteTask's driver runs it
+	}
 	w, err := ParseDynamic(src, "dynamic task "+x.prefix+n.Name)
 	if err != nil {
 		return nil, err

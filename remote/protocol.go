@@ -55,9 +55,10 @@ const (
 const InlineLimit = 256 << 10
 
 // Error types of the failures an activity returns, as
-// temporal.ApplicationError types. Every one is non-retryable at the
-// Temporal level: the workflow applies the task's retry policy itself,
-// so that only worker losses are retried by Temporal.
+// temporal.ApplicationError types. Every one but ErrWorkerShutdown is
+// non-retryable at the Temporal level: the workflow applies the task's
+// retry policy itself, so that only worker losses (a heartbeat timeout,
+// a worker's shutdown) are retried by Temporal.
 const (
 	// ErrTaskFailed: the task ran and failed, or its plugin crashed, or
 	// it timed out; the details are a TaskFailure, whose Retryable says
@@ -67,7 +68,21 @@ const (
 	// run was validated against; the details are a TaskFailure naming
 	// the plugin and both digests.
 	ErrDigestMismatch = "goflyte.DigestMismatch"
+	// ErrWorkerShutdown: the worker stopped (SIGTERM, Ctrl-C) and the
+	// task did not finish within its grace period, so it was cancelled.
+	// Unlike the others it is retryable at the Temporal level: the task
+	// runs again elsewhere under the worker-loss retry policy, without
+	// using up the task's own retries (Attempt stays the same).
+	ErrWorkerShutdown = "goflyte.WorkerShutdown"
 )
+
+// TaskHeartbeat is the details of a running task's heartbeats. When a
+// task runs again after its worker was lost, the new worker restores
+// Checkpoint (the latest checkpoint the lost one put in the data store)
+// instead of TaskInput.PrevCheckpoint.
+type TaskHeartbeat struct {
+	Checkpoint string `json:"checkpoint,omitempty"`
+}
 
 // RunInput is the input of a run's workflow: everything the workflow
 // needs to compile the run and drive it, as plain data.
@@ -207,6 +222,9 @@ type TaskOutput struct {
 	Children []string  `json:"children,omitempty"`
 	Start    time.Time `json:"start"`
 	End      time.Time `json:"end"`
+	// Metrics are the task's own metrics and the engine's (the
+	// engine.Metric* constants) for this attempt, as in a local record.
+	Metrics []plugin.Metric `json:"metrics,omitempty"`
 }
 
 // DynamicWorkflow is a dynamic task's workflow, with what compiling it
@@ -233,4 +251,9 @@ type TaskFailure struct {
 	Checkpoint string    `json:"checkpoint,omitempty"`
 	Start      time.Time `json:"start"`
 	End        time.Time `json:"end"`
+	// Deck and Logs are the data-store URIs of the attempt's deck page
+	// and task log, as in TaskOutput; Metrics its metrics.
+	Deck    string          `json:"deck,omitempty"`
+	Logs    string          `json:"logs,omitempty"`
+	Metrics []plugin.Metric `json:"metrics,omitempty"`
 }

@@ -211,7 +211,7 @@ func comparisons() []Comparison {
 			},
 			N: 20000, QuickN: 4000, Warmup: 500,
 		},
-	}, slices.Concat(fileComparisons(), lspComparisons(), consoleComparisons())...)
+	}, slices.Concat(fileComparisons(), lspComparisons(), consoleComparisons(), workerComparisons())...)
 }
 
 // wantUpper is what text.upper returns for text=hello.

@@ -104,6 +104,7 @@ func commands() []*command {
 		completeCommand(),
 		loginCommand(),
 		logoutCommand(),
+		workerCommand(),
 		{name: "version", summary: "Print the goflyte version", run: func(_ context.Context, c *cli, args []string) error {
 			if err := c.parseFlags(newFlagSet("version"), args, 0); err != nil {
 				return err

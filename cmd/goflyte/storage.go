@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -28,6 +29,10 @@ func (s storage) Open(ctx context.Context, prefix string) (engine.Store, error) 
 func (s storage) Fetch(ctx context.Context, uri, dst string, dir bool) error {
 	return datastore.Fetch(ctx, uri, dst, dir, s.opts)
 }
+
+// IsNotFound reports whether err is a missing object (engine.NotFounder:
+// a missing cache entry in a bucket is a miss, not a failure).
+func (s storage) IsNotFound(err error) bool { return errors.Is(err, datastore.ErrNotFound) }
 
 // storageFor returns the data store of cfg: retries and backoff come from
 // the aws block, which Flytekit's settings document puts them in.

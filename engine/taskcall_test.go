@@ -1,0 +1,427 @@
+package engine_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/goflyte/goflyte/engine"
+	"github.com/goflyte/goflyte/engine/config"
+	"github.com/goflyte/goflyte/engine/datastore"
+	"github.com/goflyte/goflyte/engine/datastore/s3test"
+	"github.com/goflyte/goflyte/plugin"
+	"github.com/goflyte/goflyte/secretsbackends"
+)
+
+// The tests of Engine.ExecuteTask run real plugin processes (the example
+// text plugin and the probe test plugin) over gRPC, and real data stores
+// (a local directory, and versitygw for a bucket).
+
+var (
+	pluginsOnce sync.Once
+	pluginsDir  string
+	pluginsErr  error
+)
+
+// taskPlugins builds the text and probe plugins once per test binary.
+func taskPlugins(t *testing.T) string {
+	t.Helper()
+	pluginsOnce.Do(func() {
+		pluginsDir, pluginsErr = os.MkdirTemp("", "goflyte-taskcall-plugins-")
+		if pluginsErr != nil {
+			return
+		}
+		for name, pkg := range map[string]string{"text": "./examples/text", "probe": "./internal/testplugins/probe"} {
+			cmd := exec.Command("go", "build", "-o", filepath.Join(pluginsDir, "goflyte-plugin-"+name), pkg)
+			cmd.Dir = ".."
+			if out, err := cmd.CombinedOutput(); err != nil {
+				pluginsErr = errors.New("build " + name + ": " + err.Error() + "\n" + string(out))
+				return
+			}
+		}
+	})
+	if pluginsErr != nil {
+		t.Fatal(pluginsErr)
+	}
+	return pluginsDir
+}
+
+// dataStorage is engine/datastore as the engine's Storage (as the CLI
+// wires it).
+type dataStorage struct{ opts datastore.Options }
+
+func (s dataStorage) Open(ctx context.Context, prefix string) (engine.Store, error) {
+	st, err := datastore.Open(ctx, prefix, s.opts)
+	if err != nil {
+		return nil, err
+	}
+	return st, nil
+}
+
+func (s dataStorage) Fetch(ctx context.Context, uri, dst string, dir bool) error {
+	return datastore.Fetch(ctx, uri, dst, dir, s.opts)
+}
+
+func (s dataStorage) IsNotFound(err error) bool { return errors.Is(err, datastore.ErrNotFound) }
+
+const probeSecret = "s3cr3t-probe-token-5e1f"
+
+// newTaskEngine returns an engine with the test plugins, a secret
+// probe/token in its chain, and the data store s; its log goes to logBuf.
+func newTaskEngine(t *testing.T, s engine.Storage, logBuf *syncBuffer) *engine.Engine {
+	t.Helper()
+	cfg := config.Defaults()
+	cfg.SDK.LocalSandbox = t.TempDir()
+	cfg.SDK.PluginDirs = []string{taskPlugins(t)}
+	cfg.SDK.LoggingLevel = "info"
+	var logger hclog.Logger
+	if logBuf != nil {
+		logger = hclog.New(&hclog.LoggerOptions{Output: logBuf, Level: hclog.Info})
+	}
+	e := engine.New(cfg, logger)
+	e.Storage = s
+	e.Secrets = secretsbackends.Env{Prefix: "TEST_", Getenv: func(name string) (string, bool) {
+		if name == "TEST_PROBE_TOKEN" {
+			return probeSecret, true
+		}
+		return "", false
+	}}
+	t.Cleanup(e.Close)
+	return e
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func TestExecuteTask(t *testing.T) {
+	e := newTaskEngine(t, dataStorage{}, nil)
+	ctx := context.Background()
+	prefix := t.TempDir()
+	res, err := e.ExecuteTask(ctx, engine.TaskCall{
+		ExecutionID: "p:d:r1", ExecutionDate: time.Now(), Node: "up@2",
+		Plugin: "text", Task: "upper", Attempt: 2,
+		Inputs: json.RawMessage(`{"text":"hello"}`), DataPrefix: prefix,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := string(res.Outputs); got != `{"text":"HELLO"}` {
+		t.Errorf("outputs = %s", got)
+	}
+	if res.Cache != "" || res.WorkDir == "" || !strings.Contains(res.WorkDir, filepath.Join(engine.WorkerSandbox, "runs")) {
+		t.Errorf("cache %q, work dir %q", res.Cache, res.WorkDir)
+	}
+	if res.Logs == "" {
+		t.Error("no task log")
+	} else if data, err := os.ReadFile(filepath.Join(prefix, "_logs", "up@2.2.log")); err != nil || !strings.Contains(string(data), "task succeeded") {
+		t.Errorf("task log in the data store (%s): %v %s", res.Logs, err, data)
+	}
+	if len(res.Metrics) == 0 {
+		t.Error("no metrics")
+	}
+
+	// Bad inputs are the task's error, not retryable.
+	_, err = e.ExecuteTask(ctx, engine.TaskCall{Plugin: "text", Task: "upper", Inputs: json.RawMessage(`{"txt":"x"}`)})
+	var te *engine.TaskCallError
+	if !errors.As(err, &te) || te.Kind != engine.FailTask || te.Retryable || !strings.Contains(te.Message, `"txt"`) {
+		t.Errorf("bad inputs: %#v", err)
+	}
+}
+
+func TestExecuteTaskFailures(t *testing.T) {
+	logs := &syncBuffer{}
+	e := newTaskEngine(t, dataStorage{}, logs)
+	ctx := context.Background()
+	tests := []struct {
+		name      string
+		call      engine.TaskCall
+		kind      string
+		retryable bool
+		stderr    bool // may have a stderr tail (it is read apart from the answer)
+		diags     bool
+	}{
+		{"task error", engine.TaskCall{Plugin: "probe", Task: "leak", Inputs: json.RawMessage(`{"mode":"error"}`)}, engine.FailTask, false, false, false},
+		{"retryable task error", engine.TaskCall{Plugin: "probe", Task: "leak", Inputs: json.RawMessage(`{"mode":"retryable"}`)}, engine.FailTask, true, false, false},
+		{"diagnostic", engine.TaskCall{Plugin: "probe", Task: "leak", Inputs: json.RawMessage(`{"mode":"diagnostic"}`)}, engine.FailTask, false, false, true},
+		{"secret in outputs", engine.TaskCall{Plugin: "probe", Task: "leak", Inputs: json.RawMessage(`{"mode":"output"}`)}, engine.FailOutputs, false, false, false},
+		{"crash", engine.TaskCall{Plugin: "probe", Task: "leak", Inputs: json.RawMessage(`{"mode":"crash"}`)}, engine.FailProcess, true, true, false},
+		{"timeout", engine.TaskCall{Plugin: "probe", Task: "steps", Inputs: json.RawMessage(`{"n":100,"ms":100}`), Timeout: 300 * time.Millisecond}, engine.FailTimeout, true, false, false},
+		{"missing secret", engine.TaskCall{Plugin: "probe", Task: "leak", Inputs: json.RawMessage(`{"mode":"none"}`), Secrets: []plugin.SecretRequest{{Group: "probe", Key: "absent"}}}, engine.FailSecret, false, false, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.call.DataPrefix = t.TempDir()
+			res, err := e.ExecuteTask(ctx, tt.call)
+			var te *engine.TaskCallError
+			if !errors.As(err, &te) {
+				t.Fatalf("ExecuteTask = %v, %v; want a TaskCallError", res, err)
+			}
+			if te.Kind != tt.kind || te.Retryable != tt.retryable {
+				t.Errorf("kind %q retryable %v, want %q %v (%s)", te.Kind, te.Retryable, tt.kind, tt.retryable, te.Message)
+			}
+			if !tt.stderr && te.Stderr != "" {
+				t.Errorf("stderr = %q", te.Stderr)
+			}
+			if tt.diags != (len(te.Diagnostics) > 0) {
+				t.Errorf("diagnostics = %v", te.Diagnostics)
+			}
+			all, _ := json.Marshal(te)
+			if s := string(all) + te.Error() + te.Stderr; strings.Contains(s, probeSecret) {
+				t.Errorf("the secret leaked into the failure: %s", s)
+			}
+			if te.Message == "" {
+				t.Error("no message")
+			}
+		})
+	}
+	// The log mode logs the secret: redacted in the engine's log and in
+	// the task log stored in the data store.
+	prefix := t.TempDir()
+	res, err := e.ExecuteTask(ctx, engine.TaskCall{Node: "l", Plugin: "probe", Task: "leak", Inputs: json.RawMessage(`{"mode":"log"}`), DataPrefix: prefix})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(res.Outputs), probeSecret) || !strings.Contains(string(res.Outputs), "digest") {
+		t.Errorf("outputs: %s", res.Outputs)
+	}
+	time.Sleep(100 * time.Millisecond) // the plugin's log line travels apart from its answer
+	var stored strings.Builder
+	_ = filepath.WalkDir(prefix, func(p string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			data, _ := os.ReadFile(p)
+			stored.Write(data)
+		}
+		return nil
+	})
+	if !strings.Contains(stored.String(), "using the token ***") {
+		t.Errorf("the task log in the data store lacks the redacted line:\n%s", stored.String())
+	}
+	for what, s := range map[string]string{"engine log": logs.String(), "data store": stored.String()} {
+		if strings.Contains(s, probeSecret) {
+			t.Errorf("the secret leaked into the %s:\n%s", what, s)
+		}
+	}
+}
+
+// TestExecuteTaskCheckpoints: an attempt's checkpoint is put in the data
+// store while it runs (Checkpointed), and the next attempt, on another
+// engine, starts from it.
+func TestExecuteTaskCheckpoints(t *testing.T) {
+	prefix := t.TempDir()
+	e1 := newTaskEngine(t, dataStorage{}, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	var mu sync.Mutex
+	var seen []string
+	call := engine.TaskCall{
+		ExecutionID: "p:d:cp", Node: "s", Plugin: "probe", Task: "steps", Attempt: 1,
+		Inputs: json.RawMessage(`{"n":40,"ms":50}`), DataPrefix: prefix,
+		CheckpointEvery: 100 * time.Millisecond,
+		Checkpointed: func(uri string) {
+			mu.Lock()
+			seen = append(seen, uri)
+			if len(seen) == 3 {
+				cancel() // the machine goes away mid-task
+			}
+			mu.Unlock()
+		},
+	}
+	_, err := e1.ExecuteTask(ctx, call)
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled attempt: %v", err)
+	}
+	mu.Lock()
+	last := seen[len(seen)-1]
+	mu.Unlock()
+
+	e2 := newTaskEngine(t, dataStorage{}, nil)
+	call.Checkpointed, call.PrevCheckpoint = nil, last
+	res, err := e2.ExecuteTask(context.Background(), call)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out struct {
+		ResumedFrom int `json:"resumed_from"`
+		Done        int `json:"done"`
+	}
+	_ = json.Unmarshal(res.Outputs, &out)
+	if out.ResumedFrom == 0 || out.Done != 40 {
+		t.Errorf("second attempt: %s (from checkpoint %s)", res.Outputs, last)
+	}
+	if res.Checkpoint == "" || res.Checkpoint == last {
+		t.Errorf("the second attempt's checkpoint is %q (last of the first %q)", res.Checkpoint, last)
+	}
+}
+
+// TestExecuteTaskStoreCache: a result computed by one engine is a hit for
+// another sharing the store; a corrupt entry is a miss with a warning.
+func TestExecuteTaskStoreCache(t *testing.T) {
+	testStoreCache(t, dataStorage{}, t.TempDir(), t.TempDir())
+}
+
+func TestExecuteTaskStoreCacheS3(t *testing.T) {
+	srv := s3test.Start(t)
+	srv.CreateBucket("cache")
+	opts := datastore.Options{AWS: datastore.AWSOptions{Endpoint: srv.Endpoint, AccessKeyID: srv.AccessKey, SecretAccessKey: srv.SecretKey, Region: srv.Region}}
+	testStoreCache(t, dataStorage{opts: opts}, "s3://cache/goflyte-cache", "s3://cache/runs/r1")
+}
+
+func testStoreCache(t *testing.T, s dataStorage, cachePrefix, dataPrefix string) {
+	ctx := context.Background()
+	logs := &syncBuffer{}
+	e1 := newTaskEngine(t, s, nil)
+	e2 := newTaskEngine(t, s, logs)
+	call := engine.TaskCall{
+		ExecutionID: "p:d:c1", Node: "w", Plugin: "text", Task: "write",
+		Inputs: json.RawMessage(`{"text":"cached words"}`), DataPrefix: dataPrefix,
+		Cache: &engine.CachePolicy{Version: "1"}, CacheStore: e1.StoreCache(cachePrefix),
+	}
+	first, err := e1.ExecuteTask(ctx, call)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if first.Cache != engine.CacheMiss || first.CacheKey == "" {
+		t.Fatalf("first: cache %q key %q", first.Cache, first.CacheKey)
+	}
+	call.CacheStore = e2.StoreCache(cachePrefix)
+	second, err := e2.ExecuteTask(ctx, call)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if second.Cache != engine.CacheHit || string(second.Outputs) != string(first.Outputs) || second.WorkDir != "" {
+		t.Fatalf("second: cache %q outputs %s (first %s) work dir %q", second.Cache, second.Outputs, first.Outputs, second.WorkDir)
+	}
+	// The file output is a data-store URI, readable from anywhere.
+	var outs map[string]string
+	_ = json.Unmarshal(second.Outputs, &outs)
+	dst := filepath.Join(t.TempDir(), "f")
+	if err := s.Fetch(ctx, outs["file"], dst, false); err != nil {
+		t.Fatalf("fetch the cached file %s: %v", outs["file"], err)
+	}
+	if data, _ := os.ReadFile(dst); string(data) != "cached words" {
+		t.Errorf("cached file holds %q", data)
+	}
+	// Another cache version misses.
+	call.Cache = &engine.CachePolicy{Version: "2"}
+	if r, err := e2.ExecuteTask(ctx, call); err != nil || r.Cache != engine.CacheMiss {
+		t.Fatalf("version 2: %v %v", r, err)
+	}
+	// Corrupt the version 1 entry: a miss, with a warning, and the task
+	// runs and stores it again.
+	call.Cache = &engine.CachePolicy{Version: "1"}
+	corruptEntry(t, s, cachePrefix, first.CacheKey)
+	third, err := e2.ExecuteTask(ctx, call)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if third.Cache != engine.CacheMiss {
+		t.Errorf("corrupt entry: cache %q", third.Cache)
+	}
+	if !strings.Contains(logs.String(), "corrupt cache entry treated as a miss") {
+		t.Errorf("no warning about the corrupt entry:\n%s", logs.String())
+	}
+	if r, err := e1.ExecuteTask(ctx, call); err != nil || r.Cache != engine.CacheHit {
+		t.Errorf("after the rewrite: %v %v", r, err)
+	}
+}
+
+// corruptEntry flips a byte of key's entry in the store cache at prefix.
+func corruptEntry(t *testing.T, s dataStorage, prefix, key string) {
+	t.Helper()
+	ctx := context.Background()
+	obj := key[:2] + "/" + key
+	src := filepath.Join(t.TempDir(), "entry")
+	uri := prefix + "/" + obj
+	if !strings.Contains(prefix, "://") {
+		uri = filepath.Join(prefix, obj)
+	}
+	if err := s.Fetch(ctx, uri, src, false); err != nil {
+		t.Fatal(err)
+	}
+	data, _ := os.ReadFile(src)
+	data[len(data)-3] ^= 0x20
+	bad := filepath.Join(t.TempDir(), "bad")
+	if err := os.WriteFile(bad, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	st, err := s.Open(ctx, prefix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if _, err := st.(*datastore.Store).PutFileMove(ctx, obj, bad); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestExecuteTaskDynamic: a dynamic task's workflow goes back to the
+// driver, with the schemas and digests of the plugins it uses, and
+// compiles with them as the driver will compile it.
+func TestExecuteTaskDynamic(t *testing.T) {
+	e := newTaskEngine(t, dataStorage{}, nil)
+	res, err := e.ExecuteTask(context.Background(), engine.TaskCall{
+		Node: "each", Plugin: "text", Task: "count_each",
+		Inputs: json.RawMessage(`{"texts":["a b","c d e"]}`), DataPrefix: t.TempDir(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := res.Dynamic
+	if d == nil || !strings.Contains(d.Source, "workflow") || d.Schemas["text"] == nil || len(d.Digests["text"]) != 64 {
+		t.Fatalf("dynamic: %+v (outputs %s)", d, res.Outputs)
+	}
+	w, err := engine.ParseDynamic(d.Source, "dynamic")
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := e.TaskGraph(context.Background(), "text.count_each")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := engine.DynamicGraph(g.Nodes[0], w, engine.Sources{Schemas: d.Schemas}); err != nil {
+		t.Errorf("the returned workflow does not compile with the returned schemas: %v", err)
+	}
+}
+
+// TestExecuteTaskLocalCache: without a CacheStore, a cached call uses
+// the local cache directory, the other ResultCache.
+func TestExecuteTaskLocalCache(t *testing.T) {
+	e := newTaskEngine(t, dataStorage{}, nil)
+	call := engine.TaskCall{Plugin: "text", Task: "upper", Inputs: json.RawMessage(`{"text":"once"}`), Cache: &engine.CachePolicy{Version: "1"}}
+	for i, want := range []string{engine.CacheMiss, engine.CacheHit} {
+		res, err := e.ExecuteTask(context.Background(), call)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Cache != want || string(res.Outputs) != `{"text":"ONCE"}` {
+			t.Errorf("call %d: cache %q outputs %s", i+1, res.Cache, res.Outputs)
+		}
+	}
+	entries, _ := filepath.Glob(filepath.Join(e.Config.CachePath(), "??", "*"))
+	if len(entries) != 1 {
+		t.Errorf("local cache entries: %v", entries)
+	}
+}

@@ -1,0 +1,107 @@
+// Command goflyte-plugin-probe is a plugin for the tests of remote runs
+// (engine.ExecuteTask, goflyte worker): a long task that checkpoints its
+// progress, and a task that holds a secret and tries to leak it in every
+// way a task can (its error, its outputs, its log, its stderr).
+package main
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/goflyte/goflyte/sdk"
+)
+
+// token is the secret the leak task needs.
+var token = sdk.SecretRequest{Group: "probe", Key: "token"}
+
+type stepsIn struct {
+	N  int `json:"n" desc:"How many steps to make."`
+	MS int `json:"ms,omitempty" desc:"How long each step sleeps, in milliseconds."`
+}
+
+type stepsOut struct {
+	ResumedFrom int    `json:"resumed_from" desc:"The step this attempt started from: 0 unless it restored a checkpoint."`
+	Done        int    `json:"done" desc:"Steps made, in all attempts."`
+	Attempt     int    `json:"attempt" desc:"The attempt that finished."`
+	Node        string `json:"node" desc:"The node the task was told it runs."`
+}
+
+// steps makes n steps of ms milliseconds, saving the next step in its
+// checkpoint after each, and resumes from a checkpoint when it has one.
+func steps(ctx context.Context, in stepsIn) (stepsOut, error) {
+	p := sdk.Params(ctx)
+	next := 0
+	saved, err := p.Checkpoint().Read()
+	if err != nil {
+		return stepsOut{}, err
+	}
+	if saved != nil {
+		if err := json.Unmarshal(saved, &next); err != nil {
+			return stepsOut{}, fmt.Errorf("bad checkpoint: %w", err)
+		}
+	}
+	out := stepsOut{ResumedFrom: next, Attempt: p.Attempt, Node: p.Node}
+	for ; next < in.N; next++ {
+		select {
+		case <-ctx.Done():
+			return stepsOut{}, ctx.Err()
+		case <-time.After(time.Duration(in.MS) * time.Millisecond):
+		}
+		data, _ := json.Marshal(next + 1)
+		if err := p.Checkpoint().Write(data); err != nil {
+			return stepsOut{}, err
+		}
+		p.Logger.Info("step done", "step", next+1)
+	}
+	out.Done = next
+	return out, nil
+}
+
+type leakIn struct {
+	Mode string `json:"mode" desc:"How to leak the secret: error, retryable, diagnostic, output, log, crash or none."`
+}
+
+type leakOut struct {
+	Digest string `json:"digest" desc:"SHA-256 of the secret, hex."`
+	Value  string `json:"value,omitempty" desc:"The secret itself (mode output)."`
+}
+
+func leak(ctx context.Context, in leakIn) (leakOut, error) {
+	p := sdk.Params(ctx)
+	secret, err := p.Secrets().GetBytes(token.Group, token.Key)
+	if err != nil {
+		return leakOut{}, err
+	}
+	s := string(secret)
+	sum := sha256.Sum256(secret)
+	out := leakOut{Digest: hex.EncodeToString(sum[:])}
+	switch in.Mode {
+	case "error":
+		return leakOut{}, errors.New("the token " + s + " was refused")
+	case "retryable":
+		return leakOut{}, sdk.Retryable(errors.New("the token " + s + " timed out"))
+	case "diagnostic":
+		return leakOut{}, sdk.AttrError("mode", "Bad token "+s, "The token "+s+" is not accepted.")
+	case "output":
+		out.Value = s
+	case "log":
+		p.Logger.Info("using the token " + s)
+	case "crash":
+		fmt.Fprintln(os.Stderr, "panic: the token "+s+" broke me")
+		os.Exit(3)
+	}
+	return out, nil
+}
+
+func main() {
+	sdk.ServeWithOptions(sdk.Options{Name: "probe"}, map[string]sdk.Task{
+		"steps": sdk.Func(steps).WithDoc("Makes n steps of ms milliseconds, checkpointing after each (for tests)."),
+		"leak":  sdk.Func(leak).WithDoc("Holds the secret probe/token and leaks it as mode says (for tests).").WithSecrets(token),
+	})
+}
