@@ -131,3 +131,20 @@ func plural(n int, one, many string) string {
 	}
 	return many
 }
+
+// KeptOutputs applies the resume rules of [RunOptions.Resume] to g
+// without running it: the outputs (as recorded JSON) of each task of g
+// whose outputs a resumed run keeps, by node name. A remote run resumes
+// with them (remote.RunInput.Resume). The error is a [*ResumeError] as
+// [Engine.Run] would return.
+func KeptOutputs(g *Graph, r *Resume) (map[string][]byte, error) {
+	kept, err := planResume(g, r)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string][]byte, len(kept))
+	for name, k := range kept {
+		out[name] = k.raw
+	}
+	return out, nil
+}

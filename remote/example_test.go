@@ -72,3 +72,24 @@ func ExampleDial_credentials() {
 	}
 	defer c.Close()
 }
+
+// A remote run's data and cache live under raw_output_data_prefix, which
+// must be a bucket.
+func ExampleDataPrefixes() {
+	data, cache, _ := remote.DataPrefixes("s3://my-bucket/goflyte", "r20261202-101500-3fa9c27d", true)
+	fmt.Println(data)
+	fmt.Println(cache)
+	_, _, err := remote.DataPrefixes("/tmp/goflyte", "r1", true)
+	fmt.Println(err != nil)
+	// Output:
+	// s3://my-bucket/goflyte/r20261202-101500-3fa9c27d
+	// s3://my-bucket/goflyte/cache
+	// true
+}
+
+// The console link of a run, as `run --remote` prints it.
+func ExampleConsoleURL() {
+	fmt.Println(remote.ConsoleURL("http://localhost:8233", "default", remote.ExecutionID("flytesnacks", "development", "r1"), "0193f2b0-aa"))
+	// Output:
+	// http://localhost:8233/namespaces/default/workflows/flytesnacks%3Adevelopment%3Ar1/0193f2b0-aa/history
+}

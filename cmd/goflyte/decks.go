@@ -81,7 +81,11 @@ func printDeck(c *cli, rec *sandbox.Record, runDir string) {
 	if rec.Deck == "" {
 		return
 	}
-	fmt.Fprintf(c.stdout, "  deck      %s\n", filepath.Join(runDir, filepath.FromSlash(rec.Deck)))
+	deck := filepath.Join(runDir, filepath.FromSlash(rec.Deck))
+	if strings.Contains(rec.Deck, "://") {
+		deck = rec.Deck // a remote run's: in the data store
+	}
+	fmt.Fprintf(c.stdout, "  deck      %s\n", deck)
 	fmt.Fprintf(c.stdout, "            (goflyte runs deck %s [TASK] --open)\n", rec.Name)
 }
 

@@ -29,6 +29,21 @@ Runs a workflow from a file (WORKFLOW names one when the file has several),
 or by name from sdk.workflow_packages, or a single plugin task with --task.
 Ready tasks run in parallel; after the first failure no new task starts.
 
+Remote runs (--remote): the workflow is validated here exactly as for a
+local run, then submitted to the Temporal frontend in platform.url
+(namespace platform.namespace, task queue platform.task_queue) and run by
+goflyte worker processes; progress, outputs, --json and exit codes are a
+local run's. The execution id and the console link (from
+platform.console_endpoint) are printed on stderr at submission; --json
+adds console_url, and run_dir is the run's data-store URI. A remote run
+needs a bucket: its files, logs, decks and large values go to
+<raw_output_data_prefix>/<run name>, its cache entries to
+<raw_output_data_prefix>/cache (none with --no-cache). Before submitting,
+goflyte waits up to 10s for a worker of every plugin the run uses. Ctrl-C
+detaches: the run goes on (goflyte runs show --remote RUN --watch follows
+it, goflyte runs cancel --remote RUN stops it). --resume RUN takes a
+remote run's id or name.
+
 Flags:
   --input NAME=VALUE   an input value (repeatable). Strings are taken as
                        they are, numbers and bools are parsed, lists, maps
@@ -37,7 +52,8 @@ Flags:
                        s3://, gs://, azblob:// or file://
   --inputs-file FILE   a JSON object of input values (--input wins)
   --task PLUGIN.TASK   run one task of a plugin (LOCAL_TASK_EXECUTION)
-  --parallelism N      tasks to run at once (default: the CPU count)
+  --parallelism N      tasks to run at once (default: the CPU count; with
+                       --remote, 1000)
   --json               print one JSON object on stdout: execution_id,
                        status, outputs, tasks
   --no-cache           neither read nor write the local cache
@@ -61,9 +77,18 @@ Flags:
                        directory) instead of the run's sandbox directory
                        (local.raw_output_data_prefix for this run)
   -q, --quiet          no progress lines
+  --remote             run on Temporal workers (goflyte worker) instead of
+                       this machine: see "Remote runs" above
+  --detach             with --remote: print the execution id on stdout
+                       (with --json: {"execution_id", "console_url"}) as
+                       soon as the run is submitted, and exit 0
+  --download DIR       with --remote: fetch the file and dir outputs into
+                       DIR/<output>/ when the run succeeded
 
 Exit codes: 0 succeeded, 1 the run failed, 2 bad arguments, configuration
-or workflow, 130 interrupted.`,
+or workflow (with --remote also: no bucket, or no worker for a plugin;
+nothing was submitted), 130 interrupted (with --remote: detached, the run
+goes on).`,
 		run: runRun,
 	}
 }
@@ -86,6 +111,9 @@ func runRun(ctx context.Context, c *cli, args []string) error {
 	quiet := fs.Bool("quiet", false, "")
 	fs.BoolVar(quiet, "q", false, "")
 	dataPrefix := fs.String("raw-output-data-prefix", "", "")
+	remoteRun := fs.Bool("remote", false, "")
+	detach := fs.Bool("detach", false, "")
+	download := fs.String("download", "", "")
 	min, max := 1, 2
 	if hasFlag(args, "task") || hasFlag(args, "resume") {
 		min, max = 0, 0
@@ -102,6 +130,21 @@ func runRun(ctx context.Context, c *cli, args []string) error {
 	}
 	if *resume != "" && (len(inputs) > 0 || *inputsFile != "" || *taskID != "") {
 		return usagef("run: --resume reuses the run's workflow and inputs; it takes no --input, --inputs-file or --task")
+	}
+	if !*remoteRun && (*detach || *download != "") {
+		return usagef("run: --detach and --download go with --remote")
+	}
+	if *remoteRun {
+		switch {
+		case *taskID != "":
+			return usagef("run --remote runs workflows; run a single task with --task locally, or call it from a workflow")
+		case *explain:
+			return usagef("run --remote: --explain is for local runs (the cache's reasons are in the run's record: goflyte runs show --remote RUN)")
+		case hasFlag(args, "grace"):
+			return usagef("run --remote: --grace is for local runs; workers take their own (goflyte worker --grace)")
+		case *detach && *download != "":
+			return usagef("run --remote: --download waits for the outputs; it does not go with --detach")
+		}
 	}
 	text := map[string]string{}
 	for _, kv := range inputs {
@@ -143,6 +186,10 @@ func runRun(ctx context.Context, c *cli, args []string) error {
 		if err := cfg.Override("local.raw_output_data_prefix", *dataPrefix, "--raw-output-data-prefix"); err != nil {
 			return usagef("run: %v", err)
 		}
+	}
+	if *remoteRun {
+		return c.runRemote(ctx, cfg, remoteRunOptions{pos: pos, text: text, fromFile: fromFile, parallelism: *parallelism, timeout: *timeout,
+			resume: *resume, from: *from, asJSON: *asJSON, quiet: *quiet, detach: *detach, download: *download})
 	}
 	eng := c.newEngine(cfg)
 	defer eng.Close()

@@ -68,6 +68,15 @@ exits 1 and says it is running (the other runs named are removed).
 RUN is a run's name (r20261125-130501-3fa9c27d) or its execution id
 (local:local:r20261125-130501-3fa9c27d).
 
+With --remote, list, show, logs and cancel work on the runs of the
+Temporal namespace (platform.url, platform.namespace) started with
+goflyte run --remote, with the same output: list from Temporal's
+visibility, show from the run's workflow (its record so far, or its
+final one), logs from the data store, cancel by cancelling the workflow
+(it stops its tasks and ends cancelled). show --watch follows a running
+run with progress lines until it ends, then shows it, and exits as goflyte
+run would (0, 1, or 130 when interrupted: the run goes on).
+
 Task logs hold what the plugin logged for the task (tagged with the task's
 node and attempt) and the engine's lines about it (started, retried,
 cached, succeeded, failed with its error), at sdk.logging_level: run with
@@ -85,7 +94,10 @@ Flags:
   --older-than D   prune: only runs that ended at least D ago (required)
   --keep N         prune: keep the N newest finished runs
   --status LIST    prune: only runs with these statuses (comma-separated)
-  --dry-run        prune: list the runs, remove nothing`,
+  --dry-run        prune: list the runs, remove nothing
+  --remote      list, show, logs, cancel: the runs on Temporal (goflyte
+                run --remote) instead of the local sandbox
+  --watch       show --remote: follow the run until it ends`,
 		run: runRuns,
 	}
 }
@@ -99,6 +111,8 @@ func runRuns(ctx context.Context, c *cli, args []string) error {
 	keep := fs.Int("keep", 0, "")
 	statuses := fs.String("status", "", "")
 	dryRun := fs.Bool("dry-run", false, "")
+	onRemote := fs.Bool("remote", false, "")
+	watch := fs.Bool("watch", false, "")
 	maxArgs := 3
 	if len(args) > 0 && args[0] == "delete" {
 		maxArgs = -1
@@ -107,9 +121,15 @@ func runRuns(ctx context.Context, c *cli, args []string) error {
 	if err != nil {
 		return err
 	}
+	if *watch && !(*onRemote && pos[0] == "show") {
+		return usagef("runs: --watch goes with runs show --remote RUN")
+	}
 	cfg, err := c.loadConfig()
 	if err != nil {
 		return err
+	}
+	if *onRemote {
+		return c.runsRemote(ctx, cfg, pos, *asJSON, *attempt, *watch)
 	}
 	sb := sandbox.Sandbox{Root: cfg.SDK.LocalSandbox}
 	switch {
@@ -183,6 +203,8 @@ func duration(r *sandbox.Record) time.Duration {
 	return r.End.Sub(r.Start)
 }
 
+// printRecord shows a run's record; runDir is its directory, "" for a
+// remote run's.
 func printRecord(c *cli, rec *sandbox.Record, runDir string) {
 	w := c.stdout
 	fmt.Fprintf(w, "Run %s  (%s)\n", rec.ID, rec.Status)
@@ -275,7 +297,11 @@ func printRecord(c *cli, rec *sandbox.Record, runDir string) {
 		}
 	}
 	if rec.Status == sandbox.StatusInterrupted {
-		fmt.Fprintf(w, "\nThe run was interrupted. Continue it with: goflyte run --resume %s\n", rec.Name)
+		resume := "goflyte run --resume"
+		if runDir == "" {
+			resume = "goflyte run --remote --resume" // a remote run's record
+		}
+		fmt.Fprintf(w, "\nThe run was interrupted. Continue it with: %s %s\n", resume, rec.Name)
 	}
 }
 

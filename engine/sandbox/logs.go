@@ -430,3 +430,12 @@ func decodeLogLines(data []byte, path string, first int) (lines []LogLine, used 
 	}
 	return lines, used, nil
 }
+
+// DecodeTaskLog decodes the lines of a task log held in data (a log read
+// from a data store: remote runs keep theirs there); path names it in
+// errors. A last line without its newline is left out, as
+// [ReadTaskLogs] does.
+func DecodeTaskLog(data []byte, path string) ([]LogLine, error) {
+	lines, _, err := decodeLogLines(data, path, 1)
+	return lines, err
+}

@@ -184,6 +184,12 @@ type TaskRecord struct {
 	// ("logs/<node>.log"); "" when it logged nothing. The logs of every
 	// attempt, instance and child are listed by [ListTaskLogs].
 	LogFile string `json:"log_file,omitempty"`
+	// LogURIs are, in a remote run's record, the data-store URIs of the
+	// task's logs (remote.TaskOutput.Logs, and the logs of failed
+	// attempts): every attempt, for_each instance and child of the task,
+	// in the order they ran. Each holds JSON lines, one [LogLine] each, as
+	// a local task log does. `goflyte runs logs --remote` reads them.
+	LogURIs []string `json:"log_uris,omitempty"`
 	// Deck is the task's deck page, relative to the run's directory and
 	// slash-separated; "" when it has none.
 	Deck string `json:"deck,omitempty"`

@@ -1,0 +1,90 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/zclconf/go-cty/cty"
+
+	"github.com/goflyte/goflyte/engine"
+	"github.com/goflyte/goflyte/engine/sandbox"
+)
+
+// TestRecordProgress turns record snapshots into the events of a local
+// run: each task starts once and ends once, even when a snapshot skips
+// its running state; skipped tasks give no event.
+func TestRecordProgress(t *testing.T) {
+	t0 := time.Date(2026, 12, 2, 10, 0, 0, 0, time.UTC)
+	snap := func(statuses ...string) *sandbox.Record {
+		rec := &sandbox.Record{ID: "p:d:r1", Workflow: "wf"}
+		for i, st := range statuses {
+			tr := sandbox.TaskRecord{Name: string(rune('a' + i)), Task: "text.split", Status: st}
+			if st != sandbox.StatusPending {
+				tr.Start = t0
+			}
+			if ended(st) {
+				tr.End = t0.Add(time.Second)
+			}
+			rec.Tasks = append(rec.Tasks, tr)
+		}
+		return rec
+	}
+	var got []string
+	p := &recordProgress{observe: func(ev engine.Event) {
+		kind := map[engine.EventKind]string{engine.EventStarted: "started", engine.EventSucceeded: "succeeded", engine.EventFailed: "failed"}[ev.Kind]
+		got = append(got, kind+" "+ev.Task.Node+" "+string(ev.Task.Status)+" "+strings.Repeat("#", ev.Done))
+	}}
+	for _, rec := range []*sandbox.Record{
+		snap("pending", "pending", "pending"),
+		snap("succeeded", "pending", "pending"), // a ran between two snapshots
+		snap("succeeded", "running", "pending"),
+		snap("succeeded", "running", "pending"), // no change, no event
+		snap("succeeded", "failed", "skipped"),
+	} {
+		p.update(rec)
+	}
+	want := []string{
+		"started a succeeded #",
+		"succeeded a succeeded #",
+		"started b running #",
+		"failed b failed ###",
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("events (-want +got):\n%s", diff)
+	}
+}
+
+// TestRecordResult renders a remote record as a local result: typed
+// outputs, task errors, the run's error.
+func TestRecordResult(t *testing.T) {
+	g := &engine.Graph{Name: "wf", Outputs: []*engine.Output{{Name: "n", Type: cty.Number}, {Name: "words", Type: cty.List(cty.String)}}}
+	rec := &sandbox.Record{ID: "p:d:r1", Name: "r1", Workflow: "wf", Status: "succeeded",
+		Outputs: map[string]json.RawMessage{"n": json.RawMessage("3"), "words": json.RawMessage(`["a","b"]`)},
+		Tasks:   []sandbox.TaskRecord{{Name: "a", Task: "text.split", Status: "succeeded", Cache: "hit"}}}
+	res := recordResult(rec, g, "s3://b/p/r1")
+	out := resultJSON(res)
+	var buf bytes.Buffer
+	if err := writeJSON(&buf, out); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`"n": 3`, `"a",`, `"run_dir": "s3://b/p/r1"`, `"cache": "hit"`, `"status": "succeeded"`} {
+		if !strings.Contains(buf.String(), want) {
+			t.Errorf("--json has no %s:\n%s", want, buf.String())
+		}
+	}
+	rec = &sandbox.Record{ID: "p:d:r2", Workflow: "wf", Status: "failed", Error: `task "a" (text.split) failed: boom`,
+		Tasks: []sandbox.TaskRecord{{Name: "a", Task: "text.split", Status: "failed", Error: "boom"}}}
+	res = recordResult(rec, g, "")
+	if res.Status != engine.StatusFailed || res.Err == nil || res.Err.Error() != rec.Error || res.Tasks[0].Err == nil || res.Outputs != nil {
+		t.Errorf("a failed run: %+v", res)
+	}
+	// Terminated by hand: a failure, with a reason.
+	res = recordResult(&sandbox.Record{Status: sandbox.StatusInterrupted}, g, "")
+	if res.Status != engine.StatusFailed || res.Err == nil {
+		t.Errorf("an interrupted run: %+v", res)
+	}
+}

@@ -1,0 +1,234 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"go.temporal.io/sdk/client"
+
+	"github.com/goflyte/goflyte/engine/config"
+	"github.com/goflyte/goflyte/engine/sandbox"
+	"github.com/goflyte/goflyte/remote"
+)
+
+// `goflyte runs list|show|logs|cancel --remote`: the local forms' output,
+// from Temporal (visibility, the run's record) and the data store (logs).
+
+func (c *cli) runsRemote(ctx context.Context, cfg *config.Config, pos []string, asJSON bool, attempt int, watch bool) error {
+	known := map[string]bool{"list": len(pos) == 1, "show": len(pos) == 2, "cancel": len(pos) == 2, "logs": len(pos) == 2 || len(pos) == 3}
+	if !known[pos[0]] {
+		return usagef("runs --remote: try goflyte runs list --remote, goflyte runs show --remote RUN, goflyte runs logs --remote RUN [TASK] or goflyte runs cancel --remote RUN")
+	}
+	cl, po, err := c.dialPlatform(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	if pos[0] == "list" {
+		return c.remoteList(ctx, cl, po, asJSON)
+	}
+	info, err := remote.Resolve(ctx, cl, po.Namespace, cfg.Local.Project, cfg.Local.Domain, pos[1])
+	if err != nil {
+		return remoteUsage("runs "+pos[0], err)
+	}
+	link := remote.ConsoleURL(cfg.Platform.ConsoleEndpoint, po.Namespace, info.ID, info.RunID)
+	switch pos[0] {
+	case "cancel":
+		if err := remote.Cancel(ctx, cl, po.Namespace, info.ID); err != nil {
+			return remoteUsage("runs cancel", err)
+		}
+		fmt.Fprintf(c.stderr, "Asked run %s to cancel; it stops its tasks and records itself cancelled.\n", info.ID)
+		return nil
+	case "logs":
+		task := ""
+		if len(pos) == 3 {
+			task = pos[2]
+		}
+		return c.remoteLogs(ctx, cfg, cl, po, info, task, attempt, asJSON)
+	}
+	if watch && info.Status == sandbox.StatusRunning {
+		p := newProgress(c.stderr, c.isTTY(), false)
+		rp := &recordProgress{observe: p.observe}
+		rec, err := remote.Follow(ctx, cl, info.ID, info.RunID, followEvery, rp.update)
+		p.stop()
+		if err != nil {
+			if ctx.Err() != nil {
+				c.detached(info.ID)
+				return &exitError{code: exitCancel}
+			}
+			return err
+		}
+		if err := c.showRemote(rec, link, asJSON); err != nil {
+			return err
+		}
+		return c.statusExit(recordResult(rec, nil, ""), true)
+	}
+	rec, _, err := remote.Record(ctx, cl, po.Namespace, info.ID)
+	if err != nil {
+		return err
+	}
+	if err := c.showRemote(rec, link, asJSON); err != nil {
+		return err
+	}
+	if watch {
+		return c.statusExit(recordResult(rec, nil, ""), true)
+	}
+	return nil
+}
+
+func (c *cli) showRemote(rec *sandbox.Record, link string, asJSON bool) error {
+	if asJSON {
+		return writeJSON(c.stdout, rec)
+	}
+	printRecord(c, rec, "")
+	if link != "" {
+		fmt.Fprintf(c.stderr, "Console: %s\n", link)
+	}
+	return nil
+}
+
+func (c *cli) remoteList(ctx context.Context, cl client.Client, po remote.Options, asJSON bool) error {
+	sums, err := remote.List(ctx, cl, 0)
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		if sums == nil {
+			sums = []sandbox.RunSummary{}
+		}
+		return writeJSON(c.stdout, sums)
+	}
+	if len(sums) == 0 {
+		fmt.Fprintf(c.stderr, "No runs in namespace %s at %s.\n", po.Namespace, po.URL)
+		return nil
+	}
+	tw := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "RUN\tWORKFLOW\tSTATUS\tSTARTED\tDURATION")
+	for _, s := range sums {
+		d := "-"
+		if !s.End.IsZero() {
+			d = roundDuration(s.End.Sub(s.Start))
+		}
+		wf := s.Workflow
+		if wf == "" {
+			wf = "-"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", s.Name, wf, s.Status, s.Start.Local().Format(time.DateTime), d)
+	}
+	return tw.Flush()
+}
+
+// remoteLogs prints a remote run's task logs as runs logs prints a local
+// run's: they are in the data store (TaskRecord.LogURIs).
+func (c *cli) remoteLogs(ctx context.Context, cfg *config.Config, cl client.Client, po remote.Options, info *remote.RunInfo, task string, attempt int, asJSON bool) error {
+	if attempt != 0 && task == "" {
+		return usagef("runs logs: --attempt N goes with a TASK")
+	}
+	if attempt < 0 {
+		return usagef("runs logs: --attempt must be at least 1")
+	}
+	rec, _, err := remote.Record(ctx, cl, po.Namespace, info.ID)
+	if err != nil {
+		return err
+	}
+	if task != "" && !slices.ContainsFunc(rec.Tasks, func(t sandbox.TaskRecord) bool { return ofTask(t.Name, task) }) {
+		var names []string
+		for _, t := range rec.Tasks {
+			names = append(names, t.Name)
+		}
+		msg := fmt.Sprintf("runs logs: run %s has no task %q", rec.Name, task)
+		if s := config.Suggest(task, names); s != "" {
+			msg += fmt.Sprintf("; did you mean %q?", s)
+		} else if len(names) > 0 {
+			msg += fmt.Sprintf(" (its tasks: %s)", strings.Join(names, ", "))
+		}
+		return usagef("%s", msg)
+	}
+	tmp, err := os.MkdirTemp("", "goflyte-logs-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	st := storageFor(cfg, c.logger(cfg))
+	var lines []sandbox.LogLine
+	files := 0
+	for _, t := range rec.Tasks {
+		if task != "" && !ofTask(t.Name, task) && !strings.HasPrefix(task, t.Name+"@") && !strings.HasPrefix(task, t.Name+"+") {
+			continue
+		}
+		uris := t.LogURIs
+		if len(uris) == 0 && strings.Contains(t.LogFile, "://") {
+			uris = []string{t.LogFile} // a record that keeps only the latest log, as a URI
+		}
+		for _, uri := range uris {
+			dst := filepath.Join(tmp, fmt.Sprintf("%d.log", files))
+			if err := st.Fetch(ctx, uri, dst, false); err != nil {
+				return fmt.Errorf("runs logs: the log of task %q: %w", t.Name, err)
+			}
+			data, err := os.ReadFile(dst)
+			if err != nil {
+				return err
+			}
+			more, err := sandbox.DecodeTaskLog(data, uri)
+			if err != nil {
+				return fmt.Errorf("runs logs: %w", err)
+			}
+			used := false
+			for _, l := range more {
+				if task != "" && (!ofTask(l.Node, task) || (attempt != 0 && l.Attempt != attempt)) {
+					continue
+				}
+				lines = append(lines, l)
+				used = true
+			}
+			if used {
+				files++
+			}
+		}
+	}
+	slices.SortStableFunc(lines, func(a, b sandbox.LogLine) int { return a.Time.Compare(b.Time) })
+	if len(lines) == 0 {
+		what := "run " + rec.Name
+		if task != "" {
+			what = fmt.Sprintf("task %q of run %s", task, rec.Name)
+			if attempt != 0 {
+				what = fmt.Sprintf("attempt %d of %s", attempt, what)
+			}
+		}
+		fmt.Fprintf(c.stderr, "No log lines for %s. Task logs keep the lines at the workers' sdk.logging_level.\n", what)
+		return nil
+	}
+	w := bufio.NewWriter(c.stdout)
+	if asJSON {
+		enc := json.NewEncoder(w)
+		enc.SetEscapeHTML(false)
+		for i := range lines {
+			if err := enc.Encode(&lines[i]); err != nil {
+				return err
+			}
+		}
+		return w.Flush()
+	}
+	prefixed := task == "" || files > 1
+	width := 0
+	if prefixed {
+		for _, l := range lines {
+			width = max(width, len(logLabel(l)))
+		}
+	}
+	for _, l := range lines {
+		if prefixed {
+			fmt.Fprintf(w, "%-*s | ", width, logLabel(l))
+		}
+		writeLogLine(w, l)
+	}
+	return w.Flush()
+}
