@@ -55,7 +55,7 @@ func dialServer(t *testing.T) (client.Client, *remotetest.Server) {
 	return c, srv
 }
 
-func runInput(id, queue string) *remote.RunInput {
+func stubRunInput(id, queue string) *remote.RunInput {
 	return &remote.RunInput{
 		ExecutionID: id, ExecutionDate: time.Now().UTC(), Main: "wordcount.hcl", Workflow: "wordcount",
 		Sources:    map[string]string{"wordcount.hcl": wordcount},
@@ -103,7 +103,7 @@ func TestSubmitFollowSucceeded(t *testing.T) {
 	inputs := remotetest.StartStandIn(t, c, "goflyte", remotetest.StandIn{Behave: func(remote.RunInput) remotetest.Behavior {
 		return remotetest.Behavior{Step: 300 * time.Millisecond, Outputs: map[string]json.RawMessage{"n": json.RawMessage("3")}}
 	}})
-	in := runInput("p:d:r1", "goflyte")
+	in := stubRunInput("p:d:r1", "goflyte")
 	runID, err := remote.Submit(ctx, c, in)
 	if err != nil || runID == "" {
 		t.Fatalf("submit: %q, %v", runID, err)
@@ -156,7 +156,7 @@ func TestFollowFailed(t *testing.T) {
 	remotetest.StartStandIn(t, c, "goflyte", remotetest.StandIn{Behave: func(remote.RunInput) remotetest.Behavior {
 		return remotetest.Behavior{Step: 20 * time.Millisecond, Fail: "split"}
 	}})
-	in := runInput("p:d:r2", "goflyte")
+	in := stubRunInput("p:d:r2", "goflyte")
 	runID, err := remote.Submit(ctx, c, in)
 	if err != nil {
 		t.Fatal(err)
@@ -178,7 +178,7 @@ func TestListResolveCancel(t *testing.T) {
 	remotetest.StartStandIn(t, c, "goflyte", remotetest.StandIn{Behave: func(remote.RunInput) remotetest.Behavior {
 		return remotetest.Behavior{Step: 10 * time.Millisecond, Hold: true}
 	}})
-	in := runInput("proj:dev:r20261202-120000-abcdef01", "goflyte")
+	in := stubRunInput("proj:dev:r20261202-120000-abcdef01", "goflyte")
 	runID, err := remote.Submit(ctx, c, in)
 	if err != nil {
 		t.Fatal(err)
@@ -231,7 +231,7 @@ func TestFollowDetaches(t *testing.T) {
 	remotetest.StartStandIn(t, c, "goflyte", remotetest.StandIn{Behave: func(remote.RunInput) remotetest.Behavior {
 		return remotetest.Behavior{Step: 10 * time.Millisecond, Hold: true}
 	}})
-	in := runInput("p:d:r3", "goflyte")
+	in := stubRunInput("p:d:r3", "goflyte")
 	runID, err := remote.Submit(context.Background(), c, in)
 	if err != nil {
 		t.Fatal(err)
