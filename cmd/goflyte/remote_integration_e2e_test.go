@@ -1,0 +1,503 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	enumspb "go.temporal.io/api/enums/v1"
+
+	"github.com/goflyte/goflyte/engine/datastore/s3test"
+	"github.com/goflyte/goflyte/internal/testserver"
+	"github.com/goflyte/goflyte/remote"
+	"github.com/goflyte/goflyte/remote/remotetest"
+)
+
+// The integration test of issue 13's three parts together, for real: the
+// goflyte CLI (`run --remote`, `runs show --remote`) submits to a real
+// temporal-testserver, two real `goflyte worker` processes run both the
+// interpreter workflow (remote.RunWorkflow) and the plugins' tasks, and
+// the data lives in a real bucket (versitygw). Every remote run is
+// compared with the same run made locally by the same binary.
+
+// integration is the environment: the servers, the CLI's directory and
+// its flyte.hcl, the workers' plugin directories.
+type integration struct {
+	*e2e
+	w      *workerEnv // the servers, the client, the secret
+	bucket *s3test.Server
+	// full serves every plugin; partial every plugin but sign.
+	full, partial string
+}
+
+const integrationQueue = "gfint"
+
+func newIntegration(t *testing.T) *integration {
+	t.Helper()
+	x := &integration{e2e: newE2E(t)}
+	srv := remotetest.Start(t, remotetest.Options{})
+	x.bucket = s3test.Start(t)
+	x.bucket.CreateBucket("runs")
+	c, err := remote.Dial(context.Background(), remote.Options{URL: srv.Addr, Insecure: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	x.w = &workerEnv{t: t, srv: srv, s3: x.bucket, queue: integrationQueue, c: c, secret: "int-secret-" + fmt.Sprint(time.Now().UnixNano())}
+	probe := probePlugin(t)
+	bin := func(name string) string { return filepath.Join(e2ePlugins, "goflyte-plugin-"+name) }
+	x.full = linkPlugins(t, bin("text"), bin("math"), bin("sign"), probe)
+	x.partial = linkPlugins(t, bin("text"), bin("math"), probe)
+	x.writeFile("flyte.hcl", fmt.Sprintf(`
+sdk {
+  plugin_dirs       = [%q]
+  workflow_packages = [%q, %q]
+  local_sandbox     = %q
+}
+local {
+  raw_output_data_prefix = "s3://runs/goflyte"
+}
+platform {
+  url              = %q
+  insecure         = true
+  task_queue       = %q
+  console_endpoint = %q
+}
+aws {
+  endpoint          = %q
+  access_key_id     = %q
+  secret_access_key = %q
+  retries           = 1
+  backoff_seconds   = 0
+}
+`, x.full, filepath.Join(repoRoot, "examples", "workflows"), filepath.Join(x.dir, "wf"), x.sandbox,
+		srv.Addr, integrationQueue, consoleEndpoint, x.bucket.Endpoint, x.bucket.AccessKey, x.bucket.SecretKey))
+	// The CLI's own secrets: local runs resolve them here, remote ones on
+	// the workers (startWorker gives them the same values).
+	x.e2e.env = append(x.e2e.env, "AWS_REGION="+x.bucket.Region,
+		"FLYTE_SECRETS_SIGNING_KEY="+x.w.secret, "FLYTE_SECRETS_PROBE_TOKEN="+x.w.secret)
+	x.writeFile("wf/integration.hcl", integrationWorkflows)
+	return x
+}
+
+// integrationWorkflows are the test's own workflows: a long checkpointing
+// task, a chain for restarts, a task that fails leaking its secret (with
+// a failure handler), and one that logs the secret.
+const integrationWorkflows = `
+workflow "long" {
+  task "long" {
+    uses    = "probe.steps"
+    inputs  = { n = 20, ms = 200 }
+    retries = 2
+  }
+  output "steps" { value = task.long }
+}
+
+workflow "chain" {
+  task "first" {
+    uses   = "probe.steps"
+    inputs = { n = 10, ms = 200 }
+  }
+  task "second" {
+    uses   = "probe.steps"
+    inputs = { n = task.first.done / 5, ms = 10 }
+  }
+  output "first" { value = task.first.done }
+  output "second" { value = task.second.done }
+}
+
+workflow "leaky" {
+  input "text" { type = string }
+  on_failure = workflow.report_failure
+  task "log" {
+    uses   = "probe.leak"
+    inputs = { mode = "log" }
+  }
+  task "fail" {
+    uses   = "probe.leak"
+    inputs = { mode = "error" }
+  }
+  task "after" {
+    uses   = "text.upper"
+    inputs = { text = task.fail.digest }
+  }
+}
+`
+
+// startWorker starts a `goflyte worker` serving pluginDir and, unless
+// wait is false, waits until it polls.
+func (x *integration) startWorker(name, pluginDir string, wait bool) *workerProc {
+	if wait {
+		return x.w.startWorker(name, pluginDir)
+	}
+	t := x.t
+	t.Helper()
+	// As workerEnv.startWorker, without waiting for its first line.
+	dir := t.TempDir()
+	cfg := fmt.Sprintf("sdk {\n  plugin_dirs = [%q]\n  local_sandbox = %q\n}\nplatform {\n  url = %q\n  insecure = true\n  task_queue = %q\n}\naws {\n  endpoint = %q\n  access_key_id = %q\n  secret_access_key = %q\n}\n",
+		pluginDir, filepath.Join(dir, "sandbox"), x.w.srv.Addr, integrationQueue, x.bucket.Endpoint, x.bucket.AccessKey, x.bucket.SecretKey)
+	if err := os.WriteFile(filepath.Join(dir, "flyte.hcl"), []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(e2eBin, "worker", "--identity", name, "--concurrency", "2", "-vv")
+	cmd.Dir = dir
+	cmd.Env = append(append([]string{}, x.e2e.env...), "FLYTE_SECRETS_PROBE_TOKEN="+x.w.secret, "FLYTE_SECRETS_SIGNING_KEY="+x.w.secret)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	w := &workerProc{name: name, cmd: cmd, log: &testserver.Buffer{}, done: make(chan struct{})}
+	cmd.Stdout, cmd.Stderr = w.log, w.log
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		w.err = cmd.Wait()
+		close(w.done)
+	}()
+	t.Cleanup(func() {
+		if !w.exited() {
+			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+			<-w.done
+		}
+		if t.Failed() {
+			t.Logf("worker %s log:\n%s", name, w.log.String())
+		}
+	})
+	return w
+}
+
+// runBoth runs args locally and remotely with --json.
+func (x *integration) runBoth(t *testing.T, args ...string) (local, remote runJSON, lr, rr result) {
+	t.Helper()
+	run := func(extra ...string) (runJSON, result) {
+		r, err := x.command(nil, nil, append(append([]string{"run"}, extra...), append(args, "--json")...)...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out runJSON
+		if err := json.Unmarshal([]byte(r.stdout), &out); err != nil {
+			t.Fatalf("--json output is not JSON: %v\n%s", err, r)
+		}
+		return out, r
+	}
+	local, lr = run()
+	remote, rr = run("--remote")
+	return local, remote, lr, rr
+}
+
+// normalized is a run's outputs as JSON with its run name replaced, so
+// that the data-store URIs of two runs compare.
+func normalized(t *testing.T, r runJSON) string {
+	t.Helper()
+	data, err := json.Marshal(r.Outputs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := strings.ReplaceAll(string(data), remote.RunName(r.ExecutionID), "RUN")
+	// A directory output's name is the plugin's temporary directory's.
+	return tempDirRE.ReplaceAllString(out, "/dir/N")
+}
+
+var tempDirRE = regexp.MustCompile(`/dir/[0-9]+`)
+
+// taskList is a run's tasks as "name task status", sorted.
+func taskList(r runJSON) []string {
+	var out []string
+	for _, t := range r.Tasks {
+		out = append(out, t.Name+" "+t.Task+" "+t.Status)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// sameRun compares a local and a remote run of the same workflow.
+func sameRun(t *testing.T, local, remote runJSON, lr, rr result, outputs bool) {
+	t.Helper()
+	if lr.code != rr.code || local.Status != remote.Status {
+		t.Errorf("local: exit %d %s; remote: exit %d %s\nlocal: %s\nremote: %s", lr.code, local.Status, rr.code, remote.Status, lr, rr)
+	}
+	if outputs {
+		if l, r := normalized(t, local), normalized(t, remote); l != r {
+			t.Errorf("outputs differ\nlocal:  %s\nremote: %s", l, r)
+		}
+	}
+	if l, r := strings.Join(taskList(local), "\n"), strings.Join(taskList(remote), "\n"); l != r {
+		t.Errorf("tasks differ\nlocal:\n%s\nremote:\n%s", l, r)
+	}
+	if local.Error != remote.Error {
+		t.Errorf("errors differ\nlocal:  %s\nremote: %s", local.Error, remote.Error)
+	}
+}
+
+// history is the full history of a run's workflow as text: payloads are
+// JSON, so they appear as they are.
+func (x *integration) history(t *testing.T, id string) string {
+	t.Helper()
+	it := x.w.c.GetWorkflowHistory(context.Background(), id, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	var b strings.Builder
+	for it.HasNext() {
+		ev, err := it.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		b.WriteString(ev.String())
+		b.WriteByte('\n')
+	}
+	return b.String()
+}
+
+// bucketObjects returns every object in the bucket, by key.
+func (x *integration) bucketObjects(t *testing.T) map[string]string {
+	t.Helper()
+	ctx := context.Background()
+	s3c := x.bucket.Client()
+	objs := map[string]string{}
+	p := s3.NewListObjectsV2Paginator(s3c, &s3.ListObjectsV2Input{Bucket: aws.String("runs")})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, o := range page.Contents {
+			get, err := s3c.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String("runs"), Key: o.Key})
+			if err != nil {
+				t.Fatal(err)
+			}
+			data, err := io.ReadAll(get.Body)
+			get.Body.Close()
+			if err != nil {
+				t.Fatal(err)
+			}
+			objs[*o.Key] = string(data)
+		}
+	}
+	return objs
+}
+
+// TestIntegrationRemote is issue 13 end to end: the readiness check,
+// every example workflow remotely against locally, plugin routing, the
+// failure path, secrets, a worker killed mid-task, a worker drained and
+// restarted mid-run.
+func TestIntegrationRemote(t *testing.T) {
+	x := newIntegration(t)
+
+	// Readiness: no worker polls yet, so nothing is submitted and the
+	// plugins are named.
+	r := x.run("run", "--remote", "wordcount", "--input", "text=a b")
+	if r.code != 2 || !strings.Contains(r.stderr, "nothing submitted") || !strings.Contains(r.stderr, "text") {
+		t.Fatalf("run --remote before any worker: want exit 2 naming the plugin\n%s", r)
+	}
+	// `goflyte worker & goflyte run --remote`: the run waits for it.
+	a := x.startWorker("worker-a", x.full, false)
+	r = x.run("run", "--remote", "wordcount", "--input", "text=to be or not to be")
+	if r.code != 0 || !strings.Contains(r.stdout, "n = 6") {
+		t.Fatalf("goflyte worker & goflyte run --remote: want success\n%s", r)
+	}
+	if !strings.Contains(r.stderr, consoleEndpoint+"/namespaces/default/workflows/") {
+		t.Errorf("no console link on stderr\n%s", r)
+	}
+	b := x.startWorker("worker-b", x.partial, true)
+	workers := map[string]*workerProc{a.name: a, b.name: b}
+
+	t.Run("examples", func(t *testing.T) {
+		for _, tc := range []struct {
+			args    []string
+			outputs bool // params' outputs are the run's own parameters
+		}{
+			{[]string{"wordcount", "--input", "text=to be or not to be"}, true},
+			{[]string{"classify", "--input", "text=short and sweet"}, true},
+			{[]string{"dynamic", "--input", `texts=["to be or not", "to be"]`}, true},
+			{[]string{"fanout", "--input", `texts=["to be or not to be", "let it be", "be here now"]`}, true},
+			{[]string{"files", "--input", "text=hello\nfiles"}, true},
+			{[]string{"metrics", "--input", "text=to be or not to be"}, true},
+			{[]string{"params"}, false},
+			{[]string{"pipeline", "--input", `texts=["the cat sat", "on the mat"]`}, true},
+			{[]string{"report", "--input", "text=the quick brown fox jumps over the lazy dog the end"}, true},
+			{[]string{"resilient", "--input", "text=hello"}, true},
+			{[]string{"signed", "--input", "message=hello"}, true},
+			{[]string{"stats", "--input", "values=[3, 1, 4, 1, 5, 9, 2, 6]"}, true},
+		} {
+			t.Run(tc.args[0], func(t *testing.T) {
+				t.Parallel()
+				local, remote, lr, rr := x.runBoth(t, tc.args...)
+				if lr.code != 0 {
+					t.Fatalf("local run failed\n%s", lr)
+				}
+				sameRun(t, local, remote, lr, rr, tc.outputs)
+				if !strings.HasPrefix(remote.RunDir, "s3://runs/goflyte/") {
+					t.Errorf("run_dir %q is not the run's data-store URI", remote.RunDir)
+				}
+			})
+		}
+	})
+
+	// sign is served by worker-a only: its task ran there.
+	t.Run("routing", func(t *testing.T) {
+		if strings.Contains(b.log.String(), "task=sign.") {
+			t.Errorf("worker-b, which has no sign plugin, ran a sign task:\n%s", b.log.String())
+		}
+		if !strings.Contains(a.log.String(), "task=sign.hmac") {
+			t.Errorf("worker-a did not run the sign task:\n%s", a.log.String())
+		}
+		if !strings.Contains(a.log.String(), "serving workflows") || !strings.Contains(b.log.String(), "serving workflows") {
+			t.Errorf("a worker does not serve the workflow queue")
+		}
+	})
+
+	// The failure path: the same error text and exit code as locally,
+	// the failure handler run remotely; the secret in the task's error
+	// and log is redacted, and appears nowhere in the run's history nor
+	// in the bucket.
+	t.Run("failure and secrets", func(t *testing.T) {
+		local, remote, lr, rr := x.runBoth(t, "leaky", "--input", "text=hi")
+		if lr.code != 1 || local.Status != "failed" {
+			t.Fatalf("local: want a failed run\n%s", lr)
+		}
+		sameRun(t, local, remote, lr, rr, true)
+		if remote.taskStatuses()["on_failure"] != "succeeded" {
+			t.Errorf("the failure handler did not run remotely: %v", remote.taskStatuses())
+		}
+		// Without --json: the same error lines on stderr.
+		lt := x.run("run", "leaky", "--input", "text=hi")
+		rt := x.run("run", "--remote", "leaky", "--input", "text=hi")
+		if lt.code != rt.code || lastLine(lt.stderr) != lastLine(rt.stderr) {
+			t.Errorf("error text differs\nlocal: %s\nremote: %s", lt, rt)
+		}
+		h := x.history(t, remote.ExecutionID)
+		if !strings.Contains(h, `probe.leak`) || !strings.Contains(h, `\"mode\":\"error\"`) {
+			t.Fatalf("the history's payloads are not readable as text, the scan would prove nothing:\n%.2000s", h)
+		}
+		if strings.Contains(h, x.w.secret) {
+			t.Errorf("the secret is in the run's history")
+		}
+		objs := x.bucketObjects(t)
+		var logs int
+		for key, data := range objs {
+			if strings.Contains(data, x.w.secret) {
+				t.Errorf("the secret is in the bucket's object %s", key)
+			}
+			if strings.Contains(key, "_logs/") && strings.Contains(data, "using the token") {
+				logs++
+			}
+		}
+		if logs == 0 {
+			t.Errorf("no task log in the bucket holds the log task's line; the scan would prove nothing (%d objects)", len(objs))
+		}
+		for _, w := range workers {
+			if strings.Contains(w.log.String(), x.w.secret) {
+				t.Errorf("the secret is in worker %s's log", w.name)
+			}
+		}
+	})
+
+	// SIGKILL of the worker running a task: the task runs again on the
+	// other one from its checkpoint, as the same attempt, and the run
+	// succeeds with the outputs of a local run.
+	t.Run("worker killed", func(t *testing.T) {
+		done := make(chan result, 1)
+		go func() {
+			r, _ := x.command(nil, nil, "run", "--remote", "long", "--json")
+			done <- r
+		}()
+		victim := waitTaskStarted(t, workers, "node=long")
+		// Two checkpoints saved: the first one's heartbeat has left (the
+		// SDK sends heartbeats at most once a second).
+		deadline := time.Now().Add(30 * time.Second)
+		for strings.Count(victim.log.String(), "checkpoint saved: node=long") < 2 {
+			if time.Now().After(deadline) || victim.exited() {
+				t.Fatalf("worker %s saved no two checkpoints:\n%s", victim.name, victim.log.String())
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		if err := syscall.Kill(-victim.cmd.Process.Pid, syscall.SIGKILL); err != nil {
+			t.Fatal(err)
+		}
+		<-victim.done
+		r := <-done
+		var out runJSON
+		if err := json.Unmarshal([]byte(r.stdout), &out); err != nil || r.code != 0 || out.Status != "succeeded" {
+			t.Fatalf("the run after the kill of %s: %v\n%s", victim.name, err, r)
+		}
+		steps, _ := out.Outputs["steps"].(map[string]any)
+		if steps["done"] != float64(20) || steps["attempt"] != float64(1) || steps["resumed_from"] == float64(0) {
+			t.Errorf("after the kill: want 20 steps, attempt 1, resumed from a checkpoint; got %v", steps)
+		}
+		show := x.run("runs", "show", "--remote", out.ExecutionID, "--json")
+		var rec struct {
+			Tasks []struct {
+				Name     string `json:"name"`
+				Attempts int    `json:"attempts"`
+			} `json:"tasks"`
+		}
+		if err := json.Unmarshal([]byte(show.stdout), &rec); err != nil || show.code != 0 {
+			t.Fatalf("runs show --remote --json: %v\n%s", err, show)
+		}
+		for _, tr := range rec.Tasks {
+			if tr.Name == "long" && tr.Attempts != 1 {
+				t.Errorf("the worker loss used up a retry: attempts %d", tr.Attempts)
+			}
+		}
+		// A new machine takes the lost one's place.
+		delete(workers, victim.name)
+		dir := x.partial
+		if victim == a {
+			dir = x.full
+		}
+		nw := x.startWorker(victim.name+"-2", dir, true)
+		workers[nw.name] = nw
+		if victim == a {
+			a = nw
+		}
+	})
+
+	// SIGTERM on the worker running a task drains it (the task finishes,
+	// exit 0); the worker started again, the run goes on.
+	t.Run("drain and restart", func(t *testing.T) {
+		done := make(chan result, 1)
+		go func() {
+			r, _ := x.command(nil, nil, "run", "--remote", "chain", "--json")
+			done <- r
+		}()
+		w := waitTaskStarted(t, workers, "node=first")
+		if err := w.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case <-w.done:
+		case <-time.After(60 * time.Second):
+			t.Fatal("the worker did not exit within 60 s of SIGTERM")
+		}
+		if w.err != nil || !strings.Contains(w.log.String(), "task succeeded") || !strings.Contains(w.log.String(), "node=first") {
+			t.Errorf("the drained worker: %v\n%s", w.err, w.log.String())
+		}
+		dir := x.partial
+		if w == a {
+			dir = x.full
+		}
+		x.startWorker(w.name+"-again", dir, true)
+		r := <-done
+		var out runJSON
+		if err := json.Unmarshal([]byte(r.stdout), &out); err != nil || r.code != 0 || out.Status != "succeeded" {
+			t.Fatalf("the run after the drain of %s: %v\n%s", w.name, err, r)
+		}
+		if out.Outputs["first"] != float64(10) || out.Outputs["second"] != float64(2) {
+			t.Errorf("outputs %v", out.Outputs)
+		}
+	})
+}
+
+// lastLine is the last non-empty line of s.
+func lastLine(s string) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	return lines[len(lines)-1]
+}
