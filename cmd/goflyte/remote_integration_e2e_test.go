@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -18,7 +19,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/client"
 
+	"github.com/goflyte/goflyte/auth"
 	"github.com/goflyte/goflyte/engine/datastore/s3test"
 	"github.com/goflyte/goflyte/internal/testserver"
 	"github.com/goflyte/goflyte/remote"
@@ -40,21 +43,30 @@ type integration struct {
 	bucket *s3test.Server
 	// full serves every plugin; partial every plugin but sign.
 	full, partial string
+	conf          string // added to every flyte.hcl
 }
 
 const integrationQueue = "gfint"
 
 func newIntegration(t *testing.T) *integration {
 	t.Helper()
-	x := &integration{e2e: newE2E(t)}
 	srv := remotetest.Start(t, remotetest.Options{})
-	x.bucket = s3test.Start(t)
-	x.bucket.CreateBucket("runs")
 	c, err := remote.Dial(context.Background(), remote.Options{URL: srv.Addr, Insecure: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(c.Close)
+	return newIntegrationOn(t, srv, c, "")
+}
+
+// newIntegrationOn is newIntegration on the server srv, which c reaches;
+// conf is added to the flyte.hcl of the CLI and of every worker (the
+// credentials block, say).
+func newIntegrationOn(t *testing.T, srv *remotetest.Server, c client.Client, conf string) *integration {
+	t.Helper()
+	x := &integration{e2e: newE2E(t), conf: conf}
+	x.bucket = s3test.Start(t)
+	x.bucket.CreateBucket("runs")
 	x.w = &workerEnv{t: t, srv: srv, s3: x.bucket, queue: integrationQueue, c: c, secret: "int-secret-" + fmt.Sprint(time.Now().UnixNano())}
 	probe := probePlugin(t)
 	bin := func(name string) string { return filepath.Join(e2ePlugins, "goflyte-plugin-"+name) }
@@ -82,8 +94,9 @@ aws {
   retries           = 1
   backoff_seconds   = 0
 }
-`, x.full, filepath.Join(repoRoot, "examples", "workflows"), filepath.Join(x.dir, "wf"), x.sandbox,
-		srv.Addr, integrationQueue, consoleEndpoint, x.bucket.Endpoint, x.bucket.AccessKey, x.bucket.SecretKey))
+%s`, x.full, filepath.Join(repoRoot, "examples", "workflows"), filepath.Join(x.dir, "wf"), x.sandbox,
+		srv.Addr, integrationQueue, consoleEndpoint, x.bucket.Endpoint, x.bucket.AccessKey, x.bucket.SecretKey,
+		strings.ReplaceAll(conf, "@DIR@", x.dir)))
 	// The CLI's own secrets: local runs resolve them here, remote ones on
 	// the workers (startWorker gives them the same values).
 	x.e2e.env = append(x.e2e.env, "AWS_REGION="+x.bucket.Region,
@@ -103,6 +116,13 @@ workflow "long" {
     retries = 2
   }
   output "steps" { value = task.long }
+}
+
+workflow "steps_long" {
+  task "steps" {
+    uses   = "probe.steps"
+    inputs = { n = 60, ms = 200 }
+  }
 }
 
 workflow "chain" {
@@ -136,24 +156,23 @@ workflow "leaky" {
 }
 `
 
-// startWorker starts a `goflyte worker` serving pluginDir and, unless
-// wait is false, waits until it polls.
+// startWorker starts a `goflyte worker` serving pluginDir, with a
+// flyte.hcl, a sandbox and an environment of its own, in a process group
+// of its own (a SIGKILL of the group is a machine going away, plugins
+// and all); unless wait is false, it waits until the worker polls.
 func (x *integration) startWorker(name, pluginDir string, wait bool) *workerProc {
-	if wait {
-		return x.w.startWorker(name, pluginDir)
-	}
 	t := x.t
 	t.Helper()
-	// As workerEnv.startWorker, without waiting for its first line.
 	dir := t.TempDir()
-	cfg := fmt.Sprintf("sdk {\n  plugin_dirs = [%q]\n  local_sandbox = %q\n}\nplatform {\n  url = %q\n  insecure = true\n  task_queue = %q\n}\naws {\n  endpoint = %q\n  access_key_id = %q\n  secret_access_key = %q\n}\n",
-		pluginDir, filepath.Join(dir, "sandbox"), x.w.srv.Addr, integrationQueue, x.bucket.Endpoint, x.bucket.AccessKey, x.bucket.SecretKey)
+	cfg := fmt.Sprintf("sdk {\n  plugin_dirs = [%q]\n  local_sandbox = %q\n}\nplatform {\n  url = %q\n  insecure = true\n  task_queue = %q\n}\naws {\n  endpoint = %q\n  access_key_id = %q\n  secret_access_key = %q\n}\n%s",
+		pluginDir, filepath.Join(dir, "sandbox"), x.w.srv.Addr, integrationQueue, x.bucket.Endpoint, x.bucket.AccessKey, x.bucket.SecretKey,
+		strings.ReplaceAll(x.conf, "@DIR@", dir))
 	if err := os.WriteFile(filepath.Join(dir, "flyte.hcl"), []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	cmd := exec.Command(e2eBin, "worker", "--identity", name, "--concurrency", "2", "-vv")
 	cmd.Dir = dir
-	cmd.Env = append(append([]string{}, x.e2e.env...), "FLYTE_SECRETS_PROBE_TOKEN="+x.w.secret, "FLYTE_SECRETS_SIGNING_KEY="+x.w.secret)
+	cmd.Env = append([]string{}, x.e2e.env...) // the CLI's: the same secrets
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	w := &workerProc{name: name, cmd: cmd, log: &testserver.Buffer{}, done: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = w.log, w.log
@@ -173,6 +192,9 @@ func (x *integration) startWorker(name, pluginDir string, wait bool) *workerProc
 			t.Logf("worker %s log:\n%s", name, w.log.String())
 		}
 	})
+	if wait {
+		w.waitLog(t, "worker started", 60*time.Second)
+	}
 	return w
 }
 
@@ -500,4 +522,99 @@ func TestIntegrationRemote(t *testing.T) {
 func lastLine(s string) string {
 	lines := strings.Split(strings.TrimSpace(s), "\n")
 	return lines[len(lines)-1]
+}
+
+// TestIntegrationWorkerCredentials (issue 14 with issue 13): a worker
+// with client credentials and tokens that live 5 s keeps serving across
+// several lifetimes against a Temporal server that checks every call's
+// token (a task that heartbeats through them, then another run), and
+// `run --remote` or `goflyte worker` with a token the server refuses
+// exits 2 with nothing started.
+func TestIntegrationWorkerCredentials(t *testing.T) {
+	w := newAuthWorld(t)
+	creds := func(audience string) string {
+		return fmt.Sprintf(`
+secrets {
+  keychain_service = "goflyte-e2e-auth"
+  fallback         = "file"
+  fallback_dir     = "@DIR@/keyring"
+}
+credentials {
+  issuer                = %q
+  client_id             = %q
+  client_secret_env_var = "E2E_OIDC_SECRET"
+  audience              = %q
+  auth_mode             = "ClientSecret"
+}
+`, w.op.Issuer, e2eClient, audience)
+	}
+	// The test's own client, with a token source of its own.
+	src, err := auth.New(auth.Options{Settings: auth.Settings{Mode: auth.ModeClientCredentials,
+		Issuer: w.op.Issuer, ClientID: e2eClient, ClientSecret: e2eSecret, Audience: e2eAudience}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := remote.Dial(t.Context(), remote.Options{URL: w.srv.Addr, Insecure: true, Token: src})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	x := newIntegrationOn(t, w.srv, c, creds(e2eAudience))
+	x.e2e.env = append(x.e2e.env, "E2E_OIDC_SECRET="+e2eSecret, "GOFLYTE_KEYRING_PASSPHRASE=e2e passphrase",
+		"DBUS_SESSION_BUS_ADDRESS=unix:path="+filepath.Join(x.dir, "no-bus"), "DISPLAY=", "WAYLAND_DISPLAY=")
+	wk := x.startWorker("worker-creds", x.partial, true)
+
+	// A task of 12 s: its heartbeats and its completion cross two token
+	// lifetimes; then a new run is polled with yet another token.
+	start := time.Now()
+	r := x.run("run", "--remote", "steps_long", "--json")
+	w.keep(r.stdout, r.stderr)
+	var out runJSON
+	if err := json.Unmarshal([]byte(r.stdout), &out); err != nil || r.code != 0 || out.Status != "succeeded" {
+		t.Fatalf("a run across token lifetimes: %v\n%s", err, r)
+	}
+	if took := time.Since(start); took < 2*e2eLifetime {
+		t.Fatalf("the run took %s, less than two token lifetimes: the test proves nothing", took)
+	}
+	r = x.run("run", "--remote", "wordcount", "--input", "text=to be or not to be", "--json")
+	w.keep(r.stdout, r.stderr)
+	if r.code != 0 {
+		t.Fatalf("a run after the worker's tokens expired twice\n%s", r)
+	}
+	if wk.exited() {
+		t.Fatalf("the worker exited:\n%s", wk.log.String())
+	}
+	w.keep(wk.log.String())
+
+	// A token the server refuses (another audience): exit 2, nothing
+	// submitted, and a worker with it does not start.
+	before, err := remote.List(t.Context(), c, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	x.writeFile("flyte.hcl", strings.Replace(mustRead(t, filepath.Join(x.dir, "flyte.hcl")), fmt.Sprintf("audience              = %q", e2eAudience), `audience              = "someone-else"`, 1))
+	r = x.run("run", "--remote", "wordcount", "--input", "text=refused")
+	w.keep(r.stdout, r.stderr)
+	if r.code != 2 || !strings.Contains(r.stderr, "audience") {
+		t.Errorf("run --remote with a refused token: want exit 2 naming the setting\n%s", r)
+	}
+	after, err := remote.List(t.Context(), c, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(after) != len(before) {
+		t.Errorf("a run was started with a refused token: %d runs before, %d after", len(before), len(after))
+	}
+	x.conf = creds("someone-else")
+	bad := x.startWorker("worker-refused", x.partial, false)
+	select {
+	case <-bad.done:
+	case <-time.After(60 * time.Second):
+		t.Fatal("a worker with a refused token did not exit")
+	}
+	w.keep(bad.log.String())
+	var ee *exec.ExitError
+	if !errors.As(bad.err, &ee) || ee.ExitCode() != 2 || !strings.Contains(bad.log.String(), "audience") {
+		t.Errorf("a worker with a refused token: want exit 2 naming the setting: %v\n%s", bad.err, bad.log.String())
+	}
 }
