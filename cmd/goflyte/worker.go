@@ -62,7 +62,7 @@ Flags:
 
 Exit codes: 0 stopped by SIGTERM or Ctrl-C; 1 the server could not be
 reached or polling failed; 2 bad flags or configuration (no platform.url,
-an unknown plugin, no plugins).`,
+an unknown plugin, no plugins) or a token the platform refuses.`,
 		run: runWorker,
 	}
 }
