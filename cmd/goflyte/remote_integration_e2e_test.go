@@ -118,6 +118,15 @@ workflow "long" {
   output "steps" { value = task.long }
 }
 
+workflow "big" {
+  input "text" { type = string }
+  task "upper" {
+    uses   = "text.upper"
+    inputs = { text = input.text }
+  }
+  output "text" { value = task.upper.text }
+}
+
 workflow "steps_long" {
   task "steps" {
     uses   = "probe.steps"
@@ -459,6 +468,28 @@ func TestIntegrationRemote(t *testing.T) {
 			if strings.Contains(w.log.String(), x.w.secret) {
 				t.Errorf("the secret is in worker %s's log", w.name)
 			}
+		}
+	})
+
+	// Outputs above remote.InlineLimit travel through the bucket: the
+	// workflow reads them with the local activity ActivityLoadOutputs.
+	t.Run("large outputs", func(t *testing.T) {
+		text := strings.Repeat("large outputs travel as references ", (remote.InlineLimit/34)+100)
+		data, _ := json.Marshal(map[string]string{"text": text})
+		file := x.writeFile("big.json", string(data))
+		local, remote, lr, rr := x.runBoth(t, "big", "--inputs-file", file)
+		if lr.code != 0 || local.Outputs["text"] != strings.ToUpper(text) {
+			t.Fatalf("local run\n%.2000s", lr)
+		}
+		sameRun(t, local, remote, lr, rr, true)
+		refs := 0
+		for key := range x.bucketObjects(t) {
+			if strings.Contains(key, "/_outputs/upper") {
+				refs++
+			}
+		}
+		if refs == 0 {
+			t.Errorf("no outputs in the bucket's _outputs/: they did not travel as a reference")
 		}
 	})
 
