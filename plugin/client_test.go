@@ -99,6 +99,7 @@ var helperSchema = Schema{
 		{Name: "log-secret", Kind: KindPlain, Secrets: []SecretRequest{{Group: "test", Key: "token"}}},
 		{Name: "fail", Kind: KindPlain},
 		{Name: "block", Kind: KindPlain},
+		{Name: "eager", Kind: KindEager, Inputs: []Field{{Name: "x", Type: "any", Optional: true}}, Outputs: []Field{{Name: "x", Type: "any"}}},
 	},
 }
 
@@ -160,6 +161,15 @@ func (p *helperProvider) Execute(ctx context.Context, req *ExecuteRequest) (*Exe
 	case "block":
 		<-ctx.Done()
 		return nil, ctx.Err()
+	case "eager":
+		if req.Host == nil {
+			return nil, errors.New("no host for an eager task")
+		}
+		out, err := req.Host.RunTask(ctx, req.CallID, "echo", req.Inputs)
+		if err != nil {
+			return nil, err
+		}
+		return &ExecuteResult{Outputs: out}, nil
 	default:
 		return nil, fmt.Errorf("unknown task %q", req.Task)
 	}

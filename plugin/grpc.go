@@ -39,15 +39,47 @@ func (p *grpcPlugin) GRPCServer(broker *goplugin.GRPCBroker, s *grpc.Server) err
 func (p *grpcPlugin) GRPCClient(ctx context.Context, broker *goplugin.GRPCBroker, conn *grpc.ClientConn) (any, error) {
 	c := &grpcClient{client: pluginpb.NewPluginClient(conn)}
 	if p.host != nil && broker != nil {
-		c.hostID = serveHost(ctx, broker, p.host, p.tls)
+		c.done, c.broker, c.host, c.tls = ctx, broker, p.host, p.tls
 	}
 	return c, nil
 }
 
 // grpcClient is the host side: it implements Provider over a connection.
+//
+// The Host is served to each call of an eager task on a broker
+// connection of its own (serveHost), not once per process: go-plugin's
+// broker forgets a connection's address when the plugin does not dial it
+// within 5 s, so a connection made at launch is lost to a plugin that
+// lives longer than that before its first eager task (a worker's plugins,
+// kept running; a local run whose eager task starts late).
 type grpcClient struct {
 	client pluginpb.PluginClient
-	hostID uint32 // the broker id of the Host served to the plugin; 0: none
+	// done ends with the plugin process; broker, host and tls serve the
+	// Host (nil host: none).
+	done   context.Context
+	broker *goplugin.GRPCBroker
+	host   Host
+	tls    *tls.Config
+	// eager are the plugin's eager tasks, from its Describe (nil before).
+	eagerMu sync.Mutex
+	eager   map[string]bool
+}
+
+// hostFor serves the Host for one call of task and returns its broker id
+// (0: none) and what stops serving it when the call ends. Before Describe
+// every task may be eager.
+func (c *grpcClient) hostFor(task string) (uint32, func()) {
+	if c.host == nil {
+		return 0, func() {}
+	}
+	c.eagerMu.Lock()
+	known, eager := c.eager != nil, c.eager[task]
+	c.eagerMu.Unlock()
+	if known && !eager {
+		return 0, func() {}
+	}
+	ctx, cancel := context.WithCancel(c.done)
+	return serveHost(ctx, c.broker, c.host, c.tls), cancel
 }
 
 var _ Provider = (*grpcClient)(nil)
@@ -57,16 +89,28 @@ func (c *grpcClient) Describe(ctx context.Context) (*Schema, error) {
 	if err != nil {
 		return nil, err
 	}
-	return schemaFromProto(resp), nil
+	s := schemaFromProto(resp)
+	eager := map[string]bool{}
+	for _, t := range s.Tasks {
+		if t.Kind == KindEager {
+			eager[t.Name] = true
+		}
+	}
+	c.eagerMu.Lock()
+	c.eager = eager
+	c.eagerMu.Unlock()
+	return s, nil
 }
 
 func (c *grpcClient) Execute(ctx context.Context, req *ExecuteRequest) (*ExecuteResult, error) {
+	hostID, stopHost := c.hostFor(req.Task)
+	defer stopHost()
 	preq := &pluginpb.ExecuteRequest{
 		Task:         req.Task,
 		Inputs:       req.Inputs,
 		Params:       paramsToProto(req.Params),
 		CallId:       req.CallID,
-		HostBrokerId: c.hostID,
+		HostBrokerId: hostID,
 	}
 	for _, s := range req.Secrets {
 		preq.Secrets = append(preq.Secrets, &pluginpb.Secret{Group: s.Group, Version: s.Version, Key: s.Key, Value: s.Value})
@@ -102,27 +146,6 @@ type grpcServer struct {
 	impl    Provider
 	running sync.Map // call id -> struct{}
 	broker  *goplugin.GRPCBroker
-
-	hostMu sync.Mutex
-	hosts  map[uint32]*hostClient // one connection per broker id
-}
-
-// host returns the Host on broker connection id, dialled once.
-func (s *grpcServer) host(id uint32) Host {
-	if id == 0 || s.broker == nil {
-		return nil
-	}
-	s.hostMu.Lock()
-	defer s.hostMu.Unlock()
-	if s.hosts == nil {
-		s.hosts = map[uint32]*hostClient{}
-	}
-	h, ok := s.hosts[id]
-	if !ok {
-		h = &hostClient{broker: s.broker, id: id}
-		s.hosts[id] = h
-	}
-	return h
 }
 
 func (s *grpcServer) Running(_ context.Context, req *pluginpb.RunningRequest) (*pluginpb.RunningResponse, error) {
@@ -144,7 +167,15 @@ func (s *grpcServer) Execute(ctx context.Context, req *pluginpb.ExecuteRequest) 
 		Inputs: req.GetInputs(),
 		Params: paramsFromProto(req.GetParams()),
 		CallID: req.GetCallId(),
-		Host:   s.host(req.GetHostBrokerId()),
+	}
+	if id := req.GetHostBrokerId(); id != 0 && s.broker != nil {
+		// The call's own connection to the Host: dialled now, while the
+		// broker still has its address (it forgets it after 5 s), and
+		// closed when the call ends.
+		h := &hostClient{broker: s.broker, id: id}
+		h.connect()
+		defer h.close()
+		r.Host = h
 	}
 	if r.CallID != "" {
 		s.running.Store(r.CallID, struct{}{})

@@ -33,8 +33,8 @@ func (s *hostServer) RunTask(ctx context.Context, req *pluginpb.RunTaskRequest) 
 }
 
 // serveHost starts serving host on a new broker connection and returns
-// its id: once per plugin process. done is go-plugin's context for the
-// process, cancelled when it exits; the server stops with it.
+// its id: once per call of an eager task (see grpcClient). done ends the
+// call; the server stops with it.
 //
 // This is go-plugin's GRPCBroker.AcceptAndServe without its log line: a
 // plugin closed right after launch (a run that fails on its inputs) makes
@@ -63,25 +63,39 @@ func serveHost(done context.Context, broker *goplugin.GRPCBroker, host Host, tls
 	return id
 }
 
-// hostClient is the plugin side of Host: one connection per process,
-// dialled on first use and shared by every call (safe for concurrent use).
+// hostClient is the plugin side of Host: the connection of one call,
+// dialled when the call starts (connect) and shared by the task's
+// concurrent children.
 type hostClient struct {
 	broker *goplugin.GRPCBroker
 	id     uint32
 	once   sync.Once
+	conn   *grpc.ClientConn
 	client pluginpb.HostClient
 	err    error
 }
 
-func (h *hostClient) RunTask(ctx context.Context, parent, task string, inputs json.RawMessage) (json.RawMessage, error) {
+// connect dials the host, once; an error is returned by RunTask.
+func (h *hostClient) connect() {
 	h.once.Do(func() {
 		conn, err := h.broker.DialWithOptions(h.id, grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(MaxMessageSize), grpc.MaxCallSendMsgSize(MaxMessageSize)))
 		if err != nil {
 			h.err = err
 			return
 		}
-		h.client = pluginpb.NewHostClient(conn)
+		h.conn, h.client = conn, pluginpb.NewHostClient(conn)
 	})
+}
+
+func (h *hostClient) close() {
+	h.connect() // waits for a dial in progress
+	if h.conn != nil {
+		_ = h.conn.Close()
+	}
+}
+
+func (h *hostClient) RunTask(ctx context.Context, parent, task string, inputs json.RawMessage) (json.RawMessage, error) {
+	h.connect()
 	if h.err != nil {
 		return nil, h.err
 	}

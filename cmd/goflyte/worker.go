@@ -21,7 +21,7 @@ import (
 func workerCommand() *command {
 	return &command{
 		name:    "worker",
-		args:    "[--plugin NAME]... [--concurrency N] [--grace D] [--identity NAME]",
+		args:    "[--plugin NAME]... [--concurrency N] [--grace D] [--identity NAME] [--workflows=false]",
 		summary: "Run tasks of remote runs: serve this machine's plugins to Temporal",
 		help: `
 Connects to the Temporal frontend in platform.url (namespace
@@ -31,9 +31,12 @@ and kept running. Tasks are routed by plugin: for each plugin served the
 worker polls the queue <platform.task_queue>.<plugin> (goflyte.text, ...),
 so a machine serves only what it has (a GPU machine can serve the ml
 plugin alone). A task whose plugin binary is not the one the run was
-validated against (another SHA-256) is refused, naming both digests. Every
-worker also runs the runs' interpreter workflows, on the queue
-<platform.task_queue> itself.
+validated against (another SHA-256) is refused, naming both digests.
+
+The worker also runs the runs' interpreter workflows (the queue
+platform.task_queue itself): they hold no plugin code, only decide which
+task runs next, so any worker can run any run's workflow, and a run
+survives the loss of the worker that ran its workflow.
 
 Each task runs as in a local run, on this machine: secrets from this
 machine's own chain (env FLYTE_SECRETS_*, files, keychain), a fresh
@@ -59,7 +62,11 @@ Flags:
                      or Ctrl-C (default 30s)
   --identity NAME    the worker's name in Temporal and in task results
                      (default <pid>@<hostname>)
-`,
+  --workflows=false  do not run the runs' workflows, only plugin tasks
+
+Exit codes: 0 stopped by SIGTERM or Ctrl-C; 1 the server could not be
+reached or polling failed; 2 bad flags or configuration (no platform.url,
+an unknown plugin, no plugins) or a token the platform refuses.`,
 		run: runWorker,
 	}
 }
@@ -71,6 +78,7 @@ func runWorker(ctx context.Context, c *cli, args []string) error {
 	concurrency := fs.Int("concurrency", 4, "")
 	grace := fs.Duration("grace", remote.DefaultWorkerGrace, "")
 	identity := fs.String("identity", "", "")
+	workflows := fs.Bool("workflows", true, "")
 	if _, err := c.parseArgs(fs, args, 0, 0); err != nil {
 		return err
 	}
@@ -132,12 +140,12 @@ func runWorker(ctx context.Context, c *cli, args []string) error {
 		if errors.As(err, &de) && de.Setting == "platform.url" && de.Addr != "" && strings.Contains(de.Err.Error(), "not a host:port") {
 			return usagef("worker: %v", err) // a configuration error, not an unreachable server
 		}
-		return err
+		return fmt.Errorf("worker: %w", err) // a refused token stays a *remote.DialError: exit 2
 	}
 	defer client.Close()
 
 	wlog := workerLogger(cfg, c, logger)
-	w, err := remote.NewWorker(ctx, client, remote.WorkerOptions{
+	wo := remote.WorkerOptions{
 		Engine:      e,
 		TaskQueue:   cfg.Platform.TaskQueue,
 		Plugins:     serve,
@@ -145,10 +153,13 @@ func runWorker(ctx context.Context, c *cli, args []string) error {
 		Grace:       *grace,
 		Identity:    *identity,
 		Logger:      wlog,
-		// Every worker also runs the runs' interpreter workflows, on the
-		// queue <platform.task_queue> itself.
-		Workflows: remote.RegisterWorkflow,
-	})
+	}
+	if *workflows {
+		// The interpreter workflow and its local activity, on the
+		// workflow queue platform.task_queue, beside the plugin queues.
+		wo.Workflows = remote.RegisterWorkflow
+	}
+	w, err := remote.NewWorker(ctx, client, wo)
 	if err != nil {
 		var le *engine.LockError
 		if errors.As(err, &le) {
@@ -160,6 +171,9 @@ func runWorker(ctx context.Context, c *cli, args []string) error {
 		return err
 	}
 	wlog.Info("worker started", "identity", w.Identity(), "server", o.URL, "namespace", namespaceOf(cfg), "slots", *concurrency, "grace", *grace)
+	if *workflows {
+		wlog.Info("serving workflows", "queue", taskQueueOf(cfg), "workflow", remote.WorkflowType)
+	}
 	for _, name := range serve {
 		sum, _ := w.PluginSHA256(name)
 		wlog.Info("serving plugin", "plugin", name, "queue", remote.PluginQueue(taskQueueOf(cfg), name), "sha256", sum, "tasks", strings.Join(w.Tasks(name), ","))
