@@ -329,10 +329,9 @@ func TestWorkerE2E(t *testing.T) {
 	probe := probePlugin(t)
 	bin := func(name string) string { return filepath.Join(e2ePlugins, "goflyte-plugin-"+name) }
 	// A serves text, probe and sign; B probe and sign: text is routed to A.
-	// --workflows=false: the workflow queue is the test workflow's, which
-	// goflyte workers do not have.
-	a := env.startWorker("worker-a", linkPlugins(t, bin("text"), probe, bin("sign")), "--workflows=false")
-	b := env.startWorker("worker-b", linkPlugins(t, probe, bin("sign")), "--workflows=false")
+	// Both run the interpreter workflow on the queue itself.
+	a := env.startWorker("worker-a", linkPlugins(t, bin("text"), probe, bin("sign")))
+	b := env.startWorker("worker-b", linkPlugins(t, probe, bin("sign")))
 	workers := map[string]*workerProc{a.name: a, b.name: b}
 	if !strings.Contains(a.log.String(), "queue=gftest.text") || strings.Contains(b.log.String(), "queue=gftest.text") {
 		t.Fatalf("startup lines do not show the queues:\n%s\n%s", a.log.String(), b.log.String())
