@@ -846,8 +846,8 @@ func decodeOutputs(n *Node, data json.RawMessage) (map[string]cty.Value, error) 
 }
 
 // stringOutputs decodes the outputs of a task whose outputs are all
-// strings (text.upper's {"text":"HELLO"}) in one pass of encoding/json,
-// as decodeOutputs would; it reports false for other tasks and for JSON
+// strings (text.upper's {"text":"HELLO"}) in one pass, without
+// reflection (flatStrings), as decodeOutputs would; it reports false for other tasks and for JSON
 // it would not accept as is (decodeOutputs then decodes or rejects it).
 // A fully cached re-run decodes every cached task's outputs: this halves
 // that cost (issue 17).
