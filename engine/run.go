@@ -857,64 +857,70 @@ func stringOutputs(n *Node, data json.RawMessage) (map[string]cty.Value, bool) {
 			return nil, false
 		}
 	}
-	raw, ok := flatStrings(data)
-	if !ok {
-		return nil, false
-	}
 	outs := make(map[string]cty.Value, len(n.OutputTypes))
 	for name := range n.OutputTypes {
-		if v, ok := raw[name]; ok && v != nil {
-			outs[name] = cty.StringVal(*v)
-		} else {
-			outs[name] = cty.NullVal(cty.String) // missing, or null
+		outs[name] = cty.NullVal(cty.String) // unless given
+	}
+	ok := flatStrings(data, func(key, val string, null bool) {
+		if _, declared := n.OutputTypes[key]; !declared {
+			return
 		}
+		if null {
+			outs[key] = cty.NullVal(cty.String)
+		} else {
+			outs[key] = cty.StringVal(val)
+		}
+	})
+	if !ok {
+		return nil, false
 	}
 	return outs, true
 }
 
 // flatStrings decodes a JSON object whose values are all strings or null
-// ({"text":"HELLO"}), as encoding/json would into map[string]*string,
-// without reflection; it reports false for anything else, including
-// strings it would have to repair (invalid UTF-8).
-func flatStrings(data []byte) (map[string]*string, bool) {
+// ({"text":"HELLO"}) without reflection, calling set for each member in
+// order (a later duplicate key wins, as with encoding/json); it reports
+// false for anything else, including strings it would have to repair
+// (invalid UTF-8). set may have been called when it reports false.
+func flatStrings(data []byte, set func(key, val string, null bool)) bool {
 	i := skipSpace(data, 0)
 	if i == len(data) || data[i] != '{' {
-		return nil, false
+		return false
 	}
-	out := make(map[string]*string, 1)
 	i = skipSpace(data, i+1)
 	if i < len(data) && data[i] == '}' {
-		return out, skipSpace(data, i+1) == len(data)
+		return skipSpace(data, i+1) == len(data)
 	}
 	for {
 		key, j, ok := jsonString(data, i)
 		if !ok {
-			return nil, false
+			return false
 		}
 		if i = skipSpace(data, j); i == len(data) || data[i] != ':' {
-			return nil, false
+			return false
 		}
 		i = skipSpace(data, i+1)
 		if bytes.HasPrefix(data[i:], []byte("null")) {
-			out[key] = nil
+			set(key, "", true)
 			i += 4
 		} else {
 			val, j, ok := jsonString(data, i)
 			if !ok {
-				return nil, false
+				return false
 			}
-			out[key], i = &val, j
+			set(key, val, false)
+			i = j
 		}
 		if i = skipSpace(data, i); i == len(data) {
-			return nil, false
+			return false
 		}
 		switch data[i] {
 		case ',':
 			i = skipSpace(data, i+1)
 		case '}':
-			return out, skipSpace(data, i+1) == len(data)
+			return skipSpace(data, i+1) == len(data)
 		default:
-			return nil, false
+			return false
 		}
 	}
 }
