@@ -81,6 +81,25 @@ soak: ## 50 concurrent runs of a 200-task workflow with random plugin crashes an
 bench: ## print engine overhead next to baselines measured in the same run
 	$(GO) run ./cmd/goflyte-bench
 
+.PHONY: bench-short
+bench-short: ## the cheap bench rows, a few samples each (under a minute; the end of .ci/run)
+	$(GO) run ./cmd/goflyte-bench -short
+
+# Peers for bench-peers, pinned (cmd/goflyte-bench/peerrows.go names the
+# same versions). Dagu ships its binary in an npm package; it is GPL, so
+# it is only run as a program.
+GOTASK_VERSION := v3.54.0
+DAGU_VERSION   := 1.30.2
+
+.PHONY: bench-peers
+bench-peers: $(TOOLS)/task $(TOOLS)/dagu/node_modules/@dagu-org/dagu-linux-x64/bin/dagu ## chains of 100 and 1,000 steps: goflyte next to go-task, Dagu and a shell loop
+	$(GO) run ./cmd/goflyte-bench -peers -run '^peer-'
+
+$(TOOLS)/task:
+	GOBIN=$(TOOLS) $(GO) install github.com/go-task/task/v3/cmd/task@$(GOTASK_VERSION)
+$(TOOLS)/dagu/node_modules/@dagu-org/dagu-linux-x64/bin/dagu:
+	npm install --no-audit --no-fund --prefix $(TOOLS)/dagu @dagu-org/dagu-linux-x64@$(DAGU_VERSION)
+
 .PHONY: lint
 lint: ## gofmt check, go vet, staticcheck (pinned)
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo 'run gofmt -w'; exit 1; }

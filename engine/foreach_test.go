@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"strconv"
 	"strings"
 	"testing"
 
@@ -120,5 +121,68 @@ func TestForEachInstancesAreCached(t *testing.T) {
 	res := mustRun(t, e, src, nil, RunOptions{})
 	if res.Status != StatusSucceeded || len(f.callsOf("echo")) != calls {
 		t.Errorf("a second run called echo %d more times, want 0", len(f.callsOf("echo"))-calls)
+	}
+}
+
+// TestForEachPartlyCached runs a cached for_each whose instances are
+// partly in the cache, in several patterns (hits first, misses first,
+// interleaved, more than the look-ahead's run of misses): the hits come
+// from the cache (found ahead of the plan), the misses run, and the
+// outputs are in element order.
+func TestForEachPartlyCached(t *testing.T) {
+	e, f := newTestEngine(t)
+	src := `workflow "f" {
+  input "items" { type = list(string) }
+  task "c" {
+    uses          = "fake.echo"
+    for_each      = input.items
+    inputs        = { s = each.value }
+    cache         = true
+    cache_version = "1"
+  }
+  output "all" { value = task.c.s }
+}`
+	items := func(names ...string) map[string]string {
+		return map[string]string{"items": `["` + strings.Join(names, `","`) + `"]`}
+	}
+	seq := func(prefix string, n int) []string {
+		var s []string
+		for i := range n {
+			s = append(s, prefix+strconv.Itoa(i))
+		}
+		return s
+	}
+	old := seq("old", 100)
+	mustRun(t, e, src, items(old...), RunOptions{})
+	interleaved := []string{}
+	for i, s := range seq("new", 50) {
+		interleaved = append(interleaved, old[i], s)
+	}
+	cases := []struct {
+		name  string
+		items []string
+		hits  int
+	}{
+		{"all cached", old, 100},
+		{"hits first", append(append([]string{}, old...), seq("later", 100)...), 100},
+		{"misses first", append(seq("first", 40), old[:60]...), 60},
+		{"interleaved", interleaved, 50},
+	}
+	for _, tc := range cases {
+		calls := len(f.callsOf("echo"))
+		res := mustRun(t, e, src, items(tc.items...), RunOptions{Parallelism: 2})
+		if res.Status != StatusSucceeded {
+			t.Fatalf("%s: status %s: %v", tc.name, res.Status, res.Err)
+		}
+		want := `["` + strings.Join(tc.items, `","`) + `"]`
+		if got := FormatValue(res.Outputs["all"]); got != want {
+			t.Errorf("%s: outputs = %s, want %s", tc.name, got, want)
+		}
+		if got := res.Tasks[0].InstanceCacheHits; got != tc.hits {
+			t.Errorf("%s: %d instances from the cache, want %d", tc.name, got, tc.hits)
+		}
+		if got := len(f.callsOf("echo")) - calls; got != len(tc.items)-tc.hits {
+			t.Errorf("%s: echo called %d times, want %d", tc.name, got, len(tc.items)-tc.hits)
+		}
 	}
 }

@@ -190,6 +190,9 @@ func FromJSON(data []byte, ty cty.Type) (cty.Value, error) {
 		return cty.CapsuleVal(ty, ref), nil
 	}
 	if !ty.HasDynamicTypes() && !config.HasFiles(ty) {
+		if v, ok := stringsFromJSON(data, ty); ok {
+			return v, nil
+		}
 		return ctyjson.Unmarshal(data, ty)
 	}
 	if bytes.Equal(bytes.TrimSpace(data), []byte("null")) {
@@ -240,6 +243,60 @@ func FromJSON(data []byte, ty cty.Type) (cty.Value, error) {
 		return cty.ObjectVal(vals), nil
 	}
 	return cty.NilVal, fmt.Errorf("cannot decode JSON into %s", TypeString(ty))
+}
+
+// stringsFromJSON decodes a JSON array (for a list or set of strings) or
+// object (for a map of strings) whose elements are all strings, as
+// ctyjson.Unmarshal would, in one pass of encoding/json: cty's decoder
+// walks tokens, which took 90 ms for the 10,000 items of a for_each input
+// (issue 17). It reports false for any other type or JSON, which ctyjson
+// then decodes (or rejects) as before.
+func stringsFromJSON(data []byte, ty cty.Type) (cty.Value, bool) {
+	if !(ty.IsListType() || ty.IsSetType() || ty.IsMapType()) || ty.ElementType() != cty.String {
+		return cty.NilVal, false
+	}
+	if t := bytes.TrimSpace(data); len(t) == 0 || (t[0] != '[' && t[0] != '{') {
+		return cty.NilVal, false // null, or not a collection
+	}
+	if ty.IsMapType() {
+		var m map[string]any
+		if json.Unmarshal(data, &m) != nil {
+			return cty.NilVal, false
+		}
+		if len(m) == 0 {
+			return cty.MapValEmpty(cty.String), true
+		}
+		vals := make(map[string]cty.Value, len(m))
+		for k, e := range m {
+			s, ok := e.(string)
+			if !ok {
+				return cty.NilVal, false
+			}
+			vals[k] = cty.StringVal(s)
+		}
+		return cty.MapVal(vals), true
+	}
+	var elems []any
+	if json.Unmarshal(data, &elems) != nil {
+		return cty.NilVal, false
+	}
+	vals := make([]cty.Value, len(elems))
+	for i, e := range elems {
+		s, ok := e.(string)
+		if !ok {
+			return cty.NilVal, false
+		}
+		vals[i] = cty.StringVal(s)
+	}
+	switch {
+	case ty.IsSetType() && len(vals) == 0:
+		return cty.SetValEmpty(cty.String), true
+	case ty.IsSetType():
+		return cty.SetVal(vals), true
+	case len(vals) == 0:
+		return cty.ListValEmpty(cty.String), true
+	}
+	return cty.ListVal(vals), true
 }
 
 // ParseInputValue parses a command-line input value for a declared type:

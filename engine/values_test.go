@@ -1,9 +1,11 @@
 package engine
 
 import (
+	"encoding/json"
 	"testing"
 
 	"github.com/zclconf/go-cty/cty"
+	ctyjson "github.com/zclconf/go-cty/cty/json"
 )
 
 func TestJSONRoundTrip(t *testing.T) {
@@ -114,5 +116,96 @@ func TestParseType(t *testing.T) {
 	}
 	if ty, _ := ParseType("list(string)"); !ty.Equals(cty.List(cty.String)) {
 		t.Errorf("list(string) = %#v", ty)
+	}
+}
+
+// TestStringsFromJSONMatchesCty checks the fast path for collections of
+// strings against cty's own decoder: the same value where it applies, and
+// no answer (so that cty decides) where it does not.
+func TestStringsFromJSONMatchesCty(t *testing.T) {
+	tests := []struct {
+		ty, json string
+		fast     bool
+	}{
+		{"list(string)", `["a","b","a"]`, true},
+		{"list(string)", ` [ ] `, true},
+		{"set(string)", `["b","a","b"]`, true},
+		{"set(string)", `[]`, true},
+		{"map(string)", `{"k":"v","j":"w"}`, true},
+		{"map(string)", `{}`, true},
+		{"list(string)", `["caf\u00e9","e\u0301"]`, true},
+		{"list(string)", `["a",1]`, false},
+		{"list(string)", `["a",null]`, false},
+		{"list(string)", `["a",true]`, false},
+		{"list(string)", `null`, false},
+		{"map(string)", `{"k":1}`, false},
+		{"list(number)", `[1,2]`, false},
+		{"string", `"x"`, false},
+	}
+	for _, tc := range tests {
+		ty, err := ParseType(tc.ty)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, ok := stringsFromJSON([]byte(tc.json), ty)
+		if ok != tc.fast {
+			t.Errorf("stringsFromJSON(%s as %s) ok = %v, want %v", tc.json, tc.ty, ok, tc.fast)
+			continue
+		}
+		want, err := ctyjson.Unmarshal([]byte(tc.json), ty)
+		if ok && (err != nil || !got.RawEquals(want)) {
+			t.Errorf("stringsFromJSON(%s as %s) = %#v, cty gives %#v, %v", tc.json, tc.ty, got, want, err)
+		}
+		if v, err := FromJSON([]byte(tc.json), ty); err == nil && want != cty.NilVal && !v.RawEquals(want) {
+			t.Errorf("FromJSON(%s as %s) = %#v, cty gives %#v", tc.json, tc.ty, v, want)
+		}
+	}
+}
+
+// TestStringOutputsMatchesDecode checks decodeOutputs' fast path for
+// tasks whose outputs are all strings against its general path.
+func TestStringOutputsMatchesDecode(t *testing.T) {
+	n := &Node{Plugin: "p", OutputTypes: map[string]cty.Type{"a": cty.String, "b": cty.String}}
+	for _, data := range []string{`{"a":"x","b":"y"}`, `{"a":"x"}`, `{"a":null,"b":"y","c":3}`, `{}`, `null`, `{"a":1}`, `[1]`, `{"a":"\u00e9"}`,
+		`{"a":"x\"y","b":"\u00e9\n\\"}`, " { \"a\" : \"x\" ,\n\t\"b\" : null } ", `{"a":"x"} x`, `{"a":"x",}`, `{"a":"x","a":"y"}`,
+		`{"a":{"b":"c"}}`, "{\"a\":\"\xff\"}", `{"a":"caf\u0065\u0301"}`, `{"a":nul}`, `{"a":"x"`, `{"a" "x"}`, ``} {
+		fast, ok := stringOutputs(n, json.RawMessage(data))
+		var raw map[string]json.RawMessage
+		_ = json.Unmarshal([]byte(data), &raw)
+		slow := map[string]cty.Value{}
+		var slowErr error
+		if err := json.Unmarshal([]byte(data), &raw); err != nil {
+			slowErr = err
+		}
+		for name, ty := range n.OutputTypes {
+			r, present := raw[name]
+			if !present {
+				slow[name] = cty.NullVal(ty)
+				continue
+			}
+			v, err := FromJSON(r, ty)
+			if err != nil {
+				slowErr = err
+			}
+			slow[name] = v
+		}
+		mustAccept := map[string]bool{`{"a":"x","b":"y"}`: true, `{}`: true, `{"a":"\u00e9"}`: true, " { \"a\" : \"x\" ,\n\t\"b\" : null } ": true}
+		if !ok {
+			if mustAccept[data] {
+				t.Errorf("%s: the fast path declined", data)
+			}
+			continue // decodeOutputs takes the general path
+		}
+		if slowErr != nil {
+			t.Errorf("%s: fast path accepted what the general path rejects (%v)", data, slowErr)
+			continue
+		}
+		if !cty.ObjectVal(fast).RawEquals(cty.ObjectVal(slow)) {
+			t.Errorf("%s: fast path %#v, general path %#v", data, fast, slow)
+		}
+		got, err := decodeOutputs(n, json.RawMessage(data))
+		if err != nil || !cty.ObjectVal(got).RawEquals(cty.ObjectVal(slow)) {
+			t.Errorf("decodeOutputs(%s) = %#v, %v", data, got, err)
+		}
 	}
 }

@@ -63,7 +63,24 @@ type Comparison struct {
 	// N and QuickN are the measured samples per side (with -quick); Warmup
 	// samples per side are taken first and discarded.
 	N, QuickN, Warmup int
+	// Unit is what the samples count: "" for time, UnitBytes for bytes
+	// (a Sampler then returns a byte count as its Duration, and Limit is
+	// in bytes).
+	Unit string
+	// Short puts the row in -short mode (a few samples of the cheap rows,
+	// under a minute in all, run at the end of .ci/run).
+	Short bool
+	// Peer marks a row that runs another tool (go-task, Dagu): measured
+	// only with -peers (make bench-peers installs them).
+	Peer bool
 }
+
+// UnitBytes is Comparison.Unit for rows that measure memory.
+const UnitBytes = "bytes"
+
+// In -short mode a row takes a tenth of its samples (at least one) and at
+// most one warm-up sample per side.
+const shortDivisor, shortWarmup = 10, 1
 
 // Info reports whether the row has no target.
 func (c *Comparison) Info() bool { return c.Limit == 0 && !c.hasRatioTarget() }
@@ -76,6 +93,15 @@ func (c *Comparison) samples(quick bool) int {
 		return c.QuickN
 	}
 	return max(c.N, 1)
+}
+
+// samplesIn returns the samples and warm-up samples per side in a mode.
+func (c *Comparison) samplesIn(o RunOptions) (n, warmup int) {
+	n, warmup = c.samples(o.Quick), c.Warmup
+	if o.Short {
+		n, warmup = max(1, c.samples(false)/shortDivisor), min(warmup, shortWarmup)
+	}
+	return n, warmup
 }
 
 // Stats summarises the samples of one side.
@@ -91,9 +117,12 @@ type Stats struct {
 
 // Result is a measured comparison.
 type Result struct {
-	ID           string  `json:"id"`
-	Name         string  `json:"name"`
-	Info         bool    `json:"info"`
+	ID   string `json:"id"`
+	Name string `json:"name"`
+	Info bool   `json:"info"`
+	// Unit is "bytes" for a row whose numbers are bytes (the *_ns fields
+	// then hold bytes), "" for time.
+	Unit         string  `json:"unit,omitempty"`
 	Goflyte      *Stats  `json:"goflyte,omitempty"`
 	GoflyteWhat  string  `json:"goflyte_measures"`
 	Baseline     *Stats  `json:"baseline,omitempty"`
@@ -179,6 +208,10 @@ func median(sorted []time.Duration) time.Duration {
 // RunOptions configures Run.
 type RunOptions struct {
 	Quick bool
+	// Short measures only the rows marked Short, with a few samples.
+	Short bool
+	// Peers measures the rows that run other tools (Peer) too.
+	Peers bool
 	// Filter selects rows by ID or name; nil selects all.
 	Filter *regexp.Regexp
 	// Progress receives one line per row as it starts; nil discards.
@@ -187,6 +220,9 @@ type RunOptions struct {
 
 // Selected reports whether the filter selects c.
 func (o RunOptions) Selected(c *Comparison) bool {
+	if (o.Short && !c.Short) || (c.Peer && !o.Peers) {
+		return false
+	}
 	return o.Filter == nil || o.Filter.MatchString(c.ID) || o.Filter.MatchString(c.Name)
 }
 
@@ -203,10 +239,10 @@ func Run(ctx context.Context, env *Env, comps []Comparison, opts RunOptions) []R
 		if !opts.Selected(c) {
 			continue
 		}
-		n := c.samples(opts.Quick)
+		n, warmup := c.samplesIn(opts)
 		fmt.Fprintf(progress, "measuring %s (%d samples per side)...\n", c.Name, n)
 		start := time.Now()
-		r := measure(ctx, env, c, n)
+		r := measure(ctx, env, c, n, warmup)
 		switch {
 		case r.Error != "":
 			fmt.Fprintf(progress, "  error: %s\n", r.Error)
@@ -223,8 +259,8 @@ func Run(ctx context.Context, env *Env, comps []Comparison, opts RunOptions) []R
 	return results
 }
 
-func measure(ctx context.Context, env *Env, c *Comparison, n int) Result {
-	r := Result{ID: c.ID, Name: c.Name, Info: c.Info(), GoflyteWhat: c.Goflyte.What}
+func measure(ctx context.Context, env *Env, c *Comparison, n, warmup int) Result {
+	r := Result{ID: c.ID, Name: c.Name, Info: c.Info(), Unit: c.Unit, GoflyteWhat: c.Goflyte.What}
 	if c.hasRatioTarget() {
 		r.Target, r.Op = c.Target, c.Op
 	}
@@ -252,8 +288,8 @@ func measure(ctx context.Context, env *Env, c *Comparison, n int) Result {
 	// The two sides alternate, and which goes first alternates too, so that
 	// drift in the machine's load affects both alike.
 	var gfSamples, baseSamples []time.Duration
-	for i := -c.Warmup; i < n; i++ {
-		k := i + c.Warmup
+	for i := -warmup; i < n; i++ {
+		k := i + warmup
 		for _, isGoflyte := range [2]bool{k%2 == 0, k%2 != 0} {
 			if isGoflyte {
 				d, err := gf(ctx)
@@ -305,8 +341,13 @@ func (m Machine) String() string {
 
 // Report is everything -json prints.
 type Report struct {
-	Machine Machine       `json:"machine"`
-	Quick   bool          `json:"quick"`
+	Machine Machine `json:"machine"`
+	Quick   bool    `json:"quick"`
+	Short   bool    `json:"short,omitempty"`
+	// Load is the system's load average (1, 5, 15 minutes) when the run
+	// ended, where the system reports it: measurements under load are
+	// indicative only.
+	Load    []float64     `json:"load,omitempty"`
 	Results []Result      `json:"results"`
 	Elapsed time.Duration `json:"elapsed_ns"`
 }
@@ -322,10 +363,17 @@ func (rep *Report) WriteJSON(w io.Writer) error {
 // WriteTable writes the report as a table with a legend.
 func (rep *Report) WriteTable(w io.Writer) error {
 	mode := "full"
-	if rep.Quick {
+	switch {
+	case rep.Short:
+		mode = "short"
+	case rep.Quick:
 		mode = "quick"
 	}
-	fmt.Fprintf(w, "goflyte-bench on %s (%s mode)\n\n", rep.Machine, mode)
+	load := ""
+	if len(rep.Load) == 3 {
+		load = fmt.Sprintf(", load average %.2f %.2f %.2f", rep.Load[0], rep.Load[1], rep.Load[2])
+	}
+	fmt.Fprintf(w, "goflyte-bench on %s (%s mode%s)\n\n", rep.Machine, mode, load)
 	rows := [][]string{{"comparison", "goflyte", "baseline", "ratio", "target", "", "n"}}
 	for _, r := range rep.Results {
 		rows = append(rows, []string{rowLabel(r), r.goflyteCell(), r.baselineCell(), r.ratioCell(), r.targetCell(), r.verdictCell(), r.nCell()})
@@ -393,14 +441,47 @@ func (r Result) goflyteCell() string {
 	if r.Goflyte == nil {
 		return "-"
 	}
-	return formatDuration(r.Goflyte.Median)
+	return r.format(r.Goflyte.Median)
 }
 
 func (r Result) baselineCell() string {
 	if r.Baseline == nil {
 		return ""
 	}
-	return formatDuration(r.Baseline.Median)
+	return r.format(r.Baseline.Median)
+}
+
+// format prints a number of the row's unit.
+func (r Result) format(d time.Duration) string {
+	if r.Unit == UnitBytes {
+		return formatBytes(int64(d))
+	}
+	return formatDuration(d)
+}
+
+// formatBytes prints n bytes with about three significant digits, in
+// decimal units: 950 B, 12.3 KB, 4.10 MB, 770 MB, 1.20 GB.
+func formatBytes(n int64) string {
+	f := float64(n)
+	switch {
+	case f < 999.5:
+		return fmt.Sprintf("%d B", n)
+	case f < 999.5e3:
+		return trimTo3(f/1e3) + " KB"
+	case f < 999.5e6:
+		return trimTo3(f/1e6) + " MB"
+	}
+	return trimTo3(f/1e9) + " GB"
+}
+
+func trimTo3(f float64) string {
+	switch {
+	case f < 9.995:
+		return fmt.Sprintf("%.2f", f)
+	case f < 99.95:
+		return fmt.Sprintf("%.1f", f)
+	}
+	return fmt.Sprintf("%.0f", f)
 }
 
 func (r Result) ratioCell() string {
@@ -416,7 +497,7 @@ func (r Result) targetCell() string {
 		parts = append(parts, string(r.Op)+formatRatio(r.Target)+"x")
 	}
 	if r.Limit > 0 {
-		parts = append(parts, "<="+formatDuration(r.Limit))
+		parts = append(parts, "<="+r.format(r.Limit))
 	}
 	return strings.Join(parts, ", ")
 }
@@ -446,7 +527,7 @@ func (r Result) targetsLine() string {
 	if r.Verdict != "" {
 		parts = append(parts, fmt.Sprintf("ratio %.2fx %s%sx: %s", r.Ratio, r.Op, formatRatio(r.Target), verdictWord(r.Verdict)))
 	}
-	parts = append(parts, fmt.Sprintf("goflyte median %s <=%s: %s", formatDuration(r.Goflyte.Median), formatDuration(r.Limit), verdictWord(r.LimitVerdict)))
+	parts = append(parts, fmt.Sprintf("goflyte median %s <=%s: %s", r.format(r.Goflyte.Median), r.format(r.Limit), verdictWord(r.LimitVerdict)))
 	return strings.Join(parts, "; ")
 }
 

@@ -48,6 +48,11 @@ type cliWorkflow struct {
 	dir, config, file, sandbox string
 	cli                        string
 	env                        []string
+	// global are flags before the command ("-v").
+	global []string
+	// lastRSS is the max RSS of the last run's goflyte process, in
+	// bytes (0 where the system does not say).
+	lastRSS int64
 }
 
 func newCLIWorkflow(env *Env, name, workflow string) (*cliWorkflow, error) {
@@ -77,7 +82,7 @@ func newCLIWorkflow(env *Env, name, workflow string) (*cliWorkflow, error) {
 // would (without FLYTE_* variables, but for extraEnv), and returns its
 // wall time and its standard output and error. A failed run is an error.
 func (w *cliWorkflow) run(ctx context.Context, extraEnv []string, args ...string) (time.Duration, string, string, error) {
-	argv := append([]string{"run", w.file, "-q", "--config", w.config}, args...)
+	argv := append(append(w.global[:len(w.global):len(w.global)], "run", w.file, "-q", "--config", w.config), args...)
 	cmd := exec.CommandContext(ctx, w.cli, argv...)
 	cmd.Dir = w.dir
 	cmd.Env = append(w.env[:len(w.env):len(w.env)], extraEnv...)
@@ -86,6 +91,7 @@ func (w *cliWorkflow) run(ctx context.Context, extraEnv []string, args ...string
 	start := time.Now()
 	err := cmd.Run()
 	d := time.Since(start)
+	w.lastRSS = maxRSS(cmd.ProcessState)
 	if err != nil {
 		return 0, "", "", fmt.Errorf("goflyte %s: %v\n%s%s", strings.Join(argv, " "), err, stdout.Bytes(), stderr.Bytes())
 	}

@@ -8,15 +8,27 @@
 //     sequential process spawns from a shell loop;
 //   - a fully cached re-run of a 10,000-task workflow by the CLI vs. the
 //     same workflow's first run, with an empty cache;
-//   - the result cache's read of one entry vs. os.ReadFile of its file.
+//   - the result cache's read of one entry vs. os.ReadFile of its file;
+//   - the goflyte process's peak RSS for a for_each over 100,000 elements,
+//     and per 1,000 tasks; a 1000-task chain with -v (task logs) vs
+//     without; a chain step vs a bare plugin call;
+//   - with -peers (make bench-peers), chains of 100 and 1,000 steps next
+//     to go-task, Dagu and a shell loop.
 //
 // It builds the CLI and the text plugin first, so that no timing includes
 // compilation. Targets are reported, not asserted: the exit status is
-// non-zero only when something failed to run.
+// non-zero only when something failed to run. -short (make bench-short,
+// the end of .ci/run) measures the cheap rows only, with a tenth of
+// their samples. The table's header says the load average: numbers taken
+// under load are indicative only.
+//
+// BENCH.md in this directory says where the time goes (profiles of the
+// cached re-runs and the chain, before and after issue 17) and how to
+// profile.
 //
 // Usage:
 //
-//	go run ./cmd/goflyte-bench [-quick] [-json] [-run REGEXP] [-list] [-cpuprofile FILE]
+//	go run ./cmd/goflyte-bench [-quick|-short] [-peers] [-json] [-run REGEXP] [-list] [-cpuprofile FILE]
 //
 // Each row is a Comparison (rows.go): a measure function for goflyte, one
 // for the baseline, a target ratio and its direction, and optionally an
@@ -33,6 +45,8 @@ import (
 	"regexp"
 	"runtime"
 	"runtime/pprof"
+	"strconv"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -56,6 +70,8 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("goflyte-bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	quick := fs.Bool("quick", false, "fewer repetitions (about 4x faster, noisier)")
+	short := fs.Bool("short", false, "only the cheap rows, a few samples each (under a minute; .ci/run's table)")
+	peers := fs.Bool("peers", false, "also the rows that run go-task and Dagu (make bench-peers installs them into .tools)")
 	asJSON := fs.Bool("json", false, "print the results as JSON on stdout instead of the table")
 	runExpr := fs.String("run", "", "measure only the rows whose id or name matches `REGEXP`")
 	list := fs.Bool("list", false, "list the rows (id and name) and exit")
@@ -74,14 +90,22 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "goflyte-bench: unexpected argument %q\n", fs.Arg(0))
 		return 2
 	}
+	benchShort = *short
 	comps := comparisons()
 	if *list {
 		for _, c := range comps {
-			fmt.Fprintf(stdout, "%-20s %s\n", c.ID, c.Name)
+			var tags []string
+			if c.Short {
+				tags = append(tags, "short")
+			}
+			if c.Peer {
+				tags = append(tags, "peers")
+			}
+			fmt.Fprintf(stdout, "%-24s %-12s %s\n", c.ID, strings.Join(tags, ","), c.Name)
 		}
 		return 0
 	}
-	opts := RunOptions{Quick: *quick, Progress: stderr}
+	opts := RunOptions{Quick: *quick, Short: *short, Peers: *peers, Progress: stderr}
 	if *runExpr != "" {
 		re, err := regexp.Compile(*runExpr)
 		if err != nil {
@@ -97,7 +121,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	if selected == 0 {
-		fmt.Fprintf(stderr, "goflyte-bench: -run %q selects no row (see -list)\n", *runExpr)
+		fmt.Fprintf(stderr, "goflyte-bench: -run %q selects no row (see -list; peer rows need -peers)\n", *runExpr)
 		return 2
 	}
 
@@ -126,7 +150,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	env.Close()
 
-	rep := &Report{Machine: thisMachine(), Quick: *quick, Results: results, Elapsed: time.Since(start)}
+	rep := &Report{Machine: thisMachine(), Quick: *quick, Short: *short, Load: loadAverage(), Results: results, Elapsed: time.Since(start)}
 	if *asJSON {
 		err = rep.WriteJSON(stdout)
 	} else {
@@ -151,4 +175,26 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 func thisMachine() Machine {
 	return Machine{GOOS: runtime.GOOS, GOARCH: runtime.GOARCH, NumCPU: runtime.NumCPU(), GoVersion: runtime.Version()}
+}
+
+// loadAverage reads the load average from /proc/loadavg (Linux); nil
+// where there is none.
+func loadAverage() []float64 {
+	data, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return nil
+	}
+	fields := strings.Fields(string(data))
+	if len(fields) < 3 {
+		return nil
+	}
+	var load []float64
+	for _, f := range fields[:3] {
+		v, err := strconv.ParseFloat(f, 64)
+		if err != nil {
+			return nil
+		}
+		load = append(load, v)
+	}
+	return load
 }

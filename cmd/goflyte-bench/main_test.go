@@ -446,3 +446,66 @@ func TestPlainFanOutCaseHasNoCache(t *testing.T) {
 		t.Errorf("workflow:\n%s", c.workflow)
 	}
 }
+
+func TestFormatBytes(t *testing.T) {
+	for _, tc := range []struct {
+		n    int64
+		want string
+	}{
+		{950, "950 B"},
+		{12340, "12.3 KB"},
+		{4_100_000, "4.10 MB"},
+		{770_000_000, "770 MB"},
+		{1_200_000_000, "1.20 GB"},
+	} {
+		if got := formatBytes(tc.n); got != tc.want {
+			t.Errorf("formatBytes(%d) = %q, want %q", tc.n, got, tc.want)
+		}
+	}
+	r := Result{Unit: UnitBytes, Goflyte: &Stats{Median: 344_000_000}, Limit: rssLimit}
+	if got := r.goflyteCell(); got != "344 MB" {
+		t.Errorf("goflyte cell of a bytes row = %q", got)
+	}
+	if got := r.targetCell(); got != "<=400 MB" {
+		t.Errorf("target cell of a bytes row = %q", got)
+	}
+}
+
+func TestShortAndPeerSelection(t *testing.T) {
+	short := &Comparison{ID: "a", Short: true, N: 30, Warmup: 3}
+	long := &Comparison{ID: "b", N: 5}
+	peer := &Comparison{ID: "c", Peer: true}
+	for _, tc := range []struct {
+		opts             RunOptions
+		short, long, per bool
+	}{
+		{RunOptions{}, true, true, false},
+		{RunOptions{Short: true}, true, false, false},
+		{RunOptions{Peers: true}, true, true, true},
+		{RunOptions{Peers: true, Filter: regexp.MustCompile("^c$")}, false, false, true},
+	} {
+		if got := [3]bool{tc.opts.Selected(short), tc.opts.Selected(long), tc.opts.Selected(peer)}; got != [3]bool{tc.short, tc.long, tc.per} {
+			t.Errorf("%+v selects %v, want %v", tc.opts, got, [3]bool{tc.short, tc.long, tc.per})
+		}
+	}
+	if n, w := short.samplesIn(RunOptions{Short: true}); n != 3 || w != 1 {
+		t.Errorf("short mode samples = %d, %d warm-up; want 3, 1", n, w)
+	}
+	if n, w := long.samplesIn(RunOptions{Short: true}); n != 1 || w != 0 {
+		t.Errorf("short mode samples = %d, %d warm-up; want 1, 0", n, w)
+	}
+}
+
+func TestPeerWorkflows(t *testing.T) {
+	tf := goTaskfile(3)
+	if !strings.Contains(tf, "  t3:\n    deps: [t2]\n    cmds:\n      - echo HELLO\n") || strings.Contains(tf, "deps: [t0]") {
+		t.Errorf("Taskfile:\n%s", tf)
+	}
+	dag := daguChain(3)
+	if !strings.Contains(dag, "  - name: s3\n    command: echo HELLO\n    depends: [s2]\n") || strings.Count(dag, "depends") != 2 {
+		t.Errorf("Dagu DAG:\n%s", dag)
+	}
+	if got := thousands(100000); got != "100,000" {
+		t.Errorf("thousands(100000) = %q", got)
+	}
+}

@@ -39,6 +39,7 @@ func comparisons() []Comparison {
 			},
 			Target: 1.5, Op: AtMost,
 			N: 30, QuickN: 10, Warmup: 3,
+			Short: true,
 		},
 		{
 			ID:   "tls-cold-start",
@@ -61,6 +62,7 @@ func comparisons() []Comparison {
 				Setup: setupEngineColdStart,
 			},
 			N: 20, QuickN: 6, Warmup: 2,
+			Short: true,
 		},
 		{
 			ID:   "warm-task",
@@ -76,6 +78,7 @@ func comparisons() []Comparison {
 			},
 			Target: 2, Op: AtMost,
 			N: 60, QuickN: 15, Warmup: 5,
+			Short: true,
 		},
 		{
 			ID:   "warm-call",
@@ -85,6 +88,7 @@ func comparisons() []Comparison {
 				Setup: setupWarmEngineCall,
 			},
 			N: 2000, QuickN: 400, Warmup: 100,
+			Short: true,
 		},
 		{
 			ID:   "bare-execute",
@@ -94,6 +98,7 @@ func comparisons() []Comparison {
 				Setup: setupBareExecute,
 			},
 			N: 2000, QuickN: 400, Warmup: 100,
+			Short: true,
 		},
 		{
 			ID:   "warm-call-tmpfs",
@@ -123,6 +128,7 @@ func comparisons() []Comparison {
 			Baseline: &Side{What: "sh: " + shellLoop, Setup: setupShellLoop},
 			Target:   1, Op: Below,
 			N: 5, QuickN: 3, Warmup: 1,
+			Short: true,
 		},
 		{
 			ID:   "fanout-1000",
@@ -153,6 +159,7 @@ func comparisons() []Comparison {
 			// run, before any sample) warms the binaries, the plugin and
 			// the file cache for both sides, and a first run costs 5-10 s.
 			N: 3, QuickN: 1,
+			Short: true,
 		},
 		{
 			ID:   "cached-rerun-10k-blocks",
@@ -210,8 +217,9 @@ func comparisons() []Comparison {
 				Setup: setupCacheReadFile,
 			},
 			N: 20000, QuickN: 4000, Warmup: 500,
+			Short: true,
 		},
-	}, slices.Concat(fileComparisons(), lspComparisons(), consoleComparisons(), workerComparisons())...)
+	}, slices.Concat(memComparisons(), fileComparisons(), lspComparisons(), consoleComparisons(), workerComparisons(), peerComparisons())...)
 }
 
 // wantUpper is what text.upper returns for text=hello.

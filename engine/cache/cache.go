@@ -190,7 +190,7 @@ func (c *Cache) GetOutputs(k Key) (json.RawMessage, error) {
 // hit (its modification time, at most every mtimeInterval).
 func (c *Cache) get(k Key, decode func(data []byte) (reason string)) error {
 	path := c.Path(k)
-	data, info, err := readFile(path)
+	data, st, err := readEntry(path)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return ErrMiss
@@ -198,10 +198,12 @@ func (c *Cache) get(k Key, decode func(data []byte) (reason string)) error {
 		return fmt.Errorf("cache: read %s: %w", path, err)
 	}
 	if reason := decode(data); reason != "" {
-		c.removeIfSame(path, info)
+		if st.same(path) {
+			_ = os.Remove(path)
+		}
 		return &CorruptError{Key: k, Path: path, Reason: reason}
 	}
-	if now := c.now(); now.Sub(info.ModTime()) >= mtimeInterval {
+	if now := c.now(); now.Sub(st.mtime) >= mtimeInterval {
 		// Best effort: failing to record a hit loses nothing but an
 		// approximate date, and the entry may be gone already.
 		_ = os.Chtimes(path, now, now)
@@ -235,15 +237,6 @@ func readFile(path string) ([]byte, fs.FileInfo, error) {
 		err = nil
 	}
 	return data[:n], info, err
-}
-
-// removeIfSame removes path if it is still the file described by info, so
-// that removing a corrupt entry does not remove a valid one that a
-// concurrent Put has just renamed into place.
-func (c *Cache) removeIfSame(path string, info fs.FileInfo) {
-	if cur, err := os.Lstat(path); err == nil && os.SameFile(cur, info) {
-		_ = os.Remove(path)
-	}
 }
 
 // Put stores e under k, replacing any entry there (the last writer wins).

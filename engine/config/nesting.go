@@ -113,7 +113,27 @@ type scanMode struct {
 // brackets, where a closing one pops only its own kind, so that
 // unbalanced input can only raise the count.
 func hclNestingOffset(src []byte, limit int) int {
+	return scanHCL(src, limit, nil)
+}
+
+// topBlock is a top-level block (or bracketed top-level value) that
+// scanHCL found: the offsets of its opening and closing braces, and cuts,
+// the offsets just after each newline in its body at depth one, where one
+// body item ends and the next may start (see parseChunked).
+type topBlock struct {
+	open, close int
+	cuts        []int
+}
+
+// scanHCL is hclNestingOffset; with blocks set, it also appends the
+// top-level blocks whose braces close to *blocks, with their cuts.
+func scanHCL(src []byte, limit int, blocks *[]topBlock) int {
 	modes := []scanMode{{kind: modeMain}}
+	special := &mainSpecial
+	if blocks != nil {
+		special = &mainSpecialNL
+	}
+	var cur topBlock
 	var open []byte // '(', '[', '{', '$' (an interpolation or directive)
 	braces := 0
 	var retBraces []int
@@ -168,7 +188,7 @@ func hclNestingOffset(src []byte, limit int) int {
 		m := &modes[len(modes)-1]
 		switch m.kind {
 		case modeMain:
-			for i < n && !mainSpecial[src[i]] {
+			for i < n && !special[src[i]] {
 				i++
 			}
 			if i == n {
@@ -203,12 +223,24 @@ func hclNestingOffset(src []byte, limit int) int {
 				}
 			case '{':
 				braces++
+				if blocks != nil && len(open) == 0 && len(modes) == 1 {
+					cur = topBlock{open: i, close: -1}
+				}
 				if push('{') {
 					return i
 				}
 				i++
 			case '}':
 				closeBrace()
+				if blocks != nil && len(open) == 0 && len(modes) == 1 && cur.close == -1 {
+					cur.close = i
+					*blocks = append(*blocks, cur)
+				}
+				i++
+			case '\n':
+				if len(open) == 1 && open[0] == '{' && len(modes) == 1 {
+					cur.cuts = append(cur.cuts, i+1)
+				}
 				i++
 			case '~':
 				if i+1 < n && src[i+1] == '}' {
@@ -299,12 +331,14 @@ func hclNestingOffset(src []byte, limit int) int {
 
 // The bytes each mode of hclNestingOffset stops at; it skips the others
 // in a tight loop.
-var mainSpecial, quotedSpecial, heredocSpecial [256]bool
+var mainSpecial, mainSpecialNL, quotedSpecial, heredocSpecial [256]bool
 
 func init() {
 	for _, c := range []byte("#/\"<{}~()[]") {
 		mainSpecial[c] = true
+		mainSpecialNL[c] = true
 	}
+	mainSpecialNL['\n'] = true
 	for _, c := range []byte("\"\\$%") {
 		quotedSpecial[c] = true
 	}

@@ -69,6 +69,12 @@ func (p *Parser) ParseHCL(src []byte, filename string) (*hcl.File, hcl.Diagnosti
 		p.refused[filename] = diags
 		return nil, diags
 	}
+	if len(src) >= chunkedMin {
+		if f, ok := parseChunked(src, filename); ok {
+			p.p.AddFile(filename, f)
+			return f, nil
+		}
+	}
 	return p.p.ParseHCL(src, filename)
 }
 

@@ -1,0 +1,190 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+)
+
+// The memory rows (the goflyte process's peak RSS for a large for_each),
+// the verbose-logs row and the chain step against a bare plugin call
+// (issue 17).
+
+// rssTasks is the for_each of the memory rows: 100,000 elements, or
+// shortRSSTasks in -short mode.
+const (
+	rssTasks      = 100000
+	shortRSSTasks = 10000
+	// rssLimit is the spec's bound for rssTasks elements.
+	rssLimit = 400_000_000
+)
+
+// benchShort is set by Main in -short mode, before the rows are made.
+var benchShort bool
+
+func rssSize() int {
+	if benchShort {
+		return shortRSSTasks
+	}
+	return rssTasks
+}
+
+func memComparisons() []Comparison {
+	n := rssSize()
+	rows := []Comparison{
+		{
+			ID:   "rss-per-1k",
+			Name: fmt.Sprintf("engine RSS per 1,000 tasks (for_each over %s)", thousands(n)),
+			Goflyte: Side{
+				What: fmt.Sprintf("peak RSS of the goflyte process (rusage of the child) for `goflyte run` of a for_each over %s items of text.upper (not cached), ", thousands(n)) +
+					"less its peak RSS for the same for_each over 1 item, per 1,000 elements: what each task costs in memory",
+				Setup: setupRSS(n, true),
+			},
+			Unit: UnitBytes,
+			N:    1, QuickN: 1, Short: true,
+		},
+		{
+			ID:   "chain-1000-v",
+			Name: "1000-task chain with -v vs without",
+			Goflyte: Side{
+				What:  "`goflyte -v run chain.hcl -q`: the chain-1000 row's workflow with info logging, so that every task keeps its log file (wall time)",
+				Setup: setupCLIRunGlobal("chain-v", []string{"-v"}, chainWorkflow(1000), "text = HELLO\n", 1),
+			},
+			Baseline: &Side{
+				What:  "the same run without -v (warning level: no task writes a log line)",
+				Setup: setupCLIRun("chain-nov", chainWorkflow(1000), "text = HELLO\n", 1),
+			},
+			Target: 1.1, Op: AtMost,
+			N: 5, QuickN: 3, Warmup: 1, Short: true,
+		},
+		{
+			ID:   "chain-step-vs-execute",
+			Name: "chain step vs bare Client.Execute",
+			Goflyte: Side{
+				What:  "`goflyte run chain.hcl -q` of 1000 text.upper tasks (the chain-1000 row), wall time divided by 1000: a step with the process's start, parse and compile spread over it",
+				Setup: perElement(setupCLIRun("chain-step", chainWorkflow(1000), "text = HELLO\n", 1), 1000),
+			},
+			Baseline: &Side{
+				What:  "plugin.Client.Execute(upper) on a running plugin, no engine (the bare-execute row)",
+				Setup: setupBareExecute,
+			},
+			Target: 2, Op: AtMost,
+			N: 5, QuickN: 3, Warmup: 1,
+		},
+	}
+	if !benchShort {
+		rows = append(rows, Comparison{
+			ID:   "rss-100k",
+			Name: "engine RSS, for_each over 100k",
+			Goflyte: Side{
+				What:  fmt.Sprintf("peak RSS of the goflyte process for the for_each over %s items of the row above (the same run). Spec: %s or less", thousands(rssTasks), formatBytes(rssLimit)),
+				Setup: setupRSS(rssTasks, false),
+			},
+			Unit: UnitBytes, Limit: rssLimit,
+			N: 1, QuickN: 1,
+		})
+	}
+	return rows
+}
+
+// setupCLIRunGlobal is setupCLIRun with global flags before "run".
+func setupCLIRunGlobal(name string, global []string, workflow, want string, wantCount int) func(context.Context, *Env) (Sampler, error) {
+	return func(ctx context.Context, env *Env) (Sampler, error) {
+		w, err := newCLIWorkflow(env, name, workflow)
+		if err != nil {
+			return nil, err
+		}
+		w.global = global
+		return func(ctx context.Context) (time.Duration, error) {
+			d, stdout, _, err := w.run(ctx, nil, "--input", "text=hello")
+			if err != nil {
+				return 0, err
+			}
+			if n := strings.Count(stdout, want); n != wantCount {
+				return 0, fmt.Errorf("goflyte run %s: stdout has %q %d times, want %d:\n%s", w.file, want, n, wantCount, stdout)
+			}
+			return d, nil
+		}, nil
+	}
+}
+
+// rssRuns measures peak RSS once per size and bench run: the rows share
+// the measurement (a run over 100,000 elements takes a minute or more).
+type rssRuns struct {
+	mu   sync.Mutex
+	byN  map[int]int64
+	errs map[int]error
+}
+
+var rssMemo = &rssRuns{byN: map[int]int64{}, errs: map[int]error{}}
+
+// peakRSS runs a plain for_each over n items through the CLI once and
+// returns the goflyte process's peak RSS.
+func (r *rssRuns) peakRSS(ctx context.Context, env *Env, n int) (int64, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if rss, ok := r.byN[n]; ok {
+		return rss, r.errs[n]
+	}
+	rss, err := measureRSS(ctx, env, n)
+	r.byN[n], r.errs[n] = rss, err
+	return rss, err
+}
+
+func measureRSS(ctx context.Context, env *Env, n int) (int64, error) {
+	c := plainFanOutCase()
+	items := make([]string, n)
+	for i := range items {
+		items[i] = fmt.Sprintf("w%d", i+1)
+	}
+	c.inputs, _ = json.Marshal(map[string][]string{"items": items})
+	w, err := newCLIWorkflow(env, fmt.Sprintf("rss%d-", n), c.workflow)
+	if err != nil {
+		return 0, err
+	}
+	args, err := c.args(w)
+	if err != nil {
+		return 0, err
+	}
+	_, _, stderr, err := w.run(ctx, nil, args...)
+	if err != nil {
+		return 0, err
+	}
+	if err := checkSummary(stderr, 1, 0); err != nil {
+		return 0, err
+	}
+	if w.lastRSS == 0 {
+		return 0, Skip("this system does not report a child's peak RSS")
+	}
+	return w.lastRSS, nil
+}
+
+// setupRSS samples the peak RSS of a for_each over n items: per 1,000
+// elements above a 1-element run's when perK, else in all.
+func setupRSS(n int, perK bool) func(context.Context, *Env) (Sampler, error) {
+	return func(ctx context.Context, env *Env) (Sampler, error) {
+		return func(ctx context.Context) (time.Duration, error) {
+			rss, err := rssMemo.peakRSS(ctx, env, n)
+			if err != nil || !perK {
+				return time.Duration(rss), err
+			}
+			base, err := rssMemo.peakRSS(ctx, env, 1)
+			if err != nil {
+				return 0, err
+			}
+			return time.Duration((rss - base) * 1000 / int64(n)), nil
+		}, nil
+	}
+}
+
+// thousands prints n with thousands separators: 100,000.
+func thousands(n int) string {
+	s := fmt.Sprint(n)
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
+}
