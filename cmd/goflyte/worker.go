@@ -52,21 +52,17 @@ worker exits 0. A second signal cancels the running tasks at once.
 
 Exit codes: 0 stopped by SIGTERM or Ctrl-C; 1 the server could not be
 reached or polling failed; 2 bad flags or configuration (no platform.url,
-an unknown plugin, no plugins).
+an unknown plugin, no plugins) or a token the platform refuses.
 
 Flags:
-  --plugin NAME      serve only this plugin (repeatable; default: every
-                     plugin in sdk.plugin_dirs)
-  --concurrency N    task slots, shared by the plugins' queues (default 4)
-  --grace D          how long running tasks may take to finish after SIGTERM
-                     or Ctrl-C (default 30s)
-  --identity NAME    the worker's name in Temporal and in task results
-                     (default <pid>@<hostname>)
-  --workflows=false  do not run the runs' workflows, only plugin tasks
-
-Exit codes: 0 stopped by SIGTERM or Ctrl-C; 1 the server could not be
-reached or polling failed; 2 bad flags or configuration (no platform.url,
-an unknown plugin, no plugins) or a token the platform refuses.`,
+  --plugin NAME       serve only this plugin (repeatable; default: every
+                      plugin in sdk.plugin_dirs)
+  --concurrency N     task slots, shared by the plugins' queues (default 4)
+  --grace D           how long running tasks may take to finish after
+                      SIGTERM or Ctrl-C (default 30s)
+  --identity NAME     the worker's name in Temporal and in task results
+                      (default <pid>@<hostname>)
+  --workflows=false   do not run the runs' workflows, only plugin tasks`,
 		run: runWorker,
 	}
 }
