@@ -331,6 +331,7 @@ func (x *integration) bucketObjects(t *testing.T) map[string]string {
 // failure path, secrets, a worker killed mid-task, a worker drained and
 // restarted mid-run.
 func TestIntegrationRemote(t *testing.T) {
+	t.Parallel() // waits on Temporal's timers and heartbeats more than it computes
 	x := newIntegration(t)
 
 	// Readiness: no worker polls yet, so nothing is submitted and the
@@ -627,6 +628,7 @@ func lastLine(s string) string {
 // `run --remote` or `goflyte worker` with a token the server refuses
 // exits 2 with nothing started.
 func TestIntegrationWorkerCredentials(t *testing.T) {
+	t.Parallel() // waits on Temporal's timers and heartbeats more than it computes
 	w := newAuthWorld(t)
 	creds := func(audience string) string {
 		return fmt.Sprintf(`

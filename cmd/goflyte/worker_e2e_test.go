@@ -302,6 +302,7 @@ func (env *workerEnv) history(run client.WorkflowRun) (string, []int32) {
 }
 
 func TestWorkerE2E(t *testing.T) {
+	t.Parallel() // waits on Temporal's timers and heartbeats more than it computes
 	if testing.Short() {
 		t.Skip("end-to-end test: builds and runs real binaries")
 	}
