@@ -26,6 +26,7 @@ import (
 
 	"github.com/goflyte/goflyte/auth"
 	"github.com/goflyte/goflyte/auth/oidctest"
+	"github.com/goflyte/goflyte/remote"
 	"github.com/goflyte/goflyte/remote/remotetest"
 )
 
@@ -45,6 +46,10 @@ const (
 type authWorld struct {
 	op  *oidctest.Server
 	srv *remotetest.Server
+	// remote, once withWorker has run, is a bucket and a goflyte worker
+	// serving srv's task queue; every env can then run upperWorkflow
+	// with run --remote.
+	remote *integration
 
 	mu      sync.Mutex
 	outputs []string // every stdout and stderr, checked for secrets at the end
@@ -87,6 +92,18 @@ func (w *authWorld) secret(s string) {
 	w.mu.Lock()
 	w.secrets = append(w.secrets, s)
 	w.mu.Unlock()
+}
+
+// withWorker starts a bucket and one real `goflyte worker` with client
+// credentials (TestIntegrationWorkerCredentials' setup) that serves the
+// text plugin on w's authorizing server, for the envs made from then on.
+func (w *authWorld) withWorker(t *testing.T) {
+	t.Helper()
+	x := newAuthIntegration(t, w)
+	wk := x.startWorker("worker-auth", x.partial, true)
+	// Runs before the worker is stopped and before newAuthWorld's check.
+	t.Cleanup(func() { w.keep(wk.log.String()) })
+	w.remote = x
 }
 
 // token gets a token from the provider as a worker would (client
@@ -136,6 +153,32 @@ credentials {
 		"DBUS_SESSION_BUS_ADDRESS=unix:path=" + filepath.Join(dir, "no-bus"),
 		"DISPLAY=", "WAYLAND_DISPLAY=", // no browser is opened: the URL is printed
 	}
+	if r := w.remote; r != nil {
+		x.writeFile("wf/upper.hcl", upperWorkflow)
+		hcl, err := readFile(filepath.Join(x.dir, "flyte.hcl"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		x.writeFile("flyte.hcl", hcl+fmt.Sprintf(`
+sdk {
+  plugin_dirs       = [%q]
+  workflow_packages = [%q]
+  local_sandbox     = %q
+}
+local {
+  raw_output_data_prefix = "s3://runs/goflyte"
+}
+platform {
+  task_queue = %q
+}
+aws {
+  endpoint          = %q
+  access_key_id     = %q
+  secret_access_key = %q
+}
+`, e2ePlugins, filepath.Join(x.dir, "wf"), x.sandbox, integrationQueue, r.bucket.Endpoint, r.bucket.AccessKey, r.bucket.SecretKey))
+		env = append(env, "AWS_REGION="+r.bucket.Region)
+	}
 	return &authEnv{w: w, x: x, env: append(env, extra...)}
 }
 
@@ -144,6 +187,58 @@ func (a *authEnv) run(args ...string) result {
 	r := a.x.runEnv(a.env, args...)
 	a.w.keep(r.stdout, r.stderr)
 	return r
+}
+
+// upperWorkflow is the tiny workflow that each mode runs remotely.
+const upperWorkflow = `
+workflow "upper" {
+  input "text" { type = string }
+  task "upper" {
+    uses   = "text.upper"
+    inputs = { text = input.text }
+  }
+  output "text" { value = task.upper.text }
+}
+`
+
+// ranRemote runs upperWorkflow with run --remote (the world's worker runs
+// it) and wants it to succeed with its output, its data in the bucket.
+func (a *authEnv) ranRemote() {
+	t := a.x.t
+	t.Helper()
+	text := "run by " + t.Name()
+	r := a.run("run", "--remote", "upper", "--input", "text="+text, "--json")
+	var out runJSON
+	if err := json.Unmarshal([]byte(r.stdout), &out); err != nil || r.code != 0 || out.Status != "succeeded" || out.Outputs["text"] != strings.ToUpper(text) {
+		t.Fatalf("run --remote: want success with text %q (%v)\n%s", strings.ToUpper(text), err, r)
+	}
+	if !strings.HasPrefix(out.RunDir, "s3://runs/goflyte/") {
+		t.Errorf("run_dir %q is not in the bucket", out.RunDir)
+	}
+}
+
+// refusedRemote runs upperWorkflow with run --remote and wants exit 2, a
+// message that says to check the credentials, and nothing submitted: the
+// server lists as many runs after as before (it lists each mode's run).
+func (a *authEnv) refusedRemote() {
+	t := a.x.t
+	t.Helper()
+	c := a.w.remote.w.c
+	before, err := remote.List(t.Context(), c, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := a.run("run", "--remote", "upper", "--input", "text=refused")
+	if r.code != 2 || !strings.Contains(r.stderr, "check credentials") {
+		t.Errorf("run --remote: want exit 2 and the credentials to check\n%s", r)
+	}
+	after, err := remote.List(t.Context(), c, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(after) != len(before) {
+		t.Errorf("run --remote was refused but submitted a run: %d runs before, %d after", len(before), len(after))
+	}
 }
 
 // doctorJSON is what the tests read of goflyte doctor --json.
@@ -277,12 +372,15 @@ var (
 
 // TestE2EPlatformCredentials: every auth mode gets a token that the
 // authorizing Temporal server accepts, through the real goflyte binary
-// (goflyte doctor's namespace check is an authorized call made as every
-// remote command makes it); the tokens it refuses, and no token where one
-// is required, are exit 2 with a message naming the settings. No secret
-// and no token is ever printed.
+// (goflyte doctor's namespace check), and with it `run --remote` of a
+// tiny workflow succeeds on a real worker (client credentials) with its
+// data in a real bucket; the tokens it refuses, and no token where one is
+// required, are exit 2 with a message naming the settings, and run
+// --remote exits 2 with nothing submitted. No secret and no token is ever
+// printed.
 func TestE2EPlatformCredentials(t *testing.T) {
 	w := newAuthWorld(t)
+	w.withWorker(t)
 	base := fmt.Sprintf("  issuer = %q\n", w.op.Issuer)
 	cc := base + fmt.Sprintf("  client_id = %q\n  audience = %q\n", e2eClient, e2eAudience)
 	// client_secret in flyte.hcl does not choose the mode (as in
@@ -301,6 +399,7 @@ func TestE2EPlatformCredentials(t *testing.T) {
 		// The next process uses the cached token, or a new one once it
 		// is about to expire: accepted either way.
 		a.accepted("ClientSecret")
+		a.ranRemote()
 		r := a.run("doctor")
 		if r.code != 0 || !regexp.MustCompile(`accepted\s+yes: the platform authorized a call on namespace default`).MatchString(r.stdout) {
 			t.Errorf("doctor (text): want the token accepted\n%s", r)
@@ -313,10 +412,12 @@ func TestE2EPlatformCredentials(t *testing.T) {
 		}
 		a := w.env(t, cc+fmt.Sprintf("  client_secret_location = %q\n", file))
 		a.accepted("ClientSecret")
+		a.ranRemote()
 	})
 	t.Run("client_secret_env_var", func(t *testing.T) {
 		a := w.env(t, cc+"  client_secret_env_var = \"E2E_OIDC_SECRET\"\n", "E2E_OIDC_SECRET="+e2eSecret)
 		a.accepted("ClientSecret")
+		a.ranRemote()
 	})
 	t.Run("DeviceFlow", func(t *testing.T) {
 		a := w.env(t, public+"  auth_mode = \"DeviceFlow\"\n")
@@ -334,6 +435,7 @@ func TestE2EPlatformCredentials(t *testing.T) {
 			t.Fatalf("login\n%s", r)
 		}
 		a.accepted("DeviceFlow")
+		a.ranRemote()
 	})
 	t.Run("Pkce via HTTP", func(t *testing.T) {
 		a := w.env(t, public+"  auth_mode = \"Pkce\"\n")
@@ -361,6 +463,7 @@ func TestE2EPlatformCredentials(t *testing.T) {
 		if d2 := a.accepted("Pkce"); !d2.ExpiresAt.After(*d.ExpiresAt) {
 			t.Errorf("no new token after expiry: %v then %v", d.ExpiresAt, d2.ExpiresAt)
 		}
+		a.ranRemote()
 	})
 	t.Run("Pkce in Chromium", func(t *testing.T) {
 		browser := findBrowser()
@@ -399,16 +502,18 @@ func TestE2EPlatformCredentials(t *testing.T) {
 			t.Fatalf("login\n%s", r)
 		}
 		a.accepted("Pkce")
+		a.ranRemote()
 	})
 	t.Run("ExternalCommand", func(t *testing.T) {
+		// The command prints the token in file, which the test keeps
+		// fresh (tokens live 5 s, a run may outlive one).
 		file := filepath.Join(t.TempDir(), "token")
-		if err := os.WriteFile(file, []byte(w.token(t, e2eAudience)+"\n"), 0o600); err != nil {
-			t.Fatal(err)
-		}
+		w.keepFresh(t, file)
 		a := w.env(t, fmt.Sprintf("  command = [\"cat\", %q]\n", file))
 		if d := a.accepted("ExternalCommand"); d.TokenCached {
 			t.Errorf("a command's token was cached: %+v", d)
 		}
+		a.ranRemote()
 	})
 	t.Run("proxy_command through an identity-aware proxy", func(t *testing.T) {
 		proxyToken := "proxy-TOKEN-" + fmt.Sprint(time.Now().UnixNano())
@@ -421,17 +526,24 @@ func TestE2EPlatformCredentials(t *testing.T) {
 		creds := ccSecret + fmt.Sprintf("  proxy_command = [\"cat\", %q]\n", file)
 		a := w.env(t, creds, "FLYTE_PLATFORM_URL="+iap.addr)
 		a.accepted("ClientSecret")
-		if iap.passed.Load() == 0 {
+		passed := iap.passed.Load()
+		if passed == 0 {
 			t.Error("no call went through the proxy")
+		}
+		a.ranRemote()
+		if iap.passed.Load() == passed {
+			t.Error("run --remote made no call through the proxy")
 		}
 		// Without proxy_command the proxy refuses every call.
 		b := w.env(t, ccSecret, "FLYTE_PLATFORM_URL="+iap.addr)
 		b.refused("credentials")
+		b.refusedRemote()
 		// A proxy token the proxy refuses: the message names proxy_command.
 		if err := os.WriteFile(file, []byte("proxy-TOKEN-wrong\n"), 0o600); err != nil {
 			t.Fatal(err)
 		}
 		a.refused("credentials.proxy_command")
+		a.refusedRemote()
 		if iap.refused.Load() < 2 {
 			t.Errorf("the proxy refused %d calls", iap.refused.Load())
 		}
@@ -440,6 +552,7 @@ func TestE2EPlatformCredentials(t *testing.T) {
 	t.Run("no credentials", func(t *testing.T) {
 		a := w.env(t, "")
 		a.refused("none is configured", "credentials.issuer", "credentials.client_id")
+		a.refusedRemote()
 	})
 	t.Run("wrong audience", func(t *testing.T) {
 		a := w.env(t, strings.Replace(ccSecret, fmt.Sprintf("audience = %q", e2eAudience), `audience = "not-temporal"`, 1))
@@ -448,6 +561,7 @@ func TestE2EPlatformCredentials(t *testing.T) {
 		if r.code != 2 || !regexp.MustCompile(`accepted\s+no`).MatchString(r.stdout) || !strings.Contains(r.stderr, "credentials.audience") {
 			t.Errorf("doctor (text): want exit 2, the token not accepted and the settings\n%s", r)
 		}
+		a.refusedRemote()
 	})
 	t.Run("tampered", func(t *testing.T) {
 		parts := strings.Split(w.token(t, e2eAudience), ".")
@@ -461,6 +575,7 @@ func TestE2EPlatformCredentials(t *testing.T) {
 		}
 		a := w.env(t, fmt.Sprintf("  command = [\"cat\", %q]\n", file))
 		a.refused("cannot verify", `"system:admin"`, "credentials.issuer")
+		a.refusedRemote()
 	})
 	t.Run("expired", func(t *testing.T) {
 		claims := jwtClaims(t, expiring)
@@ -471,6 +586,7 @@ func TestE2EPlatformCredentials(t *testing.T) {
 		}
 		a := w.env(t, fmt.Sprintf("  command = [\"cat\", %q]\n", file))
 		a.refused("it expired at", "credentials.issuer")
+		a.refusedRemote()
 	})
 	t.Run("a missing setting", func(t *testing.T) {
 		a := w.env(t, cc+"  auth_mode = \"ClientSecret\"\n")
@@ -478,6 +594,54 @@ func TestE2EPlatformCredentials(t *testing.T) {
 		if r.code != 2 || d.TokenAccepted == nil || *d.TokenAccepted || !strings.Contains(r.stderr, "client_secret_location") {
 			t.Errorf("doctor with no client secret: want exit 2 naming the settings\n%s", r)
 		}
+		a.refusedRemote()
+	})
+}
+
+// keepFresh writes a new token of w's provider to file now and every
+// second until t ends, each written atomically (the command mode's
+// command may read it at any time).
+func (w *authWorld) keepFresh(t *testing.T, file string) {
+	t.Helper()
+	write := func(ctx context.Context) error {
+		src, err := auth.New(auth.Options{Settings: auth.Settings{Mode: auth.ModeClientCredentials,
+			Issuer: w.op.Issuer, ClientID: e2eClient, ClientSecret: e2eSecret, Audience: e2eAudience}})
+		if err != nil {
+			return err
+		}
+		tok, err := src.Token(ctx)
+		if err != nil {
+			return err
+		}
+		w.secret(tok)
+		if err := os.WriteFile(file+".new", []byte(tok+"\n"), 0o600); err != nil {
+			return err
+		}
+		return os.Rename(file+".new", file)
+	}
+	if err := write(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		tick := time.NewTicker(time.Second)
+		defer tick.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+				if err := write(ctx); err != nil && ctx.Err() == nil {
+					t.Errorf("a fresh token for the command: %v", err)
+				}
+			}
+		}
+	}()
+	t.Cleanup(func() {
+		cancel()
+		<-done
 	})
 }
 

@@ -621,17 +621,12 @@ func lastLine(s string) string {
 	return lines[len(lines)-1]
 }
 
-// TestIntegrationWorkerCredentials (issue 14 with issue 13): a worker
-// with client credentials and tokens that live 5 s keeps serving across
-// several lifetimes against a Temporal server that checks every call's
-// token (a task that heartbeats through them, then another run), and
-// `run --remote` or `goflyte worker` with a token the server refuses
-// exits 2 with nothing started.
-func TestIntegrationWorkerCredentials(t *testing.T) {
-	t.Parallel() // waits on Temporal's timers and heartbeats more than it computes
-	w := newAuthWorld(t)
-	creds := func(audience string) string {
-		return fmt.Sprintf(`
+// clientCredentials is the part of a flyte.hcl with client credentials
+// from w's provider for audience, as a worker or CI has them: the secret
+// from $E2E_OIDC_SECRET, tokens cached in an encrypted file under @DIR@
+// (newIntegrationOn replaces @DIR@ with each process's directory).
+func (w *authWorld) clientCredentials(audience string) string {
+	return fmt.Sprintf(`
 secrets {
   keychain_service = "goflyte-e2e-auth"
   fallback         = "file"
@@ -645,8 +640,14 @@ credentials {
   auth_mode             = "ClientSecret"
 }
 `, w.op.Issuer, e2eClient, audience)
-	}
-	// The test's own client, with a token source of its own.
+}
+
+// newAuthIntegration is newIntegrationOn w's authorizing Temporal server:
+// the CLI and the workers it starts use client credentials
+// (w.clientCredentials), and x.w.c is a client of the test's own with a
+// token source of its own.
+func newAuthIntegration(t *testing.T, w *authWorld) *integration {
+	t.Helper()
 	src, err := auth.New(auth.Options{Settings: auth.Settings{Mode: auth.ModeClientCredentials,
 		Issuer: w.op.Issuer, ClientID: e2eClient, ClientSecret: e2eSecret, Audience: e2eAudience}})
 	if err != nil {
@@ -657,9 +658,23 @@ credentials {
 		t.Fatal(err)
 	}
 	t.Cleanup(c.Close)
-	x := newIntegrationOn(t, w.srv, c, creds(e2eAudience))
+	x := newIntegrationOn(t, w.srv, c, w.clientCredentials(e2eAudience))
 	x.e2e.env = append(x.e2e.env, "E2E_OIDC_SECRET="+e2eSecret, "GOFLYTE_KEYRING_PASSPHRASE=e2e passphrase",
 		"DBUS_SESSION_BUS_ADDRESS=unix:path="+filepath.Join(x.dir, "no-bus"), "DISPLAY=", "WAYLAND_DISPLAY=")
+	return x
+}
+
+// TestIntegrationWorkerCredentials (issue 14 with issue 13): a worker
+// with client credentials and tokens that live 5 s keeps serving across
+// several lifetimes against a Temporal server that checks every call's
+// token (a task that heartbeats through them, then another run), and
+// `run --remote` or `goflyte worker` with a token the server refuses
+// exits 2 with nothing started.
+func TestIntegrationWorkerCredentials(t *testing.T) {
+	t.Parallel() // waits on Temporal's timers and heartbeats more than it computes
+	w := newAuthWorld(t)
+	x := newAuthIntegration(t, w)
+	c := x.w.c
 	wk := x.startWorker("worker-creds", x.partial, true)
 
 	// A task of 12 s: its heartbeats and its completion cross two token
@@ -703,7 +718,7 @@ credentials {
 	if len(after) != len(before) {
 		t.Errorf("a run was started with a refused token: %d runs before, %d after", len(before), len(after))
 	}
-	x.conf = creds("someone-else")
+	x.conf = w.clientCredentials("someone-else")
 	bad := x.startWorker("worker-refused", x.partial, false)
 	select {
 	case <-bad.done:
