@@ -18,6 +18,7 @@ package remotetest
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -78,7 +79,7 @@ func Start(t testing.TB, o Options) *Server {
 		}
 		t.Skip(msg)
 	}
-	args := []string{"--port", "0", "--db-dir", t.TempDir(), "--exit-on-stdin-close"}
+	args := []string{"--port", "0", "--exit-on-stdin-close"}
 	for _, ns := range o.Namespaces {
 		args = append(args, "--namespace", ns)
 	}
@@ -97,7 +98,18 @@ func Start(t testing.TB, o Options) *Server {
 	for k, v := range o.Dynamic {
 		args = append(args, "--dynamic", k+"="+v)
 	}
-	s, err := start(t, bin, args)
+	// The server picks its free ports before it binds them, so a server
+	// starting at the same time (tests run in parallel) can take one
+	// first: that start is tried again, with a fresh database.
+	var s *Server
+	var err error
+	for try := 1; ; try++ {
+		s, err = start(t, bin, append([]string{"--db-dir", t.TempDir()}, args...))
+		var lost portLost
+		if err == nil || !errors.As(err, &lost) || try == 3 {
+			break
+		}
+	}
 	if err != nil {
 		t.Fatalf("start %s: %v", Binary, err)
 	}
@@ -159,9 +171,18 @@ func start(t testing.TB, bin string, args []string) (*Server, error) {
 				return nil, fmt.Errorf("%s is older than testservers/temporal (%s): rebuild it with `make .tools/%s` (seconds from the build cache)", bin, line, Binary)
 			}
 		}
+		if o := out.String(); strings.Contains(o, "address already in use") || strings.Contains(o, "Failed to start gRPC listener") {
+			return nil, portLost{fmt.Errorf("exited before it was ready, a port taken (%v): %s", err, out.Tail(4000))}
+		}
 		return nil, fmt.Errorf("exited before it was ready (%v): %s", err, out.Tail(4000))
 	case <-time.After(60 * time.Second):
 		stop()
 		return nil, fmt.Errorf("not ready after 60s: %s", out.Tail(4000))
 	}
 }
+
+// portLost is a start that failed because another process took one of
+// the ports the server had picked.
+type portLost struct{ error }
+
+func (e portLost) Unwrap() error { return e.error }
