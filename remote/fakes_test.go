@@ -290,7 +290,7 @@ func (f *fakeTasks) activity(ctx context.Context, id string, in remote.TaskInput
 		return nil, err
 	}
 	out := &remote.TaskOutput{Worker: "fake", WorkDir: fmt.Sprintf("/work/%s/%d", in.Node, in.Attempt), Start: start,
-		Checkpoint: fmt.Sprintf("mem://cp/%s/%d", in.Node, in.Attempt), Logs: "mem://logs/" + in.Node + ".log"}
+		Checkpoint: fmt.Sprintf("mem://cp/%s/%d", in.Node, in.Attempt), Logs: fmt.Sprintf("mem://logs/%s.%d.log", in.Node, in.Attempt)}
 	n := 0
 	c := call{Node: in.Node, Attempt: in.Attempt, In: inputs, Run: func(task string, inputs map[string]any) (map[string]any, error) {
 		n++
@@ -311,7 +311,7 @@ func (f *fakeTasks) activity(ctx context.Context, id string, in remote.TaskInput
 	case errors.As(err, &te):
 		return nil, temporal.NewNonRetryableApplicationError(te.Error(), remote.ErrTaskFailed, nil, remote.TaskFailure{
 			Message: te.Error(), Retryable: te.Retryable, Kind: "task", Worker: "fake", WorkDir: out.WorkDir,
-			Checkpoint: out.Checkpoint, Start: out.Start, End: out.End})
+			Checkpoint: out.Checkpoint, Logs: out.Logs, Start: out.Start, End: out.End})
 	case err != nil:
 		return nil, err
 	}

@@ -845,6 +845,9 @@ func (cr *callRun) activityDone(out *TaskOutput) {
 	cr.cache = out.Cache
 	if t := cr.rec; t != nil {
 		t.Cache, t.CacheKey, t.WorkDir, t.Deck, t.LogFile = out.Cache, out.CacheKey, out.WorkDir, out.Deck, out.Logs
+		if out.Logs != "" {
+			t.LogURIs = append(t.LogURIs, out.Logs) // every attempt's, for runs logs --remote
+		}
 		t.Children = append(t.Children, out.Children...)
 		if out.Cache != sandbox.CacheHit && !out.Start.IsZero() {
 			t.AttemptTimes = append(t.AttemptTimes, sandbox.AttemptTime{Start: out.Start, End: out.End})
@@ -940,6 +943,9 @@ func (cr *callRun) activityFailed(err error) {
 		if t := cr.rec; t != nil {
 			if f.WorkDir != "" {
 				t.WorkDir = f.WorkDir
+			}
+			if f.Logs != "" {
+				t.LogURIs = append(t.LogURIs, f.Logs)
 			}
 			if !f.Start.IsZero() {
 				t.AttemptTimes = append(t.AttemptTimes, sandbox.AttemptTime{Start: f.Start, End: f.End})

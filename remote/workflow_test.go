@@ -276,7 +276,7 @@ func TestRunWorkflowLikeLocal(t *testing.T) {
 					string(c.Inputs) != `{"text":"to be or not to be"}` || len(c.Digests["text"]) != 64 || c.Mode.String() != "LOCAL_WORKFLOW_EXECUTION" {
 					t.Errorf("task input: %+v", c)
 				}
-				if tr := task(t, rec, "count"); tr.WorkDir != "/work/count/1" || len(tr.AttemptTimes) != 1 || tr.InputsDigest == "" || tr.LogFile != "mem://logs/count.log" {
+				if tr := task(t, rec, "count"); tr.WorkDir != "/work/count/1" || len(tr.AttemptTimes) != 1 || tr.InputsDigest == "" || tr.LogFile != "mem://logs/count.1.log" {
 					t.Errorf("count record: %+v", tr)
 				}
 			}},
@@ -367,6 +367,9 @@ func TestRunWorkflowLikeLocal(t *testing.T) {
 				}
 				if task(t, rec, "on_failure").Status != "skipped" {
 					t.Errorf("on_failure ran")
+				}
+				if want := []string{"mem://logs/shout.1.log", "mem://logs/shout.2.log", "mem://logs/shout.3.log"}; !slices.Equal(tr.LogURIs, want) {
+					t.Errorf("log URIs: %v, want every attempt's %v", tr.LogURIs, want)
 				}
 			}},
 		{name: "retries exhausted and on_failure", main: examples + "resilient.hcl", workflow: "resilient", inputs: map[string]any{"text": "always"},
