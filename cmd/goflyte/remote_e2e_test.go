@@ -136,7 +136,8 @@ func wordcountFile() string { return filepath.Join(repoRoot, "examples", "workfl
 // local bucket and plugins no worker serves each exit 2 with nothing
 // submitted.
 func TestE2ERemoteRefusesBeforeSubmitting(t *testing.T) {
-	t.Parallel() // waits on Temporal's timers and heartbeats more than it computes
+	// It waits on Temporal's timers and heartbeats more than it computes.
+	t.Parallel()
 	x := newRemoteE2E(t, "", "math") // text has no worker
 	wf := wordcountFile()
 
@@ -181,7 +182,8 @@ var submittedRE = regexp.MustCompile(`Submitted (local:local:(r\d{8}-\d{6}-[0-9a
 // line and console link, progress lines, outputs, --json, a failed run's
 // exit code, the options' meaning and the logs from the data store.
 func TestE2ERemoteRun(t *testing.T) {
-	t.Parallel() // waits on Temporal's timers and heartbeats more than it computes
+	// It waits on Temporal's timers and heartbeats more than it computes.
+	t.Parallel()
 	x := newRemoteE2E(t, "s3://runs/goflyte", "text")
 	wf := wordcountFile()
 
@@ -353,7 +355,8 @@ func TestE2ERemoteRun(t *testing.T) {
 // exits 0; Ctrl-C on the real process detaches and the run goes on;
 // runs show --watch follows it and runs cancel --remote stops it.
 func TestE2ERemoteDetach(t *testing.T) {
-	t.Parallel() // waits on Temporal's timers and heartbeats more than it computes
+	// It waits on Temporal's timers and heartbeats more than it computes.
+	t.Parallel()
 	x := newRemoteE2E(t, "s3://runs/goflyte", "text")
 	wf := wordcountFile()
 
@@ -429,7 +432,8 @@ func TestE2ERemoteDetach(t *testing.T) {
 // TestE2ERemoteFiles: a local file input goes to the bucket before the
 // run is submitted; --download fetches the file and dir outputs.
 func TestE2ERemoteFiles(t *testing.T) {
-	t.Parallel() // waits on Temporal's timers and heartbeats more than it computes
+	// It waits on Temporal's timers and heartbeats more than it computes.
+	t.Parallel()
 	x := newRemoteE2E(t, "s3://runs/goflyte", "text")
 	ctx := context.Background()
 	for key, body := range map[string]string{"fixed/upper.txt": "ONE\nTWO\n", "fixed/lines/0.txt": "ONE", "fixed/lines/1.txt": "TWO"} {

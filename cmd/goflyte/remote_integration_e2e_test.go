@@ -23,7 +23,6 @@ import (
 
 	"github.com/goflyte/goflyte/auth"
 	"github.com/goflyte/goflyte/engine/datastore/s3test"
-	"github.com/goflyte/goflyte/internal/testserver"
 	"github.com/goflyte/goflyte/remote"
 	"github.com/goflyte/goflyte/remote/remotetest"
 )
@@ -179,28 +178,7 @@ func (x *integration) startWorker(name, pluginDir string, wait bool) *workerProc
 	if err := os.WriteFile(filepath.Join(dir, "flyte.hcl"), []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(e2eBin, "worker", "--identity", name, "--concurrency", "2", "-vv")
-	cmd.Dir = dir
-	cmd.Env = append([]string{}, x.e2e.env...) // the CLI's: the same secrets
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	w := &workerProc{name: name, cmd: cmd, log: &testserver.Buffer{}, done: make(chan struct{})}
-	cmd.Stdout, cmd.Stderr = w.log, w.log
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() {
-		w.err = cmd.Wait()
-		close(w.done)
-	}()
-	t.Cleanup(func() {
-		if !w.exited() {
-			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-			<-w.done
-		}
-		if t.Failed() {
-			t.Logf("worker %s log:\n%s", name, w.log.String())
-		}
-	})
+	w := startWorkerProc(t, name, dir, append([]string{}, x.e2e.env...)) // the CLI's: the same secrets
 	if wait {
 		w.waitLog(t, "worker started", 60*time.Second)
 	}
@@ -331,7 +309,8 @@ func (x *integration) bucketObjects(t *testing.T) map[string]string {
 // failure path, secrets, a worker killed mid-task, a worker drained and
 // restarted mid-run.
 func TestIntegrationRemote(t *testing.T) {
-	t.Parallel() // waits on Temporal's timers and heartbeats more than it computes
+	// It waits on Temporal's timers and heartbeats more than it computes.
+	t.Parallel()
 	x := newIntegration(t)
 
 	// Readiness: no worker polls yet, so nothing is submitted and the
@@ -671,7 +650,8 @@ func newAuthIntegration(t *testing.T, w *authWorld) *integration {
 // `run --remote` or `goflyte worker` with a token the server refuses
 // exits 2 with nothing started.
 func TestIntegrationWorkerCredentials(t *testing.T) {
-	t.Parallel() // waits on Temporal's timers and heartbeats more than it computes
+	// It waits on Temporal's timers and heartbeats more than it computes.
+	t.Parallel()
 	w := newAuthWorld(t)
 	x := newAuthIntegration(t, w)
 	c := x.w.c

@@ -224,15 +224,28 @@ aws {
 	if err := os.WriteFile(filepath.Join(dir, "flyte.hcl"), []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	var envv []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "FLYTE_") {
+			envv = append(envv, kv)
+		}
+	}
+	envv = append(envv, "FLYTE_SECRETS_PROBE_TOKEN="+env.secret, "FLYTE_SECRETS_SIGNING_KEY="+env.secret, "AWS_REGION="+env.s3.Region)
+	w := startWorkerProc(t, name, dir, envv, extra...)
+	w.waitLog(t, "worker started", 60*time.Second)
+	return w
+}
+
+// startWorkerProc starts `goflyte worker --identity name` in dir (which
+// holds its flyte.hcl) with env and extra flags, in a process group of
+// its own that t's cleanup kills if it is still running (and whose log
+// it shows if t failed).
+func startWorkerProc(t *testing.T, name, dir string, env []string, extra ...string) *workerProc {
+	t.Helper()
 	args := append([]string{"worker", "--identity", name, "--concurrency", "2", "-vv"}, extra...)
 	cmd := exec.Command(e2eBin, args...)
 	cmd.Dir = dir
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "FLYTE_") {
-			cmd.Env = append(cmd.Env, kv)
-		}
-	}
-	cmd.Env = append(cmd.Env, "FLYTE_SECRETS_PROBE_TOKEN="+env.secret, "FLYTE_SECRETS_SIGNING_KEY="+env.secret, "AWS_REGION="+env.s3.Region)
+	cmd.Env = env
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	w := &workerProc{name: name, cmd: cmd, log: &testserver.Buffer{}, done: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = w.log, w.log
@@ -252,7 +265,6 @@ aws {
 			t.Logf("worker %s log:\n%s", name, w.log.String())
 		}
 	})
-	w.waitLog(t, "worker started", 60*time.Second)
 	return w
 }
 
@@ -302,7 +314,8 @@ func (env *workerEnv) history(run client.WorkflowRun) (string, []int32) {
 }
 
 func TestWorkerE2E(t *testing.T) {
-	t.Parallel() // waits on Temporal's timers and heartbeats more than it computes
+	// It waits on Temporal's timers and heartbeats more than it computes.
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("end-to-end test: builds and runs real binaries")
 	}
