@@ -72,7 +72,15 @@ func runsLogs(c *cli, sb sandbox.Sandbox, nameOrID, task string, attempt int, as
 			"run with -v to keep the plugins' info lines too.\n", what)
 		return nil
 	}
-	w := bufio.NewWriter(c.stdout)
+	// One task's one log needs no prefix; otherwise each line says whose
+	// it is: the node, and the attempt after the first ("split.2").
+	return writeLogLines(c.stdout, lines, asJSON, task == "" || len(logs) > 1)
+}
+
+// writeLogLines writes task log lines to out: as JSON lines, or as text,
+// each line prefixed with whose it is (logLabel) when prefixed.
+func writeLogLines(out io.Writer, lines []sandbox.LogLine, asJSON, prefixed bool) error {
+	w := bufio.NewWriter(out)
 	if asJSON {
 		enc := json.NewEncoder(w)
 		enc.SetEscapeHTML(false)
@@ -83,9 +91,6 @@ func runsLogs(c *cli, sb sandbox.Sandbox, nameOrID, task string, attempt int, as
 		}
 		return w.Flush()
 	}
-	// One task's one log needs no prefix; otherwise each line says whose
-	// it is: the node, and the attempt after the first ("split.2").
-	prefixed := task == "" || len(logs) > 1
 	width := 0
 	if prefixed {
 		for _, l := range lines {

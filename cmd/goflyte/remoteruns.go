@@ -1,9 +1,7 @@
 package main
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -206,29 +204,5 @@ func (c *cli) remoteLogs(ctx context.Context, cfg *config.Config, cl client.Clie
 		fmt.Fprintf(c.stderr, "No log lines for %s. Task logs keep the lines at the workers' sdk.logging_level.\n", what)
 		return nil
 	}
-	w := bufio.NewWriter(c.stdout)
-	if asJSON {
-		enc := json.NewEncoder(w)
-		enc.SetEscapeHTML(false)
-		for i := range lines {
-			if err := enc.Encode(&lines[i]); err != nil {
-				return err
-			}
-		}
-		return w.Flush()
-	}
-	prefixed := task == "" || files > 1
-	width := 0
-	if prefixed {
-		for _, l := range lines {
-			width = max(width, len(logLabel(l)))
-		}
-	}
-	for _, l := range lines {
-		if prefixed {
-			fmt.Fprintf(w, "%-*s | ", width, logLabel(l))
-		}
-		writeLogLine(w, l)
-	}
-	return w.Flush()
+	return writeLogLines(c.stdout, lines, asJSON, task == "" || files > 1)
 }
