@@ -483,15 +483,7 @@ func TestIntegrationRemote(t *testing.T) {
 			done <- r
 		}()
 		victim := waitTaskStarted(t, workers, "node=long")
-		// Two checkpoints saved: the first one's heartbeat has left (the
-		// SDK sends heartbeats at most once a second).
-		deadline := time.Now().Add(30 * time.Second)
-		for strings.Count(victim.log.String(), "checkpoint saved: node=long") < 2 {
-			if time.Now().After(deadline) || victim.exited() {
-				t.Fatalf("worker %s saved no two checkpoints:\n%s", victim.name, victim.log.String())
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
+		waitCheckpointHeartbeat(t, x.w.c, startedExecution(t, victim, "node=long"), "long")
 		if err := syscall.Kill(-victim.cmd.Process.Pid, syscall.SIGKILL); err != nil {
 			t.Fatal(err)
 		}

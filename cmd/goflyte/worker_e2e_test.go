@@ -20,6 +20,7 @@ import (
 
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
@@ -487,6 +488,7 @@ func TestWorkerE2E(t *testing.T) {
 		run := env.start(ctx, "killed", testCall{In: in})
 		victim := waitTaskStarted(t, workers, "node=long")
 		victim.waitLog(t, "step=12", 30*time.Second)
+		waitCheckpointHeartbeat(t, env.c, run.GetID(), "long")
 		if err := syscall.Kill(-victim.cmd.Process.Pid, syscall.SIGKILL); err != nil {
 			t.Fatal(err)
 		}
@@ -571,6 +573,52 @@ func waitTaskStarted(t *testing.T, workers map[string]*workerProc, field string)
 	}
 	t.Fatalf("no worker started the task %s", field)
 	return nil
+}
+
+// startedExecution returns the execution id in w's "task started" line
+// with the given field.
+func startedExecution(t *testing.T, w *workerProc, field string) string {
+	t.Helper()
+	for _, line := range strings.Split(w.log.String(), "\n") {
+		if !strings.Contains(line, "task started") || !strings.Contains(line, field) {
+			continue
+		}
+		for _, f := range strings.Fields(line) {
+			if id, ok := strings.CutPrefix(f, "execution_id="); ok {
+				return id
+			}
+		}
+	}
+	t.Fatalf("worker %s's log has no execution id for the task %s:\n%s", w.name, field, w.log.String())
+	return ""
+}
+
+// waitCheckpointHeartbeat waits until the server holds a heartbeat of the
+// workflow's running task node that names a checkpoint: only then does a
+// worker loss resume from one. A checkpoint saved in the worker's log is
+// not enough, since the SDK sends heartbeats at most once a second and
+// the send may still be on its way when the worker dies.
+func waitCheckpointHeartbeat(t *testing.T, c client.Client, workflowID, node string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		d, err := c.DescribeWorkflowExecution(context.Background(), workflowID, "")
+		if err != nil {
+			t.Fatalf("describe %s: %v", workflowID, err)
+		}
+		for _, pa := range d.PendingActivities {
+			var hb remote.TaskHeartbeat
+			if pa.HeartbeatDetails == nil || len(pa.HeartbeatDetails.Payloads) == 0 {
+				continue
+			}
+			if err := converter.GetDefaultDataConverter().FromPayload(pa.HeartbeatDetails.Payloads[0], &hb); err == nil &&
+				strings.Contains(hb.Checkpoint, "/_checkpoints/"+node+"/") {
+				return
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("no heartbeat of %s's task %s reached the server with a checkpoint", workflowID, node)
 }
 
 // TestWorkerErrors: bad flags and configuration are usage errors (2);
