@@ -157,7 +157,7 @@ func (l *TaskLogs) Write(line *LogLine) error {
 	if err := l.mkdir(); err != nil {
 		return fmt.Errorf("write task log of %q: %w", line.Node, err)
 	}
-	f, err := os.OpenFile(filepath.Join(l.dir, lf.name), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	f, err := openLog(filepath.Join(l.dir, lf.name), 0o600)
 	if err != nil {
 		return fmt.Errorf("write task log of %q: %w", line.Node, err)
 	}
@@ -250,7 +250,7 @@ func (l *TaskLogs) writeOut(lf *logFile, data []byte) error {
 				return err
 			}
 		}
-		f, err := os.OpenFile(filepath.Join(l.dir, lf.name), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+		f, err := openLog(filepath.Join(l.dir, lf.name), 0o600)
 		if err != nil {
 			return err
 		}

@@ -1,0 +1,10 @@
+//go:build !unix
+
+package sandbox
+
+import "os"
+
+// openLog opens (creating, mode perm) a task log file for appending.
+func openLog(path string, perm uint32) (*os.File, error) {
+	return os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, os.FileMode(perm))
+}
