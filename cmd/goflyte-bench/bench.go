@@ -63,6 +63,9 @@ type Comparison struct {
 	// N and QuickN are the measured samples per side (with -quick); Warmup
 	// samples per side are taken first and discarded.
 	N, QuickN, Warmup int
+	// ShortN, if not 0, is the samples per side in -short mode instead of
+	// a tenth of N: for a noisy row whose one short sample says little.
+	ShortN int
 	// Unit is what the samples count: "" for time, UnitBytes for bytes
 	// (a Sampler then returns a byte count as its Duration, and Limit is
 	// in bytes).
@@ -100,6 +103,9 @@ func (c *Comparison) samplesIn(o RunOptions) (n, warmup int) {
 	n, warmup = c.samples(o.Quick), c.Warmup
 	if o.Short {
 		n, warmup = max(1, c.samples(false)/shortDivisor), min(warmup, shortWarmup)
+		if c.ShortN > 0 {
+			n = c.ShortN
+		}
 	}
 	return n, warmup
 }

@@ -494,6 +494,13 @@ func TestShortAndPeerSelection(t *testing.T) {
 	if n, w := long.samplesIn(RunOptions{Short: true}); n != 1 || w != 0 {
 		t.Errorf("short mode samples = %d, %d warm-up; want 1, 0", n, w)
 	}
+	noisy := &Comparison{ID: "d", Short: true, N: 5, Warmup: 1, ShortN: 3}
+	if n, w := noisy.samplesIn(RunOptions{Short: true}); n != 3 || w != 1 {
+		t.Errorf("short mode samples with ShortN 3 = %d, %d warm-up; want 3, 1", n, w)
+	}
+	if n, _ := noisy.samplesIn(RunOptions{}); n != 5 {
+		t.Errorf("samples with ShortN 3 outside -short = %d, want 5", n)
+	}
 }
 
 func TestPeerWorkflows(t *testing.T) {

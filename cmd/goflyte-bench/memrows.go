@@ -58,7 +58,7 @@ func memComparisons() []Comparison {
 				Setup: setupCLIRun("chain-nov", chainWorkflow(1000), "text = HELLO\n", 1),
 			},
 			Target: 1.1, Op: AtMost,
-			N: 5, QuickN: 3, Warmup: 1, Short: true,
+			N: 5, QuickN: 3, Warmup: 1, Short: true, ShortN: 3,
 		},
 		{
 			ID:   "chain-step-vs-execute",
@@ -72,7 +72,7 @@ func memComparisons() []Comparison {
 				Setup: setupBareExecute,
 			},
 			Target: 2, Op: AtMost,
-			N: 5, QuickN: 3, Warmup: 1,
+			N: 5, QuickN: 3, Warmup: 1, Short: true, ShortN: 3,
 		},
 	}
 	if !benchShort {
