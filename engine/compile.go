@@ -164,8 +164,9 @@ type Sources struct {
 }
 
 // Compile gathers the schemas of every plugin that w and the workflows it
-// calls use (starting each plugin once, in parallel, through
-// [Engine.Plugins]) and compiles w with [CompileWorkflow]. All problems
+// calls use (from the plugin schema cache, or by starting each plugin
+// once, in parallel, through [Plugins.Schema]) and compiles w with
+// [CompileWorkflow]. All problems
 // are returned as diagnostics at once; the graph is nil if there are
 // errors.
 func (e *Engine) Compile(ctx context.Context, w *config.Workflow) (*Graph, hcl.Diagnostics) {
@@ -181,7 +182,7 @@ func (e *Engine) sources(ctx context.Context, plugins []string) Sources {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			_, s, err := e.Plugins.Get(ctx, name)
+			s, err := e.Plugins.Schema(ctx, name)
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {

@@ -69,6 +69,9 @@ func New(cfg *config.Config, logger hclog.Logger) *Engine {
 			Env:      PluginEnv(os.Environ(), cfg, cfg.Secrets.FallbackPassphraseEnv),
 			Host:     host,
 			TLS:      cfg.SDK.PluginTLS,
+			// Describe answers are kept by binary digest, so that a
+			// compile need not start the plugins (pluginschemas.go).
+			SchemaDir: schemaDir(cfg),
 		}),
 		Logger:   logger,
 		redactor: r,

@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/hashicorp/go-hclog"
 
@@ -30,6 +31,10 @@ type Plugins struct {
 	scanOnce sync.Once
 	paths    map[string]string // plugin name -> binary path
 	scanErr  error
+
+	// schemas, when set, keeps the plugins' Describe answers (see
+	// pluginschemas.go).
+	schemas *schemaStore
 
 	// lock, when set, is the plugin lock file every binary must match.
 	lock     *config.Lock
@@ -67,6 +72,10 @@ type PluginsOptions struct {
 	Env []string
 	// TLS runs plugin connections over mutual TLS (sdk.plugin_tls).
 	TLS bool
+	// SchemaDir, if not "", keeps each plugin binary's Describe answer
+	// there, so that [Plugins.Schema] need not start the plugin again
+	// (see pluginschemas.go).
+	SchemaDir string
 }
 
 // NewPlugins returns a registry over the given directories. Nothing is
@@ -75,7 +84,11 @@ func NewPlugins(opts PluginsOptions) *Plugins {
 	if opts.Logger == nil {
 		opts.Logger = hclog.NewNullLogger()
 	}
-	return &Plugins{dirs: opts.Dirs, logger: opts.Logger, logLevel: opts.LogLevel, redact: opts.Redact, env: opts.Env, host: opts.Host, tls: opts.TLS, running: map[string]*runningPlugin{}}
+	p := &Plugins{dirs: opts.Dirs, logger: opts.Logger, logLevel: opts.LogLevel, redact: opts.Redact, env: opts.Env, host: opts.Host, tls: opts.TLS, running: map[string]*runningPlugin{}}
+	if opts.SchemaDir != "" {
+		p.schemas = &schemaStore{dir: opts.SchemaDir, now: time.Now}
+	}
+	return p
 }
 
 // UseLock makes the registry refuse plugin binaries that lock (read from
@@ -208,7 +221,7 @@ func (p *Plugins) start(ctx context.Context, name string) (*plugin.Client, *plug
 	if err := p.verifyLock(name, path); err != nil {
 		return nil, nil, err
 	}
-	c, err := plugin.Launch(ctx, path, plugin.LaunchOptions{Name: name, Logger: p.logger, LogLevel: p.logLevel, Redact: p.redact, Env: p.env, Host: p.host, TLS: p.tls})
+	c, err := plugin.Launch(ctx, path, p.launchOptions(name))
 	if err != nil {
 		return nil, nil, err
 	}
@@ -218,6 +231,11 @@ func (p *Plugins) start(ctx context.Context, name string) (*plugin.Client, *plug
 		return nil, nil, fmt.Errorf("describe plugin %q: %w", name, err)
 	}
 	return c, schema, nil
+}
+
+// launchOptions are the options a plugin process is started with.
+func (p *Plugins) launchOptions(name string) plugin.LaunchOptions {
+	return plugin.LaunchOptions{Name: name, Logger: p.logger, LogLevel: p.logLevel, Redact: p.redact, Env: p.env, Host: p.host, TLS: p.tls}
 }
 
 func isReady(rp *runningPlugin) bool {
