@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"time"
 
@@ -103,13 +104,46 @@ func (s *schemaStore) get(key string) (_ *plugin.Schema, ok bool) {
 	return schema, true
 }
 
-// put keeps schema under key.
+// put keeps schema under key, then trims the store to maxSchemaFiles.
 func (s *schemaStore) put(key string, schema *plugin.Schema) error {
 	data, err := plugin.MarshalSchema(schema)
 	if err != nil {
 		return err
 	}
-	return s.write(key, schemaFileHeader, data)
+	if err := s.write(key, schemaFileHeader, data); err != nil {
+		return err
+	}
+	s.trim()
+	return nil
+}
+
+// maxSchemaFiles bounds the files of the store: every new environment
+// (another working directory in PWD, say) makes a new entry of a few KB,
+// and nothing else ever removes them.
+const maxSchemaFiles = 256
+
+// trim removes the files modified longest ago while the store holds more
+// than maxSchemaFiles. A put happens only on a miss, so this is rare. A
+// file removed under a concurrent reader is a miss for it.
+func (s *schemaStore) trim() {
+	entries, err := os.ReadDir(s.dir)
+	if err != nil || len(entries) <= maxSchemaFiles {
+		return
+	}
+	type aged struct {
+		name string
+		mod  time.Time
+	}
+	files := make([]aged, 0, len(entries))
+	for _, e := range entries {
+		if info, err := e.Info(); err == nil && info.Mode().IsRegular() {
+			files = append(files, aged{e.Name(), info.ModTime()})
+		}
+	}
+	slices.SortFunc(files, func(a, b aged) int { return a.mod.Compare(b.mod) })
+	for _, f := range files[:max(0, len(files)-maxSchemaFiles)] {
+		os.Remove(filepath.Join(s.dir, f.name))
+	}
 }
 
 // binaryDigest is the ID of path's remembered digest.

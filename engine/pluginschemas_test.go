@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -307,5 +308,38 @@ func TestBinaryDigestMemo(t *testing.T) {
 	}
 	if got, _, _, _ := s.binarySum(path); got != sum2 {
 		t.Errorf("binarySum believed a memo whose checksum fails: %s, want %s", got, sum2)
+	}
+}
+
+func TestSchemaStoreTrims(t *testing.T) {
+	dir := t.TempDir()
+	s := &schemaStore{dir: dir, now: time.Now}
+	old := time.Now().Add(-time.Hour)
+	for i := range maxSchemaFiles {
+		path := filepath.Join(dir, fmt.Sprintf("f%03d", i))
+		if err := os.WriteFile(path, nil, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		// f000 is the oldest.
+		if err := os.Chtimes(path, old, old.Add(time.Duration(i)*time.Second)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	schema := &plugin.Schema{Name: "text", Version: "1"}
+	if err := s.put(strings.Repeat("a", 64), schema); err != nil {
+		t.Fatal(err)
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(entries) != maxSchemaFiles {
+		t.Errorf("%d files after a put into a full store, want %d", len(entries), maxSchemaFiles)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "f000")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the oldest file was kept (%v)", err)
+	}
+	if got, ok := s.get(strings.Repeat("a", 64)); !ok || got.Name != "text" {
+		t.Errorf("the new entry: %+v, %v", got, ok)
 	}
 }
