@@ -146,7 +146,8 @@ func (s *schemaStore) trim() {
 	}
 }
 
-// binaryDigest is the ID of path's remembered digest.
+// binaryDigestName is the file name of the remembered digest of the
+// binary at path.
 func binaryDigestName(path string) string {
 	sum := sha256.Sum256([]byte(path))
 	return "bin-" + hex.EncodeToString(sum[:])
