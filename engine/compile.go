@@ -687,13 +687,31 @@ func checkRefs(expr hcl.Expression, ectx *hcl.EvalContext) (diags hcl.Diagnostic
 // left out of the call) and its outputs are the task's outputs. It runs in
 // LOCAL_TASK_EXECUTION mode.
 func (e *Engine) TaskGraph(ctx context.Context, taskID string) (*Graph, error) {
-	pluginName, taskName, ok := strings.Cut(taskID, ".")
-	if !ok || pluginName == "" || taskName == "" {
-		return nil, fmt.Errorf("--task must be <plugin>.<task>, for example text.split; got %q", taskID)
+	pluginName, _, ok := strings.Cut(taskID, ".")
+	if !ok || pluginName == "" {
+		return nil, taskIDError(taskID)
 	}
 	_, schema, err := e.Plugins.Get(ctx, pluginName)
 	if err != nil {
 		return nil, err
+	}
+	return TaskGraphOf(taskID, schema)
+}
+
+func taskIDError(taskID string) error {
+	return fmt.Errorf("--task must be <plugin>.<task>, for example text.split; got %q", taskID)
+}
+
+// TaskGraphOf is [Engine.TaskGraph] from the plugin's schema, purely: the
+// interpreter workflow of a remote `run --task` builds the same graph
+// from the schema the submitter validated against.
+func TaskGraphOf(taskID string, schema *plugin.Schema) (*Graph, error) {
+	pluginName, taskName, ok := strings.Cut(taskID, ".")
+	if !ok || pluginName == "" || taskName == "" {
+		return nil, taskIDError(taskID)
+	}
+	if schema == nil {
+		return nil, fmt.Errorf("plugin %q: no schema", pluginName)
 	}
 	ts, ok := schema.Task(taskName)
 	if !ok {

@@ -123,6 +123,14 @@ func RunWorkflow(ctx workflow.Context, in RunInput) (*sandbox.Record, error) {
 // other sources in path order, and the schemas from in.Plugins.
 func compileRun(in RunInput) (*engine.Graph, hcl.Diagnostics, map[string]*hcl.File) {
 	p := config.NewParser()
+	if in.Task != "" {
+		name, _, _ := strings.Cut(in.Task, ".")
+		g, err := engine.TaskGraphOf(in.Task, in.Plugins[name].Schema)
+		if err != nil {
+			return nil, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Invalid task run", Detail: err.Error()}}, p.Files()
+		}
+		return g, nil, p.Files()
+	}
 	src, ok := in.Sources[in.Main]
 	if !ok {
 		return nil, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Missing workflow file",

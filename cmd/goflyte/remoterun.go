@@ -32,6 +32,7 @@ import (
 // remoteRunOptions are the flags of `run --remote`.
 type remoteRunOptions struct {
 	pos         []string
+	task        string // --task PLUGIN.TASK: a single task's run
 	text        map[string]string
 	fromFile    map[string]json.RawMessage
 	parallelism int
@@ -86,6 +87,14 @@ func (c *cli) runRemote(ctx context.Context, cfg *config.Config, opts remoteRunO
 		if g, wf, lookup, fromFile, resume, resumedFrom, err = c.loadRemoteResume(ctx, eng, cfg, cl, po.Namespace, opts.resume, opts.from); err != nil {
 			return err
 		}
+		if wf == nil {
+			opts.task = g.Name // a task run's graph is named after its task
+		}
+	} else if opts.task != "" {
+		var err error
+		if g, err = eng.TaskGraph(ctx, opts.task); err != nil {
+			return &usageError{err.Error()}
+		}
 	} else {
 		var diags hcl.Diagnostics
 		var err error
@@ -113,11 +122,16 @@ func (c *cli) runRemote(ctx context.Context, cfg *config.Config, opts remoteRunO
 	if err != nil {
 		return usagef("run --remote: %v", err)
 	}
-	sources, err := remote.WorkflowSources(wf, lookup, nil)
-	if err != nil {
-		return err
+	var sources map[string]string
+	var plugins []string
+	if opts.task != "" {
+		plugins = []string{g.Nodes[0].Plugin}
+	} else {
+		if sources, err = remote.WorkflowSources(wf, lookup, nil); err != nil {
+			return err
+		}
+		plugins = engine.PluginsUsed(wf, lookup)
 	}
-	plugins := engine.PluginsUsed(wf, lookup)
 	refs, err := remote.PluginRefs(ctx, eng.Plugins, plugins, c.loadLockFile(cfg))
 	if err != nil {
 		return err
@@ -129,8 +143,8 @@ func (c *cli) runRemote(ctx context.Context, cfg *config.Config, opts remoteRunO
 	in := &remote.RunInput{
 		ExecutionID:    remote.ExecutionID(cfg.Local.Project, cfg.Local.Domain, name),
 		ExecutionDate:  now.UTC(),
-		Main:           wf.File,
-		Workflow:       wf.Name,
+		Workflow:       g.Name,
+		Task:           opts.task,
 		Sources:        sources,
 		Plugins:        refs,
 		DataPrefix:     dataPrefix,
@@ -140,6 +154,9 @@ func (c *cli) runRemote(ctx context.Context, cfg *config.Config, opts remoteRunO
 		Timeout:        opts.timeout,
 		Resume:         resume,
 		ResumedFrom:    resumedFrom,
+	}
+	if wf != nil {
+		in.Main, in.Workflow = wf.File, wf.Name
 	}
 	if cl == nil {
 		if cl, po, err = c.dialPlatform(ctx, cfg); err != nil {
@@ -471,16 +488,24 @@ func (c *cli) loadRemoteResume(ctx context.Context, eng *engine.Engine, cfg *con
 	if err != nil {
 		return nil, nil, nil, nil, nil, "", err
 	}
-	wf, diags, err := c.loadWorkflowArg(cfg, []string{start.Main, start.Workflow})
-	if err != nil {
-		return nil, nil, nil, nil, nil, "", fmt.Errorf("run --resume: the workflow of %s: %w", rec.ID, err)
-	}
-	lookup = c.workflowLookup(cfg, wf.File)
-	eng.Workflows = lookup
-	var more hcl.Diagnostics
-	g, more = eng.Compile(ctx, wf)
-	if diags = append(diags, more...); diags.HasErrors() {
-		return nil, nil, nil, nil, nil, "", &diagError{diags: diags}
+	if start.Task != "" {
+		// A task run (run --remote --task): wf stays nil.
+		if g, err = eng.TaskGraph(ctx, start.Task); err != nil {
+			return nil, nil, nil, nil, nil, "", err
+		}
+	} else {
+		var diags hcl.Diagnostics
+		wf, diags, err = c.loadWorkflowArg(cfg, []string{start.Main, start.Workflow})
+		if err != nil {
+			return nil, nil, nil, nil, nil, "", fmt.Errorf("run --resume: the workflow of %s: %w", rec.ID, err)
+		}
+		lookup = c.workflowLookup(cfg, wf.File)
+		eng.Workflows = lookup
+		var more hcl.Diagnostics
+		g, more = eng.Compile(ctx, wf)
+		if diags = append(diags, more...); diags.HasErrors() {
+			return nil, nil, nil, nil, nil, "", &diagError{diags: diags}
+		}
 	}
 	raw, err := engine.KeptOutputs(g, &engine.Resume{Record: rec, From: from})
 	if err != nil {
