@@ -225,6 +225,36 @@ func PluginsUsed(w *config.Workflow, lookup WorkflowLookup) []string {
 	return sortedKeys(used)
 }
 
+// HasDynamic reports whether g (its sub-workflow calls and failure
+// handlers included) has a dynamic task, whose workflow, known only when
+// it runs, may use plugins that g does not.
+func (g *Graph) HasDynamic() bool {
+	seen := map[*Graph]bool{}
+	var walk func(g *Graph) bool
+	node := func(n *Node) bool {
+		if n == nil {
+			return false
+		}
+		if n.Schema != nil && n.Schema.Kind == plugin.KindDynamic {
+			return true
+		}
+		return n.Sub != nil && walk(n.Sub)
+	}
+	walk = func(g *Graph) bool {
+		if g == nil || seen[g] {
+			return false
+		}
+		seen[g] = true
+		for _, n := range g.Nodes {
+			if node(n) {
+				return true
+			}
+		}
+		return node(g.OnFailure)
+	}
+	return walk(g)
+}
+
 // CompileWorkflow resolves every task of w against the plugins' schemas
 // and type-checks every input expression, every reference to a task
 // output and every workflow output. It is a pure function of w and src:

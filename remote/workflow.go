@@ -909,12 +909,23 @@ func (cr *callRun) runDynamic(dyn *DynamicWorkflow) {
 		cr.attemptEnd(nil, nil, err)
 		return
 	}
-	g, err := engine.DynamicGraph(n, w, engine.Sources{Schemas: schemas(dyn.Plugins)})
+	// The plugins the dynamic task's worker has, and those the submitter
+	// validated the run against (with a dynamic task, every plugin it
+	// had): a plugin that worker lacks may still be served elsewhere, and
+	// the submitter's digests are the run's.
+	plugins := make(map[string]PluginRef, len(dyn.Plugins)+len(d.in.Plugins))
+	for name, ref := range dyn.Plugins {
+		plugins[name] = ref
+	}
+	for name, ref := range d.in.Plugins {
+		plugins[name] = ref
+	}
+	g, err := engine.DynamicGraph(n, w, engine.Sources{Schemas: schemas(plugins)})
 	if err != nil {
 		cr.attemptEnd(nil, nil, err)
 		return
 	}
-	sub := d.newGraph(g, nil, nil, cr.gr.prefix+cr.call.Name+"+", dyn.Plugins, func(outs map[string]cty.Value, err error) {
+	sub := d.newGraph(g, nil, nil, cr.gr.prefix+cr.call.Name+"+", plugins, func(outs map[string]cty.Value, err error) {
 		if err != nil {
 			cr.attemptEnd(nil, nil, err)
 			return

@@ -132,9 +132,17 @@ func (c *cli) runRemote(ctx context.Context, cfg *config.Config, opts remoteRunO
 		}
 		plugins = engine.PluginsUsed(wf, lookup)
 	}
-	refs, err := remote.PluginRefs(ctx, eng.Plugins, plugins, c.loadLockFile(cfg))
+	lock := c.loadLockFile(cfg)
+	refs, err := remote.PluginRefs(ctx, eng.Plugins, plugins, lock)
 	if err != nil {
 		return err
+	}
+	if g.HasDynamic() {
+		// A dynamic task's workflow may use any plugin: the run carries
+		// the schema and digest of every plugin this machine has, so that
+		// it compiles even where the dynamic task's worker lacks one. Its
+		// worker checks that they are served (remote.DynamicReadyWait).
+		c.addLocalPlugins(ctx, eng, refs, lock)
 	}
 	parallelism := opts.parallelism
 	if parallelism == 0 {
@@ -209,6 +217,28 @@ func (c *cli) runRemote(ctx context.Context, cfg *config.Config, opts remoteRunO
 		return err
 	}
 	return c.finishRemote(ctx, cfg, g, rec, in, link, opts, eng.Redact)
+}
+
+// addLocalPlugins adds to refs the plugins in sdk.plugin_dirs that it
+// lacks; one that cannot be described is left out (the run may not use
+// it), with a debug line.
+func (c *cli) addLocalPlugins(ctx context.Context, eng *engine.Engine, refs map[string]remote.PluginRef, lock *config.Lock) {
+	names, err := eng.Plugins.Names()
+	if err != nil {
+		eng.Logger.Debug("run --remote: cannot list the plugins for dynamic tasks", "error", err)
+		return
+	}
+	for _, name := range names {
+		if _, ok := refs[name]; ok {
+			continue
+		}
+		more, err := remote.PluginRefs(ctx, eng.Plugins, []string{name}, lock)
+		if err != nil {
+			eng.Logger.Debug("run --remote: plugin left out of the run's plugins", "plugin", name, "error", eng.Redact(err.Error()))
+			continue
+		}
+		refs[name] = more[name]
+	}
 }
 
 // detached says that the run goes on after Ctrl-C, and how to follow it.
