@@ -376,8 +376,12 @@ func (w *Worker) run(ctx context.Context, plugin, task string, in TaskInput) (ou
 			if err != nil {
 				return nil, w.cancelled(ctx, in, node, err)
 			}
-			msg := fmt.Sprintf("its dynamic workflow uses the plugin%s %s, which no worker serves (waited %s for a poller of %s): start `goflyte worker` on a machine that has %s",
-				plural(len(missing)), strings.Join(missing, ", "), DynamicReadyWait, PluginQueue(w.o.TaskQueue, "<plugin>"), pluginsPhrase(missing))
+			queues := make([]string, len(missing))
+			for i, p := range missing {
+				queues[i] = PluginQueue(w.o.TaskQueue, p)
+			}
+			msg := fmt.Sprintf("its dynamic workflow uses the plugin%s %s, which no worker serves (waited %s for a worker polling %s): start `goflyte worker` on a machine that has %s",
+				plural(len(missing)), strings.Join(missing, ", "), DynamicReadyWait, strings.Join(queues, ", "), pluginsPhrase(missing))
 			w.log.Error("dynamic task's workflow uses a plugin no worker serves", "task", ActivityName(plugin, task), "node", node, "plugins", strings.Join(missing, ","))
 			return nil, w.failure(in, node, &engine.TaskCallError{Kind: engine.FailTask, Message: msg, Start: res.Start, End: res.End, WorkDir: res.WorkDir, Logs: res.Logs, Deck: res.Deck}, false)
 		}
