@@ -64,6 +64,13 @@ func TestIntegrationRemoteCLI(t *testing.T) {
 		if rs.code != 0 || !strings.Contains(rs.stdout, "upper") {
 			t.Errorf("runs show --remote of a task run\n%s", rs)
 		}
+		// Resumed from its task, as a local task run is.
+		lres, lr := x.runJSONT(t, "run", "--resume", local.ExecutionID, "--from", "upper")
+		rres, rr := x.runJSONT(t, "run", "--remote", "--resume", remote.ExecutionID, "--from", "upper")
+		if lr.code != 0 {
+			t.Fatalf("local resume of a task run\n%s", lr)
+		}
+		sameRun(t, lres, rres, lr, rr, true)
 		// The same errors as locally, before anything is submitted.
 		for _, bad := range []string{"text.nope", "nope"} {
 			l, r := x.runT(t, "run", "--task", bad), x.runT(t, "run", "--remote", "--task", bad)
