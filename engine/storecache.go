@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/goflyte/goflyte/engine/cache"
@@ -72,32 +73,45 @@ func entryObjects(ctx context.Context, st ObjectStore, p string) ([]storeObject,
 	return objs, err
 }
 
-// readEntries reads and checks objs, a few at a time; a corrupt or
-// vanished entry has a nil *cache.Entry.
-func (s *StoreCache) readEntries(ctx context.Context, st ObjectStore, objs []storeObject) ([]*cache.Entry, error) {
-	entries := make([]*cache.Entry, len(objs))
+// storeWorkers is how many objects a store cache reads or deletes at once.
+const storeWorkers = 8
+
+// each calls fn for every index of objs, storeWorkers at a time, and
+// joins their errors.
+func each(objs []storeObject, fn func(i int) error) error {
 	errs := make([]error, len(objs))
-	sem := make(chan struct{}, 8)
+	sem := make(chan struct{}, storeWorkers)
 	var wg sync.WaitGroup
-	for i, o := range objs {
+	for i := range objs {
 		wg.Add(1)
 		sem <- struct{}{}
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			data, err := st.Read(ctx, o.name)
-			if err != nil {
-				if !s.missing(err) {
-					errs[i] = fmt.Errorf("cache: read %s: %w", o.name, err)
-				}
-				return
-			}
-			if e, reason := decodeStoreEntry(o.key, data); reason == "" {
-				entries[i] = e
-			}
+			errs[i] = fn(i)
 		}()
 	}
 	wg.Wait()
-	return entries, errors.Join(errs...)
+	return errors.Join(errs...)
+}
+
+// readEntries reads and checks objs; a corrupt or vanished entry has a
+// nil *cache.Entry.
+func (s *StoreCache) readEntries(ctx context.Context, st ObjectStore, objs []storeObject) ([]*cache.Entry, error) {
+	entries := make([]*cache.Entry, len(objs))
+	err := each(objs, func(i int) error {
+		data, err := st.Read(ctx, objs[i].name)
+		if err != nil {
+			if s.missing(err) {
+				return nil
+			}
+			return fmt.Errorf("cache: read %s: %w", objs[i].name, err)
+		}
+		if e, reason := decodeStoreEntry(objs[i].key, data); reason == "" {
+			entries[i] = e
+		}
+		return nil
+	})
+	return entries, err
 }
 
 // missing reports whether err is a missing object, for a Storage that
@@ -239,15 +253,16 @@ func (s *StoreCache) Prune(ctx context.Context, olderThan time.Duration, now tim
 }
 
 func (s *StoreCache) deleteObjects(ctx context.Context, st ObjectStore, objs []storeObject) (int, error) {
-	n := 0
-	for _, o := range objs {
-		if err := st.Delete(ctx, o.name); err != nil {
+	var n atomic.Int64
+	err := each(objs, func(i int) error {
+		if err := st.Delete(ctx, objs[i].name); err != nil {
 			if s.missing(err) {
-				continue // removed meanwhile
+				return nil // removed meanwhile
 			}
-			return n, fmt.Errorf("cache: remove %s: %w", o.name, err)
+			return fmt.Errorf("cache: remove %s: %w", objs[i].name, err)
 		}
-		n++
-	}
-	return n, nil
+		n.Add(1)
+		return nil
+	})
+	return int(n.Load()), err
 }
