@@ -15,7 +15,7 @@ import (
 func cacheCommand() *command {
 	return &command{
 		name:    "cache",
-		args:    "list [--task T] | show KEY | clear (--task T | --all) | prune --older-than D  [--remote] [--json]",
+		args:    "list [--task T] | show KEY | clear (--task T | --all) | prune --older-than D  [--remote [--raw-output-data-prefix URI]] [--json]",
 		summary: "Inspect and clean the result cache (local, or the bucket's with --remote)",
 		help: `
 Cached tasks (cache = true in the workflow, or a plugin task that is
@@ -47,6 +47,10 @@ Flags:
   --older-than D       prune: entries not used for D (a Go duration)
   --remote             the cache of remote runs, in the bucket of
                        local.raw_output_data_prefix
+  --raw-output-data-prefix URI
+                       with --remote: the bucket prefix (s3://bucket/prefix,
+                       gs://, azblob://) instead of
+                       local.raw_output_data_prefix
   --json               print JSON`,
 		run: runCache,
 	}
@@ -58,14 +62,23 @@ func runCache(ctx context.Context, c *cli, args []string) error {
 	all := fs.Bool("all", false, "")
 	olderThan := fs.Duration("older-than", 0, "")
 	remoteCache := fs.Bool("remote", false, "")
+	dataPrefix := fs.String("raw-output-data-prefix", "", "")
 	asJSON := fs.Bool("json", false, "")
 	pos, err := c.parseArgs(fs, args, 1, 2)
 	if err != nil {
 		return err
 	}
+	if *dataPrefix != "" && !*remoteCache {
+		return usagef("cache: --raw-output-data-prefix goes with --remote")
+	}
 	cfg, err := c.loadConfig()
 	if err != nil {
 		return err
+	}
+	if *dataPrefix != "" {
+		if err := cfg.Override("local.raw_output_data_prefix", *dataPrefix, "--raw-output-data-prefix"); err != nil {
+			return usagef("cache: %v", err)
+		}
 	}
 	var cc cacheEntries
 	if *remoteCache {

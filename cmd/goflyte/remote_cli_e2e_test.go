@@ -149,6 +149,15 @@ func TestIntegrationRemoteCLI(t *testing.T) {
 		if out, r := x.runJSONT(t, "run", "--remote", "cached", "--input", "text=a b"); cacheOutcomes(out)["shout"] != "miss" {
 			t.Errorf("after cache clear --remote: want a miss\n%s", r)
 		}
+		// --raw-output-data-prefix names the bucket for this command.
+		local := []string{"FLYTE_LOCAL_RAW_OUTPUT_DATA_PREFIX=" + t.TempDir()}
+		r, err := x.command(nil, local, "cache", "list", "--remote", "--json", "--raw-output-data-prefix", "s3://runs/goflyte")
+		if err != nil || r.code != 0 || !strings.Contains(r.stdout, key) {
+			t.Errorf("cache list --remote --raw-output-data-prefix: %v\n%s", err, r)
+		}
+		if r := x.runT(t, "cache", "list", "--raw-output-data-prefix", "s3://runs/goflyte"); r.code != 2 {
+			t.Errorf("--raw-output-data-prefix without --remote: want exit 2\n%s", r)
+		}
 		if r := x.runT(t, "cache", "clear", "--remote", "--all"); r.code != 0 || !strings.Contains(r.stderr, "Removed 1 cache entry.") {
 			t.Errorf("cache clear --remote --all\n%s", r)
 		}
@@ -156,7 +165,7 @@ func TestIntegrationRemoteCLI(t *testing.T) {
 			t.Errorf("cache list --remote --json after clear --all\n%s", r)
 		}
 		// No bucket, no remote cache: exit 2, as for run --remote.
-		r, err := x.command(nil, []string{"FLYTE_LOCAL_RAW_OUTPUT_DATA_PREFIX=" + t.TempDir()}, "cache", "list", "--remote")
+		r, err = x.command(nil, local, "cache", "list", "--remote")
 		if err != nil {
 			t.Fatal(err)
 		}
