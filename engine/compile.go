@@ -226,6 +226,36 @@ func PluginsUsed(w *config.Workflow, lookup WorkflowLookup) []string {
 	return sortedKeys(used)
 }
 
+// HasDynamic reports whether g (its sub-workflow calls and failure
+// handlers included) has a dynamic task, whose workflow, known only when
+// it runs, may use plugins that g does not.
+func (g *Graph) HasDynamic() bool {
+	seen := map[*Graph]bool{}
+	var walk func(g *Graph) bool
+	node := func(n *Node) bool {
+		if n == nil {
+			return false
+		}
+		if n.Schema != nil && n.Schema.Kind == plugin.KindDynamic {
+			return true
+		}
+		return n.Sub != nil && walk(n.Sub)
+	}
+	walk = func(g *Graph) bool {
+		if g == nil || seen[g] {
+			return false
+		}
+		seen[g] = true
+		for _, n := range g.Nodes {
+			if node(n) {
+				return true
+			}
+		}
+		return node(g.OnFailure)
+	}
+	return walk(g)
+}
+
 // CompileWorkflow resolves every task of w against the plugins' schemas
 // and type-checks every input expression, every reference to a task
 // output and every workflow output. It is a pure function of w and src:
@@ -688,13 +718,31 @@ func checkRefs(expr hcl.Expression, ectx *hcl.EvalContext) (diags hcl.Diagnostic
 // left out of the call) and its outputs are the task's outputs. It runs in
 // LOCAL_TASK_EXECUTION mode.
 func (e *Engine) TaskGraph(ctx context.Context, taskID string) (*Graph, error) {
-	pluginName, taskName, ok := strings.Cut(taskID, ".")
-	if !ok || pluginName == "" || taskName == "" {
-		return nil, fmt.Errorf("--task must be <plugin>.<task>, for example text.split; got %q", taskID)
+	pluginName, _, ok := strings.Cut(taskID, ".")
+	if !ok || pluginName == "" {
+		return nil, taskIDError(taskID)
 	}
 	_, schema, err := e.Plugins.Get(ctx, pluginName)
 	if err != nil {
 		return nil, err
+	}
+	return TaskGraphOf(taskID, schema)
+}
+
+func taskIDError(taskID string) error {
+	return fmt.Errorf("--task must be <plugin>.<task>, for example text.split; got %q", taskID)
+}
+
+// TaskGraphOf is [Engine.TaskGraph] from the plugin's schema, purely: the
+// interpreter workflow of a remote `run --task` builds the same graph
+// from the schema the submitter validated against.
+func TaskGraphOf(taskID string, schema *plugin.Schema) (*Graph, error) {
+	pluginName, taskName, ok := strings.Cut(taskID, ".")
+	if !ok || pluginName == "" || taskName == "" {
+		return nil, taskIDError(taskID)
+	}
+	if schema == nil {
+		return nil, fmt.Errorf("plugin %q: no schema", pluginName)
 	}
 	ts, ok := schema.Task(taskName)
 	if !ok {

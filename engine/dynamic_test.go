@@ -41,3 +41,54 @@ func TestDynamicTaskInvalidGraph(t *testing.T) {
 		t.Errorf("status %s, err %v", res.Status, res.Err)
 	}
 }
+
+// TestHasDynamic: a graph has a dynamic task when one of its tasks, of
+// the workflows it calls or of its failure handler is dynamic.
+func TestHasDynamic(t *testing.T) {
+	e, _ := newTestEngine(t)
+	for _, tc := range []struct {
+		name, src string
+		want      bool
+	}{
+		{"plain", `workflow "m" {
+  task "a" {
+    uses   = "fake.echo"
+    inputs = { s = "x" }
+  }
+}`, false},
+		{"a dynamic task", `workflow "m" {
+  task "d" {
+    uses   = "fake.dyn"
+    inputs = { s = "hi" }
+  }
+}`, true},
+		{"in a called workflow", `workflow "m" {
+  task "c" { uses = workflow.inner }
+}
+workflow "inner" {
+  task "d" {
+    uses   = "fake.dyn"
+    inputs = { s = "hi" }
+  }
+}`, true},
+		{"a called workflow without", `workflow "m" {
+  task "c" { uses = workflow.inner }
+}
+workflow "inner" {
+  task "a" {
+    uses   = "fake.echo"
+    inputs = { s = "x" }
+  }
+}`, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			g, diags := compileFile(t, e, tc.src)
+			if diags.HasErrors() {
+				t.Fatal(diags)
+			}
+			if got := g.HasDynamic(); got != tc.want {
+				t.Errorf("HasDynamic() = %v, want %v", got, tc.want)
+			}
+		})
+	}
+}

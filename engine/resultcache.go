@@ -57,12 +57,15 @@ const storeCacheMagic = "goflyte-store-cache/1"
 // file into place; a bucket's objects appear whole when their upload
 // completes), and the checksum makes a truncated or altered object a
 // *cache.CorruptError, a miss. A result computed on one machine is
-// therefore a hit on every other that shares the prefix.
-func (e *Engine) StoreCache(prefix string) ResultCache {
-	return &storeCache{e: e, prefix: strings.TrimRight(prefix, "/")}
+// therefore a hit on every other that shares the prefix. Its List,
+// Entry, Resolve, Clear and Prune (storecache.go) are `goflyte cache
+// --remote`.
+func (e *Engine) StoreCache(prefix string) *StoreCache {
+	return &StoreCache{e: e, prefix: strings.TrimRight(prefix, "/")}
 }
 
-type storeCache struct {
+// StoreCache is a [ResultCache] in the data store; see [Engine.StoreCache].
+type StoreCache struct {
 	e      *Engine
 	prefix string
 
@@ -71,7 +74,7 @@ type storeCache struct {
 	err   error
 }
 
-func (s *storeCache) open(ctx context.Context) (Store, error) {
+func (s *StoreCache) open(ctx context.Context) (Store, error) {
 	s.once.Do(func() {
 		if s.e.Storage == nil {
 			s.err = errNoStorage
@@ -88,7 +91,7 @@ func (s *storeCache) open(ctx context.Context) (Store, error) {
 }
 
 // Close closes the cache's connection to the store, if it made one.
-func (s *storeCache) Close() error {
+func (s *StoreCache) Close() error {
 	if s.store != nil {
 		return s.store.Close()
 	}
@@ -114,7 +117,7 @@ func objectURI(prefix, key string) string {
 	return uri
 }
 
-func (s *storeCache) Get(ctx context.Context, key cache.Key) (json.RawMessage, error) {
+func (s *StoreCache) Get(ctx context.Context, key cache.Key) (json.RawMessage, error) {
 	if s.e.Storage == nil {
 		return nil, errNoStorage
 	}
@@ -142,7 +145,7 @@ func (s *storeCache) Get(ctx context.Context, key cache.Key) (json.RawMessage, e
 	return entry.Outputs, nil
 }
 
-func (s *storeCache) Put(ctx context.Context, key cache.Key, e *cache.Entry) error {
+func (s *StoreCache) Put(ctx context.Context, key cache.Key, e *cache.Entry) error {
 	if e == nil || e.Task == "" {
 		return fmt.Errorf("cache: put %s: entry has no task", key)
 	}

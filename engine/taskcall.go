@@ -141,6 +141,9 @@ type DynamicTask struct {
 	Source  string
 	Schemas map[string]*plugin.Schema
 	Digests map[string]string
+	// Plugins names every plugin the workflow uses, also those this
+	// machine does not have, sorted.
+	Plugins []string
 }
 
 // dynamicReturn is a dynamic task's workflow on its way back to
@@ -465,8 +468,9 @@ func (x *execution) dynamicTask(ctx context.Context, n *Node, src string) (*Dyna
 	if err != nil {
 		return nil, err
 	}
-	d := &DynamicTask{Source: src, Schemas: map[string]*plugin.Schema{}, Digests: map[string]string{}}
-	for name, s := range e.sources(ctx, PluginsUsed(w, e.Workflows)).Schemas {
+	used := PluginsUsed(w, e.Workflows)
+	d := &DynamicTask{Source: src, Schemas: map[string]*plugin.Schema{}, Digests: map[string]string{}, Plugins: used}
+	for name, s := range e.sources(ctx, used).Schemas {
 		d.Schemas[name] = s
 		if path, ok := e.Plugins.Path(name); ok {
 			if sum, err := FileSHA256(path); err == nil {

@@ -16,6 +16,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/goflyte/goflyte/engine"
+	"github.com/goflyte/goflyte/engine/cache"
 	"github.com/goflyte/goflyte/engine/config"
 	"github.com/goflyte/goflyte/engine/datastore"
 	"github.com/goflyte/goflyte/engine/datastore/s3test"
@@ -345,6 +346,79 @@ func testStoreCache(t *testing.T, s dataStorage, cachePrefix, dataPrefix string)
 	}
 	if r, err := e1.ExecuteTask(ctx, call); err != nil || r.Cache != engine.CacheHit {
 		t.Errorf("after the rewrite: %v %v", r, err)
+	}
+	testStoreCacheAdmin(t, s, e1, call, cachePrefix, first.CacheKey)
+}
+
+// testStoreCacheAdmin manages the store cache as `goflyte cache --remote`
+// does: it holds the entries of versions 1 and 2 of text.write.
+func testStoreCacheAdmin(t *testing.T, s dataStorage, e *engine.Engine, call engine.TaskCall, cachePrefix, key string) {
+	ctx := context.Background()
+	sc := e.StoreCache(cachePrefix)
+	defer sc.Close()
+	infos, err := sc.List(ctx, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var versions []string
+	for _, in := range infos {
+		if in.Task != "text.write" || in.Size == 0 || in.Created.IsZero() || !in.LastHit.IsZero() || in.Run != "p:d:c1" {
+			t.Errorf("entry %+v", in)
+		}
+		versions = append(versions, in.Version)
+	}
+	if strings.Join(versions, ",") != "1,2" { // newest first: the rewritten 1
+		t.Errorf("versions %v, want 1,2", versions)
+	}
+	if other, err := sc.List(ctx, "text.upper"); err != nil || len(other) != 0 {
+		t.Errorf("List(text.upper) = %v, %v", other, err)
+	}
+	k, err := sc.Resolve(ctx, key[:10])
+	if err != nil || k.String() != key {
+		t.Fatalf("Resolve(%s) = %s, %v", key[:10], k, err)
+	}
+	en, err := sc.Entry(ctx, k)
+	if err != nil || en.Task != "text.write" || en.Version != "1" || !strings.Contains(string(en.Outputs), "file") {
+		t.Errorf("Entry = %+v, %v", en, err)
+	}
+	if _, err := sc.Resolve(ctx, "00000000"); !errors.Is(err, cache.ErrMiss) {
+		t.Errorf("Resolve(00000000): %v, want a miss", err)
+	}
+	for _, bad := range []string{"abc", "not-hex-at-all"} {
+		if _, err := sc.Resolve(ctx, bad); err == nil || errors.Is(err, cache.ErrMiss) {
+			t.Errorf("Resolve(%q): %v, want a usage error", bad, err)
+		}
+	}
+	if n, err := sc.Prune(ctx, time.Hour, time.Now()); err != nil || n != 0 {
+		t.Errorf("Prune(1h) = %d, %v; want 0", n, err)
+	}
+	if n, err := sc.Clear(ctx, "text.upper"); err != nil || n != 0 {
+		t.Errorf("Clear(text.upper) = %d, %v; want 0", n, err)
+	}
+	if n, err := sc.Clear(ctx, "text.write"); err != nil || n != 2 {
+		t.Errorf("Clear(text.write) = %d, %v; want 2", n, err)
+	}
+	if _, err := sc.Entry(ctx, k); !errors.Is(err, cache.ErrMiss) {
+		t.Errorf("Entry after Clear: %v, want a miss", err)
+	}
+	// A cleared entry is a miss for the next call, which writes it again.
+	call.CacheStore = sc
+	if r, err := e.ExecuteTask(ctx, call); err != nil || r.Cache != engine.CacheMiss {
+		t.Fatalf("after Clear: %v %v", r, err)
+	}
+	// A corrupt entry is left out of List, and Clear("") removes it.
+	corruptEntry(t, s, cachePrefix, key)
+	if infos, err := sc.List(ctx, ""); err != nil || len(infos) != 0 {
+		t.Errorf("List with a corrupt entry = %v, %v", infos, err)
+	}
+	if n, err := sc.Clear(ctx, ""); err != nil || n != 1 {
+		t.Errorf("Clear() = %d, %v; want 1", n, err)
+	}
+	if r, err := e.ExecuteTask(ctx, call); err != nil || r.Cache != engine.CacheMiss {
+		t.Fatalf("after Clear(): %v %v", r, err)
+	}
+	if n, err := sc.Prune(ctx, 30*time.Minute, time.Now().Add(time.Hour)); err != nil || n != 1 {
+		t.Errorf("Prune(30m, an hour later) = %d, %v; want 1", n, err)
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -80,6 +81,10 @@ type Worker struct {
 	abortMu sync.Mutex
 	aborts  map[*TaskInput]context.CancelFunc
 	aborted bool
+	// served is when each plugin queue was last seen with a poller
+	// (unserved).
+	servedMu sync.Mutex
+	served   map[string]time.Time
 }
 
 // NewWorker prepares a worker: it starts each plugin (an error names a
@@ -363,6 +368,24 @@ func (w *Worker) run(ctx context.Context, plugin, task string, in TaskInput) (ou
 		w.log.Error("task could not run on this worker", "task", ActivityName(plugin, task), "node", node, "error", msg)
 		return nil, temporal.NewApplicationError(fmt.Sprintf("task %q (%s) could not run on worker %s: %s", node, ActivityName(plugin, task), w.identity, msg), ErrWorkerShutdown)
 	}
+	if d := res.Dynamic; d != nil {
+		// The run's readiness check knew only the plugins of its static
+		// graph: a plugin first used here must have a worker too, or
+		// its tasks would wait for one until DefaultScheduleToStart.
+		if missing, err := w.unserved(ctx, d.Plugins, heartbeat); err != nil || len(missing) > 0 {
+			if err != nil {
+				return nil, w.cancelled(ctx, in, node, err)
+			}
+			queues := make([]string, len(missing))
+			for i, p := range missing {
+				queues[i] = PluginQueue(w.o.TaskQueue, p)
+			}
+			msg := fmt.Sprintf("its dynamic workflow uses the plugin%s %s, which no worker serves (waited %s for a worker polling %s): start `goflyte worker` on a machine that has %s",
+				plural(len(missing)), strings.Join(missing, ", "), DynamicReadyWait, strings.Join(queues, ", "), pluginsPhrase(missing))
+			w.log.Error("dynamic task's workflow uses a plugin no worker serves", "task", ActivityName(plugin, task), "node", node, "plugins", strings.Join(missing, ","))
+			return nil, w.failure(in, node, &engine.TaskCallError{Kind: engine.FailTask, Message: msg, Start: res.Start, End: res.End, WorkDir: res.WorkDir, Logs: res.Logs, Deck: res.Deck}, false)
+		}
+	}
 	w.log.Info("task succeeded", "task", ActivityName(plugin, task), "node", node, "attempt", in.Attempt, "cache", res.Cache, "duration", res.End.Sub(res.Start).Round(time.Millisecond))
 	var dyn *DynamicWorkflow
 	if d := res.Dynamic; d != nil {
@@ -379,6 +402,55 @@ func (w *Worker) run(ctx context.Context, plugin, task string, in TaskInput) (ou
 		Deck: res.Deck, Logs: res.Logs, Children: res.Children,
 		Start: res.Start, End: res.End, Metrics: res.Metrics,
 	}, nil
+}
+
+// DynamicReadyWait is how long a dynamic task's worker waits for workers
+// of the plugins its workflow uses before it fails naming those none
+// serves.
+const DynamicReadyWait = DefaultReadyWait
+
+// servedFresh is how long a plugin queue seen with a poller counts as
+// served without asking again (many dynamic tasks of one for_each ask
+// once).
+const servedFresh = time.Minute
+
+// unserved returns those of plugins that no worker serves after
+// DynamicReadyWait, heartbeating while it waits. Plugins this worker
+// serves, and queues seen with a poller in the last servedFresh, are not
+// asked about.
+func (w *Worker) unserved(ctx context.Context, plugins []string, heartbeat func()) ([]string, error) {
+	var ask []string
+	w.servedMu.Lock()
+	for _, p := range plugins {
+		if _, own := w.tasks[p]; own || time.Since(w.served[p]) < servedFresh {
+			continue
+		}
+		ask = append(ask, p)
+	}
+	w.servedMu.Unlock()
+	if len(ask) == 0 {
+		return nil, nil
+	}
+	err := waitForPollers(ctx, w.c, "", w.o.TaskQueue, false, ask, DynamicReadyWait, heartbeat)
+	var missing []string
+	var mw *MissingWorkersError
+	switch {
+	case errors.As(err, &mw):
+		missing = mw.Plugins
+	case err != nil:
+		return nil, err
+	}
+	w.servedMu.Lock()
+	defer w.servedMu.Unlock()
+	if w.served == nil {
+		w.served = map[string]time.Time{}
+	}
+	for _, p := range ask {
+		if !slices.Contains(missing, p) {
+			w.served[p] = time.Now()
+		}
+	}
+	return missing, nil
 }
 
 // loadOutputs is ActivityLoadOutputs: it reads a task's outputs from the

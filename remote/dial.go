@@ -297,9 +297,19 @@ func dialError(o Options, d *dialer, err error) error {
 // refusalHint explains a refused call: the settings to look at, and what
 // the refused token claims.
 func refusalHint(o Options, err error, tok string) (setting, hint string) {
-	if _, byProxy := refused(err); byProxy && o.ProxyToken != nil {
+	_, byProxy := refused(err)
+	if byProxy && o.ProxyToken != nil {
 		return "credentials.proxy_command", "the service, or the proxy in front of it, refused the credentials (Unauthenticated): " +
 			"check that credentials.proxy_command prints a token the proxy accepts, and, if the service checks tokens too, the credentials block"
+	}
+	if byProxy {
+		// Temporal refuses a bad or missing token with PermissionDenied;
+		// Unauthenticated comes from something in front of it, which has
+		// no token of its own to check: the credentials block's token is
+		// not the one to blame.
+		return "credentials.proxy_command", "the call was refused as unauthenticated (Unauthenticated), which Temporal itself does not answer: " +
+			"an authenticating proxy in front of the frontend wants a token of its own and none is configured; " +
+			"set credentials.proxy_command to a command that prints the proxy's token"
 	}
 	if o.Token == nil {
 		return "credentials", fmt.Sprintf("the server wants a token with a permission on namespace %q and none is configured: "+

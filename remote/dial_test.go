@@ -126,23 +126,23 @@ func TestDialUnknownNamespace(t *testing.T) {
 
 func TestDialThroughProxy(t *testing.T) {
 	srv := remotetest.Start(t, remotetest.Options{})
-	proxy := newConnectProxy(t, "alice", "proxy-secret-7f3a")
+	proxy := remotetest.NewConnectProxy(t, "alice", "proxy-secret-7f3a")
 
 	c := dial(t, remote.Options{URL: srv.Addr, Insecure: true, HTTPProxyURL: proxy.URL})
 	describe(t, c)
-	if proxy.tunnels.Load() == 0 {
+	if proxy.Tunnels.Load() == 0 {
 		t.Fatal("the connection did not go through the proxy")
 	}
-	before := proxy.bytes.Load()
+	before := proxy.Bytes.Load()
 	describe(t, c)
 	c.Close()
 	// The tunnel's byte counts land when it closes.
 	deadline := time.Now().Add(10 * time.Second)
-	for proxy.bytes.Load() <= before && time.Now().Before(deadline) {
+	for proxy.Bytes.Load() <= before && time.Now().Before(deadline) {
 		time.Sleep(20 * time.Millisecond)
 	}
-	if proxy.bytes.Load() <= before {
-		t.Errorf("no traffic went through the proxy's tunnel (%d bytes)", proxy.bytes.Load())
+	if proxy.Bytes.Load() <= before {
+		t.Errorf("no traffic went through the proxy's tunnel (%d bytes)", proxy.Bytes.Load())
 	}
 
 	t.Run("wrong password", func(t *testing.T) {
@@ -151,7 +151,7 @@ func TestDialThroughProxy(t *testing.T) {
 		if strings.Contains(de.Error(), "wrong-secret-91c2") {
 			t.Errorf("the error shows the proxy password: %v", de)
 		}
-		if proxy.refusals.Load() == 0 {
+		if proxy.Refusals.Load() == 0 {
 			t.Error("the proxy was not asked")
 		}
 	})

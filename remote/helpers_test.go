@@ -12,15 +12,12 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
-	"io"
 	"math/big"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -96,79 +93,6 @@ func writePEM(t *testing.T, path, typ string, der []byte) {
 	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o600); err != nil {
 		t.Fatal(err)
 	}
-}
-
-// connectProxy is a real HTTP CONNECT proxy on 127.0.0.1 that tunnels
-// TCP and counts what went through it.
-type connectProxy struct {
-	URL      string // "http://user:pass@127.0.0.1:PORT" (no userinfo when open)
-	tunnels  atomic.Int64
-	bytes    atomic.Int64
-	refusals atomic.Int64
-	wg       sync.WaitGroup
-}
-
-// newConnectProxy starts a proxy. With user and pass set it wants them as
-// Basic Proxy-Authorization and answers 407 otherwise.
-func newConnectProxy(t *testing.T, user, pass string) *connectProxy {
-	t.Helper()
-	p := &connectProxy{}
-	want := ""
-	if user != "" {
-		want = "Basic " + base64.StdEncoding.EncodeToString([]byte(user+":"+pass))
-	}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method != http.MethodConnect {
-			http.Error(w, "CONNECT only", http.StatusMethodNotAllowed)
-			return
-		}
-		if want != "" && r.Header.Get("Proxy-Authorization") != want {
-			p.refusals.Add(1)
-			w.Header().Set("Proxy-Authenticate", `Basic realm="test"`)
-			http.Error(w, "proxy authentication required", http.StatusProxyAuthRequired)
-			return
-		}
-		upstream, err := net.DialTimeout("tcp", r.Host, 5*time.Second)
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusBadGateway)
-			return
-		}
-		hj, ok := w.(http.Hijacker)
-		if !ok {
-			upstream.Close()
-			http.Error(w, "no hijacking", http.StatusInternalServerError)
-			return
-		}
-		client, buf, err := hj.Hijack()
-		if err != nil {
-			upstream.Close()
-			return
-		}
-		p.tunnels.Add(1)
-		_, _ = client.Write([]byte("HTTP/1.1 200 Connection established\r\n\r\n"))
-		p.wg.Add(2)
-		go func() {
-			defer p.wg.Done()
-			n, _ := io.Copy(upstream, buf) // buf holds anything read past the request
-			p.bytes.Add(n)
-			upstream.(*net.TCPConn).CloseWrite()
-		}()
-		go func() {
-			defer p.wg.Done()
-			n, _ := io.Copy(client, upstream)
-			p.bytes.Add(n)
-			client.Close()
-		}()
-	}))
-	t.Cleanup(func() {
-		srv.CloseClientConnections()
-		srv.Close()
-	})
-	p.URL = srv.URL
-	if user != "" {
-		p.URL = "http://" + user + ":" + pass + "@" + srv.Listener.Addr().String()
-	}
-	return p
 }
 
 // jwtIssuer signs RS256 tokens with a key it serves as a JWKS, as an

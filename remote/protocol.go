@@ -98,6 +98,10 @@ type RunInput struct {
 	// name of the workflow to run from it.
 	Main     string `json:"main"`
 	Workflow string `json:"workflow"`
+	// Task, when set, makes the run a single task's ("plugin.task", `run
+	// --remote --task`): its graph is engine.TaskGraphOf the plugin's
+	// schema in Plugins, and Main, Workflow and Sources are empty.
+	Task string `json:"task,omitempty"`
 	// Sources are the workflow files, by path as the submitter named
 	// them (diagnostics use these paths): Main and every file whose
 	// workflows it calls, at any depth.

@@ -244,16 +244,24 @@ func pluginsPhrase(p []string) string {
 // soon as every queue has a poller, a [*MissingWorkersError] naming what is
 // still missing after wait, or the server's error.
 func WaitForWorkers(ctx context.Context, c client.Client, namespace, taskQueue string, plugins []string, wait time.Duration) error {
+	return waitForPollers(ctx, c, namespace, taskQueue, true, plugins, wait, nil)
+}
+
+// waitForPollers is WaitForWorkers; the workflow queue is checked only
+// with workflows set, and tick (if not nil) is called before each wait.
+func waitForPollers(ctx context.Context, c client.Client, namespace, taskQueue string, workflows bool, plugins []string, wait time.Duration, tick func()) error {
 	start := time.Now()
 	deadline := start.Add(wait)
 	for {
 		missing := &MissingWorkersError{Namespace: namespace}
-		ok, err := hasPoller(ctx, c, taskQueue, enumspb.TASK_QUEUE_TYPE_WORKFLOW)
-		if err != nil {
-			return err
-		}
-		if !ok {
-			missing.WorkflowQueue = taskQueue
+		if workflows {
+			ok, err := hasPoller(ctx, c, taskQueue, enumspb.TASK_QUEUE_TYPE_WORKFLOW)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				missing.WorkflowQueue = taskQueue
+			}
 		}
 		for _, p := range plugins {
 			ok, err := hasPoller(ctx, c, PluginQueue(taskQueue, p), enumspb.TASK_QUEUE_TYPE_ACTIVITY)
@@ -271,6 +279,9 @@ func WaitForWorkers(ctx context.Context, c client.Client, namespace, taskQueue s
 			sort.Strings(missing.Plugins)
 			missing.Waited = time.Since(start)
 			return missing
+		}
+		if tick != nil {
+			tick()
 		}
 		select {
 		case <-ctx.Done():

@@ -132,3 +132,33 @@ func TestDescribeToken(t *testing.T) {
 		})
 	}
 }
+
+// TestRefusalHint: a refusal names the setting to change. An
+// Unauthenticated answer comes from a proxy in front of Temporal, so
+// without a proxy token it names proxy_command, not the token.
+func TestRefusalHint(t *testing.T) {
+	unauthorized := status.Error(codes.PermissionDenied, "Request unauthorized.")
+	unauthenticated := status.Error(codes.Unauthenticated, "the identity-aware proxy wants proxy-authorization")
+	tok := &rotatingToken{}
+	tests := []struct {
+		name        string
+		o           Options
+		err         error
+		wantSetting string
+		want, not   string
+	}{
+		{"temporal refuses the token", Options{Token: tok}, unauthorized, "credentials", "the server refused the token", "proxy"},
+		{"temporal wants a token", Options{}, unauthorized, "credentials", "none is configured", "proxy"},
+		{"the proxy refuses its token", Options{Token: tok, ProxyToken: tok}, unauthenticated, "credentials.proxy_command", "prints a token the proxy accepts", ""},
+		{"the proxy wants a token, with a service token", Options{Token: tok}, unauthenticated, "credentials.proxy_command", "wants a token of its own and none is configured", "the server refused the token"},
+		{"the proxy wants a token, without one", Options{}, unauthenticated, "credentials.proxy_command", "set credentials.proxy_command", "credentials.issuer"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			setting, hint := refusalHint(tc.o, tc.err, "")
+			if setting != tc.wantSetting || !strings.Contains(hint, tc.want) || (tc.not != "" && strings.Contains(hint, tc.not)) {
+				t.Errorf("refusalHint = %q, %q; want %q, with %q and without %q", setting, hint, tc.wantSetting, tc.want, tc.not)
+			}
+		})
+	}
+}

@@ -123,6 +123,14 @@ func RunWorkflow(ctx workflow.Context, in RunInput) (*sandbox.Record, error) {
 // other sources in path order, and the schemas from in.Plugins.
 func compileRun(in RunInput) (*engine.Graph, hcl.Diagnostics, map[string]*hcl.File) {
 	p := config.NewParser()
+	if in.Task != "" {
+		name, _, _ := strings.Cut(in.Task, ".")
+		g, err := engine.TaskGraphOf(in.Task, in.Plugins[name].Schema)
+		if err != nil {
+			return nil, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Invalid task run", Detail: err.Error()}}, p.Files()
+		}
+		return g, nil, p.Files()
+	}
 	src, ok := in.Sources[in.Main]
 	if !ok {
 		return nil, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Missing workflow file",
@@ -901,12 +909,23 @@ func (cr *callRun) runDynamic(dyn *DynamicWorkflow) {
 		cr.attemptEnd(nil, nil, err)
 		return
 	}
-	g, err := engine.DynamicGraph(n, w, engine.Sources{Schemas: schemas(dyn.Plugins)})
+	// The plugins the dynamic task's worker has, and those the submitter
+	// validated the run against (with a dynamic task, every plugin it
+	// had): a plugin that worker lacks may still be served elsewhere, and
+	// the submitter's digests are the run's.
+	plugins := make(map[string]PluginRef, len(dyn.Plugins)+len(d.in.Plugins))
+	for name, ref := range dyn.Plugins {
+		plugins[name] = ref
+	}
+	for name, ref := range d.in.Plugins {
+		plugins[name] = ref
+	}
+	g, err := engine.DynamicGraph(n, w, engine.Sources{Schemas: schemas(plugins)})
 	if err != nil {
 		cr.attemptEnd(nil, nil, err)
 		return
 	}
-	sub := d.newGraph(g, nil, nil, cr.gr.prefix+cr.call.Name+"+", dyn.Plugins, func(outs map[string]cty.Value, err error) {
+	sub := d.newGraph(g, nil, nil, cr.gr.prefix+cr.call.Name+"+", plugins, func(outs map[string]cty.Value, err error) {
 		if err != nil {
 			cr.attemptEnd(nil, nil, err)
 			return

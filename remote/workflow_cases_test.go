@@ -327,3 +327,55 @@ func TestHistoryGuard(t *testing.T) {
 		t.Errorf("upper ran after the guard: %+v", u)
 	}
 }
+
+// TestTaskRun: a RunInput with Task is a single task's run (`run --remote
+// --task`): the graph engine.TaskGraph builds locally, from the schema
+// the run carries.
+func TestTaskRun(t *testing.T) {
+	in := runInput(t, features, "single", nil)
+	in.Main, in.Workflow, in.Sources = "", "text.upper", nil
+	in.Task = "text.upper"
+	in.Inputs = map[string]json.RawMessage{"text": json.RawMessage(`"to be"`)}
+	f := newFakeTasks(in.Plugins)
+	r := runRemote(t, in, f, nil)
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	if r.rec.Workflow != "text.upper" || r.rec.File != "" || r.rec.Mode != "LOCAL_TASK_EXECUTION" || string(r.rec.Outputs["text"]) != `"TO BE"` {
+		t.Errorf("record: workflow %q file %q mode %q outputs %s", r.rec.Workflow, r.rec.File, r.rec.Mode, js(r.rec.Outputs))
+	}
+	if up := task(t, r.rec, "upper"); up.Status != "succeeded" || up.Task != "text.upper" {
+		t.Errorf("upper: %+v", up)
+	}
+
+	for _, bad := range []string{"text.nope", "nope.upper", "text"} {
+		in.Task = bad
+		r := runRemote(t, in, newFakeTasks(in.Plugins), nil)
+		var app *temporal.ApplicationError
+		if !errors.As(r.err, &app) || app.Type() != remote.ErrInvalidRun {
+			t.Errorf("task %q: %v, want an invalid run", bad, r.err)
+		}
+	}
+}
+
+// TestDynamicPluginsFromTheRun: a dynamic task's worker that lacks a
+// plugin its workflow uses reports no schema for it; the run's own
+// plugins (with a dynamic task, every plugin the submitter had) fill it
+// in, so the workflow compiles and its tasks go to that plugin's queue.
+func TestDynamicPluginsFromTheRun(t *testing.T) {
+	in := runInput(t, examples+"dynamic.hcl", "dynamic", map[string]any{"texts": []string{"to be or not", "to be"}})
+	f := newFakeTasks(in.Plugins)
+	f.plugins = map[string]remote.PluginRef{} // the dynamic task's worker has none of its workflow's plugins
+	r := runRemote(t, in, f, nil)
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	if got := string(r.rec.Outputs["counts"]); got != "[4,2]" {
+		t.Errorf("counts %s, want [4,2]", got)
+	}
+	for _, c := range f.calls() {
+		if c.Plugin == "text" && c.PluginSHA256 != in.Plugins["text"].SHA256 {
+			t.Errorf("%s: digest %q, want the run's %q", c.Node, c.PluginSHA256, in.Plugins["text"].SHA256)
+		}
+	}
+}

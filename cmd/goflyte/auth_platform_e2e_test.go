@@ -534,9 +534,12 @@ func TestE2EPlatformCredentials(t *testing.T) {
 		if iap.passed.Load() == passed {
 			t.Error("run --remote made no call through the proxy")
 		}
-		// Without proxy_command the proxy refuses every call.
+		// Without proxy_command the proxy refuses every call: the message
+		// names proxy_command, and does not blame the service's token.
 		b := w.env(t, ccSecret, "FLYTE_PLATFORM_URL="+iap.addr)
-		b.refused("credentials")
+		if r := b.refused("credentials.proxy_command", "wants a token of its own"); strings.Contains(r.stderr, "refused the token") {
+			t.Errorf("the message blames the service's token\n%s", r)
+		}
 		b.refusedRemote()
 		// A proxy token the proxy refuses: the message names proxy_command.
 		if err := os.WriteFile(file, []byte("proxy-TOKEN-wrong\n"), 0o600); err != nil {

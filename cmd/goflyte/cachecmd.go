@@ -6,14 +6,17 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/goflyte/goflyte/engine"
 	"github.com/goflyte/goflyte/engine/cache"
+	"github.com/goflyte/goflyte/engine/config"
+	"github.com/goflyte/goflyte/remote"
 )
 
 func cacheCommand() *command {
 	return &command{
 		name:    "cache",
-		args:    "list [--task T] | show KEY | clear (--task T | --all) | prune --older-than D  [--json]",
-		summary: "Inspect and clean the local result cache",
+		args:    "list [--task T] | show KEY | clear (--task T | --all) | prune --older-than D  [--remote [--raw-output-data-prefix URI]] [--json]",
+		summary: "Inspect and clean the result cache (local, or the bucket's with --remote)",
 		help: `
 Cached tasks (cache = true in the workflow, or a plugin task that is
 cacheable) reuse an earlier result when their plugin, task, cache version
@@ -31,10 +34,23 @@ in the sandbox) and are shared by every workflow.
   goflyte cache prune --older-than 720h     remove entries not used for that
                                             long (Go durations: 90m, 48h)
 
+With --remote, each form works on the cache of remote runs instead: the
+entries in <raw_output_data_prefix>/cache in the bucket (the same keys,
+written by the workers), with the same output. Entries in a bucket record
+no hits, so their LAST HIT is "never" and prune removes the entries
+written more than D ago. A cleared entry is a miss for the next remote
+run.
+
 Flags:
   --task PLUGIN.TASK   list, clear: only the entries of this task
   --all                clear: every entry
   --older-than D       prune: entries not used for D (a Go duration)
+  --remote             the cache of remote runs, in the bucket of
+                       local.raw_output_data_prefix
+  --raw-output-data-prefix URI
+                       with --remote: the bucket prefix (s3://bucket/prefix,
+                       gs://, azblob://) instead of
+                       local.raw_output_data_prefix
   --json               print JSON`,
 		run: runCache,
 	}
@@ -45,18 +61,39 @@ func runCache(ctx context.Context, c *cli, args []string) error {
 	task := fs.String("task", "", "")
 	all := fs.Bool("all", false, "")
 	olderThan := fs.Duration("older-than", 0, "")
+	remoteCache := fs.Bool("remote", false, "")
+	dataPrefix := fs.String("raw-output-data-prefix", "", "")
 	asJSON := fs.Bool("json", false, "")
 	pos, err := c.parseArgs(fs, args, 1, 2)
 	if err != nil {
 		return err
 	}
+	if *dataPrefix != "" && !*remoteCache {
+		return usagef("cache: --raw-output-data-prefix goes with --remote")
+	}
 	cfg, err := c.loadConfig()
 	if err != nil {
 		return err
 	}
-	cc, err := cache.Open(cfg.CachePath())
-	if err != nil {
-		return err
+	if *dataPrefix != "" {
+		if err := cfg.Override("local.raw_output_data_prefix", *dataPrefix, "--raw-output-data-prefix"); err != nil {
+			return usagef("cache: %v", err)
+		}
+	}
+	var cc cacheEntries
+	if *remoteCache {
+		rc, err := c.remoteCache(cfg)
+		if err != nil {
+			return err
+		}
+		defer rc.close()
+		cc = rc
+	} else {
+		lc, err := cache.Open(cfg.CachePath())
+		if err != nil {
+			return err
+		}
+		cc = localEntries{lc}
 	}
 	sub := pos[0]
 	if sub != "show" && len(pos) > 1 {
@@ -64,7 +101,7 @@ func runCache(ctx context.Context, c *cli, args []string) error {
 	}
 	switch sub {
 	case "list":
-		infos, err := cc.List(*task)
+		infos, err := cc.List(ctx, *task)
 		if err != nil {
 			return err
 		}
@@ -75,7 +112,7 @@ func runCache(ctx context.Context, c *cli, args []string) error {
 			return writeJSON(c.stdout, infos) // the console's /api/cache too
 		}
 		if len(infos) == 0 {
-			fmt.Fprintf(c.stderr, "No cache entries in %s.\n", cc.Dir())
+			fmt.Fprintf(c.stderr, "No cache entries in %s.\n", cc.Where())
 			return nil
 		}
 		tw := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
@@ -90,11 +127,11 @@ func runCache(ctx context.Context, c *cli, args []string) error {
 		if len(pos) != 2 {
 			return usagef("cache show: name the entry: goflyte cache show KEY")
 		}
-		key, err := cc.Resolve(pos[1])
+		key, err := cc.Resolve(ctx, pos[1])
 		if err != nil {
 			return usagef("cache show: %v", err)
 		}
-		e, err := cc.Get(key)
+		e, err := cc.Entry(ctx, key)
 		if err != nil {
 			return fmt.Errorf("cache entry %s: %w", key, err)
 		}
@@ -121,7 +158,7 @@ func runCache(ctx context.Context, c *cli, args []string) error {
 		if *all == (*task != "") {
 			return usagef("cache clear: give --task PLUGIN.TASK or --all")
 		}
-		n, err := cc.Clear(*task)
+		n, err := cc.Clear(ctx, *task)
 		if err != nil {
 			return err
 		}
@@ -132,7 +169,7 @@ func runCache(ctx context.Context, c *cli, args []string) error {
 		if *olderThan <= 0 {
 			return usagef("cache prune: give --older-than DURATION, e.g. --older-than 720h")
 		}
-		n, err := cc.Prune(*olderThan, time.Now())
+		n, err := cc.Prune(ctx, *olderThan, time.Now())
 		if err != nil {
 			return err
 		}
@@ -140,6 +177,62 @@ func runCache(ctx context.Context, c *cli, args []string) error {
 		return nil
 	}
 	return usagef("cache: unknown subcommand %q; try goflyte help cache", sub)
+}
+
+// cacheEntries is a result cache as the cache command manages it: the
+// local cache directory (localEntries) or the data store's cache of
+// remote runs (engine.StoreCache, --remote). Both give the same shapes,
+// so one printer serves both.
+type cacheEntries interface {
+	List(ctx context.Context, task string) ([]cache.Info, error)
+	Resolve(ctx context.Context, prefix string) (cache.Key, error)
+	Entry(ctx context.Context, key cache.Key) (*cache.Entry, error)
+	Clear(ctx context.Context, task string) (int, error)
+	Prune(ctx context.Context, olderThan time.Duration, now time.Time) (int, error)
+	// Where is the cache's directory or URI.
+	Where() string
+}
+
+// localEntries is the local cache directory as cacheEntries.
+type localEntries struct{ c *cache.Cache }
+
+func (l localEntries) List(_ context.Context, task string) ([]cache.Info, error) {
+	return l.c.List(task)
+}
+func (l localEntries) Resolve(_ context.Context, prefix string) (cache.Key, error) {
+	return l.c.Resolve(prefix)
+}
+func (l localEntries) Entry(_ context.Context, key cache.Key) (*cache.Entry, error) {
+	return l.c.Get(key)
+}
+func (l localEntries) Clear(_ context.Context, task string) (int, error) { return l.c.Clear(task) }
+func (l localEntries) Prune(_ context.Context, olderThan time.Duration, now time.Time) (int, error) {
+	return l.c.Prune(olderThan, now)
+}
+func (l localEntries) Where() string { return l.c.Dir() }
+
+// remoteEntries is the data store's cache of remote runs as cacheEntries.
+type remoteEntries struct {
+	*engine.StoreCache
+	eng *engine.Engine
+}
+
+func (r remoteEntries) Where() string { return r.URI() }
+
+func (r remoteEntries) close() {
+	_ = r.StoreCache.Close()
+	r.eng.Close()
+}
+
+// remoteCache opens the cache of remote runs: <raw_output_data_prefix>/cache,
+// which must be a bucket, as for run --remote (exit 2 otherwise).
+func (c *cli) remoteCache(cfg *config.Config) (remoteEntries, error) {
+	_, prefix, err := remote.DataPrefixes(cfg.Local.RawOutputDataPrefix, "-", true)
+	if err != nil {
+		return remoteEntries{}, usagef("cache --remote: %v", err)
+	}
+	e := c.newEngine(cfg)
+	return remoteEntries{StoreCache: e.StoreCache(prefix), eng: e}, nil
 }
 
 func lastHit(in cache.Info) string {

@@ -165,7 +165,7 @@ func TestE2ERemoteRefusesBeforeSubmitting(t *testing.T) {
 		t.Errorf("something was submitted: %+v", runs)
 	}
 	// Flags that are a local run's only.
-	for _, args := range [][]string{{"--task", "text.split"}, {wf, "--explain"}, {wf, "--grace", "1s"}, {wf, "--detach", "--download", t.TempDir()}} {
+	for _, args := range [][]string{{wf, "--explain"}, {wf, "--grace", "1s"}, {wf, "--detach", "--download", t.TempDir()}} {
 		r = x.run(append([]string{"run", "--remote"}, args...)...)
 		if r.code != 2 {
 			t.Errorf("run --remote %v: want exit 2\n%s", args, r)

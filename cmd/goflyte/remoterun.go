@@ -32,6 +32,7 @@ import (
 // remoteRunOptions are the flags of `run --remote`.
 type remoteRunOptions struct {
 	pos         []string
+	task        string // --task PLUGIN.TASK: a single task's run
 	text        map[string]string
 	fromFile    map[string]json.RawMessage
 	parallelism int
@@ -86,6 +87,14 @@ func (c *cli) runRemote(ctx context.Context, cfg *config.Config, opts remoteRunO
 		if g, wf, lookup, fromFile, resume, resumedFrom, err = c.loadRemoteResume(ctx, eng, cfg, cl, po.Namespace, opts.resume, opts.from); err != nil {
 			return err
 		}
+		if wf == nil {
+			opts.task = g.Name // a task run's graph is named after its task
+		}
+	} else if opts.task != "" {
+		var err error
+		if g, err = eng.TaskGraph(ctx, opts.task); err != nil {
+			return &usageError{err.Error()}
+		}
 	} else {
 		var diags hcl.Diagnostics
 		var err error
@@ -113,14 +122,27 @@ func (c *cli) runRemote(ctx context.Context, cfg *config.Config, opts remoteRunO
 	if err != nil {
 		return usagef("run --remote: %v", err)
 	}
-	sources, err := remote.WorkflowSources(wf, lookup, nil)
+	var sources map[string]string
+	var plugins []string
+	if opts.task != "" {
+		plugins = []string{g.Nodes[0].Plugin}
+	} else {
+		if sources, err = remote.WorkflowSources(wf, lookup, nil); err != nil {
+			return err
+		}
+		plugins = engine.PluginsUsed(wf, lookup)
+	}
+	lock := c.loadLockFile(cfg)
+	refs, err := remote.PluginRefs(ctx, eng.Plugins, plugins, lock)
 	if err != nil {
 		return err
 	}
-	plugins := engine.PluginsUsed(wf, lookup)
-	refs, err := remote.PluginRefs(ctx, eng.Plugins, plugins, c.loadLockFile(cfg))
-	if err != nil {
-		return err
+	if g.HasDynamic() {
+		// A dynamic task's workflow may use any plugin: the run carries
+		// the schema and digest of every plugin this machine has, so that
+		// it compiles even where the dynamic task's worker lacks one. Its
+		// worker checks that they are served (remote.DynamicReadyWait).
+		c.addLocalPlugins(ctx, eng, refs, lock)
 	}
 	parallelism := opts.parallelism
 	if parallelism == 0 {
@@ -129,8 +151,8 @@ func (c *cli) runRemote(ctx context.Context, cfg *config.Config, opts remoteRunO
 	in := &remote.RunInput{
 		ExecutionID:    remote.ExecutionID(cfg.Local.Project, cfg.Local.Domain, name),
 		ExecutionDate:  now.UTC(),
-		Main:           wf.File,
-		Workflow:       wf.Name,
+		Workflow:       g.Name,
+		Task:           opts.task,
 		Sources:        sources,
 		Plugins:        refs,
 		DataPrefix:     dataPrefix,
@@ -140,6 +162,9 @@ func (c *cli) runRemote(ctx context.Context, cfg *config.Config, opts remoteRunO
 		Timeout:        opts.timeout,
 		Resume:         resume,
 		ResumedFrom:    resumedFrom,
+	}
+	if wf != nil {
+		in.Main, in.Workflow = wf.File, wf.Name
 	}
 	if cl == nil {
 		if cl, po, err = c.dialPlatform(ctx, cfg); err != nil {
@@ -192,6 +217,28 @@ func (c *cli) runRemote(ctx context.Context, cfg *config.Config, opts remoteRunO
 		return err
 	}
 	return c.finishRemote(ctx, cfg, g, rec, in, link, opts, eng.Redact)
+}
+
+// addLocalPlugins adds to refs the plugins in sdk.plugin_dirs that it
+// lacks; one that cannot be described is left out (the run may not use
+// it), with a debug line.
+func (c *cli) addLocalPlugins(ctx context.Context, eng *engine.Engine, refs map[string]remote.PluginRef, lock *config.Lock) {
+	names, err := eng.Plugins.Names()
+	if err != nil {
+		eng.Logger.Debug("run --remote: cannot list the plugins for dynamic tasks", "error", err)
+		return
+	}
+	for _, name := range names {
+		if _, ok := refs[name]; ok {
+			continue
+		}
+		more, err := remote.PluginRefs(ctx, eng.Plugins, []string{name}, lock)
+		if err != nil {
+			eng.Logger.Debug("run --remote: plugin left out of the run's plugins", "plugin", name, "error", eng.Redact(err.Error()))
+			continue
+		}
+		refs[name] = more[name]
+	}
 }
 
 // detached says that the run goes on after Ctrl-C, and how to follow it.
@@ -471,16 +518,24 @@ func (c *cli) loadRemoteResume(ctx context.Context, eng *engine.Engine, cfg *con
 	if err != nil {
 		return nil, nil, nil, nil, nil, "", err
 	}
-	wf, diags, err := c.loadWorkflowArg(cfg, []string{start.Main, start.Workflow})
-	if err != nil {
-		return nil, nil, nil, nil, nil, "", fmt.Errorf("run --resume: the workflow of %s: %w", rec.ID, err)
-	}
-	lookup = c.workflowLookup(cfg, wf.File)
-	eng.Workflows = lookup
-	var more hcl.Diagnostics
-	g, more = eng.Compile(ctx, wf)
-	if diags = append(diags, more...); diags.HasErrors() {
-		return nil, nil, nil, nil, nil, "", &diagError{diags: diags}
+	if start.Task != "" {
+		// A task run (run --remote --task): wf stays nil.
+		if g, err = eng.TaskGraph(ctx, start.Task); err != nil {
+			return nil, nil, nil, nil, nil, "", err
+		}
+	} else {
+		var diags hcl.Diagnostics
+		wf, diags, err = c.loadWorkflowArg(cfg, []string{start.Main, start.Workflow})
+		if err != nil {
+			return nil, nil, nil, nil, nil, "", fmt.Errorf("run --resume: the workflow of %s: %w", rec.ID, err)
+		}
+		lookup = c.workflowLookup(cfg, wf.File)
+		eng.Workflows = lookup
+		var more hcl.Diagnostics
+		g, more = eng.Compile(ctx, wf)
+		if diags = append(diags, more...); diags.HasErrors() {
+			return nil, nil, nil, nil, nil, "", &diagError{diags: diags}
+		}
 	}
 	raw, err := engine.KeptOutputs(g, &engine.Resume{Record: rec, From: from})
 	if err != nil {

@@ -51,7 +51,8 @@ Flags:
                        A file or dir is a local path or a URI:
                        s3://, gs://, azblob:// or file://
   --inputs-file FILE   a JSON object of input values (--input wins)
-  --task PLUGIN.TASK   run one task of a plugin (LOCAL_TASK_EXECUTION)
+  --task PLUGIN.TASK   run one task of a plugin (LOCAL_TASK_EXECUTION);
+                       with --remote, on a worker that serves the plugin
   --parallelism N      tasks to run at once (default: the CPU count; with
                        --remote, 1000)
   --json               print one JSON object on stdout: execution_id,
@@ -136,8 +137,6 @@ func runRun(ctx context.Context, c *cli, args []string) error {
 	}
 	if *remoteRun {
 		switch {
-		case *taskID != "":
-			return usagef("run --remote runs workflows; run a single task with --task locally, or call it from a workflow")
 		case *explain:
 			return usagef("run --remote: --explain is for local runs (the cache's reasons are in the run's record: goflyte runs show --remote RUN)")
 		case hasFlag(args, "grace"):
@@ -188,7 +187,7 @@ func runRun(ctx context.Context, c *cli, args []string) error {
 		}
 	}
 	if *remoteRun {
-		return c.runRemote(ctx, cfg, remoteRunOptions{pos: pos, text: text, fromFile: fromFile, parallelism: *parallelism, timeout: *timeout,
+		return c.runRemote(ctx, cfg, remoteRunOptions{pos: pos, task: *taskID, text: text, fromFile: fromFile, parallelism: *parallelism, timeout: *timeout,
 			resume: *resume, from: *from, asJSON: *asJSON, quiet: *quiet, detach: *detach, download: *download})
 	}
 	eng := c.newEngine(cfg)

@@ -43,7 +43,7 @@ var (
 // operation and the URI and gives a hint for the common kinds; it never
 // contains a secret from [Options] or the provider's environment variables.
 type Error struct {
-	Op   string // "open", "put", "fetch"
+	Op   string // "open", "put", "fetch", "list", "read", "delete"
 	URI  string // the store, object or prefix the operation was about
 	Kind error  // ErrNotFound, ErrNoBucket, ... or nil
 	Err  error  // the cause; may be nil

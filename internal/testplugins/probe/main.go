@@ -1,7 +1,8 @@
 // Command goflyte-plugin-probe is a plugin for the tests of remote runs
 // (engine.ExecuteTask, goflyte worker): a long task that checkpoints its
-// progress, and a task that holds a secret and tries to leak it in every
-// way a task can (its error, its outputs, its log, its stderr).
+// progress, a task that holds a secret and tries to leak it in every
+// way a task can (its error, its outputs, its log, its stderr), and a
+// dynamic task that calls whatever task it is told to.
 package main
 
 import (
@@ -99,9 +100,33 @@ func leak(ctx context.Context, in leakIn) (leakOut, error) {
 	return out, nil
 }
 
+type viaIn struct {
+	Uses   string            `json:"uses" desc:"The task to call, plugin.task."`
+	Inputs map[string]string `json:"inputs" desc:"Its inputs."`
+	Output string            `json:"output" desc:"Which of its outputs to return."`
+}
+
+type viaOut struct {
+	Value string `json:"value" desc:"The called task's output."`
+}
+
+// via is a dynamic task whose workflow calls the task it is told to: a
+// plugin that the run's own graph does not use.
+func via(ctx context.Context, in viaIn) (*sdk.Graph[viaOut], error) {
+	g := sdk.NewGraph[viaOut]()
+	inputs := make(map[string]any, len(in.Inputs))
+	for k, v := range in.Inputs {
+		inputs[k] = v
+	}
+	g.Task("call", in.Uses, inputs)
+	g.Output("value", sdk.Ref("task.call."+in.Output))
+	return g, nil
+}
+
 func main() {
 	sdk.ServeWithOptions(sdk.Options{Name: "probe"}, map[string]sdk.Task{
 		"steps": sdk.Func(steps).WithDoc("Makes n steps of ms milliseconds, checkpointing after each (for tests)."),
 		"leak":  sdk.Func(leak).WithDoc("Holds the secret probe/token and leaks it as mode says (for tests).").WithSecrets(token),
+		"via":   sdk.Dynamic(via).WithDoc("Returns a workflow that calls the task uses with inputs, and returns its output (a dynamic task, for tests)."),
 	})
 }
