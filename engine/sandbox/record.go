@@ -193,6 +193,17 @@ type TaskRecord struct {
 	// Deck is the task's deck page, relative to the run's directory and
 	// slash-separated; "" when it has none.
 	Deck string `json:"deck,omitempty"`
+	// Nested are, in a remote run's record, the calls made below the task,
+	// in the order they started: its for_each instances ("t@2"), the
+	// tasks of the sub-workflow or dynamic workflow it ran ("t+split",
+	// "t@2+split") and an eager task's children ("t+1+upper"), each with
+	// its name, task, status, attempts, times, cache outcome, error and
+	// log URIs (no outputs). They are what a local run shows as progress
+	// lines and keeps as task logs. A record holds at most a bounded
+	// number of ended nested calls (the latest ones); NestedOmitted
+	// counts those it left out.
+	Nested        []TaskRecord `json:"nested,omitempty"`
+	NestedOmitted int          `json:"nested_omitted,omitempty"`
 	// Metrics are the task's counters, gauges and timers and the engine's
 	// metrics of it (names starting "engine."), sorted by name and tags.
 	Metrics []Metric `json:"metrics,omitempty"`
