@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"time"
 
+	"github.com/goflyte/goflyte/engine/sandbox"
 	"github.com/goflyte/goflyte/plugin"
 )
 
@@ -221,9 +222,11 @@ type TaskOutput struct {
 	Dynamic *DynamicWorkflow `json:"dynamic,omitempty"`
 	// Children are the calls an eager task made ("<n> <plugin.task>
 	// <status>"), in the order they ended.
-	Children []string  `json:"children,omitempty"`
-	Start    time.Time `json:"start"`
-	End      time.Time `json:"end"`
+	Children []string `json:"children,omitempty"`
+	// Nested are the records of those calls (engine.TaskCallResult.Nested).
+	Nested []sandbox.TaskRecord `json:"nested,omitempty"`
+	Start  time.Time            `json:"start"`
+	End    time.Time            `json:"end"`
 	// Metrics are the task's own metrics and the engine's (the
 	// engine.Metric* constants) for this attempt, as in a local record.
 	Metrics []plugin.Metric `json:"metrics,omitempty"`
@@ -258,4 +261,7 @@ type TaskFailure struct {
 	Deck    string          `json:"deck,omitempty"`
 	Logs    string          `json:"logs,omitempty"`
 	Metrics []plugin.Metric `json:"metrics,omitempty"`
+	// Nested are the records of the calls an eager task made before it
+	// failed.
+	Nested []sandbox.TaskRecord `json:"nested,omitempty"`
 }
