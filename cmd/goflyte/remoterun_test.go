@@ -58,6 +58,44 @@ func TestRecordProgress(t *testing.T) {
 	}
 }
 
+// TestRecordProgressNested gives the calls nested below a task the
+// lines a local run prints for them, between the task's start and end,
+// each once, and none for for_each instances.
+func TestRecordProgressNested(t *testing.T) {
+	nested := func(name, status string) sandbox.TaskRecord {
+		return sandbox.TaskRecord{Name: name, Task: "text.split", Status: status}
+	}
+	snaps := []*sandbox.Record{
+		{Tasks: []sandbox.TaskRecord{{Name: "each", Task: "workflow.wc", Status: "running", Nested: []sandbox.TaskRecord{
+			nested("each@0", "running"), nested("each@0+split", "running")}}}},
+		{Tasks: []sandbox.TaskRecord{{Name: "each", Task: "workflow.wc", Status: "running", Nested: []sandbox.TaskRecord{
+			nested("each@0", "running"), nested("each@0+split", "succeeded"), nested("each@0+count", "running"), nested("each@0+skip", "skipped")}}}},
+		// The end and an eager task's children, all in one snapshot;
+		// records that ended long ago may be gone from it.
+		{Tasks: []sandbox.TaskRecord{
+			{Name: "each", Task: "workflow.wc", Status: "succeeded", Nested: []sandbox.TaskRecord{nested("each@0+count", "failed")}},
+			{Name: "shouts", Task: "text.shout_all", Status: "succeeded", Nested: []sandbox.TaskRecord{nested("shouts+1+upper", "succeeded")}},
+		}},
+	}
+	var got []string
+	p := &recordProgress{observe: func(ev engine.Event) {
+		kind := map[engine.EventKind]string{engine.EventStarted: "started", engine.EventSucceeded: "succeeded", engine.EventFailed: "failed"}[ev.Kind]
+		got = append(got, kind+" "+ev.Task.Node)
+	}}
+	for _, rec := range snaps {
+		p.update(rec)
+	}
+	want := []string{
+		"started each", "started each@0+split",
+		"succeeded each@0+split", "started each@0+count",
+		"failed each@0+count", "succeeded each",
+		"started shouts", "started shouts+1+upper", "succeeded shouts+1+upper", "succeeded shouts",
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("events (-want +got):\n%s", diff)
+	}
+}
+
 // TestRecordResult renders a remote record as a local result: typed
 // outputs, task errors, the run's error.
 func TestRecordResult(t *testing.T) {

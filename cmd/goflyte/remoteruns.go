@@ -82,6 +82,21 @@ func (c *cli) runsRemote(ctx context.Context, cfg *config.Config, pos []string, 
 	return nil
 }
 
+// remoteKnownTask reports whether task names a task of the remote run
+// rec, one of its instances or a task run below it (as runs logs' TASK),
+// as far as the record knows (it may have omitted nested ones).
+func remoteKnownTask(rec *sandbox.Record, task string) bool {
+	for _, t := range rec.Tasks {
+		if ofTask(t.Name, task) || (t.NestedOmitted > 0 && ofTask(task, t.Name)) {
+			return true
+		}
+		if slices.ContainsFunc(t.Nested, func(nt sandbox.TaskRecord) bool { return ofTask(nt.Name, task) }) {
+			return true
+		}
+	}
+	return false
+}
+
 func (c *cli) showRemote(rec *sandbox.Record, link string, asJSON bool) error {
 	if asJSON {
 		return writeJSON(c.stdout, rec)
@@ -137,7 +152,7 @@ func (c *cli) remoteLogs(ctx context.Context, cfg *config.Config, cl client.Clie
 	if err != nil {
 		return err
 	}
-	if task != "" && !slices.ContainsFunc(rec.Tasks, func(t sandbox.TaskRecord) bool { return ofTask(t.Name, task) }) {
+	if task != "" && !remoteKnownTask(rec, task) {
 		var names []string
 		for _, t := range rec.Tasks {
 			names = append(names, t.Name)
@@ -159,12 +174,18 @@ func (c *cli) remoteLogs(ctx context.Context, cfg *config.Config, cl client.Clie
 	var lines []sandbox.LogLine
 	files := 0
 	for _, t := range rec.Tasks {
-		if task != "" && !ofTask(t.Name, task) && !strings.HasPrefix(task, t.Name+"@") && !strings.HasPrefix(task, t.Name+"+") {
-			continue
-		}
 		uris := t.LogURIs
 		if len(uris) == 0 && strings.Contains(t.LogFile, "://") {
 			uris = []string{t.LogFile} // a record that keeps only the latest log, as a URI
+		}
+		if task != "" && !ofTask(t.Name, task) {
+			uris = nil
+		}
+		// The logs of its instances and of the tasks run below it.
+		for _, nt := range t.Nested {
+			if task == "" || ofTask(nt.Name, task) {
+				uris = append(uris, nt.LogURIs...)
+			}
 		}
 		for _, uri := range uris {
 			dst := filepath.Join(tmp, fmt.Sprintf("%d.log", files))
