@@ -82,6 +82,96 @@ func (c *cli) runsRemote(ctx context.Context, cfg *config.Config, pos []string, 
 	return nil
 }
 
+// recordLogs reads the task logs of task (all when "") of a remote run
+// from the URIs its record names (TaskRecord.LogURIs, and those of its
+// nested calls), fetched into tmp; files counts the logs it used.
+func recordLogs(ctx context.Context, st storage, rec *sandbox.Record, tmp, task string, attempt int) (lines []sandbox.LogLine, files int, err error) {
+	for _, t := range rec.Tasks {
+		uris := t.LogURIs
+		if len(uris) == 0 && strings.Contains(t.LogFile, "://") {
+			uris = []string{t.LogFile} // a record that keeps only the latest log, as a URI
+		}
+		if task != "" && !ofTask(t.Name, task) {
+			uris = nil
+		}
+		// The logs of its instances and of the tasks run below it.
+		for _, nt := range t.Nested {
+			if task == "" || ofTask(nt.Name, task) {
+				uris = append(uris, nt.LogURIs...)
+			}
+		}
+		for _, uri := range uris {
+			dst := filepath.Join(tmp, fmt.Sprintf("%d.log", files))
+			if err := st.Fetch(ctx, uri, dst, false); err != nil {
+				return nil, 0, fmt.Errorf("runs logs: the log of task %q: %w", t.Name, err)
+			}
+			data, err := os.ReadFile(dst)
+			if err != nil {
+				return nil, 0, err
+			}
+			more, err := sandbox.DecodeTaskLog(data, uri)
+			if err != nil {
+				return nil, 0, fmt.Errorf("runs logs: %w", err)
+			}
+			used := false
+			for _, l := range more {
+				if task != "" && (!ofTask(l.Node, task) || (attempt != 0 && l.Attempt != attempt)) {
+					continue
+				}
+				lines = append(lines, l)
+				used = true
+			}
+			if used {
+				files++
+			}
+		}
+	}
+	return lines, files, nil
+}
+
+// omittedBelow reports whether the remote record rec left out nested
+// calls whose logs runs logs TASK shows (of any task when task is "").
+func omittedBelow(rec *sandbox.Record, task string) bool {
+	for _, t := range rec.Tasks {
+		if t.NestedOmitted > 0 && (task == "" || ofTask(t.Name, task) || ofTask(task, t.Name)) {
+			return true
+		}
+	}
+	return false
+}
+
+// bucketLogs reads the task logs of task (all when "") of a remote run
+// from its directory in the data store, <run dir>/_logs/, where the
+// workers put every task's, instance's and nested task's log: fetched
+// into tmp, then listed and read as a local run's logs/.
+func bucketLogs(ctx context.Context, cl client.Client, st storage, info *remote.RunInfo, tmp, task string, attempt int) ([]sandbox.LogLine, int, error) {
+	in, err := remote.StartedInput(ctx, cl, info.ID, info.RunID)
+	if err != nil {
+		return nil, 0, fmt.Errorf("runs logs: %w", err)
+	}
+	base, query, _ := strings.Cut(in.DataPrefix, "?")
+	uri := strings.TrimRight(base, "/") + "/_logs"
+	if query != "" {
+		uri += "?" + query
+	}
+	dir := filepath.Join(tmp, "run")
+	if err := st.Fetch(ctx, uri, filepath.Join(dir, "logs"), true); err != nil {
+		return nil, 0, fmt.Errorf("runs logs: the task logs of %s: %w", info.ID, err)
+	}
+	all, err := sandbox.ListTaskLogs(dir)
+	if err != nil {
+		return nil, 0, err
+	}
+	var logs []sandbox.TaskLog
+	for _, tl := range all {
+		if task == "" || ofTask(tl.Node, task) && (attempt == 0 || tl.Attempt == attempt) {
+			logs = append(logs, tl)
+		}
+	}
+	lines, err := sandbox.ReadTaskLogs(dir, logs)
+	return lines, len(logs), err
+}
+
 // remoteKnownTask reports whether task names a task of the remote run
 // rec, one of its instances or a task run below it (as runs logs' TASK),
 // as far as the record knows (it may have omitted nested ones).
@@ -171,47 +261,18 @@ func (c *cli) remoteLogs(ctx context.Context, cfg *config.Config, cl client.Clie
 	}
 	defer os.RemoveAll(tmp)
 	st := storageFor(cfg, c.logger(cfg))
+	// The logs the record names, or, when it left some of the calls out,
+	// those in the run's directory in the bucket: every task's, as the
+	// local form reads them from the run's.
 	var lines []sandbox.LogLine
-	files := 0
-	for _, t := range rec.Tasks {
-		uris := t.LogURIs
-		if len(uris) == 0 && strings.Contains(t.LogFile, "://") {
-			uris = []string{t.LogFile} // a record that keeps only the latest log, as a URI
-		}
-		if task != "" && !ofTask(t.Name, task) {
-			uris = nil
-		}
-		// The logs of its instances and of the tasks run below it.
-		for _, nt := range t.Nested {
-			if task == "" || ofTask(nt.Name, task) {
-				uris = append(uris, nt.LogURIs...)
-			}
-		}
-		for _, uri := range uris {
-			dst := filepath.Join(tmp, fmt.Sprintf("%d.log", files))
-			if err := st.Fetch(ctx, uri, dst, false); err != nil {
-				return fmt.Errorf("runs logs: the log of task %q: %w", t.Name, err)
-			}
-			data, err := os.ReadFile(dst)
-			if err != nil {
-				return err
-			}
-			more, err := sandbox.DecodeTaskLog(data, uri)
-			if err != nil {
-				return fmt.Errorf("runs logs: %w", err)
-			}
-			used := false
-			for _, l := range more {
-				if task != "" && (!ofTask(l.Node, task) || (attempt != 0 && l.Attempt != attempt)) {
-					continue
-				}
-				lines = append(lines, l)
-				used = true
-			}
-			if used {
-				files++
-			}
-		}
+	var files int
+	if omittedBelow(rec, task) {
+		lines, files, err = bucketLogs(ctx, cl, st, info, tmp, task, attempt)
+	} else {
+		lines, files, err = recordLogs(ctx, st, rec, tmp, task, attempt)
+	}
+	if err != nil {
+		return err
 	}
 	slices.SortStableFunc(lines, func(a, b sandbox.LogLine) int { return a.Time.Compare(b.Time) })
 	if len(lines) == 0 {

@@ -186,8 +186,9 @@ type TaskRecord struct {
 	LogFile string `json:"log_file,omitempty"`
 	// LogURIs are, in a remote run's record, the data-store URIs of the
 	// task's logs (remote.TaskOutput.Logs, and the logs of failed
-	// attempts): every attempt, for_each instance and child of the task,
-	// in the order they ran. Each holds JSON lines, one [LogLine] each, as
+	// attempts): every attempt of the task, in the order they ran; those
+	// of its for_each instances and of the tasks run below it are in
+	// their Nested records. Each holds JSON lines, one [LogLine] each, as
 	// a local task log does. `goflyte runs logs --remote` reads them.
 	LogURIs []string `json:"log_uris,omitempty"`
 	// Deck is the task's deck page, relative to the run's directory and
