@@ -79,8 +79,10 @@ type BatchResult struct {
 	Cancelled bool            `json:"cancelled,omitempty"`
 	Cache     string          `json:"cache,omitempty"`
 	// Nested are the records of the instance and of the calls made
-	// below it (nested.go), which the run's record keeps.
-	Nested []sandbox.TaskRecord `json:"nested,omitempty"`
+	// below it (nested.go), which the run's record keeps; NestedOmitted
+	// counts those the batch's record left out.
+	Nested        []sandbox.TaskRecord `json:"nested,omitempty"`
+	NestedOmitted int                  `json:"nested_omitted,omitempty"`
 }
 
 // BatchWorkflow runs a batch of a for_each's instances and returns their
@@ -128,7 +130,7 @@ func BatchWorkflow(ctx workflow.Context, in BatchInput) ([]BatchResult, error) {
 		return nil, ctx.Err()
 	}
 	for i, bc := range in.Calls {
-		results[i].Nested, _ = d.nested.of(in.Prefix + bc.Name)
+		results[i].Nested, results[i].NestedOmitted = d.nested.of(in.Prefix + bc.Name)
 	}
 	return results, nil
 }
@@ -262,6 +264,7 @@ func (gr *graphRun) sendBatch(node string, calls []*engine.Call) {
 			}
 			if i < len(results) {
 				d.nested.merge(gr.ownerOf(c), results[i].Nested)
+				d.nested.omit(gr.ownerOf(c), results[i].NestedOmitted)
 			}
 			gr.finishCall(c, r)
 		}

@@ -97,6 +97,14 @@ func (l *nestedLog) merge(owner string, recs []sandbox.TaskRecord) {
 	}
 }
 
+// omit counts n nested calls below owner that a record made elsewhere
+// (a batch's) left out.
+func (l *nestedLog) omit(owner string, n int) {
+	if n > 0 {
+		l.set(owner).omitted += n
+	}
+}
+
 // end notes that the nested record t ended, drops what a nested record
 // does not keep, and drops the oldest ended records beyond
 // MaxNestedRecords (a quarter at a time, so that dropping stays cheap).
@@ -147,9 +155,7 @@ func (l *nestedLog) of(owner string) ([]sandbox.TaskRecord, int) {
 func (l *nestedLog) restore(tasks []sandbox.TaskRecord) {
 	for _, t := range tasks {
 		l.merge(t.Name, t.Nested)
-		if t.NestedOmitted > 0 {
-			l.set(t.Name).omitted += t.NestedOmitted
-		}
+		l.omit(t.Name, t.NestedOmitted)
 	}
 }
 
