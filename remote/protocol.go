@@ -29,7 +29,10 @@ const WorkflowType = "goflyte.run"
 
 // QueryRecord is the query a run's workflow answers with its record so
 // far (a sandbox.Record with its Tasks, the shape of a local run's
-// record), for progress, `runs show --remote` and the console.
+// record, and each task's Nested calls, at most MaxNestedRecords of them
+// ended), for progress, `runs show --remote` and the console. The
+// answer stays well under Temporal's payload limit for a for_each of
+// any size (about 270-350 KB for 10,000 instances).
 const QueryRecord = "goflyte.record"
 
 // ActivityName is the name of the activity that runs a plugin task:
