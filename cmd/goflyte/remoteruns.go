@@ -10,6 +10,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/hashicorp/go-hclog"
 	"go.temporal.io/sdk/client"
 
 	"github.com/goflyte/goflyte/engine/config"
@@ -127,6 +128,55 @@ func recordLogs(ctx context.Context, st storage, rec *sandbox.Record, tmp, task 
 		}
 	}
 	return lines, files, nil
+}
+
+// nodeEndLines are the engine's lines about how the nodes of a remote
+// run that run no plugin ended (sub-workflow calls, for_each nodes, their
+// instances), for task (all when "") and attempt (any when 0). A local
+// run's engine writes them in its task logs (engine's logEnd); a remote
+// run's workflow cannot (it does no I/O), so they come from its record,
+// at the sdk.logging_level a local run with this configuration keeps.
+func nodeEndLines(rec *sandbox.Record, task string, attempt int, level string) []sandbox.LogLine {
+	keep := hclog.LevelFromString(level)
+	if keep == hclog.NoLevel {
+		keep = hclog.Warn
+	}
+	var out []sandbox.LogLine
+	add := func(t sandbox.TaskRecord) {
+		if !strings.HasPrefix(t.Task, "workflow.") && t.Instances == 0 {
+			return // its worker wrote its line
+		}
+		if (task != "" && !ofTask(t.Name, task)) || (attempt != 0 && max(t.Attempts, 1) != attempt) || t.End.IsZero() {
+			return
+		}
+		l := sandbox.LogLine{Time: t.End, Source: sandbox.LogSourceEngine, Logger: "goflyte", Node: t.Name, Attempt: max(t.Attempts, 1), Task: t.Task}
+		lv := hclog.Info
+		switch t.Status {
+		case sandbox.StatusCancelled:
+			lv, l.Msg = hclog.Warn, "task cancelled"
+		case sandbox.StatusFailed:
+			lv, l.Msg, l.Fields = hclog.Error, "task failed", map[string]any{"error": t.Error}
+		case sandbox.StatusSucceeded:
+			l.Msg = "task succeeded"
+			if !instance(t.Name) {
+				l.Fields = map[string]any{"duration": t.End.Sub(t.Start).Round(time.Millisecond).String()}
+			}
+		default:
+			return
+		}
+		if lv < keep {
+			return
+		}
+		l.Level = lv.String()
+		out = append(out, l)
+	}
+	for _, t := range rec.Tasks {
+		add(t)
+		for _, nt := range t.Nested {
+			add(nt)
+		}
+	}
+	return out
 }
 
 // omittedBelow reports whether the remote record rec left out nested
@@ -274,6 +324,8 @@ func (c *cli) remoteLogs(ctx context.Context, cfg *config.Config, cl client.Clie
 	if err != nil {
 		return err
 	}
+	ends := nodeEndLines(rec, task, attempt, cfg.SDK.LoggingLevel)
+	lines, files = append(lines, ends...), files+len(ends)
 	slices.SortStableFunc(lines, func(a, b sandbox.LogLine) int { return a.Time.Compare(b.Time) })
 	if len(lines) == 0 {
 		what := "run " + rec.Name
