@@ -71,6 +71,7 @@ func (l *nestedLog) put(owner string, rec sandbox.TaskRecord) *nestedRec {
 		set.recs = append(set.recs, r)
 	}
 	r.TaskRecord = rec
+	r.ended = false // until end says so (again)
 	return r
 }
 
@@ -124,6 +125,9 @@ func (l *nestedLog) end(t *sandbox.TaskRecord) {
 	drop := l.ended[:len(l.ended)-MaxNestedRecords]
 	owners := map[string]bool{}
 	for _, r := range drop {
+		if r.dropped || !r.ended {
+			continue // dropped already, or running again: kept
+		}
 		r.dropped = true
 		delete(l.byName, r.Name)
 		owners[r.owner] = true

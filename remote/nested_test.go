@@ -58,3 +58,33 @@ func TestNestedLogBound(t *testing.T) {
 		t.Errorf("restored eager children: %+v", e)
 	}
 }
+
+// TestNestedLogRestarted: a call that ended and starts again (a dynamic
+// task's workflow run by a later attempt) is running again: kept however
+// many others end, and counted once when it is dropped at last.
+func TestNestedLogRestarted(t *testing.T) {
+	var l nestedLog
+	r := l.start("dyn", "dyn+a", "text.split", sandbox.TaskRecord{Status: sandbox.StatusRunning})
+	r.Status = sandbox.StatusFailed
+	l.end(r)
+	r = l.start("dyn", "dyn+a", "text.split", sandbox.TaskRecord{Status: sandbox.StatusRunning})
+	for i := range 2 * MaxNestedRecords {
+		o := l.start("dyn", fmt.Sprintf("dyn+b%d", i), "text.count", sandbox.TaskRecord{Status: sandbox.StatusSucceeded})
+		l.end(o)
+	}
+	recs, _ := l.of("dyn")
+	if recs[0].Name != "dyn+a" || recs[0].Status != sandbox.StatusRunning {
+		t.Fatalf("the restarted call was dropped while it runs: first record %+v", recs[0])
+	}
+	r.Status = sandbox.StatusSucceeded
+	l.end(r)
+	for i := range 2 * MaxNestedRecords {
+		o := l.start("dyn", fmt.Sprintf("dyn+c%d", i), "text.count", sandbox.TaskRecord{Status: sandbox.StatusSucceeded})
+		l.end(o)
+	}
+	recs, omitted := l.of("dyn")
+	if omitted+len(recs) != 1+4*MaxNestedRecords || slices.ContainsFunc(recs, func(r sandbox.TaskRecord) bool { return r.Name == "dyn+a" }) {
+		t.Errorf("kept %d, omitted %d of %d; dyn+a kept: %v", len(recs), omitted, 1+4*MaxNestedRecords,
+			slices.ContainsFunc(recs, func(r sandbox.TaskRecord) bool { return r.Name == "dyn+a" }))
+	}
+}
