@@ -10,7 +10,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -124,8 +124,11 @@ type TaskCallResult struct {
 	// "" when it has none.
 	Deck, Logs string
 	Metrics    []plugin.Metric
-	// Children are the calls an eager task made.
+	// Children are the calls an eager task made; Nested their records
+	// (the tasks of their one-task graphs, "<node>+<n>+<task>"), with
+	// their log URIs.
 	Children []string
+	Nested   []sandbox.TaskRecord
 	// Dynamic is set for a dynamic task: the workflow it returned, which
 	// the driver compiles (DynamicGraph) and runs; Outputs are then
 	// empty, and nothing is cached.
@@ -177,6 +180,9 @@ type TaskCallError struct {
 	Checkpoint string
 	Deck, Logs string
 	Metrics    []plugin.Metric
+	// Nested are the records of the calls an eager task made before it
+	// failed, as in TaskCallResult.
+	Nested     []sandbox.TaskRecord
 	Start, End time.Time
 
 	err error
@@ -269,6 +275,10 @@ func (e *Engine) ExecuteTask(ctx context.Context, c TaskCall) (*TaskCallResult, 
 		tasks: map[string]*TaskRun{name: tr},
 		decks: &deckCalls{},
 	}
+	// The tasks an eager task runs are graphs of their own in this
+	// execution (runGraph copies opts): their events make their records.
+	nested := &nestedCalls{e: e}
+	x.opts.Observer = nested.observe
 	x.files = &fileIO{x: x}
 	if c.DataPrefix != "" {
 		// The run's data store is the driver's, opened when first used.
@@ -299,14 +309,15 @@ func (e *Engine) ExecuteTask(ctx context.Context, c TaskCall) (*TaskCallResult, 
 
 	// What the driver shows afterwards: the deck and the task log, in the
 	// data store. Failing to store them is a warning.
-	deckURI, logsURI := x.publish(ctx, n, tr, c)
+	deckURI, logsURI, nodeLogs := x.publish(ctx, n, tr, c)
 	metrics := tr.Metrics()
+	children := nested.records(nodeLogs)
 	if callErr != nil {
 		if ctx.Err() != nil && errors.Is(callErr, ctx.Err()) {
 			return nil, fmt.Errorf("task %q (%s) cancelled: %w", name, taskID, context.Cause(ctx))
 		}
 		te := fail(callErr)
-		te.WorkDir, te.Checkpoint, te.Deck, te.Logs, te.Metrics = tr.WorkDir, out.checkpoint(c), deckURI, logsURI, metrics
+		te.WorkDir, te.Checkpoint, te.Deck, te.Logs, te.Metrics, te.Nested = tr.WorkDir, out.checkpoint(c), deckURI, logsURI, metrics, children
 		te.End = tr.End
 		return nil, te
 	}
@@ -314,7 +325,7 @@ func (e *Engine) ExecuteTask(ctx context.Context, c TaskCall) (*TaskCallResult, 
 		Dynamic: out.dynamic,
 		Outputs: tr.OutputsJSON, Cache: tr.Cache, CacheKey: tr.CacheKey,
 		WorkDir: tr.WorkDir, Checkpoint: out.checkpoint(c), Deck: deckURI, Logs: logsURI,
-		Metrics: metrics, Children: tr.Children, Start: start, End: tr.End,
+		Metrics: metrics, Children: tr.Children, Nested: children, Start: start, End: tr.End,
 	}
 	if c.InlineLimit > 0 && len(res.Outputs) > c.InlineLimit {
 		uri, err := x.putBytes(ctx, "_outputs/"+attemptKey(name, c.Attempt)+".json", res.Outputs)
@@ -512,7 +523,7 @@ func (x *execution) restoreCheckpoint(ctx context.Context, n *Node, uri string) 
 
 // publish renders the attempt's deck and puts it and the attempt's task
 // log in the data store, returning their URIs.
-func (x *execution) publish(ctx context.Context, n *Node, tr *TaskRun, c TaskCall) (deckURI, logsURI string) {
+func (x *execution) publish(ctx context.Context, n *Node, tr *TaskRun, c TaskCall) (deckURI, logsURI string, nodeLogs map[string][]string) {
 	e := x.engine
 	ctx = context.WithoutCancel(ctx) // also for a cancelled attempt
 	key := attemptKey(n.Name, tr.Attempts)
@@ -528,9 +539,12 @@ func (x *execution) publish(ctx context.Context, n *Node, tr *TaskRun, c TaskCal
 		}
 	}
 	e.logs.end(x.logs)
-	logs, _ := filepath.Glob(filepath.Join(x.run.Dir, "logs", "*.log"))
-	sort.Strings(logs)
-	for _, p := range logs {
+	// The attempt's log and those of the calls an eager task made, each
+	// by the node it is of (nodeLogs).
+	logs, _ := sandbox.ListTaskLogs(x.run.Dir)
+	slices.SortFunc(logs, func(a, b sandbox.TaskLog) int { return strings.Compare(a.Path, b.Path) })
+	for _, tl := range logs {
+		p := filepath.Join(x.run.Dir, filepath.FromSlash(tl.Path))
 		if c.DataPrefix == "" {
 			logsURI = p
 			break
@@ -543,8 +557,62 @@ func (x *execution) publish(ctx context.Context, n *Node, tr *TaskRun, c TaskCal
 		if logsURI == "" || filepath.Base(p) == key+".log" {
 			logsURI = uri
 		}
+		if tl.Node != n.Name {
+			if nodeLogs == nil {
+				nodeLogs = map[string][]string{}
+			}
+			nodeLogs[tl.Node] = append(nodeLogs[tl.Node], uri)
+		}
 	}
-	return deckURI, logsURI
+	return deckURI, logsURI, nodeLogs
+}
+
+// nestedCalls keeps the records of the tasks a call ran below it (an
+// eager task's children) from their events, which come from the
+// children's goroutines.
+type nestedCalls struct {
+	e    *Engine
+	mu   sync.Mutex
+	recs []*sandbox.TaskRecord
+	by   map[string]*sandbox.TaskRecord
+}
+
+func (nc *nestedCalls) observe(ev Event) {
+	t := ev.Task
+	nc.mu.Lock()
+	defer nc.mu.Unlock()
+	r := nc.by[t.Node]
+	if r == nil {
+		if nc.by == nil {
+			nc.by = map[string]*sandbox.TaskRecord{}
+		}
+		r = &sandbox.TaskRecord{Name: t.Node, Task: t.TaskID}
+		nc.by[t.Node] = r
+		nc.recs = append(nc.recs, r)
+	}
+	r.Status, r.Attempts, r.Start, r.End, r.Cache, r.Instances = string(t.Status), t.Attempts, t.Start, t.End, t.Cache, t.Instances
+	if t.Err != nil {
+		err := t.Err
+		var te *TaskError
+		if errors.As(err, &te) {
+			err = te.Err
+		}
+		r.Error = nc.e.Redact(err.Error())
+	}
+}
+
+// records are the nested calls' records, in the order they started,
+// each with the URIs of its logs.
+func (nc *nestedCalls) records(logs map[string][]string) []sandbox.TaskRecord {
+	nc.mu.Lock()
+	defer nc.mu.Unlock()
+	var out []sandbox.TaskRecord
+	for _, r := range nc.recs {
+		c := *r
+		c.LogURIs = logs[r.Name]
+		out = append(out, c)
+	}
+	return out
 }
 
 func (x *execution) putFile(ctx context.Context, key, src string) (string, error) {

@@ -518,3 +518,42 @@ func TestExecuteTaskDeck(t *testing.T) {
 		t.Errorf("deck %q: %v", res.Deck, err)
 	}
 }
+
+// TestExecuteTaskEagerChildren: the calls an eager task makes come back
+// as records (what a remote run's record keeps and shows progress lines
+// for), each with its task log in the data store.
+func TestExecuteTaskEagerChildren(t *testing.T) {
+	e := newTaskEngine(t, dataStorage{}, nil)
+	prefix := t.TempDir()
+	res, err := e.ExecuteTask(context.Background(), engine.TaskCall{
+		ExecutionID: "p:d:r1", ExecutionDate: time.Now(), Node: "shouts",
+		Plugin: "text", Task: "shout_all", Attempt: 1, Mode: plugin.ModeLocalWorkflowExecution,
+		Inputs: json.RawMessage(`{"texts":["to be","or not"]}`), DataPrefix: prefix,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Nested) != 2 || len(res.Children) != 2 {
+		t.Fatalf("nested %+v, children %q: want 2 each", res.Nested, res.Children)
+	}
+	names := map[string]bool{}
+	for _, r := range res.Nested {
+		names[r.Name] = true
+		if r.Task != "text.upper" || r.Status != "succeeded" || r.Attempts != 1 || r.Start.IsZero() || r.End.Before(r.Start) {
+			t.Errorf("child record %+v", r)
+		}
+		if len(r.LogURIs) != 1 {
+			t.Errorf("child %s: log URIs %v, want its log", r.Name, r.LogURIs)
+			continue
+		}
+		if data, err := os.ReadFile(filepath.Join(prefix, "_logs", r.Name+".log")); err != nil || !strings.Contains(string(data), `"node":"`+r.Name+`"`) {
+			t.Errorf("child %s's log in the data store (%s): %v %s", r.Name, r.LogURIs[0], err, data)
+		}
+	}
+	if !names["shouts+1+upper"] || !names["shouts+2+upper"] {
+		t.Errorf("children's names: %v", names)
+	}
+	if !strings.HasSuffix(res.Logs, "shouts.log") {
+		t.Errorf("the eager task's own log: %s", res.Logs)
+	}
+}

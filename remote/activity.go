@@ -399,7 +399,7 @@ func (w *Worker) run(ctx context.Context, plugin, task string, in TaskInput) (ou
 		Outputs: res.Outputs, OutputsRef: res.OutputsRef,
 		Cache: res.Cache, CacheKey: res.CacheKey,
 		Worker: w.identity, WorkDir: res.WorkDir, Checkpoint: res.Checkpoint,
-		Deck: res.Deck, Logs: res.Logs, Children: res.Children,
+		Deck: res.Deck, Logs: res.Logs, Children: res.Children, Nested: res.Nested,
 		Start: res.Start, End: res.End, Metrics: res.Metrics,
 	}, nil
 }
@@ -486,7 +486,7 @@ func (w *Worker) failure(in TaskInput, node string, te *engine.TaskCallError, ra
 		Message: te.Message, Retryable: te.Retryable, Kind: te.Kind,
 		Diagnostics: te.Diagnostics, Stderr: te.Stderr,
 		Worker: w.identity, WorkDir: te.WorkDir, Checkpoint: te.Checkpoint,
-		Start: te.Start, End: te.End, Deck: te.Deck, Logs: te.Logs, Metrics: te.Metrics,
+		Start: te.Start, End: te.End, Deck: te.Deck, Logs: te.Logs, Metrics: te.Metrics, Nested: te.Nested,
 	}
 	if !ran {
 		f.Retryable = false

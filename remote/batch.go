@@ -14,6 +14,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/goflyte/goflyte/engine"
+	"github.com/goflyte/goflyte/engine/sandbox"
 	"github.com/goflyte/goflyte/plugin"
 )
 
@@ -77,6 +78,11 @@ type BatchResult struct {
 	Failure   *TaskFailure    `json:"failure,omitempty"`
 	Cancelled bool            `json:"cancelled,omitempty"`
 	Cache     string          `json:"cache,omitempty"`
+	// Nested are the records of the instance and of the calls made
+	// below it (nested.go), which the run's record keeps; NestedOmitted
+	// counts those the batch's record left out.
+	Nested        []sandbox.TaskRecord `json:"nested,omitempty"`
+	NestedOmitted int                  `json:"nested_omitted,omitempty"`
 }
 
 // BatchWorkflow runs a batch of a for_each's instances and returns their
@@ -109,13 +115,22 @@ func BatchWorkflow(ctx workflow.Context, in BatchInput) ([]BatchResult, error) {
 		inst := *node
 		inst.Name, inst.ForEach = bc.Name, nil
 		c := &engine.Call{Name: bc.Name, TaskID: node.TaskID(), Node: &inst, Inputs: bc.Inputs, Digests: bc.Digests, Parent: node.Name}
-		cr := &callRun{gr: gr, call: c}
-		cr.onResult = func(r engine.CallResult) { results[i] = batchResult(r, cr.cache) }
+		owner := in.Prefix + bc.Name // each instance keeps its own nested records
+		cr := &callRun{gr: gr, call: c, owner: owner}
+		cr.rec = d.nested.start(owner, owner, c.TaskID, sandbox.TaskRecord{
+			Status: sandbox.StatusRunning, Start: workflow.Now(ctx), Attempts: 1})
+		cr.onResult = func(r engine.CallResult) {
+			cr.endNested(r)
+			results[i] = batchResult(r, cr.cache)
+		}
 		cr.begin()
 	}
 	d.loop()
 	if d.cancelledByTemporal {
 		return nil, ctx.Err()
+	}
+	for i, bc := range in.Calls {
+		results[i].Nested, results[i].NestedOmitted = d.nested.of(in.Prefix + bc.Name)
 	}
 	return results, nil
 }
@@ -246,6 +261,10 @@ func (gr *graphRun) sendBatch(node string, calls []*engine.Call) {
 				r.Err = &engine.RemoteError{Message: f.Message, Kind: f.Kind, Retryable: f.Retryable, Diagnostics: f.Diagnostics, Stderr: f.Stderr}
 			default:
 				r.Outputs, r.Err = engine.DecodeOutputs(c.Node, results[i].Outputs)
+			}
+			if i < len(results) {
+				d.nested.merge(gr.ownerOf(c), results[i].Nested)
+				d.nested.omit(gr.ownerOf(c), results[i].NestedOmitted)
 			}
 			gr.finishCall(c, r)
 		}

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"time"
 
+	"github.com/goflyte/goflyte/engine/sandbox"
 	"github.com/goflyte/goflyte/plugin"
 )
 
@@ -28,7 +29,10 @@ const WorkflowType = "goflyte.run"
 
 // QueryRecord is the query a run's workflow answers with its record so
 // far (a sandbox.Record with its Tasks, the shape of a local run's
-// record), for progress, `runs show --remote` and the console.
+// record, and each task's Nested calls, at most MaxNestedRecords of them
+// ended), for progress, `runs show --remote` and the console. The
+// answer stays well under Temporal's payload limit for a for_each of
+// any size (about 270-350 KB for 10,000 instances).
 const QueryRecord = "goflyte.record"
 
 // ActivityName is the name of the activity that runs a plugin task:
@@ -225,9 +229,11 @@ type TaskOutput struct {
 	Dynamic *DynamicWorkflow `json:"dynamic,omitempty"`
 	// Children are the calls an eager task made ("<n> <plugin.task>
 	// <status>"), in the order they ended.
-	Children []string  `json:"children,omitempty"`
-	Start    time.Time `json:"start"`
-	End      time.Time `json:"end"`
+	Children []string `json:"children,omitempty"`
+	// Nested are the records of those calls (engine.TaskCallResult.Nested).
+	Nested []sandbox.TaskRecord `json:"nested,omitempty"`
+	Start  time.Time            `json:"start"`
+	End    time.Time            `json:"end"`
 	// Metrics are the task's own metrics and the engine's (the
 	// engine.Metric* constants) for this attempt, as in a local record.
 	Metrics []plugin.Metric `json:"metrics,omitempty"`
@@ -262,4 +268,7 @@ type TaskFailure struct {
 	Deck    string          `json:"deck,omitempty"`
 	Logs    string          `json:"logs,omitempty"`
 	Metrics []plugin.Metric `json:"metrics,omitempty"`
+	// Nested are the records of the calls an eager task made before it
+	// failed.
+	Nested []sandbox.TaskRecord `json:"nested,omitempty"`
 }

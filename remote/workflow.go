@@ -238,6 +238,7 @@ type driver struct {
 	outputs    map[string]cty.Value
 	tasks      []*sandbox.TaskRecord // the graph's nodes, then its failure handler
 	byName     map[string]*sandbox.TaskRecord
+	nested     nestedLog // the calls below the tasks (nested.go)
 }
 
 func newDriver(root workflow.Context, in RunInput, g *engine.Graph) *driver {
@@ -452,6 +453,7 @@ func (d *driver) snapshot() *sandbox.Record {
 		c.AttemptTimes = slices.Clone(t.AttemptTimes)
 		c.FailedInstances = slices.Clone(t.FailedInstances)
 		c.Children = slices.Clone(t.Children)
+		c.Nested, c.NestedOmitted = d.nested.of(t.Name)
 		rec.Tasks = append(rec.Tasks, c)
 		rec.TaskCounts[c.Status]++
 	}
@@ -492,7 +494,7 @@ func (d *driver) onFailure(top *graphRun, te *engine.TaskError) {
 		finish(engine.CallResult{Err: context.Canceled})
 		return
 	}
-	cr := &callRun{gr: top, call: call, rec: t, onResult: finish}
+	cr := &callRun{gr: top, call: call, rec: t, owner: engine.OnFailureNode, onResult: finish}
 	cr.begin()
 }
 
@@ -517,6 +519,21 @@ type graphRun struct {
 	// dynamic task's).
 	path  []string
 	batch batcher
+	// owner is the run's task this nested graph runs below, whose
+	// record keeps its calls' records ("" for the run's graph).
+	owner string
+}
+
+// ownerOf is the run's task whose record keeps the record of call c of
+// the graph (a task or an instance).
+func (gr *graphRun) ownerOf(c *engine.Call) string {
+	switch {
+	case !gr.top:
+		return gr.owner
+	case c.Parent != "":
+		return c.Parent
+	}
+	return c.Name
 }
 
 func (d *driver) newGraph(g *engine.Graph, inputs map[string]cty.Value, kept map[string]map[string]cty.Value, prefix string, plugins map[string]PluginRef, done func(map[string]cty.Value, error)) *graphRun {
@@ -545,9 +562,14 @@ func (gr *graphRun) carryOut(ops []engine.Op) {
 		var t *sandbox.TaskRecord
 		if gr.top {
 			t = gr.d.byName[n.Name]
+		} else if r := gr.d.nested.byName[gr.prefix+n.Name]; r != nil {
+			t = &r.TaskRecord
 		}
 		switch op.Kind {
 		case engine.OpStart:
+			if !gr.top {
+				t = gr.d.nested.start(gr.owner, gr.prefix+n.Name, n.TaskID(), sandbox.TaskRecord{})
+			}
 			if t != nil {
 				t.Status, t.Start, t.Attempts = sandbox.StatusRunning, now, 1
 				if op.Call != nil {
@@ -573,7 +595,7 @@ func (gr *graphRun) carryOut(ops []engine.Op) {
 			}
 			gr.launch(op.Call, nil)
 		case engine.OpSkip:
-			if t != nil {
+			if t != nil && gr.top {
 				t.Status = sandbox.StatusSkipped
 			}
 		case engine.OpSucceed, engine.OpFail:
@@ -587,7 +609,7 @@ func (gr *graphRun) carryOut(ops []engine.Op) {
 						t.Outputs = data
 					}
 				}
-				if n.Cache != nil && t.Cache == "" && gr.d.in.CachePrefix != "" {
+				if gr.top && n.Cache != nil && t.Cache == "" && gr.d.in.CachePrefix != "" {
 					// As locally: cacheable, the cache on, but no lookup.
 					t.Cache = sandbox.CacheOff
 				}
@@ -595,6 +617,9 @@ func (gr *graphRun) carryOut(ops []engine.Op) {
 			if op.Kind == engine.OpSucceed {
 				if t != nil {
 					t.Status = sandbox.StatusSucceeded
+					if !gr.top {
+						gr.d.nested.end(t)
+					}
 				}
 				continue
 			}
@@ -611,17 +636,42 @@ func (gr *graphRun) carryOut(ops []engine.Op) {
 				if errors.As(op.Err, &re) && re.Stderr != "" {
 					t.Stderr = re.Stderr
 				}
+				if !gr.top {
+					gr.d.nested.end(t)
+				}
 			}
 		}
 	}
 }
 
-// launch starts a call of the plan.
+// launch starts a call of the plan: t is its node's record, nil for an
+// instance, whose record is a nested one of its own.
 func (gr *graphRun) launch(c *engine.Call, t *sandbox.TaskRecord) {
 	gr.calls++
-	cr := &callRun{gr: gr, call: c, rec: t}
+	cr := &callRun{gr: gr, call: c, rec: t, owner: gr.ownerOf(c)}
 	cr.onResult = func(r engine.CallResult) { gr.finishCall(c, r) }
+	if t == nil && c.Parent != "" {
+		cr.rec = gr.d.nested.start(cr.owner, gr.prefix+c.Name, c.TaskID, sandbox.TaskRecord{
+			Status: sandbox.StatusRunning, Start: workflow.Now(gr.d.root), Attempts: 1})
+		cr.onResult = func(r engine.CallResult) {
+			cr.endNested(r)
+			gr.finishCall(c, r)
+		}
+	}
 	cr.begin()
+}
+
+// endNested ends an instance's nested record with the call's result.
+func (cr *callRun) endNested(r engine.CallResult) {
+	d, t := cr.gr.d, cr.rec
+	t.End, t.Status = workflow.Now(d.root), sandbox.StatusSucceeded
+	if r.Err != nil {
+		t.Status, t.Error = sandbox.StatusFailed, r.Err.Error()
+		if errors.Is(r.Err, context.Canceled) && d.cause != nil {
+			t.Status = sandbox.StatusCancelled
+		}
+	}
+	d.nested.end(t)
 }
 
 // finishCall feeds a call's result to the plan.
@@ -662,7 +712,8 @@ func (gr *graphRun) maybeFinish() {
 type callRun struct {
 	gr       *graphRun
 	call     *engine.Call
-	rec      *sandbox.TaskRecord // nil: not recorded (an instance, a nested task)
+	rec      *sandbox.TaskRecord // the call's record: a task's, or a nested one (nested.go)
+	owner    string              // the run's task whose record keeps the call's nested calls
 	onResult func(engine.CallResult)
 
 	attempt    int
@@ -715,6 +766,7 @@ func (cr *callRun) runSub() {
 		}
 		sub.path = append(append([]string{}, cr.gr.path...), step)
 	}
+	sub.owner = cr.owner
 	sub.start()
 }
 
@@ -861,6 +913,7 @@ func (cr *callRun) activityDone(out *TaskOutput) {
 			t.AttemptTimes = append(t.AttemptTimes, sandbox.AttemptTime{Start: out.Start, End: out.End})
 		}
 	}
+	d.nested.merge(cr.owner, out.Nested)
 	if out.Checkpoint != "" {
 		cr.checkpoint = out.Checkpoint
 	}
@@ -938,6 +991,7 @@ func (cr *callRun) runDynamic(dyn *DynamicWorkflow) {
 		}
 		cr.attemptEnd(outs, nil, err)
 	})
+	sub.owner = cr.owner
 	sub.start()
 }
 
@@ -973,6 +1027,7 @@ func (cr *callRun) activityFailed(err error) {
 		if f.Checkpoint != "" {
 			cr.checkpoint = f.Checkpoint
 		}
+		cr.gr.d.nested.merge(cr.owner, f.Nested)
 		cr.attemptEnd(nil, nil, &engine.RemoteError{Message: f.Message, Kind: f.Kind, Retryable: f.Retryable && app.Type() == ErrTaskFailed,
 			Diagnostics: f.Diagnostics, Stderr: f.Stderr})
 		return

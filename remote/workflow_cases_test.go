@@ -3,6 +3,7 @@ package remote_test
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -376,6 +377,57 @@ func TestDynamicPluginsFromTheRun(t *testing.T) {
 	for _, c := range f.calls() {
 		if c.Plugin == "text" && c.PluginSHA256 != in.Plugins["text"].SHA256 {
 			t.Errorf("%s: digest %q, want the run's %q", c.Node, c.PluginSHA256, in.Plugins["text"].SHA256)
+		}
+	}
+}
+
+// TestRecordBounded runs a for_each of 10,000 instances (in batches):
+// the record keeps the latest MaxNestedRecords ended instances and
+// counts the others, so that QueryRecord's answer and the workflow's
+// result stay far below Temporal's payload limit (about 2 MB).
+func TestRecordBounded(t *testing.T) {
+	n := 10_000
+	if testing.Short() {
+		n = 2_000 // still past the bound
+	}
+	texts := make([]string, n)
+	for i := range texts {
+		texts[i] = "a b"
+	}
+	in := runInput(t, features, "wide", map[string]any{"texts": texts})
+	f := newFakeTasks(in.Plugins)
+	r := runRemote(t, in, f, nil)
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	v, err := r.env.QueryWorkflow(remote.QueryRecord)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var queried sandbox.Record
+	if err := v.Get(&queried); err != nil {
+		t.Fatal(err)
+	}
+	for what, rec := range map[string]*sandbox.Record{"result": r.rec, "query": &queried} {
+		data, err := json.Marshal(rec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(data) > 1<<20 {
+			t.Errorf("the %s holds %d bytes of JSON, want under 1 MiB", what, len(data))
+		}
+		t.Logf("the %s: %d bytes of JSON", what, len(data))
+		c := task(t, rec, "count")
+		if n := len(c.Nested); n < remote.MaxNestedRecords || n > remote.MaxNestedRecords*5/4 {
+			t.Errorf("the %s keeps %d instances' records, want %d to %d", what, n, remote.MaxNestedRecords, remote.MaxNestedRecords*5/4)
+		}
+		if c.NestedOmitted+len(c.Nested) != len(texts) {
+			t.Errorf("the %s keeps %d records and omits %d, want %d in all", what, len(c.Nested), c.NestedOmitted, len(texts))
+		}
+		// The latest ones: the last batch's instances are among them.
+		last := c.Nested[len(c.Nested)-1]
+		if last.Status != "succeeded" || len(last.LogURIs) != 1 || !strings.HasPrefix(last.Name, fmt.Sprintf("count@%d", n/100-1)) {
+			t.Errorf("the %s's latest instance record: %+v", what, last)
 		}
 	}
 }

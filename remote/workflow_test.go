@@ -10,6 +10,7 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -106,6 +107,12 @@ func runRemote(t testing.TB, in remote.RunInput, f *fakeTasks, setup func(*tests
 // plugins: the reference the remote driver must match.
 func runLocal(t testing.TB, in remote.RunInput, f *fakeTasks) *engine.Result {
 	t.Helper()
+	return runLocalObserved(t, in, f, nil)
+}
+
+// runLocalObserved is runLocal with an observer of the run's events.
+func runLocalObserved(t testing.TB, in remote.RunInput, f *fakeTasks, observe func(engine.Event)) *engine.Result {
+	t.Helper()
 	cfg := config.Defaults()
 	cfg.SDK.LocalSandbox = t.TempDir()
 	cfg.SDK.PluginDirs = []string{t.TempDir()}
@@ -138,7 +145,7 @@ func runLocal(t testing.TB, in remote.RunInput, f *fakeTasks) *engine.Result {
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := e.Run(ctx, g, engine.RunOptions{Inputs: inputs, Parallelism: in.Parallelism, Now: in.ExecutionDate})
+	res, err := e.Run(ctx, g, engine.RunOptions{Inputs: inputs, Parallelism: in.Parallelism, Now: in.ExecutionDate, Observer: observe})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -292,6 +299,11 @@ func TestRunWorkflowLikeLocal(t *testing.T) {
 				if got := nodes(f, "text.count"); len(got) != 7 || got[0] != "count@0" {
 					t.Errorf("instance nodes: %v", got)
 				}
+				// Each instance's record, with its log, for runs logs.
+				if tr := task(t, rec, "count"); len(tr.Nested) != 7 || tr.Nested[3].Name != "count@3" || tr.Nested[3].Status != "succeeded" ||
+					!slices.Equal(tr.Nested[3].LogURIs, []string{"mem://logs/count@3.1.log"}) || tr.Nested[3].Task != "text.count" {
+					t.Errorf("instances' records: %+v", tr.Nested)
+				}
 				f.mu.Lock()
 				defer f.mu.Unlock()
 				if m := f.maxIn["text.count"]; m > 4 {
@@ -343,6 +355,17 @@ func TestRunWorkflowLikeLocal(t *testing.T) {
 				}
 				if got := nodes(f, "text.split"); !slices.Equal(got, []string{"each@0+split", "each@1+split", "each@2+split"}) {
 					t.Errorf("nodes: %v", got)
+				}
+				var names []string
+				for _, nt := range task(t, rec, "each").Nested {
+					names = append(names, nt.Name)
+					if nt.Status != "succeeded" || len(nt.Outputs) > 0 || nt.WorkDir != "" {
+						t.Errorf("nested record %+v: want a light record of a call that succeeded", nt)
+					}
+				}
+				slices.Sort(names)
+				if want := []string{"each@0", "each@0+count", "each@0+split", "each@1", "each@1+count", "each@1+split", "each@2", "each@2+count", "each@2+split"}; !slices.Equal(names, want) {
+					t.Errorf("nested records %v, want %v", names, want)
 				}
 			}},
 		{name: "sub-workflow in the same file", main: features, workflow: "nested", inputs: map[string]any{"texts": []string{"a b", "c"}},
@@ -413,13 +436,25 @@ func TestRunWorkflowLikeLocal(t *testing.T) {
 						t.Errorf("mode %s", c.Mode)
 					}
 				}
+				if n := task(t, rec, "counts").Nested; len(n) != 4 || !slices.Equal(n[0].LogURIs, []string{"mem://logs/counts+split0.1.log"}) {
+					t.Errorf("the dynamic workflow's records: %+v", n)
+				}
+				if n := task(t, rec, "shouts").Nested; len(n) != 2 || n[1].Name != "shouts+2+upper" || !slices.Equal(n[1].LogURIs, []string{"mem://logs/shouts+2.log"}) {
+					t.Errorf("the eager task's children's records: %+v", n)
+				}
 			}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			in := runInput(t, tc.main, tc.workflow, tc.inputs, tc.files...)
 			lf := newFakeTasks(in.Plugins)
-			res := runLocal(t, in, lf)
+			var mu sync.Mutex
+			var events []string
+			res := runLocalObserved(t, in, lf, func(ev engine.Event) {
+				mu.Lock()
+				defer mu.Unlock()
+				events = append(events, eventLine(ev))
+			})
 			f := newFakeTasks(in.Plugins)
 			r := runRemote(t, in, f, nil)
 			if r.rec == nil {
@@ -429,7 +464,48 @@ func TestRunWorkflowLikeLocal(t *testing.T) {
 				t.Errorf("workflow error %v, local status %s", r.err, res.Status)
 			}
 			sameAsLocal(t, r.rec, res)
+			// What a local run shows as progress lines, the remote
+			// record has: its own tasks and the nested ones.
+			slices.Sort(events)
+			if l, r := strings.Join(events, "\n"), strings.Join(recordLines(r.rec), "\n"); l != r {
+				t.Errorf("events differ\nlocal:\n%s\nremote record:\n%s", l, r)
+			}
 			tc.check(t, r.rec, f)
 		})
 	}
+}
+
+// eventLine is a local run's event as "<kind> <node> (<task>)", the part
+// of its progress line that does not depend on time.
+func eventLine(ev engine.Event) string {
+	kind := "started"
+	if ev.Kind != engine.EventStarted {
+		kind = string(ev.Task.Status)
+	}
+	return kind + " " + ev.Task.Node + " (" + ev.Task.TaskID + ")"
+}
+
+// recordLines are the events a remote run's record stands for, sorted:
+// for each task and each nested call that is not a for_each instance
+// and ran, its start and its end.
+func recordLines(rec *sandbox.Record) []string {
+	var out []string
+	add := func(t sandbox.TaskRecord) {
+		last := t.Name[strings.LastIndexByte(t.Name, '+')+1:]
+		if strings.Contains(last, "@") || t.Status == "pending" || t.Status == "skipped" {
+			return
+		}
+		out = append(out, "started "+t.Name+" ("+t.Task+")")
+		if t.Status != "running" {
+			out = append(out, t.Status+" "+t.Name+" ("+t.Task+")")
+		}
+	}
+	for _, t := range rec.Tasks {
+		add(t)
+		for _, nt := range t.Nested {
+			add(nt)
+		}
+	}
+	slices.Sort(out)
+	return out
 }

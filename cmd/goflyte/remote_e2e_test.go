@@ -69,6 +69,8 @@ func standInBehavior(in remote.RunInput) remotetest.Behavior {
 		b.Fail = "count"
 	case strings.Contains(text, "hold"):
 		b.Hold = true
+	case strings.Contains(text, "omit"):
+		b.OmitNested = true
 	}
 	return b
 }
@@ -348,6 +350,33 @@ func TestE2ERemoteRun(t *testing.T) {
 	}
 	if r = x.run("run", "--remote", "--resume", name); r.code != 2 || !strings.Contains(r.stderr, "nothing to resume") {
 		t.Errorf("resume a run that succeeded\n%s", r)
+	}
+
+	// A record that left nested calls out (a huge for_each's): runs logs
+	// --remote reads every log in the run's <run dir>/_logs/, where the
+	// workers put them, as the local form reads the run's logs/.
+	r = x.run("run", "--remote", wf, "--input", "text=omit")
+	m = submittedRE.FindStringSubmatch(r.stderr)
+	if r.code != 0 || m == nil {
+		t.Fatalf("a run whose record omits nested calls\n%s", r)
+	}
+	x.inputs.Next(t)
+	omitted := m[2]
+	for node, msg := range map[string]string{"split@1": "instance one", "split@1+inner": "inside instance one", "split@2": "instance two", "count": "counted"} {
+		file := node + ".log" // as the workers name them (sandbox's task log names)
+		if _, err := x.bucket.Client().PutObject(context.Background(), &s3.PutObjectInput{Bucket: aws.String("runs"), Key: aws.String("goflyte/" + omitted + "/_logs/" + file),
+			Body: strings.NewReader(line(node, msg))}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r = x.run("runs", "logs", "--remote", omitted, "split@1")
+	if r.code != 0 || !regexp.MustCompile(`(?m)^split@1 +\| .*instance one$`).MatchString(r.stdout) || !regexp.MustCompile(`(?m)^split@1\+inner \| .*inside instance one$`).MatchString(r.stdout) ||
+		strings.Contains(r.stdout, "instance two") || strings.Contains(r.stdout, "counted") {
+		t.Errorf("runs logs --remote of an omitted instance\n%s", r)
+	}
+	r = x.run("runs", "logs", "--remote", omitted)
+	if r.code != 0 || strings.Count(r.stdout, "\n") != 4 || !strings.Contains(r.stdout, "instance two") || !strings.Contains(r.stdout, "counted") {
+		t.Errorf("runs logs --remote of a run whose record omits nested calls\n%s", r)
 	}
 }
 

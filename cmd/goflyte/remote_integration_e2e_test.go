@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"syscall"
@@ -23,6 +24,7 @@ import (
 
 	"github.com/goflyte/goflyte/auth"
 	"github.com/goflyte/goflyte/engine/datastore/s3test"
+	"github.com/goflyte/goflyte/engine/sandbox"
 	"github.com/goflyte/goflyte/remote"
 	"github.com/goflyte/goflyte/remote/remotetest"
 )
@@ -312,6 +314,9 @@ func TestIntegrationRemote(t *testing.T) {
 	// It waits on Temporal's timers and heartbeats more than it computes.
 	t.Parallel()
 	x := newIntegration(t)
+	// Task logs keep the plugins' info lines, on the workers and locally,
+	// so that runs logs has lines to compare.
+	x.e2e.env = append(x.e2e.env, "FLYTE_SDK_LOGGING_LEVEL=info")
 
 	// Readiness: no worker polls yet, so nothing is submitted and the
 	// plugins are named.
@@ -336,19 +341,22 @@ func TestIntegrationRemote(t *testing.T) {
 			args     []string
 			outputs  bool // params' outputs are the run's own parameters
 			progress bool // also compare the text output and progress lines
+			// logs are tasks below the run's tasks (nested, instances)
+			// whose runs logs must say the same remotely as locally.
+			logs []string
 		}{
-			{[]string{"wordcount", "--input", "text=to be or not to be"}, true, false},
-			{[]string{"classify", "--input", "text=short and sweet"}, true, false},
-			{[]string{"dynamic", "--input", `texts=["to be or not", "to be"]`}, true, true},
-			{[]string{"fanout", "--input", `texts=["to be or not to be", "let it be", "be here now"]`}, true, true},
-			{[]string{"files", "--input", "text=hello\nfiles"}, true, false},
-			{[]string{"metrics", "--input", "text=to be or not to be"}, true, false},
-			{[]string{"params"}, false, false},
-			{[]string{"pipeline", "--input", `texts=["the cat sat", "on the mat"]`}, true, true},
-			{[]string{"report", "--input", "text=the quick brown fox jumps over the lazy dog the end"}, true, false},
-			{[]string{"resilient", "--input", "text=hello"}, true, false},
-			{[]string{"signed", "--input", "message=hello"}, true, false},
-			{[]string{"stats", "--input", "values=[3, 1, 4, 1, 5, 9, 2, 6]"}, true, false},
+			{[]string{"wordcount", "--input", "text=to be or not to be"}, true, false, nil},
+			{[]string{"classify", "--input", "text=short and sweet"}, true, false, nil},
+			{[]string{"dynamic", "--input", `texts=["to be or not", "to be"]`}, true, true, []string{"counts+split1", "shouts"}},
+			{[]string{"fanout", "--input", `texts=["to be or not to be", "let it be", "be here now"]`}, true, true, []string{"count@1"}},
+			{[]string{"files", "--input", "text=hello\nfiles"}, true, false, nil},
+			{[]string{"metrics", "--input", "text=to be or not to be"}, true, false, nil},
+			{[]string{"params"}, false, false, nil},
+			{[]string{"pipeline", "--input", `texts=["the cat sat", "on the mat"]`}, true, true, []string{"each@1+split", "each@0"}},
+			{[]string{"report", "--input", "text=the quick brown fox jumps over the lazy dog the end"}, true, false, nil},
+			{[]string{"resilient", "--input", "text=hello"}, true, true, nil},
+			{[]string{"signed", "--input", "message=hello"}, true, false, nil},
+			{[]string{"stats", "--input", "values=[3, 1, 4, 1, 5, 9, 2, 6]"}, true, false, nil},
 		} {
 			t.Run(tc.args[0], func(t *testing.T) {
 				t.Parallel()
@@ -374,6 +382,42 @@ func TestIntegrationRemote(t *testing.T) {
 				}
 				if m := childrenRE.FindString(ls.stdout); m != "" && !strings.Contains(rs.stdout, m) {
 					t.Errorf("runs show --remote lacks %q\nlocal:\n%s\nremote:\n%s", m, ls.stdout, rs.stdout)
+				}
+				// The tasks' text in runs show: the same lines but for
+				// times, durations, paths and metrics.
+				if l, r := showTasks(ls.stdout), showTasks(rs.stdout); l != r {
+					t.Errorf("runs show tasks differ\nlocal:\n%s\nremote:\n%s", l, r)
+				}
+				// The record's nested calls are those the local run
+				// printed progress lines for, and its instances.
+				lj := x.runT(t, "runs", "show", local.ExecutionID, "--json")
+				rj := x.runT(t, "runs", "show", "--remote", remote.ExecutionID, "--json")
+				if l, r := recordTasks(t, lj.stdout, false), recordTasks(t, rj.stdout, true); l != r {
+					t.Errorf("runs show --json tasks differ\nlocal:\n%s\nremote:\n%s", l, r)
+				}
+				if l, r := nestedNames(t, rj.stdout), progressNodes(lr.stderr); l != r {
+					t.Errorf("the remote record's nested tasks are not those the local run showed\nremote record:\n%s\nlocal progress:\n%s", l, r)
+				}
+				// runs logs of nested tasks and instances, and of the
+				// whole run, with the engine's own lines of the nodes that
+				// run no plugin (sub-workflow calls, for_each nodes).
+				tasks := tc.logs
+				if len(tasks) > 0 {
+					tasks = append(tasks, "")
+				}
+				for _, task := range tasks {
+					largs := []string{"runs", "logs", local.ExecutionID}
+					rargs := []string{"runs", "logs", "--remote", remote.ExecutionID}
+					if task != "" {
+						largs, rargs = append(largs, task), append(rargs, task)
+					}
+					ll, rl := x.runT(t, largs...), x.runT(t, rargs...)
+					if ll.code != 0 || rl.code != 0 || !strings.Contains(logMessages(rl.stdout), "INFO") {
+						t.Errorf("runs logs %q: want lines\nlocal: %s\nremote: %s", task, ll, rl)
+					}
+					if l, r := logMessages(ll.stdout), logMessages(rl.stdout); l != r {
+						t.Errorf("runs logs %q differ\nlocal:\n%s\nremote:\n%s", task, l, r)
+					}
 				}
 				if !tc.progress {
 					return
@@ -423,6 +467,10 @@ func TestIntegrationRemote(t *testing.T) {
 		rt := x.run("run", "--remote", "leaky", "--input", "text=hi")
 		if lt.code != rt.code || lastLine(lt.stderr) != lastLine(rt.stderr) {
 			t.Errorf("error text differs\nlocal: %s\nremote: %s", lt, rt)
+		}
+		// The failure handler is a workflow: its tasks' lines too.
+		if l, r := progressLines(lt.stderr), progressLines(rt.stderr); l != r || !strings.Contains(l, "on_failure+") {
+			t.Errorf("progress lines differ (or name no task of the failure handler)\nlocal:\n%s\nremote:\n%s", l, r)
 		}
 		h := x.history(t, remote.ExecutionID)
 		if !strings.Contains(h, `probe.leak`) || !strings.Contains(h, `\"mode\":\"error\"`) {
@@ -568,23 +616,139 @@ var (
 )
 
 // progressLines are the progress lines of a run's stderr without their
-// times, sorted (tasks that run at once may end in any order), for the
-// run's own tasks only.
-//
-// Known gap: a local run also prints lines for the tasks inside
-// sub-workflow calls, dynamic workflows and eager tasks ("each@0+split");
-// the interpreter workflow's record has only the run's own tasks, so a
-// remote run prints none of them yet.
+// times, sorted (tasks that run at once may end in any order): the run's
+// own tasks and those inside sub-workflow calls, dynamic workflows and
+// eager tasks ("each@0+split", "shouts+1+upper").
 func progressLines(stderr string) string {
 	var out []string
 	for _, line := range strings.Split(stderr, "\n") {
-		if m := progressRE.FindStringSubmatch(line); m != nil && !strings.Contains(m[2], "+") {
+		if m := progressRE.FindStringSubmatch(line); m != nil {
 			out = append(out, m[1]+" "+m[2])
 		}
 	}
 	sort.Strings(out)
 	return strings.Join(out, "\n")
 }
+
+// progressNodes are the nested tasks a run's progress lines name, as
+// "<node> (<task>) <status>", sorted.
+func progressNodes(stderr string) string {
+	var out []string
+	for _, line := range strings.Split(stderr, "\n") {
+		if m := progressRE.FindStringSubmatch(line); m != nil && m[1] != "started" && strings.Contains(m[2], "+") {
+			out = append(out, m[2]+" "+m[1])
+		}
+	}
+	sort.Strings(out)
+	return strings.Join(out, "\n")
+}
+
+// nestedNames are the nested calls of a remote run's record (runs show
+// --remote --json) that are not for_each instances, as progressNodes
+// names them; every instance must have a record too.
+func nestedNames(t *testing.T, showJSON string) string {
+	t.Helper()
+	var rec sandbox.Record
+	if err := json.Unmarshal([]byte(showJSON), &rec); err != nil {
+		t.Fatalf("runs show --json: %v\n%s", err, showJSON)
+	}
+	var out []string
+	for _, task := range rec.Tasks {
+		instances := 0
+		for _, nt := range task.Nested {
+			if strings.Contains(nt.Name[strings.LastIndexByte(nt.Name, '+')+1:], "@") {
+				if strings.Count(nt.Name, "@") == 1 && !strings.Contains(nt.Name, "+") {
+					instances++
+				}
+				continue
+			}
+			out = append(out, fmt.Sprintf("%s (%s) %s", nt.Name, nt.Task, nt.Status))
+		}
+		if instances != task.Instances {
+			t.Errorf("task %s: %d instances, %d instance records", task.Name, task.Instances, instances)
+		}
+	}
+	sort.Strings(out)
+	return strings.Join(out, "\n")
+}
+
+// recordTasks are a record's tasks (runs show --json) as what both
+// forms must agree on: name, task, status, attempts, instances, failed
+// instances, eager children and error. Only a remote record has nested
+// calls (TaskRecord.Nested).
+func recordTasks(t *testing.T, showJSON string, remote bool) string {
+	t.Helper()
+	var rec sandbox.Record
+	if err := json.Unmarshal([]byte(showJSON), &rec); err != nil {
+		t.Fatalf("runs show --json: %v\n%s", err, showJSON)
+	}
+	var b strings.Builder
+	for _, task := range rec.Tasks {
+		if !remote && len(task.Nested) > 0 {
+			t.Errorf("task %s: nested records in a local record", task.Name)
+		}
+		children := slices.Clone(task.Children) // in the order they ended
+		slices.Sort(children)
+		fmt.Fprintf(&b, "%s %s %s attempts=%d instances=%d failed=%q children=%q error=%q\n", task.Name, task.Task, task.Status,
+			task.Attempts, task.Instances, task.FailedInstances, children, task.Error)
+	}
+	return b.String()
+}
+
+// showTasks is the task table of runs show's text: its tree, names,
+// tasks and statuses.
+func showTasks(stdout string) string {
+	var out []string
+	in := false
+	for _, line := range strings.Split(stdout, "\n") {
+		switch {
+		case line == "Tasks:":
+			in = true
+			continue
+		case in && strings.TrimSpace(line) == "":
+			in = false
+		}
+		if in {
+			// The tree's indent and glyph, the name, task and status.
+			f := strings.Fields(line)
+			indent := len(line) - len(strings.TrimLeft(line, " "))
+			if len(f) > 0 && f[0] == "└" {
+				f = f[1:]
+			}
+			out = append(out, fmt.Sprintf("%d %s", indent, strings.Join(f[:min(3, len(f))], " ")))
+		}
+	}
+	return strings.Join(out, "\n")
+}
+
+// logMessages are the lines of runs logs without their times and
+// durations ("<node> | <level> <logger>: <message>"), sorted; without
+// the debug lines (the test's workers run with -vv), and with an eager
+// task's children's numbers as N (it runs them at once: which is 1 is
+// chance, locally too).
+func logMessages(stdout string) string {
+	var out []string
+	for _, line := range strings.Split(strings.TrimSpace(stdout), "\n") {
+		line = logTimeRE.ReplaceAllString(line, "")
+		// An instance's end: the local engine's line has no duration.
+		line = durationRE.ReplaceAllString(line, "")
+		line = eagerChildRE.ReplaceAllString(line, "+N+")
+		if strings.Contains(line, "[DEBUG]") {
+			continue
+		}
+		if line = strings.TrimSpace(line); line != "" {
+			out = append(out, line)
+		}
+	}
+	sort.Strings(out)
+	return strings.Join(out, "\n")
+}
+
+var (
+	logTimeRE    = regexp.MustCompile(`\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+(Z|[+-]\d{4}) `)
+	durationRE   = regexp.MustCompile(`: duration=\S+`)
+	eagerChildRE = regexp.MustCompile(`\+\d+\+`)
+)
 
 // lastLine is the last non-empty line of s.
 func lastLine(s string) string {

@@ -344,21 +344,30 @@ func recordResult(rec *sandbox.Record, g *engine.Graph, runDir string) *engine.R
 		}
 	}
 	for _, t := range rec.Tasks {
-		tr := &engine.TaskRun{Node: t.Name, TaskID: t.Task, Status: engine.Status(t.Status), Attempts: t.Attempts, WorkDir: t.WorkDir,
-			Start: t.Start, End: t.End, Cache: t.Cache, CacheKey: t.CacheKey, CacheReason: t.CacheReason,
-			AttemptErrors: t.AttemptErrors, AttemptTimes: t.AttemptTimes, Instances: t.Instances, FailedInstances: t.FailedInstances,
-			Children: t.Children, OutputsJSON: t.Outputs, Resumed: t.Resumed, Deck: t.Deck}
-		if t.Error != "" {
-			tr.Err = errors.New(t.Error)
-		}
-		res.Tasks = append(res.Tasks, tr)
+		res.Tasks = append(res.Tasks, recordTaskRun(t))
 	}
 	return res
 }
 
+// recordTaskRun is a task's record as the task run a local run has.
+func recordTaskRun(t sandbox.TaskRecord) *engine.TaskRun {
+	tr := &engine.TaskRun{Node: t.Name, TaskID: t.Task, Status: engine.Status(t.Status), Attempts: t.Attempts, WorkDir: t.WorkDir,
+		Start: t.Start, End: t.End, Cache: t.Cache, CacheKey: t.CacheKey, CacheReason: t.CacheReason,
+		AttemptErrors: t.AttemptErrors, AttemptTimes: t.AttemptTimes, Instances: t.Instances, FailedInstances: t.FailedInstances,
+		Children: t.Children, OutputsJSON: t.Outputs, Resumed: t.Resumed, Deck: t.Deck}
+	if t.Error != "" {
+		tr.Err = errors.New(t.Error)
+	}
+	return tr
+}
+
 // recordProgress turns a followed run's record snapshots into the events
 // of a local run: a task that started, then one that ended (succeeded,
-// failed or cancelled), each once, in the record's order.
+// failed or cancelled), each once, in the record's order. The calls
+// nested below a task (TaskRecord.Nested) get the lines a local run
+// prints for them, between the task's start and end: the tasks of
+// sub-workflows, dynamic workflows and eager tasks, not for_each
+// instances (a local run prints none for those).
 type recordProgress struct {
 	observe func(engine.Event)
 	seen    map[string]string // task -> the status last shown: running or ended
@@ -377,23 +386,46 @@ func (p *recordProgress) update(rec *sandbox.Record) {
 	res := recordResult(rec, nil, "")
 	for i, t := range rec.Tasks {
 		tr := res.Tasks[i]
-		was := p.seen[t.Name]
-		switch {
-		case t.Status == sandbox.StatusRunning && was == "":
-			p.seen[t.Name] = "running"
-			p.observe(engine.Event{Kind: engine.EventStarted, Task: tr, Done: done, Total: len(rec.Tasks)})
-		case ended(t.Status) && t.Status != sandbox.StatusSkipped && was != "ended":
-			if was == "" {
-				p.observe(engine.Event{Kind: engine.EventStarted, Task: tr, Done: done, Total: len(rec.Tasks)})
+		p.show(t, tr, done, len(rec.Tasks), true)
+		for _, nt := range t.Nested {
+			if instance(nt.Name) {
+				continue
 			}
-			p.seen[t.Name] = "ended"
-			kind := engine.EventSucceeded
-			if t.Status != sandbox.StatusSucceeded {
-				kind = engine.EventFailed
-			}
-			p.observe(engine.Event{Kind: kind, Task: tr, Done: done, Total: len(rec.Tasks)})
+			p.show(nt, recordTaskRun(nt), done, len(rec.Tasks), false)
 		}
+		p.show(t, tr, done, len(rec.Tasks), false)
 	}
+}
+
+// show gives the events of task t not shown yet: its start, then its
+// end (unless onlyStart).
+func (p *recordProgress) show(t sandbox.TaskRecord, tr *engine.TaskRun, done, total int, onlyStart bool) {
+	was := p.seen[t.Name]
+	switch {
+	case t.Status == sandbox.StatusRunning && was == "":
+		p.seen[t.Name] = "running"
+		p.observe(engine.Event{Kind: engine.EventStarted, Task: tr, Done: done, Total: total})
+	case ended(t.Status) && t.Status != sandbox.StatusSkipped && was != "ended":
+		if was == "" {
+			p.seen[t.Name] = "running"
+			p.observe(engine.Event{Kind: engine.EventStarted, Task: tr, Done: done, Total: total})
+		}
+		if onlyStart {
+			return
+		}
+		p.seen[t.Name] = "ended"
+		kind := engine.EventSucceeded
+		if t.Status != sandbox.StatusSucceeded {
+			kind = engine.EventFailed
+		}
+		p.observe(engine.Event{Kind: kind, Task: tr, Done: done, Total: total})
+	}
+}
+
+// instance reports whether a nested call's name is a for_each
+// instance's ("t@2", "call+t@2").
+func instance(name string) bool {
+	return strings.Contains(name[strings.LastIndexByte(name, '+')+1:], "@")
 }
 
 func ended(status string) bool {

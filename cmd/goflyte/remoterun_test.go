@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -58,6 +59,44 @@ func TestRecordProgress(t *testing.T) {
 	}
 }
 
+// TestRecordProgressNested gives the calls nested below a task the
+// lines a local run prints for them, between the task's start and end,
+// each once, and none for for_each instances.
+func TestRecordProgressNested(t *testing.T) {
+	nested := func(name, status string) sandbox.TaskRecord {
+		return sandbox.TaskRecord{Name: name, Task: "text.split", Status: status}
+	}
+	snaps := []*sandbox.Record{
+		{Tasks: []sandbox.TaskRecord{{Name: "each", Task: "workflow.wc", Status: "running", Nested: []sandbox.TaskRecord{
+			nested("each@0", "running"), nested("each@0+split", "running")}}}},
+		{Tasks: []sandbox.TaskRecord{{Name: "each", Task: "workflow.wc", Status: "running", Nested: []sandbox.TaskRecord{
+			nested("each@0", "running"), nested("each@0+split", "succeeded"), nested("each@0+count", "running"), nested("each@0+skip", "skipped")}}}},
+		// The end and an eager task's children, all in one snapshot;
+		// records that ended long ago may be gone from it.
+		{Tasks: []sandbox.TaskRecord{
+			{Name: "each", Task: "workflow.wc", Status: "succeeded", Nested: []sandbox.TaskRecord{nested("each@0+count", "failed")}},
+			{Name: "shouts", Task: "text.shout_all", Status: "succeeded", Nested: []sandbox.TaskRecord{nested("shouts+1+upper", "succeeded")}},
+		}},
+	}
+	var got []string
+	p := &recordProgress{observe: func(ev engine.Event) {
+		kind := map[engine.EventKind]string{engine.EventStarted: "started", engine.EventSucceeded: "succeeded", engine.EventFailed: "failed"}[ev.Kind]
+		got = append(got, kind+" "+ev.Task.Node)
+	}}
+	for _, rec := range snaps {
+		p.update(rec)
+	}
+	want := []string{
+		"started each", "started each@0+split",
+		"succeeded each@0+split", "started each@0+count",
+		"failed each@0+count", "succeeded each",
+		"started shouts", "started shouts+1+upper", "succeeded shouts+1+upper", "succeeded shouts",
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("events (-want +got):\n%s", diff)
+	}
+}
+
 // TestRecordResult renders a remote record as a local result: typed
 // outputs, task errors, the run's error.
 func TestRecordResult(t *testing.T) {
@@ -86,5 +125,46 @@ func TestRecordResult(t *testing.T) {
 	res = recordResult(&sandbox.Record{Status: sandbox.StatusInterrupted}, g, "")
 	if res.Status != engine.StatusFailed || res.Err == nil {
 		t.Errorf("an interrupted run: %+v", res)
+	}
+}
+
+// TestNodeEndLines makes, from a remote record, the engine's lines a
+// local run writes for the nodes that run no plugin: sub-workflow calls,
+// for_each nodes and their instances, at the configured level.
+func TestNodeEndLines(t *testing.T) {
+	t0 := time.Date(2026, 12, 2, 10, 0, 0, 0, time.UTC)
+	rec := &sandbox.Record{Tasks: []sandbox.TaskRecord{
+		{Name: "each", Task: "workflow.wc", Status: "succeeded", Attempts: 1, Instances: 1, Start: t0, End: t0.Add(5 * time.Millisecond), Nested: []sandbox.TaskRecord{
+			{Name: "each@0", Task: "workflow.wc", Status: "succeeded", Attempts: 1, Start: t0, End: t0.Add(time.Millisecond)},
+			{Name: "each@0+split", Task: "text.split", Status: "succeeded", Attempts: 1, Start: t0, End: t0.Add(time.Millisecond)},
+			{Name: "each@0+inner", Task: "workflow.x", Status: "cancelled", Attempts: 1, Start: t0, End: t0.Add(time.Millisecond)},
+		}},
+		{Name: "count", Task: "text.count", Status: "failed", Attempts: 1, Instances: 2, Error: "1 of 2 instances failed", Start: t0, End: t0.Add(time.Second)},
+		{Name: "plain", Task: "text.upper", Status: "succeeded", Attempts: 1, Start: t0, End: t0.Add(time.Second)},
+		{Name: "later", Task: "workflow.wc", Status: "skipped"},
+	}}
+	line := func(l sandbox.LogLine) string {
+		return fmt.Sprintf("%s %s %s %v", l.Node, l.Level, l.Msg, l.Fields)
+	}
+	for _, tc := range []struct {
+		task, level string
+		want        []string
+	}{
+		{"", "info", []string{"each info task succeeded map[duration:5ms]", "each@0 info task succeeded map[]",
+			"each@0+inner warn task cancelled map[]", "count error task failed map[error:1 of 2 instances failed]"}},
+		{"", "warn", []string{"each@0+inner warn task cancelled map[]", "count error task failed map[error:1 of 2 instances failed]"}},
+		{"each@0", "info", []string{"each@0 info task succeeded map[]", "each@0+inner warn task cancelled map[]"}},
+		{"plain", "info", nil},
+	} {
+		var got []string
+		for _, l := range nodeEndLines(rec, tc.task, 0, tc.level) {
+			if l.Source != sandbox.LogSourceEngine || l.Logger != "goflyte" || l.Attempt != 1 {
+				t.Errorf("line %+v", l)
+			}
+			got = append(got, line(l))
+		}
+		if diff := cmp.Diff(tc.want, got); diff != "" {
+			t.Errorf("task %q at %s (-want +got):\n%s", tc.task, tc.level, diff)
+		}
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/hashicorp/go-hclog"
 	"go.temporal.io/sdk/client"
 
 	"github.com/goflyte/goflyte/engine/config"
@@ -82,6 +83,160 @@ func (c *cli) runsRemote(ctx context.Context, cfg *config.Config, pos []string, 
 	return nil
 }
 
+// recordLogs reads the task logs of task (all when "") of a remote run
+// from the URIs its record names (TaskRecord.LogURIs, and those of its
+// nested calls), fetched into tmp; files counts the logs it used.
+func recordLogs(ctx context.Context, st storage, rec *sandbox.Record, tmp, task string, attempt int) (lines []sandbox.LogLine, files int, err error) {
+	for _, t := range rec.Tasks {
+		uris := t.LogURIs
+		if len(uris) == 0 && strings.Contains(t.LogFile, "://") {
+			uris = []string{t.LogFile} // a record that keeps only the latest log, as a URI
+		}
+		if task != "" && !ofTask(t.Name, task) {
+			uris = nil
+		}
+		// The logs of its instances and of the tasks run below it.
+		for _, nt := range t.Nested {
+			if task == "" || ofTask(nt.Name, task) {
+				uris = append(uris, nt.LogURIs...)
+			}
+		}
+		for _, uri := range uris {
+			dst := filepath.Join(tmp, fmt.Sprintf("%d.log", files))
+			if err := st.Fetch(ctx, uri, dst, false); err != nil {
+				return nil, 0, fmt.Errorf("runs logs: the log of task %q: %w", t.Name, err)
+			}
+			data, err := os.ReadFile(dst)
+			if err != nil {
+				return nil, 0, err
+			}
+			more, err := sandbox.DecodeTaskLog(data, uri)
+			if err != nil {
+				return nil, 0, fmt.Errorf("runs logs: %w", err)
+			}
+			used := false
+			for _, l := range more {
+				if task != "" && (!ofTask(l.Node, task) || (attempt != 0 && l.Attempt != attempt)) {
+					continue
+				}
+				lines = append(lines, l)
+				used = true
+			}
+			if used {
+				files++
+			}
+		}
+	}
+	return lines, files, nil
+}
+
+// nodeEndLines are the engine's lines about how the nodes of a remote
+// run that run no plugin ended (sub-workflow calls, for_each nodes, their
+// instances), for task (all when "") and attempt (any when 0). A local
+// run's engine writes them in its task logs (engine's logEnd); a remote
+// run's workflow cannot (it does no I/O), so they come from its record,
+// at the sdk.logging_level a local run with this configuration keeps.
+func nodeEndLines(rec *sandbox.Record, task string, attempt int, level string) []sandbox.LogLine {
+	keep := hclog.LevelFromString(level)
+	if keep == hclog.NoLevel {
+		keep = hclog.Warn
+	}
+	var out []sandbox.LogLine
+	add := func(t sandbox.TaskRecord) {
+		if !strings.HasPrefix(t.Task, "workflow.") && t.Instances == 0 {
+			return // its worker wrote its line
+		}
+		if (task != "" && !ofTask(t.Name, task)) || (attempt != 0 && max(t.Attempts, 1) != attempt) || t.End.IsZero() {
+			return
+		}
+		l := sandbox.LogLine{Time: t.End, Source: sandbox.LogSourceEngine, Logger: "goflyte", Node: t.Name, Attempt: max(t.Attempts, 1), Task: t.Task}
+		lv := hclog.Info
+		switch t.Status {
+		case sandbox.StatusCancelled:
+			lv, l.Msg = hclog.Warn, "task cancelled"
+		case sandbox.StatusFailed:
+			lv, l.Msg, l.Fields = hclog.Error, "task failed", map[string]any{"error": t.Error}
+		case sandbox.StatusSucceeded:
+			l.Msg = "task succeeded"
+			if !instance(t.Name) {
+				l.Fields = map[string]any{"duration": t.End.Sub(t.Start).Round(time.Millisecond).String()}
+			}
+		default:
+			return
+		}
+		if lv < keep {
+			return
+		}
+		l.Level = lv.String()
+		out = append(out, l)
+	}
+	for _, t := range rec.Tasks {
+		add(t)
+		for _, nt := range t.Nested {
+			add(nt)
+		}
+	}
+	return out
+}
+
+// omittedBelow reports whether the remote record rec left out nested
+// calls whose logs runs logs TASK shows (of any task when task is "").
+func omittedBelow(rec *sandbox.Record, task string) bool {
+	for _, t := range rec.Tasks {
+		if t.NestedOmitted > 0 && (task == "" || ofTask(t.Name, task) || ofTask(task, t.Name)) {
+			return true
+		}
+	}
+	return false
+}
+
+// bucketLogs reads the task logs of task (all when "") of a remote run
+// from its directory in the data store, <run dir>/_logs/, where the
+// workers put every task's, instance's and nested task's log: fetched
+// into tmp, then listed and read as a local run's logs/.
+func bucketLogs(ctx context.Context, cl client.Client, st storage, info *remote.RunInfo, tmp, task string, attempt int) ([]sandbox.LogLine, int, error) {
+	in, err := remote.StartedInput(ctx, cl, info.ID, info.RunID)
+	if err != nil {
+		return nil, 0, fmt.Errorf("runs logs: %w", err)
+	}
+	base, query, _ := strings.Cut(in.DataPrefix, "?")
+	uri := strings.TrimRight(base, "/") + "/_logs"
+	if query != "" {
+		uri += "?" + query
+	}
+	dir := filepath.Join(tmp, "run")
+	if err := st.Fetch(ctx, uri, filepath.Join(dir, "logs"), true); err != nil {
+		return nil, 0, fmt.Errorf("runs logs: the task logs of %s: %w", info.ID, err)
+	}
+	all, err := sandbox.ListTaskLogs(dir)
+	if err != nil {
+		return nil, 0, err
+	}
+	var logs []sandbox.TaskLog
+	for _, tl := range all {
+		if task == "" || ofTask(tl.Node, task) && (attempt == 0 || tl.Attempt == attempt) {
+			logs = append(logs, tl)
+		}
+	}
+	lines, err := sandbox.ReadTaskLogs(dir, logs)
+	return lines, len(logs), err
+}
+
+// remoteKnownTask reports whether task names a task of the remote run
+// rec, one of its instances or a task run below it (as runs logs' TASK),
+// as far as the record knows (it may have omitted nested ones).
+func remoteKnownTask(rec *sandbox.Record, task string) bool {
+	for _, t := range rec.Tasks {
+		if ofTask(t.Name, task) || (t.NestedOmitted > 0 && ofTask(task, t.Name)) {
+			return true
+		}
+		if slices.ContainsFunc(t.Nested, func(nt sandbox.TaskRecord) bool { return ofTask(nt.Name, task) }) {
+			return true
+		}
+	}
+	return false
+}
+
 func (c *cli) showRemote(rec *sandbox.Record, link string, asJSON bool) error {
 	if asJSON {
 		return writeJSON(c.stdout, rec)
@@ -137,7 +292,7 @@ func (c *cli) remoteLogs(ctx context.Context, cfg *config.Config, cl client.Clie
 	if err != nil {
 		return err
 	}
-	if task != "" && !slices.ContainsFunc(rec.Tasks, func(t sandbox.TaskRecord) bool { return ofTask(t.Name, task) }) {
+	if task != "" && !remoteKnownTask(rec, task) {
 		var names []string
 		for _, t := range rec.Tasks {
 			names = append(names, t.Name)
@@ -156,42 +311,21 @@ func (c *cli) remoteLogs(ctx context.Context, cfg *config.Config, cl client.Clie
 	}
 	defer os.RemoveAll(tmp)
 	st := storageFor(cfg, c.logger(cfg))
+	// The logs the record names, or, when it left some of the calls out,
+	// those in the run's directory in the bucket: every task's, as the
+	// local form reads them from the run's.
 	var lines []sandbox.LogLine
-	files := 0
-	for _, t := range rec.Tasks {
-		if task != "" && !ofTask(t.Name, task) && !strings.HasPrefix(task, t.Name+"@") && !strings.HasPrefix(task, t.Name+"+") {
-			continue
-		}
-		uris := t.LogURIs
-		if len(uris) == 0 && strings.Contains(t.LogFile, "://") {
-			uris = []string{t.LogFile} // a record that keeps only the latest log, as a URI
-		}
-		for _, uri := range uris {
-			dst := filepath.Join(tmp, fmt.Sprintf("%d.log", files))
-			if err := st.Fetch(ctx, uri, dst, false); err != nil {
-				return fmt.Errorf("runs logs: the log of task %q: %w", t.Name, err)
-			}
-			data, err := os.ReadFile(dst)
-			if err != nil {
-				return err
-			}
-			more, err := sandbox.DecodeTaskLog(data, uri)
-			if err != nil {
-				return fmt.Errorf("runs logs: %w", err)
-			}
-			used := false
-			for _, l := range more {
-				if task != "" && (!ofTask(l.Node, task) || (attempt != 0 && l.Attempt != attempt)) {
-					continue
-				}
-				lines = append(lines, l)
-				used = true
-			}
-			if used {
-				files++
-			}
-		}
+	var files int
+	if omittedBelow(rec, task) {
+		lines, files, err = bucketLogs(ctx, cl, st, info, tmp, task, attempt)
+	} else {
+		lines, files, err = recordLogs(ctx, st, rec, tmp, task, attempt)
 	}
+	if err != nil {
+		return err
+	}
+	ends := nodeEndLines(rec, task, attempt, cfg.SDK.LoggingLevel)
+	lines, files = append(lines, ends...), files+len(ends)
 	slices.SortStableFunc(lines, func(a, b sandbox.LogLine) int { return a.Time.Compare(b.Time) })
 	if len(lines) == 0 {
 		what := "run " + rec.Name

@@ -186,13 +186,25 @@ type TaskRecord struct {
 	LogFile string `json:"log_file,omitempty"`
 	// LogURIs are, in a remote run's record, the data-store URIs of the
 	// task's logs (remote.TaskOutput.Logs, and the logs of failed
-	// attempts): every attempt, for_each instance and child of the task,
-	// in the order they ran. Each holds JSON lines, one [LogLine] each, as
+	// attempts): every attempt of the task, in the order they ran; those
+	// of its for_each instances and of the tasks run below it are in
+	// their Nested records. Each holds JSON lines, one [LogLine] each, as
 	// a local task log does. `goflyte runs logs --remote` reads them.
 	LogURIs []string `json:"log_uris,omitempty"`
 	// Deck is the task's deck page, relative to the run's directory and
 	// slash-separated; "" when it has none.
 	Deck string `json:"deck,omitempty"`
+	// Nested are, in a remote run's record, the calls made below the task,
+	// in the order they started: its for_each instances ("t@2"), the
+	// tasks of the sub-workflow or dynamic workflow it ran ("t+split",
+	// "t@2+split") and an eager task's children ("t+1+upper"), each with
+	// its name, task, status, attempts, times, cache outcome, error and
+	// log URIs (no outputs). They are what a local run shows as progress
+	// lines and keeps as task logs. A record holds at most a bounded
+	// number of ended nested calls (the latest ones); NestedOmitted
+	// counts those it left out.
+	Nested        []TaskRecord `json:"nested,omitempty"`
+	NestedOmitted int          `json:"nested_omitted,omitempty"`
 	// Metrics are the task's counters, gauges and timers and the engine's
 	// metrics of it (names starting "engine."), sorted by name and tags.
 	Metrics []Metric `json:"metrics,omitempty"`

@@ -48,6 +48,10 @@ type Behavior struct {
 	// Logs gives each task the data-store URI of one log,
 	// "<DataPrefix>/logs/<task>.log" (the test puts the object there).
 	Logs bool
+	// OmitNested says of each task that ran that its record left out 2
+	// nested calls (TaskRecord.NestedOmitted), as the interpreter's does
+	// past remote.MaxNestedRecords: their logs are only in the bucket.
+	OmitNested bool
 }
 
 // StandIn is the stand-in's configuration: Behave picks the behavior of
@@ -170,6 +174,9 @@ func standIn(ctx workflow.Context, in remote.RunInput, s StandIn) (*sandbox.Reco
 			return cancelled(ctx, rec)
 		}
 		t.Status, t.Start, t.Attempts = sandbox.StatusRunning, workflow.Now(ctx), 1
+		if b.OmitNested {
+			t.NestedOmitted = 2
+		}
 		if b.Logs {
 			t.LogURIs = []string{in.DataPrefix + "/logs/" + t.Name + ".log"}
 		}
