@@ -45,7 +45,8 @@ type WorkerOptions struct {
 	// Workflows, if set, makes the worker also poll the workflow queue
 	// (TaskQueue itself) and register workflows with it (RegisterWorkflow
 	// for goflyte's interpreter); the worker then also serves
-	// ActivityLoadOutputs from its engine's data store.
+	// ActivityLoadOutputs and ActivitySaveState from its engine's data
+	// store.
 	Workflows func(worker.WorkflowRegistry)
 	// Logger receives the worker's own lines (tasks started and ended);
 	// nil discards them.
@@ -148,6 +149,9 @@ func NewWorker(ctx context.Context, c client.Client, o WorkerOptions) (*Worker, 
 		// The interpreter reads outputs that came as a reference
 		// (TaskOutput.OutputsRef) through this local activity.
 		ww.RegisterActivityWithOptions(w.loadOutputs, activity.RegisterOptions{Name: ActivityLoadOutputs})
+		// A run that continues as new stores its state through this one
+		// (continue.go) and reads it back through ActivityLoadOutputs.
+		ww.RegisterActivityWithOptions(w.saveState, activity.RegisterOptions{Name: ActivitySaveState})
 		w.workers = append(w.workers, ww)
 		w.queues = append(w.queues, o.TaskQueue)
 	}

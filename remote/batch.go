@@ -83,7 +83,7 @@ type BatchResult struct {
 // results in order.
 func BatchWorkflow(ctx workflow.Context, in BatchInput) ([]BatchResult, error) {
 	run := in.Run
-	run.Timeout, run.Resume = 0, nil // the parent's timeout cancels the batch
+	run.Timeout, run.Resume, run.Continued = 0, nil, nil // the parent's timeout cancels the batch
 	g, diags, files := compileRun(run)
 	if diags.HasErrors() {
 		return nil, temporal.NewNonRetryableApplicationError(renderDiagnostics(diags, files), ErrInvalidRun, nil)
@@ -219,7 +219,7 @@ func (gr *graphRun) sendBatch(node string, calls []*engine.Call) {
 	in := BatchInput{Run: d.in, Path: gr.path, Node: node, Prefix: gr.prefix}
 	// A batch compiles the run but needs neither its inputs nor what
 	// it resumes: the calls carry their evaluated inputs.
-	in.Run.Inputs, in.Run.Resume = nil, nil
+	in.Run.Inputs, in.Run.Resume, in.Run.Continued = nil, nil, nil
 	for _, c := range calls {
 		in.Calls = append(in.Calls, BatchCall{Name: c.Name, Inputs: c.Inputs, Digests: c.Digests})
 	}

@@ -59,6 +59,10 @@ type fakeTasks struct {
 	wfTypes  map[string]int     // the workflow types the calls came from
 	inFlight map[string]*atomic.Int32
 	maxIn    map[string]int32
+	// objects are the data store of the fake remote.ActivitySaveState,
+	// saved what it was asked to save.
+	objects map[string][]byte
+	saved   []remote.SaveState
 }
 
 func newFakeTasks(plugins map[string]remote.PluginRef) *fakeTasks {
@@ -246,15 +250,35 @@ func (f *fakeTasks) registerTasks(r activityRegistry, plugin string) {
 }
 
 // registerLoad registers remote.ActivityLoadOutputs, reading the fake
-// references "inline:<json>" that activity makes.
+// references "inline:<json>" that activity makes and the "mem://" objects
+// of the fake remote.ActivitySaveState, which it registers too.
 func (f *fakeTasks) registerLoad(r activityRegistry) {
 	r.RegisterActivityWithOptions(func(_ context.Context, uri string) (json.RawMessage, error) {
-		data, ok := strings.CutPrefix(uri, "inline:")
-		if !ok {
-			return nil, fmt.Errorf("no such object %s", uri)
+		if data, ok := strings.CutPrefix(uri, "inline:"); ok {
+			return json.RawMessage(data), nil
 		}
-		return json.RawMessage(data), nil
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		if data, ok := f.objects[uri]; ok {
+			return json.RawMessage(data), nil
+		}
+		return nil, fmt.Errorf("no such object %s", uri)
 	}, activity.RegisterOptions{Name: remote.ActivityLoadOutputs})
+	r.RegisterActivityWithOptions(func(_ context.Context, in remote.SaveState) ([]string, error) {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		if f.objects == nil {
+			f.objects = map[string][]byte{}
+		}
+		var uris []string
+		for i, part := range remote.SplitState(in.Data) {
+			uri := fmt.Sprintf("mem://%s/%s/part-%d.json", in.DataPrefix, in.Key, i)
+			f.objects[uri] = part
+			uris = append(uris, uri)
+		}
+		f.saved = append(f.saved, in)
+		return uris, nil
+	}, activity.RegisterOptions{Name: remote.ActivitySaveState})
 }
 
 func sortedIDs(m map[string]taskFunc) []string {

@@ -102,11 +102,23 @@ func RunWorkflow(ctx workflow.Context, in RunInput) (*sandbox.Record, error) {
 		return nil, temporal.NewNonRetryableApplicationError(err.Error(), ErrInvalidRun, nil)
 	}
 	d := newDriver(ctx, in, g)
+	var kept map[string]map[string]cty.Value
+	if in.Continued != nil {
+		// A later Temporal run of the run (continue-as-new): its state
+		// first, so that the record answers for the whole run.
+		if kept, err = d.restore(g); err != nil {
+			return nil, temporal.NewNonRetryableApplicationError(err.Error(), ErrRunFailed, nil)
+		}
+	} else {
+		kept = d.resume(g)
+	}
 	if err := workflow.SetQueryHandler(ctx, QueryRecord, func() (*sandbox.Record, error) { return d.snapshot(), nil }); err != nil {
 		return nil, err
 	}
-	kept := d.resume(g)
 	d.run(inputs, kept)
+	if d.held() {
+		return nil, d.continueAsNew()
+	}
 	rec := d.snapshot()
 	switch {
 	case d.cancelledByTemporal:
@@ -223,6 +235,14 @@ type driver struct {
 	served map[string]bool
 	// holding are the graphs with calls held for batches (batch.go).
 	holding []*graphRun
+	// top is the run's graph; continuing says that its plan is held to
+	// continue as new (continue.go); refs are the data-store URIs of
+	// its tasks' outputs that came as references; restored the tasks
+	// whose records an earlier Temporal run of the run ended.
+	top        *graphRun
+	continuing bool
+	refs       map[string]string
+	restored   map[string]bool
 
 	start, end time.Time
 	status     string
@@ -235,7 +255,7 @@ type driver struct {
 func newDriver(root workflow.Context, in RunInput, g *engine.Graph) *driver {
 	ctx, stop := workflow.WithCancel(root)
 	d := &driver{root: root, ctx: ctx, stop: stop, in: in, g: g, sel: workflow.NewSelector(root), start: workflow.Now(root),
-		status: sandbox.StatusRunning, byName: map[string]*sandbox.TaskRecord{}}
+		status: sandbox.StatusRunning, byName: map[string]*sandbox.TaskRecord{}, refs: map[string]string{}}
 	nodes := g.Nodes
 	if g.OnFailure != nil {
 		nodes = append(slices.Clone(nodes), g.OnFailure)
@@ -294,7 +314,10 @@ func (d *driver) resume(g *engine.Graph) map[string]map[string]cty.Value {
 // until nothing is in flight.
 func (d *driver) run(inputs map[string]cty.Value, kept map[string]map[string]cty.Value) {
 	if d.in.Timeout > 0 {
-		d.sel.AddFuture(workflow.NewTimer(d.root, d.in.Timeout), func(f workflow.Future) {
+		// What is left of it: a run that continued as new started
+		// earlier (d.start is its first Temporal run's start).
+		left := max(d.in.Timeout-workflow.Now(d.root).Sub(d.start), time.Millisecond)
+		d.sel.AddFuture(workflow.NewTimer(d.root, left), func(f workflow.Future) {
 			if f.Get(d.root, nil) == nil {
 				d.cancel(errTimedOut{after: d.in.Timeout})
 			}
@@ -305,9 +328,13 @@ func (d *driver) run(inputs map[string]cty.Value, kept map[string]map[string]cty
 	top.done = func(outs map[string]cty.Value, err error) {
 		d.runErr, d.outputs = err, outs
 	}
+	d.top = top
 	top.start()
 	d.flush()
 	d.loop()
+	if d.held() {
+		return // RunWorkflow continues the run as new
+	}
 	var full errHistoryFull
 	switch {
 	case errors.As(d.cause, &full):
@@ -348,6 +375,7 @@ func (d *driver) loop() {
 		if n := workflow.GetInfo(d.root).GetCurrentHistoryLength(); n > HistoryGuard && d.cause == nil {
 			d.cancel(errHistoryFull{events: n})
 		}
+		d.maybeHold()
 	}
 }
 
@@ -535,7 +563,9 @@ func (gr *graphRun) carryOut(ops []engine.Op) {
 	for _, op := range ops {
 		n := op.Node
 		var t *sandbox.TaskRecord
-		if gr.top {
+		if gr.top && !gr.d.restored[n.Name] {
+			// (A branch's nodes that an earlier Temporal run of the run
+			// ended run again, deciding the same: their records stay.)
 			t = gr.d.byName[n.Name]
 		}
 		switch op.Kind {
@@ -630,6 +660,9 @@ func (gr *graphRun) finishCall(c *engine.Call, r engine.CallResult) {
 func (gr *graphRun) maybeFinish() {
 	if gr.ended || gr.calls > 0 {
 		return
+	}
+	if gr.top && gr.d.continuing && gr.firstErr == nil && gr.d.cause == nil && !gr.plan.Complete() {
+		return // held: the run continues as new
 	}
 	gr.ended = true
 	gr.d.graphs = slices.DeleteFunc(gr.d.graphs, func(o *graphRun) bool { return o == gr })
@@ -863,6 +896,9 @@ func (cr *callRun) activityDone(out *TaskOutput) {
 	if out.OutputsRef == "" {
 		cr.outputs(out.Outputs)
 		return
+	}
+	if cr.gr.top && cr.rec != nil {
+		d.refs[cr.call.Name] = out.OutputsRef
 	}
 	lctx := workflow.WithLocalActivityOptions(d.ctx, workflow.LocalActivityOptions{
 		ScheduleToCloseTimeout: 5 * time.Minute,
