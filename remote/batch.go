@@ -30,11 +30,12 @@ import (
 // the run's workflow would (the same callRun: retries, timers, nested
 // plans for sub-workflow and dynamic instances).
 //
-// Limits: only for_each nodes of the run's graph and of the
-// sub-workflows it calls are batched (not those in a dynamic task's
-// workflow, whose source the batch would need); a batch's result carries
-// its instances' outputs inline, so instances with large outputs should
-// leave them in the data store (TaskOutput.OutputsRef).
+// The for_each nodes of the run's graph, of the sub-workflows it calls
+// and of dynamic tasks' workflows are batched (a batch of a dynamic
+// task's for_each carries the workflow's source, BatchInput.Dynamic).
+// Limit: a batch's result carries its instances' outputs inline, so
+// instances with large outputs should leave them in the data store
+// (TaskOutput.OutputsRef).
 
 // BatchWorkflowType is the Temporal workflow type of a batch of a big
 // for_each's instances, a child of the run's workflow.
@@ -60,6 +61,22 @@ type BatchInput struct {
 	Node   string      `json:"node"`
 	Prefix string      `json:"prefix,omitempty"`
 	Calls  []BatchCall `json:"calls"`
+	// Dynamic, when set, is the dynamic task's workflow whose graph
+	// holds Node (Path is then empty): the batch compiles it, not the
+	// run's.
+	Dynamic *BatchDynamic `json:"dynamic,omitempty"`
+}
+
+// BatchDynamic is a dynamic task's workflow, as a batch of one of its
+// for_each nodes compiles it: its source and plugins (DynamicWorkflow),
+// its name in diagnostics, and the dynamic task's deck settings, which
+// its tasks inherit.
+type BatchDynamic struct {
+	Name       string               `json:"name"`
+	Source     string               `json:"source"`
+	Plugins    map[string]PluginRef `json:"plugins"`
+	EnableDeck bool                 `json:"enable_deck,omitempty"`
+	DeckFields []string             `json:"deck_fields,omitempty"`
 }
 
 // BatchCall is one instance's call: its name ("t@3") and evaluated
@@ -84,9 +101,9 @@ type BatchResult struct {
 func BatchWorkflow(ctx workflow.Context, in BatchInput) ([]BatchResult, error) {
 	run := in.Run
 	run.Timeout, run.Resume, run.Continued = 0, nil, nil // the parent's timeout cancels the batch
-	g, diags, files := compileRun(run)
-	if diags.HasErrors() {
-		return nil, temporal.NewNonRetryableApplicationError(renderDiagnostics(diags, files), ErrInvalidRun, nil)
+	g, plugins, err := batchGraph(run, in)
+	if err != nil {
+		return nil, err
 	}
 	for _, name := range in.Path {
 		n := g.Node(name)
@@ -103,7 +120,7 @@ func BatchWorkflow(ctx workflow.Context, in BatchInput) ([]BatchResult, error) {
 		return nil, temporal.NewNonRetryableApplicationError(fmt.Sprintf("the run has no for_each task %q", in.Node), ErrInvalidRun, nil)
 	}
 	d := newDriver(ctx, run, g)
-	gr := &graphRun{d: d, g: g, prefix: in.Prefix, plugins: run.Plugins}
+	gr := &graphRun{d: d, g: g, prefix: in.Prefix, plugins: plugins}
 	results := make([]BatchResult, len(in.Calls))
 	for i, bc := range in.Calls {
 		inst := *node
@@ -118,6 +135,27 @@ func BatchWorkflow(ctx workflow.Context, in BatchInput) ([]BatchResult, error) {
 		return nil, ctx.Err()
 	}
 	return results, nil
+}
+
+// batchGraph compiles the graph a batch starts from, and gives its
+// plugins: the run's, or the dynamic task's workflow's.
+func batchGraph(run RunInput, in BatchInput) (*engine.Graph, map[string]PluginRef, error) {
+	if dyn := in.Dynamic; dyn != nil {
+		w, err := engine.ParseDynamic(dyn.Source, dyn.Name)
+		if err != nil {
+			return nil, nil, temporal.NewNonRetryableApplicationError(err.Error(), ErrInvalidRun, nil)
+		}
+		g, err := engine.DynamicGraph(&engine.Node{EnableDeck: dyn.EnableDeck, DeckFields: dyn.DeckFields}, w, engine.Sources{Schemas: schemas(dyn.Plugins)})
+		if err != nil {
+			return nil, nil, temporal.NewNonRetryableApplicationError(err.Error(), ErrInvalidRun, nil)
+		}
+		return g, dyn.Plugins, nil
+	}
+	g, diags, files := compileRun(run)
+	if diags.HasErrors() {
+		return nil, nil, temporal.NewNonRetryableApplicationError(renderDiagnostics(diags, files), ErrInvalidRun, nil)
+	}
+	return g, run.Plugins, nil
 }
 
 // batchResult turns a call's result into data.
@@ -161,7 +199,7 @@ type batcher struct {
 // batched reports whether an instance of node goes into a batch: its
 // for_each is big, and a batch can find its graph.
 func (gr *graphRun) batched(n *engine.Node) bool {
-	return gr.path != nil && gr.batch.sizes[n.Name] > BatchAbove
+	return (gr.path != nil || gr.dyn != nil) && gr.batch.sizes[n.Name] > BatchAbove
 }
 
 // hold keeps an instance's call for the next batch of its node.
@@ -216,7 +254,7 @@ func (gr *graphRun) flush() {
 // the plan.
 func (gr *graphRun) sendBatch(node string, calls []*engine.Call) {
 	d := gr.d
-	in := BatchInput{Run: d.in, Path: gr.path, Node: node, Prefix: gr.prefix}
+	in := BatchInput{Run: d.in, Path: gr.path, Node: node, Prefix: gr.prefix, Dynamic: gr.dyn}
 	// A batch compiles the run but needs neither its inputs nor what
 	// it resumes: the calls carry their evaluated inputs.
 	in.Run.Inputs, in.Run.Resume, in.Run.Continued = nil, nil, nil
@@ -224,7 +262,11 @@ func (gr *graphRun) sendBatch(node string, calls []*engine.Call) {
 		in.Calls = append(in.Calls, BatchCall{Name: c.Name, Inputs: c.Inputs, Digests: c.Digests})
 	}
 	d.batches++
-	id := workflow.GetInfo(d.root).WorkflowExecution.ID + "/batch/" + strings.Join(append(slices.Clone(gr.path), node), "/") + "/" + strconv.Itoa(d.batches)
+	where := strings.Join(append(slices.Clone(gr.path), node), "/")
+	if gr.dyn != nil {
+		where = gr.prefix + node // "<dynamic call>+<node>"
+	}
+	id := workflow.GetInfo(d.root).WorkflowExecution.ID + "/batch/" + where + "/" + strconv.Itoa(d.batches)
 	cctx := workflow.WithChildOptions(d.ctx, workflow.ChildWorkflowOptions{WorkflowID: id})
 	f := workflow.ExecuteChildWorkflow(cctx, BatchWorkflowType, in)
 	d.add(f, func(f workflow.Future) {

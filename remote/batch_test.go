@@ -49,6 +49,8 @@ func TestBatchesLikeLocal(t *testing.T) {
 		{"sub-workflow calls in batches", examples + "pipeline.hcl", "pipeline", []string{examples + "wordcount.hcl"},
 			map[string]any{"texts": texts}, []string{"each@0+split", "each@229+count"}, 1},
 		{"batches inside sub-workflows", features, "grid", nil, map[string]any{"rows": rows}, []string{"row@0+cell@0", "row@1+cell@104"}, 0},
+		{"batches inside dynamic workflows", features, "dynwide", nil, map[string]any{"texts": append([]string{"__for_each"}, texts...)},
+			[]string{"counts+split@0", "counts+split@229"}, 1},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -9,11 +9,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/zclconf/go-cty/cty"
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/testsuite"
 	"go.temporal.io/sdk/workflow"
 
+	"github.com/goflyte/goflyte/engine"
 	"github.com/goflyte/goflyte/engine/sandbox"
 	"github.com/goflyte/goflyte/remote"
 	"github.com/goflyte/goflyte/remote/remotetest"
@@ -259,4 +261,47 @@ func TestCancelAfterContinueAsNew(t *testing.T) {
 	if s := resp.GetWorkflowExecutionInfo().GetStatus(); s != enumspb.WORKFLOW_EXECUTION_STATUS_CANCELED {
 		t.Errorf("workflow status %v", s)
 	}
+}
+
+// TestWorkerContinueAsNew runs a run that continues as new through a
+// real remote.Worker (the text plugin, a local data store): the worker
+// stores the run's state (ActivitySaveState) and reads it back
+// (ActivityLoadOutputs), and the run ends as the local engine's.
+func TestWorkerContinueAsNew(t *testing.T) {
+	srv := remotetest.Start(t, remotetest.Options{})
+	c := dial(t, remote.Options{URL: srv.Addr, Insecure: true})
+	w, err := remote.NewWorker(context.Background(), c, remote.WorkerOptions{
+		Engine: newEngine(t), TaskQueue: "cont", Plugins: []string{"text"}, Concurrency: 8, Workflows: remote.RegisterWorkflow,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(w.Stop)
+	in := manyTasksInput(t, 40, 4)
+	in.ExecutionID, in.TaskQueue, in.ContinueAfter = "proj:dev:worker-continued", "cont", 60
+	in.DataPrefix = "file://" + t.TempDir()
+	res := runLocal(t, in, newFakeTasks(in.Plugins))
+	run, rec, err := execute(t, c, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !jsonEqual(rec.Outputs["last"], mustJSON(t, res.Outputs["last"])) {
+		t.Errorf("outputs %s", rec.Outputs["last"])
+	}
+	h := history(t, c, run)
+	if h.Events[len(h.Events)-1].GetWorkflowExecutionContinuedAsNewEventAttributes() == nil {
+		t.Errorf("the first Temporal run did not continue as new")
+	}
+}
+
+func mustJSON(t *testing.T, v cty.Value) []byte {
+	t.Helper()
+	data, err := engine.ToJSON(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
 }

@@ -144,6 +144,16 @@ func newFakeTasks(plugins map[string]remote.PluginRef) *fakeTasks {
 			return map[string]any{"slept_ms": ms}, nil
 		},
 		"text.count_each": func(_ context.Context, c call) (map[string]any, error) {
+			if texts := strs(c.In["texts"]); len(texts) > 0 && texts[0] == "__for_each" {
+				// A test hook: one for_each over the other texts.
+				quoted := make([]string, len(texts)-1)
+				for i, text := range texts[1:] {
+					quoted[i] = fmt.Sprintf("%q", text)
+				}
+				src := fmt.Sprintf("workflow \"count_each\" {\n  task \"split\" {\n    uses     = \"text.split\"\n    for_each = [%s]\n    inputs   = { text = each.value }\n  }\n"+
+					"  output \"counts\" { value = [for w in task.split.words : length(w)] }\n}\n", strings.Join(quoted, ", "))
+				return map[string]any{"__workflow": src}, nil
+			}
 			var b strings.Builder
 			b.WriteString("workflow \"count_each\" {\n")
 			var outs []string

@@ -537,6 +537,9 @@ type graphRun struct {
 	// dynamic task's).
 	path  []string
 	batch batcher
+	// dyn is the dynamic task's workflow the graph runs, for batches;
+	// nil for other graphs.
+	dyn *BatchDynamic
 }
 
 func (d *driver) newGraph(g *engine.Graph, inputs map[string]cty.Value, kept map[string]map[string]cty.Value, prefix string, plugins map[string]PluginRef, done func(map[string]cty.Value, error)) *graphRun {
@@ -955,6 +958,8 @@ func (cr *callRun) runDynamic(dyn *DynamicWorkflow) {
 		}
 		cr.attemptEnd(outs, nil, err)
 	})
+	sub.dyn = &BatchDynamic{Name: "dynamic task " + cr.gr.prefix + cr.call.Name, Source: dyn.Source, Plugins: dyn.Plugins,
+		EnableDeck: n.EnableDeck, DeckFields: n.DeckFields}
 	sub.start()
 }
 
