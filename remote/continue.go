@@ -266,6 +266,17 @@ func (w *Worker) saveState(ctx context.Context, in SaveState) ([]string, error) 
 		return nil, err
 	}
 	defer os.RemoveAll(dir)
+	if in.Whole {
+		src := filepath.Join(dir, "whole.json")
+		if err := os.WriteFile(src, in.Data, 0o600); err != nil {
+			return nil, err
+		}
+		uri, err := st.PutFile(ctx, in.Key+".json", src)
+		if err != nil {
+			return nil, fmt.Errorf("store the run's record: %w", err)
+		}
+		return []string{uri}, nil
+	}
 	var uris []string
 	for i, part := range SplitState(in.Data) {
 		src := filepath.Join(dir, fmt.Sprintf("part-%d.json", i))

@@ -280,13 +280,18 @@ func (f *fakeTasks) registerLoad(r activityRegistry) {
 		if f.objects == nil {
 			f.objects = map[string][]byte{}
 		}
+		f.saved = append(f.saved, in)
+		if in.Whole {
+			uri := fmt.Sprintf("mem://%s/%s.json", in.DataPrefix, in.Key)
+			f.objects[uri] = in.Data
+			return []string{uri}, nil
+		}
 		var uris []string
 		for i, part := range remote.SplitState(in.Data) {
 			uri := fmt.Sprintf("mem://%s/%s/part-%d.json", in.DataPrefix, in.Key, i)
 			f.objects[uri] = part
 			uris = append(uris, uri)
 		}
-		f.saved = append(f.saved, in)
 		return uris, nil
 	}, activity.RegisterOptions{Name: remote.ActivitySaveState})
 }

@@ -164,11 +164,13 @@ type Continued struct {
 }
 
 // SaveState is the input of ActivitySaveState: the state to store under
-// "<DataPrefix>/<Key>.<n>.json", in parts of at most StatePartBytes.
+// "<DataPrefix>/<Key>/part-<n>.json", in parts of at most
+// StatePartBytes; or, with Whole, as is in "<DataPrefix>/<Key>.json".
 type SaveState struct {
 	DataPrefix string `json:"data_prefix"`
 	Key        string `json:"key"`
 	Data       []byte `json:"data"`
+	Whole      bool   `json:"whole,omitempty"`
 }
 
 // PluginRef is a plugin as the submitter validated a run against it.

@@ -112,17 +112,22 @@ func RunWorkflow(ctx workflow.Context, in RunInput) (*sandbox.Record, error) {
 	} else {
 		kept = d.resume(g)
 	}
-	if err := workflow.SetQueryHandler(ctx, QueryRecord, func() (*sandbox.Record, error) { return d.snapshot(), nil }); err != nil {
+	query := func() (*sandbox.Record, error) {
+		rec, _ := shortRecord(d.snapshot())
+		return rec, nil
+	}
+	if err := workflow.SetQueryHandler(ctx, QueryRecord, query); err != nil {
 		return nil, err
 	}
 	d.run(inputs, kept)
 	if d.held() {
 		return nil, d.continueAsNew()
 	}
-	rec := d.snapshot()
-	switch {
-	case d.cancelledByTemporal:
+	if d.cancelledByTemporal {
 		return nil, ctx.Err()
+	}
+	rec := d.fitRecord(d.snapshot())
+	switch {
 	case rec.Status != sandbox.StatusSucceeded:
 		return nil, temporal.NewNonRetryableApplicationError(rec.Error, ErrRunFailed, nil, rec)
 	}
