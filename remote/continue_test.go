@@ -305,3 +305,52 @@ func mustJSON(t *testing.T, v cty.Value) []byte {
 	}
 	return data
 }
+
+// TestLargeTaskBlocks runs a workflow of 10,000 distinct task blocks
+// (100 parallel chains of 100) on the real server: the run continues as
+// new whenever its history passes ContinueAsNewAt events, so that no
+// Temporal run's history nears the limit, and its record (short: more
+// than RecordInlineTasks tasks) names the whole one. Opt-in:
+//
+//	go test ./remote -run TestLargeTaskBlocks -v -args -large
+func TestLargeTaskBlocks(t *testing.T) {
+	if !*large {
+		t.Skip("takes minutes; run with -args -large")
+	}
+	srv := remotetest.Start(t, remotetest.Options{})
+	c := dial(t, remote.Options{URL: srv.Addr, Insecure: true})
+	f := newFakeTasks(loadPlugins(t))
+	startWorkers(t, c, f, examplePlugins...)
+	n, lanes := 10000, 100
+	in := manyTasksInput(t, n, lanes)
+	in.ExecutionID, in.Parallelism = "proj:dev:large-blocks", 1000
+	res := runLocal(t, in, newFakeTasks(in.Plugins))
+	start := time.Now()
+	run, rec, err := executeWithin(t, c, in, 30*time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	took := time.Since(start)
+	if !jsonEqual(rec.Outputs["last"], mustJSON(t, res.Outputs["last"])) {
+		t.Errorf("outputs %s", rec.Outputs["last"])
+	}
+	if rec.WholeRecord == "" || len(rec.Tasks) != len(res.Tasks) {
+		t.Errorf("record of %d tasks, whole record %q", len(rec.Tasks), rec.WholeRecord)
+	}
+	for _, tr := range rec.Tasks {
+		if tr.Status != sandbox.StatusSucceeded && tr.Name != "small" {
+			t.Errorf("task %s: %s", tr.Name, tr.Status)
+		}
+	}
+	runs, largest := 0, 0
+	for id := run.GetRunID(); id != ""; runs++ {
+		h := history(t, c, c.GetWorkflow(context.Background(), in.ExecutionID, id))
+		largest = max(largest, len(h.Events))
+		id = h.Events[len(h.Events)-1].GetWorkflowExecutionContinuedAsNewEventAttributes().GetNewExecutionRunId()
+	}
+	if largest > remote.HistoryGuard/2 {
+		t.Errorf("a Temporal run's history holds %d events", largest)
+	}
+	t.Logf("%d task blocks in %s (%.1f ms each): %d Temporal runs, the largest history %d events",
+		n, took.Round(time.Millisecond), float64(took.Milliseconds())/float64(n), runs, largest)
+}

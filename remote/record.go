@@ -16,24 +16,29 @@ import (
 // through Temporal as a payload (its workflow's result, the details of
 // its failure, the answer to QueryRecord), at most about 2 MB, and a
 // task's entry takes several hundred bytes (digests, its working
-// directory, log URIs, outputs). A record larger than RecordInlineLimit
-// travels short: its tasks keep only what progress lines and `--json`
+// directory, log URIs, outputs). A record of more than RecordInlineTasks
+// tasks, or larger than RecordInlineLimit, travels short: its tasks keep only what progress lines and `--json`
 // show (name, task, status, attempts, times, cache outcome, error,
 // instances). At the end of the run the workflow stores the whole
 // record in the data store (ActivitySaveState) and its short record
 // names it (sandbox.Record.WholeRecord); [LoadWholeRecord] reads it.
 
 // RecordInlineLimit is the largest record, in bytes of JSON, that
-// travels whole.
-const RecordInlineLimit = 1 << 20
+// travels whole, and RecordInlineTasks the most tasks it may have (the
+// bound saves encoding a large record to learn its size at every query).
+const (
+	RecordInlineLimit = 1 << 20
+	RecordInlineTasks = 1000
+)
 
-// shortRecord returns rec as it may travel: rec itself when its JSON is
-// at most RecordInlineLimit, a copy with short task entries otherwise
-// (and the JSON of rec, for storing it whole).
-func shortRecord(rec *sandbox.Record) (*sandbox.Record, []byte) {
-	data, err := json.Marshal(rec)
-	if err != nil || len(data) <= RecordInlineLimit {
-		return rec, nil
+// shortRecord returns rec as it may travel: rec itself when it is small
+// enough, a copy with short task entries otherwise.
+func shortRecord(rec *sandbox.Record) *sandbox.Record {
+	if len(rec.Tasks) <= RecordInlineTasks {
+		data, err := json.Marshal(rec)
+		if err != nil || len(data) <= RecordInlineLimit {
+			return rec
+		}
 	}
 	short := *rec
 	short.Tasks = make([]sandbox.TaskRecord, len(rec.Tasks))
@@ -41,15 +46,19 @@ func shortRecord(rec *sandbox.Record) (*sandbox.Record, []byte) {
 		short.Tasks[i] = sandbox.TaskRecord{Name: t.Name, Task: t.Task, Status: t.Status, Attempts: t.Attempts, Start: t.Start, End: t.End,
 			Cache: t.Cache, Error: t.Error, Resumed: t.Resumed, Instances: t.Instances}
 	}
-	return &short, data
+	return &short
 }
 
 // fitRecord returns the record the workflow ends with: short, naming
 // the whole record it stored in the data store, when it is too large.
 func (d *driver) fitRecord(rec *sandbox.Record) *sandbox.Record {
-	short, whole := shortRecord(rec)
-	if whole == nil {
+	short := shortRecord(rec)
+	if short == rec {
 		return rec
+	}
+	whole, err := json.Marshal(rec)
+	if err != nil {
+		return short
 	}
 	lctx := workflow.WithLocalActivityOptions(d.root, workflow.LocalActivityOptions{
 		ScheduleToCloseTimeout: 5 * time.Minute,

@@ -113,8 +113,7 @@ func RunWorkflow(ctx workflow.Context, in RunInput) (*sandbox.Record, error) {
 		kept = d.resume(g)
 	}
 	query := func() (*sandbox.Record, error) {
-		rec, _ := shortRecord(d.snapshot())
-		return rec, nil
+		return shortRecord(d.snapshot()), nil
 	}
 	if err := workflow.SetQueryHandler(ctx, QueryRecord, query); err != nil {
 		return nil, err
