@@ -187,12 +187,20 @@ func TestContinueAsNew(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	first, err := c.DescribeWorkflowExecution(ctx, in.ExecutionID, runID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	started := first.GetWorkflowExecutionInfo().GetStartTime().AsTime()
+	if !info.Start.Equal(started) {
+		t.Errorf("described as started %s, the first Temporal run started %s", info.Start, started)
+	}
 	n := 0
 	for _, s := range list {
 		if s.ID == in.ExecutionID {
 			n++
-			if s.Workflow != "many" {
-				t.Errorf("listed with workflow %q", s.Workflow)
+			if s.Workflow != "many" || !s.Start.Equal(started) {
+				t.Errorf("listed with workflow %q, started %s (the first Temporal run %s)", s.Workflow, s.Start, started)
 			}
 		}
 	}

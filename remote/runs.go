@@ -11,6 +11,7 @@ import (
 	commonpb "go.temporal.io/api/common/v1"
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
+	workflowpb "go.temporal.io/api/workflow/v1"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/converter"
@@ -101,7 +102,22 @@ func Describe(ctx context.Context, c client.Client, namespace, id string) (*RunI
 	if wi.GetCloseTime() != nil {
 		info.End = wi.GetCloseTime().AsTime()
 	}
+	info.Start = chainStart(ctx, c, wi)
 	return info, nil
+}
+
+// chainStart is when the run of wi started: its first Temporal run's
+// start, when wi's run continued as new since.
+func chainStart(ctx context.Context, c client.Client, wi *workflowpb.WorkflowExecutionInfo) time.Time {
+	first := wi.GetFirstRunId()
+	if first == "" || first == wi.GetExecution().GetRunId() {
+		return wi.GetStartTime().AsTime()
+	}
+	resp, err := c.DescribeWorkflowExecution(ctx, wi.GetExecution().GetWorkflowId(), first)
+	if err != nil {
+		return wi.GetStartTime().AsTime()
+	}
+	return resp.GetWorkflowExecutionInfo().GetStartTime().AsTime()
 }
 
 func memoWorkflow(fields map[string]*commonpb.Payload) string {
@@ -203,7 +219,7 @@ func List(ctx context.Context, c client.Client, limit int) ([]sandbox.RunSummary
 				Name:     RunName(wi.GetExecution().GetWorkflowId()),
 				Workflow: memoWorkflow(wi.GetMemo().GetFields()),
 				Status:   RunStatus(wi.GetStatus()),
-				Start:    wi.GetStartTime().AsTime(),
+				Start:    chainStart(ctx, c, wi),
 			}
 			if wi.GetCloseTime() != nil {
 				s.End = wi.GetCloseTime().AsTime()
