@@ -65,6 +65,10 @@ type BatchInput struct {
 	// holds Node (Path is then empty): the batch compiles it, not the
 	// run's.
 	Dynamic *BatchDynamic `json:"dynamic,omitempty"`
+	// Served are the plugins a worker answered for in the run so far:
+	// the batch's tasks of those plugins do not wait a bounded time for
+	// a worker (a server timer per task).
+	Served []string `json:"served,omitempty"`
 }
 
 // BatchDynamic is a dynamic task's workflow, as a batch of one of its
@@ -120,6 +124,12 @@ func BatchWorkflow(ctx workflow.Context, in BatchInput) ([]BatchResult, error) {
 		return nil, temporal.NewNonRetryableApplicationError(fmt.Sprintf("the run has no for_each task %q", in.Node), ErrInvalidRun, nil)
 	}
 	d := newDriver(ctx, run, g)
+	for _, p := range in.Served {
+		if d.served == nil {
+			d.served = map[string]bool{}
+		}
+		d.served[p] = true
+	}
 	gr := &graphRun{d: d, g: g, prefix: in.Prefix, plugins: plugins}
 	results := make([]BatchResult, len(in.Calls))
 	for i, bc := range in.Calls {
@@ -254,7 +264,7 @@ func (gr *graphRun) flush() {
 // the plan.
 func (gr *graphRun) sendBatch(node string, calls []*engine.Call) {
 	d := gr.d
-	in := BatchInput{Run: d.in, Path: gr.path, Node: node, Prefix: gr.prefix, Dynamic: gr.dyn}
+	in := BatchInput{Run: d.in, Path: gr.path, Node: node, Prefix: gr.prefix, Dynamic: gr.dyn, Served: sortedKeys(d.served)}
 	// A batch compiles the run but needs neither its inputs nor what
 	// it resumes: the calls carry their evaluated inputs.
 	in.Run.Inputs, in.Run.Resume, in.Run.Continued = nil, nil, nil
@@ -272,6 +282,12 @@ func (gr *graphRun) sendBatch(node string, calls []*engine.Call) {
 	d.add(f, func(f workflow.Future) {
 		var results []BatchResult
 		err := f.Get(d.ctx, &results)
+		if n := calls[0].Node; err == nil && n.Sub == nil && slices.ContainsFunc(results, func(r BatchResult) bool { return r.Outputs != nil }) {
+			if d.served == nil {
+				d.served = map[string]bool{}
+			}
+			d.served[n.Plugin] = true // later batches' tasks need not wait for a worker
+		}
 		for i, c := range calls {
 			var r engine.CallResult
 			switch {

@@ -154,6 +154,23 @@ func TestBatchedHistory(t *testing.T) {
 	if len(h.Events) > 20*children+50 {
 		t.Errorf("%d events in the run's history for %d batches", len(h.Events), children)
 	}
+	// The batches started after one returned know that a worker serves
+	// the plugin: their tasks do not wait a bounded time for one (a
+	// server timer each).
+	bounded := map[string]int{}
+	for _, ev := range h.Events {
+		if a := ev.GetChildWorkflowExecutionCompletedEventAttributes(); a != nil {
+			we := a.GetWorkflowExecution()
+			for _, bev := range history(t, c, c.GetWorkflow(context.Background(), we.GetWorkflowId(), we.GetRunId())).Events {
+				if sa := bev.GetActivityTaskScheduledEventAttributes(); sa != nil && sa.GetScheduleToStartTimeout().AsDuration() > 0 {
+					bounded[we.GetWorkflowId()]++
+				}
+			}
+		}
+	}
+	if last := fmt.Sprintf("%s/batch/count/%d", in.ExecutionID, children); len(bounded) == 0 || bounded[last] != 0 {
+		t.Errorf("tasks waiting a bounded time for a worker, by batch: %v", bounded)
+	}
 	t.Logf("%d instances: %d events in the run's history, %d batches, %s", n, len(h.Events), children, took)
 }
 
