@@ -145,6 +145,12 @@ func (d *driver) continueAsNew() error {
 	if err := workflow.ExecuteLocalActivity(lctx, ActivitySaveState, save).Get(d.root, &parts); err != nil {
 		return temporal.NewNonRetryableApplicationError(fmt.Sprintf("continue the run as new: store its state: %v", unwrapActivity(err)), ErrRunFailed, nil)
 	}
+	if runs == 0 {
+		// Listing shows the run's start, not its latest Temporal run's.
+		if err := workflow.UpsertMemo(d.root, map[string]any{MemoStart: d.start}); err != nil {
+			return err
+		}
+	}
 	next := d.in
 	next.Resume = nil // kept in the state, with everything else that succeeded
 	next.Continued = &Continued{Parts: parts, Runs: runs + 1, Start: d.start, Batches: d.batches, Served: sortedKeys(d.served)}
@@ -163,13 +169,16 @@ func (d *driver) restore(g *engine.Graph) (map[string]map[string]cty.Value, erro
 		}
 		d.served[p] = true
 	}
-	lctx := workflow.WithLocalActivityOptions(d.root, workflow.LocalActivityOptions{
+	// Disconnected: a cancel request that comes now cancels the run once
+	// it is restored, with its whole record.
+	lctx, _ := workflow.NewDisconnectedContext(d.root)
+	lctx = workflow.WithLocalActivityOptions(lctx, workflow.LocalActivityOptions{
 		ScheduleToCloseTimeout: 5 * time.Minute,
 		RetryPolicy:            &temporal.RetryPolicy{MaximumAttempts: 3},
 	})
 	load := func(uri string) (json.RawMessage, error) {
 		var raw json.RawMessage
-		if err := workflow.ExecuteLocalActivity(lctx, ActivityLoadOutputs, uri).Get(d.root, &raw); err != nil {
+		if err := workflow.ExecuteLocalActivity(lctx, ActivityLoadOutputs, uri).Get(lctx, &raw); err != nil {
 			return nil, fmt.Errorf("load the run's state from %s: %v", uri, unwrapActivity(err))
 		}
 		return raw, nil

@@ -11,6 +11,8 @@ import (
 
 	"github.com/zclconf/go-cty/cty"
 	enumspb "go.temporal.io/api/enums/v1"
+	historypb "go.temporal.io/api/history/v1"
+	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/testsuite"
 	"go.temporal.io/sdk/workflow"
@@ -160,12 +162,10 @@ func TestContinueAsNew(t *testing.T) {
 		}
 	}
 
-	// The chain of Temporal runs, from the first.
-	runs, largest := 0, 0
-	for id := runID; id != ""; runs++ {
-		h := history(t, c, c.GetWorkflow(ctx, in.ExecutionID, id))
+	chain := chainHistories(t, c, in.ExecutionID, runID)
+	runs, largest := len(chain), 0
+	for _, h := range chain {
 		largest = max(largest, len(h.Events))
-		id = h.Events[len(h.Events)-1].GetWorkflowExecutionContinuedAsNewEventAttributes().GetNewExecutionRunId()
 	}
 	if runs < 3 {
 		t.Errorf("%d Temporal runs, want the run to continue as new several times", runs)
@@ -187,20 +187,16 @@ func TestContinueAsNew(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	first, err := c.DescribeWorkflowExecution(ctx, in.ExecutionID, runID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	started := first.GetWorkflowExecutionInfo().GetStartTime().AsTime()
+	started := rec.Start // the first Temporal run's
 	if !info.Start.Equal(started) {
-		t.Errorf("described as started %s, the first Temporal run started %s", info.Start, started)
+		t.Errorf("described as started %s, the run started %s", info.Start, started)
 	}
 	n := 0
 	for _, s := range list {
 		if s.ID == in.ExecutionID {
 			n++
 			if s.Workflow != "many" || !s.Start.Equal(started) {
-				t.Errorf("listed with workflow %q, started %s (the first Temporal run %s)", s.Workflow, s.Start, started)
+				t.Errorf("listed with workflow %q, started %s (the run %s)", s.Workflow, s.Start, started)
 			}
 		}
 	}
@@ -291,6 +287,10 @@ func TestWorkerContinueAsNew(t *testing.T) {
 	in := manyTasksInput(t, 40, 4)
 	in.ExecutionID, in.TaskQueue, in.ContinueAfter = "proj:dev:worker-continued", "cont", 60
 	in.DataPrefix = "file://" + t.TempDir()
+	for name, ref := range in.Plugins {
+		ref.SHA256 = "" // the testdata schemas' digests are not the built plugin's
+		in.Plugins[name] = ref
+	}
 	res := runLocal(t, in, newFakeTasks(in.Plugins))
 	run, rec, err := execute(t, c, in)
 	if err != nil {
@@ -299,10 +299,31 @@ func TestWorkerContinueAsNew(t *testing.T) {
 	if !jsonEqual(rec.Outputs["last"], mustJSON(t, res.Outputs["last"])) {
 		t.Errorf("outputs %s", rec.Outputs["last"])
 	}
-	h := history(t, c, run)
-	if h.Events[len(h.Events)-1].GetWorkflowExecutionContinuedAsNewEventAttributes() == nil {
-		t.Errorf("the first Temporal run did not continue as new")
+	if chain := chainHistories(t, c, in.ExecutionID, run.GetRunID()); len(chain) < 2 {
+		t.Errorf("%d Temporal runs: the run did not continue as new", len(chain))
 	}
+}
+
+// chainHistories returns the histories of the Temporal runs of workflow
+// id in order, the chain that runID (any of them) is in.
+func chainHistories(t *testing.T, c client.Client, id, runID string) []*historypb.History {
+	t.Helper()
+	ctx := context.Background()
+	for {
+		h := history(t, c, c.GetWorkflow(ctx, id, runID))
+		prev := h.Events[0].GetWorkflowExecutionStartedEventAttributes().GetContinuedExecutionRunId()
+		if prev == "" {
+			break
+		}
+		runID = prev
+	}
+	var out []*historypb.History
+	for runID != "" {
+		h := history(t, c, c.GetWorkflow(ctx, id, runID))
+		out = append(out, h)
+		runID = h.Events[len(h.Events)-1].GetWorkflowExecutionContinuedAsNewEventAttributes().GetNewExecutionRunId()
+	}
+	return out
 }
 
 func mustJSON(t *testing.T, v cty.Value) []byte {
@@ -350,11 +371,10 @@ func TestLargeTaskBlocks(t *testing.T) {
 			t.Errorf("task %s: %s", tr.Name, tr.Status)
 		}
 	}
-	runs, largest := 0, 0
-	for id := run.GetRunID(); id != ""; runs++ {
-		h := history(t, c, c.GetWorkflow(context.Background(), in.ExecutionID, id))
+	chain := chainHistories(t, c, in.ExecutionID, run.GetRunID())
+	runs, largest := len(chain), 0
+	for _, h := range chain {
 		largest = max(largest, len(h.Events))
-		id = h.Events[len(h.Events)-1].GetWorkflowExecutionContinuedAsNewEventAttributes().GetNewExecutionRunId()
 	}
 	if largest > remote.HistoryGuard/2 {
 		t.Errorf("a Temporal run's history holds %d events", largest)

@@ -102,22 +102,21 @@ func Describe(ctx context.Context, c client.Client, namespace, id string) (*RunI
 	if wi.GetCloseTime() != nil {
 		info.End = wi.GetCloseTime().AsTime()
 	}
-	info.Start = chainStart(ctx, c, wi)
+	info.Start = runStart(wi)
 	return info, nil
 }
 
-// chainStart is when the run of wi started: its first Temporal run's
-// start, when wi's run continued as new since.
-func chainStart(ctx context.Context, c client.Client, wi *workflowpb.WorkflowExecutionInfo) time.Time {
-	first := wi.GetFirstRunId()
-	if first == "" || first == wi.GetExecution().GetRunId() {
-		return wi.GetStartTime().AsTime()
+// runStart is when the run of wi started: its Temporal run's start, or,
+// when the run continued as new, its first Temporal run's (the memo
+// MemoStart, which the workflow sets before it continues).
+func runStart(wi *workflowpb.WorkflowExecutionInfo) time.Time {
+	if p, ok := wi.GetMemo().GetFields()[MemoStart]; ok {
+		var start time.Time
+		if err := converter.GetDefaultDataConverter().FromPayload(p, &start); err == nil {
+			return start
+		}
 	}
-	resp, err := c.DescribeWorkflowExecution(ctx, wi.GetExecution().GetWorkflowId(), first)
-	if err != nil {
-		return wi.GetStartTime().AsTime()
-	}
-	return resp.GetWorkflowExecutionInfo().GetStartTime().AsTime()
+	return wi.GetStartTime().AsTime()
 }
 
 func memoWorkflow(fields map[string]*commonpb.Payload) string {
@@ -219,7 +218,7 @@ func List(ctx context.Context, c client.Client, limit int) ([]sandbox.RunSummary
 				Name:     RunName(wi.GetExecution().GetWorkflowId()),
 				Workflow: memoWorkflow(wi.GetMemo().GetFields()),
 				Status:   RunStatus(wi.GetStatus()),
-				Start:    chainStart(ctx, c, wi),
+				Start:    runStart(wi),
 			}
 			if wi.GetCloseTime() != nil {
 				s.End = wi.GetCloseTime().AsTime()

@@ -379,7 +379,6 @@ func (d *driver) loop() {
 		if n := workflow.GetInfo(d.root).GetCurrentHistoryLength(); n > HistoryGuard && d.cause == nil {
 			d.cancel(errHistoryFull{events: n})
 		}
-		d.maybeHold()
 	}
 }
 
@@ -414,6 +413,7 @@ func (d *driver) add(f workflow.Future, fn func(workflow.Future)) {
 	d.sel.AddFuture(f, func(f workflow.Future) {
 		d.waiting--
 		d.noticeCancel()
+		d.maybeHold() // before the result releases more nodes
 		fn(f)
 		d.flush()
 	})
@@ -904,8 +904,8 @@ func (cr *callRun) activityDone(out *TaskOutput) {
 		cr.outputs(out.Outputs)
 		return
 	}
-	if cr.gr.top && cr.rec != nil {
-		d.refs[cr.call.Name] = out.OutputsRef
+	if cr.gr.top && cr.call.Parent == "" {
+		d.refs[cr.call.Name] = out.OutputsRef // a node's: carried by reference (continue.go)
 	}
 	lctx := workflow.WithLocalActivityOptions(d.ctx, workflow.LocalActivityOptions{
 		ScheduleToCloseTimeout: 5 * time.Minute,
