@@ -162,19 +162,17 @@ func TestRecordHistories(t *testing.T) {
 		if rec == nil {
 			t.Fatalf("%s: no record: %v", rc.name, err)
 		}
-		h := history(t, c, run)
+		// The run's first Temporal run; and, when it continued as new,
+		// its last one too.
+		chain := chainHistories(t, c, run.GetID(), run.GetRunID())
+		h := chain[0]
 		writeHistory(t, rc.name, h)
 		ids[rc.name] = run.GetID()
 		if rc.input != nil {
-			last, runs := h, 1
-			for next := h.Events[len(h.Events)-1].GetWorkflowExecutionContinuedAsNewEventAttributes().GetNewExecutionRunId(); next != ""; runs++ {
-				last = history(t, c, c.GetWorkflow(context.Background(), run.GetID(), next))
-				next = last.Events[len(last.Events)-1].GetWorkflowExecutionContinuedAsNewEventAttributes().GetNewExecutionRunId()
+			if len(chain) < 3 {
+				t.Fatalf("%s: %d Temporal runs, want a continue-as-new from one that continued", rc.name, len(chain))
 			}
-			if runs < 3 {
-				t.Fatalf("%s: %d Temporal runs, want a continue-as-new from one that continued", rc.name, runs)
-			}
-			writeHistory(t, rc.name+"-last", last)
+			writeHistory(t, rc.name+"-last", chain[len(chain)-1])
 			ids[rc.name+"-last"] = run.GetID()
 		}
 		for _, ev := range h.Events {
