@@ -1,9 +1,12 @@
 package remote
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -21,7 +24,8 @@ import (
 // activity costs about three to six in its workflow's. Big for_each
 // fan-outs run in batches (batch.go); a run of many distinct tasks
 // continues as new instead. When the history of a run's workflow passes
-// RunInput.ContinueAfter events (ContinueAsNewAt) or ContinueAsNewBytes,
+// RunInput.ContinueAfter events (ContinueAsNewAt) or grows by
+// ContinueAsNewBytes from where its state was restored,
 // its plan is held (engine.Plan.Hold: no node starts, the calls in
 // flight and the for_each nodes running finish), and once nothing is in
 // flight the workflow stores its state in the data store and continues
@@ -42,8 +46,9 @@ import (
 const ActivitySaveState = "goflyte.save_state"
 
 // ContinueAsNewAt is the default number of events in its history after
-// which a run's workflow continues as new; ContinueAsNewBytes the size
-// of its history after which it does, whatever the count.
+// which a run's workflow continues as new; ContinueAsNewBytes how much
+// its history may grow after its state was restored before it does,
+// whatever the count.
 const (
 	ContinueAsNewAt    = 10_000
 	ContinueAsNewBytes = 10 << 20
@@ -85,8 +90,11 @@ func (d *driver) maybeHold() {
 	if d.continuing || d.cause != nil || d.top == nil || d.top.ended || d.top.firstErr != nil {
 		return
 	}
+	// The bytes counted from where the run's state was restored, so that
+	// a big state does not make every Temporal run continue at once (the
+	// state takes a few events, but megabytes).
 	info := workflow.GetInfo(d.root)
-	if info.GetCurrentHistoryLength() < d.continueAt() && info.GetCurrentHistorySize() < ContinueAsNewBytes {
+	if info.GetCurrentHistoryLength() < d.continueAt() && info.GetCurrentHistorySize()-d.baseBytes < ContinueAsNewBytes {
 		return
 	}
 	d.continuing = true
@@ -132,6 +140,17 @@ func (d *driver) continueAsNew() error {
 	if err != nil {
 		return err
 	}
+	// Compressed: the next run reads it back through its history (a
+	// marker per part), and task records compress well.
+	var z bytes.Buffer
+	zw := gzip.NewWriter(&z)
+	if _, err := zw.Write(data); err != nil {
+		return err
+	}
+	if err := zw.Close(); err != nil {
+		return err
+	}
+	data = z.Bytes()
 	runs := 0
 	if d.in.Continued != nil {
 		runs = d.in.Continued.Runs
@@ -195,6 +214,15 @@ func (d *driver) restore(g *engine.Graph) (map[string]map[string]cty.Value, erro
 		}
 		data = append(data, part...)
 	}
+	if bytes.HasPrefix(data, []byte{0x1f, 0x8b}) {
+		zr, err := gzip.NewReader(bytes.NewReader(data))
+		if err == nil {
+			data, err = io.ReadAll(zr)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("the run's state: %v", err)
+		}
+	}
 	var st carriedState
 	if err := json.Unmarshal(data, &st); err != nil {
 		return nil, fmt.Errorf("the run's state: %v", err)
@@ -223,6 +251,7 @@ func (d *driver) restore(g *engine.Graph) (map[string]map[string]cty.Value, erro
 		}
 		kept[name] = outs
 	}
+	defer func() { d.baseBytes = workflow.GetInfo(d.root).GetCurrentHistorySize() }()
 	for _, name := range sortedKeys(st.Refs) {
 		n := g.Node(name)
 		if n == nil {

@@ -247,6 +247,9 @@ type driver struct {
 	continuing bool
 	refs       map[string]string
 	restored   map[string]bool
+	// baseBytes is the history's size once the state was restored
+	// (continue.go counts from there).
+	baseBytes int
 
 	start, end time.Time
 	status     string
