@@ -144,6 +144,7 @@ func NewWorker(ctx context.Context, c client.Client, o WorkerOptions) (*Worker, 
 			// A lost worker's workflows move to another after 1 s, not
 			// the default 5 s (measured: FACTS.md).
 			StickyScheduleToStartTimeout: time.Second,
+			DeadlockDetectionTimeout:     WorkflowDeadlockTimeout,
 		})
 		o.Workflows(ww)
 		// The interpreter reads outputs that came as a reference

@@ -35,7 +35,7 @@ import (
 func startWorkers(t testing.TB, c client.Client, f *fakeTasks, plugins ...string) {
 	t.Helper()
 	start := func(queue string, register func(worker.Worker)) {
-		w := worker.New(c, queue, worker.Options{})
+		w := worker.New(c, queue, worker.Options{DeadlockDetectionTimeout: remote.WorkflowDeadlockTimeout})
 		register(w)
 		if err := w.Start(); err != nil {
 			t.Fatalf("start worker on %s: %v", queue, err)

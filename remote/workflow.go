@@ -74,6 +74,13 @@ const (
 	noTimeoutBound     = 30 * 24 * time.Hour
 )
 
+// WorkflowDeadlockTimeout is the DeadlockDetectionTimeout (worker
+// option) of the workers that run RunWorkflow: the interpreter compiles
+// its run in one stretch, about a quarter of a second of CPU for 10,000
+// task blocks and longer on a busy machine, which the SDK's default of
+// 1 s would fail as a deadlock. It is the default workflow task timeout.
+const WorkflowDeadlockTimeout = 10 * time.Second
+
 // RegisterWorkflow registers RunWorkflow under WorkflowType and
 // BatchWorkflow under BatchWorkflowType.
 func RegisterWorkflow(r worker.WorkflowRegistry) {
