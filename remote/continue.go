@@ -111,11 +111,8 @@ func (d *driver) held() bool {
 // continueAsNew stores the run's state and returns the error that
 // continues the workflow as new with it.
 func (d *driver) continueAsNew() error {
-	st := carriedState{Kept: map[string]map[string]typedValue{}}
-	for _, t := range d.tasks {
-		c := *t
-		st.Tasks = append(st.Tasks, c)
-	}
+	// The records as the query answers them (all that a record shows).
+	st := carriedState{Tasks: d.snapshot().Tasks, Kept: map[string]map[string]typedValue{}}
 	for name, outs := range d.top.plan.Succeeded() {
 		if ref, ok := d.refs[name]; ok {
 			if st.Refs == nil {
