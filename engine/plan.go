@@ -48,6 +48,7 @@ type Plan struct {
 	chosen     map[string]int // the arm each decided branch chose; -1: none
 	failed     bool           // a node failed: no node starts any more
 	cancelled  error          // no call starts any more
+	held       bool           // no node starts any more (Hold); instances do
 	ops        []Op
 }
 
@@ -264,10 +265,43 @@ func (p *Plan) Cancel(err error) []Op {
 	return p.ops
 }
 
+// Hold stops the plan from starting nodes: the nodes running go on (a
+// running for_each still starts its instances), the others wait. A
+// driver that moves the run elsewhere (a Temporal workflow continuing
+// as new) holds the plan, waits for the calls in flight, and starts the
+// run again with a new Plan whose kept nodes are [Plan.Succeeded].
+func (p *Plan) Hold() { p.held = true }
+
+// Complete reports whether every node has ended: succeeded, failed or
+// skipped.
+func (p *Plan) Complete() bool {
+	for _, s := range p.nodes {
+		if s.status == StatusPending || s.status == StatusRunning {
+			return false
+		}
+	}
+	return true
+}
+
+// Succeeded returns the outputs of the task nodes (tasks, for_each
+// nodes, sub-workflow calls) that have succeeded, by name: kept outputs
+// for [NewPlan]. A branch's nodes are left out: a new plan decides and
+// joins again, from the same values, which skips the same arms.
+func (p *Plan) Succeeded() map[string]map[string]cty.Value {
+	out := map[string]map[string]cty.Value{}
+	for _, n := range p.g.Nodes {
+		if s := p.nodes[n.Name]; s.status == StatusSucceeded && n.Kind == KindTask {
+			out[n.Name] = s.outputs
+		}
+	}
+	return out
+}
+
 // startReady starts ready nodes, in the order they became ready, up to
-// the parallelism, unless a node failed or the run was cancelled.
+// the parallelism, unless a node failed, the run was cancelled or the
+// plan is held.
 func (p *Plan) startReady() {
-	for !p.failed && p.cancelled == nil && len(p.ready) > 0 && p.running < p.limit {
+	for !p.failed && p.cancelled == nil && !p.held && len(p.ready) > 0 && p.running < p.limit {
 		s := p.ready[0]
 		p.ready = p.ready[1:]
 		p.start(s)

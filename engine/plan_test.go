@@ -555,3 +555,97 @@ func TestCallResultRetryable(t *testing.T) {
 		}
 	}
 }
+
+// A held plan starts no node, but the running ones finish (a running
+// for_each starts its other instances); a new plan kept with what
+// succeeded then finishes the run as one plan would have, and no call
+// is made twice. This is how a Temporal workflow continues as new.
+func TestPlanHoldAndContinue(t *testing.T) {
+	src := `workflow "w" {
+  input "xs" { type = list(string) }
+  input "n"  { type = number }
+  task "a" {
+    uses   = "fake.echo"
+    inputs = { s = "a" }
+  }
+  task "e" {
+    uses         = "fake.echo"
+    for_each     = input.xs
+    max_parallel = 2
+    inputs       = { s = "${each.value}${task.a.s}" }
+  }
+  branch "b" {
+    case {
+      if = input.n > 1
+      task "big" {
+        uses   = "fake.echo"
+        inputs = { s = "big${task.a.s}" }
+      }
+      output "s" { value = task.big.s }
+    }
+    default {
+      task "small" {
+        uses   = "fake.echo"
+        inputs = { s = "small" }
+      }
+      output "s" { value = task.small.s }
+    }
+  }
+  task "z" {
+    uses   = "fake.echo"
+    inputs = { s = "${branch.b.s}${jsonencode(task.e.s)}" }
+  }
+  output "z" { value = task.z.s }
+}`
+	inputs := map[string]cty.Value{"xs": cty.ListVal([]cty.Value{cty.StringVal("x"), cty.StringVal("y"), cty.StringVal("w")}), "n": cty.NumberIntVal(5)}
+	whole := trace(NewPlan(planGraph(t, src), inputs, 4, nil), fakeAnswer, false)
+	for holdAfter := 0; holdAfter < 5; holdAfter++ { // the 6th call, z, is the last
+		t.Run(fmt.Sprint(holdAfter), func(t *testing.T) {
+			g := planGraph(t, src)
+			p := NewPlan(g, inputs, 4, nil)
+			calls := map[string]int{}
+			var queue []*Call
+			take := func(ops []Op) {
+				for _, op := range ops {
+					if op.Call != nil && (op.Kind == OpStart || op.Kind == OpCall) {
+						queue = append(queue, op.Call)
+					}
+				}
+			}
+			take(p.Start())
+			for done := 0; len(queue) > 0; done++ {
+				if done == holdAfter {
+					p.Hold()
+				}
+				c := queue[0]
+				queue = queue[1:]
+				calls[c.Name]++
+				take(p.Done(c, fakeAnswer(c)))
+			}
+			if p.Complete() {
+				t.Fatalf("the held plan completed")
+			}
+			kept := p.Succeeded()
+			for _, name := range []string{"b.if", "b"} {
+				if _, ok := kept[name]; ok {
+					t.Errorf("branch node %q kept", name)
+				}
+			}
+			rest := trace(NewPlan(planGraph(t, src), inputs, 4, kept), func(c *Call) CallResult {
+				calls[c.Name]++
+				return fakeAnswer(c)
+			}, false)
+			if got, want := rest[len(rest)-1], whole[len(whole)-1]; got != want {
+				t.Errorf("continued run ends %q, want %q", got, want)
+			}
+			for name, n := range calls {
+				if n != 1 {
+					t.Errorf("call %s made %d times", name, n)
+				}
+			}
+			if len(calls) != 6 { // a, e@0..2, big, z
+				t.Errorf("calls %v", calls)
+			}
+		})
+	}
+}

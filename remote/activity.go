@@ -46,7 +46,8 @@ type WorkerOptions struct {
 	// Workflows, if set, makes the worker also poll the workflow queue
 	// (TaskQueue itself) and register workflows with it (RegisterWorkflow
 	// for goflyte's interpreter); the worker then also serves
-	// ActivityLoadOutputs from its engine's data store.
+	// ActivityLoadOutputs and ActivitySaveState from its engine's data
+	// store.
 	Workflows func(worker.WorkflowRegistry)
 	// Logger receives the worker's own lines (tasks started and ended);
 	// nil discards them.
@@ -148,11 +149,15 @@ func NewWorker(ctx context.Context, c client.Client, o WorkerOptions) (*Worker, 
 			// A lost worker's workflows move to another after 1 s, not
 			// the default 5 s (measured: FACTS.md).
 			StickyScheduleToStartTimeout: time.Second,
+			DeadlockDetectionTimeout:     WorkflowDeadlockTimeout,
 		})
 		o.Workflows(ww)
 		// The interpreter reads outputs that came as a reference
 		// (TaskOutput.OutputsRef) through this local activity.
 		ww.RegisterActivityWithOptions(w.loadOutputs, activity.RegisterOptions{Name: ActivityLoadOutputs})
+		// A run that continues as new stores its state through this one
+		// (continue.go) and reads it back through ActivityLoadOutputs.
+		ww.RegisterActivityWithOptions(w.saveState, activity.RegisterOptions{Name: ActivitySaveState})
 		w.workers = append(w.workers, ww)
 		w.queues = append(w.queues, o.TaskQueue)
 	}

@@ -31,11 +31,12 @@ import (
 // the run's workflow would (the same callRun: retries, timers, nested
 // plans for sub-workflow and dynamic instances).
 //
-// Limits: only for_each nodes of the run's graph and of the
-// sub-workflows it calls are batched (not those in a dynamic task's
-// workflow, whose source the batch would need); a batch's result carries
-// its instances' outputs inline, so instances with large outputs should
-// leave them in the data store (TaskOutput.OutputsRef).
+// The for_each nodes of the run's graph, of the sub-workflows it calls
+// and of dynamic tasks' workflows are batched (a batch of a dynamic
+// task's for_each carries the workflow's source, BatchInput.Dynamic).
+// Limit: a batch's result carries its instances' outputs inline, so
+// instances with large outputs should leave them in the data store
+// (TaskOutput.OutputsRef).
 
 // BatchWorkflowType is the Temporal workflow type of a batch of a big
 // for_each's instances, a child of the run's workflow.
@@ -61,6 +62,26 @@ type BatchInput struct {
 	Node   string      `json:"node"`
 	Prefix string      `json:"prefix,omitempty"`
 	Calls  []BatchCall `json:"calls"`
+	// Dynamic, when set, is the dynamic task's workflow whose graph
+	// holds Node (Path is then empty): the batch compiles it, not the
+	// run's.
+	Dynamic *BatchDynamic `json:"dynamic,omitempty"`
+	// Served are the plugins a worker answered for in the run so far:
+	// the batch's tasks of those plugins do not wait a bounded time for
+	// a worker (a server timer per task).
+	Served []string `json:"served,omitempty"`
+}
+
+// BatchDynamic is a dynamic task's workflow, as a batch of one of its
+// for_each nodes compiles it: its source and plugins (DynamicWorkflow),
+// its name in diagnostics, and the dynamic task's deck settings, which
+// its tasks inherit.
+type BatchDynamic struct {
+	Name       string               `json:"name"`
+	Source     string               `json:"source"`
+	Plugins    map[string]PluginRef `json:"plugins"`
+	EnableDeck bool                 `json:"enable_deck,omitempty"`
+	DeckFields []string             `json:"deck_fields,omitempty"`
 }
 
 // BatchCall is one instance's call: its name ("t@3") and evaluated
@@ -89,10 +110,10 @@ type BatchResult struct {
 // results in order.
 func BatchWorkflow(ctx workflow.Context, in BatchInput) ([]BatchResult, error) {
 	run := in.Run
-	run.Timeout, run.Resume = 0, nil // the parent's timeout cancels the batch
-	g, diags, files := compileRun(run)
-	if diags.HasErrors() {
-		return nil, temporal.NewNonRetryableApplicationError(renderDiagnostics(diags, files), ErrInvalidRun, nil)
+	run.Timeout, run.Resume, run.Continued = 0, nil, nil // the parent's timeout cancels the batch
+	g, plugins, err := batchGraph(run, in)
+	if err != nil {
+		return nil, err
 	}
 	for _, name := range in.Path {
 		n := g.Node(name)
@@ -109,7 +130,13 @@ func BatchWorkflow(ctx workflow.Context, in BatchInput) ([]BatchResult, error) {
 		return nil, temporal.NewNonRetryableApplicationError(fmt.Sprintf("the run has no for_each task %q", in.Node), ErrInvalidRun, nil)
 	}
 	d := newDriver(ctx, run, g)
-	gr := &graphRun{d: d, g: g, prefix: in.Prefix, plugins: run.Plugins}
+	for _, p := range in.Served {
+		if d.served == nil {
+			d.served = map[string]bool{}
+		}
+		d.served[p] = true
+	}
+	gr := &graphRun{d: d, g: g, prefix: in.Prefix, plugins: plugins}
 	results := make([]BatchResult, len(in.Calls))
 	for i, bc := range in.Calls {
 		inst := *node
@@ -133,6 +160,27 @@ func BatchWorkflow(ctx workflow.Context, in BatchInput) ([]BatchResult, error) {
 		results[i].Nested, results[i].NestedOmitted = d.nested.of(in.Prefix + bc.Name)
 	}
 	return results, nil
+}
+
+// batchGraph compiles the graph a batch starts from, and gives its
+// plugins: the run's, or the dynamic task's workflow's.
+func batchGraph(run RunInput, in BatchInput) (*engine.Graph, map[string]PluginRef, error) {
+	if dyn := in.Dynamic; dyn != nil {
+		w, err := engine.ParseDynamic(dyn.Source, dyn.Name)
+		if err != nil {
+			return nil, nil, temporal.NewNonRetryableApplicationError(err.Error(), ErrInvalidRun, nil)
+		}
+		g, err := engine.DynamicGraph(&engine.Node{EnableDeck: dyn.EnableDeck, DeckFields: dyn.DeckFields}, w, engine.Sources{Schemas: schemas(dyn.Plugins)})
+		if err != nil {
+			return nil, nil, temporal.NewNonRetryableApplicationError(err.Error(), ErrInvalidRun, nil)
+		}
+		return g, dyn.Plugins, nil
+	}
+	g, diags, files := compileRun(run)
+	if diags.HasErrors() {
+		return nil, nil, temporal.NewNonRetryableApplicationError(renderDiagnostics(diags, files), ErrInvalidRun, nil)
+	}
+	return g, run.Plugins, nil
 }
 
 // batchResult turns a call's result into data.
@@ -176,7 +224,7 @@ type batcher struct {
 // batched reports whether an instance of node goes into a batch: its
 // for_each is big, and a batch can find its graph.
 func (gr *graphRun) batched(n *engine.Node) bool {
-	return gr.path != nil && gr.batch.sizes[n.Name] > BatchAbove
+	return (gr.path != nil || gr.dyn != nil) && gr.batch.sizes[n.Name] > BatchAbove
 }
 
 // hold keeps an instance's call for the next batch of its node.
@@ -231,20 +279,30 @@ func (gr *graphRun) flush() {
 // the plan.
 func (gr *graphRun) sendBatch(node string, calls []*engine.Call) {
 	d := gr.d
-	in := BatchInput{Run: d.in, Path: gr.path, Node: node, Prefix: gr.prefix}
+	in := BatchInput{Run: d.in, Path: gr.path, Node: node, Prefix: gr.prefix, Dynamic: gr.dyn, Served: sortedKeys(d.served)}
 	// A batch compiles the run but needs neither its inputs nor what
 	// it resumes: the calls carry their evaluated inputs.
-	in.Run.Inputs, in.Run.Resume = nil, nil
+	in.Run.Inputs, in.Run.Resume, in.Run.Continued = nil, nil, nil
 	for _, c := range calls {
 		in.Calls = append(in.Calls, BatchCall{Name: c.Name, Inputs: c.Inputs, Digests: c.Digests})
 	}
 	d.batches++
-	id := workflow.GetInfo(d.root).WorkflowExecution.ID + "/batch/" + strings.Join(append(slices.Clone(gr.path), node), "/") + "/" + strconv.Itoa(d.batches)
+	where := strings.Join(append(slices.Clone(gr.path), node), "/")
+	if gr.dyn != nil {
+		where = gr.prefix + node // "<dynamic call>+<node>"
+	}
+	id := workflow.GetInfo(d.root).WorkflowExecution.ID + "/batch/" + where + "/" + strconv.Itoa(d.batches)
 	cctx := workflow.WithChildOptions(d.ctx, workflow.ChildWorkflowOptions{WorkflowID: id})
 	f := workflow.ExecuteChildWorkflow(cctx, BatchWorkflowType, in)
 	d.add(f, func(f workflow.Future) {
 		var results []BatchResult
 		err := f.Get(d.ctx, &results)
+		if n := calls[0].Node; err == nil && n.Sub == nil && slices.ContainsFunc(results, func(r BatchResult) bool { return r.Outputs != nil }) {
+			if d.served == nil {
+				d.served = map[string]bool{}
+			}
+			d.served[n.Plugin] = true // later batches' tasks need not wait for a worker
+		}
 		for i, c := range calls {
 			var r engine.CallResult
 			switch {

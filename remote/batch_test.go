@@ -49,6 +49,8 @@ func TestBatchesLikeLocal(t *testing.T) {
 		{"sub-workflow calls in batches", examples + "pipeline.hcl", "pipeline", []string{examples + "wordcount.hcl"},
 			map[string]any{"texts": texts}, []string{"each@0+split", "each@229+count"}, 1},
 		{"batches inside sub-workflows", features, "grid", nil, map[string]any{"rows": rows}, []string{"row@0+cell@0", "row@1+cell@104"}, 0},
+		{"batches inside dynamic workflows", features, "dynwide", nil, map[string]any{"texts": append([]string{"__for_each"}, texts...)},
+			[]string{"counts+split@0", "counts+split@229"}, 1},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -151,6 +153,23 @@ func TestBatchedHistory(t *testing.T) {
 	}
 	if len(h.Events) > 20*children+50 {
 		t.Errorf("%d events in the run's history for %d batches", len(h.Events), children)
+	}
+	// The batches started after one returned know that a worker serves
+	// the plugin: their tasks do not wait a bounded time for one (a
+	// server timer each).
+	bounded := map[string]int{}
+	for _, ev := range h.Events {
+		if a := ev.GetChildWorkflowExecutionCompletedEventAttributes(); a != nil {
+			we := a.GetWorkflowExecution()
+			for _, bev := range history(t, c, c.GetWorkflow(context.Background(), we.GetWorkflowId(), we.GetRunId())).Events {
+				if sa := bev.GetActivityTaskScheduledEventAttributes(); sa != nil && sa.GetScheduleToStartTimeout().AsDuration() > 0 {
+					bounded[we.GetWorkflowId()]++
+				}
+			}
+		}
+	}
+	if last := fmt.Sprintf("%s/batch/count/%d", in.ExecutionID, children); len(bounded) == 0 || bounded[last] != 0 {
+		t.Errorf("tasks waiting a bounded time for a worker, by batch: %v", bounded)
 	}
 	t.Logf("%d instances: %d events in the run's history, %d batches, %s", n, len(h.Events), children, took)
 }

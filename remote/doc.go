@@ -18,11 +18,16 @@
 // dynamic tasks' workflows as nested plans in the same loop; at most
 // [MaxInFlight] activities in flight; the for_each nodes wider than
 // [BatchAbove] in child workflows of [BatchWorkflowType] (batch.go), so that
-// a 10,000-element for_each fits a history. It keeps the run's record, in
-// a local run's shape, for [QueryRecord], with the calls nested below each
-// task (for_each instances, sub-workflow and dynamic tasks, eager
-// children: TaskRecord.Nested, nested.go), bounded by [MaxNestedRecords]
-// so that the record fits a payload however big the run. Everything in it must stay
+// a 10,000-element for_each fits a history; and a run of many distinct
+// tasks continues as new (continue.go) after [ContinueAsNewAt] events,
+// its plan held and its state carried through the data store, so that a
+// workflow of 10,000 task blocks does too. It keeps the run's record, in
+// a local run's shape, for [QueryRecord] (short above [RecordInlineTasks]
+// tasks, the whole one in the data store at the end: record.go), with the
+// calls nested below each task (for_each instances, sub-workflow and
+// dynamic tasks, eager children: TaskRecord.Nested, nested.go), bounded
+// by [MaxNestedRecords] so that the record fits a payload however big the
+// run. Everything in it must stay
 // deterministic (no goroutines, clocks, randomness, map order or I/O but
 // the SDK's): the replay tests over testdata/replay fail otherwise, and a
 // deliberate change of behaviour must be guarded by workflow.GetVersion.

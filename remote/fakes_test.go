@@ -60,6 +60,10 @@ type fakeTasks struct {
 	wfTypes  map[string]int     // the workflow types the calls came from
 	inFlight map[string]*atomic.Int32
 	maxIn    map[string]int32
+	// objects are the data store of the fake remote.ActivitySaveState,
+	// saved what it was asked to save.
+	objects map[string][]byte
+	saved   []remote.SaveState
 }
 
 func newFakeTasks(plugins map[string]remote.PluginRef) *fakeTasks {
@@ -141,6 +145,16 @@ func newFakeTasks(plugins map[string]remote.PluginRef) *fakeTasks {
 			return map[string]any{"slept_ms": ms}, nil
 		},
 		"text.count_each": func(_ context.Context, c call) (map[string]any, error) {
+			if texts := strs(c.In["texts"]); len(texts) > 0 && texts[0] == "__for_each" {
+				// A test hook: one for_each over the other texts.
+				quoted := make([]string, len(texts)-1)
+				for i, text := range texts[1:] {
+					quoted[i] = fmt.Sprintf("%q", text)
+				}
+				src := fmt.Sprintf("workflow \"count_each\" {\n  task \"split\" {\n    uses     = \"text.split\"\n    for_each = [%s]\n    inputs   = { text = each.value }\n  }\n"+
+					"  output \"counts\" { value = [for w in task.split.words : length(w)] }\n}\n", strings.Join(quoted, ", "))
+				return map[string]any{"__workflow": src}, nil
+			}
 			var b strings.Builder
 			b.WriteString("workflow \"count_each\" {\n")
 			var outs []string
@@ -247,15 +261,40 @@ func (f *fakeTasks) registerTasks(r activityRegistry, plugin string) {
 }
 
 // registerLoad registers remote.ActivityLoadOutputs, reading the fake
-// references "inline:<json>" that activity makes.
+// references "inline:<json>" that activity makes and the "mem://" objects
+// of the fake remote.ActivitySaveState, which it registers too.
 func (f *fakeTasks) registerLoad(r activityRegistry) {
 	r.RegisterActivityWithOptions(func(_ context.Context, uri string) (json.RawMessage, error) {
-		data, ok := strings.CutPrefix(uri, "inline:")
-		if !ok {
-			return nil, fmt.Errorf("no such object %s", uri)
+		if data, ok := strings.CutPrefix(uri, "inline:"); ok {
+			return json.RawMessage(data), nil
 		}
-		return json.RawMessage(data), nil
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		if data, ok := f.objects[uri]; ok {
+			return json.RawMessage(data), nil
+		}
+		return nil, fmt.Errorf("no such object %s", uri)
 	}, activity.RegisterOptions{Name: remote.ActivityLoadOutputs})
+	r.RegisterActivityWithOptions(func(_ context.Context, in remote.SaveState) ([]string, error) {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		if f.objects == nil {
+			f.objects = map[string][]byte{}
+		}
+		f.saved = append(f.saved, in)
+		if in.Whole {
+			uri := fmt.Sprintf("mem://%s/%s.json", in.DataPrefix, in.Key)
+			f.objects[uri] = in.Data
+			return []string{uri}, nil
+		}
+		var uris []string
+		for i, part := range remote.SplitState(in.Data) {
+			uri := fmt.Sprintf("mem://%s/%s/part-%d.json", in.DataPrefix, in.Key, i)
+			f.objects[uri] = part
+			uris = append(uris, uri)
+		}
+		return uris, nil
+	}, activity.RegisterOptions{Name: remote.ActivitySaveState})
 }
 
 func sortedIDs(m map[string]taskFunc) []string {

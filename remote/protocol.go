@@ -143,6 +143,42 @@ type RunInput struct {
 	// tasks (Params.Node). The interpreter runs sub-workflow calls as
 	// nested plans, so it is "" today (BatchInput.Prefix serves batches).
 	Prefix string `json:"prefix,omitempty"`
+	// ContinueAfter is the number of events in its history after which
+	// the run's workflow continues as new (a fresh history, the same
+	// workflow id); 0 means ContinueAsNewAt.
+	ContinueAfter int `json:"continue_after,omitempty"`
+	// Continued is set when the workflow continues an earlier Temporal
+	// run of the same run: where that run left its state.
+	Continued *Continued `json:"continued,omitempty"`
+}
+
+// Continued is what a run's workflow carries into its next Temporal run
+// when it continues as new: small, because the input of a run is a
+// payload (at most about 2 MB); the bulk (the task records and the
+// outputs of the tasks that succeeded) is in the data store, in Parts.
+type Continued struct {
+	// Parts are the data-store URIs of the carried state, in order: each
+	// a JSON string of base64 (ActivityLoadOutputs reads them), together
+	// the JSON of the state.
+	Parts []string `json:"parts"`
+	// Runs counts the Temporal runs before this one.
+	Runs int `json:"runs"`
+	// Start is when the run started (its first Temporal run).
+	Start time.Time `json:"start"`
+	// Batches counts the batches started so far (their workflow ids).
+	Batches int `json:"batches,omitempty"`
+	// Served are the plugins a worker answered for so far.
+	Served []string `json:"served,omitempty"`
+}
+
+// SaveState is the input of ActivitySaveState: the state to store under
+// "<DataPrefix>/<Key>/part-<n>.json", in parts of at most
+// StatePartBytes; or, with Whole, as is in "<DataPrefix>/<Key>.json".
+type SaveState struct {
+	DataPrefix string `json:"data_prefix"`
+	Key        string `json:"key"`
+	Data       []byte `json:"data"`
+	Whole      bool   `json:"whole,omitempty"`
 }
 
 // PluginRef is a plugin as the submitter validated a run against it.

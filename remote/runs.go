@@ -11,6 +11,7 @@ import (
 	commonpb "go.temporal.io/api/common/v1"
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
+	workflowpb "go.temporal.io/api/workflow/v1"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/converter"
@@ -101,7 +102,21 @@ func Describe(ctx context.Context, c client.Client, namespace, id string) (*RunI
 	if wi.GetCloseTime() != nil {
 		info.End = wi.GetCloseTime().AsTime()
 	}
+	info.Start = runStart(wi)
 	return info, nil
+}
+
+// runStart is when the run of wi started: its Temporal run's start, or,
+// when the run continued as new, its first Temporal run's (the memo
+// MemoStart, which the workflow sets before it continues).
+func runStart(wi *workflowpb.WorkflowExecutionInfo) time.Time {
+	if p, ok := wi.GetMemo().GetFields()[MemoStart]; ok {
+		var start time.Time
+		if err := converter.GetDefaultDataConverter().FromPayload(p, &start); err == nil {
+			return start
+		}
+	}
+	return wi.GetStartTime().AsTime()
 }
 
 func memoWorkflow(fields map[string]*commonpb.Payload) string {
@@ -193,7 +208,9 @@ func List(ctx context.Context, c client.Client, limit int) ([]sandbox.RunSummary
 			return nil, fmt.Errorf("list runs: %w", err)
 		}
 		for _, wi := range resp.GetExecutions() {
-			if wi.GetParentExecution() != nil {
+			if wi.GetParentExecution() != nil || wi.GetStatus() == enumspb.WORKFLOW_EXECUTION_STATUS_CONTINUED_AS_NEW {
+				// A sub-workflow's; or an earlier Temporal run of a run
+				// that continued as new (its latest is listed).
 				continue
 			}
 			s := sandbox.RunSummary{
@@ -201,7 +218,7 @@ func List(ctx context.Context, c client.Client, limit int) ([]sandbox.RunSummary
 				Name:     RunName(wi.GetExecution().GetWorkflowId()),
 				Workflow: memoWorkflow(wi.GetMemo().GetFields()),
 				Status:   RunStatus(wi.GetStatus()),
-				Start:    wi.GetStartTime().AsTime(),
+				Start:    runStart(wi),
 			}
 			if wi.GetCloseTime() != nil {
 				s.End = wi.GetCloseTime().AsTime()
@@ -230,14 +247,17 @@ func Cancel(ctx context.Context, c client.Client, namespace, id string) error {
 	if info.Status != sandbox.StatusRunning {
 		return &NotRunningError{ID: info.ID, Status: info.Status}
 	}
-	if err := c.CancelWorkflow(ctx, info.ID, info.RunID); err != nil {
+	// No run id: the run's latest Temporal run, which may have
+	// continued as new since Describe.
+	if err := c.CancelWorkflow(ctx, info.ID, ""); err != nil {
 		return fmt.Errorf("cancel %s: %w", info.ID, err)
 	}
 	return nil
 }
 
 // QueryRecordOf asks the run's workflow for its record so far
-// ([QueryRecord]).
+// ([QueryRecord]); runID "" asks its latest Temporal run, which answers
+// for the whole run also after it continued as new.
 func QueryRecordOf(ctx context.Context, c client.Client, id, runID string) (*sandbox.Record, error) {
 	v, err := c.QueryWorkflow(ctx, id, runID, QueryRecord)
 	if err != nil {
@@ -260,7 +280,7 @@ func Record(ctx context.Context, c client.Client, namespace, id string) (*sandbo
 		return nil, nil, err
 	}
 	if info.Status == sandbox.StatusRunning {
-		rec, err := QueryRecordOf(ctx, c, info.ID, info.RunID)
+		rec, err := QueryRecordOf(ctx, c, info.ID, "")
 		return rec, info, err
 	}
 	rec, err := finalRecord(ctx, c, info.ID, info.RunID, nil)
@@ -270,6 +290,8 @@ func Record(ctx context.Context, c client.Client, namespace, id string) (*sandbo
 // Follow calls onRecord with each new record of the run (asking its
 // workflow every `every`) until the workflow ends, and returns the final
 // record: the workflow's result, or the record in its failure's details.
+// runID is the Temporal run to follow from: when it continues as new,
+// Follow follows the chain of runs (the queries go to the latest).
 // A workflow that ended without one (terminated, timed out by Temporal)
 // gives the last record seen, ended with the cause. Cancelling ctx stops
 // following (the run goes on) and returns ctx's error.
@@ -304,7 +326,7 @@ func Follow(ctx context.Context, c client.Client, id, runID string, every time.D
 				// The last word: a final query, for a run whose failure
 				// carries no record.
 				qctx, qcancel := context.WithTimeout(ctx, closedQueryTimeout)
-				if snap, err := QueryRecordOf(qctx, c, id, runID); err == nil {
+				if snap, err := QueryRecordOf(qctx, c, id, ""); err == nil {
 					last = snap
 				}
 				qcancel()
@@ -319,7 +341,7 @@ func Follow(ctx context.Context, c client.Client, id, runID string, every time.D
 			return final, nil
 		case <-tick.C:
 			qctx, qcancel := context.WithTimeout(ctx, 10*time.Second)
-			snap, err := QueryRecordOf(qctx, c, id, runID)
+			snap, err := QueryRecordOf(qctx, c, id, "")
 			qcancel()
 			// A query fails while no worker has taken the first workflow
 			// task yet, and races the end: the result says the rest.
@@ -343,7 +365,7 @@ func finalRecord(ctx context.Context, c client.Client, id, runID string, last *s
 		// failure; its workflow still answers the query (a worker
 		// replays it). Without a worker, what Temporal says is all.
 		qctx, cancel := context.WithTimeout(ctx, closedQueryTimeout)
-		last, _ = QueryRecordOf(qctx, c, id, runID)
+		last, _ = QueryRecordOf(qctx, c, id, "")
 		cancel()
 	}
 	return closeRecord(&rec, err, id, last)

@@ -35,7 +35,7 @@ import (
 func startWorkers(t testing.TB, c client.Client, f *fakeTasks, plugins ...string) {
 	t.Helper()
 	start := func(queue string, register func(worker.Worker)) {
-		w := worker.New(c, queue, worker.Options{})
+		w := worker.New(c, queue, worker.Options{DeadlockDetectionTimeout: remote.WorkflowDeadlockTimeout})
 		register(w)
 		if err := w.Start(); err != nil {
 			t.Fatalf("start worker on %s: %v", queue, err)
@@ -100,17 +100,26 @@ var replayCases = []struct {
 	files                []string
 	inputs               map[string]any
 	parallelism          int // 0: runInput's
+	// input, when set, makes the run's input instead of the fields
+	// above; its histories are the first Temporal run's and, when the
+	// run continued as new, the last one's (<name>-last).
+	input func(testing.TB) remote.RunInput
 }{
-	{"wordcount", examples + "wordcount.hcl", "wordcount", nil, map[string]any{"text": "to be or not to be"}, 0},
-	{"fanout", examples + "fanout.hcl", "fanout", nil, map[string]any{"texts": []string{"a b", "c d e", "f", "g h i j", "k", "l m"}}, 0},
-	{"classify", examples + "classify.hcl", "classify", nil, map[string]any{"text": "a b c d e f g h i j k l m n a b"}, 0},
-	{"classify-fail", examples + "classify.hcl", "classify", nil, map[string]any{"text": ""}, 0},
-	{"pipeline", examples + "pipeline.hcl", "pipeline", []string{examples + "wordcount.hcl"}, map[string]any{"texts": []string{"the cat sat", "on the mat"}}, 0},
-	{"resilient-retries", examples + "resilient.hcl", "resilient", nil, map[string]any{"text": "flaky"}, 0},
-	{"resilient-on-failure", examples + "resilient.hcl", "resilient", nil, map[string]any{"text": "always"}, 0},
-	{"dynamic", examples + "dynamic.hcl", "dynamic", nil, map[string]any{"texts": []string{"to be or not", "to be"}}, 0},
-	{"ratio", features, "ratio", nil, map[string]any{"divisors": []int{1, 0, 3, 4}}, 0},
-	{"batched", features, "wide", nil, map[string]any{"texts": batchTexts()}, 8},
+	{"wordcount", examples + "wordcount.hcl", "wordcount", nil, map[string]any{"text": "to be or not to be"}, 0, nil},
+	{"fanout", examples + "fanout.hcl", "fanout", nil, map[string]any{"texts": []string{"a b", "c d e", "f", "g h i j", "k", "l m"}}, 0, nil},
+	{"classify", examples + "classify.hcl", "classify", nil, map[string]any{"text": "a b c d e f g h i j k l m n a b"}, 0, nil},
+	{"classify-fail", examples + "classify.hcl", "classify", nil, map[string]any{"text": ""}, 0, nil},
+	{"pipeline", examples + "pipeline.hcl", "pipeline", []string{examples + "wordcount.hcl"}, map[string]any{"texts": []string{"the cat sat", "on the mat"}}, 0, nil},
+	{"resilient-retries", examples + "resilient.hcl", "resilient", nil, map[string]any{"text": "flaky"}, 0, nil},
+	{"resilient-on-failure", examples + "resilient.hcl", "resilient", nil, map[string]any{"text": "always"}, 0, nil},
+	{"dynamic", examples + "dynamic.hcl", "dynamic", nil, map[string]any{"texts": []string{"to be or not", "to be"}}, 0, nil},
+	{"ratio", features, "ratio", nil, map[string]any{"divisors": []int{1, 0, 3, 4}}, 0, nil},
+	{"batched", features, "wide", nil, map[string]any{"texts": batchTexts()}, 8, nil},
+	{"continued", "", "", nil, nil, 0, func(t testing.TB) remote.RunInput {
+		in := manyTasksInput(t, 30, 3)
+		in.ContinueAfter = 60
+		return in
+	}},
 }
 
 // batchTexts are the inputs of a for_each just wider than BatchAbove.
@@ -139,7 +148,12 @@ func TestRecordHistories(t *testing.T) {
 	startWorkers(t, c, f, examplePlugins...)
 	ids := map[string]string{}
 	for _, rc := range replayCases {
-		in := runInput(t, rc.main, rc.workflow, rc.inputs, rc.files...)
+		var in remote.RunInput
+		if rc.input != nil {
+			in = rc.input(t)
+		} else {
+			in = runInput(t, rc.main, rc.workflow, rc.inputs, rc.files...)
+		}
 		in.ExecutionID = "proj:dev:replay-" + rc.name
 		if rc.parallelism > 0 {
 			in.Parallelism = rc.parallelism
@@ -148,9 +162,19 @@ func TestRecordHistories(t *testing.T) {
 		if rec == nil {
 			t.Fatalf("%s: no record: %v", rc.name, err)
 		}
-		h := history(t, c, run)
+		// The run's first Temporal run; and, when it continued as new,
+		// its last one too.
+		chain := chainHistories(t, c, run.GetID(), run.GetRunID())
+		h := chain[0]
 		writeHistory(t, rc.name, h)
 		ids[rc.name] = run.GetID()
+		if rc.input != nil {
+			if len(chain) < 3 {
+				t.Fatalf("%s: %d Temporal runs, want a continue-as-new from one that continued", rc.name, len(chain))
+			}
+			writeHistory(t, rc.name+"-last", chain[len(chain)-1])
+			ids[rc.name+"-last"] = run.GetID()
+		}
 		for _, ev := range h.Events {
 			if a := ev.GetChildWorkflowExecutionCompletedEventAttributes(); a != nil {
 				// The first batch's history, to replay BatchWorkflow.

@@ -39,6 +39,10 @@ const DefaultParallelism = 1000
 // `runs list --remote` shows without asking each run.
 const MemoWorkflow = "goflyte.workflow"
 
+// MemoStart is the memo key of a run's start, which a run's workflow
+// sets when it continues as new (its later Temporal runs start later).
+const MemoStart = "goflyte.start"
+
 // ExecutionID returns "<project>:<domain>:<name>", a run's execution id
 // and the Temporal workflow id of its workflow.
 func ExecutionID(project, domain, name string) string {

@@ -74,6 +74,13 @@ const (
 	noTimeoutBound     = 30 * 24 * time.Hour
 )
 
+// WorkflowDeadlockTimeout is the DeadlockDetectionTimeout (worker
+// option) of the workers that run RunWorkflow: the interpreter compiles
+// its run in one stretch, about a quarter of a second of CPU for 10,000
+// task blocks and longer on a busy machine, which the SDK's default of
+// 1 s would fail as a deadlock. It is the default workflow task timeout.
+const WorkflowDeadlockTimeout = 10 * time.Second
+
 // RegisterWorkflow registers RunWorkflow under WorkflowType and
 // BatchWorkflow under BatchWorkflowType.
 func RegisterWorkflow(r worker.WorkflowRegistry) {
@@ -102,15 +109,31 @@ func RunWorkflow(ctx workflow.Context, in RunInput) (*sandbox.Record, error) {
 		return nil, temporal.NewNonRetryableApplicationError(err.Error(), ErrInvalidRun, nil)
 	}
 	d := newDriver(ctx, in, g)
-	if err := workflow.SetQueryHandler(ctx, QueryRecord, func() (*sandbox.Record, error) { return d.snapshot(), nil }); err != nil {
+	var kept map[string]map[string]cty.Value
+	if in.Continued != nil {
+		// A later Temporal run of the run (continue-as-new): its state
+		// first, so that the record answers for the whole run.
+		if kept, err = d.restore(g); err != nil {
+			return nil, temporal.NewNonRetryableApplicationError(err.Error(), ErrRunFailed, nil)
+		}
+	} else {
+		kept = d.resume(g)
+	}
+	query := func() (*sandbox.Record, error) {
+		return shortRecord(d.snapshot()), nil
+	}
+	if err := workflow.SetQueryHandler(ctx, QueryRecord, query); err != nil {
 		return nil, err
 	}
-	kept := d.resume(g)
 	d.run(inputs, kept)
-	rec := d.snapshot()
-	switch {
-	case d.cancelledByTemporal:
+	if d.held() {
+		return nil, d.continueAsNew()
+	}
+	if d.cancelledByTemporal {
 		return nil, ctx.Err()
+	}
+	rec := d.fitRecord(d.snapshot())
+	switch {
 	case rec.Status != sandbox.StatusSucceeded:
 		return nil, temporal.NewNonRetryableApplicationError(rec.Error, ErrRunFailed, nil, rec)
 	}
@@ -231,6 +254,17 @@ type driver struct {
 	served map[string]bool
 	// holding are the graphs with calls held for batches (batch.go).
 	holding []*graphRun
+	// top is the run's graph; continuing says that its plan is held to
+	// continue as new (continue.go); refs are the data-store URIs of
+	// its tasks' outputs that came as references; restored the tasks
+	// whose records an earlier Temporal run of the run ended.
+	top        *graphRun
+	continuing bool
+	refs       map[string]string
+	restored   map[string]bool
+	// baseBytes is the history's size once the state was restored
+	// (continue.go counts from there).
+	baseBytes int
 
 	start, end time.Time
 	status     string
@@ -244,7 +278,7 @@ type driver struct {
 func newDriver(root workflow.Context, in RunInput, g *engine.Graph) *driver {
 	ctx, stop := workflow.WithCancel(root)
 	d := &driver{root: root, ctx: ctx, stop: stop, in: in, g: g, sel: workflow.NewSelector(root), start: workflow.Now(root),
-		status: sandbox.StatusRunning, byName: map[string]*sandbox.TaskRecord{}}
+		status: sandbox.StatusRunning, byName: map[string]*sandbox.TaskRecord{}, refs: map[string]string{}}
 	nodes := g.Nodes
 	if g.OnFailure != nil {
 		nodes = append(slices.Clone(nodes), g.OnFailure)
@@ -303,7 +337,10 @@ func (d *driver) resume(g *engine.Graph) map[string]map[string]cty.Value {
 // until nothing is in flight.
 func (d *driver) run(inputs map[string]cty.Value, kept map[string]map[string]cty.Value) {
 	if d.in.Timeout > 0 {
-		d.sel.AddFuture(workflow.NewTimer(d.root, d.in.Timeout), func(f workflow.Future) {
+		// What is left of it: a run that continued as new started
+		// earlier (d.start is its first Temporal run's start).
+		left := max(d.in.Timeout-workflow.Now(d.root).Sub(d.start), time.Millisecond)
+		d.sel.AddFuture(workflow.NewTimer(d.root, left), func(f workflow.Future) {
 			if f.Get(d.root, nil) == nil {
 				d.cancel(errTimedOut{after: d.in.Timeout})
 			}
@@ -314,9 +351,13 @@ func (d *driver) run(inputs map[string]cty.Value, kept map[string]map[string]cty
 	top.done = func(outs map[string]cty.Value, err error) {
 		d.runErr, d.outputs = err, outs
 	}
+	d.top = top
 	top.start()
 	d.flush()
 	d.loop()
+	if d.held() {
+		return // RunWorkflow continues the run as new
+	}
 	var full errHistoryFull
 	switch {
 	case errors.As(d.cause, &full):
@@ -391,6 +432,7 @@ func (d *driver) add(f workflow.Future, fn func(workflow.Future)) {
 	d.sel.AddFuture(f, func(f workflow.Future) {
 		d.waiting--
 		d.noticeCancel()
+		d.maybeHold() // before the result releases more nodes
 		fn(f)
 		d.flush()
 	})
@@ -522,6 +564,9 @@ type graphRun struct {
 	// owner is the run's task this nested graph runs below, whose
 	// record keeps its calls' records ("" for the run's graph).
 	owner string
+	// dyn is the dynamic task's workflow the graph runs, for batches;
+	// nil for other graphs.
+	dyn *BatchDynamic
 }
 
 // ownerOf is the run's task whose record keeps the record of call c of
@@ -560,7 +605,9 @@ func (gr *graphRun) carryOut(ops []engine.Op) {
 	for _, op := range ops {
 		n := op.Node
 		var t *sandbox.TaskRecord
-		if gr.top {
+		if gr.top && !gr.d.restored[n.Name] {
+			// (A branch's nodes that an earlier Temporal run of the run
+			// ended run again, deciding the same: their records stay.)
 			t = gr.d.byName[n.Name]
 		} else if r := gr.d.nested.byName[gr.prefix+n.Name]; r != nil {
 			t = &r.TaskRecord
@@ -688,6 +735,9 @@ func (gr *graphRun) finishCall(c *engine.Call, r engine.CallResult) {
 func (gr *graphRun) maybeFinish() {
 	if gr.ended || gr.calls > 0 {
 		return
+	}
+	if gr.top && gr.d.continuing && gr.firstErr == nil && gr.d.cause == nil && !gr.plan.Complete() {
+		return // held: the run continues as new
 	}
 	gr.ended = true
 	gr.d.graphs = slices.DeleteFunc(gr.d.graphs, func(o *graphRun) bool { return o == gr })
@@ -925,6 +975,9 @@ func (cr *callRun) activityDone(out *TaskOutput) {
 		cr.outputs(out.Outputs)
 		return
 	}
+	if cr.gr.top && cr.call.Parent == "" {
+		d.refs[cr.call.Name] = out.OutputsRef // a node's: carried by reference (continue.go)
+	}
 	lctx := workflow.WithLocalActivityOptions(d.ctx, workflow.LocalActivityOptions{
 		ScheduleToCloseTimeout: 5 * time.Minute,
 		RetryPolicy:            &temporal.RetryPolicy{MaximumAttempts: 3},
@@ -992,6 +1045,8 @@ func (cr *callRun) runDynamic(dyn *DynamicWorkflow) {
 		cr.attemptEnd(outs, nil, err)
 	})
 	sub.owner = cr.owner
+	sub.dyn = &BatchDynamic{Name: "dynamic task " + cr.gr.prefix + cr.call.Name, Source: dyn.Source, Plugins: dyn.Plugins,
+		EnableDeck: n.EnableDeck, DeckFields: n.DeckFields}
 	sub.start()
 }
 

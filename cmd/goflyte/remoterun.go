@@ -216,6 +216,9 @@ func (c *cli) runRemote(ctx context.Context, cfg *config.Config, opts remoteRunO
 		}
 		return err
 	}
+	if rec, err = c.wholeRecord(ctx, cfg, rec); err != nil {
+		return err
+	}
 	return c.finishRemote(ctx, cfg, g, rec, in, link, opts, eng.Redact)
 }
 
@@ -537,6 +540,9 @@ func (c *cli) loadRemoteResume(ctx context.Context, eng *engine.Engine, cfg *con
 		return nil, nil, nil, nil, nil, "", remoteUsage("run --resume", err)
 	}
 	rec, info, err := remote.Record(ctx, cl, ns, info.ID)
+	if err == nil {
+		rec, err = c.wholeRecord(ctx, cfg, rec)
+	}
 	if err != nil {
 		return nil, nil, nil, nil, nil, "", err
 	}

@@ -65,12 +65,18 @@ func (c *cli) runsRemote(ctx context.Context, cfg *config.Config, pos []string, 
 			}
 			return err
 		}
+		if rec, err = c.wholeRecord(ctx, cfg, rec); err != nil {
+			return err
+		}
 		if err := c.showRemote(rec, link, asJSON); err != nil {
 			return err
 		}
 		return c.statusExit(recordResult(rec, nil, ""), true)
 	}
 	rec, _, err := remote.Record(ctx, cl, po.Namespace, info.ID)
+	if err == nil {
+		rec, err = c.wholeRecord(ctx, cfg, rec)
+	}
 	if err != nil {
 		return err
 	}
@@ -289,6 +295,9 @@ func (c *cli) remoteLogs(ctx context.Context, cfg *config.Config, cl client.Clie
 		return usagef("runs logs: --attempt must be at least 1")
 	}
 	rec, _, err := remote.Record(ctx, cl, po.Namespace, info.ID)
+	if err == nil {
+		rec, err = c.wholeRecord(ctx, cfg, rec)
+	}
 	if err != nil {
 		return err
 	}
@@ -339,4 +348,22 @@ func (c *cli) remoteLogs(ctx context.Context, cfg *config.Config, cl client.Clie
 		return nil
 	}
 	return writeLogLines(c.stdout, lines, asJSON, task == "" || files > 1)
+}
+
+// wholeRecord returns the whole record of a remote run whose record came
+// short (a run of thousands of tasks: sandbox.Record.WholeRecord), read
+// from the data store; rec itself otherwise.
+func (c *cli) wholeRecord(ctx context.Context, cfg *config.Config, rec *sandbox.Record) (*sandbox.Record, error) {
+	return remote.LoadWholeRecord(ctx, rec, func(ctx context.Context, uri string) ([]byte, error) {
+		tmp, err := os.MkdirTemp("", "goflyte-record-")
+		if err != nil {
+			return nil, err
+		}
+		defer os.RemoveAll(tmp)
+		dst := filepath.Join(tmp, "record.json")
+		if err := storageFor(cfg, c.logger(cfg)).Fetch(ctx, uri, dst, false); err != nil {
+			return nil, err
+		}
+		return os.ReadFile(dst)
+	})
 }

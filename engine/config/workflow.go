@@ -579,8 +579,15 @@ func checkReferences(w *Workflow) hcl.Diagnostics {
 		inputNames[i] = in.Name
 	}
 	taskNames := make([]string, len(w.Tasks))
+	// tasks finds a task by name as w.Task does (the first of that
+	// name), without a scan per reference: a workflow of 10,000 task
+	// blocks has as many references.
+	tasks := make(map[string]*Task, len(w.Tasks))
 	for i, t := range w.Tasks {
 		taskNames[i] = t.Name
+		if _, dup := tasks[t.Name]; !dup {
+			tasks[t.Name] = t
+		}
 	}
 	// check checks the references of an expression evaluated in arm (nil
 	// at the top level) and returns the tasks and branches it needs.
@@ -602,12 +609,12 @@ func checkReferences(w *Workflow) hcl.Diagnostics {
 				}
 				continue
 			}
-			dep, d := checkTraversal(tr, w, inputNames, taskNames, self)
+			dep, d := checkTraversal(tr, w, tasks, inputNames, taskNames, self)
 			diags = append(diags, d...)
 			if dep == "" {
 				continue
 			}
-			if u := w.Task(dep); u != nil && !arm.Within(u.Arm) {
+			if u := tasks[dep]; u != nil && !arm.Within(u.Arm) {
 				rng := tr.SourceRange()
 				diags = append(diags, &hcl.Diagnostic{
 					Severity: hcl.DiagError,
@@ -647,7 +654,7 @@ func checkReferences(w *Workflow) hcl.Diagnostics {
 			deps[d] = true
 		}
 		for _, d := range t.DependsOn {
-			if w.Task(d.Task) == nil {
+			if tasks[d.Task] == nil {
 				diags = append(diags, unknownTaskDiag(d.Task, taskNames, d.Range))
 				continue
 			}
@@ -701,7 +708,7 @@ func checkBranchRef(tr hcl.Traversal, w *Workflow, arm *Arm) (string, hcl.Diagno
 	return name, nil
 }
 
-func checkTraversal(tr hcl.Traversal, w *Workflow, inputNames, taskNames []string, self string) (string, hcl.Diagnostics) {
+func checkTraversal(tr hcl.Traversal, w *Workflow, tasks map[string]*Task, inputNames, taskNames []string, self string) (string, hcl.Diagnostics) {
 	rng := tr.SourceRange()
 	switch tr.RootName() {
 	case "input":
@@ -734,7 +741,7 @@ func checkTraversal(tr hcl.Traversal, w *Workflow, inputNames, taskNames []strin
 				Subject:  &rng,
 			}}
 		}
-		if w.Task(name) == nil {
+		if tasks[name] == nil {
 			return "", hcl.Diagnostics{unknownTaskDiag(name, taskNames, rng)}
 		}
 		if name == self {
@@ -773,6 +780,12 @@ func checkCycles(w *Workflow) hcl.Diagnostics {
 		done
 	)
 	state := map[string]int{}
+	tasks := make(map[string]*Task, len(w.Tasks)) // w.Task without a scan per dependency
+	for _, t := range w.Tasks {
+		if _, dup := tasks[t.Name]; !dup {
+			tasks[t.Name] = t
+		}
+	}
 	var stack []string
 	var diags hcl.Diagnostics
 	var visit func(t *Task) bool
@@ -799,7 +812,7 @@ func checkCycles(w *Workflow) hcl.Diagnostics {
 		for _, d := range t.Deps {
 			// Cycles through branches are found by the engine, which
 			// knows a branch's tasks.
-			if u := w.Task(d); u != nil && visit(u) {
+			if u := tasks[d]; u != nil && visit(u) {
 				return true
 			}
 		}

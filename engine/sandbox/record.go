@@ -106,6 +106,12 @@ type Record struct {
 	// Deck is the run's deck index page, relative to the run's directory
 	// and slash-separated; "" when no task had decks.
 	Deck string `json:"deck,omitempty"`
+	// WholeRecord is set in a remote run's record that is too large to
+	// travel through Temporal whole (thousands of tasks): its tasks then
+	// keep only their name, task, status, attempts, times, cache outcome,
+	// error and instances, and WholeRecord is the data-store URI of the
+	// whole record (JSON).
+	WholeRecord string `json:"whole_record,omitempty"`
 	// TaskCounts counts Tasks by status. Writing a record sets it, so
 	// that listing a finished run can show counts from the record's head;
 	// loading with tasks counts them afresh, and ListRecords leaves it nil

@@ -162,3 +162,17 @@ workflow "row" {
 
   output "shouts" { value = task.cell.text }
 }
+
+# A dynamic task whose workflow is a for_each over the texts (the fake
+# text.count_each makes one when the first text is "__for_each"): wide
+# enough, its instances run in batches too.
+workflow "dynwide" {
+  input "texts" { type = list(string) }
+
+  task "counts" {
+    uses   = "text.count_each"
+    inputs = { texts = input.texts }
+  }
+
+  output "counts" { value = task.counts.counts }
+}

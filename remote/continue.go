@@ -1,0 +1,331 @@
+package remote
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"time"
+
+	"github.com/zclconf/go-cty/cty"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/goflyte/goflyte/engine"
+	"github.com/goflyte/goflyte/engine/sandbox"
+)
+
+// Long runs: a Temporal history holds about 50,000 events, and a task
+// activity costs about three to six in its workflow's. Big for_each
+// fan-outs run in batches (batch.go); a run of many distinct tasks
+// continues as new instead. When the history of a run's workflow passes
+// RunInput.ContinueAfter events (ContinueAsNewAt) or grows by
+// ContinueAsNewBytes from where its state was restored,
+// its plan is held (engine.Plan.Hold: no node starts, the calls in
+// flight and the for_each nodes running finish), and once nothing is in
+// flight the workflow stores its state in the data store and continues
+// as new: the same workflow id, a fresh history, an input that points at
+// the state (RunInput.Continued). The next run loads the state, gives
+// its plan the outputs of the nodes that succeeded as kept (as a resumed
+// run's), and goes on; its record holds every task of the run, its query
+// answers for the whole run.
+//
+// Limits: only the run's own graph is held. A sub-workflow call or a
+// dynamic task's workflow in flight runs to its end first, so one with
+// thousands of distinct tasks of its own may still meet HistoryGuard.
+
+// ActivitySaveState is the local activity that stores a run's state in
+// the data store when its workflow continues as new: its input a
+// SaveState, its result the URIs of the parts (Continued.Parts), which
+// ActivityLoadOutputs reads back.
+const ActivitySaveState = "goflyte.save_state"
+
+// ContinueAsNewAt is the default number of events in its history after
+// which a run's workflow continues as new; ContinueAsNewBytes how much
+// its history may grow after its state was restored before it does,
+// whatever the count.
+const (
+	ContinueAsNewAt    = 10_000
+	ContinueAsNewBytes = 10 << 20
+)
+
+// StatePartBytes is the most bytes of state in one part: a part comes
+// back through a local activity, whose result is a payload.
+const StatePartBytes = 512 << 10
+
+// carriedState is the state in Continued.Parts.
+type carriedState struct {
+	// Tasks are the run's task records so far.
+	Tasks []sandbox.TaskRecord `json:"tasks"`
+	// Kept are the outputs of the run's nodes that succeeded, typed; a
+	// task whose outputs came as a reference is in Refs instead (its
+	// record without them).
+	Kept map[string]map[string]typedValue `json:"kept,omitempty"`
+	Refs map[string]string                `json:"refs,omitempty"`
+}
+
+// typedValue is a cty value as JSON with its type (a for_each's or a
+// sub-workflow's outputs have types that only their values tell).
+type typedValue struct {
+	Type  string          `json:"t"`
+	Value json.RawMessage `json:"v"`
+}
+
+// continueAt is the event count after which the run continues as new.
+func (d *driver) continueAt() int {
+	if d.in.ContinueAfter > 0 {
+		return d.in.ContinueAfter
+	}
+	return ContinueAsNewAt
+}
+
+// maybeHold holds the run's plan once its history is long enough: the
+// workflow continues as new when what is in flight has finished.
+func (d *driver) maybeHold() {
+	if d.continuing || d.cause != nil || d.top == nil || d.top.ended || d.top.firstErr != nil {
+		return
+	}
+	// The bytes counted from where the run's state was restored, so that
+	// a big state does not make every Temporal run continue at once (the
+	// state takes a few events, but megabytes).
+	info := workflow.GetInfo(d.root)
+	if info.GetCurrentHistoryLength() < d.continueAt() && info.GetCurrentHistorySize()-d.baseBytes < ContinueAsNewBytes {
+		return
+	}
+	d.continuing = true
+	d.top.plan.Hold()
+	d.top.maybeFinish()
+}
+
+// held reports whether the run stopped to continue as new: its plan was
+// held and it has ended neither with a failure nor cancelled.
+func (d *driver) held() bool {
+	return d.continuing && d.top != nil && !d.top.ended
+}
+
+// continueAsNew stores the run's state and returns the error that
+// continues the workflow as new with it.
+func (d *driver) continueAsNew() error {
+	// The records as the query answers them (all that a record shows).
+	st := carriedState{Tasks: d.snapshot().Tasks, Kept: map[string]map[string]typedValue{}}
+	for name, outs := range d.top.plan.Succeeded() {
+		if ref, ok := d.refs[name]; ok {
+			if st.Refs == nil {
+				st.Refs = map[string]string{}
+			}
+			st.Refs[name] = ref
+			i := slices.IndexFunc(st.Tasks, func(t sandbox.TaskRecord) bool { return t.Name == name })
+			st.Tasks[i].Outputs = nil // loaded again with the reference
+			continue
+		}
+		tv := make(map[string]typedValue, len(outs))
+		for k, v := range outs {
+			data, err := engine.ToJSON(v)
+			if err != nil {
+				return temporal.NewNonRetryableApplicationError(fmt.Sprintf("continue the run as new: output %q of %q: %v", k, name, err), ErrRunFailed, nil)
+			}
+			tv[k] = typedValue{Type: engine.TypeString(v.Type()), Value: data}
+		}
+		st.Kept[name] = tv
+	}
+	data, err := json.Marshal(st)
+	if err != nil {
+		return err
+	}
+	// Compressed: the next run reads it back through its history (a
+	// marker per part), and task records compress well.
+	var z bytes.Buffer
+	zw := gzip.NewWriter(&z)
+	if _, err := zw.Write(data); err != nil {
+		return err
+	}
+	if err := zw.Close(); err != nil {
+		return err
+	}
+	data = z.Bytes()
+	runs := 0
+	if d.in.Continued != nil {
+		runs = d.in.Continued.Runs
+	}
+	lctx := workflow.WithLocalActivityOptions(d.root, workflow.LocalActivityOptions{
+		ScheduleToCloseTimeout: 5 * time.Minute,
+		RetryPolicy:            &temporal.RetryPolicy{MaximumAttempts: 3},
+	})
+	var parts []string
+	save := SaveState{DataPrefix: d.in.DataPrefix, Key: fmt.Sprintf("_continue/%d", runs+1), Data: data}
+	if err := workflow.ExecuteLocalActivity(lctx, ActivitySaveState, save).Get(d.root, &parts); err != nil {
+		return temporal.NewNonRetryableApplicationError(fmt.Sprintf("continue the run as new: store its state: %v", unwrapActivity(err)), ErrRunFailed, nil)
+	}
+	if runs == 0 {
+		// Listing shows the run's start, not its latest Temporal run's.
+		if err := workflow.UpsertMemo(d.root, map[string]any{MemoStart: d.start}); err != nil {
+			return err
+		}
+	}
+	next := d.in
+	next.Resume = nil // kept in the state, with everything else that succeeded
+	next.Continued = &Continued{Parts: parts, Runs: runs + 1, Start: d.start, Batches: d.batches, Served: sortedKeys(d.served)}
+	return workflow.NewContinueAsNewError(d.root, WorkflowType, next)
+}
+
+// restore loads the state an earlier Temporal run of the run left
+// (in.Continued): the task records, and the outputs of the nodes that
+// succeeded, which it returns as kept.
+func (d *driver) restore(g *engine.Graph) (map[string]map[string]cty.Value, error) {
+	c := d.in.Continued
+	d.start, d.batches = c.Start, c.Batches
+	for _, p := range c.Served {
+		if d.served == nil {
+			d.served = map[string]bool{}
+		}
+		d.served[p] = true
+	}
+	// Disconnected: a cancel request that comes now cancels the run once
+	// it is restored, with its whole record.
+	lctx, _ := workflow.NewDisconnectedContext(d.root)
+	lctx = workflow.WithLocalActivityOptions(lctx, workflow.LocalActivityOptions{
+		ScheduleToCloseTimeout: 5 * time.Minute,
+		RetryPolicy:            &temporal.RetryPolicy{MaximumAttempts: 3},
+	})
+	load := func(uri string) (json.RawMessage, error) {
+		var raw json.RawMessage
+		if err := workflow.ExecuteLocalActivity(lctx, ActivityLoadOutputs, uri).Get(lctx, &raw); err != nil {
+			return nil, fmt.Errorf("load the run's state from %s: %v", uri, unwrapActivity(err))
+		}
+		return raw, nil
+	}
+	var data []byte
+	for _, uri := range c.Parts {
+		raw, err := load(uri)
+		if err != nil {
+			return nil, err
+		}
+		var part []byte
+		if err := json.Unmarshal(raw, &part); err != nil {
+			return nil, fmt.Errorf("the run's state at %s: %v", uri, err)
+		}
+		data = append(data, part...)
+	}
+	if bytes.HasPrefix(data, []byte{0x1f, 0x8b}) {
+		zr, err := gzip.NewReader(bytes.NewReader(data))
+		if err == nil {
+			data, err = io.ReadAll(zr)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("the run's state: %v", err)
+		}
+	}
+	var st carriedState
+	if err := json.Unmarshal(data, &st); err != nil {
+		return nil, fmt.Errorf("the run's state: %v", err)
+	}
+	d.restored = map[string]bool{}
+	// The nested calls' records live in d.nested, which snapshot reads.
+	d.nested.restore(st.Tasks)
+	for _, t := range st.Tasks {
+		if rec := d.byName[t.Name]; rec != nil {
+			*rec = t
+			rec.Nested, rec.NestedOmitted = nil, 0
+			if t.Status != sandbox.StatusPending && t.Status != sandbox.StatusRunning {
+				d.restored[t.Name] = true
+			}
+		}
+	}
+	kept := map[string]map[string]cty.Value{}
+	for _, name := range sortedKeys(st.Kept) {
+		outs := map[string]cty.Value{}
+		for _, k := range sortedKeys(st.Kept[name]) {
+			tv := st.Kept[name][k]
+			ty, err := engine.ParseType(tv.Type)
+			if err == nil {
+				outs[k], err = engine.FromJSON(tv.Value, ty)
+			}
+			if err != nil {
+				return nil, fmt.Errorf("the run's state: output %q of %q: %v", k, name, err)
+			}
+		}
+		kept[name] = outs
+	}
+	defer func() { d.baseBytes = workflow.GetInfo(d.root).GetCurrentHistorySize() }()
+	for _, name := range sortedKeys(st.Refs) {
+		n := g.Node(name)
+		if n == nil {
+			return nil, fmt.Errorf("the run's state: no task %q", name)
+		}
+		raw, err := load(st.Refs[name])
+		if err != nil {
+			return nil, err
+		}
+		outs, err := engine.DecodeOutputs(n, raw)
+		if err != nil {
+			return nil, fmt.Errorf("the run's state: the outputs of %q: %v", name, err)
+		}
+		kept[name] = outs
+		d.refs[name] = st.Refs[name]
+		if t := d.byName[name]; t != nil {
+			t.Outputs = raw
+		}
+	}
+	return kept, nil
+}
+
+// SplitState splits data into parts of at most StatePartBytes, each
+// encoded as a JSON string of base64, as ActivitySaveState stores them.
+func SplitState(data []byte) [][]byte {
+	var parts [][]byte
+	for len(data) > 0 || len(parts) == 0 {
+		n := min(len(data), StatePartBytes)
+		enc, _ := json.Marshal(data[:n]) // []byte: base64, never fails
+		parts = append(parts, enc)
+		data = data[n:]
+	}
+	return parts
+}
+
+// saveState is ActivitySaveState: it stores the state's parts under the
+// run's data prefix and returns their URIs.
+func (w *Worker) saveState(ctx context.Context, in SaveState) ([]string, error) {
+	e := w.o.Engine
+	if e.Storage == nil {
+		return nil, fmt.Errorf("store the run's state: this worker has no data store")
+	}
+	st, err := e.Storage.Open(ctx, in.DataPrefix)
+	if err != nil {
+		return nil, fmt.Errorf("store the run's state: %w", err)
+	}
+	defer st.Close()
+	dir, err := os.MkdirTemp("", "goflyte-state-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	if in.Whole {
+		src := filepath.Join(dir, "whole.json")
+		if err := os.WriteFile(src, in.Data, 0o600); err != nil {
+			return nil, err
+		}
+		uri, err := st.PutFile(ctx, in.Key+".json", src)
+		if err != nil {
+			return nil, fmt.Errorf("store the run's record: %w", err)
+		}
+		return []string{uri}, nil
+	}
+	var uris []string
+	for i, part := range SplitState(in.Data) {
+		src := filepath.Join(dir, fmt.Sprintf("part-%d.json", i))
+		if err := os.WriteFile(src, part, 0o600); err != nil {
+			return nil, err
+		}
+		uri, err := st.PutFile(ctx, fmt.Sprintf("%s/part-%d.json", in.Key, i), src)
+		if err != nil {
+			return nil, fmt.Errorf("store the run's state: %w", err)
+		}
+		uris = append(uris, uri)
+	}
+	return uris, nil
+}
