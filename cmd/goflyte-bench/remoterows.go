@@ -49,6 +49,10 @@ const remoteSlots = 4
 // foreachEnv sizes the remote for_each row down while iterating.
 const foreachEnv = "GOFLYTE_BENCH_REMOTE_FOREACH"
 
+// workerProfileEnv, set to a file name, has each worker write a CPU
+// profile of itself (GOFLYTE_CPUPROFILE) to FILE.<identity> when it stops.
+const workerProfileEnv = "GOFLYTE_BENCH_WORKER_CPUPROFILE"
+
 func remoteComparisons() []Comparison {
 	var rows []Comparison
 	for _, shape := range []struct {
@@ -275,6 +279,9 @@ func (re *remoteEnv) startWorker(ctx context.Context, env *Env, name string, ext
 	cmd := exec.Command(env.CLI, "--config", re.config, "worker", "--identity", name, "--concurrency", strconv.Itoa(remoteSlots))
 	cmd.Dir = re.dir
 	cmd.Env = re.cliEnv(extraEnv...)
+	if p := os.Getenv(workerProfileEnv); p != "" {
+		cmd.Env = append(cmd.Env, "GOFLYTE_CPUPROFILE="+p+"."+name)
+	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	w := &workerProc{cmd: cmd, log: &testserver.Buffer{}, done: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = w.log, w.log
@@ -285,7 +292,7 @@ func (re *remoteEnv) startWorker(ctx context.Context, env *Env, name string, ext
 		_ = cmd.Wait()
 		close(w.done)
 	}()
-	env.Cleanup(w.kill)
+	env.Cleanup(w.stop)
 	deadline := time.Now().Add(time.Minute)
 	for !strings.Contains(w.log.String(), "serving plugin") {
 		select {
@@ -303,14 +310,25 @@ func (re *remoteEnv) startWorker(ctx context.Context, env *Env, name string, ext
 	return w, nil
 }
 
-// kill sends SIGKILL to the worker's process group (the worker and its
-// plugins) and waits for the worker to exit.
-func (w *workerProc) kill() {
+// stop drains the worker (SIGTERM: it stops its plugins and writes its
+// profile), then kills what is left after 10 s.
+func (w *workerProc) stop() {
 	select {
 	case <-w.done:
 		return
 	default:
 	}
+	_ = w.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-w.done:
+	case <-time.After(10 * time.Second):
+	}
+	w.kill()
+}
+
+// kill sends SIGKILL to the worker's process group (the worker and its
+// plugins) and waits for the worker to exit.
+func (w *workerProc) kill() {
 	_ = syscall.Kill(-w.cmd.Process.Pid, syscall.SIGKILL)
 	<-w.done
 }
