@@ -209,7 +209,9 @@ type TaskInput struct {
 	Attempt int `json:"attempt"`
 	Retries int `json:"retries"`
 	// Inputs are the evaluated inputs as canonical JSON (files as
-	// data-store URIs), Digests each input's hex SHA-256 (cache keys).
+	// data-store URIs). Digests, each input's hex SHA-256, is no longer
+	// sent (histories of earlier builds have it): no worker reads it, the
+	// worker computes the cache key from Inputs.
 	Inputs  json.RawMessage   `json:"inputs"`
 	Digests map[string]string `json:"digests,omitempty"`
 	// Timeout bounds the attempt (the worker enforces it); 0: none.

@@ -922,16 +922,19 @@ func (cr *callRun) taskInput() TaskInput {
 	d, c, n := cr.gr.d, cr.call, cr.call.Node
 	pol := c.Policy()
 	in := TaskInput{
-		ExecutionID:    d.in.ExecutionID,
-		ExecutionDate:  d.in.ExecutionDate,
-		Node:           cr.gr.prefix + c.Name,
-		Plugin:         n.Plugin,
-		Task:           n.Task,
-		PluginSHA256:   cr.gr.plugins[n.Plugin].SHA256,
-		Attempt:        cr.attempt,
-		Retries:        pol.Retries,
-		Inputs:         c.Inputs,
-		Digests:        c.Digests,
+		ExecutionID:   d.in.ExecutionID,
+		ExecutionDate: d.in.ExecutionDate,
+		Node:          cr.gr.prefix + c.Name,
+		Plugin:        n.Plugin,
+		Task:          n.Task,
+		PluginSHA256:  cr.gr.plugins[n.Plugin].SHA256,
+		Attempt:       cr.attempt,
+		Retries:       pol.Retries,
+		Inputs:        c.Inputs,
+		// No Digests: the worker computes them from Inputs, and every
+		// byte here is kept in the activity's scheduled event, which the
+		// server reads again to dispatch it (a 1,000-task fan-out's
+		// events overflowed its events cache: make bench remote-fanout-1000).
 		Timeout:        pol.Timeout,
 		Secrets:        pol.Secrets,
 		EnableDeck:     pol.EnableDeck,

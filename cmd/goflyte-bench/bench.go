@@ -68,7 +68,8 @@ type Comparison struct {
 	ShortN int
 	// Unit is what the samples count: "" for time, UnitBytes for bytes
 	// (a Sampler then returns a byte count as its Duration, and Limit is
-	// in bytes).
+	// in bytes), UnitEvents for a count of Temporal history events (the
+	// same, as a plain number).
 	Unit string
 	// Short puts the row in -short mode (a few samples of the cheap rows,
 	// under a minute in all, run at the end of .ci/run).
@@ -78,8 +79,11 @@ type Comparison struct {
 	Peer bool
 }
 
-// UnitBytes is Comparison.Unit for rows that measure memory.
-const UnitBytes = "bytes"
+// Comparison.Unit values besides time.
+const (
+	UnitBytes  = "bytes"  // rows that measure memory
+	UnitEvents = "events" // rows that count Temporal history events
+)
 
 // In -short mode a row takes a tenth of its samples (at least one) and at
 // most one warm-up sample per side.
@@ -126,8 +130,9 @@ type Result struct {
 	ID   string `json:"id"`
 	Name string `json:"name"`
 	Info bool   `json:"info"`
-	// Unit is "bytes" for a row whose numbers are bytes (the *_ns fields
-	// then hold bytes), "" for time.
+	// Unit is "bytes" for a row whose numbers are bytes, "events" for a
+	// count of history events (the *_ns fields then hold those), "" for
+	// time.
 	Unit         string  `json:"unit,omitempty"`
 	Goflyte      *Stats  `json:"goflyte,omitempty"`
 	GoflyteWhat  string  `json:"goflyte_measures"`
@@ -459,8 +464,11 @@ func (r Result) baselineCell() string {
 
 // format prints a number of the row's unit.
 func (r Result) format(d time.Duration) string {
-	if r.Unit == UnitBytes {
+	switch r.Unit {
+	case UnitBytes:
 		return formatBytes(int64(d))
+	case UnitEvents:
+		return fmt.Sprintf("%d events", int64(d))
 	}
 	return formatDuration(d)
 }

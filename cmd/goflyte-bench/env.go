@@ -30,6 +30,7 @@ type Env struct {
 	cleanups []func()
 	warm     *warmEngine
 	entry    *cacheEntry
+	remote   *remoteEnv
 }
 
 // Cleanup registers f to run at Close, in reverse order of registration.

@@ -12,6 +12,12 @@
 //   - the goflyte process's peak RSS for a for_each over 100,000 elements,
 //     and per 1,000 tasks; a 1000-task chain with -v (task logs) vs
 //     without; a chain step vs a bare plugin call;
+//   - runs on Temporal (issue 13, the remote-* rows; skipped without
+//     .tools/temporal-testserver and versitygw): 100- and 1000-task
+//     chains and fan-outs through a `goflyte worker` vs a plain SDK
+//     workflow of no-op activities, `run --remote` vs local, worker
+//     failover after SIGKILL, a 10,000-element for_each and its largest
+//     history;
 //   - with -peers (make bench-peers), chains of 100 and 1,000 steps next
 //     to go-task, Dagu and a shell loop.
 //

@@ -219,7 +219,7 @@ func comparisons() []Comparison {
 			N: 20000, QuickN: 4000, Warmup: 500,
 			Short: true,
 		},
-	}, slices.Concat(memComparisons(), fileComparisons(), lspComparisons(), consoleComparisons(), workerComparisons(), peerComparisons())...)
+	}, slices.Concat(memComparisons(), fileComparisons(), lspComparisons(), consoleComparisons(), workerComparisons(), remoteComparisons(), peerComparisons())...)
 }
 
 // wantUpper is what text.upper returns for text=hello.

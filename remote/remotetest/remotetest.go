@@ -71,13 +71,41 @@ type Server struct {
 // server is not ready within a minute.
 func Start(t testing.TB, o Options) *Server {
 	t.Helper()
+	s, stop, err := Launch(o, t.TempDir)
+	var nf *NotFoundError
+	if errors.As(err, &nf) {
+		if os.Getenv(EnvRequire) == "1" {
+			t.Fatalf("%s=1 but %v", EnvRequire, err)
+		}
+		t.Skip(err.Error())
+	}
+	if err != nil {
+		t.Fatalf("start %s: %v", Binary, err)
+	}
+	t.Cleanup(func() {
+		stop()
+		if t.Failed() {
+			t.Logf("%s log:\n%s", Binary, s.Output.Tail(4000))
+		}
+	})
+	return s
+}
+
+// NotFoundError is Launch's error when the binary is nowhere to be found.
+type NotFoundError struct{ Tried []string }
+
+func (e *NotFoundError) Error() string {
+	return fmt.Sprintf("%s not found (looked in PATH and %v); run `make test` or `make .tools/%s`", Binary, e.Tried, Binary)
+}
+
+// Launch is Start outside a test (the benchmarks of cmd/goflyte-bench):
+// it starts a server with its database in a fresh directory from
+// tempDir, and returns it with the function that stops it. A missing
+// binary is a *NotFoundError.
+func Launch(o Options, tempDir func() string) (*Server, func(), error) {
 	bin, tried := testserver.Find(Binary)
 	if bin == "" {
-		msg := fmt.Sprintf("%s not found (looked in PATH and %v); run `make test` or `make .tools/%s`", Binary, tried, Binary)
-		if os.Getenv(EnvRequire) == "1" {
-			t.Fatalf("%s=1 but %s", EnvRequire, msg)
-		}
-		t.Skip(msg)
+		return nil, nil, &NotFoundError{Tried: tried}
 	}
 	args := []string{"--port", "0", "--exit-on-stdin-close"}
 	for _, ns := range o.Namespaces {
@@ -102,37 +130,38 @@ func Start(t testing.TB, o Options) *Server {
 	// starting at the same time (tests run in parallel) can take one
 	// first: that start is tried again, with a fresh database.
 	var s *Server
+	var stop func()
 	var err error
 	for try := 1; ; try++ {
-		s, err = start(t, bin, append([]string{"--db-dir", t.TempDir()}, args...))
+		s, stop, err = start(bin, append([]string{"--db-dir", tempDir()}, args...))
 		var lost portLost
 		if err == nil || !errors.As(err, &lost) || try == 3 {
 			break
 		}
 	}
 	if err != nil {
-		t.Fatalf("start %s: %v", Binary, err)
+		return nil, nil, err
 	}
 	s.TLS = o.TLSCertFile != ""
-	return s
+	return s, stop, nil
 }
 
-func start(t testing.TB, bin string, args []string) (*Server, error) {
+func start(bin string, args []string) (*Server, func(), error) {
 	cmd := exec.Command(bin, args...)
 	out := &testserver.Buffer{}
 	cmd.Stderr = out
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	// The server stops when its stdin closes: if the test binary dies
 	// before its cleanups run, the server goes with it.
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if err := cmd.Start(); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	exited := make(chan error, 1)
 	ready := make(chan string, 1)
@@ -158,26 +187,20 @@ func start(t testing.TB, bin string, args []string) (*Server, error) {
 	}
 	select {
 	case addr := <-ready:
-		t.Cleanup(func() {
-			stop()
-			if t.Failed() {
-				t.Logf("%s log:\n%s", Binary, out.Tail(4000))
-			}
-		})
-		return &Server{Addr: addr, Namespace: "default", Output: out}, nil
+		return &Server{Addr: addr, Namespace: "default", Output: out}, stop, nil
 	case err := <-exited:
 		for _, line := range strings.Split(out.String(), "\n") {
 			if strings.Contains(line, "flag provided but not defined") {
-				return nil, fmt.Errorf("%s is older than testservers/temporal (%s): rebuild it with `make .tools/%s` (seconds from the build cache)", bin, line, Binary)
+				return nil, nil, fmt.Errorf("%s is older than testservers/temporal (%s): rebuild it with `make .tools/%s` (seconds from the build cache)", bin, line, Binary)
 			}
 		}
 		if o := out.String(); strings.Contains(o, "address already in use") || strings.Contains(o, "Failed to start gRPC listener") {
-			return nil, portLost{fmt.Errorf("exited before it was ready, a port taken (%v): %s", err, out.Tail(4000))}
+			return nil, nil, portLost{fmt.Errorf("exited before it was ready, a port taken (%v): %s", err, out.Tail(4000))}
 		}
-		return nil, fmt.Errorf("exited before it was ready (%v): %s", err, out.Tail(4000))
+		return nil, nil, fmt.Errorf("exited before it was ready (%v): %s", err, out.Tail(4000))
 	case <-time.After(60 * time.Second):
 		stop()
-		return nil, fmt.Errorf("not ready after 60s: %s", out.Tail(4000))
+		return nil, nil, fmt.Errorf("not ready after 60s: %s", out.Tail(4000))
 	}
 }
 

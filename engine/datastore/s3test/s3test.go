@@ -12,6 +12,7 @@ package s3test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -41,7 +42,7 @@ type Server struct {
 	Region    string // "us-east-1"
 	Dir       string // the directory holding the buckets
 
-	t testing.TB
+	t testing.TB // Start's; nil after Launch
 }
 
 // Start starts versitygw on a free loopback port with fresh credentials and
@@ -49,35 +50,58 @@ type Server struct {
 // or fails t when the binary is missing (see the package comment).
 func Start(t testing.TB) *Server {
 	t.Helper()
+	s, stop, err := Launch(t.TempDir())
+	var nf *NotFoundError
+	if errors.As(err, &nf) {
+		if os.Getenv(EnvRequire) == "1" {
+			t.Fatalf("%s=1 but %v", EnvRequire, err)
+		}
+		t.Skip(err.Error())
+	}
+	if err != nil {
+		t.Fatalf("start versitygw: %v", err)
+	}
+	t.Cleanup(stop)
+	s.t = t
+	return s
+}
+
+// NotFoundError is Launch's error when the binary is nowhere to be found.
+type NotFoundError struct{ Tried []string }
+
+func (e *NotFoundError) Error() string {
+	return fmt.Sprintf("versitygw not found (looked in PATH and %v); run `make test`, or `go install github.com/versity/versitygw/cmd/versitygw@%s`", e.Tried, Version)
+}
+
+// Launch is Start outside a test (the benchmarks of cmd/goflyte-bench):
+// versitygw with its buckets in dir, and the function that stops it. A
+// missing binary is a *NotFoundError.
+func Launch(dir string) (*Server, func(), error) {
 	bin, tried := testserver.Find("versitygw")
 	if bin == "" {
-		msg := fmt.Sprintf("versitygw not found (looked in PATH and %v); run `make test`, or `go install github.com/versity/versitygw/cmd/versitygw@%s`", tried, Version)
-		if os.Getenv(EnvRequire) == "1" {
-			t.Fatalf("%s=1 but %s", EnvRequire, msg)
-		}
-		t.Skip(msg)
+		return nil, nil, &NotFoundError{Tried: tried}
 	}
 	s := &Server{
 		AccessKey: "goflyte-test-access",
 		SecretKey: "goflyte-test-secret-" + strconv.FormatInt(time.Now().UnixNano(), 36),
 		Region:    "us-east-1",
-		Dir:       t.TempDir(),
-		t:         t,
+		Dir:       dir,
 	}
 	var lastErr error
 	for range 3 { // another process may take the port between probe and start
-		if lastErr = s.start(t, bin); lastErr == nil {
-			return s
+		stop, err := s.start(bin)
+		if err == nil {
+			return s, stop, nil
 		}
+		lastErr = err
 	}
-	t.Fatalf("start versitygw: %v", lastErr)
-	return nil
+	return nil, nil, lastErr
 }
 
-func (s *Server) start(t testing.TB, bin string) error {
+func (s *Server) start(bin string) (func(), error) {
 	port, err := freePort()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	addr := "127.0.0.1:" + strconv.Itoa(port)
 	cmd := exec.Command(bin, "--access", s.AccessKey, "--secret", s.SecretKey, "--port", addr, "--quiet", "posix", s.Dir)
@@ -85,7 +109,7 @@ func (s *Server) start(t testing.TB, bin string) error {
 	cmd.Stdout = &out
 	cmd.Stderr = &out
 	if err := cmd.Start(); err != nil {
-		return err
+		return nil, err
 	}
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
@@ -97,7 +121,7 @@ func (s *Server) start(t testing.TB, bin string) error {
 	for {
 		select {
 		case err := <-exited:
-			return fmt.Errorf("versitygw exited before it was ready (%v): %s", err, out.String())
+			return nil, fmt.Errorf("versitygw exited before it was ready (%v): %s", err, out.String())
 		default:
 		}
 		c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
@@ -107,23 +131,30 @@ func (s *Server) start(t testing.TB, bin string) error {
 		}
 		if time.Now().After(deadline) {
 			stop()
-			return fmt.Errorf("versitygw not listening on %s after 15s: %s", addr, out.String())
+			return nil, fmt.Errorf("versitygw not listening on %s after 15s: %s", addr, out.String())
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
 	s.Endpoint = "http://" + addr
-	t.Cleanup(stop)
-	return nil
+	return stop, nil
 }
 
 // CreateBucket creates a bucket, failing the test on error.
 func (s *Server) CreateBucket(name string) {
 	s.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	if err := s.NewBucket(context.Background(), name); err != nil {
+		s.t.Fatal(err)
+	}
+}
+
+// NewBucket creates a bucket.
+func (s *Server) NewBucket(ctx context.Context, name string) error {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	if _, err := s.Client().CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(name)}); err != nil {
-		s.t.Fatalf("create bucket %s: %v", name, err)
+		return fmt.Errorf("create bucket %s: %w", name, err)
 	}
+	return nil
 }
 
 // Client returns an S3 client for the server, with path-style addressing.
