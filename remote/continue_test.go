@@ -346,6 +346,7 @@ func TestLargeTaskBlocks(t *testing.T) {
 	if !*large {
 		t.Skip("takes minutes; run with -args -large")
 	}
+	t.Parallel() // the two large runs overlap in .ci/run (make test-large)
 	srv := remotetest.Start(t, remotetest.Options{})
 	c := dial(t, remote.Options{URL: srv.Addr, Insecure: true})
 	f := newFakeTasks(loadPlugins(t))
