@@ -119,6 +119,31 @@ workflow "long" {
   output "steps" { value = task.long }
 }
 
+workflow "fat" {
+  input "text" { type = string }
+  task "u1" {
+    uses   = "text.upper"
+    inputs = { text = input.text }
+  }
+  task "u2" {
+    uses   = "text.upper"
+    inputs = { text = input.text }
+  }
+  task "u3" {
+    uses   = "text.upper"
+    inputs = { text = input.text }
+  }
+  task "u4" {
+    uses   = "text.upper"
+    inputs = { text = input.text }
+  }
+  task "u5" {
+    uses   = "text.upper"
+    inputs = { text = input.text }
+  }
+  output "text" { value = task.u5.text }
+}
+
 workflow "big" {
   input "text" { type = string }
   task "upper" {
@@ -518,6 +543,47 @@ func TestIntegrationRemote(t *testing.T) {
 		}
 		if refs == 0 {
 			t.Errorf("no outputs in the bucket's _outputs/: they did not travel as a reference")
+		}
+	})
+
+	// A record above remote.RecordInlineLimit travels short through
+	// Temporal (the workflow's result and its query answers); the whole
+	// one is stored in the bucket at the end, and the CLI reads it back:
+	// run --remote --json and runs show --remote --json show every task's
+	// outputs, as the local forms do.
+	t.Run("whole record", func(t *testing.T) {
+		// Five outputs of 220 KB each: below InlineLimit, so they stay in
+		// the record, which passes RecordInlineLimit.
+		text := strings.Repeat("a whole record ", 220_000/15)
+		file := x.writeFile("fat.json", fmt.Sprintf(`{"text": %q}`, text))
+		local, remote_, lr, rr := x.runBoth(t, "fat", "--inputs-file", file)
+		if lr.code != 0 || local.Outputs["text"] != strings.ToUpper(text) {
+			t.Fatalf("local run\n%.2000s", lr)
+		}
+		sameRun(t, local, remote_, lr, rr, true)
+		stored := false
+		for key := range x.bucketObjects(t) {
+			if strings.Contains(key, runNameOf(remote_)+"/_record") {
+				stored = true
+			}
+		}
+		if !stored {
+			t.Errorf("no whole record of %s in the bucket: the record did not travel short, the test proves nothing", remote_.ExecutionID)
+		}
+		show := x.run("runs", "show", "--remote", remote_.ExecutionID, "--json")
+		var rec struct {
+			Tasks []struct {
+				Name    string            `json:"name"`
+				Outputs map[string]string `json:"outputs"`
+			} `json:"tasks"`
+		}
+		if err := json.Unmarshal([]byte(show.stdout), &rec); err != nil || show.code != 0 || len(rec.Tasks) != 5 {
+			t.Fatalf("runs show --remote --json: %v\n%.2000s", err, show)
+		}
+		for _, tr := range rec.Tasks {
+			if tr.Outputs["text"] != strings.ToUpper(text) {
+				t.Errorf("runs show --remote --json: task %s has %d bytes of outputs, want its whole output", tr.Name, len(tr.Outputs["text"]))
+			}
 		}
 	})
 
