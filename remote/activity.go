@@ -233,6 +233,8 @@ func (w *Worker) Abort() {
 // activity returns the activity of one plugin task.
 func (w *Worker) activity(plugin, task string) func(context.Context, TaskInput) (*TaskOutput, error) {
 	return func(ctx context.Context, in TaskInput) (*TaskOutput, error) {
+		// The workflow no longer sends them: the activity names them.
+		in.Plugin, in.Task = plugin, task
 		return w.run(ctx, plugin, task, in)
 	}
 }
