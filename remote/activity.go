@@ -233,6 +233,8 @@ func (w *Worker) Abort() {
 // activity returns the activity of one plugin task.
 func (w *Worker) activity(plugin, task string) func(context.Context, TaskInput) (*TaskOutput, error) {
 	return func(ctx context.Context, in TaskInput) (*TaskOutput, error) {
+		// The workflow no longer sends them: the activity names them.
+		in.Plugin, in.Task = plugin, task
 		return w.run(ctx, plugin, task, in)
 	}
 }
@@ -329,7 +331,12 @@ func (w *Worker) run(ctx context.Context, plugin, task string, in TaskInput) (ou
 			}
 		}
 	}()
-	heartbeat()
+	// No heartbeat at the start: the SDK sends the first one at once and
+	// waits for the server, which writes it, a round trip and a write of
+	// the run's history shard for every task (most tasks end before the
+	// first tick). The server counts the heartbeat timeout from the
+	// task's start without one, and keeps an earlier attempt's details
+	// (a lost worker's checkpoint) until this attempt reports its own.
 	w.log.Info("task started", "task", ActivityName(plugin, task), "node", node, "attempt", in.Attempt, "execution_id", in.ExecutionID, "temporal_attempt", info.Attempt)
 	call := engine.TaskCall{
 		ExecutionID: in.ExecutionID, ExecutionDate: in.ExecutionDate,

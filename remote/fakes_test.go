@@ -308,6 +308,8 @@ func sortedIDs(m map[string]taskFunc) []string {
 
 // activity is the worker's part of a task attempt, faked.
 func (f *fakeTasks) activity(ctx context.Context, id string, in remote.TaskInput) (*remote.TaskOutput, error) {
+	// As the worker does: the activity's name says the plugin and task.
+	in.Plugin, in.Task, _ = strings.Cut(id, ".")
 	f.mu.Lock()
 	f.inputs = append(f.inputs, in)
 	if f.wfTypes == nil {

@@ -198,16 +198,19 @@ type TaskInput struct {
 	ExecutionID   string    `json:"execution_id"`
 	ExecutionDate time.Time `json:"execution_date"`
 	// Node is the call's name in the run (Params.Node): "t", "t@3",
-	// "<call>+t"; TaskID is "<plugin>.<task>".
+	// "<call>+t". Plugin and Task are no longer sent by the workflow
+	// (histories of earlier builds have them): the activity's name,
+	// ActivityName(plugin, task), says them, and the worker fills them in.
 	Node   string `json:"node"`
-	Plugin string `json:"plugin"`
-	Task   string `json:"task"`
+	Plugin string `json:"plugin,omitempty"`
+	Task   string `json:"task,omitempty"`
 	// PluginSHA256 is the digest the run was validated against.
 	PluginSHA256 string `json:"plugin_sha256"`
 	// Attempt counts the task's attempts from 1 (worker losses do not
-	// count); Retries is how many the task may make after the first.
+	// count). Retries, how many the task may make after the first, is no
+	// longer sent (the workflow decides on retries; no worker read it).
 	Attempt int `json:"attempt"`
-	Retries int `json:"retries"`
+	Retries int `json:"retries,omitempty"`
 	// Inputs are the evaluated inputs as canonical JSON (files as
 	// data-store URIs). Digests, each input's hex SHA-256, is no longer
 	// sent (histories of earlier builds have it): no worker reads it, the

@@ -848,11 +848,13 @@ func (cr *callRun) execute() {
 		StartToCloseTimeout: noTimeoutBound,
 		HeartbeatTimeout:    HeartbeatTimeout,
 		RetryPolicy: &temporal.RetryPolicy{
-			InitialInterval:        time.Second,
-			BackoffCoefficient:     2,
-			MaximumInterval:        10 * time.Second,
-			MaximumAttempts:        1 + MaxWorkerLosses,
-			NonRetryableErrorTypes: []string{ErrTaskFailed, ErrDigestMismatch},
+			InitialInterval:    time.Second,
+			BackoffCoefficient: 2,
+			MaximumInterval:    10 * time.Second,
+			MaximumAttempts:    1 + MaxWorkerLosses,
+			// No NonRetryableErrorTypes: the worker sends ErrTaskFailed
+			// and ErrDigestMismatch as non-retryable failures itself, and
+			// the policy is kept in every task's scheduled event.
 		},
 	}
 	if n.Timeout > 0 {
@@ -925,16 +927,15 @@ func (cr *callRun) taskInput() TaskInput {
 		ExecutionID:   d.in.ExecutionID,
 		ExecutionDate: d.in.ExecutionDate,
 		Node:          cr.gr.prefix + c.Name,
-		Plugin:        n.Plugin,
-		Task:          n.Task,
 		PluginSHA256:  cr.gr.plugins[n.Plugin].SHA256,
 		Attempt:       cr.attempt,
-		Retries:       pol.Retries,
 		Inputs:        c.Inputs,
-		// No Digests: the worker computes them from Inputs, and every
-		// byte here is kept in the activity's scheduled event, which the
-		// server reads again to dispatch it (a 1,000-task fan-out's
-		// events overflowed its events cache: make bench remote-fanout-1000).
+		// No Digests, Plugin, Task or Retries: the worker computes the
+		// digests from Inputs, knows the plugin and task from the activity
+		// it runs, and does not read Retries; every byte here is kept in
+		// the activity's scheduled event, which the server reads again to
+		// dispatch it (a 1,000-task fan-out's events overflowed its
+		// events cache: make bench remote-fanout-1000).
 		Timeout:        pol.Timeout,
 		Secrets:        pol.Secrets,
 		EnableDeck:     pol.EnableDeck,
