@@ -385,6 +385,17 @@ func (e *Engine) Run(ctx context.Context, g *Graph, opts RunOptions) (*Result, e
 			ahead = append(ahead, n)
 		}
 	}
+	// The plugins of the tasks that start first start now, so that
+	// launching them (tens of milliseconds) overlaps with writing the
+	// record and making the working directories instead of following
+	// them. A task's own Get waits for the same process (or its error).
+	prestarted := map[string]bool{}
+	for _, n := range ahead {
+		if len(n.Deps) == 0 && n.Plugin != "" && !prestarted[n.Plugin] {
+			prestarted[n.Plugin] = true
+			go func(name string) { _, _, _ = e.Plugins.Get(ctx, name) }(n.Plugin)
+		}
+	}
 	if err := x.startRecord(); err != nil {
 		return nil, err
 	}
