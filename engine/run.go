@@ -391,7 +391,7 @@ func (e *Engine) Run(ctx context.Context, g *Graph, opts RunOptions) (*Result, e
 	// them. A task's own Get waits for the same process (or its error).
 	prestarted := map[string]bool{}
 	for _, n := range ahead {
-		if len(n.Deps) == 0 && n.Plugin != "" && !prestarted[n.Plugin] {
+		if len(n.Deps) == 0 && n.Arm == nil && n.Plugin != "" && !prestarted[n.Plugin] {
 			prestarted[n.Plugin] = true
 			go func(name string) { _, _, _ = e.Plugins.Get(ctx, name) }(n.Plugin)
 		}
