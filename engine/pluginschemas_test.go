@@ -343,3 +343,59 @@ func TestSchemaStoreTrims(t *testing.T) {
 		t.Errorf("the new entry: %+v, %v", got, ok)
 	}
 }
+
+// A run starts the plugins of its first tasks as it sets up (run.go), but
+// only for tasks that will run: a re-run whose tasks all come from the
+// cache still starts no plugin process.
+func TestRunStartsNoPluginForCachedFirstTasks(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts plugin processes")
+	}
+	dir := t.TempDir()
+	log := countedPlugin(t, dir, "run")
+	cfg := config.Defaults()
+	cfg.SDK.LocalSandbox = t.TempDir()
+	cfg.SDK.PluginDirs = []string{dir}
+	cfg.Local.CacheDir = t.TempDir()
+	const src = `
+workflow "w" {
+  input "text" { type = string }
+  task "a" {
+    uses          = "counted.upper"
+    inputs        = { text = input.text }
+    cache         = true
+    cache_version = "1"
+  }
+  task "b" {
+    uses          = "counted.upper"
+    inputs        = { text = task.a.text }
+    cache         = true
+    cache_version = "1"
+  }
+  output "text" { value = task.b.text }
+}`
+	run := func() *Result {
+		e := New(cfg, nil)
+		defer e.Close()
+		return mustRun(t, e, src, map[string]string{"text": "hi"}, RunOptions{})
+	}
+	if res := run(); res.Status != StatusSucceeded {
+		t.Fatalf("first run: %s: %v", res.Status, res.Err)
+	}
+	before := starts(t, log)
+	if before == 0 {
+		t.Fatal("the first run started no plugin")
+	}
+	res := run()
+	if res.Status != StatusSucceeded {
+		t.Fatalf("cached run: %s: %v", res.Status, res.Err)
+	}
+	for _, tr := range res.Tasks {
+		if tr.Cache != CacheHit {
+			t.Errorf("cached run: task %s: cache %q, want a hit", tr.Node, tr.Cache)
+		}
+	}
+	if n := starts(t, log) - before; n != 0 {
+		t.Errorf("a fully cached run started the plugin %d times, want 0", n)
+	}
+}

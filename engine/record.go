@@ -63,7 +63,20 @@ func (x *execution) recordTask(n *Node, tr *TaskRun) {
 	if x.recorder == nil {
 		return
 	}
-	if err := x.recorder.Task(x.taskRecord(n, tr)); err != nil {
+	t := x.taskRecord(n, tr)
+	x.lineMu.Lock()
+	defer x.lineMu.Unlock()
+	if err := x.recorder.Task(t); err != nil {
+		x.engine.warnOnce("record-task", "could not update the run record", "error", err)
+	}
+}
+
+// recordTasks records the states of several tasks in one write.
+func (x *execution) recordTasks(ts []sandbox.TaskRecord) {
+	if x.recorder == nil {
+		return
+	}
+	if err := x.recorder.Tasks(ts); err != nil {
 		x.engine.warnOnce("record-task", "could not update the run record", "error", err)
 	}
 }

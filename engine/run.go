@@ -385,6 +385,17 @@ func (e *Engine) Run(ctx context.Context, g *Graph, opts RunOptions) (*Result, e
 			ahead = append(ahead, n)
 		}
 	}
+	// The plugins of the tasks that start first start now, so that
+	// launching them (tens of milliseconds) overlaps with writing the
+	// record and making the working directories instead of following
+	// them. A task's own Get waits for the same process (or its error).
+	prestarted := map[string]bool{}
+	for _, n := range ahead {
+		if len(n.Deps) == 0 && n.Arm == nil && n.Plugin != "" && !prestarted[n.Plugin] {
+			prestarted[n.Plugin] = true
+			go func(name string) { _, _, _ = e.Plugins.Get(ctx, name) }(n.Plugin)
+		}
+	}
 	if err := x.startRecord(); err != nil {
 		return nil, err
 	}
@@ -434,6 +445,9 @@ type execution struct {
 	decks *deckCalls
 	// logs are the run's task logs (tasklog.go).
 	logs *runLog
+	// lineMu orders the record lines of calls after those of the
+	// scheduler's step that launched them (see schedule).
+	lineMu sync.Mutex
 }
 
 // callDone is a call that returned, for the scheduling loop.
@@ -513,7 +527,36 @@ func (x *execution) schedule(ctx context.Context) {
 			done <- callDone{call: c, res: CallResult{Outputs: outs, Err: err}, hit: itr.Cache == CacheHit}
 		}()
 	}
+	// The record lines of one step (a task that ended and those it let
+	// start) are written after the step's calls are launched and in one
+	// write: a chain's next task then does not wait for two appends to
+	// events.jsonl. Each state is taken when it happens (a call may
+	// change its task run once launched); the lines keep their order.
+	// So is the task log line of a task that ended (at -v).
+	var lines []sandbox.TaskRecord
+	var ended []Op
+	record := func(n *Node, tr *TaskRun) {
+		if x.recorder != nil {
+			lines = append(lines, x.taskRecord(n, tr))
+		}
+	}
 	carryOut := func(ops []Op) {
+		// A launched call's own record lines (a retry) wait until the
+		// step's lines are written.
+		x.lineMu.Lock()
+		defer func() {
+			if len(lines) > 0 {
+				x.recordTasks(lines)
+				clear(lines)
+				lines = lines[:0]
+			}
+			x.lineMu.Unlock()
+			for i, op := range ended {
+				x.logEnd(op.Node, x.tasks[op.Node.Name], op.Err)
+				ended[i] = Op{}
+			}
+			ended = ended[:0]
+		}()
 		for _, op := range ops {
 			n := op.Node
 			tr := x.tasks[n.Name]
@@ -526,7 +569,7 @@ func (x *execution) schedule(ctx context.Context) {
 				if !x.engine.cacheUsed(n) || x.engine.Config.Local.CacheOverwrite {
 					// A cached task's first event is its last: one record
 					// line per task keeps a fully cached run fast.
-					x.recordTask(n, tr)
+					record(n, tr)
 				}
 				x.notify(EventStarted, tr, finished)
 				if op.Instances != nil {
@@ -561,7 +604,7 @@ func (x *execution) schedule(ctx context.Context) {
 			case OpSkip:
 				tr.Status = StatusSkipped
 				finished++
-				x.recordTask(n, tr)
+				record(n, tr)
 			case OpSucceed, OpFail:
 				finished++
 				tr.End = time.Now()
@@ -570,7 +613,7 @@ func (x *execution) schedule(ctx context.Context) {
 					x.endFan(n, tr, fr, op)
 					delete(fans, n.Name)
 				}
-				x.logEnd(n, tr, op.Err)
+				ended = append(ended, op)
 				if op.Kind == OpFail {
 					tr.Status = StatusFailed
 					if ctx.Err() != nil && errors.Is(op.Err, ctx.Err()) { // Ctrl-C or --timeout
@@ -581,12 +624,12 @@ func (x *execution) schedule(ctx context.Context) {
 					if firstErr == nil {
 						firstErr = tr.Err
 					}
-					x.recordTask(n, tr)
+					record(n, tr)
 					x.notify(EventFailed, tr, finished)
 					continue
 				}
 				tr.Status, tr.Outputs = StatusSucceeded, op.Outputs
-				x.recordTask(n, tr)
+				record(n, tr)
 				x.notify(EventSucceeded, tr, finished)
 			}
 		}

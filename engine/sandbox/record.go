@@ -399,23 +399,56 @@ func (r *Run) StartRecord(rec *Record) (*Recorder, error) {
 // the write fails, Task truncates the partial line away and returns the
 // error; the record stays readable.
 func (rc *Recorder) Task(t TaskRecord) error {
+	buf := bufPool.Get().(*bytes.Buffer)
+	defer bufPool.Put(buf)
+	buf.Reset()
+	if err := rc.appendLine(buf, t); err != nil {
+		return err
+	}
+	return rc.writeLines(buf, t.Name)
+}
+
+// Tasks records the current states of several tasks, in order, as Task
+// records each, but in a single write: the engine records a task that
+// finished and the one it lets start in one line pair. If a state cannot
+// be recorded (not a task of the run, or its outputs cannot be spilled)
+// nothing is written.
+func (rc *Recorder) Tasks(ts []TaskRecord) error {
+	if len(ts) == 0 {
+		return nil
+	}
+	buf := bufPool.Get().(*bytes.Buffer)
+	defer bufPool.Put(buf)
+	buf.Reset()
+	for i := range ts {
+		if err := rc.appendLine(buf, ts[i]); err != nil {
+			return err
+		}
+	}
+	return rc.writeLines(buf, ts[0].Name)
+}
+
+// appendLine appends t's events line to buf, spilling large outputs.
+func (rc *Recorder) appendLine(buf *bytes.Buffer, t TaskRecord) error {
 	if !rc.nodes[t.Name] {
 		return fmt.Errorf("record task %q of run %q: not a task of the run", t.Name, rc.name)
 	}
 	if err := rc.spill(&t); err != nil {
 		return fmt.Errorf("record task %q of run %q: %w", t.Name, rc.name, err)
 	}
-	buf := bufPool.Get().(*bytes.Buffer)
-	defer bufPool.Put(buf)
-	buf.Reset()
 	if err := encodeLine(buf, &t); err != nil {
 		return fmt.Errorf("record task %q of run %q: %w", t.Name, rc.name, err)
 	}
+	return nil
+}
 
+// writeLines appends buf's whole lines to events.jsonl in one write; task
+// names the (first) task in errors.
+func (rc *Recorder) writeLines(buf *bytes.Buffer, task string) error {
 	rc.mu.Lock()
 	defer rc.mu.Unlock()
 	if rc.done {
-		return fmt.Errorf("record task %q of run %q: %w", t.Name, rc.name, errRecorderClosed)
+		return fmt.Errorf("record task %q of run %q: %w", task, rc.name, errRecorderClosed)
 	}
 	n, err := rc.events.Write(buf.Bytes())
 	if err != nil {
@@ -426,7 +459,7 @@ func (rc *Recorder) Task(t TaskRecord) error {
 				err = errors.Join(err, terr)
 			}
 		}
-		return fmt.Errorf("record task %q of run %q: %w", t.Name, rc.name, err)
+		return fmt.Errorf("record task %q of run %q: %w", task, rc.name, err)
 	}
 	rc.size += int64(n)
 	return nil

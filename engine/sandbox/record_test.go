@@ -186,6 +186,45 @@ func TestRecordEventsReplayed(t *testing.T) {
 	}
 }
 
+// Tasks writes several states in one go, in order (the later state of a
+// task wins on load, as with Task), and writes nothing when one of them
+// cannot be recorded.
+func TestRecordTasksInOneWrite(t *testing.T) {
+	s, run := newTestRun(t, "r1")
+	rc := mustStart(t, run, startRecord("r1", t0, "a", "b", "c"))
+
+	a := TaskRecord{Name: "a", Task: "text.a", Status: StatusRunning, Attempts: 1, Start: t0}
+	aDone := a
+	aDone.Status, aDone.End, aDone.Outputs = StatusSucceeded, t0.Add(time.Second), json.RawMessage(`{"x":1}`)
+	b := TaskRecord{Name: "b", Task: "text.b", Status: StatusRunning, Attempts: 1, Start: t0.Add(time.Second)}
+	if err := rc.Tasks([]TaskRecord{a, aDone, b}); err != nil {
+		t.Fatal(err)
+	}
+	if err := rc.Tasks(nil); err != nil {
+		t.Fatal(err)
+	}
+	events, err := os.ReadFile(filepath.Join(run.Dir, "events.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := bytes.Count(events, []byte("\n")); n != 3 {
+		t.Errorf("events.jsonl has %d lines, want 3:\n%s", n, events)
+	}
+	want := startRecord("r1", t0, "a", "b", "c")
+	want.Tasks[0], want.Tasks[1] = aDone, b
+	if diff := cmp.Diff(want, mustLoad(t, s, "r1"), rawAsString); diff != "" {
+		t.Errorf("record (-want +got):\n%s", diff)
+	}
+
+	c := TaskRecord{Name: "c", Task: "text.c", Status: StatusRunning, Attempts: 1}
+	if err := rc.Tasks([]TaskRecord{c, {Name: "zz", Status: StatusRunning}}); err == nil || !strings.Contains(err.Error(), `"zz"`) {
+		t.Errorf("Tasks with a task not in the run: err = %v, want one naming zz", err)
+	}
+	if diff := cmp.Diff(want, mustLoad(t, s, "r1"), rawAsString); diff != "" {
+		t.Errorf("record after a refused Tasks (-want +got):\n%s", diff)
+	}
+}
+
 func TestRecordTornLastLineIgnored(t *testing.T) {
 	s, run := newTestRun(t, "r1")
 	rc := mustStart(t, run, startRecord("r1", t0, "a", "b"))
