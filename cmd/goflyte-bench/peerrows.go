@@ -200,9 +200,15 @@ func tail(s string, n int) string {
 	return s
 }
 
+// shellLoopN does the work of n text.upper tasks as n sequential process
+// spawns.
+func shellLoopN(n int) string {
+	return fmt.Sprintf("for i in $(seq %d); do printf hello | tr a-z A-Z >/dev/null; done", n)
+}
+
 // setupShellLoopN is the shell loop of the chain rows with n iterations.
 func setupShellLoopN(n int) func(context.Context, *Env) (Sampler, error) {
-	script := fmt.Sprintf("for i in $(seq %d); do printf hello | tr a-z A-Z >/dev/null; done", n)
+	script := shellLoopN(n)
 	return func(ctx context.Context, env *Env) (Sampler, error) {
 		return func(ctx context.Context) (time.Duration, error) {
 			cmd := exec.CommandContext(ctx, "sh", "-c", script)

@@ -473,44 +473,16 @@ func setupSandboxDirs(ctx context.Context, env *Env) (Sampler, error) {
 
 // shellLoop does the work of 1000 text.upper tasks as 1000 sequential
 // process spawns.
-const shellLoop = `for i in $(seq 1000); do printf hello | tr a-z A-Z >/dev/null; done`
+var shellLoop = shellLoopN(1000)
 
-func setupShellLoop(ctx context.Context, env *Env) (Sampler, error) {
-	return func(ctx context.Context) (time.Duration, error) {
-		cmd := exec.CommandContext(ctx, "sh", "-c", shellLoop)
-		var stderr bytes.Buffer
-		cmd.Stderr = &stderr
-		start := time.Now()
-		err := cmd.Run()
-		d := time.Since(start)
-		if err != nil {
-			return 0, fmt.Errorf("sh -c %q: %v\n%s", shellLoop, err, stderr.Bytes())
-		}
-		return d, nil
-	}, nil
-}
+var setupShellLoop = setupShellLoopN(1000)
 
 // setupCLIRun writes the workflow and a flyte.hcl (plugin_dirs and
 // local_sandbox in this run's temporary directory) and returns a sampler
 // that runs the CLI as a user would and checks that stdout contains want
 // wantCount times.
 func setupCLIRun(name, workflow, want string, wantCount int) func(context.Context, *Env) (Sampler, error) {
-	return func(ctx context.Context, env *Env) (Sampler, error) {
-		w, err := newCLIWorkflow(env, name, workflow)
-		if err != nil {
-			return nil, err
-		}
-		return func(ctx context.Context) (time.Duration, error) {
-			d, stdout, _, err := w.run(ctx, nil, "--input", "text=hello")
-			if err != nil {
-				return 0, err
-			}
-			if n := strings.Count(stdout, want); n != wantCount {
-				return 0, fmt.Errorf("goflyte run %s: stdout has %q %d times, want %d:\n%s", w.file, want, n, wantCount, stdout)
-			}
-			return d, nil
-		}, nil
-	}
+	return setupCLIRunGlobal(name, nil, workflow, want, wantCount)
 }
 
 // chainWorkflow is n text.upper tasks, each on the previous one's output.

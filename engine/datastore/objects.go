@@ -3,14 +3,11 @@ package datastore
 import (
 	"context"
 	"errors"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
-
-	"gocloud.dev/blob"
 )
 
 // List calls fn for every object under the store whose key (relative to
@@ -48,25 +45,12 @@ func (s *Store) List(ctx context.Context, prefix string, fn func(key string, siz
 		if s.loc.key != "" {
 			base = s.loc.key + "/"
 		}
-		err := retry(ctx, &s.opts, "list", func() error {
-			objs = objs[:0]
-			it := s.bucket.List(&blob.ListOptions{Prefix: base + prefix})
-			for {
-				obj, err := it.Next(ctx)
-				if err == io.EOF {
-					return nil
-				}
-				if err != nil {
-					return err
-				}
-				if obj.IsDir || strings.HasSuffix(obj.Key, "/") {
-					continue
-				}
-				objs = append(objs, object{strings.TrimPrefix(obj.Key, base), obj.Size, obj.ModTime})
-			}
-		})
+		list, err := listObjects(ctx, s.bucket, base+prefix, &s.opts)
 		if err != nil {
 			return newError("list", s.URI(), err, s.opts.secrets())
+		}
+		for _, obj := range list {
+			objs = append(objs, object{strings.TrimPrefix(obj.Key, base), obj.Size, obj.ModTime})
 		}
 	}
 	for _, o := range objs {

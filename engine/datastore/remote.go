@@ -64,15 +64,13 @@ func download(ctx context.Context, b *blob.Bucket, key, dst string) error {
 	})
 }
 
-// downloadDir writes every object under the prefix loc.key to dst.
-func downloadDir(ctx context.Context, b *blob.Bucket, loc location, dst string, opts *Options) error {
-	prefix := ""
-	if loc.key != "" {
-		prefix = loc.key + "/"
-	}
-	var keys []string
+// listObjects returns the objects under prefix, as one retried call:
+// no directories, and no "directory" markers (keys ending in "/") that a
+// console or another tool made.
+func listObjects(ctx context.Context, b *blob.Bucket, prefix string, opts *Options) ([]*blob.ListObject, error) {
+	var objs []*blob.ListObject
 	err := retry(ctx, opts, "list", func() error {
-		keys = keys[:0]
+		objs = objs[:0]
 		it := b.List(&blob.ListOptions{Prefix: prefix})
 		for {
 			obj, err := it.Next(ctx)
@@ -82,22 +80,30 @@ func downloadDir(ctx context.Context, b *blob.Bucket, loc location, dst string, 
 			if err != nil {
 				return err
 			}
-			if !obj.IsDir {
-				keys = append(keys, obj.Key)
+			if !obj.IsDir && !strings.HasSuffix(obj.Key, "/") {
+				objs = append(objs, obj)
 			}
 		}
 	})
+	return objs, err
+}
+
+// downloadDir writes every object under the prefix loc.key to dst.
+func downloadDir(ctx context.Context, b *blob.Bucket, loc location, dst string, opts *Options) error {
+	prefix := ""
+	if loc.key != "" {
+		prefix = loc.key + "/"
+	}
+	objs, err := listObjects(ctx, b, prefix, opts)
 	if err != nil {
 		return err
 	}
 	if err := os.MkdirAll(dst, dirMode); err != nil {
 		return err
 	}
-	for _, key := range keys {
+	for _, o := range objs {
+		key := o.Key
 		rel := strings.TrimPrefix(key, prefix)
-		if strings.HasSuffix(rel, "/") {
-			continue // a "directory" marker made by a console or another tool
-		}
 		obj := loc
 		obj.key = key
 		if why := checkKey(rel); why != "" {
