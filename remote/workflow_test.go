@@ -17,6 +17,7 @@ import (
 	"go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
+	"go.temporal.io/sdk/worker"
 
 	"github.com/goflyte/goflyte/engine"
 	"github.com/goflyte/goflyte/engine/config"
@@ -78,6 +79,9 @@ func runRemote(t testing.TB, in remote.RunInput, f *fakeTasks, setup func(*tests
 	s.SetLogger(log.NewStructuredLogger(slog.New(slog.DiscardHandler)))
 	env := s.NewTestWorkflowEnvironment()
 	env.SetTestTimeout(time.Minute)
+	// The workers' deadlock timeout, not the SDK's 1 s: compiling a big
+	// workflow takes longer than that on a loaded CI machine.
+	env.SetWorkerOptions(worker.Options{DeadlockDetectionTimeout: remote.WorkflowDeadlockTimeout})
 	remote.RegisterWorkflow(env)
 	f.register(env)
 	if setup != nil {

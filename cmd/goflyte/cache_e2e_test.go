@@ -209,7 +209,7 @@ func TestE2EKilledRunResumes(t *testing.T) {
   }
 }
 `)
-	cmd := exec.Command(e2eBin, "run", path, "--input", "ms=1500", "-q")
+	cmd := exec.Command(e2eBin, "run", path, "--input", "ms=4000", "-q")
 	cmd.Dir, cmd.Env = x.dir, x.env
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
