@@ -276,9 +276,17 @@ func TestE2ERunJSON(t *testing.T) {
 	if len(out.Tasks) != 6 {
 		t.Errorf("%d tasks in the record, want 6", len(out.Tasks))
 	}
-	// Each task got its own working directory inside the run's directory.
+	// Each task that used its working directory got its own inside the
+	// run's directory; the others (the text plugin's tasks that only log)
+	// got none made, and the record names none.
 	seen := map[string]bool{}
 	for _, tk := range out.Tasks {
+		if tk.WorkDir == "" {
+			if _, err := os.Stat(filepath.Join(out.RunDir, "tasks", tk.Name)); !os.IsNotExist(err) {
+				t.Errorf("task %s: no work dir recorded, but its directory: %v", tk.Name, err)
+			}
+			continue
+		}
 		if !strings.HasPrefix(tk.WorkDir, out.RunDir) || seen[tk.WorkDir] {
 			t.Errorf("task %s: work dir %q (run dir %q)", tk.Name, tk.WorkDir, out.RunDir)
 		}
