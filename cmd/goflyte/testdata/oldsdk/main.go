@@ -43,7 +43,8 @@ type idleOut struct {
 // idle uses nothing: with a lazy plugin it would get no directory.
 func idle(context.Context, struct{}) (idleOut, error) { return idleOut{OK: true}, nil }
 
-// oldSchema hides the capability, as an older sdk's Describe would.
+// oldSchema hides the capability, as an older sdk's Describe would, and
+// ignores the engine's request to make the directory.
 type oldSchema struct{ plugin.Provider }
 
 func (p oldSchema) Describe(ctx context.Context) (*plugin.Schema, error) {
@@ -52,6 +53,15 @@ func (p oldSchema) Describe(ctx context.Context) (*plugin.Schema, error) {
 		s.LazyWorkingDirectory = false
 	}
 	return s, err
+}
+
+// Execute drops the request's MakeWorkingDirectory, as an older sdk,
+// which does not know the field, never sees it: it would not make the
+// directory.
+func (p oldSchema) Execute(ctx context.Context, req *plugin.ExecuteRequest) (*plugin.ExecuteResult, error) {
+	r := *req
+	r.Params.MakeWorkingDirectory = false
+	return p.Provider.Execute(ctx, &r)
 }
 
 func main() {
