@@ -90,10 +90,14 @@ func retryable(err error) bool {
 // then, the plugin process is killed (and replaced for later tasks), so
 // that a task that ignores cancellation cannot hang on or pile up.
 func (x *execution) attempt(ctx context.Context, n *Node, tr *TaskRun, args *taskArgs) (map[string]cty.Value, json.RawMessage, error) {
-	client, _, err := x.engine.Plugins.Get(ctx, n.Plugin)
+	client, schema, err := x.engine.Plugins.Get(ctx, n.Plugin)
 	if err != nil {
 		return nil, nil, err
 	}
+	// The running plugin decides whether it makes the working directory:
+	// one built with an older sdk gets it made, whatever the compiled
+	// graph assumed.
+	lazyDir := schema != nil && schema.LazyWorkingDirectory && !n.EnableDeck
 	actx, cancel := ctx, context.CancelFunc(func() {})
 	if n.Timeout > 0 {
 		actx, cancel = context.WithTimeout(ctx, n.Timeout)
@@ -114,7 +118,7 @@ func (x *execution) attempt(ctx context.Context, n *Node, tr *TaskRun, args *tas
 	x.claimLog(n, attempt)
 	x.logTask(hclog.Debug, n, attempt, "task attempt started", "plugin", n.Plugin)
 	go func() {
-		outs, raw, dir, err := x.call(actx, n, attempt, callID, args, client, rec)
+		outs, raw, dir, err := x.call(actx, n, attempt, callID, args, client, lazyDir, rec)
 		done <- result{outs, raw, dir, err}
 	}()
 	var r result

@@ -84,6 +84,9 @@ type Node struct {
 	// dirs, on a for_each instance, makes the instances' working
 	// directories ahead of them.
 	dirs *workdirs
+	// pluginLazyDir says the plugin makes a task's working directory
+	// itself (plugin.Schema.LazyWorkingDirectory); see lazyWorkdir.
+	pluginLazyDir bool
 	// returnDynamic, on the node of a remote call (ExecuteTask), hands a
 	// dynamic task's workflow back to the driver instead of running it.
 	returnDynamic bool
@@ -314,6 +317,7 @@ func (c *compiler) compile(w *config.Workflow, stack []string) (*Graph, hcl.Diag
 			continue
 		}
 		n.Schema, n.PluginVersion = ts, schema.Version
+		n.pluginLazyDir = schema.LazyWorkingDirectory
 		var d hcl.Diagnostics
 		n.InputTypes, d = fieldTypes(ts.Inputs, n, t.UsesRange)
 		diags = append(diags, d...)
@@ -753,6 +757,7 @@ func TaskGraphOf(taskID string, schema *plugin.Schema) (*Graph, error) {
 		return nil, fmt.Errorf("%s", msg)
 	}
 	n := &Node{Name: taskName, Plugin: pluginName, Task: taskName, Schema: ts, InputTypes: map[string]cty.Type{}, OutputTypes: map[string]cty.Type{}, Backoff: time.Second}
+	n.pluginLazyDir = schema.LazyWorkingDirectory
 	secrets, diags := taskSecrets(ts, &config.Task{Uses: taskID})
 	if diags.HasErrors() {
 		return nil, diags

@@ -767,10 +767,11 @@ func (x *execution) execute(ctx context.Context, n *Node, tr *TaskRun, args *tas
 
 // call runs the task in its plugin: secrets, working directory, the call,
 // and the check of its outputs.
-// It reports the working directory it used; it writes nothing into tr,
+// It reports the working directory it used ("" when the plugin was to
+// make it, lazyDir, and the task never did); it writes nothing into tr,
 // because a call abandoned after a timeout may still be running. The
 // metrics the task recorded go into rec, also when it failed.
-func (x *execution) call(ctx context.Context, n *Node, attempt int, callID string, args *taskArgs, client plugin.Provider, rec *stats.Recorder) (map[string]cty.Value, json.RawMessage, string, error) {
+func (x *execution) call(ctx context.Context, n *Node, attempt int, callID string, args *taskArgs, client plugin.Provider, lazyDir bool, rec *stats.Recorder) (map[string]cty.Value, json.RawMessage, string, error) {
 	secrets, err := x.engine.resolveSecrets(ctx, n)
 	if err != nil {
 		return nil, nil, "", err
@@ -779,12 +780,15 @@ func (x *execution) call(ctx context.Context, n *Node, attempt int, callID strin
 	if n.dirs != nil {
 		dirs = n.dirs
 	}
-	dir, err := dirs.get(ctx, n.Name, attempt)
+	dir, made, err := dirs.get(ctx, n.Name, attempt, lazyDir)
 	if err != nil {
 		return nil, nil, "", err
 	}
 	cpDir, prevCP, err := x.checkpoints(n, attempt)
 	if err != nil {
+		if !made {
+			dir = ""
+		}
 		return nil, nil, dir, err
 	}
 	if n.Schema != nil && n.Schema.Kind == plugin.KindEager {
@@ -803,24 +807,30 @@ func (x *execution) call(ctx context.Context, n *Node, attempt int, callID strin
 		Task:    n.Task,
 		Inputs:  args.json,
 		Params: plugin.Params{
-			ExecutionID:       x.res.ExecutionID,
-			ExecutionDate:     x.res.ExecutionDate,
-			WorkingDirectory:  dir,
-			Mode:              x.graph.Mode,
-			TaskID:            n.TaskID(),
-			Node:              x.paramsNode(n),
-			Attempt:           attempt,
-			LogLevel:          x.engine.Config.SDK.LoggingLevel,
-			CheckpointDir:     cpDir,
-			PrevCheckpointDir: prevCP,
-			TmpDir:            x.run.TmpDir(),
-			RawOutputPrefix:   x.files.uri,
-			StatsD:            x.engine.statsdEndpoint,
-			EnableDeck:        n.EnableDeck,
+			ExecutionID:      x.res.ExecutionID,
+			ExecutionDate:    x.res.ExecutionDate,
+			WorkingDirectory: dir,
+			// The plugin makes it when its task first uses it.
+			MakeWorkingDirectory: !made,
+			Mode:                 x.graph.Mode,
+			TaskID:               n.TaskID(),
+			Node:                 x.paramsNode(n),
+			Attempt:              attempt,
+			LogLevel:             x.engine.Config.SDK.LoggingLevel,
+			CheckpointDir:        cpDir,
+			PrevCheckpointDir:    prevCP,
+			TmpDir:               x.run.TmpDir(),
+			RawOutputPrefix:      x.files.uri,
+			StatsD:               x.engine.statsdEndpoint,
+			EnableDeck:           n.EnableDeck,
 		},
 	})
 	if res != nil {
 		rec.Merge(res.Metrics)
+	}
+	used := dir // what the record names: only a directory that exists
+	if !made && !dirExists(dir) {
+		used = ""
 	}
 	x.decks.add(n, x.prefix, attempt, dir, start, args, res, err)
 	if err != nil {
@@ -829,20 +839,20 @@ func (x *execution) call(ctx context.Context, n *Node, attempt int, callID strin
 	if n.Schema != nil && n.Schema.Kind == plugin.KindDynamic {
 		outs, err := x.runDynamic(ctx, n, res.Workflow)
 		if err != nil {
-			return nil, nil, dir, err
+			return nil, nil, used, err
 		}
 		raw, err := ToJSON(cty.ObjectVal(outs))
-		return outs, raw, dir, err
+		return outs, raw, used, err
 	}
 	outs, err := decodeOutputs(n, res.Outputs)
 	if err != nil || !hasFileOutputs(n) {
-		return outs, res.Outputs, dir, err
+		return outs, res.Outputs, used, err
 	}
 	if outs, err = x.files.storeOutputs(ctx, x.prefix+n.Name, attempt, dir, outs); err != nil {
-		return nil, nil, dir, err
+		return nil, nil, used, err
 	}
 	raw, err := ToJSON(cty.ObjectVal(outs))
-	return outs, raw, dir, err
+	return outs, raw, used, err
 }
 
 // paramsNode is the node a plugin is told it runs (Params.Node): the

@@ -14,6 +14,12 @@ import (
 // before it instead of adding to every task's latency. A task whose
 // directory is not made yet waits for it. Directories made for tasks that
 // never ran (after a failure or cancellation) are removed by close.
+//
+// A task whose plugin makes its working directory itself when the task
+// first uses it (plugin.Schema.LazyWorkingDirectory; Node.lazyWorkdir)
+// gets none made here: a new inode costs hundreds of microseconds on this
+// kind of disk, most of a short task's step (BENCH.md, third round), and
+// most tasks never write a file.
 type workdirs struct {
 	run *sandbox.Run
 	// prefix starts the directory names of a sub-workflow's tasks.
@@ -33,8 +39,15 @@ type workdir struct {
 }
 
 // startWorkdirs starts making one first-attempt directory per node, in
-// order.
+// order, leaving out the nodes whose plugin makes its own (lazyWorkdir).
 func startWorkdirs(run *sandbox.Run, order []*Node, prefix string) *workdirs {
+	eager := make([]*Node, 0, len(order))
+	for _, n := range order {
+		if !n.lazyWorkdir() {
+			eager = append(eager, n)
+		}
+	}
+	order = eager
 	w := &workdirs{run: run, prefix: prefix, nodes: make(map[string]*workdir, len(order)), stop: make(chan struct{}), done: make(chan struct{})}
 	for _, n := range order {
 		w.nodes[n.Name] = &workdir{ready: make(chan struct{})}
@@ -55,22 +68,28 @@ func startWorkdirs(run *sandbox.Run, order []*Node, prefix string) *workdirs {
 	return w
 }
 
-// get returns the working directory of an attempt of node: the one made
-// ahead for the first attempt, a new one for a later attempt.
-func (w *workdirs) get(ctx context.Context, node string, attempt int) (string, error) {
+// get returns the working directory of an attempt of node and whether it
+// exists: the one made ahead for the first attempt, else a new one, or,
+// when lazy (the plugin makes it itself), only its path, not made.
+func (w *workdirs) get(ctx context.Context, node string, attempt int, lazy bool) (dir string, made bool, err error) {
 	wd, ok := w.nodes[node]
 	if !ok || attempt > 1 {
-		return w.run.TaskDir(w.prefix+node, attempt)
+		if lazy {
+			dir, err = w.run.TaskDirPath(w.prefix+node, attempt)
+			return dir, false, err
+		}
+		dir, err = w.run.TaskDir(w.prefix+node, attempt)
+		return dir, err == nil, err
 	}
 	select {
 	case <-wd.ready:
 	case <-ctx.Done():
-		return "", ctx.Err()
+		return "", false, ctx.Err()
 	}
 	wd.mu.Lock()
 	wd.used = true
 	wd.mu.Unlock()
-	return wd.dir, wd.err
+	return wd.dir, wd.err == nil, wd.err
 }
 
 // close stops making directories and removes those no task used.
@@ -114,4 +133,17 @@ func runOrder(g *Graph) []*Node {
 		}
 	}
 	return order
+}
+
+// lazyWorkdir reports whether n's working directories are left to its
+// plugin to make, when its task first uses one: the plugin said it can
+// (as compiled; the running plugin's schema decides each call), and the
+// engine writes nothing into them itself (a task's decks go there).
+func (n *Node) lazyWorkdir() bool { return n.pluginLazyDir && !n.EnableDeck }
+
+// dirExists reports whether dir is a directory (a stat: about a
+// microsecond, against hundreds for the mkdir it spares).
+func dirExists(dir string) bool {
+	fi, err := os.Lstat(dir)
+	return err == nil && fi.IsDir()
 }

@@ -213,7 +213,7 @@ func (s *grpcServer) Execute(ctx context.Context, req *pluginpb.ExecuteRequest) 
 }
 
 func schemaToProto(s *Schema) *pluginpb.DescribeResponse {
-	resp := &pluginpb.DescribeResponse{Name: s.Name, Version: s.Version}
+	resp := &pluginpb.DescribeResponse{Name: s.Name, Version: s.Version, LazyWorkingDirectory: s.LazyWorkingDirectory}
 	for _, t := range s.Tasks {
 		resp.Tasks = append(resp.Tasks, &pluginpb.TaskSchema{
 			Name:         t.Name,
@@ -238,7 +238,7 @@ func secretRequestsToProto(rs []SecretRequest) []*pluginpb.SecretRequest {
 }
 
 func schemaFromProto(resp *pluginpb.DescribeResponse) *Schema {
-	s := &Schema{Name: resp.GetName(), Version: resp.GetVersion()}
+	s := &Schema{Name: resp.GetName(), Version: resp.GetVersion(), LazyWorkingDirectory: resp.GetLazyWorkingDirectory()}
 	for _, t := range resp.GetTasks() {
 		s.Tasks = append(s.Tasks, TaskSchema{
 			Name:         t.GetName(),
@@ -284,6 +284,8 @@ func paramsToProto(p Params) *pluginpb.ExecutionParameters {
 		EnableDeck:        p.EnableDeck,
 		TmpDir:            p.TmpDir,
 		RawOutputPrefix:   p.RawOutputPrefix,
+
+		MakeWorkingDirectory: p.MakeWorkingDirectory,
 	}
 	if !p.ExecutionDate.IsZero() {
 		pp.ExecutionDate = timestamppb.New(p.ExecutionDate)
@@ -308,6 +310,8 @@ func paramsFromProto(pp *pluginpb.ExecutionParameters) Params {
 		EnableDeck:        pp.GetEnableDeck(),
 		TmpDir:            pp.GetTmpDir(),
 		RawOutputPrefix:   pp.GetRawOutputPrefix(),
+
+		MakeWorkingDirectory: pp.GetMakeWorkingDirectory(),
 	}
 	if pp.GetExecutionDate() != nil {
 		p.ExecutionDate = pp.GetExecutionDate().AsTime()

@@ -20,14 +20,27 @@ type tailBuffer struct {
 
 func newTailBuffer(max int) *tailBuffer { return &tailBuffer{max: max} }
 
+// Write keeps p. The buffer grows to twice its size before it drops the
+// oldest bytes, so that dropping them (a copy of max bytes) happens once
+// per max bytes written, not on every write: go-plugin writes each stderr
+// line and then its newline, and at -v a plugin writes a line per task
+// (a full 64 KB buffer copied twice a line was most of a line's cost).
 func (t *tailBuffer) Write(p []byte) (int, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.buf = append(t.buf, p...)
-	if over := len(t.buf) - t.max; over > 0 {
-		t.buf = append(t.buf[:0], t.buf[over:]...)
+	if len(t.buf) > 2*t.max {
+		t.buf = append(t.buf[:0], t.buf[len(t.buf)-t.max:]...)
 	}
 	return len(p), nil
+}
+
+// last returns the last max bytes. Under t.mu.
+func (t *tailBuffer) last() []byte {
+	if over := len(t.buf) - t.max; over > 0 {
+		return t.buf[over:]
+	}
+	return t.buf
 }
 
 // Tail returns the last n lines, with hclog JSON lines shown as
@@ -36,7 +49,7 @@ func (t *tailBuffer) Write(p []byte) (int, error) {
 // its first line. Redaction, if set, is applied to every value.
 func (t *tailBuffer) Tail(n int) string {
 	t.mu.Lock()
-	data := bytes.TrimRight(t.buf, "\n")
+	data := bytes.TrimRight(t.last(), "\n")
 	lines := strings.Split(string(data), "\n")
 	t.mu.Unlock()
 	if len(lines) == 1 && lines[0] == "" {

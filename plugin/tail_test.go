@@ -33,8 +33,15 @@ func TestTailBufferKeepsLastBytes(t *testing.T) {
 					t.Fatalf("Write(%q) = %d, %v; want %d, nil", w, n, err, len(w))
 				}
 			}
-			if got := string(b.buf); got != tc.want {
+			b.mu.Lock()
+			got := string(b.last())
+			held := len(b.buf)
+			b.mu.Unlock()
+			if got != tc.want {
 				t.Errorf("kept %q, want %q", got, tc.want)
+			}
+			if held > 2*tc.max {
+				t.Errorf("holds %d bytes, more than twice the max %d", held, tc.max)
 			}
 		})
 	}
@@ -218,5 +225,20 @@ func TestTailBufferRedact(t *testing.T) {
 				t.Errorf("Tail mismatch (-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+// BenchmarkTailBufferWrite writes a task's log line and its newline, as
+// go-plugin does for each stderr line, into a full 64 KB buffer.
+func BenchmarkTailBufferWrite(b *testing.B) {
+	line := []byte(`{"@level":"info","@message":"upper-casing text","@module":"text","@timestamp":"2026-12-02T13:50:36.123456Z","attempt":1,"bytes":5,"node":"t123","task":"upper"}`)
+	t := newTailBuffer(64 << 10)
+	for range 1000 {
+		_, _ = t.Write(line)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		_, _ = t.Write(line)
+		_, _ = t.Write([]byte{'\n'})
 	}
 }

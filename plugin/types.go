@@ -24,6 +24,12 @@ type Schema struct {
 	Name    string       `json:"name"`
 	Version string       `json:"version"`
 	Tasks   []TaskSchema `json:"tasks"`
+	// LazyWorkingDirectory says the plugin makes an execution's working
+	// directory itself when the engine asks it to
+	// (Params.MakeWorkingDirectory): only when its task first uses it, so
+	// that a task that never does costs no directory. The sdk sets it; a
+	// plugin that does not gets the directory made by the engine.
+	LazyWorkingDirectory bool `json:"lazy_working_directory,omitempty"`
 }
 
 // Task returns the schema of the named task.
@@ -225,6 +231,11 @@ type Params struct {
 	// StatsD is where the task sends metrics as they happen; nil when no
 	// endpoint is configured.
 	StatsD *StatsD
+	// MakeWorkingDirectory says WorkingDirectory does not exist yet: the
+	// plugin makes it (os.Mkdir, mode 0700, failing if it exists) before
+	// its task first uses it. The engine sets it only for plugins whose
+	// schema says LazyWorkingDirectory.
+	MakeWorkingDirectory bool
 }
 
 // StatsD is a StatsD endpoint reached over UDP.

@@ -167,6 +167,17 @@
 // parameters travel in that context. Outside a task Params returns
 // defaults, so task functions can also be called directly in tests.
 //
+// The working directory is made when the task first calls Params, not
+// before: the engine leaves it to the plugin (the sdk announces that it
+// can), so that a task that never calls Params costs no directory (a new
+// inode costs hundreds of microseconds on a busy disk, more than a
+// short task itself). Everything that writes into the directory goes
+// through Params (WorkingDirectory, Checkpoint, Deck), so a task always
+// finds it fresh, private (mode 0700) and existing when it gets there. A
+// task that only logs should use [Logger], which does not make it. A
+// [Task] implemented directly (not with Func or Dynamic) gets it made
+// before its Execute, since it can read the request's path.
+//
 //	func report(ctx context.Context, in reportIn) (reportOut, error) {
 //		p := sdk.Params(ctx)
 //		path := filepath.Join(p.WorkingDirectory, "report.html")
@@ -260,7 +271,8 @@
 //
 // # Logging and stderr
 //
-// Log through Params(ctx).Logger. It writes JSON lines to the plugin's
+// Log through [Logger](ctx) (or Params(ctx).Logger, which is the same
+// logger but makes the task's working directory). It writes JSON lines to the plugin's
 // stderr, tagged with the plugin's name and the task, node and attempt; the
 // engine forwards them into its own log at the level it asked for. Do not
 // write to stdout: go-plugin uses it for the handshake. Note that while

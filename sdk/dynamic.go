@@ -198,6 +198,8 @@ func (t *DynamicTask[In, Out]) WithDoc(doc string) *DynamicTask[In, Out] {
 	return &c
 }
 
+func (t *DynamicTask[In, Out]) paramsOnly() {}
+
 // Schema implements [Task].
 func (t *DynamicTask[In, Out]) Schema() plugin.TaskSchema {
 	return plugin.TaskSchema{Doc: t.doc, Kind: plugin.KindDynamic, Inputs: t.in.pluginFields(), Outputs: t.out.pluginFields()}

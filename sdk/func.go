@@ -77,6 +77,8 @@ func (t *FuncTask[In, Out]) WithCache(version string) *FuncTask[In, Out] {
 	return &c
 }
 
+func (t *FuncTask[In, Out]) paramsOnly() {}
+
 // Schema implements [Task]. The name is left empty for the provider to fill.
 func (t *FuncTask[In, Out]) Schema() plugin.TaskSchema {
 	return plugin.TaskSchema{

@@ -46,8 +46,12 @@ type ExecutionParams struct {
 	// ExecutionDate is when the run started, the same for every task of
 	// one run.
 	ExecutionDate time.Time
-	// WorkingDirectory is a fresh directory for this task execution. Write
-	// scratch and output files here.
+	// WorkingDirectory is a fresh, private directory for this task
+	// execution. Write scratch and output files here. It exists once the
+	// task has its params from [Params]: an engine that leaves making it
+	// to the plugin (so that a task that never touches it costs no
+	// directory) has it made by that first call, not before; [Logger]
+	// gives the task's logger without making it.
 	WorkingDirectory string
 	// Mode is the execution mode, e.g. ModeLocalWorkflowExecution.
 	Mode Mode
@@ -79,6 +83,7 @@ type ExecutionParams struct {
 	// engine keeps the files and directories tasks return.
 	RawOutputPrefix string
 
+	workdir    *lazyDir // nil: nothing to make
 	secrets    []plugin.Secret
 	host       plugin.Host
 	callID     string
@@ -184,14 +189,52 @@ type paramsKey struct{}
 // plugin.LogLevelEnv, else info), and a checkpoint with nothing to
 // restore that saves into a new directory of the system's temporary
 // directory. Each such call returns a new copy.
+//
+// In a task, the first call makes the task's working directory if the
+// engine left that to the plugin (see ExecutionParams.WorkingDirectory).
 func Params(ctx context.Context) *ExecutionParams {
 	if p, ok := ctx.Value(paramsKey{}).(*ExecutionParams); ok {
+		p.workdir.make()
 		return p
 	}
 	p := *defaultParams()
 	p.checkpoint = newCheckpoint(filepath.Join(os.TempDir(), "goflyte-checkpoint-"+randomHex()), "", p.TmpDir)
 	p.decks = &deckSet{}
 	return &p
+}
+
+// Logger returns the logger of the task running in ctx, as
+// Params(ctx).Logger does, but without making the task's working directory:
+// a task that only logs costs the engine no directory. Outside a task it
+// is the default logger of [Params].
+func Logger(ctx context.Context) hclog.Logger {
+	if p, ok := ctx.Value(paramsKey{}).(*ExecutionParams); ok {
+		return p.Logger
+	}
+	return defaultParams().Logger
+}
+
+// lazyDir is a working directory the plugin makes when its task first
+// needs it (plugin.Params.MakeWorkingDirectory). Safe for concurrent use.
+type lazyDir struct {
+	path string
+	once sync.Once
+	err  error
+}
+
+// make makes the directory, once: one mkdir, failing if it exists, so
+// that no execution sees another's files. A nil lazyDir has nothing to
+// make.
+func (d *lazyDir) make() error {
+	if d == nil {
+		return nil
+	}
+	d.once.Do(func() {
+		if err := os.Mkdir(d.path, 0o700); err != nil {
+			d.err = fmt.Errorf("sdk: make the task's working directory: %w", err)
+		}
+	})
+	return d.err
 }
 
 // randomHex returns 16 random hex digits.

@@ -175,6 +175,9 @@ func (p *provider) loggerFor(levelName string) hclog.Logger {
 // Describe implements plugin.Provider. Tasks are listed by name.
 func (p *provider) Describe(context.Context) (*plugin.Schema, error) {
 	s := p.schema
+	// The sdk makes a task's working directory when the task first asks
+	// for its params (Params), if the engine leaves it to the plugin.
+	s.LazyWorkingDirectory = true
 	s.Tasks = make([]plugin.TaskSchema, len(p.schema.Tasks))
 	for i, t := range p.schema.Tasks {
 		t.Inputs = append([]plugin.Field(nil), t.Inputs...)
@@ -215,6 +218,16 @@ func (p *provider) Execute(ctx context.Context, req *plugin.ExecuteRequest) (res
 	if params.TmpDir == "" {
 		params.TmpDir = os.TempDir()
 	}
+	if req.Params.MakeWorkingDirectory && params.WorkingDirectory != "" {
+		params.workdir = &lazyDir{path: params.WorkingDirectory}
+		if _, ok := t.(paramsOnly); !ok {
+			// A Task of its own reads req.Params.WorkingDirectory, past
+			// Params: make it now.
+			if err := params.workdir.make(); err != nil {
+				return nil, &plugin.TaskError{Message: err.Error()}
+			}
+		}
+	}
 	cpDest := req.Params.CheckpointDir
 	switch {
 	case cpDest != "":
@@ -241,6 +254,10 @@ func (p *provider) Execute(ctx context.Context, req *plugin.ExecuteRequest) (res
 		}
 	}()
 	res, err = t.Execute(withParams(ctx, params), req)
+	if err == nil && params.workdir != nil && params.workdir.err != nil {
+		// Params could not make the directory the task was promised.
+		err = params.workdir.err
+	}
 	if err != nil {
 		// Decks count for a failed task too (plugin.ExecuteResult).
 		return params.decks.withDecks(nil), taskError(err)
@@ -250,6 +267,10 @@ func (p *provider) Execute(ctx context.Context, req *plugin.ExecuteRequest) (res
 	}
 	return params.decks.withDecks(res), nil
 }
+
+// paramsOnly is a Task of the sdk's own (Func, Dynamic) whose function
+// reaches its working directory only through Params, which makes it.
+type paramsOnly interface{ paramsOnly() }
 
 // statsClient returns the process's StatsD client for the endpoint, or
 // nil when there is none or it cannot be reached (said once in the log).

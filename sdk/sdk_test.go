@@ -46,8 +46,9 @@ func TestDescribe(t *testing.T) {
 	in := []plugin.Field{{Name: "name", Type: "string"}}
 	out := []plugin.Field{{Name: "greeting", Type: "string"}}
 	want := &plugin.Schema{
-		Name:    "demo",
-		Version: "1.2.0",
+		Name:                 "demo",
+		Version:              "1.2.0",
+		LazyWorkingDirectory: true,
 		Tasks: []plugin.TaskSchema{ // sorted by name
 			{Name: "explode", Kind: plugin.KindPlain, Inputs: in, Outputs: out},
 			{Name: "greet", Doc: "Greets someone.", Kind: plugin.KindPlain, Inputs: in, Outputs: out},

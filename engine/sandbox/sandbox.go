@@ -11,6 +11,8 @@
 //	<root>/runs/<run name>/outputs/<task>.json  task outputs too large to inline
 //	<root>/runs/<run name>/tasks/<task>/        first attempt of a task
 //	<root>/runs/<run name>/tasks/<task>.<n>/    attempt n > 1
+//	                                            (made by the plugin, and only when its
+//	                                            task uses it, for a plugin that says it can)
 //	<root>/runs/<run name>/deck.html            the run's deck index (enable_deck)
 //	<root>/runs/<run name>/tasks/<dir>/deck.html a task's decks, in its last attempt's directory
 //	<root>/runs/<run name>/logs/<task>[.<n>].log  the log lines of a task attempt (see TaskLogs)
@@ -84,6 +86,16 @@ func (r *Run) TaskDir(task string, attempt int) (string, error) {
 		return "", fmt.Errorf("create working directory for task %q: %w", task, err)
 	}
 	return dir, nil
+}
+
+// TaskDirPath returns the path TaskDir would create for the attempt,
+// without creating it: for a plugin that makes its working directory
+// itself when its task first uses it (plugin.Params.MakeWorkingDirectory).
+func (r *Run) TaskDirPath(task string, attempt int) (string, error) {
+	if err := checkName(task); err != nil {
+		return "", err
+	}
+	return filepath.Join(r.Dir, "tasks", attemptName(task, attempt)), nil
 }
 
 // CheckpointDir returns the directory where an attempt of a task saves its

@@ -35,7 +35,7 @@ type sumOut struct {
 }
 
 func add(ctx context.Context, in pair) (sumOut, error) {
-	sdk.Params(ctx).Logger.Info("adding", "a", in.A, "b", in.B)
+	sdk.Logger(ctx).Info("adding", "a", in.A, "b", in.B)
 	return sumOut{Sum: in.A + in.B}, nil
 }
 
@@ -44,7 +44,7 @@ type productOut struct {
 }
 
 func mul(ctx context.Context, in pair) (productOut, error) {
-	sdk.Params(ctx).Logger.Info("multiplying", "a", in.A, "b", in.B)
+	sdk.Logger(ctx).Info("multiplying", "a", in.A, "b", in.B)
 	return productOut{Product: in.A * in.B}, nil
 }
 
@@ -53,7 +53,7 @@ type quotientOut struct {
 }
 
 func div(ctx context.Context, in pair) (quotientOut, error) {
-	sdk.Params(ctx).Logger.Info("dividing", "a", in.A, "b", in.B)
+	sdk.Logger(ctx).Info("dividing", "a", in.A, "b", in.B)
 	if in.B == 0 {
 		// An AttrError points the engine's message at the input b in the
 		// workflow file.
@@ -71,7 +71,7 @@ type totalOut struct {
 }
 
 func sum(ctx context.Context, in valuesIn) (totalOut, error) {
-	sdk.Params(ctx).Logger.Info("summing", "values", len(in.Values))
+	sdk.Logger(ctx).Info("summing", "values", len(in.Values))
 	var total float64
 	for _, v := range in.Values {
 		total += v
@@ -87,7 +87,7 @@ type meanOut struct {
 var errEmpty = errors.New("the mean of an empty list is undefined: values must hold at least one number")
 
 func mean(ctx context.Context, in valuesIn) (meanOut, error) {
-	sdk.Params(ctx).Logger.Info("averaging", "values", len(in.Values))
+	sdk.Logger(ctx).Info("averaging", "values", len(in.Values))
 	if len(in.Values) == 0 {
 		return meanOut{}, errEmpty
 	}

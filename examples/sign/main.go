@@ -41,7 +41,7 @@ func sign(ctx context.Context, in hmacIn) (hmacOut, error) {
 	}
 	mac := hmac.New(sha256.New, secret)
 	mac.Write([]byte(in.Message))
-	sdk.Params(ctx).Logger.Info("signed a message", "bytes", len(in.Message), "key", group+"/"+key)
+	sdk.Logger(ctx).Info("signed a message", "bytes", len(in.Message), "key", group+"/"+key)
 	return hmacOut{Signature: hex.EncodeToString(mac.Sum(nil)), KeyID: group + "/" + key}, nil
 }
 

@@ -39,7 +39,7 @@ func countEach(ctx context.Context, in countEachIn) (*sdk.Graph[countEachOut], e
 		counts[i] = sdk.Ref("task." + count + ".n")
 	}
 	g.Output("counts", counts)
-	sdk.Params(ctx).Logger.Info("built a graph", "tasks", 2*len(in.Texts))
+	sdk.Logger(ctx).Info("built a graph", "tasks", 2*len(in.Texts))
 	return g, nil
 }
 
@@ -115,7 +115,7 @@ func split(ctx context.Context, in splitIn) (wordsOut, error) {
 	case in.Text != "":
 		words = strings.Split(in.Text, in.Sep)
 	}
-	sdk.Params(ctx).Logger.Info("split text", "bytes", len(in.Text), "words", len(words))
+	sdk.Logger(ctx).Info("split text", "bytes", len(in.Text), "words", len(words))
 	return wordsOut{Words: words}, nil
 }
 
@@ -145,7 +145,7 @@ func count(ctx context.Context, in wordsIn) (countOut, error) {
 	}
 	out := countOut{N: len(in.Words), Unique: len(seen)}
 	s.Gauge("text.unique_words", float64(out.Unique))
-	sdk.Params(ctx).Logger.Info("counted words", "n", out.N, "unique", out.Unique)
+	sdk.Logger(ctx).Info("counted words", "n", out.N, "unique", out.Unique)
 	return out, nil
 }
 
@@ -154,7 +154,7 @@ type textIO struct {
 }
 
 func upper(ctx context.Context, in textIO) (textIO, error) {
-	sdk.Params(ctx).Logger.Info("upper-casing text", "bytes", len(in.Text))
+	sdk.Logger(ctx).Info("upper-casing text", "bytes", len(in.Text))
 	return textIO{Text: strings.ToUpper(in.Text)}, nil
 }
 
@@ -170,7 +170,7 @@ func join(ctx context.Context, in joinIn) (textIO, error) {
 	if in.Sep != nil {
 		sep = *in.Sep
 	}
-	sdk.Params(ctx).Logger.Info("joining words", "words", len(in.Words))
+	sdk.Logger(ctx).Info("joining words", "words", len(in.Words))
 	return textIO{Text: strings.Join(in.Words, sep)}, nil
 }
 
@@ -215,7 +215,7 @@ func top(ctx context.Context, in topIn) (topOut, error) {
 	if len(list) > in.K {
 		list = list[:in.K]
 	}
-	sdk.Params(ctx).Logger.Info("found top words", "k", in.K, "distinct", len(counts))
+	sdk.Logger(ctx).Info("found top words", "k", in.K, "distinct", len(counts))
 	topDeck(sdk.Params(ctx).Deck("Top words"), len(in.Words), len(counts), list)
 	return topOut{Top: list}, nil
 }
@@ -265,7 +265,7 @@ type failOut struct {
 }
 
 func fail(ctx context.Context, in messageIn) (failOut, error) {
-	sdk.Params(ctx).Logger.Info("failing on purpose")
+	sdk.Logger(ctx).Info("failing on purpose")
 	return failOut{}, errors.New(in.Message)
 }
 
@@ -296,7 +296,7 @@ func (in sleepIn) Validate() error {
 }
 
 func sleep(ctx context.Context, in sleepIn) (sleepOut, error) {
-	sdk.Params(ctx).Logger.Info("sleeping", "ms", in.Ms)
+	sdk.Logger(ctx).Info("sleeping", "ms", in.Ms)
 	timer := time.NewTimer(time.Duration(in.Ms) * time.Millisecond)
 	defer timer.Stop()
 	select {

@@ -477,12 +477,17 @@ func (*DescribeRequest) Descriptor() ([]byte, []int) {
 }
 
 type DescribeResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
-	Version       string                 `protobuf:"bytes,2,opt,name=version,proto3" json:"version,omitempty"`
-	Tasks         []*TaskSchema          `protobuf:"bytes,3,rep,name=tasks,proto3" json:"tasks,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Name    string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Version string                 `protobuf:"bytes,2,opt,name=version,proto3" json:"version,omitempty"`
+	Tasks   []*TaskSchema          `protobuf:"bytes,3,rep,name=tasks,proto3" json:"tasks,omitempty"`
+	// lazy_working_directory says the plugin makes an execution's working
+	// directory itself, when its task first needs it, if the engine asks it
+	// to (ExecutionParameters.make_working_directory). An engine sends that
+	// only to plugins that say this; others get the directory made.
+	LazyWorkingDirectory bool `protobuf:"varint,4,opt,name=lazy_working_directory,json=lazyWorkingDirectory,proto3" json:"lazy_working_directory,omitempty"`
+	unknownFields        protoimpl.UnknownFields
+	sizeCache            protoimpl.SizeCache
 }
 
 func (x *DescribeResponse) Reset() {
@@ -534,6 +539,13 @@ func (x *DescribeResponse) GetTasks() []*TaskSchema {
 		return x.Tasks
 	}
 	return nil
+}
+
+func (x *DescribeResponse) GetLazyWorkingDirectory() bool {
+	if x != nil {
+		return x.LazyWorkingDirectory
+	}
+	return false
 }
 
 type TaskSchema struct {
@@ -872,9 +884,15 @@ type ExecutionParameters struct {
 	RawOutputPrefix string `protobuf:"bytes,13,opt,name=raw_output_prefix,json=rawOutputPrefix,proto3" json:"raw_output_prefix,omitempty"`
 	// statsd is where the task sends its metrics as they happen; unset when
 	// no StatsD endpoint is configured (metrics are then only returned).
-	Statsd        *StatsD `protobuf:"bytes,14,opt,name=statsd,proto3" json:"statsd,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Statsd *StatsD `protobuf:"bytes,14,opt,name=statsd,proto3" json:"statsd,omitempty"`
+	// make_working_directory says working_directory does not exist yet: the
+	// plugin makes it (one mkdir, mode 0700, failing if it exists) before
+	// the task first uses it, and not at all for a task that never does.
+	// Sent only to a plugin whose DescribeResponse set
+	// lazy_working_directory.
+	MakeWorkingDirectory bool `protobuf:"varint,15,opt,name=make_working_directory,json=makeWorkingDirectory,proto3" json:"make_working_directory,omitempty"`
+	unknownFields        protoimpl.UnknownFields
+	sizeCache            protoimpl.SizeCache
 }
 
 func (x *ExecutionParameters) Reset() {
@@ -1003,6 +1021,13 @@ func (x *ExecutionParameters) GetStatsd() *StatsD {
 		return x.Statsd
 	}
 	return nil
+}
+
+func (x *ExecutionParameters) GetMakeWorkingDirectory() bool {
+	if x != nil {
+		return x.MakeWorkingDirectory
+	}
+	return false
 }
 
 // StatsD is a StatsD endpoint reached over UDP.
@@ -1818,11 +1843,12 @@ const file_plugin_proto_rawDesc = "" +
 	"\acall_id\x18\x01 \x01(\tR\x06callId\"+\n" +
 	"\x0fRunningResponse\x12\x18\n" +
 	"\arunning\x18\x01 \x01(\bR\arunning\"\x11\n" +
-	"\x0fDescribeRequest\"u\n" +
+	"\x0fDescribeRequest\"\xab\x01\n" +
 	"\x10DescribeResponse\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\tR\aversion\x123\n" +
-	"\x05tasks\x18\x03 \x03(\v2\x1d.goflyte.plugin.v1.TaskSchemaR\x05tasks\"\xc8\x02\n" +
+	"\x05tasks\x18\x03 \x03(\v2\x1d.goflyte.plugin.v1.TaskSchemaR\x05tasks\x124\n" +
+	"\x16lazy_working_directory\x18\x04 \x01(\bR\x14lazyWorkingDirectory\"\xc8\x02\n" +
 	"\n" +
 	"TaskSchema\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x10\n" +
@@ -1846,7 +1872,7 @@ const file_plugin_proto_rawDesc = "" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
 	"\x04type\x18\x02 \x01(\tR\x04type\x12\x10\n" +
 	"\x03doc\x18\x03 \x01(\tR\x03doc\x12\x1a\n" +
-	"\boptional\x18\x04 \x01(\bR\boptional\"\xa9\x04\n" +
+	"\boptional\x18\x04 \x01(\bR\boptional\"\xdf\x04\n" +
 	"\x13ExecutionParameters\x12!\n" +
 	"\fexecution_id\x18\x01 \x01(\tR\vexecutionId\x12A\n" +
 	"\x0eexecution_date\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\rexecutionDate\x12+\n" +
@@ -1863,7 +1889,8 @@ const file_plugin_proto_rawDesc = "" +
 	"enableDeck\x12\x17\n" +
 	"\atmp_dir\x18\f \x01(\tR\x06tmpDir\x12*\n" +
 	"\x11raw_output_prefix\x18\r \x01(\tR\x0frawOutputPrefix\x121\n" +
-	"\x06statsd\x18\x0e \x01(\v2\x19.goflyte.plugin.v1.StatsDR\x06statsd\"k\n" +
+	"\x06statsd\x18\x0e \x01(\v2\x19.goflyte.plugin.v1.StatsDR\x06statsd\x124\n" +
+	"\x16make_working_directory\x18\x0f \x01(\bR\x14makeWorkingDirectory\"k\n" +
 	"\x06StatsD\x12\x12\n" +
 	"\x04host\x18\x01 \x01(\tR\x04host\x12\x12\n" +
 	"\x04port\x18\x02 \x01(\x05R\x04port\x12!\n" +
