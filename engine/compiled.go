@@ -223,6 +223,7 @@ func (e *Engine) CachedGraph(ctx context.Context, key string, src []byte) (_ *Gr
 		e.Logger.Warn("ignoring a damaged compiled-workflow cache entry", "path", path, "error", err)
 		return nil, false
 	}
+	e.Logger.Debug("workflow from the compiled-workflow cache", "file", ent.File, "workflow", ent.Name)
 	return g, true
 }
 
@@ -280,6 +281,7 @@ func (e *Engine) keepGraph(ctx context.Context, s *schemaStore, key string, src 
 		return err
 	}
 	s.trimTo(maxCompiledFiles)
+	e.Logger.Debug("kept the compiled workflow", "file", g.File, "workflow", g.Name)
 	return nil
 }
 
