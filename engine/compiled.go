@@ -455,6 +455,10 @@ func parseExprs(src []byte, file string, n int, at func(i int) (compiledRange, *
 					return
 				}
 				rng := r.in(file)
+				if x, ok := plainString(src[r.StartByte:r.EndByte], rng); ok {
+					*dst = x
+					continue
+				}
 				x, diags := hclsyntax.ParseExpression(src[r.StartByte:r.EndByte], file, rng.Start)
 				if diags.HasErrors() {
 					errs[w] = diags
@@ -466,4 +470,29 @@ func parseExprs(src []byte, file string, n int, at func(i int) (compiledRange, *
 	}
 	wg.Wait()
 	return errors.Join(errs...)
+}
+
+// plainString returns what hclsyntax.ParseExpression gives for b at rng
+// when b is a quoted string of printable ASCII characters without escapes
+// or template sequences (the most common input: "w1"), without lexing
+// it; ok is false for anything else. KeepGraph's check that a kept graph
+// reads back equal covers this shortcut too.
+func plainString(b []byte, rng hcl.Range) (_ hcl.Expression, ok bool) {
+	if len(b) < 3 || b[0] != '"' || b[len(b)-1] != '"' || rng.Start.Line != rng.End.Line || rng.End.Byte-rng.Start.Byte != len(b) {
+		return nil, false
+	}
+	for _, c := range b[1 : len(b)-1] {
+		if c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '$' || c == '%' {
+			return nil, false
+		}
+	}
+	inner := rng
+	inner.Start.Column++
+	inner.Start.Byte++
+	inner.End.Column--
+	inner.End.Byte--
+	return &hclsyntax.TemplateExpr{
+		Parts:    []hclsyntax.Expression{&hclsyntax.LiteralValueExpr{Val: cty.StringVal(string(b[1 : len(b)-1])), SrcRange: inner}},
+		SrcRange: rng,
+	}, true
 }

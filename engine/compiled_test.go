@@ -114,6 +114,9 @@ func TestCompiledGraphSame(t *testing.T) {
 		{"wordcount", wordcount, true},
 		{"shapes", compiledShapes, true},
 		{"one task", "workflow w {\ntask t {\nuses=\"fake.echo\"\ninputs={s=\"w1\"}\ncache=true\ncache_version=\"1\"\n}\n}\n", true},
+		{"strings", "workflow w {\n  task a {\n    uses = \"fake.echo\"\n    inputs = { s = \"plain ASCII: ~!@#^&*()\" }\n  }\n" +
+			"  task b {\n    uses = \"fake.echo\"\n    inputs = { s = \"é $x 100% a\\\"b\\\\\" }\n  }\n" +
+			"  task c {\n    uses = \"fake.echo\"\n    inputs = { s = \"\" }\n  }\n}\n", true},
 		{"no inputs", "workflow \"w\" {\n  task \"t\" { uses = \"fake.params\" }\n}\n", true},
 		// A heredoc's range leaves its end marker out: not kept.
 		{"heredoc", "workflow \"w\" {\n  task \"t\" {\n    uses   = \"fake.echo\"\n    inputs = {\n      s = <<-EOT\n        a\n      EOT\n    }\n  }\n}\n", false},
