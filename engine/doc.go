@@ -19,7 +19,11 @@
 //     every input expression is evaluated over unknown values of the
 //     declared types, so HCL derives each expression's type and the
 //     engine converts it to the type the plugin declares. The result is
-//     an immutable [Graph].
+//     an immutable [Graph]. `goflyte run FILE` keeps a graph that
+//     compiled cleanly in the sandbox ([Engine.KeepGraph], compiled.go)
+//     and, for the same file, workflow, goflyte binary and plugin
+//     schemas, takes it from there next time ([Engine.CachedGraph])
+//     without parsing or compiling.
 //  4. [Graph.ParseInputs] turns --input text and JSON into typed values.
 //  5. [Engine.Run] creates the run's directory in the sandbox
 //     (engine/sandbox), starts its record (record.json, then one appended

@@ -113,7 +113,7 @@ func (s *schemaStore) put(key string, schema *plugin.Schema) error {
 	if err := s.write(key, schemaFileHeader, data); err != nil {
 		return err
 	}
-	s.trim()
+	s.trimTo(maxSchemaFiles)
 	return nil
 }
 
@@ -122,12 +122,12 @@ func (s *schemaStore) put(key string, schema *plugin.Schema) error {
 // and nothing else ever removes them.
 const maxSchemaFiles = 256
 
-// trim removes the files modified longest ago while the store holds more
-// than maxSchemaFiles. A put happens only on a miss, so this is rare. A
-// file removed under a concurrent reader is a miss for it.
-func (s *schemaStore) trim() {
+// trimTo removes the files modified longest ago while the store holds
+// more than limit. A put happens only on a miss, so this is rare. A file
+// removed under a concurrent reader is a miss for it.
+func (s *schemaStore) trimTo(limit int) {
 	entries, err := os.ReadDir(s.dir)
-	if err != nil || len(entries) <= maxSchemaFiles {
+	if err != nil || len(entries) <= limit {
 		return
 	}
 	type aged struct {
@@ -141,7 +141,7 @@ func (s *schemaStore) trim() {
 		}
 	}
 	slices.SortFunc(files, func(a, b aged) int { return a.mod.Compare(b.mod) })
-	for _, f := range files[:max(0, len(files)-maxSchemaFiles)] {
+	for _, f := range files[:max(0, len(files)-limit)] {
 		os.Remove(filepath.Join(s.dir, f.name))
 	}
 }

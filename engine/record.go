@@ -44,7 +44,9 @@ func (x *execution) startRecord() error {
 			rec.Inputs[name] = json.RawMessage(e.Redact(string(data)))
 		}
 	}
-	for _, n := range x.recordedNodes() {
+	nodes := x.recordedNodes()
+	rec.Tasks = make([]sandbox.TaskRecord, 0, len(nodes))
+	for _, n := range nodes {
 		rec.Tasks = append(rec.Tasks, x.taskRecord(n, x.tasks[n.Name]))
 	}
 	rc, err := x.run.StartRecord(rec)
@@ -90,8 +92,9 @@ func (x *execution) finishRecord() {
 	rec := *x.record
 	rec.Status = string(x.res.Status)
 	rec.End = x.res.End
-	rec.Tasks = nil
-	for _, n := range x.recordedNodes() {
+	nodes := x.recordedNodes()
+	rec.Tasks = make([]sandbox.TaskRecord, 0, len(nodes))
+	for _, n := range nodes {
 		rec.Tasks = append(rec.Tasks, x.taskRecord(n, x.tasks[n.Name]))
 	}
 	if x.res.Err != nil {

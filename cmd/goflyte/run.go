@@ -206,7 +206,7 @@ func runRun(ctx context.Context, c *cli, args []string) error {
 		if err != nil {
 			return &usageError{err.Error()}
 		}
-	} else {
+	} else if g = c.cachedGraph(ctx, eng, cfg, pos); g == nil {
 		wf, diags, err := c.loadWorkflowArg(cfg, pos)
 		if err != nil {
 			return err
@@ -219,6 +219,9 @@ func runRun(ctx context.Context, c *cli, args []string) error {
 			return &diagError{diags: diags}
 		}
 		c.warn(diags)
+		if len(diags) == 0 {
+			c.keepGraph(ctx, eng, pos, g)
+		}
 	}
 	values, err := g.ParseInputs(text, fromFile)
 	if err != nil {

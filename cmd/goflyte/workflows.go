@@ -78,6 +78,59 @@ func (c *cli) loadWorkflowArg(cfg *config.Config, args []string) (*config.Workfl
 	}
 }
 
+// workflowFileArg returns the workflow file that args name, if they
+// name one (as loadWorkflowArg tells), and the workflow asked for in it
+// ("": the file's only one).
+func workflowFileArg(args []string) (file, name string, ok bool) {
+	if len(args) == 0 {
+		return "", "", false
+	}
+	first := args[0]
+	if info, err := os.Stat(first); err == nil && !info.IsDir() || strings.HasSuffix(first, ".hcl") {
+		if len(args) == 2 {
+			name = args[1]
+		}
+		return first, name, true
+	}
+	return "", "", false
+}
+
+// cachedGraph returns the compiled graph of the workflow file that args
+// name from the compiled-workflow cache (engine.CachedGraph), or nil.
+// On a hit the file is handed to the parser unparsed, so that
+// diagnostics of the run still show its lines.
+func (c *cli) cachedGraph(ctx context.Context, eng *engine.Engine, cfg *config.Config, args []string) *engine.Graph {
+	file, name, ok := workflowFileArg(args)
+	if !ok {
+		return nil
+	}
+	src, err := os.ReadFile(file)
+	if err != nil {
+		return nil // loading the file says why
+	}
+	g, ok := eng.CachedGraph(ctx, engine.CompiledKey(file, src, name), src)
+	if !ok {
+		return nil
+	}
+	c.parser.Defer(src, file)
+	eng.Workflows = c.workflowLookup(cfg, file)
+	return g
+}
+
+// keepGraph keeps g, compiled without any diagnostic from the workflow
+// file that args name, in the compiled-workflow cache.
+func (c *cli) keepGraph(ctx context.Context, eng *engine.Engine, args []string, g *engine.Graph) {
+	file, name, ok := workflowFileArg(args)
+	if !ok || g.File != file {
+		return
+	}
+	f := c.parser.Files()[file]
+	if f == nil {
+		return
+	}
+	eng.KeepGraph(ctx, engine.CompiledKey(file, f.Bytes, name), f.Bytes, g)
+}
+
 // findWorkflows loads every workflow file in sdk.workflow_packages. The
 // diagnostics of files that have any are returned in broken, keyed by path.
 func (c *cli) findWorkflows(cfg *config.Config) ([]foundWorkflow, map[string]hcl.Diagnostics, error) {

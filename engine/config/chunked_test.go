@@ -136,3 +136,23 @@ func BenchmarkParseWhole(b *testing.B) {
 	}
 	b.ReportMetric(float64(cpuTime()-cpu)/float64(b.N), "cpu-ns/op")
 }
+
+// A source given to Defer is parsed when Files or a load of the same file
+// needs it, with the bytes given (not the file on disk), and then is what
+// a parse of the whole source gives.
+func TestParserDefer(t *testing.T) {
+	src := []byte("workflow \"w\" {\n  task \"t\" {\n    uses = \"p.t\"\n  }\n}\n")
+	p := NewParser()
+	p.Defer(src, "nowhere/wf.hcl") // no such file: loading must use src
+	wf, diags := p.LoadWorkflowFile("nowhere/wf.hcl")
+	if diags.HasErrors() || wf == nil || len(wf.Workflows) != 1 || wf.Workflows[0].Tasks[0].Name != "t" {
+		t.Fatalf("LoadWorkflowFile after Defer: %v, %v", wf, diags)
+	}
+	q := NewParser()
+	q.Defer(src, "wf.hcl")
+	f := q.Files()["wf.hcl"]
+	want, _ := NewParser().ParseHCL(src, "wf.hcl")
+	if f == nil || !reflect.DeepEqual(f, want) {
+		t.Fatalf("Files after Defer: %v, want the parsed file", f)
+	}
+}

@@ -21,6 +21,9 @@ type Parser struct {
 	// refused holds the diagnostics of sources refused before parsing
 	// (see CheckNesting), by file name.
 	refused map[string]hcl.Diagnostics
+	// deferred holds sources added with Defer and not parsed yet, by
+	// file name.
+	deferred map[string][]byte
 }
 
 // NewParser returns a Parser that has not parsed anything yet.
@@ -29,9 +32,41 @@ func NewParser() *Parser {
 }
 
 // Files returns every file parsed so far, keyed by the file name used in
-// diagnostic ranges. The map and the files must not be modified.
+// diagnostic ranges, after parsing the sources given to Defer. The map
+// and the files must not be modified.
 func (p *Parser) Files() map[string]*hcl.File {
+	for name := range p.deferred {
+		p.parseDeferred(name)
+	}
 	return p.p.Files()
+}
+
+// Defer gives the parser a file's source without parsing it: it is
+// parsed when Files, or a parse of the same file name, needs it. A
+// command that has what it needs from the file without parsing it (a
+// compiled workflow kept in the sandbox) still renders diagnostics that
+// point into it exactly as if it had parsed it.
+func (p *Parser) Defer(src []byte, filename string) {
+	if _, ok := p.deferred[filename]; ok {
+		return
+	}
+	if _, _, done := p.cached(filename); done {
+		return
+	}
+	if p.deferred == nil {
+		p.deferred = map[string][]byte{}
+	}
+	p.deferred[filename] = src
+}
+
+// parseDeferred parses the source given to Defer under filename.
+func (p *Parser) parseDeferred(filename string) {
+	src, ok := p.deferred[filename]
+	if !ok {
+		return
+	}
+	delete(p.deferred, filename)
+	p.ParseHCL(src, filename)
 }
 
 // ParseHCLFile reads and parses a file in HCL native syntax. A file already
@@ -80,6 +115,7 @@ func (p *Parser) ParseHCL(src []byte, filename string) (*hcl.File, hcl.Diagnosti
 
 // cached returns what an earlier ParseHCL of filename returned.
 func (p *Parser) cached(filename string) (*hcl.File, hcl.Diagnostics, bool) {
+	p.parseDeferred(filename)
 	if diags, ok := p.refused[filename]; ok {
 		return nil, diags, true
 	}
