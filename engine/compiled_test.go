@@ -109,22 +109,31 @@ func TestCompiledGraphSame(t *testing.T) {
 		name string
 		src  string
 		kept bool
+		// lazy: the plugin makes its tasks' working directories
+		// (plugin.Schema.LazyWorkingDirectory), kept in Node too.
+		lazy bool
 	}{
-		{"all", string(all), true},
-		{"wordcount", wordcount, true},
-		{"shapes", compiledShapes, true},
-		{"one task", "workflow w {\ntask t {\nuses=\"fake.echo\"\ninputs={s=\"w1\"}\ncache=true\ncache_version=\"1\"\n}\n}\n", true},
+		{"all", string(all), true, false},
+		{"wordcount", wordcount, true, false},
+		{"shapes", compiledShapes, true, false},
+		{"one task", "workflow w {\ntask t {\nuses=\"fake.echo\"\ninputs={s=\"w1\"}\ncache=true\ncache_version=\"1\"\n}\n}\n", true, false},
 		{"strings", "workflow w {\n  task a {\n    uses = \"fake.echo\"\n    inputs = { s = \"plain ASCII: ~!@#^&*()\" }\n  }\n" +
 			"  task b {\n    uses = \"fake.echo\"\n    inputs = { s = \"é $x 100% a\\\"b\\\\\" }\n  }\n" +
-			"  task c {\n    uses = \"fake.echo\"\n    inputs = { s = \"\" }\n  }\n}\n", true},
-		{"no inputs", "workflow \"w\" {\n  task \"t\" { uses = \"fake.params\" }\n}\n", true},
+			"  task c {\n    uses = \"fake.echo\"\n    inputs = { s = \"\" }\n  }\n}\n", true, false},
+		{"no inputs", "workflow \"w\" {\n  task \"t\" { uses = \"fake.params\" }\n}\n", true, false},
+		{"lazy working directory", wordcount, true, true},
 		// A heredoc's range leaves its end marker out: not kept.
-		{"heredoc", "workflow \"w\" {\n  task \"t\" {\n    uses   = \"fake.echo\"\n    inputs = {\n      s = <<-EOT\n        a\n      EOT\n    }\n  }\n}\n", false},
-		{"branch, sub-workflow, failure handler", pureWF, false},
+		{"heredoc", "workflow \"w\" {\n  task \"t\" {\n    uses   = \"fake.echo\"\n    inputs = {\n      s = <<-EOT\n        a\n      EOT\n    }\n  }\n}\n", false, false},
+		{"branch, sub-workflow, failure handler", pureWF, false, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			e, _ := newTestEngine(t)
+			if tt.lazy {
+				lazy := *newFake().schema
+				lazy.LazyWorkingDirectory = true
+				e.Plugins.Register("fake", schemaOnly{&lazy})
+			}
 			var g *Graph
 			var src []byte
 			if !strings.Contains(tt.src, "workflow.sub") {
