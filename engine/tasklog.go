@@ -52,7 +52,18 @@ type logRouter struct {
 	mu sync.RWMutex
 	// claims are the runs that claimed each (node, attempt), latest last.
 	claims map[logClaim][]*runLog
+	// pruned is when start last forgot the claims of runs that ended
+	// lateLines ago (under mu).
+	pruned time.Time
 }
+
+// pruneEvery is how often start forgets old claims. A `goflyte worker`
+// starts a run for every task attempt and keeps its claims for
+// lateLines: going over all of them on every start cost 0.1-0.3 ms of
+// CPU a task in a fan-out of thousands (remote BenchmarkWorkerTask),
+// under the lock that routes plugin lines. Once a second, a claim lives
+// at most a second longer.
+const pruneEvery = time.Second
 
 type logClaim struct {
 	node    string
@@ -87,12 +98,17 @@ func (r *logRouter) start(e *Engine, run *sandbox.Run, level string) *runLog {
 		l = hclog.Warn // what plugins log at when not told
 	}
 	rl := &runLog{engine: e, logs: run.TaskLogs(), level: l}
+	now := time.Now()
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if now.Sub(r.pruned) < pruneEvery {
+		return rl
+	}
+	r.pruned = now
 	for c, runs := range r.claims {
 		kept := runs[:0]
 		for _, old := range runs {
-			if old.ended.IsZero() || time.Since(old.ended) <= lateLines {
+			if old.ended.IsZero() || now.Sub(old.ended) <= lateLines {
 				kept = append(kept, old)
 			}
 		}

@@ -20,6 +20,7 @@ import (
 	"go.temporal.io/sdk/worker"
 
 	"github.com/goflyte/goflyte/engine"
+	"github.com/goflyte/goflyte/plugin"
 )
 
 // WorkerOptions configure a [Worker].
@@ -412,8 +413,29 @@ func (w *Worker) run(ctx context.Context, plugin, task string, in TaskInput) (ou
 		Cache: res.Cache, CacheKey: res.CacheKey,
 		Worker: w.identity, WorkDir: res.WorkDir, Checkpoint: res.Checkpoint,
 		Deck: res.Deck, Logs: res.Logs, Children: res.Children, Nested: res.Nested,
-		Start: res.Start, End: res.End, Metrics: res.Metrics,
+		Start: res.Start, End: res.End, Metrics: taskMetrics(res.Metrics),
 	}, nil
+}
+
+// taskMetrics are the metrics a TaskOutput carries: the task's own, not
+// the engine's (the engine.Metric* ones, about 150 bytes of JSON a task
+// for its duration timer alone). Those say again what Start, End and
+// Cache say, no workflow reads them, and every byte of a TaskOutput is
+// kept in the activity's completed event, which the server reads again
+// when it hands the workflow its next task (make bench remote-fanout-*).
+// The worker still sends them to StatsD when it is configured.
+// engineMetrics starts the names of the engine's own metrics
+// (engine.MetricTaskDuration and the others).
+const engineMetrics = "engine."
+
+func taskMetrics(all []plugin.Metric) []plugin.Metric {
+	var own []plugin.Metric
+	for _, m := range all {
+		if !strings.HasPrefix(m.Name, engineMetrics) {
+			own = append(own, m)
+		}
+	}
+	return own
 }
 
 // DynamicReadyWait is how long a dynamic task's worker waits for workers

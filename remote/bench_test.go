@@ -9,6 +9,7 @@ import (
 
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/testsuite"
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 
@@ -117,4 +118,43 @@ func BenchmarkChainedActivityOtherQueue(b *testing.B) {
 	}
 	b.StopTimer()
 	b.ReportMetric(float64(b.Elapsed().Milliseconds())/float64(b.N*n), "ms/activity")
+}
+
+// fanoutSource is a workflow of n independent text.upper tasks and one
+// text.join of their outputs: cmd/goflyte-bench's fan-out.
+func fanoutSource(n int) string {
+	var b strings.Builder
+	b.WriteString("workflow \"fanout\" {\n")
+	refs := make([]string, n)
+	for i := range refs {
+		fmt.Fprintf(&b, "  task \"u%d\" {\n    uses   = \"text.upper\"\n    inputs = { text = \"hello\" }\n  }\n", i)
+		refs[i] = fmt.Sprintf("task.u%d.text", i)
+	}
+	fmt.Fprintf(&b, "  task \"joined\" {\n    uses   = \"text.join\"\n    inputs = {\n      sep   = \" \"\n      words = [%s]\n    }\n  }\n", strings.Join(refs, ", "))
+	b.WriteString("  output \"text\" { value = task.joined.text }\n}\n")
+	return b.String()
+}
+
+// BenchmarkInterpreterFanOutTestEnv runs a 1,000-task fan-out through
+// the interpreter in Temporal's in-memory test environment, with fake
+// tasks: no server, so a CPU profile of it shows the interpreter's own
+// work per completion beside the test environment's (go test ./remote
+// -run '^$' -bench InterpreterFanOutTestEnv -cpuprofile cpu.out).
+func BenchmarkInterpreterFanOutTestEnv(b *testing.B) {
+	const n = 1000
+	in := remote.RunInput{ExecutionID: "proj:dev:fanout", Main: "fanout.hcl", Workflow: "fanout",
+		Sources: map[string]string{"fanout.hcl": fanoutSource(n)}, Plugins: loadPlugins(b), TaskQueue: "goflyte",
+		Parallelism: remote.DefaultParallelism, DataPrefix: "s3://bench/runs/fanout"}
+	f := newFakeTasks(in.Plugins)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		r := runRemote(b, in, f, func(env *testsuite.TestWorkflowEnvironment) {
+			env.SetWorkerOptions(worker.Options{DeadlockDetectionTimeout: remote.WorkflowDeadlockTimeout})
+		})
+		if r.err != nil {
+			b.Fatal(r.err)
+		}
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N*n), "µs/task")
 }

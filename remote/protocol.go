@@ -275,8 +275,10 @@ type TaskOutput struct {
 	Nested []sandbox.TaskRecord `json:"nested,omitempty"`
 	Start  time.Time            `json:"start"`
 	End    time.Time            `json:"end"`
-	// Metrics are the task's own metrics and the engine's (the
-	// engine.Metric* constants) for this attempt, as in a local record.
+	// Metrics are the task's own metrics for this attempt. The engine's
+	// (the engine.Metric* constants) are no longer sent (outputs of
+	// earlier builds have them): they say again what Start, End and Cache
+	// say, and no workflow reads them.
 	Metrics []plugin.Metric `json:"metrics,omitempty"`
 }
 
