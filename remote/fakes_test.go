@@ -325,7 +325,7 @@ func (f *fakeTasks) registerLoad(r activityRegistry) {
 }
 
 // fakePartBytes is the size of the fake remote.ActivityLoadPart's parts.
-const fakePartBytes = 100
+const fakePartBytes = 64 << 10
 
 // object is the value at uri: a fake reference "inline:<json>" or a
 // "mem://" object.
