@@ -7,9 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -622,9 +624,27 @@ func (c *cli) loadRemoteResume(ctx context.Context, eng *engine.Engine, cfg *con
 	}
 	kept = make(map[string]json.RawMessage, len(raw))
 	for name, data := range raw {
+		if len(data) > remote.InlineLimit {
+			continue // runs again: the run's input is a payload of at most about 2 MB
+		}
 		kept[name] = data
 	}
-	return g, wf, lookup, start.Inputs, kept, rec.ID, nil
+	// The run's inputs above the inline limit are in the bucket.
+	runInputs := start.Inputs
+	if len(start.InputRefs) > 0 {
+		runInputs = maps.Clone(start.Inputs)
+		if runInputs == nil {
+			runInputs = map[string]json.RawMessage{}
+		}
+		for _, name := range slices.Sorted(maps.Keys(start.InputRefs)) {
+			data, err := c.fetchBytes(ctx, cfg, start.InputRefs[name])
+			if err != nil {
+				return nil, nil, nil, nil, nil, "", fmt.Errorf("run --resume: input %q of %s: %w", name, rec.ID, err)
+			}
+			runInputs[name] = data
+		}
+	}
+	return g, wf, lookup, runInputs, kept, rec.ID, nil
 }
 
 // remoteUsage makes a run the namespace does not have a usage error.
