@@ -113,6 +113,9 @@ type values struct {
 	stored map[*callRun]string
 	// outputRefs are the run's outputs that travel as references.
 	outputRefs map[string]ValueRef
+	// loads are the reads of values in parts (loadValue), one at a time:
+	// the first is reading.
+	loads []func()
 }
 
 // valuesOn reports whether the run handles large values by reference
@@ -347,34 +350,63 @@ func localOptions(ctx workflow.Context) workflow.Context {
 }
 
 // loadValue reads the value at uri in parts, each a local activity in
-// the run's selector, then calls fn with it.
+// the run's selector, then calls fn with it. Reads wait for each other
+// (d.vals.loads), and a short timer comes before each part, so that a
+// workflow task carries at most one part: the markers of the local
+// activities a workflow task ran travel in one request, which gRPC
+// limits to 4 MB.
 func (d *driver) loadValue(uri string, fn func([]byte, error)) {
-	lctx := localOptions(d.ctx)
-	var buf []byte
-	var next func(off int64)
-	next = func(off int64) {
-		d.add(workflow.ExecuteLocalActivity(lctx, ActivityLoadPart, LoadPart{URI: uri, Offset: off}), func(f workflow.Future) {
-			var p ValuePart
-			if err := f.Get(d.ctx, &p); err != nil {
-				fn(nil, err)
-				return
+	v := d.vals
+	v.loads = append(v.loads, func() {
+		var buf []byte
+		done := func(data []byte, err error) {
+			v.loads = v.loads[1:]
+			if len(v.loads) > 0 {
+				v.loads[0]()
 			}
-			buf = append(buf, p.Data...)
-			if int64(len(buf)) < p.Total && len(p.Data) > 0 {
-				next(int64(len(buf)))
-				return
-			}
-			fn(buf, nil)
-		})
+			fn(data, err)
+		}
+		var next func(off int64)
+		next = func(off int64) {
+			d.add(workflow.NewTimer(d.ctx, partGap), func(f workflow.Future) {
+				if err := f.Get(d.ctx, nil); err != nil {
+					done(nil, err)
+					return
+				}
+				d.add(workflow.ExecuteLocalActivity(localOptions(d.ctx), ActivityLoadPart, LoadPart{URI: uri, Offset: off}), func(f workflow.Future) {
+					var p ValuePart
+					if err := f.Get(d.ctx, &p); err != nil {
+						done(nil, err)
+						return
+					}
+					buf = append(buf, p.Data...)
+					if int64(len(buf)) < p.Total && len(p.Data) > 0 {
+						next(int64(len(buf)))
+						return
+					}
+					done(buf, nil)
+				})
+			})
+		}
+		next(0)
+	})
+	if len(v.loads) == 1 {
+		v.loads[0]()
 	}
-	next(0)
 }
 
-// loadValueNow reads the value at uri in parts, waiting for each.
+// partGap is the timer before each part a workflow reads (loadValue).
+const partGap = time.Millisecond
+
+// loadValueNow reads the value at uri in parts, waiting for each (and a
+// timer before each, as loadValue does).
 func loadValueNow(ctx workflow.Context, uri string) ([]byte, error) {
 	lctx := localOptions(ctx)
 	var buf []byte
 	for {
+		if err := workflow.Sleep(ctx, partGap); err != nil {
+			return nil, err
+		}
 		var p ValuePart
 		if err := workflow.ExecuteLocalActivity(lctx, ActivityLoadPart, LoadPart{URI: uri, Offset: int64(len(buf))}).Get(lctx, &p); err != nil {
 			return nil, fmt.Errorf("read %s: %v", uri, unwrapActivity(err))

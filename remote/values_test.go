@@ -1,11 +1,16 @@
 package remote_test
 
 import (
+	"context"
 	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/goflyte/goflyte/remote"
+	"github.com/goflyte/goflyte/remote/remotetest"
 )
 
 // bigWorkflow uses values held by reference in every way: plain
@@ -125,5 +130,59 @@ func TestLargeValuesByReference(t *testing.T) {
 	}
 	if _, ok := r.rec.Outputs["words"]; ok {
 		t.Errorf("output words is inline too")
+	}
+}
+
+// TestWorkerInputsByReference: a real worker (the test server, the text
+// plugin, a local data store) reads inputs that come by reference
+// (InputRefs, a field of a task's outputs; InputsRef, the whole inputs)
+// and computes the cache key from the values: a call whose inputs come
+// by reference hits the cache entry of the same call made inline.
+func TestWorkerInputsByReference(t *testing.T) {
+	srv := remotetest.Start(t, remotetest.Options{})
+	c := dial(t, remote.Options{URL: srv.Addr, Insecure: true})
+	w, err := remote.NewWorker(context.Background(), c, remote.WorkerOptions{
+		Engine: newEngine(t), TaskQueue: "refs", Plugins: []string{"text"}, Identity: "w1", Workflows: registerParallel,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(w.Stop)
+	dir := t.TempDir()
+	text := strings.Repeat("by reference ", 30_000)
+	// The outputs of an earlier task, and a task's whole inputs, as the
+	// worker and the workflow store them.
+	outputs, _ := json.Marshal(map[string]any{"text": text, "n": 3})
+	inputs, _ := json.Marshal(map[string]any{"text": text})
+	for name, data := range map[string][]byte{"outputs.json": outputs, "inputs.json": inputs} {
+		if err := os.WriteFile(filepath.Join(dir, name), data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	base := remote.TaskInput{ExecutionID: "p:d:r", Plugin: "text", Task: "upper", Attempt: 1, DataPrefix: "file://" + t.TempDir(),
+		Cache: &remote.CachePolicy{Version: "1"}, CachePrefix: "file://" + t.TempDir()}
+	inline, byField, whole := base, base, base
+	inline.Node, inline.Inputs = "inline", inputs
+	byField.Node, byField.Inputs = "field", json.RawMessage(`{}`)
+	byField.InputRefs = map[string]remote.ValueRef{"text": {URI: "file://" + filepath.Join(dir, "outputs.json"), Field: "text"}}
+	whole.Node, whole.InputsRef = "whole", "file://"+filepath.Join(dir, "inputs.json")
+	var out []remote.TaskOutput
+	for i, in := range []remote.TaskInput{inline, byField, whole} {
+		var o []remote.TaskOutput
+		if err := startRun(t, c, "refs", fmt.Sprintf("refs-%d", i), []remote.TaskInput{in}).Get(context.Background(), &o); err != nil {
+			t.Fatalf("%s: %v", in.Node, err)
+		}
+		out = append(out, o[0])
+	}
+	if out[0].Cache != "miss" || out[0].CacheKey == "" || out[0].OutputsRef == "" {
+		t.Fatalf("inline call: cache %q, key %q, outputs ref %q", out[0].Cache, out[0].CacheKey, out[0].OutputsRef)
+	}
+	for _, o := range out[1:] {
+		if o.Cache != "hit" || o.CacheKey != out[0].CacheKey || o.OutputsRef == "" {
+			t.Errorf("call by reference: cache %q, key %q; want a hit on %q", o.Cache, o.CacheKey, out[0].CacheKey)
+		}
 	}
 }
