@@ -271,7 +271,10 @@ type CachePolicy struct {
 type TaskOutput struct {
 	// Outputs are the task's outputs as JSON (files as data-store URIs),
 	// checked against the task's schema; OutputsRef is their data-store
-	// URI instead when they are larger than InlineLimit.
+	// URI instead when they are larger than InlineLimit. The workflow
+	// reads such outputs (ActivityLoadPart, in parts) only when an
+	// expression of the run evaluates them; a plain reference passes the
+	// URI on (TaskInput.InputRefs, the record's OutputRefs).
 	Outputs    json.RawMessage `json:"outputs,omitempty"`
 	OutputsRef string          `json:"outputs_ref,omitempty"`
 	// Cache is "hit", "miss", "overwrite" or "" as in a local record.

@@ -52,6 +52,9 @@ const (
 // from the data store when they came as a reference
 // (TaskOutput.OutputsRef): its input is the URI, its result the outputs'
 // JSON. The worker that runs the interpreter workflow registers it.
+// Runs that handle large values (values.go) read them in parts
+// (ActivityLoadPart) instead; histories of earlier runs, and restoring a
+// continued run's state, still use it.
 const ActivityLoadOutputs = "goflyte.load_outputs"
 
 // MaxInFlight bounds the task activities a run's workflow has in flight
