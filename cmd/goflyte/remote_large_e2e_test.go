@@ -1,11 +1,16 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"reflect"
 	"strings"
 	"testing"
+	"time"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	"google.golang.org/protobuf/proto"
 )
 
 // hugeWorkflow moves values far above Temporal's payload limit (about
@@ -88,7 +93,9 @@ func TestIntegrationRemoteLargeValues(t *testing.T) {
 		t.Fatal(err)
 	}
 	file := x.writeFile("huge.json", string(data))
+	start := time.Now()
 	local, remote_, lr, rr := x.runBoth(t, "huge", "--inputs-file", file)
+	t.Logf("local and remote run: %s (remote %s to %s)", time.Since(start).Round(time.Millisecond), remote_.ExecutionDate.Format(time.TimeOnly), time.Now().Format(time.TimeOnly))
 	if lr.code != 0 {
 		t.Fatalf("local run\n%.3000s", lr)
 	}
@@ -148,6 +155,18 @@ func TestIntegrationRemoteLargeValues(t *testing.T) {
 	if r := x.runT(t, "runs", "show", "--remote", remote_.ExecutionID); !strings.Contains(r.stdout, "W000000001 W000000002") {
 		t.Errorf("runs show --remote does not print output shout\n%.2000s", r.stdout)
 	}
+
+	// What the run's history holds (the values it read in parts).
+	it := x.w.c.GetWorkflowHistory(context.Background(), remote_.ExecutionID, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	events, bytes, largest := 0, 0, 0
+	for it.HasNext() {
+		ev, err := it.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		events, bytes, largest = events+1, bytes+proto.Size(ev), max(largest, proto.Size(ev))
+	}
+	t.Logf("the remote run's (last Temporal run's) history: %d events, %d bytes, the largest event %d bytes", events, bytes, largest)
 
 	// The large values travelled through the bucket: the run input and
 	// the inputs the workflow evaluated (split's).
