@@ -9,6 +9,9 @@ import (
 	"strings"
 	"testing"
 
+	"go.temporal.io/sdk/testsuite"
+	"go.temporal.io/sdk/worker"
+
 	"github.com/goflyte/goflyte/remote"
 	"github.com/goflyte/goflyte/remote/remotetest"
 )
@@ -76,7 +79,11 @@ func TestLargeValuesByReference(t *testing.T) {
 	}
 	in.Inputs = map[string]json.RawMessage{}
 	f := newFakeTasks(in.Plugins)
-	r := runRemote(t, in, f, nil)
+	r := runRemote(t, in, f, func(env *testsuite.TestWorkflowEnvironment) {
+		// As the workers run it: a busy machine takes longer than the
+		// SDK's default second over values of hundreds of KB.
+		env.SetWorkerOptions(worker.Options{DeadlockDetectionTimeout: remote.WorkflowDeadlockTimeout})
+	})
 	if r.err != nil {
 		t.Fatalf("workflow error: %v", r.err)
 	}
