@@ -65,8 +65,9 @@ const (
 )
 
 // ValuePartBytes is the most bytes of a value one ActivityLoadPart
-// returns: its marker holds them as base64, about 1 MB.
-const ValuePartBytes = 768 << 10
+// returns: its marker holds them as base64, below the SDK's payload
+// warning of 512 KiB.
+const ValuePartBytes = 360 << 10
 
 // valuesChange is the workflow.GetVersion change id of reading values in
 // parts, passing references through and storing large inputs and
