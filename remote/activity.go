@@ -159,6 +159,12 @@ func NewWorker(ctx context.Context, c client.Client, o WorkerOptions) (*Worker, 
 		// A run that continues as new stores its state through this one
 		// (continue.go) and reads it back through ActivityLoadOutputs.
 		ww.RegisterActivityWithOptions(w.saveState, activity.RegisterOptions{Name: ActivitySaveState})
+		// Large values (values.go): read in parts, stored.
+		parts := &partCache{}
+		ww.RegisterActivityWithOptions(func(ctx context.Context, in LoadPart) (ValuePart, error) {
+			return w.loadPart(ctx, parts, in)
+		}, activity.RegisterOptions{Name: ActivityLoadPart})
+		ww.RegisterActivityWithOptions(w.storeValue, activity.RegisterOptions{Name: ActivityStoreValue})
 		w.workers = append(w.workers, ww)
 		w.queues = append(w.queues, o.TaskQueue)
 	}
@@ -332,6 +338,14 @@ func (w *Worker) run(ctx context.Context, plugin, task string, in TaskInput) (ou
 			}
 		}
 	}()
+	// Inputs that came by reference (values.go), before the cache key.
+	if err := w.resolveInputs(runCtx, &in); err != nil {
+		close(done)
+		if ctx.Err() != nil {
+			return nil, w.cancelled(ctx, in, node, err)
+		}
+		return nil, fmt.Errorf("task %q (%s): %w", node, ActivityName(plugin, task), err)
+	}
 	// No heartbeat at the start: the SDK sends the first one at once and
 	// waits for the server, which writes it, a round trip and a write of
 	// the run's history shard for every task (most tasks end before the

@@ -257,6 +257,10 @@ func (d *driver) restore(g *engine.Graph) (map[string]map[string]cty.Value, erro
 		if n == nil {
 			return nil, fmt.Errorf("the run's state: no task %q", name)
 		}
+		if outs, ok := d.restoreRef(n, st.Refs[name]); ok {
+			kept[name] = outs
+			continue
+		}
 		raw, err := load(st.Refs[name])
 		if err != nil {
 			return nil, err

@@ -64,6 +64,10 @@ type fakeTasks struct {
 	// saved what it was asked to save.
 	objects map[string][]byte
 	saved   []remote.SaveState
+	// parts are the fake remote.ActivityLoadPart's reads, stored the
+	// URIs of the fake remote.ActivityStoreValue's values.
+	parts  []remote.LoadPart
+	stored []string
 }
 
 func newFakeTasks(plugins map[string]remote.PluginRef) *fakeTasks {
@@ -295,6 +299,82 @@ func (f *fakeTasks) registerLoad(r activityRegistry) {
 		}
 		return uris, nil
 	}, activity.RegisterOptions{Name: remote.ActivitySaveState})
+	r.RegisterActivityWithOptions(func(_ context.Context, in remote.LoadPart) (remote.ValuePart, error) {
+		data, err := f.object(in.URI)
+		if err != nil {
+			return remote.ValuePart{}, err
+		}
+		f.mu.Lock()
+		f.parts = append(f.parts, in)
+		f.mu.Unlock()
+		// Small parts, so that every value takes several.
+		end := min(in.Offset+fakePartBytes, int64(len(data)))
+		return remote.ValuePart{Data: data[in.Offset:end], Total: int64(len(data))}, nil
+	}, activity.RegisterOptions{Name: remote.ActivityLoadPart})
+	r.RegisterActivityWithOptions(func(_ context.Context, in remote.StoreValue) (string, error) {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		if f.objects == nil {
+			f.objects = map[string][]byte{}
+		}
+		uri := fmt.Sprintf("mem://%s/%s", in.DataPrefix, in.Key)
+		f.objects[uri] = in.Data
+		f.stored = append(f.stored, uri)
+		return uri, nil
+	}, activity.RegisterOptions{Name: remote.ActivityStoreValue})
+}
+
+// fakePartBytes is the size of the fake remote.ActivityLoadPart's parts.
+const fakePartBytes = 64 << 10
+
+// object is the value at uri: a fake reference "inline:<json>" or a
+// "mem://" object.
+func (f *fakeTasks) object(uri string) ([]byte, error) {
+	if data, ok := strings.CutPrefix(uri, "inline:"); ok {
+		return []byte(data), nil
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if data, ok := f.objects[uri]; ok {
+		return data, nil
+	}
+	return nil, fmt.Errorf("no such object %s", uri)
+}
+
+// resolveInputs reads an attempt's inputs that came by reference, as the
+// worker does.
+func (f *fakeTasks) resolveInputs(in *remote.TaskInput) error {
+	if in.InputsRef != "" {
+		data, err := f.object(in.InputsRef)
+		if err != nil {
+			return err
+		}
+		in.Inputs = data
+	}
+	if len(in.InputRefs) == 0 {
+		return nil
+	}
+	obj := map[string]json.RawMessage{}
+	if err := json.Unmarshal(in.Inputs, &obj); err != nil {
+		return err
+	}
+	for name, ref := range in.InputRefs {
+		data, err := f.object(ref.URI)
+		if err != nil {
+			return err
+		}
+		if ref.Field != "" {
+			var o map[string]json.RawMessage
+			if err := json.Unmarshal(data, &o); err != nil {
+				return err
+			}
+			data = o[ref.Field]
+		}
+		obj[name] = data
+	}
+	data, err := json.Marshal(obj)
+	in.Inputs = data
+	return err
 }
 
 func sortedIDs(m map[string]taskFunc) []string {
@@ -326,6 +406,9 @@ func (f *fakeTasks) activity(ctx context.Context, id string, in remote.TaskInput
 	}
 	if f.hits[id] && in.Cache != nil {
 		return &remote.TaskOutput{Outputs: json.RawMessage(`{"text":"FROM CACHE"}`), Cache: "hit", CacheKey: "key-" + in.Node, Worker: "fake", Start: start, End: start}, nil
+	}
+	if err := f.resolveInputs(&in); err != nil {
+		return nil, err
 	}
 	var inputs map[string]any
 	if err := json.Unmarshal(in.Inputs, &inputs); err != nil {

@@ -53,10 +53,21 @@ const (
 	MaxWorkerLosses  = 3
 )
 
-// InlineLimit is the largest value (a run's inputs or outputs, a task's
-// outputs) that travels inline; larger ones go to the data store and
-// travel as a reference (TaskOutput.OutputsRef).
+// InlineLimit is the largest value (a run's input or output, a task's
+// inputs or outputs) that travels inline; larger ones go to the data
+// store and travel as a reference: TaskOutput.OutputsRef,
+// TaskInput.InputsRef and InputRefs, RunInput.InputRefs and the
+// record's OutputRefs (values.go). A value of any size works this way;
+// the workflow reads one only when it must evaluate it (a branch
+// condition, an expression, a for_each over it), in parts of at most
+// ValuePartBytes, and passes a plain reference (`task.a.text`)
+// to the worker that needs it without reading it at all.
 const InlineLimit = 256 << 10
+
+// ValueRef is a value in the data store: the JSON at URI (a task's
+// outputs object, a run's input, a task's inputs), or with Field the
+// named attribute of that JSON object.
+type ValueRef = sandbox.ValueRef
 
 // Error types of the failures an activity returns, as
 // temporal.ApplicationError types. Every one but ErrWorkerShutdown is
@@ -113,6 +124,10 @@ type RunInput struct {
 	// Inputs are the run's inputs as JSON, every input set (defaults
 	// applied); files are data-store URIs.
 	Inputs map[string]json.RawMessage `json:"inputs"`
+	// InputRefs are the run's inputs larger than InlineLimit, by name:
+	// the data-store URI of each one's JSON (the submitter stored it),
+	// in place of an entry in Inputs.
+	InputRefs map[string]string `json:"input_refs,omitempty"`
 	// Plugins are the plugins the run uses, by name: the schema and the
 	// binary's digest that the submitter validated the run against.
 	Plugins map[string]PluginRef `json:"plugins"`
@@ -217,6 +232,15 @@ type TaskInput struct {
 	// worker computes the cache key from Inputs.
 	Inputs  json.RawMessage   `json:"inputs"`
 	Digests map[string]string `json:"digests,omitempty"`
+	// InputsRef, when set, is the data-store URI of Inputs, which were
+	// larger than InlineLimit (Inputs is then empty). InputRefs are
+	// inputs that the workflow passes by reference, by name: each one's
+	// value is the referenced value (a plain `task.a.text`, or
+	// a run input held by reference), not in Inputs. The worker reads
+	// both and merges them into Inputs before anything else, so that the
+	// cache key is computed from the values, as locally.
+	InputsRef string              `json:"inputs_ref,omitempty"`
+	InputRefs map[string]ValueRef `json:"input_refs,omitempty"`
 	// Timeout bounds the attempt (the worker enforces it); 0: none.
 	Timeout time.Duration `json:"timeout,omitempty"`
 	// Cache is the task's cache policy, nil when its results are not
@@ -247,7 +271,10 @@ type CachePolicy struct {
 type TaskOutput struct {
 	// Outputs are the task's outputs as JSON (files as data-store URIs),
 	// checked against the task's schema; OutputsRef is their data-store
-	// URI instead when they are larger than InlineLimit.
+	// URI instead when they are larger than InlineLimit. The workflow
+	// reads such outputs (ActivityLoadPart, in parts) only when an
+	// expression of the run evaluates them; a plain reference passes the
+	// URI on (TaskInput.InputRefs, the record's OutputRefs).
 	Outputs    json.RawMessage `json:"outputs,omitempty"`
 	OutputsRef string          `json:"outputs_ref,omitempty"`
 	// Cache is "hit", "miss", "overwrite" or "" as in a local record.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"time"
 
 	"go.temporal.io/sdk/temporal"
@@ -77,7 +78,19 @@ func (d *driver) fitRecord(rec *sandbox.Record) *sandbox.Record {
 // LoadWholeRecord returns the whole record of a short one
 // (sandbox.Record.WholeRecord), read through fetch; rec itself when it
 // is whole.
+//
+// It also reads the outputs that travel by reference (OutputRefs: large
+// values) into Outputs.
 func LoadWholeRecord(ctx context.Context, rec *sandbox.Record, fetch func(ctx context.Context, uri string) ([]byte, error)) (*sandbox.Record, error) {
+	if rec != nil && len(rec.OutputRefs) > 0 {
+		outs, err := resolveOutputRefs(ctx, maps.Clone(rec.Outputs), rec.OutputRefs, fetch)
+		if err != nil {
+			return nil, fmt.Errorf("the outputs of %s: %w", rec.ID, err)
+		}
+		c := *rec
+		c.Outputs, c.OutputRefs = outs, nil
+		rec = &c
+	}
 	if rec == nil || rec.WholeRecord == "" {
 		return rec, nil
 	}
@@ -90,5 +103,8 @@ func LoadWholeRecord(ctx context.Context, rec *sandbox.Record, fetch func(ctx co
 		return nil, fmt.Errorf("the record of %s at %s: %w", rec.ID, rec.WholeRecord, err)
 	}
 	fillRecord(&whole, rec.ID)
+	if len(whole.OutputRefs) > 0 || len(whole.Outputs) == 0 {
+		whole.Outputs, whole.OutputRefs = rec.Outputs, nil
+	}
 	return &whole, nil
 }

@@ -54,7 +54,7 @@ func TestShortRecord(t *testing.T) {
 				t.Fatalf("whole record %q", r.rec.WholeRecord)
 			}
 			split := task(t, r.rec, "split")
-			if tc.short == (len(split.Outputs) > 0) || split.Status != "succeeded" || split.Start.IsZero() {
+			if tc.short == (len(taskOutputs(split)) > 0) || split.Status != "succeeded" || split.Start.IsZero() {
 				t.Errorf("split: status %s, %d bytes of outputs", split.Status, len(split.Outputs))
 			}
 			whole, err := remote.LoadWholeRecord(context.Background(), r.rec, func(_ context.Context, uri string) ([]byte, error) {
@@ -65,8 +65,8 @@ func TestShortRecord(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if ws := task(t, whole, "split"); len(ws.Outputs) < len(tc.text) || ws.Digest == "" || len(ws.LogURIs) != 1 {
-				t.Errorf("whole record's split: %d bytes of outputs, digest %q, logs %v", len(ws.Outputs), ws.Digest, ws.LogURIs)
+			if ws := task(t, whole, "split"); len(taskOutputs(ws)) < len(tc.text) || ws.Digest == "" || len(ws.LogURIs) != 1 {
+				t.Errorf("whole record's split: %d bytes of outputs, digest %q, logs %v", len(taskOutputs(ws)), ws.Digest, ws.LogURIs)
 			}
 			if whole.WholeRecord != "" || whole.Status != "succeeded" {
 				t.Errorf("whole record: %s, names %q", whole.Status, whole.WholeRecord)

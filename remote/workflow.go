@@ -52,6 +52,9 @@ const (
 // from the data store when they came as a reference
 // (TaskOutput.OutputsRef): its input is the URI, its result the outputs'
 // JSON. The worker that runs the interpreter workflow registers it.
+// Runs that handle large values (values.go) read them in parts
+// (ActivityLoadPart) instead; histories of earlier runs, and restoring a
+// continued run's state, still use it.
 const ActivityLoadOutputs = "goflyte.load_outputs"
 
 // MaxInFlight bounds the task activities a run's workflow has in flight
@@ -104,11 +107,16 @@ func RunWorkflow(ctx workflow.Context, in RunInput) (*sandbox.Record, error) {
 	if diags.HasErrors() {
 		return nil, temporal.NewNonRetryableApplicationError(renderDiagnostics(diags, files), ErrInvalidRun, nil)
 	}
-	inputs, err := g.ParseInputs(nil, in.Inputs)
+	raw, held, err := runInputs(ctx, in, g)
+	if err != nil {
+		return nil, temporal.NewNonRetryableApplicationError(err.Error(), ErrRunFailed, nil)
+	}
+	inputs, err := g.ParseInputs(nil, raw)
 	if err != nil {
 		return nil, temporal.NewNonRetryableApplicationError(err.Error(), ErrInvalidRun, nil)
 	}
 	d := newDriver(ctx, in, g)
+	d.vals.inputRefs = held
 	var kept map[string]map[string]cty.Value
 	if in.Continued != nil {
 		// A later Temporal run of the run (continue-as-new): its state
@@ -132,6 +140,7 @@ func RunWorkflow(ctx workflow.Context, in RunInput) (*sandbox.Record, error) {
 	if d.cancelledByTemporal {
 		return nil, ctx.Err()
 	}
+	d.storeOutputs()
 	rec := d.fitRecord(d.snapshot())
 	switch {
 	case rec.Status != sandbox.StatusSucceeded:
@@ -262,6 +271,8 @@ type driver struct {
 	continuing bool
 	refs       map[string]string
 	restored   map[string]bool
+	// vals are the run's large values (values.go).
+	vals *values
 	// baseBytes is the history's size once the state was restored
 	// (continue.go counts from there).
 	baseBytes int
@@ -278,7 +289,7 @@ type driver struct {
 func newDriver(root workflow.Context, in RunInput, g *engine.Graph) *driver {
 	ctx, stop := workflow.WithCancel(root)
 	d := &driver{root: root, ctx: ctx, stop: stop, in: in, g: g, sel: workflow.NewSelector(root), start: workflow.Now(root),
-		status: sandbox.StatusRunning, byName: map[string]*sandbox.TaskRecord{}, refs: map[string]string{}}
+		status: sandbox.StatusRunning, byName: map[string]*sandbox.TaskRecord{}, refs: map[string]string{}, vals: &values{}}
 	nodes := g.Nodes
 	if g.OnFailure != nil {
 		nodes = append(slices.Clone(nodes), g.OnFailure)
@@ -482,6 +493,13 @@ func (d *driver) snapshot() *sandbox.Record {
 	if d.status == sandbox.StatusSucceeded && len(d.outputs) > 0 {
 		rec.Outputs = map[string]json.RawMessage{}
 		for _, name := range sortedKeys(d.outputs) {
+			if ref, ok := d.vals.outputRefs[name]; ok {
+				if rec.OutputRefs == nil {
+					rec.OutputRefs = map[string]sandbox.ValueRef{}
+				}
+				rec.OutputRefs[name] = ref
+				continue
+			}
 			if data, err := engine.ToJSON(d.outputs[name]); err == nil {
 				rec.Outputs[name] = data
 			}
@@ -840,9 +858,27 @@ func (cr *callRun) startAttempt(attempt int) {
 
 // execute runs the attempt's activity.
 func (cr *callRun) execute() {
-	d, n := cr.gr.d, cr.call.Node
+	d := cr.gr.d
 	d.active++
 	in := cr.taskInput()
+	cr.refInputs(&in)
+	if cr.storeInputs(in, func(in TaskInput, err error) {
+		if err != nil {
+			d.active--
+			d.pump()
+			cr.attemptEnd(nil, nil, err)
+			return
+		}
+		cr.schedule(in)
+	}) {
+		return
+	}
+	cr.schedule(in)
+}
+
+// schedule schedules the attempt's activity.
+func (cr *callRun) schedule(in TaskInput) {
+	d, n := cr.gr.d, cr.call.Node
 	opts := workflow.ActivityOptions{
 		TaskQueue:           PluginQueue(d.in.TaskQueue, n.Plugin),
 		StartToCloseTimeout: noTimeoutBound,
@@ -981,6 +1017,9 @@ func (cr *callRun) activityDone(out *TaskOutput) {
 	}
 	if cr.gr.top && cr.call.Parent == "" {
 		d.refs[cr.call.Name] = out.OutputsRef // a node's: carried by reference (continue.go)
+	}
+	if cr.refOutputs(out.OutputsRef) {
+		return // read in parts, or held by reference (values.go)
 	}
 	lctx := workflow.WithLocalActivityOptions(d.ctx, workflow.LocalActivityOptions{
 		ScheduleToCloseTimeout: 5 * time.Minute,

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -191,8 +192,24 @@ func sameAsLocal(t *testing.T, rec *sandbox.Record, res *engine.Result) {
 	if len(local) == 0 {
 		local = nil
 	}
-	if !reflect.DeepEqual(rec.Outputs, local) {
-		t.Errorf("outputs:\nremote %s\nlocal  %s", js(rec.Outputs), js(local))
+	outs := rec.Outputs
+	if len(rec.OutputRefs) > 0 {
+		// Outputs held by reference: fake references, inline.
+		r, err := remote.LoadWholeRecord(context.Background(), &sandbox.Record{Outputs: rec.Outputs, OutputRefs: rec.OutputRefs},
+			func(_ context.Context, uri string) ([]byte, error) {
+				data, ok := strings.CutPrefix(uri, "inline:")
+				if !ok {
+					return nil, fmt.Errorf("not a fake inline reference: %s", uri)
+				}
+				return []byte(data), nil
+			})
+		if err != nil {
+			t.Fatal(err)
+		}
+		outs = r.Outputs
+	}
+	if !reflect.DeepEqual(outs, local) {
+		t.Errorf("outputs:\nremote %s\nlocal  %s", js(outs), js(local))
 	}
 	if len(rec.Tasks) != len(res.Tasks) {
 		t.Fatalf("%d tasks remotely, %d locally", len(rec.Tasks), len(res.Tasks))
@@ -219,10 +236,19 @@ func sameAsLocal(t *testing.T, rec *sandbox.Record, res *engine.Result) {
 		if !reflect.DeepEqual(r, l) {
 			t.Errorf("task %d:\nremote %+v\nlocal  %+v", i, r, l)
 		}
-		if lt.Status == engine.StatusSucceeded && len(lt.OutputsJSON) > 0 && !jsonEqual(rt.Outputs, lt.OutputsJSON) {
-			t.Errorf("task %s outputs: remote %s, local %s", lt.Node, rt.Outputs, lt.OutputsJSON)
+		if lt.Status == engine.StatusSucceeded && len(lt.OutputsJSON) > 0 && !jsonEqual(taskOutputs(rt), lt.OutputsJSON) {
+			t.Errorf("task %s outputs: remote %s, local %s", lt.Node, taskOutputs(rt), lt.OutputsJSON)
 		}
 	}
+}
+
+// taskOutputs are a task's outputs in its record: Outputs, or those its
+// fake reference OutputsRef ("inline:<json>") holds.
+func taskOutputs(t sandbox.TaskRecord) json.RawMessage {
+	if data, ok := strings.CutPrefix(t.OutputsRef, "inline:"); ok {
+		return json.RawMessage(data)
+	}
+	return t.Outputs
 }
 
 func js(v any) string {

@@ -7,9 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -182,7 +184,7 @@ func (c *cli) runRemote(ctx context.Context, cfg *config.Config, opts remoteRunO
 	}
 	// Inputs last: local files go to the data store, which is only worth
 	// it once the run can start.
-	if in.Inputs, err = c.remoteInputs(ctx, cfg, g, values, dataPrefix); err != nil {
+	if in.Inputs, in.InputRefs, err = c.remoteInputs(ctx, cfg, g, values, dataPrefix); err != nil {
 		return err
 	}
 	runID, err := remote.Submit(ctx, cl, in)
@@ -456,10 +458,27 @@ func (c *cli) loadLockFile(cfg *config.Config) *config.Lock {
 // remoteInputs returns the run's inputs as JSON. A file or dir input
 // given as a local path is put in the data store first (under
 // <data prefix>/inputs/<input>/), since workers on other machines cannot
-// read it; a local file inside a collection is refused.
-func (c *cli) remoteInputs(ctx context.Context, cfg *config.Config, g *engine.Graph, values map[string]cty.Value, dataPrefix string) (map[string]json.RawMessage, error) {
-	out := make(map[string]json.RawMessage, len(values))
+// read it; a local file inside a collection is refused. An input larger
+// than remote.InlineLimit is put in the data store too (under
+// <data prefix>/inputs/<input>.json) and given in refs by its URI: the
+// run's input travels through Temporal, which refuses a payload above
+// about 2 MB.
+func (c *cli) remoteInputs(ctx context.Context, cfg *config.Config, g *engine.Graph, values map[string]cty.Value, dataPrefix string) (out map[string]json.RawMessage, refs map[string]string, err error) {
+	out = make(map[string]json.RawMessage, len(values))
 	var st *datastore.Store
+	open := func() error {
+		if st != nil {
+			return nil
+		}
+		var err error
+		st, err = datastore.Open(ctx, dataPrefix, storageFor(cfg, c.logger(cfg)).opts)
+		return err
+	}
+	defer func() {
+		if st != nil {
+			st.Close()
+		}
+	}()
 	for _, in := range g.Inputs {
 		v, ok := values[in.Name]
 		if !ok {
@@ -468,12 +487,8 @@ func (c *cli) remoteInputs(ctx context.Context, cfg *config.Config, g *engine.Gr
 		if config.IsFileType(in.Type) && !v.IsNull() && v.IsKnown() {
 			ref := v.EncapsulatedValue().(*config.FileRef)
 			if ref.Local != "" && (ref.URI == "" || strings.HasPrefix(ref.URI, "file://")) {
-				if st == nil {
-					var err error
-					if st, err = datastore.Open(ctx, dataPrefix, storageFor(cfg, c.logger(cfg)).opts); err != nil {
-						return nil, fmt.Errorf("input %q: %w", in.Name, err)
-					}
-					defer st.Close()
+				if err := open(); err != nil {
+					return nil, nil, fmt.Errorf("input %q: %w", in.Name, err)
 				}
 				key := path.Join("inputs", in.Name, filepath.Base(ref.Local))
 				var uri string
@@ -484,21 +499,49 @@ func (c *cli) remoteInputs(ctx context.Context, cfg *config.Config, g *engine.Gr
 					uri, err = st.PutFile(ctx, key, ref.Local)
 				}
 				if err != nil {
-					return nil, fmt.Errorf("input %q: put %s in the data store: %w", in.Name, ref.Local, err)
+					return nil, nil, fmt.Errorf("input %q: put %s in the data store: %w", in.Name, ref.Local, err)
 				}
 				v = cty.CapsuleVal(in.Type, &config.FileRef{URI: uri})
 			}
 		}
 		data, err := engine.ToJSON(v)
 		if err != nil {
-			return nil, fmt.Errorf("input %q: %w", in.Name, err)
+			return nil, nil, fmt.Errorf("input %q: %w", in.Name, err)
 		}
 		if bytes.Contains(data, []byte(`"file://`)) {
-			return nil, usagef("run --remote: input %q holds a local file or dir inside a collection, which workers on other machines cannot read: put it in the bucket and pass its URI (s3://, gs://, azblob://)", in.Name)
+			return nil, nil, usagef("run --remote: input %q holds a local file or dir inside a collection, which workers on other machines cannot read: put it in the bucket and pass its URI (s3://, gs://, azblob://)", in.Name)
+		}
+		if len(data) > remote.InlineLimit {
+			if err := open(); err != nil {
+				return nil, nil, fmt.Errorf("input %q: %w", in.Name, err)
+			}
+			uri, err := putBytes(ctx, st, path.Join("inputs", in.Name+".json"), data)
+			if err != nil {
+				return nil, nil, fmt.Errorf("input %q (%d bytes): put it in the data store: %w", in.Name, len(data), err)
+			}
+			if refs == nil {
+				refs = map[string]string{}
+			}
+			refs[in.Name] = uri
+			continue
 		}
 		out[in.Name] = data
 	}
-	return out, nil
+	return out, refs, nil
+}
+
+// putBytes stores data under key in st and returns its URI.
+func putBytes(ctx context.Context, st *datastore.Store, key string, data []byte) (string, error) {
+	tmp, err := os.MkdirTemp("", "goflyte-input-")
+	if err != nil {
+		return "", err
+	}
+	defer os.RemoveAll(tmp)
+	src := filepath.Join(tmp, "value.json")
+	if err := os.WriteFile(src, data, 0o600); err != nil {
+		return "", err
+	}
+	return st.PutFile(ctx, key, src)
 }
 
 // downloadOutputs fetches the run's file and dir outputs into dir
@@ -581,9 +624,27 @@ func (c *cli) loadRemoteResume(ctx context.Context, eng *engine.Engine, cfg *con
 	}
 	kept = make(map[string]json.RawMessage, len(raw))
 	for name, data := range raw {
+		if len(data) > remote.InlineLimit {
+			continue // runs again: the run's input is a payload of at most about 2 MB
+		}
 		kept[name] = data
 	}
-	return g, wf, lookup, start.Inputs, kept, rec.ID, nil
+	// The run's inputs above the inline limit are in the bucket.
+	runInputs := start.Inputs
+	if len(start.InputRefs) > 0 {
+		runInputs = maps.Clone(start.Inputs)
+		if runInputs == nil {
+			runInputs = map[string]json.RawMessage{}
+		}
+		for _, name := range slices.Sorted(maps.Keys(start.InputRefs)) {
+			data, err := c.fetchBytes(ctx, cfg, start.InputRefs[name])
+			if err != nil {
+				return nil, nil, nil, nil, nil, "", fmt.Errorf("run --resume: input %q of %s: %w", name, rec.ID, err)
+			}
+			runInputs[name] = data
+		}
+	}
+	return g, wf, lookup, runInputs, kept, rec.ID, nil
 }
 
 // remoteUsage makes a run the namespace does not have a usage error.

@@ -355,15 +355,20 @@ func (c *cli) remoteLogs(ctx context.Context, cfg *config.Config, cl client.Clie
 // from the data store; rec itself otherwise.
 func (c *cli) wholeRecord(ctx context.Context, cfg *config.Config, rec *sandbox.Record) (*sandbox.Record, error) {
 	return remote.LoadWholeRecord(ctx, rec, func(ctx context.Context, uri string) ([]byte, error) {
-		tmp, err := os.MkdirTemp("", "goflyte-record-")
-		if err != nil {
-			return nil, err
-		}
-		defer os.RemoveAll(tmp)
-		dst := filepath.Join(tmp, "record.json")
-		if err := storageFor(cfg, c.logger(cfg)).Fetch(ctx, uri, dst, false); err != nil {
-			return nil, err
-		}
-		return os.ReadFile(dst)
+		return c.fetchBytes(ctx, cfg, uri)
 	})
+}
+
+// fetchBytes reads the object at uri from the data store.
+func (c *cli) fetchBytes(ctx context.Context, cfg *config.Config, uri string) ([]byte, error) {
+	tmp, err := os.MkdirTemp("", "goflyte-record-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(tmp)
+	dst := filepath.Join(tmp, "object.json")
+	if err := storageFor(cfg, c.logger(cfg)).Fetch(ctx, uri, dst, false); err != nil {
+		return nil, err
+	}
+	return os.ReadFile(dst)
 }

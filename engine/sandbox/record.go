@@ -112,6 +112,10 @@ type Record struct {
 	// error and instances, and WholeRecord is the data-store URI of the
 	// whole record (JSON).
 	WholeRecord string `json:"whole_record,omitempty"`
+	// OutputRefs are a remote run's outputs that are too large to travel
+	// in its record, by name: where each one's JSON is in the data store
+	// (remote.LoadWholeRecord reads them into Outputs).
+	OutputRefs map[string]ValueRef `json:"output_refs,omitempty"`
 	// TaskCounts counts Tasks by status. Writing a record sets it, so
 	// that listing a finished run can show counts from the record's head;
 	// loading with tasks counts them afresh, and ListRecords leaves it nil
@@ -145,6 +149,11 @@ type TaskRecord struct {
 	// Use [Record.TaskOutputs] to read either.
 	Outputs     json.RawMessage `json:"outputs,omitempty"`
 	OutputsFile string          `json:"outputs_file,omitempty"`
+	// OutputsRef, in a remote run's record, is the data-store URI of the
+	// task's outputs (JSON) when its run's workflow held them by
+	// reference, never reading them (they are larger than the inline
+	// limit and only passed on): Outputs is then empty.
+	OutputsRef string `json:"outputs_ref,omitempty"`
 	// OutputsRedacted says that secret values in Outputs were replaced
 	// with "***": the outputs are for reading, and a resume runs the task
 	// again rather than reuse them.
@@ -959,4 +968,11 @@ func (rec *Record) TaskOutputs(runDir, node string) (json.RawMessage, error) {
 		return data, nil
 	}
 	return nil, fmt.Errorf("outputs of task %q: no such task in run %q", node, rec.Name)
+}
+
+// ValueRef is a value in a data store: the JSON at URI, or with Field
+// the named attribute of the JSON object there.
+type ValueRef struct {
+	URI   string `json:"uri"`
+	Field string `json:"field,omitempty"`
 }

@@ -123,8 +123,41 @@ func via(ctx context.Context, in viaIn) (*sdk.Graph[viaOut], error) {
 	return g, nil
 }
 
+type bigIn struct {
+	Words     int `json:"words" desc:"How many words the text has (each 10 bytes with its space)."`
+	Items     int `json:"items,omitempty" desc:"How many items the list has."`
+	ItemBytes int `json:"item_bytes,omitempty" desc:"How many bytes each item has."`
+}
+
+type bigOut struct {
+	Text  string   `json:"text" desc:"The words \"w000000001\" to the last, separated by spaces."`
+	Items []string `json:"items" desc:"The items, each item_bytes bytes of words."`
+}
+
+// big makes large values, for the tests of values above Temporal's
+// payload limit.
+func big(_ context.Context, in bigIn) (bigOut, error) {
+	var b []byte
+	for i := 1; i <= in.Words; i++ {
+		if i > 1 {
+			b = append(b, ' ')
+		}
+		b = fmt.Appendf(b, "w%09d", i)
+	}
+	out := bigOut{Text: string(b), Items: []string{}}
+	for i := 0; i < in.Items; i++ {
+		item := make([]byte, 0, in.ItemBytes)
+		for j := 0; len(item) < in.ItemBytes; j++ {
+			item = fmt.Appendf(item, "i%03dw%05d ", i, j)
+		}
+		out.Items = append(out.Items, string(item[:in.ItemBytes]))
+	}
+	return out, nil
+}
+
 func main() {
 	sdk.ServeWithOptions(sdk.Options{Name: "probe"}, map[string]sdk.Task{
+		"big":   sdk.Func(big).WithDoc("Makes a text of words and a list of items as large as asked (for tests of large values)."),
 		"steps": sdk.Func(steps).WithDoc("Makes n steps of ms milliseconds, checkpointing after each (for tests)."),
 		"leak":  sdk.Func(leak).WithDoc("Holds the secret probe/token and leaks it as mode says (for tests).").WithSecrets(token),
 		"via":   sdk.Dynamic(via).WithDoc("Returns a workflow that calls the task uses with inputs, and returns its output (a dynamic task, for tests)."),
