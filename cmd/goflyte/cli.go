@@ -409,13 +409,28 @@ func (c *cli) writeDiagsFiles(diags hcl.Diagnostics, files map[string]*hcl.File)
 		}
 		color = os.Getenv("NO_COLOR") == ""
 	}
-	for _, d := range diags {
+	shown := diags
+	if len(shown) > maxShownDiags {
+		shown = shown[:maxShownDiags]
+	}
+	for _, d := range shown {
 		// One writer per diagnostic: each may need its own cut of a long
 		// line (see shortSnippet).
 		fs, d := shortSnippet(files, d)
 		_ = hcl.NewDiagnosticTextWriter(c.stderr, fs, uint(width), color).WriteDiagnostic(d)
 	}
+	if rest := diags[len(shown):]; len(rest) > 0 {
+		errs := len(rest.Errs())
+		fmt.Fprintf(c.stderr, "... and %d more (%d errors, %d warnings) not shown; goflyte validate --json lists them all\n",
+			len(rest), errs, len(rest)-errs)
+	}
 }
+
+// maxShownDiags bounds the diagnostics written as text, as compilers do:
+// past a few dozen they are one mistake repeated (a plugin that is not
+// installed, used by 10,000 tasks), and hcl's writer scans the file from
+// its start for each snippet, so writing them all took minutes.
+const maxShownDiags = 50
 
 // report prints err, if any, and maps it to the exit code.
 func (c *cli) report(err error) int {

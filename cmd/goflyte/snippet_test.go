@@ -70,3 +70,32 @@ func TestLongLineSnippetEnds(t *testing.T) {
 }
 
 func utf8Valid(s string) bool { return strings.ToValidUTF8(s, "\uFFFD") == s }
+
+// TestManyDiagnostics: past maxShownDiags diagnostics the CLI writes the
+// first ones and counts the rest, instead of 10,000 copies of one
+// mistake (each of which costs hcl's writer a scan of the whole file).
+func TestManyDiagnostics(t *testing.T) {
+	for _, tc := range []struct {
+		n, shown int
+		more     string
+	}{
+		{maxShownDiags, maxShownDiags, ""},
+		{maxShownDiags + 7, maxShownDiags, "... and 7 more (7 errors, 0 warnings) not shown; goflyte validate --json lists them all\n"},
+	} {
+		var diags hcl.Diagnostics
+		for i := range tc.n {
+			r := hcl.Range{Filename: "x.hcl", Start: hcl.Pos{Line: i + 1, Column: 1}, End: hcl.Pos{Line: i + 1, Column: 2}}
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Unknown plugin", Subject: &r})
+		}
+		var stderr bytes.Buffer
+		c := &cli{stderr: &stderr, parser: config.NewParser()}
+		c.writeDiags(diags)
+		out := stderr.String()
+		if got := strings.Count(out, "Error: Unknown plugin"); got != tc.shown {
+			t.Errorf("%d diagnostics: %d written, want %d", tc.n, got, tc.shown)
+		}
+		if tc.more == "" && strings.Contains(out, "more (") || !strings.HasSuffix(out, tc.more) {
+			t.Errorf("%d diagnostics: output ends\n%s\nwant it to end %q", tc.n, out[max(0, len(out)-200):], tc.more)
+		}
+	}
+}
