@@ -3,6 +3,7 @@ package remote_test
 import (
 	"bytes"
 	"compress/gzip"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/goflyte/goflyte/engine/sandbox"
 	"github.com/goflyte/goflyte/remote"
+	"github.com/goflyte/goflyte/remote/remotetest"
 )
 
 // nestedFile is the source of workflow "outer": a task, a sub-workflow
@@ -238,4 +240,106 @@ func TestContinueNestedFailure(t *testing.T) {
 			t.Errorf("%s called %d times", node, n)
 		}
 	}
+}
+
+// TestContinueNested runs nestedFile on the real server with a small
+// RunInput.ContinueAfter: a sub-workflow call of 300 distinct tasks and
+// a dynamic task's workflow continue as new with the run, several times
+// under one workflow id; the outputs and record equal the local run's,
+// no task runs twice, and no Temporal run's history grows far past
+// ContinueAfter.
+func TestContinueNested(t *testing.T) {
+	srv := remotetest.Start(t, remotetest.Options{})
+	c := dial(t, remote.Options{URL: srv.Addr, Insecure: true})
+	f := newFakeTasks(loadPlugins(t))
+	startWorkers(t, c, f, examplePlugins...)
+	in := nestedInput(t, 300, 10, 40, false)
+	in.ExecutionID, in.ContinueAfter = "proj:dev:nested-continued", 400
+	res := runLocal(t, in, newFakeTasks(in.Plugins))
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	runID, err := remote.Submit(ctx, c, &in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec, err := remote.Follow(ctx, c, in.ExecutionID, runID, 100*time.Millisecond, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sameAsLocal(t, rec, res)
+	seen := map[string]int{}
+	for _, call := range f.calls() {
+		seen[call.Node]++
+	}
+	for node, n := range seen {
+		if n != 1 {
+			t.Errorf("%s called %d times", node, n)
+		}
+	}
+	if want := 1 + 300 + 3 + 1 + 1 + 2*40 + 1; len(seen) != want {
+		t.Errorf("%d distinct calls, want %d", len(seen), want)
+	}
+	chain := chainHistories(t, c, in.ExecutionID, runID)
+	runs, largest := len(chain), 0
+	for _, h := range chain {
+		largest = max(largest, len(h.Events))
+	}
+	if runs < 3 {
+		t.Errorf("%d Temporal runs, want the run to continue as new several times", runs)
+	}
+	if largest > 3*in.ContinueAfter {
+		t.Errorf("a Temporal run's history holds %d events (continue after %d)", largest, in.ContinueAfter)
+	}
+	t.Logf("a sub-workflow call of 300 tasks: %d Temporal runs, at most %d events in one", runs, largest)
+	got, _, err := remote.Record(ctx, c, "default", in.ExecutionID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sameAsLocal(t, got, res)
+}
+
+// TestLargeSubWorkflow runs a workflow calling a sub-workflow of 10,000
+// distinct task blocks (100 parallel chains of 100) on the real server:
+// the nested graph continues as new with the run whenever its history
+// passes ContinueAsNewAt events, instead of stopping at HistoryGuard.
+// Opt-in (make test-large):
+//
+//	go test ./remote -run TestLargeSubWorkflow -v -args -large
+func TestLargeSubWorkflow(t *testing.T) {
+	if !*large {
+		t.Skip("takes minutes; run with -args -large")
+	}
+	t.Parallel() // the large runs overlap in .ci/run (make test-large)
+	srv := remotetest.Start(t, remotetest.Options{})
+	c := dial(t, remote.Options{URL: srv.Addr, Insecure: true})
+	f := newFakeTasks(loadPlugins(t))
+	startWorkers(t, c, f, examplePlugins...)
+	n, lanes := 10000, 100
+	in := nestedInput(t, n, lanes, 10, false)
+	in.ExecutionID, in.Parallelism = "proj:dev:large-sub", 1000
+	res := runLocal(t, in, newFakeTasks(in.Plugins))
+	start := time.Now()
+	run, rec, err := executeWithin(t, c, in, 30*time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	took := time.Since(start)
+	for _, name := range []string{"last", "after"} {
+		if !jsonEqual(rec.Outputs[name], mustJSON(t, res.Outputs[name])) {
+			t.Errorf("output %s: %s", name, rec.Outputs[name])
+		}
+	}
+	if sub := task(t, rec, "sub"); sub.Status != sandbox.StatusSucceeded || len(sub.Nested)+sub.NestedOmitted < n {
+		t.Errorf("sub: %s, %d nested records, %d omitted", sub.Status, len(sub.Nested), sub.NestedOmitted)
+	}
+	chain := chainHistories(t, c, in.ExecutionID, run.GetRunID())
+	runs, largest := len(chain), 0
+	for _, h := range chain {
+		largest = max(largest, len(h.Events))
+	}
+	if runs < 2 || largest > remote.HistoryGuard/2 {
+		t.Errorf("%d Temporal runs, the largest history %d events", runs, largest)
+	}
+	t.Logf("a sub-workflow call of %d task blocks in %s (%.1f ms each): %d Temporal runs, the largest history %d events",
+		n, took.Round(time.Millisecond), float64(took.Milliseconds())/float64(n), runs, largest)
 }

@@ -189,7 +189,9 @@ func (c *cli) runRemote(ctx context.Context, cfg *config.Config, opts remoteRunO
 	if err != nil {
 		return err
 	}
-	link := remote.ConsoleURL(cfg.Platform.ConsoleEndpoint, po.Namespace, in.ExecutionID, runID)
+	// The run's page, not its first Temporal run's: it stays right when
+	// the run continues as new.
+	link := remote.ConsoleURL(cfg.Platform.ConsoleEndpoint, po.Namespace, in.ExecutionID, "")
 	fmt.Fprintf(c.stderr, "Submitted %s to %s (namespace %s)\n", in.ExecutionID, po.URL, po.Namespace)
 	if link != "" {
 		fmt.Fprintf(c.stderr, "Console: %s\n", link)
