@@ -5,6 +5,7 @@ import (
 	"compress/gzip"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -39,6 +40,14 @@ import (
 // and carried too (continue_nested.go), so that one of thousands of
 // distinct tasks of its own goes on as the run's graph does. Limit: the
 // nested graphs of a for_each's instances run to their end first.
+
+// errRestoring is QueryRecord's answer while a run that continued as new
+// loads its state; remote.Record asks again.
+var errRestoring = errors.New(ErrRestoring)
+
+// ErrRestoring is the message of QueryRecord's failure while a run that
+// continued as new restores its state: ask again in a moment.
+const ErrRestoring = "the run continued as new and is restoring its state; ask again"
 
 // ActivitySaveState is the local activity that stores a run's state in
 // the data store when its workflow continues as new: its input a

@@ -343,3 +343,46 @@ func TestLargeSubWorkflow(t *testing.T) {
 	t.Logf("a sub-workflow call of %d task blocks in %s (%.1f ms each): %d Temporal runs, the largest history %d events",
 		n, took.Round(time.Millisecond), float64(took.Milliseconds())/float64(n), runs, largest)
 }
+
+// TestRecordDuringContinue asks for a run's record (remote.Record, as
+// `runs show --remote` does) without pause while the run continues as
+// new after every step: no ask fails during the switches, and each
+// record is the whole run's.
+func TestRecordDuringContinue(t *testing.T) {
+	srv := remotetest.Start(t, remotetest.Options{})
+	c := dial(t, remote.Options{URL: srv.Addr, Insecure: true})
+	f := newFakeTasks(loadPlugins(t))
+	startWorkers(t, c, f, examplePlugins...)
+	in := nestedInput(t, 24, 2, 4, false)
+	in.ExecutionID, in.ContinueAfter = "proj:dev:record-continued", 1
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	runID, err := remote.Submit(ctx, c, &in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	asked, failed := 0, 0
+	for {
+		rec, info, err := remote.Record(ctx, c, "default", in.ExecutionID)
+		asked++
+		if err != nil {
+			failed++
+			t.Errorf("ask %d: %v", asked, err)
+			if failed > 3 {
+				t.FailNow()
+			}
+			continue
+		}
+		if len(rec.Tasks) != 4 { // first, sub, dyn, after
+			t.Errorf("ask %d: %d tasks", asked, len(rec.Tasks))
+		}
+		if info.Status != sandbox.StatusRunning {
+			break
+		}
+	}
+	chain := chainHistories(t, c, in.ExecutionID, runID)
+	if len(chain) < 10 {
+		t.Errorf("%d Temporal runs, want many switches", len(chain))
+	}
+	t.Logf("%d asks over %d Temporal runs", asked, len(chain))
+}

@@ -109,6 +109,13 @@ func RunWorkflow(ctx workflow.Context, in RunInput) (*sandbox.Record, error) {
 		return nil, temporal.NewNonRetryableApplicationError(err.Error(), ErrInvalidRun, nil)
 	}
 	d := newDriver(ctx, in, g)
+	if in.Continued != nil {
+		// Queries come while the state loads (a local activity may take
+		// more than a workflow task): the client asks again.
+		if err := workflow.SetQueryHandler(ctx, QueryRecord, func() (*sandbox.Record, error) { return nil, errRestoring }); err != nil {
+			return nil, err
+		}
+	}
 	var kept map[string]map[string]cty.Value
 	if in.Continued != nil {
 		// A later Temporal run of the run (continue-as-new): its state
