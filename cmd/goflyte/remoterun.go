@@ -137,11 +137,13 @@ func (c *cli) runRemote(ctx context.Context, cfg *config.Config, opts remoteRunO
 	if err != nil {
 		return err
 	}
-	if g.HasDynamic() {
+	if g.HasDynamic() || g.HasEager() {
 		// A dynamic task's workflow may use any plugin: the run carries
 		// the schema and digest of every plugin this machine has, so that
 		// it compiles even where the dynamic task's worker lacks one. Its
 		// worker checks that they are served (remote.DynamicReadyWait).
+		// An eager task may call any plugin's task too: the run says
+		// which plugins it was validated against.
 		c.addLocalPlugins(ctx, eng, refs, lock)
 	}
 	parallelism := opts.parallelism
