@@ -10,6 +10,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -167,6 +168,12 @@ func (c *cli) runRemote(ctx context.Context, cfg *config.Config, opts remoteRunO
 	}
 	if wf != nil {
 		in.Main, in.Workflow = wf.File, wf.Name
+	}
+	// GOFLYTE_REMOTE_CONTINUE_AFTER=N (tests, tuning): the run's workflow
+	// continues as new after N events of history, not
+	// remote.ContinueAsNewAt.
+	if n, err := strconv.Atoi(os.Getenv("GOFLYTE_REMOTE_CONTINUE_AFTER")); err == nil && n > 0 {
+		in.ContinueAfter = n
 	}
 	if cl == nil {
 		if cl, po, err = c.dialPlatform(ctx, cfg); err != nil {
