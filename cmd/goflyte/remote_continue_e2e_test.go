@@ -65,7 +65,7 @@ func TestIntegrationRemoteContinueNested(t *testing.T) {
 	t.Parallel()
 	x := newIntegration(t)
 	x.writeFile("wf/nested.hcl", nestedContinueWF(120, 4))
-	x.e2e.env = append(x.e2e.env, "GOFLYTE_REMOTE_CONTINUE_AFTER=150")
+	x.e2e.env = append(x.e2e.env, "GOFLYTE_REMOTE_CONTINUE_AFTER=150", "FLYTE_SDK_LOGGING_LEVEL=info")
 	x.startWorker("worker-a", x.full, false)
 	x.startWorker("worker-b", x.full, true)
 
