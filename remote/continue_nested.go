@@ -126,11 +126,17 @@ func (d *driver) releaseHeld() {
 	}
 	d.continuing = false
 	for _, gr := range append([]*graphRun(nil), d.graphs...) {
-		if gr.held && !gr.ended {
-			gr.held = false
-			gr.carryOut(gr.plan.Release())
-			gr.maybeFinish()
+		if !gr.held || gr.ended {
+			continue
 		}
+		gr.held = false
+		if gr.firstErr != nil {
+			// Failed (the graph whose ops are being carried out, say):
+			// it starts nothing more, and ends when its calls have.
+			continue
+		}
+		gr.carryOut(gr.plan.Release())
+		gr.maybeFinish()
 	}
 }
 
