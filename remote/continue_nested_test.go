@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -361,6 +362,23 @@ func TestRecordDuringContinue(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Raw queries alongside, to show that the switches are there to
+	// meet: some of them fail.
+	var rawFailed atomic.Int32
+	done := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case <-done:
+				return
+			default:
+			}
+			if _, err := remote.QueryRecordOf(ctx, c, in.ExecutionID, ""); err != nil {
+				rawFailed.Add(1)
+			}
+		}
+	}()
+	defer close(done)
 	asked, failed := 0, 0
 	for {
 		rec, info, err := remote.Record(ctx, c, "default", in.ExecutionID)
@@ -384,5 +402,5 @@ func TestRecordDuringContinue(t *testing.T) {
 	if len(chain) < 10 {
 		t.Errorf("%d Temporal runs, want many switches", len(chain))
 	}
-	t.Logf("%d asks over %d Temporal runs", asked, len(chain))
+	t.Logf("%d asks over %d Temporal runs; %d raw queries failed", asked, len(chain), rawFailed.Load())
 }
