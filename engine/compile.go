@@ -232,14 +232,23 @@ func PluginsUsed(w *config.Workflow, lookup WorkflowLookup) []string {
 // HasDynamic reports whether g (its sub-workflow calls and failure
 // handlers included) has a dynamic task, whose workflow, known only when
 // it runs, may use plugins that g does not.
-func (g *Graph) HasDynamic() bool {
+func (g *Graph) HasDynamic() bool { return g.hasKind(plugin.KindDynamic) }
+
+// HasEager reports whether g (its sub-workflow calls and failure
+// handlers included) has an eager task, which runs other plugins' tasks
+// as it goes: which ones, only its code knows.
+func (g *Graph) HasEager() bool { return g.hasKind(plugin.KindEager) }
+
+// hasKind reports whether g, its sub-workflow calls or failure handlers
+// have a task of kind.
+func (g *Graph) hasKind(kind plugin.Kind) bool {
 	seen := map[*Graph]bool{}
 	var walk func(g *Graph) bool
 	node := func(n *Node) bool {
 		if n == nil {
 			return false
 		}
-		if n.Schema != nil && n.Schema.Kind == plugin.KindDynamic {
+		if n.Schema != nil && n.Schema.Kind == kind {
 			return true
 		}
 		return n.Sub != nil && walk(n.Sub)

@@ -42,26 +42,35 @@ func TestDynamicTaskInvalidGraph(t *testing.T) {
 	}
 }
 
-// TestHasDynamic: a graph has a dynamic task when one of its tasks, of
-// the workflows it calls or of its failure handler is dynamic.
+// TestHasDynamic: a graph has a dynamic (an eager) task when one of its
+// tasks, of the workflows it calls or of its failure handler is.
 func TestHasDynamic(t *testing.T) {
 	e, _ := newTestEngine(t)
 	for _, tc := range []struct {
-		name, src string
-		want      bool
+		name, src   string
+		want, eager bool
 	}{
 		{"plain", `workflow "m" {
   task "a" {
     uses   = "fake.echo"
     inputs = { s = "x" }
   }
-}`, false},
+}`, false, false},
+		{"an eager task in a called workflow", `workflow "m" {
+  task "c" { uses = workflow.inner }
+}
+workflow "inner" {
+  task "e" {
+    uses   = "fake.eager"
+    inputs = { n = 2 }
+  }
+}`, false, true},
 		{"a dynamic task", `workflow "m" {
   task "d" {
     uses   = "fake.dyn"
     inputs = { s = "hi" }
   }
-}`, true},
+}`, true, false},
 		{"in a called workflow", `workflow "m" {
   task "c" { uses = workflow.inner }
 }
@@ -70,7 +79,7 @@ workflow "inner" {
     uses   = "fake.dyn"
     inputs = { s = "hi" }
   }
-}`, true},
+}`, true, false},
 		{"a called workflow without", `workflow "m" {
   task "c" { uses = workflow.inner }
 }
@@ -79,7 +88,7 @@ workflow "inner" {
     uses   = "fake.echo"
     inputs = { s = "x" }
   }
-}`, false},
+}`, false, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			g, diags := compileFile(t, e, tc.src)
@@ -88,6 +97,9 @@ workflow "inner" {
 			}
 			if got := g.HasDynamic(); got != tc.want {
 				t.Errorf("HasDynamic() = %v, want %v", got, tc.want)
+			}
+			if got := g.HasEager(); got != tc.eager {
+				t.Errorf("HasEager() = %v, want %v", got, tc.eager)
 			}
 		})
 	}

@@ -272,6 +272,17 @@ func (p *Plan) Cancel(err error) []Op {
 // run again with a new Plan whose kept nodes are [Plan.Succeeded].
 func (p *Plan) Hold() { p.held = true }
 
+// Release undoes Hold: the nodes that are ready start again (up to the
+// parallelism). A driver releases a held plan when it gives up moving
+// the run (a failure elsewhere in the run, say) and the plan must finish
+// where it is. The slice is valid until the next call of a Plan method.
+func (p *Plan) Release() []Op {
+	p.ops = p.ops[:0]
+	p.held = false
+	p.startReady()
+	return p.ops
+}
+
 // Complete reports whether every node has ended: succeeded, failed or
 // skipped.
 func (p *Plan) Complete() bool {

@@ -649,3 +649,65 @@ func TestPlanHoldAndContinue(t *testing.T) {
 		})
 	}
 }
+
+// A released plan goes on where its hold stopped it: the nodes that
+// became ready while it was held start, and the run ends as a plan
+// never held would, every call made once.
+func TestPlanRelease(t *testing.T) {
+	src := `workflow "w" {
+  task "a" {
+    uses   = "fake.echo"
+    inputs = { s = "a" }
+  }
+  task "b" {
+    uses   = "fake.echo"
+    inputs = { s = "${task.a.s}b" }
+  }
+  task "c" {
+    uses   = "fake.echo"
+    inputs = { s = "${task.b.s}c" }
+  }
+  output "c" { value = task.c.s }
+}`
+	p := NewPlan(planGraph(t, src), nil, 4, nil)
+	calls := map[string]int{}
+	var queue []*Call
+	take := func(ops []Op) {
+		for _, op := range ops {
+			if op.Call != nil && (op.Kind == OpStart || op.Kind == OpCall) {
+				queue = append(queue, op.Call)
+			}
+		}
+	}
+	take(p.Start())
+	p.Hold()
+	c := queue[0]
+	queue = queue[1:]
+	calls[c.Name]++
+	take(p.Done(c, fakeAnswer(c)))
+	if len(queue) != 0 || p.Complete() {
+		t.Fatalf("the held plan started %d calls", len(queue))
+	}
+	take(p.Release())
+	if len(queue) != 1 || queue[0].Name != "b" {
+		t.Fatalf("released: %d calls", len(queue))
+	}
+	for len(queue) > 0 {
+		c := queue[0]
+		queue = queue[1:]
+		calls[c.Name]++
+		take(p.Done(c, fakeAnswer(c)))
+	}
+	outs, err := p.Outputs()
+	if err != nil || !p.Complete() {
+		t.Fatalf("released plan: complete %v, %v", p.Complete(), err)
+	}
+	if got := FormatValue(outs["c"]); got != "a!b!c!" {
+		t.Errorf("released run's output %s, want a!b!c!", got)
+	}
+	for name, n := range calls {
+		if n != 1 {
+			t.Errorf("call %s made %d times", name, n)
+		}
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"compress/gzip"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -35,9 +36,18 @@ import (
 // run's), and goes on; its record holds every task of the run, its query
 // answers for the whole run.
 //
-// Limits: only the run's own graph is held. A sub-workflow call or a
-// dynamic task's workflow in flight runs to its end first, so one with
-// thousands of distinct tasks of its own may still meet HistoryGuard.
+// Nested graphs (sub-workflow calls, dynamic tasks' workflows) are held
+// and carried too (continue_nested.go), so that one of thousands of
+// distinct tasks of its own goes on as the run's graph does. Limit: the
+// nested graphs of a for_each's instances run to their end first.
+
+// errRestoring is QueryRecord's answer while a run that continued as new
+// loads its state; remote.Record asks again.
+var errRestoring = errors.New(ErrRestoring)
+
+// ErrRestoring is the message of QueryRecord's failure while a run that
+// continued as new restores its state: ask again in a moment.
+const ErrRestoring = "the run continued as new and is restoring its state; ask again"
 
 // ActivitySaveState is the local activity that stores a run's state in
 // the data store when its workflow continues as new: its input a
@@ -67,6 +77,10 @@ type carriedState struct {
 	// record without them).
 	Kept map[string]map[string]typedValue `json:"kept,omitempty"`
 	Refs map[string]string                `json:"refs,omitempty"`
+	// Kept and Refs also hold the nodes of held nested graphs, keyed
+	// "<prefix><node>"; Dynamic are the held dynamic tasks' workflows,
+	// by their graphs' prefixes (continue_nested.go).
+	Dynamic map[string]carriedDynamic `json:"dynamic,omitempty"`
 }
 
 // typedValue is a cty value as JSON with its type (a for_each's or a
@@ -98,7 +112,9 @@ func (d *driver) maybeHold() {
 		return
 	}
 	d.continuing = true
+	d.top.held = true
 	d.top.plan.Hold()
+	d.holdNested()
 	d.top.maybeFinish()
 }
 
@@ -113,25 +129,11 @@ func (d *driver) held() bool {
 func (d *driver) continueAsNew() error {
 	// The records as the query answers them (all that a record shows).
 	st := carriedState{Tasks: d.snapshot().Tasks, Kept: map[string]map[string]typedValue{}}
-	for name, outs := range d.top.plan.Succeeded() {
-		if ref, ok := d.refs[name]; ok {
-			if st.Refs == nil {
-				st.Refs = map[string]string{}
-			}
-			st.Refs[name] = ref
-			i := slices.IndexFunc(st.Tasks, func(t sandbox.TaskRecord) bool { return t.Name == name })
-			st.Tasks[i].Outputs = nil // loaded again with the reference
-			continue
-		}
-		tv := make(map[string]typedValue, len(outs))
-		for k, v := range outs {
-			data, err := engine.ToJSON(v)
-			if err != nil {
-				return temporal.NewNonRetryableApplicationError(fmt.Sprintf("continue the run as new: output %q of %q: %v", k, name, err), ErrRunFailed, nil)
-			}
-			tv[k] = typedValue{Type: engine.TypeString(v.Type()), Value: data}
-		}
-		st.Kept[name] = tv
+	if err := d.saveKept(&st, "", d.top.plan.Succeeded()); err != nil {
+		return err
+	}
+	if err := d.saveNested(&st); err != nil {
+		return err
 	}
 	data, err := json.Marshal(st)
 	if err != nil {
@@ -171,6 +173,52 @@ func (d *driver) continueAsNew() error {
 	next.Resume = nil // kept in the state, with everything else that succeeded
 	next.Continued = &Continued{Parts: parts, Runs: runs + 1, Start: d.start, Batches: d.batches, Served: sortedKeys(d.served)}
 	return workflow.NewContinueAsNewError(d.root, WorkflowType, next)
+}
+
+// saveKept adds to st the outputs of a held graph's nodes that
+// succeeded, keyed "<prefix><node>": typed, or by reference when they
+// came as one.
+func (d *driver) saveKept(st *carriedState, prefix string, succeeded map[string]map[string]cty.Value) error {
+	for name, outs := range succeeded {
+		key := prefix + name
+		if ref, ok := d.refs[key]; ok {
+			if st.Refs == nil {
+				st.Refs = map[string]string{}
+			}
+			st.Refs[key] = ref
+			if prefix == "" {
+				i := slices.IndexFunc(st.Tasks, func(t sandbox.TaskRecord) bool { return t.Name == name })
+				st.Tasks[i].Outputs = nil // loaded again with the reference
+			}
+			continue
+		}
+		tv := make(map[string]typedValue, len(outs))
+		for k, v := range outs {
+			data, err := engine.ToJSON(v)
+			if err != nil {
+				return temporal.NewNonRetryableApplicationError(fmt.Sprintf("continue the run as new: output %q of %q: %v", k, key, err), ErrRunFailed, nil)
+			}
+			tv[k] = typedValue{Type: engine.TypeString(v.Type()), Value: data}
+		}
+		st.Kept[key] = tv
+	}
+	return nil
+}
+
+// typedOutputs decodes a kept node's outputs (key names it in errors).
+func typedOutputs(key string, kept map[string]typedValue) (map[string]cty.Value, error) {
+	outs := map[string]cty.Value{}
+	for _, k := range sortedKeys(kept) {
+		tv := kept[k]
+		ty, err := engine.ParseType(tv.Type)
+		if err == nil {
+			outs[k], err = engine.FromJSON(tv.Value, ty)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("the run's state: output %q of %q: %v", k, key, err)
+		}
+	}
+	return outs, nil
 }
 
 // restore loads the state an earlier Temporal run of the run left
@@ -238,21 +286,20 @@ func (d *driver) restore(g *engine.Graph) (map[string]map[string]cty.Value, erro
 	}
 	kept := map[string]map[string]cty.Value{}
 	for _, name := range sortedKeys(st.Kept) {
-		outs := map[string]cty.Value{}
-		for _, k := range sortedKeys(st.Kept[name]) {
-			tv := st.Kept[name][k]
-			ty, err := engine.ParseType(tv.Type)
-			if err == nil {
-				outs[k], err = engine.FromJSON(tv.Value, ty)
-			}
-			if err != nil {
-				return nil, fmt.Errorf("the run's state: output %q of %q: %v", k, name, err)
-			}
+		if prefix, _ := carriedKey(name); prefix != "" {
+			continue // a nested graph's (restoreNested)
+		}
+		outs, err := typedOutputs(name, st.Kept[name])
+		if err != nil {
+			return nil, err
 		}
 		kept[name] = outs
 	}
 	defer func() { d.baseBytes = workflow.GetInfo(d.root).GetCurrentHistorySize() }()
 	for _, name := range sortedKeys(st.Refs) {
+		if prefix, _ := carriedKey(name); prefix != "" {
+			continue
+		}
 		n := g.Node(name)
 		if n == nil {
 			return nil, fmt.Errorf("the run's state: no task %q", name)
@@ -274,6 +321,9 @@ func (d *driver) restore(g *engine.Graph) (map[string]map[string]cty.Value, erro
 		if t := d.byName[name]; t != nil {
 			t.Outputs = raw
 		}
+	}
+	if err := d.restoreNested(&st, load); err != nil {
+		return nil, err
 	}
 	return kept, nil
 }

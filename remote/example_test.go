@@ -87,9 +87,14 @@ func ExampleDataPrefixes() {
 	// true
 }
 
-// The console link of a run, as `run --remote` prints it.
+// The console link of a run, as `run --remote` prints it (no run id: it
+// stays the run's when the run continues as new), and of one Temporal
+// run of it.
 func ExampleConsoleURL() {
-	fmt.Println(remote.ConsoleURL("http://localhost:8233", "default", remote.ExecutionID("flytesnacks", "development", "r1"), "0193f2b0-aa"))
+	id := remote.ExecutionID("flytesnacks", "development", "r1")
+	fmt.Println(remote.ConsoleURL("http://localhost:8233", "default", id, ""))
+	fmt.Println(remote.ConsoleURL("http://localhost:8233", "default", id, "0193f2b0-aa"))
 	// Output:
+	// http://localhost:8233/namespaces/default/workflows/flytesnacks%3Adevelopment%3Ar1
 	// http://localhost:8233/namespaces/default/workflows/flytesnacks%3Adevelopment%3Ar1/0193f2b0-aa/history
 }

@@ -274,18 +274,43 @@ func QueryRecordOf(ctx context.Context, c client.Client, id, runID string) (*san
 // Record returns the record of the run id: asked of its workflow while
 // it runs, taken from its result (or its failure's details) once it
 // ended, so that no worker is needed for a run that ended.
+//
+// A run that continues as new does not answer for a moment: its next
+// Temporal run has not taken its first workflow task, or is restoring
+// its state (ErrRestoring). Record then describes the run again and asks
+// again, for up to RecordRetry, so that `runs show --remote` does not
+// fail during the switch; a query that timed out (no worker answers) is
+// not asked again.
 func Record(ctx context.Context, c client.Client, namespace, id string) (*sandbox.Record, *RunInfo, error) {
-	info, err := Describe(ctx, c, namespace, id)
-	if err != nil {
-		return nil, nil, err
-	}
-	if info.Status == sandbox.StatusRunning {
+	deadline := time.Now().Add(RecordRetry)
+	for {
+		info, err := Describe(ctx, c, namespace, id)
+		if err != nil {
+			return nil, nil, err
+		}
+		if info.Status != sandbox.StatusRunning {
+			rec, err := finalRecord(ctx, c, info.ID, info.RunID, nil)
+			return rec, info, err
+		}
 		rec, err := QueryRecordOf(ctx, c, info.ID, "")
-		return rec, info, err
+		if err == nil || ctx.Err() != nil || errors.Is(err, context.DeadlineExceeded) || time.Now().After(deadline) {
+			return rec, info, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, nil, ctx.Err()
+		case <-time.After(recordRetryEvery):
+		}
 	}
-	rec, err := finalRecord(ctx, c, info.ID, info.RunID, nil)
-	return rec, info, err
 }
+
+// RecordRetry bounds how long Record asks a running run again whose
+// query failed (a run continuing as new); recordRetryEvery is the pause
+// between two tries.
+const (
+	RecordRetry      = 15 * time.Second
+	recordRetryEvery = 100 * time.Millisecond
+)
 
 // Follow calls onRecord with each new record of the run (asking its
 // workflow every `every`) until the workflow ends, and returns the final

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"os"
 	"path/filepath"
 	"slices"
@@ -120,7 +121,19 @@ var replayCases = []struct {
 		in.ContinueAfter = 60
 		return in
 	}},
+	// Nested graphs held and carried across continue-as-new
+	// (continue_nested.go): recorded with
+	// go test ./remote -run TestRecordHistories -args -record -record-only nested-continued
+	{"nested-continued", "", "", nil, nil, 0, func(t testing.TB) remote.RunInput {
+		in := nestedInput(t, 30, 3, 4, false)
+		in.ContinueAfter = 80
+		return in
+	}},
 }
+
+// recordOnly limits TestRecordHistories to one case, whose histories it
+// adds to the committed ones (the others stay as they were recorded).
+var recordOnly = flag.String("record-only", "", "with -record: record only this replay case")
 
 // batchTexts are the inputs of a for_each just wider than BatchAbove.
 func batchTexts() []string {
@@ -147,7 +160,19 @@ func TestRecordHistories(t *testing.T) {
 	f := newFakeTasks(loadPlugins(t))
 	startWorkers(t, c, f, examplePlugins...)
 	ids := map[string]string{}
+	if *recordOnly != "" {
+		data, err := os.ReadFile(filepath.Join("testdata", "replay", "ids.txt"))
+		if err == nil {
+			err = json.Unmarshal(data, &ids)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
 	for _, rc := range replayCases {
+		if *recordOnly != "" && rc.name != *recordOnly {
+			continue
+		}
 		var in remote.RunInput
 		if rc.input != nil {
 			in = rc.input(t)

@@ -57,14 +57,21 @@ func RunName(id string) string {
 
 // ConsoleURL is the console page of a run's workflow in Temporal's UI at
 // endpoint (platform.console_endpoint):
-// <endpoint>/namespaces/<ns>/workflows/<escaped id>/<run id>/history. It is
-// "" when endpoint is.
+// <endpoint>/namespaces/<ns>/workflows/<escaped id>/<run id>/history, or,
+// with runID "", <endpoint>/namespaces/<ns>/workflows/<escaped id>, which
+// the UI sends on to the workflow's latest Temporal run: the link goes
+// on working when the run continues as new (a new run id), so goflyte
+// prints that one. It is "" when endpoint is.
 func ConsoleURL(endpoint, namespace, workflowID, runID string) string {
 	if endpoint == "" {
 		return ""
 	}
 	esc := func(s string) string { return strings.ReplaceAll(url.PathEscape(s), ":", "%3A") }
-	return fmt.Sprintf("%s/namespaces/%s/workflows/%s/%s/history", strings.TrimRight(endpoint, "/"), esc(namespace), esc(workflowID), esc(runID))
+	link := fmt.Sprintf("%s/namespaces/%s/workflows/%s", strings.TrimRight(endpoint, "/"), esc(namespace), esc(workflowID))
+	if runID == "" {
+		return link
+	}
+	return link + "/" + esc(runID) + "/history"
 }
 
 // WorkflowSources returns the sources of a run of w: the bytes of w's file

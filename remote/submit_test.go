@@ -287,6 +287,12 @@ func TestConsoleURL(t *testing.T) {
 	if got != want {
 		t.Errorf("got %s, want %s", got, want)
 	}
+	// Without a run id: the run's page, whatever Temporal run it is in.
+	got = remote.ConsoleURL("http://localhost:8233", "default", "flytesnacks:development:r1", "")
+	want = "http://localhost:8233/namespaces/default/workflows/flytesnacks%3Adevelopment%3Ar1"
+	if got != want {
+		t.Errorf("got %s, want %s", got, want)
+	}
 	if remote.ConsoleURL("", "default", "a", "b") != "" {
 		t.Error("no endpoint: want no link")
 	}

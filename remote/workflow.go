@@ -117,6 +117,13 @@ func RunWorkflow(ctx workflow.Context, in RunInput) (*sandbox.Record, error) {
 	}
 	d := newDriver(ctx, in, g)
 	d.vals.inputRefs = held
+	if in.Continued != nil {
+		// Queries come while the state loads (a local activity may take
+		// more than a workflow task): the client asks again.
+		if err := workflow.SetQueryHandler(ctx, QueryRecord, func() (*sandbox.Record, error) { return nil, errRestoring }); err != nil {
+			return nil, err
+		}
+	}
 	var kept map[string]map[string]cty.Value
 	if in.Continued != nil {
 		// A later Temporal run of the run (continue-as-new): its state
@@ -276,6 +283,11 @@ type driver struct {
 	// baseBytes is the history's size once the state was restored
 	// (continue.go counts from there).
 	baseBytes int
+	// carried are the states of nested graphs that an earlier Temporal
+	// run of the run held, by prefix; nestedHold whether this one holds
+	// nested graphs too (continue_nested.go).
+	carried    map[string]*carriedGraph
+	nestedHold int
 
 	start, end time.Time
 	status     string
@@ -358,7 +370,7 @@ func (d *driver) run(inputs map[string]cty.Value, kept map[string]map[string]cty
 		})
 	}
 	top := d.newGraph(d.g, inputs, kept, "", d.in.Plugins, nil)
-	top.top, top.path = true, []string{}
+	top.top, top.path, top.holdable = true, []string{}, true
 	top.done = func(outs map[string]cty.Value, err error) {
 		d.runErr, d.outputs = err, outs
 	}
@@ -585,6 +597,13 @@ type graphRun struct {
 	// dyn is the dynamic task's workflow the graph runs, for batches;
 	// nil for other graphs.
 	dyn *BatchDynamic
+	// holdable says that the graph is held when the run continues as new
+	// (the run's, and the nested graphs of calls that are not for_each
+	// instances, at any depth); held that it is (continue_nested.go);
+	// caller is the call it runs for, dynWF the dynamic workflow it runs.
+	holdable, held bool
+	caller         *callRun
+	dynWF          *DynamicWorkflow
 }
 
 // ownerOf is the run's task whose record keeps the record of call c of
@@ -613,6 +632,7 @@ func (gr *graphRun) start() {
 	if gr.d.cause != nil {
 		gr.plan.Cancel(context.Canceled)
 	}
+	gr.holdIfContinuing()
 	gr.carryOut(gr.plan.Start())
 	gr.maybeFinish()
 }
@@ -632,11 +652,16 @@ func (gr *graphRun) carryOut(ops []engine.Op) {
 		}
 		switch op.Kind {
 		case engine.OpStart:
+			var was sandbox.TaskRecord
+			if t != nil {
+				was = *t
+			}
 			if !gr.top {
 				t = gr.d.nested.start(gr.owner, gr.prefix+n.Name, n.TaskID(), sandbox.TaskRecord{})
 			}
 			if t != nil {
 				t.Status, t.Start, t.Attempts = sandbox.StatusRunning, now, 1
+				gr.d.keepStart(t, was)
 				if op.Call != nil {
 					t.InputsDigest = engine.InputsDigest(op.Call.Digests)
 				}
@@ -691,6 +716,9 @@ func (gr *graphRun) carryOut(ops []engine.Op) {
 			te := &engine.TaskError{Node: n.Name, TaskID: n.TaskID(), Err: op.Err}
 			if gr.firstErr == nil {
 				gr.firstErr = te
+			}
+			if gr.holdable {
+				gr.d.releaseHeld() // the run fails or retries where it is
 			}
 			if t != nil {
 				t.Status, t.Error = sandbox.StatusFailed, op.Err.Error()
@@ -754,7 +782,7 @@ func (gr *graphRun) maybeFinish() {
 	if gr.ended || gr.calls > 0 {
 		return
 	}
-	if gr.top && gr.d.continuing && gr.firstErr == nil && gr.d.cause == nil && !gr.plan.Complete() {
+	if gr.held && gr.d.continuing && gr.firstErr == nil && gr.d.cause == nil && !gr.plan.Complete() {
 		return // held: the run continues as new
 	}
 	gr.ended = true
@@ -795,6 +823,9 @@ func (cr *callRun) begin() {
 		cr.runSub()
 		return
 	}
+	if cr.resumeDynamic() {
+		return // its workflow, which ran when the run continued as new
+	}
 	cr.startAttempt(1)
 }
 
@@ -812,7 +843,8 @@ func (cr *callRun) runSub() {
 		cr.onResult(engine.CallResult{Err: err})
 		return
 	}
-	sub := d.newGraph(n.Sub, inputs, nil, cr.gr.prefix+c.Name+"+", cr.gr.plugins, func(outs map[string]cty.Value, err error) {
+	prefix := cr.gr.prefix + c.Name + "+"
+	sub := d.newGraph(n.Sub, inputs, d.takeCarried(prefix, n.Sub), prefix, cr.gr.plugins, func(outs map[string]cty.Value, err error) {
 		if err != nil {
 			if !errors.Is(err, context.Canceled) || d.cause == nil {
 				err = fmt.Errorf("workflow %q: %w", n.Sub.Name, err)
@@ -834,7 +866,7 @@ func (cr *callRun) runSub() {
 		}
 		sub.path = append(append([]string{}, cr.gr.path...), step)
 	}
-	sub.owner = cr.owner
+	sub.owner, sub.caller, sub.holdable = cr.owner, cr, cr.gr.holdable && c.Parent == ""
 	sub.start()
 }
 
@@ -1015,8 +1047,8 @@ func (cr *callRun) activityDone(out *TaskOutput) {
 		cr.outputs(out.Outputs)
 		return
 	}
-	if cr.gr.top && cr.call.Parent == "" {
-		d.refs[cr.call.Name] = out.OutputsRef // a node's: carried by reference (continue.go)
+	if cr.gr.holdable && cr.call.Parent == "" {
+		d.refs[cr.gr.prefix+cr.call.Name] = out.OutputsRef // a node's: carried by reference (continue.go)
 	}
 	if cr.refOutputs(out.OutputsRef) {
 		return // read in parts, or held by reference (values.go)
@@ -1074,7 +1106,8 @@ func (cr *callRun) runDynamic(dyn *DynamicWorkflow) {
 		cr.attemptEnd(nil, nil, err)
 		return
 	}
-	sub := d.newGraph(g, nil, nil, cr.gr.prefix+cr.call.Name+"+", plugins, func(outs map[string]cty.Value, err error) {
+	prefix := cr.gr.prefix + cr.call.Name + "+"
+	sub := d.newGraph(g, nil, d.takeCarried(prefix, g), prefix, plugins, func(outs map[string]cty.Value, err error) {
 		if err != nil {
 			cr.attemptEnd(nil, nil, err)
 			return
@@ -1087,7 +1120,8 @@ func (cr *callRun) runDynamic(dyn *DynamicWorkflow) {
 		}
 		cr.attemptEnd(outs, nil, err)
 	})
-	sub.owner = cr.owner
+	sub.owner, sub.caller, sub.dynWF = cr.owner, cr, dyn
+	sub.holdable = cr.gr.holdable && cr.call.Parent == ""
 	sub.dyn = &BatchDynamic{Name: "dynamic task " + cr.gr.prefix + cr.call.Name, Source: dyn.Source, Plugins: dyn.Plugins,
 		EnableDeck: n.EnableDeck, DeckFields: n.DeckFields}
 	sub.start()

@@ -12,6 +12,7 @@ import (
 	"path"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -139,11 +140,13 @@ func (c *cli) runRemote(ctx context.Context, cfg *config.Config, opts remoteRunO
 	if err != nil {
 		return err
 	}
-	if g.HasDynamic() {
+	if g.HasDynamic() || g.HasEager() {
 		// A dynamic task's workflow may use any plugin: the run carries
 		// the schema and digest of every plugin this machine has, so that
 		// it compiles even where the dynamic task's worker lacks one. Its
 		// worker checks that they are served (remote.DynamicReadyWait).
+		// An eager task may call any plugin's task too: the run says
+		// which plugins it was validated against.
 		c.addLocalPlugins(ctx, eng, refs, lock)
 	}
 	parallelism := opts.parallelism
@@ -168,6 +171,12 @@ func (c *cli) runRemote(ctx context.Context, cfg *config.Config, opts remoteRunO
 	if wf != nil {
 		in.Main, in.Workflow = wf.File, wf.Name
 	}
+	// GOFLYTE_REMOTE_CONTINUE_AFTER=N (tests, tuning): the run's workflow
+	// continues as new after N events of history, not
+	// remote.ContinueAsNewAt.
+	if n, err := strconv.Atoi(os.Getenv("GOFLYTE_REMOTE_CONTINUE_AFTER")); err == nil && n > 0 {
+		in.ContinueAfter = n
+	}
 	if cl == nil {
 		if cl, po, err = c.dialPlatform(ctx, cfg); err != nil {
 			return err
@@ -191,7 +200,9 @@ func (c *cli) runRemote(ctx context.Context, cfg *config.Config, opts remoteRunO
 	if err != nil {
 		return err
 	}
-	link := remote.ConsoleURL(cfg.Platform.ConsoleEndpoint, po.Namespace, in.ExecutionID, runID)
+	// The run's page, not its first Temporal run's: it stays right when
+	// the run continues as new.
+	link := remote.ConsoleURL(cfg.Platform.ConsoleEndpoint, po.Namespace, in.ExecutionID, "")
 	fmt.Fprintf(c.stderr, "Submitted %s to %s (namespace %s)\n", in.ExecutionID, po.URL, po.Namespace)
 	if link != "" {
 		fmt.Fprintf(c.stderr, "Console: %s\n", link)

@@ -38,7 +38,7 @@ func (c *cli) runsRemote(ctx context.Context, cfg *config.Config, pos []string, 
 	if err != nil {
 		return remoteUsage("runs "+pos[0], err)
 	}
-	link := remote.ConsoleURL(cfg.Platform.ConsoleEndpoint, po.Namespace, info.ID, info.RunID)
+	link := remote.ConsoleURL(cfg.Platform.ConsoleEndpoint, po.Namespace, info.ID, "") // the run's, across continue-as-new
 	switch pos[0] {
 	case "cancel":
 		if err := remote.Cancel(ctx, cl, po.Namespace, info.ID); err != nil {

@@ -1,0 +1,246 @@
+package remote
+
+import (
+	"encoding/json"
+	"strings"
+
+	"github.com/zclconf/go-cty/cty"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/goflyte/goflyte/engine"
+	"github.com/goflyte/goflyte/engine/sandbox"
+)
+
+// Nested graphs across continue-as-new. A sub-workflow call and a
+// dynamic task's workflow run as nested plans in their caller's
+// workflow (workflow.go), so one of thousands of distinct tasks grows
+// the run's history as much as the run's own graph would. When the run
+// continues as new, every holdable graph is held, not only the run's:
+// the run's graph and the nested graphs of calls that are not for_each
+// instances, at any depth (a for_each's instances run to their end, as
+// the for_each does). Once nothing is in flight, the state carries, for
+// each held nested graph, the outputs of its nodes that succeeded (keyed
+// "<prefix><node>", e.g. "call+t", beside the run's own nodes, whose
+// names never hold a "+") and, for a dynamic task's workflow, its source
+// and plugins and the task's attempt (carriedDynamic). The next Temporal
+// run starts the run's graph with its kept nodes; the calls that were in
+// flight start again, and a nested graph that was held starts with its
+// kept nodes (takeCarried), a dynamic task's without running the task
+// again (resumeDynamic). The records stay as they were: a call that was
+// running keeps its start (keepStart).
+//
+// A failure in a held graph releases every held graph (the run fails,
+// or retries, where it is; it may continue later). Runs whose workflow
+// started before this behaviour hold the run's graph only
+// (workflow.GetVersion: changeNestedHold).
+
+// changeNestedHold is the workflow.GetVersion change id of holding
+// nested graphs when the run continues as new.
+const changeNestedHold = "goflyte.continue-nested"
+
+// carriedDynamic is a held dynamic task's workflow in the carried state,
+// by its graph's prefix.
+type carriedDynamic struct {
+	Source     string               `json:"source"`
+	Plugins    map[string]PluginRef `json:"plugins,omitempty"`
+	Attempt    int                  `json:"attempt"`
+	Checkpoint string               `json:"checkpoint,omitempty"`
+}
+
+// carriedGraph is what a restored run keeps for a nested graph until it
+// starts: its kept nodes' outputs (typed, or raw from a reference with
+// its URI) and, for a dynamic task's workflow, the workflow.
+type carriedGraph struct {
+	kept map[string]map[string]cty.Value
+	raw  map[string]json.RawMessage
+	refs map[string]string
+	dyn  *carriedDynamic
+}
+
+// carriedKey splits a key of the carried state into the prefix of its
+// nested graph ("" for the run's graph) and its node's name.
+func carriedKey(key string) (prefix, name string) {
+	i := strings.LastIndexByte(key, '+')
+	return key[:i+1], key[i+1:]
+}
+
+// carry returns the graph's carried state for prefix, made on first use.
+func (d *driver) carry(prefix string) *carriedGraph {
+	if d.carried == nil {
+		d.carried = map[string]*carriedGraph{}
+	}
+	cg := d.carried[prefix]
+	if cg == nil {
+		cg = &carriedGraph{kept: map[string]map[string]cty.Value{}, raw: map[string]json.RawMessage{}, refs: map[string]string{}}
+		d.carried[prefix] = cg
+	}
+	return cg
+}
+
+// holdsNested reports whether this Temporal run holds nested graphs when
+// it continues as new (runs started by earlier builds do not).
+func (d *driver) holdsNested() bool {
+	if d.nestedHold == 0 {
+		d.nestedHold = 1
+		if workflow.GetVersion(d.root, changeNestedHold, workflow.DefaultVersion, 1) == 1 {
+			d.nestedHold = 2
+		}
+	}
+	return d.nestedHold == 2
+}
+
+// holdNested holds the nested graphs that are holdable, once the run's
+// graph is held.
+func (d *driver) holdNested() {
+	has := false
+	for _, gr := range d.graphs {
+		has = has || (!gr.top && gr.holdable && !gr.ended)
+	}
+	if !has || !d.holdsNested() {
+		return
+	}
+	for _, gr := range d.graphs {
+		if !gr.top && gr.holdable && !gr.ended && !gr.held {
+			gr.held = true
+			gr.plan.Hold()
+		}
+	}
+}
+
+// holdIfContinuing holds a holdable nested graph that starts while the
+// run is held to continue as new (a dynamic task's that came back).
+func (gr *graphRun) holdIfContinuing() {
+	d := gr.d
+	if gr.top || !gr.holdable || !d.continuing || d.cause != nil || !d.holdsNested() {
+		return
+	}
+	gr.held = true
+	gr.plan.Hold()
+}
+
+// releaseHeld releases every held graph after a failure in one of them:
+// the run does not continue as new now (it may later).
+func (d *driver) releaseHeld() {
+	if !d.continuing || d.nestedHold != 2 {
+		return
+	}
+	d.continuing = false
+	for _, gr := range append([]*graphRun(nil), d.graphs...) {
+		if !gr.held || gr.ended {
+			continue
+		}
+		gr.held = false
+		if gr.firstErr != nil {
+			// Failed (the graph whose ops are being carried out, say):
+			// it starts nothing more, and ends when its calls have.
+			continue
+		}
+		gr.carryOut(gr.plan.Release())
+		gr.maybeFinish()
+	}
+}
+
+// keepStart keeps the start and attempts of a record that was running
+// when an earlier Temporal run of the run continued as new (was is the
+// record before its node started again).
+func (d *driver) keepStart(t *sandbox.TaskRecord, was sandbox.TaskRecord) {
+	if d.in.Continued != nil && was.Status == sandbox.StatusRunning && !was.Start.IsZero() {
+		t.Start, t.Attempts = was.Start, max(was.Attempts, 1)
+	}
+}
+
+// takeCarried returns the kept outputs that the carried state has for
+// the nested graph g with prefix, once: the graph starts from them.
+func (d *driver) takeCarried(prefix string, g *engine.Graph) map[string]map[string]cty.Value {
+	cg := d.carried[prefix]
+	if cg == nil {
+		return nil
+	}
+	delete(d.carried, prefix)
+	kept := cg.kept
+	for _, name := range sortedKeys(cg.raw) {
+		n := g.Node(name)
+		if n == nil {
+			continue
+		}
+		if outs, err := engine.DecodeOutputs(n, cg.raw[name]); err == nil {
+			kept[name] = outs
+			d.refs[prefix+name] = cg.refs[name]
+		}
+	}
+	return kept
+}
+
+// resumeDynamic runs the dynamic task's workflow that the carried state
+// has for the call, as the task's attempt that returned it, instead of
+// running the task again. It reports whether it did.
+func (cr *callRun) resumeDynamic() bool {
+	d := cr.gr.d
+	if len(d.carried) == 0 || !cr.gr.holdable || cr.call.Parent != "" {
+		return false
+	}
+	cg := d.carried[cr.gr.prefix+cr.call.Name+"+"]
+	if cg == nil || cg.dyn == nil {
+		return false
+	}
+	cr.attempt, cr.checkpoint = max(cg.dyn.Attempt, 1), cg.dyn.Checkpoint
+	if cr.rec != nil {
+		cr.rec.Attempts = cr.attempt
+	}
+	cr.runDynamic(&DynamicWorkflow{Source: cg.dyn.Source, Plugins: cg.dyn.Plugins})
+	return true
+}
+
+// saveNested adds the held nested graphs to the state.
+func (d *driver) saveNested(st *carriedState) error {
+	for _, gr := range d.graphs {
+		if gr.top || !gr.held || gr.ended {
+			continue
+		}
+		if err := d.saveKept(st, gr.prefix, gr.plan.Succeeded()); err != nil {
+			return err
+		}
+		if gr.dynWF != nil && gr.caller != nil {
+			if st.Dynamic == nil {
+				st.Dynamic = map[string]carriedDynamic{}
+			}
+			st.Dynamic[gr.prefix] = carriedDynamic{Source: gr.dynWF.Source, Plugins: gr.dynWF.Plugins,
+				Attempt: gr.caller.attempt, Checkpoint: gr.caller.checkpoint}
+		}
+	}
+	return nil
+}
+
+// restoreNested takes the nested graphs' part of a restored state: the
+// kept outputs and references whose keys have a prefix, and the dynamic
+// workflows. load reads a reference.
+func (d *driver) restoreNested(st *carriedState, load func(string) (json.RawMessage, error)) error {
+	for _, key := range sortedKeys(st.Kept) {
+		prefix, name := carriedKey(key)
+		if prefix == "" {
+			continue
+		}
+		outs, err := typedOutputs(key, st.Kept[key])
+		if err != nil {
+			return err
+		}
+		d.carry(prefix).kept[name] = outs
+	}
+	for _, key := range sortedKeys(st.Refs) {
+		prefix, name := carriedKey(key)
+		if prefix == "" {
+			continue
+		}
+		raw, err := load(st.Refs[key])
+		if err != nil {
+			return err
+		}
+		cg := d.carry(prefix)
+		cg.raw[name], cg.refs[name] = raw, st.Refs[key]
+	}
+	for _, prefix := range sortedKeys(st.Dynamic) {
+		dyn := st.Dynamic[prefix]
+		d.carry(prefix).dyn = &dyn
+	}
+	return nil
+}

@@ -1,0 +1,406 @@
+package remote_test
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"go.temporal.io/sdk/converter"
+	"go.temporal.io/sdk/testsuite"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/goflyte/goflyte/engine/sandbox"
+	"github.com/goflyte/goflyte/remote"
+	"github.com/goflyte/goflyte/remote/remotetest"
+)
+
+// nestedFile is the source of workflow "outer": a task, a sub-workflow
+// call of "many" (manyTasksFile: n distinct task blocks in lanes chains)
+// with the task's output as input, a dynamic task whose workflow has
+// 2*texts distinct tasks (a split and a count per text), and a task
+// after both, so that a run that continues as new holds and carries
+// nested graphs of each kind while they run.
+func nestedFile(texts int, fail bool) string {
+	bad := ""
+	if fail {
+		// Fails while the nested graphs are held: they must go on.
+		bad = "  task \"bad\" {\n    uses   = \"text.fail\"\n    inputs = { message = \"bad ${task.first.text}\" }\n  }\n"
+	}
+	quoted := make([]string, texts)
+	for i := range quoted {
+		quoted[i] = fmt.Sprintf("%q", fmt.Sprintf("w%d x y", i))
+	}
+	return fmt.Sprintf(`workflow "outer" {
+  input "text" { type = string }
+  task "first" {
+    uses   = "text.upper"
+    inputs = { text = input.text }
+  }
+  task "sub" {
+    uses   = workflow.many
+    inputs = { text = task.first.text }
+  }
+  task "dyn" {
+    uses   = "text.count_each"
+    inputs = { texts = [%s] }
+  }
+%s  task "after" {
+    uses   = "text.upper"
+    inputs = { text = "${task.sub.last[0]}-${length(task.dyn.counts)}" }
+  }
+  output "last" { value = task.sub.last }
+  output "counts" { value = task.dyn.counts }
+  output "after" { value = task.after.text }
+}
+`, strings.Join(quoted, ", "), bad)
+}
+
+// nestedInput is the input of a run of nestedFile(texts) calling
+// manyTasksFile(n, lanes).
+func nestedInput(t testing.TB, n, lanes, texts int, fail bool) remote.RunInput {
+	in := manyTasksInput(t, n, lanes)
+	in.ExecutionID, in.Main, in.Workflow = "proj:dev:nested", "outer.hcl", "outer"
+	in.Sources["outer.hcl"] = nestedFile(texts, fail)
+	return in
+}
+
+// TestContinueNestedInTestEnv drives a run whose sub-workflow call and
+// dynamic task's workflow are in flight when it continues as new, in
+// Temporal's test environment with its history length above
+// RunInput.ContinueAfter: each Temporal run holds every graph after a
+// step, carries the nested graphs' progress, and the run ends as the
+// local engine's, every call made once (the dynamic task's too: its
+// workflow goes on without running the task again), the records of the
+// nested calls as they were.
+func TestContinueNestedInTestEnv(t *testing.T) {
+	in := nestedInput(t, 40, 4, 10, false)
+	in.ContinueAfter = 10
+	res := runLocal(t, in, newFakeTasks(in.Plugins))
+	f := newFakeTasks(in.Plugins)
+	var r remoteRun
+	runs, nestedCarried, dynCarried := 0, 0, 0
+	started := map[string]time.Time{} // the first start a carried record shows
+	for ; runs < 200; runs++ {
+		r = runRemote(t, in, f, func(env *testsuite.TestWorkflowEnvironment) {
+			env.SetCurrentHistoryLength(in.ContinueAfter)
+		})
+		var can *workflow.ContinueAsNewError
+		if !errors.As(r.err, &can) {
+			break
+		}
+		var next remote.RunInput
+		if err := converter.GetDefaultDataConverter().FromPayloads(can.Input, &next); err != nil {
+			t.Fatal(err)
+		}
+		if next.Continued == nil || next.Continued.Runs != runs+1 {
+			t.Fatalf("continuation %d: %+v", runs+1, next.Continued)
+		}
+		st := f.lastState(t)
+		var carried struct {
+			Tasks   []sandbox.TaskRecord
+			Kept    map[string]json.RawMessage
+			Dynamic map[string]json.RawMessage
+		}
+		if err := json.Unmarshal([]byte(st), &carried); err != nil {
+			t.Fatal(err)
+		}
+		for key := range carried.Kept {
+			if strings.HasPrefix(key, "sub+") {
+				nestedCarried++
+				break
+			}
+		}
+		if carried.Dynamic["dyn+"] != nil {
+			dynCarried++
+		}
+		for _, tr := range carried.Tasks {
+			if _, ok := started[tr.Name]; !ok && tr.Status == sandbox.StatusRunning {
+				started[tr.Name] = tr.Start
+			}
+		}
+		in = next
+	}
+	if r.err != nil || r.rec == nil {
+		t.Fatalf("after %d continuations: %v", runs, r.err)
+	}
+	if nestedCarried < 3 || dynCarried < 1 {
+		t.Errorf("of %d continuations, %d carried the sub-workflow call's kept tasks and %d the dynamic task's workflow, want several and one", runs, nestedCarried, dynCarried)
+	}
+	sameAsLocal(t, r.rec, res)
+	seen := map[string]int{}
+	for _, c := range f.calls() {
+		seen[c.Node]++
+	}
+	for node, n := range seen {
+		if n != 1 {
+			t.Errorf("%s called %d times", node, n)
+		}
+	}
+	if want := 1 + 40 + 3 + 1 + 1 + 2*10 + 1; len(seen) != want { // first, sub+t*, sub+fan@*, sub+big, dyn, dyn+*, after
+		t.Errorf("%d distinct calls, want %d", len(seen), want)
+	}
+	for _, name := range []string{"sub", "dyn"} {
+		rt := task(t, r.rec, name)
+		if rt.Status != sandbox.StatusSucceeded || rt.Attempts != 1 || rt.End.Before(rt.Start) {
+			t.Errorf("%s: %s, %d attempts, %s - %s", name, rt.Status, rt.Attempts, rt.Start, rt.End)
+		}
+		ended := 0
+		for _, nr := range rt.Nested {
+			if !strings.HasPrefix(nr.Name, name+"+") {
+				t.Errorf("%s: nested record %s", name, nr.Name)
+			}
+			if nr.Status == sandbox.StatusSucceeded || nr.Status == sandbox.StatusSkipped {
+				ended++
+			}
+		}
+		if ended != len(rt.Nested) || len(rt.Nested) < 20 {
+			t.Errorf("%s: %d nested records, %d ended", name, len(rt.Nested), ended)
+		}
+	}
+	for name, start := range started {
+		if rt := task(t, r.rec, name); !rt.Start.Equal(start) {
+			t.Errorf("%s: started %s, carried as started %s", name, rt.Start, start)
+		}
+	}
+	if _, ok := started["sub"]; !ok {
+		t.Error("no state carried sub as running")
+	}
+}
+
+// lastState returns the JSON of the latest state the run saved.
+func (f *fakeTasks) lastState(t *testing.T) string {
+	t.Helper()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.saved) == 0 {
+		t.Fatal("no state saved")
+	}
+	return string(unzipState(t, f.saved[len(f.saved)-1].Data))
+}
+
+// unzipState returns the JSON of a saved state (gzipped).
+func unzipState(t *testing.T, data []byte) []byte {
+	t.Helper()
+	zr, err := gzip.NewReader(bytes.NewReader(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := io.ReadAll(zr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// TestContinueNestedFailure: a task of the run's graph fails while the
+// nested graphs are held to continue as new; they are released and run
+// to their end, as locally, and the run fails there, its record the
+// local run's.
+func TestContinueNestedFailure(t *testing.T) {
+	in := nestedInput(t, 20, 2, 4, true)
+	in.ContinueAfter = 10
+	res := runLocal(t, in, newFakeTasks(in.Plugins))
+	f := newFakeTasks(in.Plugins)
+	var r remoteRun
+	runs := 0
+	for ; runs < 200; runs++ {
+		r = runRemote(t, in, f, func(env *testsuite.TestWorkflowEnvironment) {
+			env.SetCurrentHistoryLength(in.ContinueAfter)
+		})
+		var can *workflow.ContinueAsNewError
+		if !errors.As(r.err, &can) {
+			break
+		}
+		var next remote.RunInput
+		if err := converter.GetDefaultDataConverter().FromPayloads(can.Input, &next); err != nil {
+			t.Fatal(err)
+		}
+		in = next
+	}
+	if r.rec == nil {
+		t.Fatalf("after %d continuations: no record: %v", runs, r.err)
+	}
+	if runs < 1 || r.rec.Status != sandbox.StatusFailed {
+		t.Fatalf("after %d continuations: %s", runs, r.rec.Status)
+	}
+	sameAsLocal(t, r.rec, res)
+	seen := map[string]int{}
+	for _, c := range f.calls() {
+		seen[c.Node]++
+	}
+	for node, n := range seen {
+		if n != 1 {
+			t.Errorf("%s called %d times", node, n)
+		}
+	}
+}
+
+// TestContinueNested runs nestedFile on the real server with a small
+// RunInput.ContinueAfter: a sub-workflow call of 300 distinct tasks and
+// a dynamic task's workflow continue as new with the run, several times
+// under one workflow id; the outputs and record equal the local run's,
+// no task runs twice, and no Temporal run's history grows far past
+// ContinueAfter.
+func TestContinueNested(t *testing.T) {
+	srv := remotetest.Start(t, remotetest.Options{})
+	c := dial(t, remote.Options{URL: srv.Addr, Insecure: true})
+	f := newFakeTasks(loadPlugins(t))
+	startWorkers(t, c, f, examplePlugins...)
+	in := nestedInput(t, 300, 10, 40, false)
+	in.ExecutionID, in.ContinueAfter = "proj:dev:nested-continued", 400
+	res := runLocal(t, in, newFakeTasks(in.Plugins))
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	runID, err := remote.Submit(ctx, c, &in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec, err := remote.Follow(ctx, c, in.ExecutionID, runID, 100*time.Millisecond, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sameAsLocal(t, rec, res)
+	seen := map[string]int{}
+	for _, call := range f.calls() {
+		seen[call.Node]++
+	}
+	for node, n := range seen {
+		if n != 1 {
+			t.Errorf("%s called %d times", node, n)
+		}
+	}
+	if want := 1 + 300 + 3 + 1 + 1 + 2*40 + 1; len(seen) != want {
+		t.Errorf("%d distinct calls, want %d", len(seen), want)
+	}
+	chain := chainHistories(t, c, in.ExecutionID, runID)
+	runs, largest := len(chain), 0
+	for _, h := range chain {
+		largest = max(largest, len(h.Events))
+	}
+	if runs < 3 {
+		t.Errorf("%d Temporal runs, want the run to continue as new several times", runs)
+	}
+	if largest > 3*in.ContinueAfter {
+		t.Errorf("a Temporal run's history holds %d events (continue after %d)", largest, in.ContinueAfter)
+	}
+	t.Logf("a sub-workflow call of 300 tasks: %d Temporal runs, at most %d events in one", runs, largest)
+	got, _, err := remote.Record(ctx, c, "default", in.ExecutionID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sameAsLocal(t, got, res)
+}
+
+// TestLargeSubWorkflow runs a workflow calling a sub-workflow of 10,000
+// distinct task blocks (100 parallel chains of 100) on the real server:
+// the nested graph continues as new with the run whenever its history
+// passes ContinueAsNewAt events, instead of stopping at HistoryGuard.
+// Opt-in (make test-large):
+//
+//	go test ./remote -run TestLargeSubWorkflow -v -args -large
+func TestLargeSubWorkflow(t *testing.T) {
+	if !*large {
+		t.Skip("takes minutes; run with -args -large")
+	}
+	t.Parallel() // the large runs overlap in .ci/run (make test-large)
+	srv := remotetest.Start(t, remotetest.Options{})
+	c := dial(t, remote.Options{URL: srv.Addr, Insecure: true})
+	f := newFakeTasks(loadPlugins(t))
+	startWorkers(t, c, f, examplePlugins...)
+	n, lanes := 10000, 100
+	in := nestedInput(t, n, lanes, 10, false)
+	in.ExecutionID, in.Parallelism = "proj:dev:large-sub", 1000
+	res := runLocal(t, in, newFakeTasks(in.Plugins))
+	start := time.Now()
+	run, rec, err := executeWithin(t, c, in, 30*time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	took := time.Since(start)
+	for _, name := range []string{"last", "after"} {
+		if !jsonEqual(rec.Outputs[name], mustJSON(t, res.Outputs[name])) {
+			t.Errorf("output %s: %s", name, rec.Outputs[name])
+		}
+	}
+	if sub := task(t, rec, "sub"); sub.Status != sandbox.StatusSucceeded || len(sub.Nested)+sub.NestedOmitted < n {
+		t.Errorf("sub: %s, %d nested records, %d omitted", sub.Status, len(sub.Nested), sub.NestedOmitted)
+	}
+	chain := chainHistories(t, c, in.ExecutionID, run.GetRunID())
+	runs, largest := len(chain), 0
+	for _, h := range chain {
+		largest = max(largest, len(h.Events))
+	}
+	if runs < 2 || largest > remote.HistoryGuard/2 {
+		t.Errorf("%d Temporal runs, the largest history %d events", runs, largest)
+	}
+	t.Logf("a sub-workflow call of %d task blocks in %s (%.1f ms each): %d Temporal runs, the largest history %d events",
+		n, took.Round(time.Millisecond), float64(took.Milliseconds())/float64(n), runs, largest)
+}
+
+// TestRecordDuringContinue asks for a run's record (remote.Record, as
+// `runs show --remote` does) without pause while the run continues as
+// new after every step: no ask fails during the switches, and each
+// record is the whole run's.
+func TestRecordDuringContinue(t *testing.T) {
+	srv := remotetest.Start(t, remotetest.Options{})
+	c := dial(t, remote.Options{URL: srv.Addr, Insecure: true})
+	f := newFakeTasks(loadPlugins(t))
+	startWorkers(t, c, f, examplePlugins...)
+	in := nestedInput(t, 24, 2, 4, false)
+	in.ExecutionID, in.ContinueAfter = "proj:dev:record-continued", 1
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	runID, err := remote.Submit(ctx, c, &in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Raw queries alongside, to show that the switches are there to
+	// meet: some of them fail.
+	var rawFailed atomic.Int32
+	done := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case <-done:
+				return
+			default:
+			}
+			if _, err := remote.QueryRecordOf(ctx, c, in.ExecutionID, ""); err != nil {
+				rawFailed.Add(1)
+			}
+		}
+	}()
+	defer close(done)
+	asked, failed := 0, 0
+	for {
+		rec, info, err := remote.Record(ctx, c, "default", in.ExecutionID)
+		asked++
+		if err != nil {
+			failed++
+			t.Errorf("ask %d: %v", asked, err)
+			if failed > 3 {
+				t.FailNow()
+			}
+			continue
+		}
+		if len(rec.Tasks) != 4 { // first, sub, dyn, after
+			t.Errorf("ask %d: %d tasks", asked, len(rec.Tasks))
+		}
+		if info.Status != sandbox.StatusRunning {
+			break
+		}
+	}
+	chain := chainHistories(t, c, in.ExecutionID, runID)
+	if len(chain) < 10 {
+		t.Errorf("%d Temporal runs, want many switches", len(chain))
+	}
+	t.Logf("%d asks over %d Temporal runs; %d raw queries failed", asked, len(chain), rawFailed.Load())
+}
