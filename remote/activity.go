@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
@@ -504,20 +503,7 @@ func (w *Worker) unserved(ctx context.Context, plugins []string, heartbeat func(
 // loadOutputs is ActivityLoadOutputs: it reads a task's outputs from the
 // data store (TaskOutput.OutputsRef).
 func (w *Worker) loadOutputs(ctx context.Context, uri string) (json.RawMessage, error) {
-	e := w.o.Engine
-	if e.Storage == nil {
-		return nil, fmt.Errorf("read %s: this worker has no data store", uri)
-	}
-	dir, err := os.MkdirTemp("", "goflyte-outputs-")
-	if err != nil {
-		return nil, err
-	}
-	defer os.RemoveAll(dir)
-	dst := filepath.Join(dir, "outputs.json")
-	if err := e.Storage.Fetch(ctx, uri, dst, false); err != nil {
-		return nil, fmt.Errorf("read the outputs at %s: %w", uri, err)
-	}
-	data, err := os.ReadFile(dst)
+	data, err := w.readValue(ctx, uri)
 	if err != nil {
 		return nil, err
 	}

@@ -137,6 +137,18 @@ type valueTarget struct {
 	root, name, field string
 }
 
+// heldURI is the data-store URI of the value t names when the run holds
+// it only by reference (a task's outputs, a run input), "" otherwise.
+func (d *driver) heldURI(t valueTarget) string {
+	switch t.root {
+	case "task":
+		return d.refs[t.name]
+	case "input":
+		return d.vals.inputRefs[t.name]
+	}
+	return ""
+}
+
 // plainRef returns what the expression of input in of node n names when
 // it is a plain reference whose value becomes the input as it is (the
 // same type, no files): only then may it travel by reference.
@@ -466,14 +478,7 @@ func (cr *callRun) refInputs(in *TaskInput) {
 		if !ok {
 			continue
 		}
-		var uri string
-		switch t.root {
-		case "task":
-			uri = d.refs[t.name]
-		case "input":
-			uri = d.vals.inputRefs[t.name]
-		}
-		if uri != "" {
+		if uri := d.heldURI(t); uri != "" {
 			refs[ti.Name] = ValueRef{URI: uri, Field: t.field}
 		}
 	}
@@ -585,14 +590,7 @@ func (d *driver) storeOutputs() {
 		if !ok {
 			continue
 		}
-		var uri string
-		switch t.root {
-		case "task":
-			uri = d.refs[t.name]
-		case "input":
-			uri = d.vals.inputRefs[t.name]
-		}
-		if uri != "" {
+		if uri := d.heldURI(t); uri != "" {
 			refs[o.Name] = ValueRef{URI: uri, Field: t.field}
 		}
 	}
