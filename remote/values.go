@@ -169,17 +169,7 @@ func plainTarget(g *engine.Graph, expr hcl.Expression) (valueTarget, cty.Type, b
 	if diags.HasErrors() || len(tr) < 2 {
 		return valueTarget{}, cty.NilType, false
 	}
-	attr := func(i int) (string, bool) {
-		switch s := tr[i].(type) {
-		case hcl.TraverseAttr:
-			return s.Name, true
-		case hcl.TraverseIndex:
-			if s.Key.Type() == cty.String && s.Key.IsKnown() && !s.Key.IsNull() {
-				return s.Key.AsString(), true
-			}
-		}
-		return "", false
-	}
+	attr := func(i int) (string, bool) { return config.TraverserName(tr[i]) }
 	name, ok := attr(1)
 	if !ok {
 		return valueTarget{}, cty.NilType, false

@@ -508,7 +508,7 @@ func decodeTask(b *hcl.Block) (*Task, hcl.Diagnostics) {
 				})
 				continue
 			}
-			name, _ := traverserName(tr[1])
+			name, _ := TraverserName(tr[1])
 			t.DependsOn = append(t.DependsOn, Dependency{Task: name, Range: e.Range()})
 		}
 	}
@@ -834,10 +834,12 @@ func TraversalStep(tr hcl.Traversal, i int) (string, bool) {
 	if len(tr) <= i {
 		return "", false
 	}
-	return traverserName(tr[i])
+	return TraverserName(tr[i])
 }
 
-func traverserName(step hcl.Traverser) (string, bool) {
+// TraverserName is the name a traversal step gives: an attribute's, or a
+// known string index's (`x["name"]`).
+func TraverserName(step hcl.Traverser) (string, bool) {
 	switch s := step.(type) {
 	case hcl.TraverseAttr:
 		return s.Name, true
