@@ -72,10 +72,13 @@ test: ## run all tests (builds the CLI and plugins for the end-to-end tests; ins
 # The issue's large runs on the real Temporal test server: a 10,000-element
 # for_each (batched into child workflows), a workflow of 10,000 distinct
 # task blocks (continued as new) and a sub-workflow call of 10,000 distinct
-# task blocks (continued as new with its caller), side by side. Minutes,
-# so not part of test; .ci/run runs it after test.
+# task blocks (continued as new with its caller), side by side; then
+# values of megabytes through real workers (cmd/goflyte
+# TestLargeValuesRemote). Minutes, so not part of test; .ci/run runs it
+# after test.
 test-large: $(TOOLS)/temporal-testserver $(TOOLS)/versitygw ## the 10,000-task remote runs on the real Temporal test server (minutes; .ci/run runs it)
 	GOFLYTE_TEST_TEMPORAL=1 GOFLYTE_TEST_S3=1 $(GO) test -count=1 -timeout 30m -run '^TestLarge' -v ./remote -args -large
+	GOFLYTE_TEST_TEMPORAL=1 GOFLYTE_TEST_S3=1 GOFLYTE_TEST_LARGE=1 $(GO) test -count=1 -timeout 30m -run '^TestLarge' -v ./cmd/goflyte
 
 .PHONY: test-inproc
 test-inproc: # go vet, and the race detector over the in-process packages (part of test)

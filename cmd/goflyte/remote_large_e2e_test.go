@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
 	"reflect"
 	"strings"
 	"testing"
@@ -77,10 +78,16 @@ workflow "huge" {
 }
 `
 
-// TestIntegrationRemoteLargeValues: a run whose values are far above
-// Temporal's payload limit gives remotely the outputs and cache keys it
-// gives locally, and `runs show --remote` prints its real outputs.
-func TestIntegrationRemoteLargeValues(t *testing.T) {
+// TestLargeValuesRemote: a run whose values are far above Temporal's
+// payload limit gives remotely the outputs and cache keys it gives
+// locally, and `runs show --remote` prints its real outputs. About a
+// minute on an idle machine (the workflow writes megabytes of history),
+// so it runs in `make test-large` (GOFLYTE_TEST_LARGE=1), which .ci/run
+// runs after make test.
+func TestLargeValuesRemote(t *testing.T) {
+	if os.Getenv("GOFLYTE_TEST_LARGE") == "" {
+		t.Skip("megabytes through Temporal's history take about a minute: make test-large runs this (GOFLYTE_TEST_LARGE=1)")
+	}
 	t.Parallel()
 	x := newIntegration(t)
 	x.writeFile("wf/huge.hcl", hugeWorkflow)
