@@ -61,6 +61,24 @@ type Store interface {
 	Close() error
 }
 
+// PutBytes stores data under key in st, as st.PutFile stores a file: it
+// writes data to a temporary file, removed when done.
+func PutBytes(ctx context.Context, st Store, key string, data []byte) (uri string, err error) {
+	f, err := os.CreateTemp("", "goflyte-put-")
+	if err != nil {
+		return "", err
+	}
+	defer os.Remove(f.Name())
+	_, err = f.Write(data)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return "", err
+	}
+	return st.PutFile(ctx, key, f.Name())
+}
+
 var errNoStorage = errors.New("the engine has no data store for files (Engine.Storage is not set)")
 
 // fileIO is a run's data store and the remote files it fetched.

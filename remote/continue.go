@@ -8,8 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"slices"
 	"time"
 
@@ -353,17 +351,8 @@ func (w *Worker) saveState(ctx context.Context, in SaveState) ([]string, error) 
 		return nil, fmt.Errorf("store the run's state: %w", err)
 	}
 	defer st.Close()
-	dir, err := os.MkdirTemp("", "goflyte-state-")
-	if err != nil {
-		return nil, err
-	}
-	defer os.RemoveAll(dir)
 	if in.Whole {
-		src := filepath.Join(dir, "whole.json")
-		if err := os.WriteFile(src, in.Data, 0o600); err != nil {
-			return nil, err
-		}
-		uri, err := st.PutFile(ctx, in.Key+".json", src)
+		uri, err := engine.PutBytes(ctx, st, in.Key+".json", in.Data)
 		if err != nil {
 			return nil, fmt.Errorf("store the run's record: %w", err)
 		}
@@ -371,11 +360,7 @@ func (w *Worker) saveState(ctx context.Context, in SaveState) ([]string, error) 
 	}
 	var uris []string
 	for i, part := range SplitState(in.Data) {
-		src := filepath.Join(dir, fmt.Sprintf("part-%d.json", i))
-		if err := os.WriteFile(src, part, 0o600); err != nil {
-			return nil, err
-		}
-		uri, err := st.PutFile(ctx, fmt.Sprintf("%s/part-%d.json", in.Key, i), src)
+		uri, err := engine.PutBytes(ctx, st, fmt.Sprintf("%s/part-%d.json", in.Key, i), part)
 		if err != nil {
 			return nil, fmt.Errorf("store the run's state: %w", err)
 		}

@@ -724,16 +724,7 @@ func (w *Worker) storeValue(ctx context.Context, in StoreValue) (string, error) 
 		return "", fmt.Errorf("store a value: %w", err)
 	}
 	defer st.Close()
-	dir, err := os.MkdirTemp("", "goflyte-value-")
-	if err != nil {
-		return "", err
-	}
-	defer os.RemoveAll(dir)
-	src := filepath.Join(dir, "value.json")
-	if err := os.WriteFile(src, in.Data, 0o600); err != nil {
-		return "", err
-	}
-	uri, err := st.PutFile(ctx, in.Key, src)
+	uri, err := engine.PutBytes(ctx, st, in.Key, in.Data)
 	if err != nil {
 		return "", fmt.Errorf("store a value at %s: %w", in.Key, err)
 	}

@@ -526,7 +526,7 @@ func (c *cli) remoteInputs(ctx context.Context, cfg *config.Config, g *engine.Gr
 			if err := open(); err != nil {
 				return nil, nil, fmt.Errorf("input %q: %w", in.Name, err)
 			}
-			uri, err := putBytes(ctx, st, path.Join("inputs", in.Name+".json"), data)
+			uri, err := engine.PutBytes(ctx, st, path.Join("inputs", in.Name+".json"), data)
 			if err != nil {
 				return nil, nil, fmt.Errorf("input %q (%d bytes): put it in the data store: %w", in.Name, len(data), err)
 			}
@@ -539,20 +539,6 @@ func (c *cli) remoteInputs(ctx context.Context, cfg *config.Config, g *engine.Gr
 		out[in.Name] = data
 	}
 	return out, refs, nil
-}
-
-// putBytes stores data under key in st and returns its URI.
-func putBytes(ctx context.Context, st *datastore.Store, key string, data []byte) (string, error) {
-	tmp, err := os.MkdirTemp("", "goflyte-input-")
-	if err != nil {
-		return "", err
-	}
-	defer os.RemoveAll(tmp)
-	src := filepath.Join(tmp, "value.json")
-	if err := os.WriteFile(src, data, 0o600); err != nil {
-		return "", err
-	}
-	return st.PutFile(ctx, key, src)
 }
 
 // downloadOutputs fetches the run's file and dir outputs into dir
