@@ -445,7 +445,7 @@ func (rc *Recorder) appendLine(buf *bytes.Buffer, t TaskRecord) error {
 	if err := rc.spill(&t); err != nil {
 		return fmt.Errorf("record task %q of run %q: %w", t.Name, rc.name, err)
 	}
-	if err := encodeLine(buf, &t); err != nil {
+	if err := encodeTaskLine(buf, &t); err != nil {
 		return fmt.Errorf("record task %q of run %q: %w", t.Name, rc.name, err)
 	}
 	return nil
@@ -624,17 +624,15 @@ func encodeRecord(rec *Record) ([]byte, error) {
 	buf.Truncate(buf.Len() - len(tail))
 	// Room for the tasks at once (a line is about 300 bytes): growing a
 	// record of 10,000 tasks by doubling copied and cleared megabytes
-	// (issue 17). One encoder for all of them, as encodeLine sets it up.
+	// (issue 17). Each task as encodeTaskLine writes it.
 	buf.Grow(len(rec.Tasks) * 320)
 	buf.WriteString(`"tasks":[`)
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
 	for i := range rec.Tasks {
 		if i > 0 {
 			buf.WriteByte(',')
 		}
 		buf.WriteByte('\n')
-		if err := enc.Encode(&rec.Tasks[i]); err != nil {
+		if err := encodeTaskLine(&buf, &rec.Tasks[i]); err != nil {
 			return nil, err
 		}
 		buf.Truncate(buf.Len() - 1) // the newline
