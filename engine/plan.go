@@ -50,6 +50,14 @@ type Plan struct {
 	cancelled  error          // no call starts any more
 	held       bool           // no node starts any more (Hold); instances do
 	ops        []Op
+	// rootCtx is the evaluation context of the nodes that depend on no
+	// other node (the run's inputs only), made once.
+	rootCtx *hcl.EvalContext
+	// argsAhead, if set, returns the inputs of a node without
+	// dependencies as the driver evaluated them ahead in rootCtx (the
+	// same values the plan would compute), or nil: the local driver's
+	// cache lookahead (rootAhead) evaluates them on its workers.
+	argsAhead func(n *Node) *taskArgs
 }
 
 // nodeState is where one node of the graph is in the run.
@@ -185,6 +193,7 @@ func newPlan(g *Graph, inputs cty.Value, parallelism int, kept map[string]map[st
 		parallelism = 1
 	}
 	p := &Plan{g: g, inputs: inputs, limit: parallelism, nodes: make(map[string]*nodeState, len(g.Nodes)), dependents: map[string][]*nodeState{}, chosen: map[string]int{}}
+	p.rootCtx = evalContext(inputs, cty.EmptyObjectVal, cty.EmptyObjectVal)
 	for _, n := range g.Nodes {
 		s := &nodeState{n: n, status: StatusPending}
 		if outs, ok := kept[n.Name]; ok {
@@ -348,7 +357,14 @@ func (p *Plan) start(s *nodeState) {
 			p.endFan(s)
 		}
 	default:
-		args, err := evalInputsIn(p.evalContext(n.Deps), n)
+		var args *taskArgs
+		if p.argsAhead != nil && len(n.Deps) == 0 {
+			args = p.argsAhead(n)
+		}
+		var err error
+		if args == nil {
+			args, err = evalInputsIn(p.evalContext(n.Deps), n)
+		}
 		if err != nil {
 			p.ops = append(p.ops, Op{Kind: OpStart, Node: n})
 			p.end(s, nil, err)
@@ -406,6 +422,11 @@ func (p *Plan) end(s *nodeState, outs map[string]cty.Value, err error) {
 // succeeded or was skipped.
 func (p *Plan) Outputs() (map[string]cty.Value, error) {
 	outs := make(map[string]cty.Value, len(p.g.Outputs))
+	if len(p.g.Outputs) == 0 {
+		// Nothing to evaluate: the context would hold every task's
+		// outputs (10,000 of them in issue 17's cached run).
+		return outs, nil
+	}
 	deps := make([]string, 0, len(p.g.Nodes))
 	for _, n := range p.g.Nodes {
 		if p.nodes[n.Name].status == StatusSucceeded {
@@ -466,6 +487,9 @@ func (p *Plan) FailureHandler(node, message string) (*Call, error) {
 // evalContext returns the evaluation context for a node: the workflow's
 // inputs and the outputs of the nodes it depends on that succeeded.
 func (p *Plan) evalContext(deps []string) *hcl.EvalContext {
+	if len(deps) == 0 {
+		return p.rootCtx
+	}
 	tasks := make(map[string]cty.Value, len(deps))
 	branches := map[string]cty.Value{}
 	for _, d := range deps {

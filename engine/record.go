@@ -170,12 +170,43 @@ func (x *execution) taskRecord(n *Node, tr *TaskRun) sandbox.TaskRecord {
 	if tr.inputsDigest != "" {
 		t.InputsDigest = tr.inputsDigest
 	}
-	t.Metrics = e.recordMetrics(tr.Metrics())
+	t.Metrics = x.recordedMetrics(tr)
 	return t
+}
+
+// metricsMemo is a task's metrics as last recorded, and what they were
+// made from: the version of its stats and the secrets known.
+type metricsMemo struct {
+	made    bool
+	version uint64
+	secrets *strings.Replacer
+	ms      []sandbox.Metric
+}
+
+// recordedMetrics returns tr's metrics for its record: the last ones
+// made, while its stats and the secrets known are the same. A task is
+// recorded at least twice (its events line and record.json), and making
+// them copies every series and its tags (issue 17). The result is shared:
+// records only read it.
+func (x *execution) recordedMetrics(tr *TaskRun) []sandbox.Metric {
+	if tr.stats == nil {
+		return nil
+	}
+	e := x.engine
+	version, secrets := tr.stats.Version(), e.redactor.generation()
+	if m := tr.recorded; m.made && m.version == version && m.secrets == secrets {
+		return m.ms
+	}
+	ms := e.recordMetrics(tr.stats.Metrics())
+	tr.recorded = metricsMemo{made: true, version: version, secrets: secrets, ms: ms}
+	return ms
 }
 
 // recordMetrics converts metrics for the record. A plugin's metric names
 // and tag values are its own text, so they are redacted like the rest.
+// The result shares ms's tag maps where redacting changes none of their
+// keys and values (the caller owns ms: TaskRun.Metrics copies them):
+// every task record of a run copied them again (issue 17).
 func (e *Engine) recordMetrics(ms []plugin.Metric) []sandbox.Metric {
 	if len(ms) == 0 {
 		return nil
@@ -184,11 +215,28 @@ func (e *Engine) recordMetrics(ms []plugin.Metric) []sandbox.Metric {
 	for i, m := range ms {
 		out[i] = sandbox.Metric{Name: e.Redact(m.Name), Kind: m.Kind.String(), Value: m.Value, Count: m.Count, Min: m.Min, Max: m.Max}
 		if len(m.Tags) > 0 {
-			out[i].Tags = make(map[string]string, len(m.Tags))
-			for k, v := range m.Tags {
-				out[i].Tags[e.Redact(k)] = e.Redact(v)
-			}
+			out[i].Tags = e.redactTags(m.Tags)
 		}
+	}
+	return out
+}
+
+// redactTags returns tags with secret values redacted: tags itself when
+// there is nothing to redact, else a redacted copy.
+func (e *Engine) redactTags(tags map[string]string) map[string]string {
+	clean := true
+	for k, v := range tags {
+		if e.Redact(k) != k || e.Redact(v) != v {
+			clean = false
+			break
+		}
+	}
+	if clean {
+		return tags
+	}
+	out := make(map[string]string, len(tags))
+	for k, v := range tags {
+		out[e.Redact(k)] = e.Redact(v)
 	}
 	return out
 }

@@ -81,6 +81,14 @@ func (r *redactor) add(value []byte) {
 	r.replacer = strings.NewReplacer(pairs...)
 }
 
+// generation identifies the secret values known now: it changes when
+// one is added.
+func (r *redactor) generation() *strings.Replacer {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return r.replacer
+}
+
 // redact returns s with every known secret value replaced.
 func (r *redactor) redact(s string) string {
 	r.mu.RLock()

@@ -170,6 +170,7 @@ type TaskRun struct {
 
 	inputsDigest string
 	stats        *stats.Recorder // see Metrics; nil until the task runs
+	recorded     metricsMemo     // the metrics in its last record (recordedMetrics)
 }
 
 // Duration is how long the task ran.
@@ -457,6 +458,10 @@ type callDone struct {
 	hit  bool // an instance's outputs came from the cache
 }
 
+// lineBatch is how many record lines the scheduler keeps, at most, while
+// it has results in hand (see schedule).
+const lineBatch = 256
+
 // fanRun is the driver's side of a running for_each: the instances'
 // working directories, their shared metrics and their cache hits.
 type fanRun struct {
@@ -491,19 +496,34 @@ func (x *execution) schedule(ctx context.Context) {
 	}
 	p := newPlan(g, x.inputs, x.opts.Parallelism, kept)
 	x.plan = p
+	// Cached tasks that depend on nothing are looked up ahead of the
+	// plan; a hit ends without a goroutine (roots.take below).
+	roots := x.startRootAhead(p)
+	if roots != nil {
+		p.argsAhead = roots.args
+		defer roots.close()
+	}
 
 	// Buffered: a call that returned need not wait for the loop to take
 	// its result.
 	done := make(chan callDone, x.opts.Parallelism)
-	// ready are results the loop has without a goroutine (cache hits of
-	// for_each instances found ahead): it takes them before waiting on
-	// done.
+	// ready are results the loop has without a goroutine (cache hits
+	// found ahead: for_each instances, root tasks): it takes them before
+	// waiting on done.
 	var ready []callDone
+	launched := false // a goroutine was launched in this step
 	inFlight := 0
 	var firstErr error
 	var fans map[string]*fanRun
 	launch := func(c *Call, tr *TaskRun) {
 		inFlight++
+		if roots != nil {
+			if outs, hit := roots.take(c, tr); hit {
+				ready = append(ready, callDone{call: c, res: CallResult{Outputs: outs}})
+				return
+			}
+		}
+		launched = true
 		go func() {
 			outs, err := x.execute(ctx, c.Node, tr, c.args)
 			done <- callDone{call: c, res: CallResult{Outputs: outs, Err: err}}
@@ -520,6 +540,7 @@ func (x *execution) schedule(ctx context.Context) {
 				return
 			}
 		}
+		launched = true
 		go func() {
 			itr := &TaskRun{Node: c.Name, TaskID: c.TaskID, Status: StatusRunning, Attempts: 1, stats: fr.rec}
 			outs, err := x.execute(ctx, c.Node, itr, c.args)
@@ -533,6 +554,12 @@ func (x *execution) schedule(ctx context.Context) {
 	// events.jsonl. Each state is taken when it happens (a call may
 	// change its task run once launched); the lines keep their order.
 	// So is the task log line of a task that ended (at -v).
+	//
+	// While the loop has results in hand (ready: cache hits found ahead),
+	// the lines of its steps wait for each other, up to lineBatch, and
+	// go in one write: a fully cached run of 10,000 tasks made a write
+	// per task. A step that launched a goroutine writes them all: that
+	// call's own lines (a retry) must follow its task's earlier ones.
 	var lines []sandbox.TaskRecord
 	var ended []Op
 	record := func(n *Node, tr *TaskRun) {
@@ -540,16 +567,27 @@ func (x *execution) schedule(ctx context.Context) {
 			lines = append(lines, x.taskRecord(n, tr))
 		}
 	}
+	flushLines := func() {
+		if len(lines) > 0 {
+			x.recordTasks(lines)
+			clear(lines)
+			lines = lines[:0]
+		}
+	}
+	defer func() {
+		x.lineMu.Lock()
+		flushLines()
+		x.lineMu.Unlock()
+	}()
 	carryOut := func(ops []Op) {
 		// A launched call's own record lines (a retry) wait until the
 		// step's lines are written.
 		x.lineMu.Lock()
 		defer func() {
-			if len(lines) > 0 {
-				x.recordTasks(lines)
-				clear(lines)
-				lines = lines[:0]
+			if launched || len(ready) == 0 || len(lines) >= lineBatch {
+				flushLines()
 			}
+			launched = false
 			x.lineMu.Unlock()
 			for i, op := range ended {
 				x.logEnd(op.Node, x.tasks[op.Node.Name], op.Err)
@@ -652,6 +690,11 @@ func (x *execution) schedule(ctx context.Context) {
 			d, ready[0] = ready[0], callDone{}
 			ready = ready[1:]
 		} else {
+			if len(lines) > 0 { // none, unless the last step had results in hand
+				x.lineMu.Lock()
+				flushLines()
+				x.lineMu.Unlock()
+			}
 			d = <-done
 		}
 		inFlight--

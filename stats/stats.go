@@ -22,8 +22,9 @@ type Recorder struct {
 	client *Client
 	base   []tag // sanitized, sorted by key
 
-	mu     sync.Mutex
-	series map[string]*plugin.Metric
+	mu      sync.Mutex
+	series  map[string]*plugin.Metric
+	version uint64 // changes with every change of series
 }
 
 // RecorderOptions configure [NewRecorder].
@@ -108,6 +109,14 @@ func (r *Recorder) Metrics() []plugin.Metric {
 	return out
 }
 
+// Version changes whenever the series change: a caller that keeps what
+// Metrics returned can tell whether it is still current.
+func (r *Recorder) Version() uint64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.version
+}
+
 // Merge folds metrics aggregated elsewhere (a plugin's, another attempt's)
 // into r as if their samples had been recorded here, without sending them
 // and without adding r's tags. Names and tags are sanitized.
@@ -117,6 +126,7 @@ func (r *Recorder) Merge(ms []plugin.Metric) {
 		ts := sanitizeTags(nil, m.Tags)
 		key := seriesKey(name, ts)
 		r.mu.Lock()
+		r.version++
 		s, ok := r.series[key]
 		if !ok {
 			s = &plugin.Metric{Name: name, Kind: m.Kind, Tags: tagMap(ts)}
@@ -144,6 +154,7 @@ func (r *Recorder) record(kind plugin.MetricKind, name string, v float64, tags [
 	ts := r.tags(tags)
 	key := seriesKey(name, ts)
 	r.mu.Lock()
+	r.version++
 	s, ok := r.series[key]
 	if !ok {
 		s = &plugin.Metric{Name: name, Kind: kind, Tags: tagMap(ts)}

@@ -411,7 +411,7 @@ func (rc *Recorder) Task(t TaskRecord) error {
 	buf := bufPool.Get().(*bytes.Buffer)
 	defer bufPool.Put(buf)
 	buf.Reset()
-	if err := rc.appendLine(buf, t); err != nil {
+	if err := rc.appendLine(buf, &t); err != nil {
 		return err
 	}
 	return rc.writeLines(buf, t.Name)
@@ -430,22 +430,27 @@ func (rc *Recorder) Tasks(ts []TaskRecord) error {
 	defer bufPool.Put(buf)
 	buf.Reset()
 	for i := range ts {
-		if err := rc.appendLine(buf, ts[i]); err != nil {
+		if err := rc.appendLine(buf, &ts[i]); err != nil {
 			return err
 		}
 	}
 	return rc.writeLines(buf, ts[0].Name)
 }
 
-// appendLine appends t's events line to buf, spilling large outputs.
-func (rc *Recorder) appendLine(buf *bytes.Buffer, t TaskRecord) error {
+// appendLine appends t's events line to buf, spilling large outputs
+// (from a copy of t: t is not changed).
+func (rc *Recorder) appendLine(buf *bytes.Buffer, t *TaskRecord) error {
 	if !rc.nodes[t.Name] {
 		return fmt.Errorf("record task %q of run %q: not a task of the run", t.Name, rc.name)
 	}
-	if err := rc.spill(&t); err != nil {
-		return fmt.Errorf("record task %q of run %q: %w", t.Name, rc.name, err)
+	if len(t.Outputs) > MaxInlineOutputs {
+		cp := *t
+		if err := rc.spill(&cp); err != nil {
+			return fmt.Errorf("record task %q of run %q: %w", t.Name, rc.name, err)
+		}
+		t = &cp
 	}
-	if err := encodeTaskLine(buf, &t); err != nil {
+	if err := encodeTaskLine(buf, t); err != nil {
 		return fmt.Errorf("record task %q of run %q: %w", t.Name, rc.name, err)
 	}
 	return nil
@@ -622,10 +627,7 @@ func encodeRecord(rec *Record) ([]byte, error) {
 		return buf.Bytes(), err
 	}
 	buf.Truncate(buf.Len() - len(tail))
-	// Room for the tasks at once (a line is about 300 bytes): growing a
-	// record of 10,000 tasks by doubling copied and cleared megabytes
-	// (issue 17). Each task as encodeTaskLine writes it.
-	buf.Grow(len(rec.Tasks) * 320)
+	headLen := buf.Len()
 	buf.WriteString(`"tasks":[`)
 	for i := range rec.Tasks {
 		if i > 0 {
@@ -636,6 +638,12 @@ func encodeRecord(rec *Record) ([]byte, error) {
 			return nil, err
 		}
 		buf.Truncate(buf.Len() - 1) // the newline
+		if i == 0 {
+			// Room for the other tasks at once, guessed from the first
+			// one's line: growing a record of 10,000 tasks by doubling
+			// copied and cleared megabytes (issue 17).
+			buf.Grow((len(rec.Tasks) - 1) * (buf.Len() - headLen + 8) * 9 / 8)
+		}
 	}
 	buf.WriteString("\n]}\n")
 	return buf.Bytes(), nil
