@@ -383,11 +383,7 @@ func (r *Run) StartRecord(rec *Record) (*Recorder, error) {
 	if err != nil {
 		return fail(err)
 	}
-	data, err := encodeRecord(&cp)
-	if err == nil {
-		err = writeFileAtomic(r.Dir, recordFile, data, false)
-	}
-	if err != nil {
+	if err := writeRecordAtomic(r.Dir, &cp, false); err != nil {
 		events.Close()
 		os.Remove(events.Name())
 		return fail(err)
@@ -514,17 +510,13 @@ func (rc *Recorder) Finish(rec *Record) error {
 		return fmt.Errorf("finish record of run %q: %w", rc.name, err)
 	}
 	cp.Tasks = tasks
-	data, err := encodeRecord(&cp)
-	if err != nil {
-		return fmt.Errorf("finish record of run %q: %w", rc.name, err)
-	}
 
 	rc.mu.Lock()
 	defer rc.mu.Unlock()
 	if rc.done {
 		return fmt.Errorf("finish record of run %q: %w", rc.name, errRecorderClosed)
 	}
-	if err := writeFileAtomic(rc.dir, recordFile, data, true); err != nil {
+	if err := writeRecordAtomic(rc.dir, &cp, true); err != nil {
 		return fmt.Errorf("finish record of run %q: %w", rc.name, err)
 	}
 	// The record is final: from here on, errors only leave files that no
@@ -612,22 +604,37 @@ func encodeLine(buf *bytes.Buffer, v any) error {
 // encodeRecord encodes rec with one task per line, so that record.json can
 // be read with grep and diff while staying one JSON value.
 func encodeRecord(rec *Record) ([]byte, error) {
+	var buf bytes.Buffer
+	err := encodeRecordTo(&buf, rec)
+	return buf.Bytes(), err
+}
+
+// recordChunk is how much of a record encodeRecordTo encodes before it
+// writes it out.
+const recordChunk = 32 << 10
+
+// encodeRecordTo writes rec to w as encodeRecord encodes it, a chunk at a
+// time: a record of 10,000 tasks is megabytes, and holding it whole
+// meant fresh memory for each record written (issue 17).
+func encodeRecordTo(w io.Writer, rec *Record) error {
 	head := *rec
 	head.TaskCounts = countTasks(rec.Tasks)
 	head.Tasks = []TaskRecord{}
 	var buf bytes.Buffer
 	if err := encodeLine(&buf, &head); err != nil {
-		return nil, err
+		return err
 	}
 	const tail = `"tasks":[]}` + "\n"
 	if !bytes.HasSuffix(buf.Bytes(), []byte(tail)) {
 		// Cannot happen while Tasks is the last field; be correct anyway.
 		buf.Reset()
-		err := encodeLine(&buf, rec)
-		return buf.Bytes(), err
+		if err := encodeLine(&buf, rec); err != nil {
+			return err
+		}
+		_, err := w.Write(buf.Bytes())
+		return err
 	}
 	buf.Truncate(buf.Len() - len(tail))
-	headLen := buf.Len()
 	buf.WriteString(`"tasks":[`)
 	for i := range rec.Tasks {
 		if i > 0 {
@@ -635,30 +642,45 @@ func encodeRecord(rec *Record) ([]byte, error) {
 		}
 		buf.WriteByte('\n')
 		if err := encodeTaskLine(&buf, &rec.Tasks[i]); err != nil {
-			return nil, err
+			return err
 		}
 		buf.Truncate(buf.Len() - 1) // the newline
-		if i == 0 {
-			// Room for the other tasks at once, guessed from the first
-			// one's line: growing a record of 10,000 tasks by doubling
-			// copied and cleared megabytes (issue 17).
-			buf.Grow((len(rec.Tasks) - 1) * (buf.Len() - headLen + 8) * 9 / 8)
+		if buf.Len() >= recordChunk {
+			if _, err := w.Write(buf.Bytes()); err != nil {
+				return err
+			}
+			buf.Reset()
 		}
 	}
 	buf.WriteString("\n]}\n")
-	return buf.Bytes(), nil
+	_, err := w.Write(buf.Bytes())
+	return err
+}
+
+// writeRecordAtomic replaces dir/record.json with rec as writeFileAtomic
+// replaces a file, encoding it on the way (encodeRecordTo).
+func writeRecordAtomic(dir string, rec *Record, sync bool) error {
+	return writeAtomic(dir, recordFile, sync, func(w io.Writer) error { return encodeRecordTo(w, rec) })
 }
 
 // writeFileAtomic replaces dir/name with data: readers see the old content
 // or the new, never a part. With sync, the data is on disk before the
 // rename.
 func writeFileAtomic(dir, name string, data []byte, sync bool) error {
+	return writeAtomic(dir, name, sync, func(w io.Writer) error {
+		_, err := w.Write(data)
+		return err
+	})
+}
+
+// writeAtomic is writeFileAtomic with the content written by write.
+func writeAtomic(dir, name string, sync bool, write func(io.Writer) error) error {
 	f, err := os.CreateTemp(dir, "."+name+".tmp-*") // mode 0600
 	if err != nil {
 		return err
 	}
 	tmp := f.Name()
-	_, err = f.Write(data)
+	err = write(f)
 	if err == nil && sync {
 		err = f.Sync()
 	}

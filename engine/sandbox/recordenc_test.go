@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"math"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -236,4 +238,52 @@ func BenchmarkTaskRecordEncoding(b *testing.B) {
 			_ = encodeTaskLine(&buf, &rec)
 		}
 	})
+}
+
+// TestRecordStreamed checks that record.json written a chunk at a time
+// holds encodeRecord's bytes, for a record of many chunks, and that a
+// record that cannot be encoded leaves the old file as it was and no
+// temporary file.
+func TestRecordStreamed(t *testing.T) {
+	dir := t.TempDir()
+	t0 := time.Date(2026, 12, 2, 16, 0, 0, 0, time.UTC)
+	rec := &Record{ID: "p:d:r", Name: "r", Workflow: "w", Mode: "LOCAL_WORKFLOW_EXECUTION", Status: StatusSucceeded, Start: t0, End: t0}
+	for i := range 2000 {
+		rec.Tasks = append(rec.Tasks, TaskRecord{Name: "t" + strings.Repeat("x", i%7), Task: "text.upper", Status: StatusSucceeded, Start: t0, End: t0,
+			Outputs: json.RawMessage(`{"text":"W` + strings.Repeat("y", i%50) + `"}`)})
+	}
+	want, err := encodeRecord(rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(want) < 3*recordChunk {
+		t.Fatalf("record of %d bytes: too small to span chunks", len(want))
+	}
+	if err := writeRecordAtomic(dir, rec, true); err != nil {
+		t.Fatal(err)
+	}
+	got, err := os.ReadFile(filepath.Join(dir, recordFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Fatalf("record.json (%d bytes) differs from encodeRecord's %d bytes", len(got), len(want))
+	}
+	var back Record
+	if err := json.Unmarshal(got, &back); err != nil || len(back.Tasks) != len(rec.Tasks) {
+		t.Fatalf("record.json does not decode: %v (%d tasks)", err, len(back.Tasks))
+	}
+
+	bad := *rec
+	bad.Tasks = append(append([]TaskRecord(nil), rec.Tasks...), TaskRecord{Name: "bad", Outputs: json.RawMessage(`{"x":`)})
+	if err := writeRecordAtomic(dir, &bad, false); err == nil {
+		t.Fatal("a record with invalid outputs was written")
+	}
+	after, _ := os.ReadFile(filepath.Join(dir, recordFile))
+	if !bytes.Equal(after, want) {
+		t.Error("a failed write changed record.json")
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 1 {
+		t.Errorf("files left after a failed write: %v", entries)
+	}
 }

@@ -68,11 +68,7 @@ func sweepRun(dir string) (*Record, error) {
 		return nil, err
 	}
 	interrupt(rec)
-	data, err := encodeRecord(rec)
-	if err != nil {
-		return nil, err
-	}
-	if err := writeFileAtomic(dir, recordFile, data, true); err != nil {
+	if err := writeRecordAtomic(dir, rec, true); err != nil {
 		return nil, err
 	}
 	return rec, removeLeftovers(dir)
