@@ -440,3 +440,32 @@ func TestTaskLogsTailable(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// BenchmarkTaskLogsRun writes the task logs of a run of 1,000 task
+// executions, two lines each (what a -v chain of 1,000 trivial tasks
+// keeps), and closes them: one op is one run's logs. The same benchmark
+// runs on a tree from before logs.jsonl (one file per execution) for the
+// comparison in BENCH.md.
+func BenchmarkTaskLogsRun(b *testing.B) {
+	s := Sandbox{Root: b.TempDir()}
+	b.ReportAllocs()
+	for i := range b.N {
+		run, err := s.NewRun(fmt.Sprintf("r%d", i))
+		if err != nil {
+			b.Fatal(err)
+		}
+		logs := run.TaskLogs()
+		for n := range 1000 {
+			node := fmt.Sprintf("t%d", n+1)
+			for _, msg := range []string{"upper", "task succeeded"} {
+				line := LogLine{Time: time.Now(), Level: "info", Source: LogSourcePlugin, Logger: "text", Node: node, Attempt: 1, Task: "text.upper", Msg: msg}
+				if err := logs.Write(&line); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}
+		if err := logs.Close(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
