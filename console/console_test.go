@@ -447,6 +447,56 @@ func TestTaskPageCheckpoints(t *testing.T) {
 	}
 }
 
+// TestTaskPageLogs: the task page shows the task's log lines (its
+// attempts, its for_each instances), not the other tasks' in the run's
+// one log file, and still reads a run recorded with a file per attempt.
+func TestTaskPageLogs(t *testing.T) {
+	f := newFixture(t)
+	run := "r20261201-100000-aaaaaaaa"
+	logs := (&sandbox.Run{Name: run, Dir: f.sb.RunDir(run)}).TaskLogs()
+	for i, l := range []struct {
+		node    string
+		attempt int
+		msg     string
+	}{
+		{"a", 1, "a-first"}, {"b", 1, "b-line"}, {"a@0", 1, "instance-line"}, {"ab", 1, "other-task"}, {"a", 2, "a-second"},
+	} {
+		line := sandbox.LogLine{Time: t0.Add(time.Duration(i) * time.Millisecond), Level: "info", Source: sandbox.LogSourcePlugin, Node: l.node, Attempt: l.attempt, Msg: l.msg}
+		if err := logs.Write(&line); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := logs.Close(); err != nil {
+		t.Fatal(err)
+	}
+	page := body(t, f.get("/runs/"+run+"/tasks/a", f.cookie()))
+	for _, want := range []string{"<td>a</td><td>info</td><td>a-first", "<td>a.2</td><td>info</td><td>a-second", "<td>a@0</td><td>info</td><td>instance-line"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("task a's page lacks %q:\n%s", want, page)
+		}
+	}
+	if strings.Contains(page, "b-line") || strings.Contains(page, "other-task") {
+		t.Errorf("task a's page shows other tasks' lines:\n%s", page)
+	}
+	if i, j := strings.Index(page, "a-first"), strings.Index(page, "a-second"); i > j {
+		t.Errorf("task a's lines are out of order:\n%s", page)
+	}
+
+	// A run recorded before logs.jsonl: a file per task attempt.
+	old := "r20261201-110000-bbbbbbbb"
+	dir := filepath.Join(f.sb.RunDir(old), "logs")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	line := `{"time":"2026-12-01T11:00:00Z","level":"warn","source":"plugin","logger":"text","node":"x","attempt":1,"msg":"old-layout-line"}` + "\n"
+	if err := os.WriteFile(filepath.Join(dir, "x.log"), []byte(line), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if page := body(t, f.get("/runs/"+old+"/tasks/x", f.cookie())); !strings.Contains(page, "<td>x</td><td>warn</td><td>old-layout-line") {
+		t.Errorf("the task page of an old-layout run lacks its line:\n%s", page)
+	}
+}
+
 // TestCachePage checks the cache page's Run column: a link to the run
 // that wrote the entry while the sandbox still holds it, plain text once
 // it is gone (or for a name that is no run at all), "-" for an entry that

@@ -10,7 +10,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -46,7 +45,8 @@ import (
 //
 //	<data prefix>/<node>[.<attempt>]/<output>/...   file outputs (as locally)
 //	<data prefix>/_checkpoints/<node>[.<attempt>]/<token>-<n>/  checkpoints
-//	<data prefix>/_logs/<node>[.<attempt>].log      the attempt's task log
+//	<data prefix>/_logs/<node>[.<attempt>].log      the attempt's task log, and its
+//	                                                eager children's (one per execution)
 //	<data prefix>/_decks/<node>[.<attempt>].html    its deck page
 //	<data prefix>/_outputs/<node>[.<attempt>].json  outputs above InlineLimit
 
@@ -540,28 +540,39 @@ func (x *execution) publish(ctx context.Context, n *Node, tr *TaskRun, c TaskCal
 	}
 	e.logs.end(x.logs)
 	// The attempt's log and those of the calls an eager task made, each
-	// by the node it is of (nodeLogs).
-	logs, _ := sandbox.ListTaskLogs(x.run.Dir)
-	slices.SortFunc(logs, func(a, b sandbox.TaskLog) int { return strings.Compare(a.Path, b.Path) })
-	for _, tl := range logs {
-		p := filepath.Join(x.run.Dir, filepath.FromSlash(tl.Path))
+	// by the node it is of (nodeLogs), one object per execution, cut out
+	// of the run's one log file.
+	parts, err := sandbox.SplitTaskLogs(x.run.Dir)
+	if err != nil {
+		e.Logger.Warn("could not read the task's log", "task", n.Name, "error", e.Redact(err.Error()))
+	}
+	for _, part := range parts {
 		if c.DataPrefix == "" {
-			logsURI = p
+			logsURI = part.File
+			if logsURI == "" {
+				logsURI = filepath.Join(x.run.Dir, filepath.FromSlash(part.Path))
+			}
 			break
 		}
-		uri, err := x.putFile(ctx, "_logs/"+filepath.Base(p), p)
+		var uri string
+		var err error
+		if part.File != "" {
+			uri, err = x.putFile(ctx, "_logs/"+part.Name, part.File)
+		} else {
+			uri, err = x.putBytes(ctx, "_logs/"+part.Name, part.Data)
+		}
 		if err != nil {
 			e.Logger.Warn("could not store the task's log", "task", n.Name, "error", e.Redact(err.Error()))
 			continue
 		}
-		if logsURI == "" || filepath.Base(p) == key+".log" {
+		if logsURI == "" || part.Name == key+".log" {
 			logsURI = uri
 		}
-		if tl.Node != n.Name {
+		if part.Node != n.Name {
 			if nodeLogs == nil {
 				nodeLogs = map[string][]string{}
 			}
-			nodeLogs[tl.Node] = append(nodeLogs[tl.Node], uri)
+			nodeLogs[part.Node] = append(nodeLogs[part.Node], uri)
 		}
 	}
 	return deckURI, logsURI, nodeLogs

@@ -13,7 +13,8 @@ import (
 )
 
 // Task logs. Every line logged about one task execution is also kept in
-// the run's sandbox, one file per task attempt (engine/sandbox TaskLogs),
+// the run's sandbox, in one file per run whose lines name their task
+// attempt (engine/sandbox TaskLogs),
 // so that `goflyte runs logs` can show it after the run. Lines come from
 // two places:
 //
@@ -38,7 +39,7 @@ import (
 //
 // Only lines at or above sdk.logging_level are kept, as on the terminal:
 // plugins are asked to log at that level, and a run whose tasks log
-// nothing at it writes no log files at all.
+// nothing at it writes no log file at all.
 //
 // Why not hclog's InterceptLogger with a sink: NewInterceptLogger makes a
 // new logger from options and cannot wrap the logger the engine is given,

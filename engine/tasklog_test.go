@@ -108,10 +108,12 @@ func TestTaskLogsRouting(t *testing.T) {
 	if diff := cmp.Diff(byNode(want), byNode(got)); diff != "" {
 		t.Errorf("task logs (-want +got):\n%s", diff)
 	}
-	for _, name := range []string{"a.log", "each@0.log", "r.log", "r.2.log"} {
-		if _, err := os.Stat(filepath.Join(res.RunDir, "logs", name)); err != nil {
-			t.Errorf("log file: %v", err)
-		}
+	// One file for the run, no file per task attempt.
+	if _, err := os.Stat(filepath.Join(res.RunDir, sandbox.TaskLogFile)); err != nil {
+		t.Errorf("log file: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(res.RunDir, "logs")); !os.IsNotExist(err) {
+		t.Errorf("a logs directory of per-task files: %v", err)
 	}
 
 	rec := loadRecord(t, e, res.ExecutionID)
@@ -119,7 +121,8 @@ func TestTaskLogsRouting(t *testing.T) {
 	for _, tr := range rec.Tasks {
 		files[tr.Name] = tr.LogFile
 	}
-	wantFiles := map[string]string{"a": "logs/a.log", "each": "logs/each.log", "r": "logs/r.2.log", "quiet": "logs/quiet.log"}
+	lf := sandbox.TaskLogFile
+	wantFiles := map[string]string{"a": lf, "each": lf, "r": lf, "quiet": lf}
 	if diff := cmp.Diff(wantFiles, files); diff != "" {
 		t.Errorf("record log files (-want +got):\n%s", diff)
 	}
@@ -142,8 +145,10 @@ func TestTaskLogsQuietByDefault(t *testing.T) {
 	if res.Status != StatusSucceeded {
 		t.Fatalf("status %s: %v", res.Status, res.Err)
 	}
-	if _, err := os.Stat(filepath.Join(res.RunDir, "logs")); !os.IsNotExist(err) {
-		t.Errorf("logs directory of a quiet run: %v", err)
+	for _, name := range []string{sandbox.TaskLogFile, "logs"} {
+		if _, err := os.Stat(filepath.Join(res.RunDir, name)); !os.IsNotExist(err) {
+			t.Errorf("%s of a quiet run: %v", name, err)
+		}
 	}
 }
 
@@ -162,7 +167,7 @@ func TestTaskLogsFailureRedacted(t *testing.T) {
 	if res.Status != StatusFailed {
 		t.Fatalf("status %s", res.Status)
 	}
-	data, err := os.ReadFile(filepath.Join(res.RunDir, "logs", "f.log"))
+	data, err := os.ReadFile(filepath.Join(res.RunDir, sandbox.TaskLogFile))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -170,7 +175,7 @@ func TestTaskLogsFailureRedacted(t *testing.T) {
 	if strings.Contains(text, value) || !strings.Contains(text, `"error":"cannot log in with ***"`) || !strings.Contains(text, `"level":"error"`) {
 		t.Errorf("log of the failed task:\n%s", text)
 	}
-	if rec := loadRecord(t, e, res.ExecutionID); rec.Tasks[0].LogFile != "logs/f.log" {
+	if rec := loadRecord(t, e, res.ExecutionID); rec.Tasks[0].LogFile != sandbox.TaskLogFile {
 		t.Errorf("record log file = %q", rec.Tasks[0].LogFile)
 	}
 }

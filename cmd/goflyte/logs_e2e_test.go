@@ -2,9 +2,12 @@ package main
 
 import (
 	"encoding/json"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/goflyte/goflyte/engine/sandbox"
 )
 
 // TestE2ERunsLogs runs a workflow whose plugin logs at info, then reads
@@ -69,7 +72,7 @@ func TestE2ERunsLogs(t *testing.T) {
 	}
 
 	r = x.run("runs", "show", name)
-	if r.code != 0 || !strings.Contains(r.stdout, "logs/split.log") {
+	if r.code != 0 || !strings.Contains(r.stdout, "kept in logs.jsonl") || !strings.Contains(r.stdout, "\n  split\n") {
 		t.Errorf("runs show does not mention the log file\n%s", r)
 	}
 
@@ -84,6 +87,54 @@ func TestE2ERunsLogs(t *testing.T) {
 	r = x.run("runs", "logs", name, "split", "--attempt", "2")
 	if r.code != 0 || r.stdout != "" || !strings.Contains(r.stderr, "No log lines") {
 		t.Errorf("runs logs of an attempt that did not happen\n%s", r)
+	}
+}
+
+// TestE2ERunsLogsOldLayout: a run recorded with one log file per task
+// attempt (logs/<node>[.<n>].log, before logs.jsonl) shows the same in
+// runs logs, for all tasks, one task, one attempt and as JSON.
+func TestE2ERunsLogsOldLayout(t *testing.T) {
+	x := newE2E(t)
+	wf := filepath.Join(repoRoot, "examples", "workflows", "wordcount.hcl")
+	out, r := x.runJSON("run", wf, "--input", "text=to be or not to be", "-v")
+	if r.code != 0 || out.Status != "succeeded" {
+		t.Fatalf("run\n%s", r)
+	}
+	queries := [][]string{
+		{"runs", "logs", out.ExecutionID},
+		{"runs", "logs", out.ExecutionID, "--json"},
+		{"runs", "logs", out.ExecutionID, "split"},
+		{"runs", "logs", out.ExecutionID, "count", "--attempt", "1", "--json"},
+	}
+	var before []string
+	for _, q := range queries {
+		r := x.run(q...)
+		if r.code != 0 || !strings.Contains(r.stdout, "task succeeded") {
+			t.Fatalf("%v\n%s", q, r)
+		}
+		before = append(before, r.stdout)
+	}
+	// Rewrite the run's logs as an older goflyte wrote them.
+	parts, err := sandbox.SplitTaskLogs(out.RunDir)
+	if err != nil || len(parts) < 2 {
+		t.Fatalf("split: %d parts, %v", len(parts), err)
+	}
+	if err := os.Mkdir(filepath.Join(out.RunDir, "logs"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range parts {
+		if err := os.WriteFile(filepath.Join(out.RunDir, "logs", p.Name), p.Data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Remove(filepath.Join(out.RunDir, sandbox.TaskLogFile)); err != nil {
+		t.Fatal(err)
+	}
+	for i, q := range queries {
+		r := x.run(q...)
+		if r.code != 0 || r.stdout != before[i] {
+			t.Errorf("%v on the old layout differs:\n%s\nwant stdout:\n%s", q, r, before[i])
+		}
 	}
 }
 

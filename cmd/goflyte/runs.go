@@ -81,8 +81,9 @@ Task logs hold what the plugin logged for the task (tagged with the task's
 node and attempt) and the engine's lines about it (started, retried,
 cached, succeeded, failed with its error), at sdk.logging_level: run with
 -v to keep the plugins' info lines. Secret values are replaced with ***, as
-on the terminal. They are kept in <run dir>/logs/<task>[.<attempt>].log,
-one JSON object per line.
+on the terminal. They are kept in <run dir>/logs.jsonl, one JSON object
+per line for all the run's tasks (runs recorded before: one file per task
+attempt, <run dir>/logs/<task>[.<attempt>].log).
 
 Flags:
   --json        print JSON (the record itself, for show; the stored JSON
@@ -283,12 +284,23 @@ func printRecord(c *cli, rec *sandbox.Record, runDir string) {
 		}
 	}
 	if len(logged) > 0 {
-		fmt.Fprintf(w, "\nTask logs (goflyte runs logs %s TASK):\n", rec.Name)
-		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		oneFile := true // the run's logs.jsonl, since issue 17; a file per task before
 		for _, t := range logged {
-			fmt.Fprintf(tw, "  %s\t%s\n", t.Name, t.LogFile)
+			oneFile = oneFile && t.LogFile == logged[0].LogFile
 		}
-		tw.Flush()
+		if oneFile {
+			fmt.Fprintf(w, "\nTask logs (goflyte runs logs %s TASK; kept in %s):\n", rec.Name, logged[0].LogFile)
+			for _, t := range logged {
+				fmt.Fprintf(w, "  %s\n", t.Name)
+			}
+		} else {
+			fmt.Fprintf(w, "\nTask logs (goflyte runs logs %s TASK):\n", rec.Name)
+			tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+			for _, t := range logged {
+				fmt.Fprintf(tw, "  %s\t%s\n", t.Name, t.LogFile)
+			}
+			tw.Flush()
+		}
 	}
 	if len(rec.Outputs) > 0 {
 		fmt.Fprintln(w, "\nOutputs:")

@@ -29,7 +29,7 @@ type Follower struct {
 	tasks  map[string]taskState
 	order  []string
 
-	logs     map[string]*logCursor // by file name
+	logs     map[string]*logCursor // by file, relative to the run's directory
 	logsFrom bool                  // logs before the first Next are skipped
 }
 
@@ -95,6 +95,10 @@ func (f *Follower) Next() (FollowUpdate, error) {
 }
 
 func (f *Follower) next(u *FollowUpdate) error {
+	// Decided before running() marks the follower started: with logsFrom,
+	// the lines written before the first update are skipped, also for a
+	// run still going.
+	skip := f.logsFrom && !f.started
 	for range 3 {
 		head, err := readRecord(f.dir, false)
 		if err != nil {
@@ -113,7 +117,7 @@ func (f *Follower) next(u *FollowUpdate) error {
 				if err != nil {
 					return err
 				}
-				return f.readLogs(u)
+				return f.readLogs(u, skip)
 			}
 			release()
 		}
@@ -122,7 +126,7 @@ func (f *Follower) next(u *FollowUpdate) error {
 		if err != nil {
 			return err
 		}
-		if err := f.readLogs(u); err != nil {
+		if err := f.readLogs(u, skip); err != nil {
 			return err
 		}
 		for i := range rec.Tasks {
@@ -201,14 +205,12 @@ func (f *Follower) apply(u *FollowUpdate, t *TaskRecord) {
 	u.Tasks = append(u.Tasks, *t)
 }
 
-// readLogs reads the lines appended to the run's task logs.
-func (f *Follower) readLogs(u *FollowUpdate) error {
-	skip := f.logsFrom && !f.started
+// readLogs reads the lines appended to the run's task logs: its log file,
+// and the per-execution files of a run recorded before it.
+func (f *Follower) readLogs(u *FollowUpdate, skip bool) error {
+	names := []string{TaskLogFile}
 	entries, err := os.ReadDir(filepath.Join(f.dir, logsDir))
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return err
 	}
 	for _, e := range entries {
@@ -218,42 +220,55 @@ func (f *Follower) readLogs(u *FollowUpdate) error {
 		if _, _, ok := parseLogFileName(e.Name()); !ok {
 			continue
 		}
-		c := f.logs[e.Name()]
-		if c == nil {
-			c = &logCursor{}
-			f.logs[e.Name()] = c
-		}
-		path := filepath.Join(f.dir, logsDir, e.Name())
-		fi, err := os.Stat(path)
-		if err != nil || fi.Size() <= c.off {
-			continue
-		}
-		if skip {
-			// Start after the last whole line written so far.
-			data, err := readFrom(path, 0)
-			if err != nil {
-				return err
-			}
-			lines, used, err := decodeLogLines(data, path, 1)
-			if err != nil {
-				return err
-			}
-			c.off, c.line = int64(used), len(lines)
-			continue
-		}
-		data, err := readFrom(path, c.off)
-		if err != nil {
+		names = append(names, logsDir+"/"+e.Name())
+	}
+	for _, name := range names {
+		if err := f.readLog(u, name, skip); err != nil {
 			return err
 		}
-		lines, used, err := decodeLogLines(data, path, c.line+1)
-		if err != nil {
-			return err
-		}
-		c.off += int64(used)
-		c.line += len(lines)
-		u.Logs = append(u.Logs, lines...)
 	}
 	slices.SortStableFunc(u.Logs, func(a, b LogLine) int { return a.Time.Compare(b.Time) })
+	return nil
+}
+
+// readLog reads the lines appended to the task log name (relative to the
+// run's directory, slash-separated); with skip, only moves past the
+// whole lines there are.
+func (f *Follower) readLog(u *FollowUpdate, name string, skip bool) error {
+	c := f.logs[name]
+	if c == nil {
+		c = &logCursor{}
+		f.logs[name] = c
+	}
+	path := filepath.Join(f.dir, filepath.FromSlash(name))
+	fi, err := os.Stat(path)
+	if err != nil || fi.Size() <= c.off {
+		return nil
+	}
+	if skip {
+		// Start after the last whole line written so far.
+		data, err := readFrom(path, 0)
+		if err != nil {
+			return err
+		}
+		lines, used, err := decodeLogLines(data, path, 1)
+		if err != nil {
+			return err
+		}
+		c.off, c.line = int64(used), len(lines)
+		return nil
+	}
+	data, err := readFrom(path, c.off)
+	if err != nil {
+		return err
+	}
+	lines, used, err := decodeLogLines(data, path, c.line+1)
+	if err != nil {
+		return err
+	}
+	c.off += int64(used)
+	c.line += len(lines)
+	u.Logs = append(u.Logs, lines...)
 	return nil
 }
 

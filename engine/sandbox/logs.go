@@ -3,20 +3,36 @@ package sandbox
 // Task logs: the log lines of each task execution of a run, kept beside its
 // record so that `goflyte runs logs` can show them after the run.
 //
-// Layout, beside the tasks/ directory of sandbox.go:
+// Layout: one file per run, beside the record:
+//
+//	<run>/logs.jsonl    every task log line of the run, in the order written
+//
+// It holds JSON lines, one [LogLine] each; each line names its task
+// execution (node and attempt), so the lines of one execution are those
+// with its node and attempt, and [ListTaskLogs] and [ReadTaskLogs] read
+// them by task. The file is only appended to; a last line cut short (the
+// process died while writing it) is left out by readers, and cut off by
+// the next writer before it appends. A run whose tasks logged nothing has
+// no file.
+//
+// Runs recorded before (and the remote worker's uploads, see
+// [SplitTaskLogs]) kept one file per task execution, which readers still
+// read:
 //
 //	<run>/logs/<node>.log        first attempt of a task (node) of the run
 //	<run>/logs/<node>.<n>.log    attempt n > 1
 //
-// A file holds JSON lines, one [LogLine] each, in the order they were
-// written. Node names are escaped into file names (see logFileName), so no
-// name can leave the directory. A task that logged nothing has no file.
+// with the node escaped into the file name (see logFileName). One file per
+// run costs one new inode per run instead of one per task attempt: on this
+// machine a new inode costs 0.15-0.8 ms, most of what -v added to a chain
+// of trivial tasks (issue 17).
 
 import (
 	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -33,8 +49,12 @@ const (
 	LogSourceEngine = "engine" // the engine logged it about the task
 )
 
-// logsDir is the directory of task logs in a run's directory.
+// logsDir is the directory of per-execution task logs (the layout before
+// TaskLogFile) in a run's directory.
 const logsDir = "logs"
+
+// TaskLogFile is the file of a run's task logs in its directory.
+const TaskLogFile = "logs.jsonl"
 
 // LogLine is one line of a task's log. It never holds a secret value: the
 // engine redacts before it writes.
@@ -59,35 +79,28 @@ type LogLine struct {
 	Fields map[string]any `json:"fields,omitempty"`
 }
 
-// maxOpenLogs bounds the log files a TaskLogs keeps open: tasks run a few
-// at a time, and a run of thousands of tasks must not run out of file
-// descriptors. The file opened longest ago is closed first.
-const maxOpenLogs = 16
-
 // TaskLogs writes the task logs of one run. It is safe for concurrent use.
-// Write only appends the line to its file's buffer: the files are created
-// and the buffers written out by one goroutine every [LogFlushInterval]
+// Write only appends the line to a buffer: the run's log file is created
+// and the buffer written out by one goroutine every [LogFlushInterval]
 // (so that readers such as the console can tail a running task: a line is
-// in its file within about that long), and at Close. A task's first line
-// thus costs no file creation on the task's path (0.15-0.8 ms on a busy
-// disk, issue 17). After Close, each Write goes straight to its file, for
-// the lines of a plugin that arrive after its task returned.
+// in the file within about that long), and at Close. After Close, each
+// Write goes straight to the file, for the lines of a plugin that arrive
+// after its task returned.
 type TaskLogs struct {
-	dir string // <run>/logs
+	path string // <run>/logs.jsonl
 
-	mu     sync.Mutex
-	files  map[logKey]*logFile
-	dirty  []*logFile     // files with pending lines
-	latest map[string]int // node -> highest attempt with a file
-	closed bool
-	stop   chan struct{} // closed by Close; stops the flusher
-	done   chan struct{} // closed when the flusher has returned
+	mu      sync.Mutex
+	pending bytes.Buffer    // lines not written out yet
+	logged  map[string]bool // nodes with a line
+	closed  bool
+	stop    chan struct{} // closed by Close; stops the flusher
+	done    chan struct{} // closed when the flusher has returned
 
-	// io is held while files are written: by the flusher, then by Close.
-	io      sync.Mutex
-	madeDir bool
-	open    []*logFile // open files, oldest first
-	errs    []error    // write errors, for Close
+	// io is held while the file is written: by the flusher, then by Close
+	// and the writes after it.
+	io   sync.Mutex
+	f    *os.File // open from the first write out to Close
+	errs []error  // write errors, for Close
 }
 
 // LogFlushInterval is how long a task log line may wait in a buffer
@@ -101,22 +114,15 @@ type logKey struct {
 	attempt int
 }
 
-type logFile struct {
-	name    string       // in dir
-	pending bytes.Buffer // lines not written out yet; under TaskLogs.mu
-	f       *os.File     // under TaskLogs.io
-}
-
 // TaskLogs returns the writer of the run's task logs. The caller must Close
 // it when the run ends.
 func (r *Run) TaskLogs() *TaskLogs {
-	return &TaskLogs{dir: filepath.Join(r.Dir, logsDir), files: map[logKey]*logFile{}, latest: map[string]int{}}
+	return &TaskLogs{path: filepath.Join(r.Dir, TaskLogFile), logged: map[string]bool{}}
 }
 
-// Write appends line to the log of its task execution; the file (mode
-// 0600, in a directory of mode 0700) is created when the line is written
-// out. A line without a node or with an attempt below 1, or whose node
-// makes no file name, is an error; an error writing a file is reported by
+// Write appends line to the run's task log; the file (mode 0600) is
+// created when the line is written out. A line without a node or with an
+// attempt below 1 is an error; an error writing the file is reported by
 // Close.
 func (l *TaskLogs) Write(line *LogLine) error {
 	if line.Node == "" || line.Attempt < 1 {
@@ -136,28 +142,23 @@ func (l *TaskLogs) Write(line *LogLine) error {
 	}
 
 	l.mu.Lock()
-	key := logKey{line.Node, line.Attempt}
-	lf, err := l.file(key)
-	if err != nil {
-		l.mu.Unlock()
-		return fmt.Errorf("write task log of %q: %w", line.Node, err)
+	if !l.logged[line.Node] {
+		l.logged[line.Node] = true
 	}
 	if !l.closed {
-		if lf.pending.Len() == 0 {
-			l.dirty = append(l.dirty, lf)
+		if l.stop == nil {
+			l.stop, l.done = make(chan struct{}), make(chan struct{})
+			go l.flusher(l.stop, l.done)
 		}
-		lf.pending.Write(buf.Bytes())
+		l.pending.Write(buf.Bytes())
 		l.mu.Unlock()
 		return nil
 	}
 	l.mu.Unlock()
-	// Unbuffered, and no file left open: the run is over.
+	// Unbuffered, and the file not kept open: the run is over.
 	l.io.Lock()
 	defer l.io.Unlock()
-	if err := l.mkdir(); err != nil {
-		return fmt.Errorf("write task log of %q: %w", line.Node, err)
-	}
-	f, err := openLog(filepath.Join(l.dir, lf.name), 0o600)
+	f, err := openRunLog(l.path)
 	if err != nil {
 		return fmt.Errorf("write task log of %q: %w", line.Node, err)
 	}
@@ -169,27 +170,6 @@ func (l *TaskLogs) Write(line *LogLine) error {
 		return fmt.Errorf("write task log of %q: %w", line.Node, err)
 	}
 	return nil
-}
-
-// file returns the log file of key, adding it if it is new. l.mu is held.
-func (l *TaskLogs) file(key logKey) (*logFile, error) {
-	if lf, ok := l.files[key]; ok {
-		return lf, nil
-	}
-	name, err := logFileName(key.node, key.attempt)
-	if err != nil {
-		return nil, err
-	}
-	lf := &logFile{name: name}
-	if l.stop == nil && !l.closed {
-		l.stop, l.done = make(chan struct{}), make(chan struct{})
-		go l.flusher(l.stop, l.done)
-	}
-	l.files[key] = lf
-	if key.attempt > l.latest[key.node] {
-		l.latest[key.node] = key.attempt
-	}
-	return lf, nil
 }
 
 // flusher writes out the buffered lines every LogFlushInterval until stop
@@ -208,92 +188,95 @@ func (l *TaskLogs) flusher(stop <-chan struct{}, done chan<- struct{}) {
 	}
 }
 
-// flush writes out every file's buffered lines: it takes them under l.mu
-// and writes them with only l.io held, so that Write never waits for a
-// file to be created.
+// flush writes out the buffered lines: it takes them under l.mu and writes
+// them with only l.io held, so that Write never waits for the file.
 func (l *TaskLogs) flush() {
-	type chunk struct {
-		lf   *logFile
-		data []byte
-	}
-	var chunks []chunk
 	l.mu.Lock()
-	for _, lf := range l.dirty {
-		chunks = append(chunks, chunk{lf, lf.pending.Bytes()})
-		lf.pending = bytes.Buffer{} // the chunk keeps the bytes; an idle file keeps none
-	}
-	l.dirty = l.dirty[:0]
+	data := l.pending.Bytes()
+	l.pending = bytes.Buffer{} // data keeps the bytes; an idle run keeps none
 	l.mu.Unlock()
-	if len(chunks) == 0 {
+	if len(data) == 0 {
 		return
 	}
 	l.io.Lock()
 	defer l.io.Unlock()
-	for _, c := range chunks {
-		if err := l.writeOut(c.lf, c.data); err != nil {
-			l.errs = append(l.errs, err)
-		}
-	}
-}
-
-// writeOut appends data to lf's file, opening it (and closing the file
-// opened longest ago, past maxOpenLogs) if needed. l.io is held.
-func (l *TaskLogs) writeOut(lf *logFile, data []byte) error {
-	if lf.f == nil {
-		if err := l.mkdir(); err != nil {
-			return err
-		}
-		if len(l.open) >= maxOpenLogs {
-			oldest := l.open[0]
-			l.open = l.open[1:]
-			if err := oldest.close(); err != nil {
-				return err
-			}
-		}
-		f, err := openLog(filepath.Join(l.dir, lf.name), 0o600)
+	if l.f == nil {
+		f, err := openRunLog(l.path)
 		if err != nil {
+			l.errs = append(l.errs, err)
+			return
+		}
+		l.f = f
+	}
+	if _, err := l.f.Write(data); err != nil {
+		l.errs = append(l.errs, err)
+	}
+}
+
+// openRunLog opens the run's task log for appending, creating it, and
+// cuts off a last line without its newline (a write that a dead process
+// cut short), so that what is appended starts a line of its own.
+func openRunLog(path string) (*os.File, error) {
+	f, err := openLog(path, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	if err := cutTornLine(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return f, nil
+}
+
+// cutTornLine truncates f after its last newline, if its last byte is not
+// one.
+func cutTornLine(f *os.File) error {
+	fi, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	size := fi.Size()
+	if size == 0 {
+		return nil
+	}
+	var buf [4096]byte
+	end := size
+	for end > 0 {
+		n := int64(len(buf))
+		if n > end {
+			n = end
+		}
+		chunk := buf[:n]
+		if _, err := f.ReadAt(chunk, end-n); err != nil && !errors.Is(err, io.EOF) {
 			return err
 		}
-		lf.f = f
-		l.open = append(l.open, lf)
-	}
-	_, err := lf.f.Write(data)
-	return err
-}
-
-// mkdir makes the logs directory once. l.io is held.
-func (l *TaskLogs) mkdir() error {
-	if !l.madeDir {
-		if err := os.Mkdir(l.dir, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
-			return err
+		i := bytes.LastIndexByte(chunk, '\n')
+		if i == int(n)-1 && end == size {
+			return nil // whole lines
 		}
-		l.madeDir = true
+		if i >= 0 {
+			return f.Truncate(end - n + int64(i) + 1)
+		}
+		end -= n
 	}
-	return nil
+	return f.Truncate(0)
 }
 
-func (lf *logFile) close() error {
-	err := lf.f.Close()
-	lf.f = nil
-	return err
-}
-
-// File returns the log file of the latest attempt of node that has one,
-// relative to the run's directory and slash-separated, or "" if none
-// does. (A file whose lines are still buffered appears within
+// File returns the file that holds the log lines of node, relative to the
+// run's directory and slash-separated ([TaskLogFile]), or "" if node
+// logged nothing. (Lines still buffered reach it within
 // LogFlushInterval.)
 func (l *TaskLogs) File(node string) string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	a, ok := l.latest[node]
-	if !ok {
+	if !l.logged[node] {
 		return ""
 	}
-	return logsDir + "/" + l.files[logKey{node, a}].name
+	return TaskLogFile
 }
 
-// Close writes out and closes every log file. Lines written after Close
-// are appended to their files at once.
+// Close writes out and closes the log file. Lines written after Close are
+// appended to it at once.
 func (l *TaskLogs) Close() error {
 	l.mu.Lock()
 	if l.closed {
@@ -311,10 +294,11 @@ func (l *TaskLogs) Close() error {
 	l.io.Lock()
 	defer l.io.Unlock()
 	errs := l.errs
-	for _, lf := range l.open {
-		errs = append(errs, lf.close())
+	if l.f != nil {
+		errs = append(errs, l.f.Close())
+		l.f = nil
 	}
-	l.open, l.errs = nil, nil
+	l.errs = nil
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("close task logs: %w", err)
 	}
@@ -389,17 +373,48 @@ func parseLogFileName(name string) (node string, attempt int, ok bool) {
 	return b.String(), attempt, true
 }
 
-// TaskLog is one task execution's log file in a run's directory.
+// TaskLog is one task execution's log in a run's directory.
 type TaskLog struct {
 	Node    string
 	Attempt int
-	// Path is relative to the run's directory and slash-separated.
+	// Path is the file that holds the execution's lines, relative to the
+	// run's directory and slash-separated: [TaskLogFile], which holds
+	// every execution's, or, in a run recorded before it, the execution's
+	// own file in logs/.
 	Path string
 }
 
 // ListTaskLogs returns the task logs in the run directory runDir, by node
 // and then attempt. A run without task logs gives none and no error.
 func ListTaskLogs(runDir string) ([]TaskLog, error) {
+	logs, err := listOldTaskLogs(runDir)
+	if err != nil {
+		return nil, err
+	}
+	data, err := os.ReadFile(filepath.Join(runDir, TaskLogFile))
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("list task logs: %w", err)
+	}
+	if len(data) > 0 {
+		keys, err := logKeys(data, filepath.Join(runDir, TaskLogFile))
+		if err != nil {
+			return nil, fmt.Errorf("list task logs: %w", err)
+		}
+		for _, k := range keys {
+			logs = append(logs, TaskLog{Node: k.node, Attempt: k.attempt, Path: TaskLogFile})
+		}
+	}
+	slices.SortStableFunc(logs, func(a, b TaskLog) int {
+		if c := strings.Compare(a.Node, b.Node); c != 0 {
+			return c
+		}
+		return a.Attempt - b.Attempt
+	})
+	return logs, nil
+}
+
+// listOldTaskLogs lists the per-execution files of runDir's logs/.
+func listOldTaskLogs(runDir string) ([]TaskLog, error) {
 	entries, err := os.ReadDir(filepath.Join(runDir, logsDir))
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
@@ -418,27 +433,58 @@ func ListTaskLogs(runDir string) ([]TaskLog, error) {
 		}
 		logs = append(logs, TaskLog{Node: node, Attempt: attempt, Path: logsDir + "/" + e.Name()})
 	}
-	slices.SortFunc(logs, func(a, b TaskLog) int {
-		if c := strings.Compare(a.Node, b.Node); c != 0 {
-			return c
-		}
-		return a.Attempt - b.Attempt
-	})
 	return logs, nil
 }
 
+// logKeys returns the task executions that have whole lines in data, a
+// run's log file at path, in the order of their first lines.
+func logKeys(data []byte, path string) ([]logKey, error) {
+	var keys []logKey
+	seen := map[logKey]bool{}
+	var head struct {
+		Node    string `json:"node"`
+		Attempt int    `json:"attempt"`
+	}
+	for n, rest := 1, data; ; n++ {
+		i := bytes.IndexByte(rest, '\n')
+		if i < 0 {
+			return keys, nil // torn or unfinished last line
+		}
+		head.Node, head.Attempt = "", 0
+		if err := json.Unmarshal(rest[:i], &head); err != nil {
+			return nil, fmt.Errorf("%s:%d: %w", path, n, err)
+		}
+		rest = rest[i+1:]
+		k := logKey{head.Node, head.Attempt}
+		if !seen[k] {
+			seen[k] = true
+			keys = append(keys, k)
+		}
+	}
+}
+
 // ReadTaskLogs returns the lines of the given task logs of the run in
-// runDir, merged in order of time (lines of one file keep their order). A
-// last line without its newline (a write cut short) is left out; any other
-// line that does not decode is an error.
+// runDir, merged in order of time (lines of one task execution keep their
+// order). A last line without its newline (a write cut short) is left
+// out; any other line that does not decode is an error.
 func ReadTaskLogs(runDir string, logs []TaskLog) ([]LogLine, error) {
-	var lines []LogLine
+	// Each file once, with the executions wanted from it.
+	var paths []string
+	want := map[string]map[logKey]bool{}
 	for _, tl := range logs {
 		rel := filepath.FromSlash(tl.Path)
 		if !filepath.IsLocal(rel) {
 			return nil, fmt.Errorf("read task log %q: outside the run directory", tl.Path)
 		}
-		path := filepath.Join(runDir, rel)
+		if want[tl.Path] == nil {
+			want[tl.Path] = map[logKey]bool{}
+			paths = append(paths, tl.Path)
+		}
+		want[tl.Path][logKey{tl.Node, tl.Attempt}] = true
+	}
+	var lines []LogLine
+	for _, p := range paths {
+		path := filepath.Join(runDir, filepath.FromSlash(p))
 		data, err := os.ReadFile(path)
 		if err != nil {
 			return nil, fmt.Errorf("read task log: %w", err)
@@ -447,10 +493,99 @@ func ReadTaskLogs(runDir string, logs []TaskLog) ([]LogLine, error) {
 		if err != nil {
 			return nil, fmt.Errorf("read task log: %w", err)
 		}
+		if p == TaskLogFile {
+			keys := want[p]
+			more = slices.DeleteFunc(more, func(l LogLine) bool { return !keys[logKey{l.Node, l.Attempt}] })
+		}
 		lines = append(lines, more...)
 	}
 	slices.SortStableFunc(lines, func(a, b LogLine) int { return a.Time.Compare(b.Time) })
 	return lines, nil
+}
+
+// A TaskLogPart is one task execution's lines of a run's task logs, as
+// the file of the per-execution layout holds them.
+type TaskLogPart struct {
+	TaskLog
+	// Name is the execution's file name in that layout:
+	// "<node>[.<attempt>].log" (see logFileName).
+	Name string
+	// Data are the execution's whole lines, in the order written.
+	Data []byte
+	// File, when set, is a file in the run's directory whose content is
+	// Data: the run's log when it holds only this execution's lines, or
+	// the execution's own file in a run recorded before.
+	File string
+}
+
+// SplitTaskLogs returns the task logs of the run in runDir one task
+// execution each, by Name: what the remote worker stores in the data
+// store as <data prefix>/_logs/<Name>, one object per execution, which
+// `goflyte runs logs --remote` reads. An execution whose node makes no
+// file name (too long) is left out, and named in the error, which comes
+// with the other parts.
+func SplitTaskLogs(runDir string) ([]TaskLogPart, error) {
+	old, err := listOldTaskLogs(runDir)
+	if err != nil {
+		return nil, err
+	}
+	var parts []TaskLogPart
+	for _, tl := range old {
+		path := filepath.Join(runDir, filepath.FromSlash(tl.Path))
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("read task log: %w", err)
+		}
+		parts = append(parts, TaskLogPart{TaskLog: tl, Name: filepath.Base(path), Data: data, File: path})
+	}
+	var errs []error
+	path := filepath.Join(runDir, TaskLogFile)
+	data, err := os.ReadFile(path)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("read task log: %w", err)
+	}
+	byKey := map[logKey]int{} // index in parts
+	var head struct {
+		Node    string `json:"node"`
+		Attempt int    `json:"attempt"`
+	}
+	rest := data
+	for n := 1; ; n++ {
+		i := bytes.IndexByte(rest, '\n')
+		if i < 0 {
+			break // torn or unfinished last line
+		}
+		line := rest[:i+1]
+		rest = rest[i+1:]
+		head.Node, head.Attempt = "", 0
+		if err := json.Unmarshal(line, &head); err != nil {
+			return nil, fmt.Errorf("read task log: %s:%d: %w", path, n, err)
+		}
+		k := logKey{head.Node, head.Attempt}
+		j, ok := byKey[k]
+		if !ok {
+			name, err := logFileName(k.node, k.attempt)
+			if err != nil {
+				byKey[k] = -1
+				errs = append(errs, fmt.Errorf("%s:%d: %w", path, n, err))
+				continue
+			}
+			j = len(parts)
+			byKey[k] = j
+			parts = append(parts, TaskLogPart{TaskLog: TaskLog{Node: k.node, Attempt: k.attempt, Path: TaskLogFile}, Name: name})
+		}
+		if j >= 0 {
+			parts[j].Data = append(parts[j].Data, line...)
+		}
+	}
+	if len(byKey) == 1 && len(rest) == 0 && len(parts) > 0 && parts[len(parts)-1].Path == TaskLogFile {
+		parts[len(parts)-1].File = path // the whole file is this execution's
+	}
+	slices.SortStableFunc(parts, func(a, b TaskLogPart) int { return strings.Compare(a.Name, b.Name) })
+	if err := errors.Join(errs...); err != nil {
+		return parts, fmt.Errorf("split task logs: %w", err)
+	}
+	return parts, nil
 }
 
 // decodeLogLines decodes the whole lines of a task log in data, whose

@@ -2,6 +2,7 @@ package sandbox
 
 import (
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -222,6 +223,78 @@ func TestFollow(t *testing.T) {
 	}
 	if u := next(); !u.Ended || len(u.Tasks) != 0 || u.Run != nil {
 		t.Errorf("after the end: %+v", u)
+	}
+}
+
+// TestFollowLogs: a follower reports the lines of the run's one log file
+// and of per-attempt files (a run recorded before it), each line once,
+// and skips what was written before the first update when asked.
+func TestFollowLogs(t *testing.T) {
+	s, run := newTestRun(t, "r1")
+	rc, err := run.StartRecord(startRecord("r1", t0, "a", "b"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	if err := os.Mkdir(filepath.Join(run.Dir, logsDir), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	old, err := os.OpenFile(filepath.Join(run.Dir, logsDir, "b.2.log"), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer old.Close()
+	oldLine := func(msg string) {
+		t.Helper()
+		if _, err := fmt.Fprintf(old, `{"time":"2026-11-25T12:00:00Z","level":"info","node":"b","attempt":2,"msg":%q}`+"\n", msg); err != nil {
+			t.Fatal(err)
+		}
+	}
+	oldLine("old-before")
+	logs := run.TaskLogs()
+	if err := logs.Write(&LogLine{Time: t0, Level: "info", Node: "a", Attempt: 1, Msg: "new-before"}); err != nil {
+		t.Fatal(err)
+	}
+	logs.Close()
+
+	msgs := func(f *Follower) []string {
+		t.Helper()
+		u, err := f.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, l := range u.Logs {
+			out = append(out, l.Msg)
+		}
+		slices.Sort(out)
+		return out
+	}
+	all, err := s.Follow("r1", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	skip, err := s.Follow("r1", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := msgs(all); !slices.Equal(got, []string{"new-before", "old-before"}) {
+		t.Errorf("first update: %q", got)
+	}
+	if got := msgs(skip); len(got) != 0 {
+		t.Errorf("first update, skipping: %q", got)
+	}
+	oldLine("old-after")
+	if err := logs.Write(&LogLine{Time: t0, Level: "info", Node: "a", Attempt: 2, Msg: "new-after"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []*Follower{all, skip} {
+		if got := msgs(f); !slices.Equal(got, []string{"new-after", "old-after"}) {
+			t.Errorf("next update: %q", got)
+		}
+		if got := msgs(f); len(got) != 0 {
+			t.Errorf("no change: %q", got)
+		}
 	}
 }
 

@@ -194,10 +194,12 @@ type TaskRecord struct {
 	// Children are the tasks an eager task ran through the engine:
 	// "<n> <plugin.task> <status>".
 	Children []string `json:"children,omitempty"`
-	// LogFile is the log of the task's latest attempt that logged
-	// something, relative to the run's directory and slash-separated
-	// ("logs/<node>.log"); "" when it logged nothing. The logs of every
-	// attempt, instance and child are listed by [ListTaskLogs].
+	// LogFile is the file that holds the task's log lines, relative to
+	// the run's directory and slash-separated: the run's [TaskLogFile]
+	// ("logs.jsonl"; in records written before it, the latest attempt's
+	// own file, "logs/<node>[.<n>].log"); "" when it logged nothing. The
+	// logs of every attempt, instance and child are listed by
+	// [ListTaskLogs].
 	LogFile string `json:"log_file,omitempty"`
 	// LogURIs are, in a remote run's record, the data-store URIs of the
 	// task's logs (remote.TaskOutput.Logs, and the logs of failed

@@ -15,7 +15,8 @@
 //	                                            task uses it, for a plugin that says it can)
 //	<root>/runs/<run name>/deck.html            the run's deck index (enable_deck)
 //	<root>/runs/<run name>/tasks/<dir>/deck.html a task's decks, in its last attempt's directory
-//	<root>/runs/<run name>/logs/<task>[.<n>].log  the log lines of a task attempt (see TaskLogs)
+//	<root>/runs/<run name>/logs.jsonl           the log lines of every task attempt (see TaskLogs;
+//	                                            runs recorded before: logs/<task>[.<n>].log each)
 //	<root>/plugin-schemas/                      the engine's cache of plugins' Describe answers
 //
 // The package does not know about workflows or plugins: the engine decides
