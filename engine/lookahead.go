@@ -204,9 +204,11 @@ func (x *execution) startRootAhead(p *Plan) *rootAhead {
 	}
 	var nodes []*Node
 	for _, n := range x.graph.Nodes {
-		if n.Kind != KindTask || n.ForEach != nil || n.Sub != nil || n.Arm != nil || len(n.Deps) > 0 ||
-			!e.cacheUsed(n) || x.tasks[n.Name].Resumed {
+		if n.Kind != KindTask || n.ForEach != nil || n.Sub != nil || n.Arm != nil || len(n.Deps) > 0 || !e.cacheUsed(n) {
 			continue
+		}
+		if tr := x.tasks[n.Name]; tr == nil || tr.Resumed {
+			continue // kept from the resumed run: it does not start
 		}
 		nodes = append(nodes, n)
 	}
