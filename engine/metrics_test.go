@@ -165,3 +165,34 @@ func TestMetricsSentToStatsD(t *testing.T) {
 		t.Errorf("recorded metrics %v, want the plugin told of StatsD", got)
 	}
 }
+
+// TestRecordedMetricsMemo checks that a task's record metrics are made
+// once while nothing changes, and made again when its stats change or a
+// secret value becomes known (which the tags must then not show).
+func TestRecordedMetricsMemo(t *testing.T) {
+	e, _ := newTestEngine(t)
+	x := &execution{engine: e}
+	n := &Node{Name: "n", Plugin: "p", Task: "t"}
+	tr := &TaskRun{}
+	x.taskStats(n, tr).Merge([]plugin.Metric{{Name: "calls", Kind: plugin.Counter, Tags: map[string]string{"user": "hunter2-secret"}, Value: 1, Count: 1}})
+	first := x.recordedMetrics(tr)
+	if len(first) != 1 || first[0].Tags["user"] != "hunter2-secret" {
+		t.Fatalf("metrics = %+v", first)
+	}
+	if again := x.recordedMetrics(tr); &again[0] != &first[0] {
+		t.Error("unchanged metrics were made again")
+	}
+	x.taskStats(n, tr).Incr(MetricCacheHits)
+	if got := x.recordedMetrics(tr); len(got) != 2 {
+		t.Errorf("after Incr: %d series, want 2 (%+v)", len(got), got)
+	}
+	e.Learn("hunter2-secret")
+	got := x.recordedMetrics(tr)
+	for _, m := range got {
+		for k, v := range m.Tags {
+			if strings.Contains(k+v, "hunter2") {
+				t.Errorf("a secret learned after the metrics were made is still in the record: %+v", m)
+			}
+		}
+	}
+}

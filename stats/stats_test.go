@@ -401,3 +401,34 @@ func BenchmarkRecorder(b *testing.B) {
 		})
 	})
 }
+
+// TestRecorderVersion checks that Version changes with every change of
+// the series and not with reads.
+func TestRecorderVersion(t *testing.T) {
+	r := NewRecorder(RecorderOptions{Tags: Tags{"node": "n"}})
+	v := r.Version()
+	changes := []struct {
+		name string
+		do   func()
+	}{
+		{"Incr", func() { r.Incr("a") }},
+		{"Incr again", func() { r.Incr("a") }},
+		{"Gauge", func() { r.Gauge("g", 1) }},
+		{"Timing", func() { r.Timing("t", time.Millisecond) }},
+		{"Merge", func() { r.Merge([]plugin.Metric{{Name: "m", Kind: plugin.Counter, Value: 1, Count: 1}}) }},
+	}
+	for _, c := range changes {
+		c.do()
+		if nv := r.Version(); nv == v {
+			t.Errorf("%s: version stayed %d", c.name, v)
+		} else {
+			v = nv
+		}
+	}
+	r.Metrics()
+	r.Value("a")
+	r.Metric("g")
+	if nv := r.Version(); nv != v {
+		t.Errorf("reads changed the version from %d to %d", v, nv)
+	}
+}
