@@ -243,14 +243,12 @@ func (e *Engine) ExecuteTask(ctx context.Context, c TaskCall) (*TaskCallResult, 
 		return nil, fail(err)
 	}
 
+	// The attempt's run makes no directory until it writes a file: most
+	// attempts write none, and a run's two mkdirs were most of an
+	// attempt's own CPU (BENCH.md, the fourth fan-out round). The name
+	// is not checked against existing runs: 96 random bits keep it apart.
 	sb := sandbox.Sandbox{Root: filepath.Join(e.Config.SDK.LocalSandbox, WorkerSandbox)}
-	var run *sandbox.Run
-	for try := 0; ; try++ {
-		run, err = sb.NewRun(sandbox.NewRunName(start))
-		if err == nil || !errors.Is(err, fs.ErrExist) || try == 4 {
-			break
-		}
-	}
+	run, err := sb.LazyRun(sandbox.NewRunName(start) + "-" + newCallID())
 	if err != nil {
 		return nil, err
 	}
@@ -624,6 +622,9 @@ func (x *execution) putFile(ctx context.Context, key, src string) (string, error
 }
 
 func (x *execution) putBytes(ctx context.Context, key string, data []byte) (string, error) {
+	if err := x.run.MakeDir(); err != nil {
+		return "", err
+	}
 	p := filepath.Join(x.run.Dir, "put-"+newCallID())
 	if err := os.WriteFile(p, data, 0o600); err != nil {
 		return "", err

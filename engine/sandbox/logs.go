@@ -264,7 +264,8 @@ func (l *TaskLogs) writeOut(lf *logFile, data []byte) error {
 // mkdir makes the logs directory once. l.io is held.
 func (l *TaskLogs) mkdir() error {
 	if !l.madeDir {
-		if err := os.Mkdir(l.dir, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
+		// MkdirAll: a lazy run's directory (LazyRun) may not exist yet.
+		if err := os.MkdirAll(l.dir, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
 			return err
 		}
 		l.madeDir = true
