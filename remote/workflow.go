@@ -103,7 +103,7 @@ func RegisterWorkflow(r worker.WorkflowRegistry) {
 // cancelled through Temporal cancels its activities and returns the
 // cancellation (the record, status "cancelled", stays queryable).
 func RunWorkflow(ctx workflow.Context, in RunInput) (*sandbox.Record, error) {
-	g, diags, files := compileRun(in)
+	g, diags, files := compileRunCached(in)
 	if diags.HasErrors() {
 		return nil, temporal.NewNonRetryableApplicationError(renderDiagnostics(diags, files), ErrInvalidRun, nil)
 	}
