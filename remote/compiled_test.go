@@ -4,8 +4,11 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"go.temporal.io/sdk/testsuite"
+	"go.temporal.io/sdk/workflow"
 
 	"github.com/goflyte/goflyte/remote"
 )
@@ -116,5 +119,52 @@ func TestCompiledGraphCacheKey(t *testing.T) {
 	}
 	if remote.CachedGraph(bad) != nil {
 		t.Error("an invalid run's graph was kept")
+	}
+}
+
+// TestLoopWaitsAlike: the interpreter's loop waits for its futures by
+// their readiness in runs started now (remote.ChangeAwaitReady, version
+// 1) and with one selector in runs started before it (DefaultVersion,
+// which their replays keep: TestReplayHistories); both give the same
+// records, for fan-outs, retries with backoff timers, failures and the
+// run's timeout.
+func TestLoopWaitsAlike(t *testing.T) {
+	cases := []struct {
+		name           string
+		main, workflow string
+		inputs         map[string]any
+		timeout        time.Duration
+	}{
+		{name: "for_each", main: examples + "fanout.hcl", workflow: "fanout", inputs: map[string]any{"texts": []string{"a b", "c d e", "f", "g h"}}},
+		{name: "min_success_ratio", main: features, workflow: "ratio", inputs: map[string]any{"divisors": []int{0, 0, 3}}},
+		{name: "retries and on_failure", main: examples + "resilient.hcl", workflow: "resilient", inputs: map[string]any{"text": "always"}},
+		{name: "timeout", main: features, workflow: "single", inputs: map[string]any{"ms": 20000}, timeout: 5 * time.Second},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var recs [2]*remoteRun
+			for i, version := range []workflow.Version{1, workflow.DefaultVersion} {
+				in := runInput(t, tc.main, tc.workflow, tc.inputs)
+				in.Timeout = tc.timeout
+				r := runRemote(t, in, newFakeTasks(in.Plugins), func(env *testsuite.TestWorkflowEnvironment) {
+					env.OnGetVersion(remote.ChangeAwaitReady, workflow.DefaultVersion, 1).Return(version)
+				})
+				// The workflow asked for the version of its loop.
+				r.env.AssertExpectations(t)
+				if r.rec == nil {
+					t.Fatalf("version %d: no record: %v", version, r.err)
+				}
+				recs[i] = &r
+			}
+			a, b := recs[0].rec, recs[1].rec
+			if la, lb := strings.Join(recordLines(a), "\n"), strings.Join(recordLines(b), "\n"); la != lb || a.Status != b.Status || a.Error != b.Error {
+				t.Errorf("readiness (%s %q):\n%s\nselector (%s %q):\n%s", a.Status, a.Error, la, b.Status, b.Error, lb)
+			}
+			for name, v := range a.Outputs {
+				if string(b.Outputs[name]) != string(v) {
+					t.Errorf("output %s: %s by readiness, %s by the selector", name, v, b.Outputs[name])
+				}
+			}
+		})
 	}
 }

@@ -24,3 +24,6 @@ func ForgetCompiled() {
 	defer compiled.mu.Unlock()
 	compiled.m, compiled.order, compiled.bytes = nil, nil, 0
 }
+
+// ChangeAwaitReady is the change id of the loop's waiting by readiness.
+const ChangeAwaitReady = changeAwaitReady
