@@ -39,10 +39,13 @@ import (
 // outputs put in the data store, metrics, decks and task logs. It makes
 // no retries: the driver does, and says which attempt this is.
 //
-// The attempt runs in its own directory of the sandbox's "worker" area
-// (<sdk.local_sandbox>/worker/runs/<name>), which a local `goflyte runs`
-// does not list. What the driver needs afterwards goes to the data
-// store under TaskCall.DataPrefix:
+// The attempt is a run of its own in the sandbox's "worker" area, a lazy
+// one (sandbox.LazyRun): its directory (<sdk.local_sandbox>/worker/runs/
+// <name>) is made only when the attempt writes a file of its own there (a
+// task log line, say), and its working directory, when the task uses
+// one, is <sdk.local_sandbox>/worker/tasks/<name>.<node>[.<attempt>]. A
+// local `goflyte runs` lists neither. What the driver needs afterwards
+// goes to the data store under TaskCall.DataPrefix:
 //
 //	<data prefix>/<node>[.<attempt>]/<output>/...   file outputs (as locally)
 //	<data prefix>/_checkpoints/<node>[.<attempt>]/<token>-<n>/  checkpoints
