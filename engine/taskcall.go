@@ -38,10 +38,13 @@ import (
 // outputs put in the data store, metrics, decks and task logs. It makes
 // no retries: the driver does, and says which attempt this is.
 //
-// The attempt runs in its own directory of the sandbox's "worker" area
-// (<sdk.local_sandbox>/worker/runs/<name>), which a local `goflyte runs`
-// does not list. What the driver needs afterwards goes to the data
-// store under TaskCall.DataPrefix:
+// The attempt is a run of its own in the sandbox's "worker" area, a lazy
+// one (sandbox.LazyRun): its directory (<sdk.local_sandbox>/worker/runs/
+// <name>) is made only when the attempt writes a file of its own there (a
+// task log line, say), and its working directory, when the task uses
+// one, is <sdk.local_sandbox>/worker/tasks/<name>.<node>[.<attempt>]. A
+// local `goflyte runs` lists neither. What the driver needs afterwards
+// goes to the data store under TaskCall.DataPrefix:
 //
 //	<data prefix>/<node>[.<attempt>]/<output>/...   file outputs (as locally)
 //	<data prefix>/_checkpoints/<node>[.<attempt>]/<token>-<n>/  checkpoints
@@ -243,14 +246,12 @@ func (e *Engine) ExecuteTask(ctx context.Context, c TaskCall) (*TaskCallResult, 
 		return nil, fail(err)
 	}
 
+	// The attempt's run makes no directory until it writes a file: most
+	// attempts write none, and a run's two mkdirs were most of an
+	// attempt's own CPU (BENCH.md, the fourth fan-out round). The name
+	// is not checked against existing runs: 96 random bits keep it apart.
 	sb := sandbox.Sandbox{Root: filepath.Join(e.Config.SDK.LocalSandbox, WorkerSandbox)}
-	var run *sandbox.Run
-	for try := 0; ; try++ {
-		run, err = sb.NewRun(sandbox.NewRunName(start))
-		if err == nil || !errors.Is(err, fs.ErrExist) || try == 4 {
-			break
-		}
-	}
+	run, err := sb.LazyRun(sandbox.NewRunName(start) + "-" + newCallID())
 	if err != nil {
 		return nil, err
 	}
@@ -635,6 +636,9 @@ func (x *execution) putFile(ctx context.Context, key, src string) (string, error
 }
 
 func (x *execution) putBytes(ctx context.Context, key string, data []byte) (string, error) {
+	if err := x.run.MakeDir(); err != nil {
+		return "", err
+	}
 	p := filepath.Join(x.run.Dir, "put-"+newCallID())
 	if err := os.WriteFile(p, data, 0o600); err != nil {
 		return "", err

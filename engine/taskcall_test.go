@@ -20,6 +20,7 @@ import (
 	"github.com/goflyte/goflyte/engine/config"
 	"github.com/goflyte/goflyte/engine/datastore"
 	"github.com/goflyte/goflyte/engine/datastore/s3test"
+	"github.com/goflyte/goflyte/engine/sandbox"
 	"github.com/goflyte/goflyte/plugin"
 	"github.com/goflyte/goflyte/secretsbackends"
 )
@@ -138,8 +139,14 @@ func TestExecuteTask(t *testing.T) {
 	if res.Cache != "" || res.WorkDir != "" {
 		t.Errorf("cache %q, work dir %q", res.Cache, res.WorkDir)
 	}
-	if dirs, _ := filepath.Glob(filepath.Join(e.Config.SDK.LocalSandbox, engine.WorkerSandbox, "runs", "*", "tasks", "*")); len(dirs) > 0 {
+	// Nor any directory of the attempt's run but its task log's (a lazy
+	// run: sandbox.LazyRun); working directories go to the shared one.
+	worker := filepath.Join(e.Config.SDK.LocalSandbox, engine.WorkerSandbox)
+	if dirs, _ := filepath.Glob(filepath.Join(worker, sandbox.SharedTasksDir, "*")); len(dirs) > 0 {
 		t.Errorf("working directories made for a task that used none: %v", dirs)
+	}
+	if dirs, _ := filepath.Glob(filepath.Join(worker, "runs", "*", "*")); len(dirs) != 1 || filepath.Base(dirs[0]) != "logs" {
+		t.Errorf("the attempt's run holds %v, want only its logs directory", dirs)
 	}
 	// text.write writes its file output there: the plugin made it.
 	wres, err := e.ExecuteTask(ctx, engine.TaskCall{
@@ -150,7 +157,7 @@ func TestExecuteTask(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if wres.WorkDir == "" || !strings.Contains(wres.WorkDir, filepath.Join(engine.WorkerSandbox, "runs")) {
+	if wres.WorkDir == "" || filepath.Dir(wres.WorkDir) != filepath.Join(worker, sandbox.SharedTasksDir) {
 		t.Errorf("text.write: work dir %q", wres.WorkDir)
 	} else if _, err := os.Stat(filepath.Join(wres.WorkDir, "h.txt")); err != nil {
 		t.Errorf("text.write: %v", err)

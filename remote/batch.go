@@ -176,7 +176,7 @@ func batchGraph(run RunInput, in BatchInput) (*engine.Graph, map[string]PluginRe
 		}
 		return g, dyn.Plugins, nil
 	}
-	g, diags, files := compileRun(run)
+	g, diags, files := compileRunCached(run)
 	if diags.HasErrors() {
 		return nil, nil, temporal.NewNonRetryableApplicationError(renderDiagnostics(diags, files), ErrInvalidRun, nil)
 	}

@@ -129,6 +129,12 @@ var replayCases = []struct {
 		in.ContinueAfter = 80
 		return in
 	}},
+	// A fan-out, a retry's backoff timer and a failure handler, with the
+	// loop waiting by readiness (remote.ChangeAwaitReady version 1; the
+	// histories above wait with the selector): recorded with
+	// go test ./remote -run TestRecordHistories -args -record -record-only await-ready
+	{"await-ready", examples + "pipeline.hcl", "pipeline", []string{examples + "wordcount.hcl"}, map[string]any{"texts": []string{"the cat sat", "on the mat", "x"}}, 0, nil},
+	{"await-ready-on-failure", examples + "resilient.hcl", "resilient", nil, map[string]any{"text": "always"}, 0, nil},
 }
 
 // recordOnly limits TestRecordHistories to one case, whose histories it

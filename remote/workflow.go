@@ -103,7 +103,7 @@ func RegisterWorkflow(r worker.WorkflowRegistry) {
 // cancelled through Temporal cancels its activities and returns the
 // cancellation (the record, status "cancelled", stays queryable).
 func RunWorkflow(ctx workflow.Context, in RunInput) (*sandbox.Record, error) {
-	g, diags, files := compileRun(in)
+	g, diags, files := compileRunCached(in)
 	if diags.HasErrors() {
 		return nil, temporal.NewNonRetryableApplicationError(renderDiagnostics(diags, files), ErrInvalidRun, nil)
 	}
@@ -296,12 +296,46 @@ type driver struct {
 	tasks      []*sandbox.TaskRecord // the graph's nodes, then its failure handler
 	byName     map[string]*sandbox.TaskRecord
 	nested     nestedLog // the calls below the tasks (nested.go)
+
+	// awaitReady says how the loop waits for its futures
+	// (changeAwaitReady): over pending, in the order added, with
+	// workflow.Await on awaitCtx, instead of sel.
+	awaitReady bool
+	awaitCtx   workflow.Context
+	pending    []pendingFuture
+}
+
+// changeAwaitReady is the workflow.GetVersion change id of the loop
+// waiting for its futures by their readiness (version 1) instead of
+// with one selector over all of them (workflow.DefaultVersion). The
+// SDK's Select adds a callback to every future not ready yet each time
+// it is called and removes them all when it returns: a run with a
+// thousand tasks in flight paid for a thousand of them at every
+// completion, 0.16-0.19 ms a task of a 1,000-task fan-out (BENCH.md,
+// the fourth fan-out round), where reading whether a future is ready
+// costs nanoseconds. The order in which simultaneous completions are
+// handled differs (the selector takes the first to settle, then the
+// first ready in the order added; version 1 the first ready in the
+// order added), so runs started before keep the selector.
+const changeAwaitReady = "goflyte.await-ready"
+
+// pendingFuture is a future the loop waits for and what to do when it
+// is ready.
+type pendingFuture struct {
+	f  workflow.Future
+	fn func(workflow.Future)
 }
 
 func newDriver(root workflow.Context, in RunInput, g *engine.Graph) *driver {
 	ctx, stop := workflow.WithCancel(root)
 	d := &driver{root: root, ctx: ctx, stop: stop, in: in, g: g, sel: workflow.NewSelector(root), start: workflow.Now(root),
 		status: sandbox.StatusRunning, byName: map[string]*sandbox.TaskRecord{}, refs: map[string]string{}, vals: &values{}}
+	if workflow.GetVersion(root, changeAwaitReady, workflow.DefaultVersion, 1) >= 1 {
+		// Not cancelled with the run: a cancel request settles the
+		// futures the loop waits for, which wakes it.
+		d.awaitReady = true
+		d.awaitCtx, _ = workflow.NewDisconnectedContext(root)
+	}
 	nodes := g.Nodes
 	if g.OnFailure != nil {
 		nodes = append(slices.Clone(nodes), g.OnFailure)
@@ -363,7 +397,7 @@ func (d *driver) run(inputs map[string]cty.Value, kept map[string]map[string]cty
 		// What is left of it: a run that continued as new started
 		// earlier (d.start is its first Temporal run's start).
 		left := max(d.in.Timeout-workflow.Now(d.root).Sub(d.start), time.Millisecond)
-		d.sel.AddFuture(workflow.NewTimer(d.root, left), func(f workflow.Future) {
+		d.watch(workflow.NewTimer(d.root, left), func(f workflow.Future) {
 			if f.Get(d.root, nil) == nil {
 				d.cancel(errTimedOut{after: d.in.Timeout})
 			}
@@ -416,7 +450,7 @@ func (d *driver) run(inputs map[string]cty.Value, kept map[string]map[string]cty
 // cancel request after each.
 func (d *driver) loop() {
 	for d.waiting > 0 {
-		d.sel.Select(d.root)
+		d.next()
 		d.noticeCancel()
 		if n := workflow.GetInfo(d.root).GetCurrentHistoryLength(); n > HistoryGuard && d.cause == nil {
 			d.cancel(errHistoryFull{events: n})
@@ -449,10 +483,50 @@ func (d *driver) noticeCancel() {
 	}
 }
 
-// add puts a work future in the selector.
+// next handles one future that is ready, waiting for one if none is:
+// the selector's choice, or (awaitReady) the first ready one in the
+// order they were added.
+func (d *driver) next() {
+	if !d.awaitReady {
+		d.sel.Select(d.root)
+		return
+	}
+	i := d.firstReady()
+	if i < 0 {
+		_ = workflow.Await(d.awaitCtx, func() bool {
+			i = d.firstReady()
+			return i >= 0
+		})
+	}
+	p := d.pending[i]
+	d.pending = slices.Delete(d.pending, i, i+1)
+	p.fn(p.f)
+}
+
+// firstReady is the index in pending of the first future that is
+// ready, -1 for none.
+func (d *driver) firstReady() int {
+	for i, p := range d.pending {
+		if p.f.IsReady() {
+			return i
+		}
+	}
+	return -1
+}
+
+// watch makes the loop run fn when f is ready.
+func (d *driver) watch(f workflow.Future, fn func(workflow.Future)) {
+	if d.awaitReady {
+		d.pending = append(d.pending, pendingFuture{f: f, fn: fn})
+		return
+	}
+	d.sel.AddFuture(f, fn)
+}
+
+// add makes f a work future: the loop runs until every one was handled.
 func (d *driver) add(f workflow.Future, fn func(workflow.Future)) {
 	d.waiting++
-	d.sel.AddFuture(f, func(f workflow.Future) {
+	d.watch(f, func(f workflow.Future) {
 		d.waiting--
 		d.noticeCancel()
 		d.maybeHold() // before the result releases more nodes

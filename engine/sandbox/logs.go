@@ -216,8 +216,15 @@ func (l *TaskLogs) flush() {
 // openRunLog opens the run's task log for appending, creating it, and
 // cuts off a last line without its newline (a write that a dead process
 // cut short), so that what is appended starts a line of its own.
+// The run's directory is made if it is missing (a LazyRun's).
 func openRunLog(path string) (*os.File, error) {
 	f, err := openLog(path, 0o600)
+	if errors.Is(err, fs.ErrNotExist) {
+		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+			return nil, err
+		}
+		f, err = openLog(path, 0o600)
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -17,6 +17,8 @@
 //	<root>/runs/<run name>/tasks/<dir>/deck.html a task's decks, in its last attempt's directory
 //	<root>/runs/<run name>/logs.jsonl           the log lines of every task attempt (see TaskLogs;
 //	                                            runs recorded before: logs/<task>[.<n>].log each)
+//	<root>/tasks/<run name>.<task>[.<n>]/       an attempt's working directory in a lazy run
+//	                                            (LazyRun: a worker's task attempts)
 //	<root>/plugin-schemas/                      the engine's cache of plugins' Describe answers
 //
 // The package does not know about workflows or plugins: the engine decides
@@ -45,6 +47,12 @@ type Sandbox struct {
 type Run struct {
 	Name string
 	Dir  string
+
+	// shared, when set (LazyRun), is the directory that holds the
+	// working directories of the run's task attempts, shared with other
+	// runs: "<shared>/<run name>.<task>[.<attempt>]" instead of
+	// "<Dir>/tasks/<task>[.<attempt>]".
+	shared string
 }
 
 // NewRunName returns a fresh run name: the start time, to sort runs, and
@@ -75,14 +83,52 @@ func (s Sandbox) NewRun(name string) (*Run, error) {
 	return &Run{Name: name, Dir: dir}, nil
 }
 
+// SharedTasksDir is the directory below a sandbox's root that holds the
+// working directories of the tasks of its lazy runs (LazyRun).
+const SharedTasksDir = "tasks"
+
+// LazyRun returns a new run without making anything of it: its
+// directory is made when something is first written in it (MakeDir; a
+// task's log, a checkpoint, fetched inputs make theirs with their
+// parents), and the working directories of its task attempts are made
+// in the sandbox's shared directory of them,
+// <root>/tasks/<run name>.<task>[.<attempt>], which LazyRun makes if
+// it is missing, so that a plugin that makes its task's working
+// directory itself (one os.Mkdir) finds the parent there.
+//
+// It is for the one-task runs of a worker (engine.ExecuteTask), one a
+// task attempt: most of them write no file, and making a run's two
+// directories was most of such an attempt's own CPU (BENCH.md, the
+// fourth fan-out round). The name is not checked against existing runs:
+// it must be unique (NewRunName and more random digits).
+func (s Sandbox) LazyRun(name string) (*Run, error) {
+	if err := checkName(name); err != nil {
+		return nil, err
+	}
+	shared := filepath.Join(s.Root, SharedTasksDir)
+	if err := os.MkdirAll(shared, 0o700); err != nil {
+		return nil, fmt.Errorf("create sandbox: %w", err)
+	}
+	return &Run{Name: name, Dir: filepath.Join(s.Root, "runs", name), shared: shared}, nil
+}
+
+// MakeDir makes the run's directory (and its parents) if it does not
+// exist: a LazyRun's before the engine writes a file of its own in it.
+func (r *Run) MakeDir() error {
+	if err := os.MkdirAll(r.Dir, 0o700); err != nil {
+		return fmt.Errorf("create run directory: %w", err)
+	}
+	return nil
+}
+
 // TaskDir creates and returns a fresh working directory for one attempt
 // (counted from 1) of a task. It fails if that directory already exists, so
 // no task execution ever sees another one's files.
 func (r *Run) TaskDir(task string, attempt int) (string, error) {
-	if err := checkName(task); err != nil {
+	dir, err := r.TaskDirPath(task, attempt)
+	if err != nil {
 		return "", err
 	}
-	dir := filepath.Join(r.Dir, "tasks", attemptName(task, attempt))
 	if err := os.Mkdir(dir, 0o700); err != nil {
 		return "", fmt.Errorf("create working directory for task %q: %w", task, err)
 	}
@@ -92,9 +138,13 @@ func (r *Run) TaskDir(task string, attempt int) (string, error) {
 // TaskDirPath returns the path TaskDir would create for the attempt,
 // without creating it: for a plugin that makes its working directory
 // itself when its task first uses it (plugin.Params.MakeWorkingDirectory).
+// Its parent exists (a run's tasks directory, or a LazyRun's shared one).
 func (r *Run) TaskDirPath(task string, attempt int) (string, error) {
 	if err := checkName(task); err != nil {
 		return "", err
+	}
+	if r.shared != "" {
+		return filepath.Join(r.shared, r.Name+"."+attemptName(task, attempt)), nil
 	}
 	return filepath.Join(r.Dir, "tasks", attemptName(task, attempt)), nil
 }

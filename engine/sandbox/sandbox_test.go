@@ -148,3 +148,83 @@ func TestCheckpoints(t *testing.T) {
 		t.Error("a task name with a separator was accepted")
 	}
 }
+
+// TestLazyRun: a lazy run makes nothing of its own until written to; its
+// tasks' working directories are in the shared directory, whose
+// existence lets a plugin make one with a single mkdir; its task logs
+// and MakeDir make its directory when needed.
+func TestLazyRun(t *testing.T) {
+	s := Sandbox{Root: filepath.Join(t.TempDir(), "sb")}
+	run, err := s.LazyRun("r1-x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := filepath.Join(s.Root, "runs", "r1-x"); run.Dir != want {
+		t.Errorf("run dir = %s, want %s", run.Dir, want)
+	}
+	if _, err := os.Stat(run.Dir); !os.IsNotExist(err) {
+		t.Fatalf("a lazy run made its directory at once: %v", err)
+	}
+	shared := filepath.Join(s.Root, SharedTasksDir)
+	if fi, err := os.Stat(shared); err != nil || !fi.IsDir() {
+		t.Fatalf("shared tasks directory: %v", err)
+	}
+
+	tests := []struct {
+		task    string
+		attempt int
+		want    string
+	}{
+		{"split", 1, filepath.Join(shared, "r1-x.split")},
+		{"split", 2, filepath.Join(shared, "r1-x.split.2")},
+		{"fan@3", 1, filepath.Join(shared, "r1-x.fan@3")},
+	}
+	for _, tt := range tests {
+		path, err := run.TaskDirPath(tt.task, tt.attempt)
+		if err != nil || path != tt.want {
+			t.Errorf("TaskDirPath(%s, %d) = %s, %v; want %s", tt.task, tt.attempt, path, err, tt.want)
+		}
+		// What a plugin does for a lazy working directory: one mkdir.
+		if err := os.Mkdir(path, 0o700); err != nil {
+			t.Errorf("plugin's mkdir of %s: %v", path, err)
+		}
+	}
+	if _, err := run.TaskDir("other", 1); err != nil {
+		t.Error(err)
+	}
+	if _, err := run.TaskDir("split", 1); err == nil {
+		t.Error("TaskDir made a directory that existed")
+	}
+	if _, err := run.TaskDirPath("../x", 1); err == nil {
+		t.Error("a task name escaped the shared directory")
+	}
+	if _, err := os.Stat(run.Dir); !os.IsNotExist(err) {
+		t.Fatalf("working directories made the run's directory: %v", err)
+	}
+
+	// A task log makes the run's directory with its own.
+	logs := run.TaskLogs()
+	if err := logs.Write(&LogLine{Time: time.Now(), Level: "info", Source: LogSourceEngine, Node: "split", Attempt: 1, Msg: "hi"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := logs.Close(); err != nil {
+		t.Fatalf("task log of a lazy run: %v", err)
+	}
+	if got, err := ListTaskLogs(run.Dir); err != nil || len(got) != 1 {
+		t.Errorf("task logs: %v, %v", got, err)
+	}
+
+	other, err := s.LazyRun("r2-y")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := other.MakeDir(); err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Stat(other.Dir); err != nil || !fi.IsDir() {
+		t.Errorf("MakeDir: %v", err)
+	}
+	if _, err := s.LazyRun("a/b"); err == nil {
+		t.Error("LazyRun accepted a name with a slash")
+	}
+}
