@@ -139,14 +139,14 @@ func TestExecuteTask(t *testing.T) {
 	if res.Cache != "" || res.WorkDir != "" {
 		t.Errorf("cache %q, work dir %q", res.Cache, res.WorkDir)
 	}
-	// Nor any directory of the attempt's run but its task log's (a lazy
-	// run: sandbox.LazyRun); working directories go to the shared one.
+	// Nor anything in the attempt's run but its task log (a lazy run:
+	// sandbox.LazyRun); working directories go to the shared one.
 	worker := filepath.Join(e.Config.SDK.LocalSandbox, engine.WorkerSandbox)
 	if dirs, _ := filepath.Glob(filepath.Join(worker, sandbox.SharedTasksDir, "*")); len(dirs) > 0 {
 		t.Errorf("working directories made for a task that used none: %v", dirs)
 	}
-	if dirs, _ := filepath.Glob(filepath.Join(worker, "runs", "*", "*")); len(dirs) != 1 || filepath.Base(dirs[0]) != "logs" {
-		t.Errorf("the attempt's run holds %v, want only its logs directory", dirs)
+	if dirs, _ := filepath.Glob(filepath.Join(worker, "runs", "*", "*")); len(dirs) != 1 || filepath.Base(dirs[0]) != sandbox.TaskLogFile {
+		t.Errorf("the attempt's run holds %v, want only its task log", dirs)
 	}
 	// text.write writes its file output there: the plugin made it.
 	wres, err := e.ExecuteTask(ctx, engine.TaskCall{
