@@ -130,6 +130,8 @@ func startRun(t *testing.T, c client.Client, queue, id string, calls []remote.Ta
 // hook) and two plugin queues, with 2 task slots shared by them: six
 // tasks over both plugins all succeed, never more than 2 at once.
 func TestWorkerSlots(t *testing.T) {
+	// Its own Temporal server: it waits on the server more than it computes.
+	t.Parallel()
 	srv := remotetest.Start(t, remotetest.Options{})
 	c := dial(t, remote.Options{URL: srv.Addr, Insecure: true})
 	w, err := remote.NewWorker(context.Background(), c, remote.WorkerOptions{
@@ -191,6 +193,8 @@ func TestWorkerSlots(t *testing.T) {
 // the checkpoint the first one heartbeated, as the same attempt of the
 // task.
 func TestWorkerShutdown(t *testing.T) {
+	// Its own Temporal server: it waits on the server more than it computes.
+	t.Parallel()
 	for _, tc := range []struct {
 		name  string
 		grace time.Duration
