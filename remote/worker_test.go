@@ -4,9 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
@@ -30,35 +27,11 @@ import (
 // plugin processes, a local data store. The CLI's end-to-end test
 // (cmd/goflyte worker_e2e_test.go) runs `goflyte worker` processes.
 
-var (
-	pluginsOnce sync.Once
-	pluginsDir  string
-	pluginsErr  error
-)
-
+// buildPlugins returns a directory with the text and probe plugins,
+// built once for the package (remote.PluginsForTests).
 func buildPlugins(t *testing.T) string {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("builds plugins")
-	}
-	pluginsOnce.Do(func() {
-		pluginsDir, pluginsErr = os.MkdirTemp("", "goflyte-remote-plugins-")
-		if pluginsErr != nil {
-			return
-		}
-		for name, pkg := range map[string]string{"text": "./examples/text", "probe": "./internal/testplugins/probe"} {
-			cmd := exec.Command("go", "build", "-o", filepath.Join(pluginsDir, "goflyte-plugin-"+name), pkg)
-			cmd.Dir = ".."
-			if out, err := cmd.CombinedOutput(); err != nil {
-				pluginsErr = fmt.Errorf("build %s: %v\n%s", name, err, out)
-				return
-			}
-		}
-	})
-	if pluginsErr != nil {
-		t.Fatal(pluginsErr)
-	}
-	return pluginsDir
+	return remote.PluginsForTests(t)
 }
 
 type localStorage struct{}
