@@ -67,7 +67,9 @@ RACE_PKGS = $$($(GO) list ./... | grep -v -e '/cmd/' -e '/engine/datastore' -e '
 # package about a quarter of one core, cmd/goflyte about a third), so the
 # two phases overlap instead of adding up. -parallel 4: the tests marked
 # t.Parallel in those packages (each with servers of its own) wait rather
-# than compute, four at a time instead of GOMAXPROCS (2). GOFLYTE_TEST_S3=1,
+# than compute, four at a time instead of GOMAXPROCS (2). -timeout 20m:
+# go test's 10 minutes per package is a failure deadline that a loaded
+# machine (load 12 and up) hit even before. GOFLYTE_TEST_S3=1,
 # GOFLYTE_TEST_OIDC=1 and GOFLYTE_TEST_TEMPORAL=1 make a missing server
 # fail its tests instead of skipping them.
 test: ## run all tests (builds the CLI and plugins for the end-to-end tests; installs versitygw and the OIDC and Temporal test servers)
@@ -75,7 +77,7 @@ test: ## run all tests (builds the CLI and plugins for the end-to-end tests; ins
 
 .PHONY: test-e2e
 test-e2e: $(TOOLS)/versitygw $(TOOLS)/oidc-testserver $(TOOLS)/temporal-testserver # the packages without the race detector (part of test)
-	GOFLYTE_TEST_S3=1 GOFLYTE_TEST_OIDC=1 GOFLYTE_TEST_TEMPORAL=1 $(GO) test -count=1 -parallel 4 $(NORACE_PKGS)
+	GOFLYTE_TEST_S3=1 GOFLYTE_TEST_OIDC=1 GOFLYTE_TEST_TEMPORAL=1 $(GO) test -count=1 -parallel 4 -timeout 20m $(NORACE_PKGS)
 
 .PHONY: test-large
 # The issue's large runs on the real Temporal test server: a 10,000-element

@@ -135,7 +135,9 @@ func TestBatchedHistory(t *testing.T) {
 	in := runInput(t, features, "wide", map[string]any{"texts": texts})
 	in.ExecutionID, in.Parallelism = "proj:dev:batched", 1000
 	start := time.Now()
-	run, rec, err := execute(t, c, in)
+	// A failure deadline, not a speed check: on a loaded machine, beside
+	// the race tests, the run took over execute's 2 minutes.
+	run, rec, err := executeWithin(t, c, in, 6*time.Minute)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -196,7 +198,7 @@ func TestInFlightBound(t *testing.T) {
 	}
 	in := runInput(t, features, "grid", map[string]any{"rows": rows})
 	in.ExecutionID, in.Parallelism = "proj:dev:grid", 5000
-	run, rec, err := execute(t, c, in)
+	run, rec, err := executeWithin(t, c, in, 6*time.Minute) // as TestBatchedHistory
 	if err != nil {
 		t.Fatal(err)
 	}
