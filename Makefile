@@ -61,12 +61,23 @@ RACE_PKGS = $$($(GO) list ./... | grep -v -e '/cmd/' -e '/engine/datastore' -e '
 # First builds of versitygw (over a minute), the OIDC test server (about
 # 80 s) and the Temporal test server (about 15 minutes cold, seconds from
 # the build cache) run beside vet and the race tests, which leave one of
-# two cores idle for much of their time. GOFLYTE_TEST_S3=1,
+# two cores idle for much of their time. Once the servers are there, the
+# end-to-end packages (test-e2e) run beside the race tests too: they wait
+# on servers, workers and timers far more than they compute (the remote
+# package about a quarter of one core, cmd/goflyte about a third), so the
+# two phases overlap instead of adding up. -parallel 4: the tests marked
+# t.Parallel in those packages (each with servers of its own) wait rather
+# than compute, four at a time instead of GOMAXPROCS (2). -timeout 20m:
+# go test's 10 minutes per package is a failure deadline that a loaded
+# machine (load 12 and up) hit even before. GOFLYTE_TEST_S3=1,
 # GOFLYTE_TEST_OIDC=1 and GOFLYTE_TEST_TEMPORAL=1 make a missing server
 # fail its tests instead of skipping them.
 test: ## run all tests (builds the CLI and plugins for the end-to-end tests; installs versitygw and the OIDC and Temporal test servers)
-	@$(MAKE) --no-print-directory -j2 --output-sync=target test-inproc $(TOOLS)/versitygw $(TOOLS)/oidc-testserver $(TOOLS)/temporal-testserver
-	GOFLYTE_TEST_S3=1 GOFLYTE_TEST_OIDC=1 GOFLYTE_TEST_TEMPORAL=1 $(GO) test -count=1 $(NORACE_PKGS)
+	@$(MAKE) --no-print-directory -j2 --output-sync=target test-inproc test-e2e
+
+.PHONY: test-e2e
+test-e2e: $(TOOLS)/versitygw $(TOOLS)/oidc-testserver $(TOOLS)/temporal-testserver # the packages without the race detector (part of test)
+	GOFLYTE_TEST_S3=1 GOFLYTE_TEST_OIDC=1 GOFLYTE_TEST_TEMPORAL=1 $(GO) test -count=1 -parallel 4 -timeout 20m $(NORACE_PKGS)
 
 .PHONY: test-large
 # The issue's large runs on the real Temporal test server: a 10,000-element

@@ -24,31 +24,46 @@ import (
 // so they also measure what the worker itself spends on a task.
 
 var (
-	textOnce sync.Once
-	textDir  string
-	textErr  error
+	pluginsOnce sync.Once
+	pluginsDir  string
+	pluginsErr  error
 )
 
-// textPluginDir builds the example text plugin once into a directory.
-func textPluginDir(tb testing.TB) string {
+// textPluginDir is PluginsForTests: the text plugin is in it.
+func textPluginDir(tb testing.TB) string { return PluginsForTests(tb) }
+
+// PluginsForTests builds the example text plugin and the probe test
+// plugin once, in one go build (their links side by side), into a
+// directory for this package's tests, internal and external
+// (worker_test.go).
+func PluginsForTests(tb testing.TB) string {
 	tb.Helper()
 	if testing.Short() {
-		tb.Skip("builds a plugin")
+		tb.Skip("builds plugins")
 	}
-	textOnce.Do(func() {
-		if textDir, textErr = os.MkdirTemp("", "goflyte-remote-text-"); textErr != nil {
+	pluginsOnce.Do(func() {
+		if pluginsDir, pluginsErr = os.MkdirTemp("", "goflyte-remote-plugins-"); pluginsErr != nil {
 			return
 		}
-		cmd := exec.Command("go", "build", "-o", filepath.Join(textDir, "goflyte-plugin-text"), "./examples/text")
+		stage := filepath.Join(pluginsDir, "build")
+		cmd := exec.Command("go", "build", "-o", stage+string(filepath.Separator), "./examples/text", "./internal/testplugins/probe")
 		cmd.Dir = ".."
 		if out, err := cmd.CombinedOutput(); err != nil {
-			textErr = &buildError{err: err, out: string(out)}
+			pluginsErr = &buildError{err: err, out: string(out)}
+			return
 		}
+		for _, name := range []string{"text", "probe"} {
+			if err := os.Rename(filepath.Join(stage, name), filepath.Join(pluginsDir, "goflyte-plugin-"+name)); err != nil {
+				pluginsErr = &buildError{err: err}
+				return
+			}
+		}
+		pluginsErr = os.Remove(stage)
 	})
-	if textErr != nil {
-		tb.Fatal(textErr)
+	if pluginsErr != nil {
+		tb.Fatal(pluginsErr)
 	}
-	return textDir
+	return pluginsDir
 }
 
 type buildError struct {
@@ -56,7 +71,9 @@ type buildError struct {
 	out string
 }
 
-func (e *buildError) Error() string { return "build the text plugin: " + e.err.Error() + "\n" + e.out }
+func (e *buildError) Error() string {
+	return "build the text and probe plugins: " + e.err.Error() + "\n" + e.out
+}
 
 // activityWorker is a Worker of the text plugin with a real engine (a
 // local sandbox, no data store), without a Temporal client: enough for

@@ -84,6 +84,8 @@ func (s *spyToken) Invalidate(tok string) {
 // refused, so the retry after a refusal is never needed) and every call
 // succeeds.
 func TestOIDCTokensRefreshedAcrossLifetimes(t *testing.T) {
+	// Its own Temporal server: it waits on the server more than it computes.
+	t.Parallel()
 	const lifetime = 3 * time.Second
 	op, srv := authorizing(t, lifetime)
 	spy := &spyToken{src: clientCredentials(t, op, oidcAudience, nil)}
@@ -117,6 +119,8 @@ func TestOIDCTokensRefreshedAcrossLifetimes(t *testing.T) {
 // altered, for another audience) fail Dial with DialError.Refused, naming
 // the settings and describing the token's claims, never showing it.
 func TestOIDCTokensRefused(t *testing.T) {
+	// Its own Temporal server: it waits on the server more than it computes.
+	t.Parallel()
 	op, srv := authorizing(t, 2*time.Second)
 	ctx := t.Context()
 	good, err := clientCredentials(t, op, oidcAudience, nil).Token(ctx)
@@ -187,6 +191,8 @@ func TestOIDCTokensRefused(t *testing.T) {
 // fails Dial before any connection, naming credentials and keeping the
 // cause's type (a configuration error stays one).
 func TestOIDCTokenUnobtainable(t *testing.T) {
+	// Its own Temporal server: it waits on the server more than it computes.
+	t.Parallel()
 	op, srv := authorizing(t, time.Minute)
 	src, err := auth.New(auth.Options{
 		Settings: auth.Settings{Mode: auth.ModeClientCredentials, Issuer: op.Issuer, ClientID: oidcClient,

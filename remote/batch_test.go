@@ -121,6 +121,8 @@ func TestBatchesCancelled(t *testing.T) {
 // server: the run's own history holds a few events per batch, not per
 // instance.
 func TestBatchedHistory(t *testing.T) {
+	// Not parallel: its 1,100 activities keep the server busy (it computes
+	// more than it waits), within execute's bound.
 	srv := remotetest.Start(t, remotetest.Options{})
 	c := dial(t, remote.Options{URL: srv.Addr, Insecure: true})
 	f := newFakeTasks(loadPlugins(t))
@@ -133,7 +135,9 @@ func TestBatchedHistory(t *testing.T) {
 	in := runInput(t, features, "wide", map[string]any{"texts": texts})
 	in.ExecutionID, in.Parallelism = "proj:dev:batched", 1000
 	start := time.Now()
-	run, rec, err := execute(t, c, in)
+	// A failure deadline, not a speed check: on a loaded machine, beside
+	// the race tests, the run took over execute's 2 minutes.
+	run, rec, err := executeWithin(t, c, in, 6*time.Minute)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -180,6 +184,8 @@ func TestBatchedHistory(t *testing.T) {
 // MaxInFlight activities were ever pending at once, and that the bound
 // was reached.
 func TestInFlightBound(t *testing.T) {
+	// Not parallel: its 1,100 activities keep the server busy (it computes
+	// more than it waits), within execute's bound.
 	srv := remotetest.Start(t, remotetest.Options{})
 	c := dial(t, remote.Options{URL: srv.Addr, Insecure: true})
 	f := newFakeTasks(loadPlugins(t))
@@ -192,7 +198,7 @@ func TestInFlightBound(t *testing.T) {
 	}
 	in := runInput(t, features, "grid", map[string]any{"rows": rows})
 	in.ExecutionID, in.Parallelism = "proj:dev:grid", 5000
-	run, rec, err := execute(t, c, in)
+	run, rec, err := executeWithin(t, c, in, 6*time.Minute) // as TestBatchedHistory
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -250,6 +250,8 @@ func TestContinueNestedFailure(t *testing.T) {
 // no task runs twice, and no Temporal run's history grows far past
 // ContinueAfter.
 func TestContinueNested(t *testing.T) {
+	// Its own Temporal server: it waits on the server more than it computes.
+	t.Parallel()
 	srv := remotetest.Start(t, remotetest.Options{})
 	c := dial(t, remote.Options{URL: srv.Addr, Insecure: true})
 	f := newFakeTasks(loadPlugins(t))
@@ -350,6 +352,8 @@ func TestLargeSubWorkflow(t *testing.T) {
 // new after every step: no ask fails during the switches, and each
 // record is the whole run's.
 func TestRecordDuringContinue(t *testing.T) {
+	// Its own Temporal server: it waits on the server more than it computes.
+	t.Parallel()
 	srv := remotetest.Start(t, remotetest.Options{})
 	c := dial(t, remote.Options{URL: srv.Addr, Insecure: true})
 	f := newFakeTasks(loadPlugins(t))

@@ -129,6 +129,8 @@ func TestContinueAsNewInTestEnv(t *testing.T) {
 // local run's, no task runs twice, and the client's view (Follow from
 // the first Temporal run, Record, List) sees one run.
 func TestContinueAsNew(t *testing.T) {
+	// Its own Temporal server: it waits on the server more than it computes.
+	t.Parallel()
 	srv := remotetest.Start(t, remotetest.Options{})
 	c := dial(t, remote.Options{URL: srv.Addr, Insecure: true})
 	f := newFakeTasks(loadPlugins(t))
@@ -208,6 +210,8 @@ func TestContinueAsNew(t *testing.T) {
 // TestCancelAfterContinueAsNew: a run that continued as new is cancelled
 // through its execution id, and its record says so.
 func TestCancelAfterContinueAsNew(t *testing.T) {
+	// Its own Temporal server: it waits on the server more than it computes.
+	t.Parallel()
 	srv := remotetest.Start(t, remotetest.Options{})
 	c := dial(t, remote.Options{URL: srv.Addr, Insecure: true})
 	f := newFakeTasks(loadPlugins(t))
@@ -272,6 +276,8 @@ func TestCancelAfterContinueAsNew(t *testing.T) {
 // stores the run's state (ActivitySaveState) and reads it back
 // (ActivityLoadOutputs), and the run ends as the local engine's.
 func TestWorkerContinueAsNew(t *testing.T) {
+	// Its own Temporal server: it waits on the server more than it computes.
+	t.Parallel()
 	srv := remotetest.Start(t, remotetest.Options{})
 	c := dial(t, remote.Options{URL: srv.Addr, Insecure: true})
 	w, err := remote.NewWorker(context.Background(), c, remote.WorkerOptions{

@@ -63,6 +63,8 @@ func describe(t *testing.T, c client.Client) {
 }
 
 func TestDialPlaintext(t *testing.T) {
+	// Its own Temporal server: it waits on the server more than it computes.
+	t.Parallel()
 	srv := remotetest.Start(t, remotetest.Options{})
 	c := dial(t, remote.Options{URL: "dns:///" + srv.Addr, Insecure: true})
 	describe(t, c)
@@ -72,6 +74,8 @@ func TestDialPlaintext(t *testing.T) {
 }
 
 func TestDialTLS(t *testing.T) {
+	// Its own Temporal server: it waits on the server more than it computes.
+	t.Parallel()
 	ca := newTestCA(t)
 	srv := remotetest.Start(t, remotetest.Options{TLSCertFile: ca.CertFile, TLSKeyFile: ca.KeyFile})
 
@@ -115,6 +119,8 @@ func TestDialBadURL(t *testing.T) {
 }
 
 func TestDialUnknownNamespace(t *testing.T) {
+	// Its own Temporal server: it waits on the server more than it computes.
+	t.Parallel()
 	srv := remotetest.Start(t, remotetest.Options{Namespaces: []string{"team-a"}})
 	describe(t, dial(t, remote.Options{URL: srv.Addr, Insecure: true, Namespace: "team-a"}))
 	de := dialErr(t, remote.Options{URL: srv.Addr, Insecure: true, Namespace: "no-such-ns"}, "platform.namespace")
@@ -125,6 +131,8 @@ func TestDialUnknownNamespace(t *testing.T) {
 }
 
 func TestDialThroughProxy(t *testing.T) {
+	// Its own Temporal server: it waits on the server more than it computes.
+	t.Parallel()
 	srv := remotetest.Start(t, remotetest.Options{})
 	proxy := remotetest.NewConnectProxy(t, "alice", "proxy-secret-7f3a")
 
@@ -192,6 +200,8 @@ func (c *countingToken) Invalidate(tok string) {
 }
 
 func TestDialJWTAuthorizer(t *testing.T) {
+	// Its own Temporal server: it waits on the server more than it computes.
+	t.Parallel()
 	iss := newJWTIssuer(t)
 	srv := remotetest.Start(t, remotetest.Options{JWKSURL: iss.JWKSURL})
 	good := iss.token(t, "alice", []string{"default:admin"}, time.Hour)
@@ -226,6 +236,8 @@ func TestDialJWTAuthorizer(t *testing.T) {
 }
 
 func TestCheck(t *testing.T) {
+	// Its own Temporal server: it waits on the server more than it computes.
+	t.Parallel()
 	srv := remotetest.Start(t, remotetest.Options{})
 	ctx := context.Background()
 	st := remote.Check(ctx, remote.Options{URL: srv.Addr, Insecure: true})

@@ -312,6 +312,8 @@ func TestReplayDetectsChange(t *testing.T) {
 // TestUnservedPlugin: a task whose plugin no worker serves fails after
 // RunInput.ScheduleToStart with an error that names the plugin.
 func TestUnservedPlugin(t *testing.T) {
+	// Its own Temporal server: it waits on the server more than it computes.
+	t.Parallel()
 	srv := remotetest.Start(t, remotetest.Options{})
 	c := dial(t, remote.Options{URL: srv.Addr, Insecure: true})
 	f := newFakeTasks(loadPlugins(t))

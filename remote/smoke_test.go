@@ -67,6 +67,8 @@ func runChain(t testing.TB, c client.Client, queue, id string, n int) {
 // on the test server, through a client from Dial: worker, client and
 // server work together.
 func TestWorkflowSmoke(t *testing.T) {
+	// Its own Temporal server: it waits on the server more than it computes.
+	t.Parallel()
 	srv := remotetest.Start(t, remotetest.Options{})
 	c := dial(t, remote.Options{URL: srv.Addr, Insecure: true})
 	startWorker(t, c, "goflyte.smoke")

@@ -66,6 +66,8 @@ func submitInput(id, queue string) *remote.RunInput {
 }
 
 func TestWaitForWorkersNamesMissingPlugins(t *testing.T) {
+	// Its own Temporal server: it waits on the server more than it computes.
+	t.Parallel()
 	c, _ := dialServer(t)
 	ctx := context.Background()
 	err := remote.WaitForWorkers(ctx, c, "default", "q1", []string{"text", "math"}, 500*time.Millisecond)
@@ -98,6 +100,8 @@ func TestWaitForWorkersNamesMissingPlugins(t *testing.T) {
 // changes, and gets the final record from the workflow's result; a second
 // submission with the same id is refused.
 func TestSubmitFollowSucceeded(t *testing.T) {
+	// Its own Temporal server: it waits on the server more than it computes.
+	t.Parallel()
 	c, _ := dialServer(t)
 	ctx := context.Background()
 	inputs := remotetest.StartStandIn(t, c, "goflyte", remotetest.StandIn{Behave: func(remote.RunInput) remotetest.Behavior {
@@ -151,6 +155,8 @@ func TestSubmitFollowSucceeded(t *testing.T) {
 // TestFollowFailed: a failed run's record is the details of the
 // workflow's failure.
 func TestFollowFailed(t *testing.T) {
+	// Its own Temporal server: it waits on the server more than it computes.
+	t.Parallel()
 	c, _ := dialServer(t)
 	ctx := context.Background()
 	remotetest.StartStandIn(t, c, "goflyte", remotetest.StandIn{Behave: func(remote.RunInput) remotetest.Behavior {
@@ -173,6 +179,8 @@ func TestFollowFailed(t *testing.T) {
 // TestListResolveCancel: a running run is listed, found by its bare name,
 // cancelled (its record ends cancelled), and cannot be cancelled twice.
 func TestListResolveCancel(t *testing.T) {
+	// Its own Temporal server: it waits on the server more than it computes.
+	t.Parallel()
 	c, _ := dialServer(t)
 	ctx := context.Background()
 	remotetest.StartStandIn(t, c, "goflyte", remotetest.StandIn{Behave: func(remote.RunInput) remotetest.Behavior {
@@ -233,6 +241,8 @@ func TestListResolveCancel(t *testing.T) {
 // TestFollowDetaches: cancelling the context stops following; the run
 // goes on.
 func TestFollowDetaches(t *testing.T) {
+	// Its own Temporal server: it waits on the server more than it computes.
+	t.Parallel()
 	c, _ := dialServer(t)
 	remotetest.StartStandIn(t, c, "goflyte", remotetest.StandIn{Behave: func(remote.RunInput) remotetest.Behavior {
 		return remotetest.Behavior{Step: 10 * time.Millisecond, Hold: true}

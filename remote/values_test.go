@@ -146,6 +146,8 @@ func TestLargeValuesByReference(t *testing.T) {
 // and computes the cache key from the values: a call whose inputs come
 // by reference hits the cache entry of the same call made inline.
 func TestWorkerInputsByReference(t *testing.T) {
+	// Its own Temporal server: it waits on the server more than it computes.
+	t.Parallel()
 	srv := remotetest.Start(t, remotetest.Options{})
 	c := dial(t, remote.Options{URL: srv.Addr, Insecure: true})
 	w, err := remote.NewWorker(context.Background(), c, remote.WorkerOptions{

@@ -4,9 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
@@ -15,6 +12,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
@@ -30,35 +28,11 @@ import (
 // plugin processes, a local data store. The CLI's end-to-end test
 // (cmd/goflyte worker_e2e_test.go) runs `goflyte worker` processes.
 
-var (
-	pluginsOnce sync.Once
-	pluginsDir  string
-	pluginsErr  error
-)
-
+// buildPlugins returns a directory with the text and probe plugins,
+// built once for the package (remote.PluginsForTests).
 func buildPlugins(t *testing.T) string {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("builds plugins")
-	}
-	pluginsOnce.Do(func() {
-		pluginsDir, pluginsErr = os.MkdirTemp("", "goflyte-remote-plugins-")
-		if pluginsErr != nil {
-			return
-		}
-		for name, pkg := range map[string]string{"text": "./examples/text", "probe": "./internal/testplugins/probe"} {
-			cmd := exec.Command("go", "build", "-o", filepath.Join(pluginsDir, "goflyte-plugin-"+name), pkg)
-			cmd.Dir = ".."
-			if out, err := cmd.CombinedOutput(); err != nil {
-				pluginsErr = fmt.Errorf("build %s: %v\n%s", name, err, out)
-				return
-			}
-		}
-	})
-	if pluginsErr != nil {
-		t.Fatal(pluginsErr)
-	}
-	return pluginsDir
+	return remote.PluginsForTests(t)
 }
 
 type localStorage struct{}
@@ -130,6 +104,8 @@ func startRun(t *testing.T, c client.Client, queue, id string, calls []remote.Ta
 // hook) and two plugin queues, with 2 task slots shared by them: six
 // tasks over both plugins all succeed, never more than 2 at once.
 func TestWorkerSlots(t *testing.T) {
+	// Its own Temporal server: it waits on the server more than it computes.
+	t.Parallel()
 	srv := remotetest.Start(t, remotetest.Options{})
 	c := dial(t, remote.Options{URL: srv.Addr, Insecure: true})
 	w, err := remote.NewWorker(context.Background(), c, remote.WorkerOptions{
@@ -191,6 +167,8 @@ func TestWorkerSlots(t *testing.T) {
 // the checkpoint the first one heartbeated, as the same attempt of the
 // task.
 func TestWorkerShutdown(t *testing.T) {
+	// Its own Temporal server: it waits on the server more than it computes.
+	t.Parallel()
 	for _, tc := range []struct {
 		name  string
 		grace time.Duration
@@ -223,16 +201,18 @@ func testWorkerShutdown(t *testing.T, grace time.Duration, abort bool) {
 	first := start("first")
 	run := startRun(t, c, "drain", "drain-1", []remote.TaskInput{{
 		ExecutionID: "p:d:drain", Node: "long", Plugin: "probe", Task: "steps", Attempt: 1, Retries: 0,
-		Inputs: json.RawMessage(`{"n":20,"ms":150}`), DataPrefix: "file://" + t.TempDir(),
+		Inputs: json.RawMessage(`{"n":40,"ms":150}`), DataPrefix: "file://" + t.TempDir(),
 	}})
-	// Let it make progress and heartbeat a checkpoint, then stop the
-	// worker.
+	// Once the task runs on the first worker, start the second; once a
+	// heartbeat with a checkpoint reached the server (an event, not a
+	// sleep: on a loaded machine a fixed sleep let the 6 s task finish
+	// before the stop), stop the first.
 	for !strings.Contains(logs["first"].String(), "task started") {
 		time.Sleep(20 * time.Millisecond)
 	}
-	time.Sleep(1500 * time.Millisecond)
 	second := start("second")
 	t.Cleanup(second.Stop)
+	waitCheckpoint(t, c, "drain-1", "long")
 	if abort {
 		go func() {
 			time.Sleep(200 * time.Millisecond)
@@ -252,7 +232,7 @@ func testWorkerShutdown(t *testing.T, grace time.Duration, abort bool) {
 		Attempt     int `json:"attempt"`
 	}
 	_ = json.Unmarshal(out[0].Outputs, &got)
-	if out[0].Worker != "second" || got.Done != 20 || got.ResumedFrom == 0 || got.Attempt != 1 {
+	if out[0].Worker != "second" || got.Done != 40 || got.ResumedFrom == 0 || got.Attempt != 1 {
 		t.Errorf("after the drain: worker %s, outputs %s", out[0].Worker, out[0].Outputs)
 	}
 	if !strings.Contains(logs["first"].String(), "task cancelled: the worker is shutting down") {
@@ -261,6 +241,26 @@ func testWorkerShutdown(t *testing.T, grace time.Duration, abort bool) {
 	if !strings.Contains(logs["second"].String(), "task runs again: its worker was lost") {
 		t.Errorf("the second worker's log:\n%s", logs["second"].String())
 	}
+}
+
+// waitCheckpoint waits until a heartbeat of workflowID's pending task
+// of node, with a checkpoint, reached the server.
+func waitCheckpoint(t *testing.T, c client.Client, workflowID, node string) {
+	t.Helper()
+	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		d, err := c.DescribeWorkflowExecution(context.Background(), workflowID, "")
+		if err != nil {
+			t.Fatalf("describe %s: %v", workflowID, err)
+		}
+		for _, pa := range d.PendingActivities {
+			var hb remote.TaskHeartbeat
+			if p := pa.GetHeartbeatDetails().GetPayloads(); len(p) > 0 &&
+				converter.GetDefaultDataConverter().FromPayload(p[0], &hb) == nil && strings.Contains(hb.Checkpoint, "/_checkpoints/"+node+"/") {
+				return
+			}
+		}
+	}
+	t.Fatalf("no heartbeat of %s's task %s reached the server with a checkpoint", workflowID, node)
 }
 
 type syncBuffer struct {

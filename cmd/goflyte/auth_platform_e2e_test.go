@@ -379,6 +379,8 @@ var (
 // --remote exits 2 with nothing submitted. No secret and no token is ever
 // printed.
 func TestE2EPlatformCredentials(t *testing.T) {
+	// Its own servers (Temporal, OIDC, bucket): it waits on them more than it computes.
+	t.Parallel()
 	w := newAuthWorld(t)
 	w.withWorker(t)
 	base := fmt.Sprintf("  issuer = %q\n", w.op.Issuer)
@@ -652,6 +654,8 @@ func (w *authWorld) keepFresh(t *testing.T, file string) {
 // cannot be cached; the call is made all the same with the token kept in
 // memory, and "log in again" is said once.
 func TestE2EPlatformNoKeychain(t *testing.T) {
+	// Its own servers (Temporal, OIDC, bucket): it waits on them more than it computes.
+	t.Parallel()
 	w := newAuthWorld(t)
 	a := w.env(t, fmt.Sprintf("  issuer = %q\n  client_id = %q\n  audience = %q\n  auth_mode = \"ClientSecret\"\n  client_secret = %q\n", w.op.Issuer, e2eClient, e2eAudience, e2eSecret))
 	hcl, err := readFile(filepath.Join(a.x.dir, "flyte.hcl"))

@@ -65,6 +65,8 @@ func bashQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`
 // registered for goflyte the way bash does on TAB, and checks COMPREPLY
 // against a real sandbox with a real run and the real example plugins.
 func TestCompletionBash(t *testing.T) {
+	// Self-contained (its own directories, console, browser): it overlaps the tests that wait.
+	t.Parallel()
 	x := newE2E(t)
 	requireShellTool(t, "bash-completion", bashCompletionLib)
 	rec, res := x.runJSON("run", "wordcount", "--input", "text=to be or not")
@@ -191,6 +193,8 @@ func TestCompleteE2E(t *testing.T) {
 // TestCompletionScriptsParse checks the zsh and fish scripts with the
 // shells' own syntax check (zsh -n, fish -n).
 func TestCompletionScriptsParse(t *testing.T) {
+	// Self-contained (its own directories, console, browser): it overlaps the tests that wait.
+	t.Parallel()
 	x := newE2E(t)
 	for _, shell := range []string{"zsh", "fish", "bash"} {
 		t.Run(shell, func(t *testing.T) {

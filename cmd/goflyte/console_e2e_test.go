@@ -114,6 +114,8 @@ func (x *e2e) waitStatus(name, status string) {
 // stays text, and the browser reports no errors or CSP violations. The
 // actions (start, cancel, resume, delete) run real goflyte processes.
 func TestE2EConsole(t *testing.T) {
+	// Self-contained (its own directories, console, browser): it overlaps the tests that wait.
+	t.Parallel()
 	x := newE2E(t)
 	browser := findBrowser()
 	if browser == "" {

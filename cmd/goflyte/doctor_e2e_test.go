@@ -13,6 +13,8 @@ import (
 // and in --json, names the setting when the check fails, and leaves the
 // platform out when url is not set.
 func TestE2EDoctorPlatform(t *testing.T) {
+	// Its own servers (Temporal, OIDC, bucket): it waits on them more than it computes.
+	t.Parallel()
 	x := newE2E(t)
 	r := x.run("doctor", "--json")
 	if r.code != 0 || strings.Contains(r.stdout, `"platform"`) {

@@ -44,20 +44,34 @@ func runTests(m *testing.M) int {
 		repoRoot, _ = filepath.Abs("../..")
 		e2eBin = filepath.Join(dir, "goflyte")
 		e2ePlugins = filepath.Join(dir, "plugins")
-		// The CLI, every example plugin, and the test plugins in testdata.
-		builds := [][]string{{"-o", e2eBin, "./cmd/goflyte"}}
+		// The CLI, every example plugin, the test plugins in testdata and
+		// the probe plugin, in one go build: its links run side by side
+		// (a go build each ran them one after the other, most of this
+		// package's first minute on a busy machine).
+		stage := filepath.Join(dir, "build")
+		pkgs := []string{"./cmd/goflyte", "./internal/testplugins/probe"}
+		rename := map[string]string{"goflyte": e2eBin, "probe": probeBin()}
 		mains, _ := filepath.Glob(filepath.Join(repoRoot, "examples", "*", "main.go"))
 		tests, _ := filepath.Glob(filepath.Join(repoRoot, "cmd", "goflyte", "testdata", "*", "main.go"))
 		for _, m := range append(mains, tests...) {
 			dir := filepath.Dir(m)
 			rel, _ := filepath.Rel(repoRoot, dir)
-			builds = append(builds, []string{"-o", filepath.Join(e2ePlugins, "goflyte-plugin-"+filepath.Base(dir)), "./" + rel})
+			pkgs = append(pkgs, "./"+rel)
+			rename[filepath.Base(dir)] = filepath.Join(e2ePlugins, "goflyte-plugin-"+filepath.Base(dir))
 		}
-		for _, b := range builds {
-			cmd := exec.Command("go", append([]string{"build"}, b...)...)
-			cmd.Dir = repoRoot
-			if out, err := cmd.CombinedOutput(); err != nil {
-				fmt.Fprintf(os.Stderr, "go build %v: %v\n%s", b, err, out)
+		cmd := exec.Command("go", append([]string{"build", "-o", stage + string(filepath.Separator)}, pkgs...)...)
+		cmd.Dir = repoRoot
+		if out, err := cmd.CombinedOutput(); err != nil {
+			fmt.Fprintf(os.Stderr, "go build %v: %v\n%s", pkgs, err, out)
+			return 1
+		}
+		for name, dst := range rename {
+			if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+				fmt.Fprintln(os.Stderr, err)
+				return 1
+			}
+			if err := os.Rename(filepath.Join(stage, name), dst); err != nil {
+				fmt.Fprintln(os.Stderr, err)
 				return 1
 			}
 		}

@@ -57,6 +57,8 @@ func TestPluginNewRefuses(t *testing.T) {
 // a user config dir of its own, through XDG_CONFIG_HOME), then goflyte run
 // of the example workflow, which finds the plugin there.
 func TestPluginNewE2E(t *testing.T) {
+	// Self-contained (its own directories, console, browser): it overlaps the tests that wait.
+	t.Parallel()
 	x := newE2E(t)
 	if _, err := exec.LookPath("make"); err != nil {
 		t.Fatal("make is needed: ", err)

@@ -24,6 +24,8 @@ import (
 // the plugin's own queue as a worker serves them. The real end to end,
 // with two goflyte worker processes, is written at merge.
 func TestE2ERemoteInterpreter(t *testing.T) {
+	// Its own servers (Temporal, OIDC, bucket): it waits on them more than it computes.
+	t.Parallel()
 	x := newRemoteServers(t, "s3://runs/goflyte")
 	w := worker.New(x.c, "goflyte", worker.Options{})
 	remote.RegisterWorkflow(w)

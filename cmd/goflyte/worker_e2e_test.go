@@ -13,7 +13,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -146,27 +145,20 @@ func (w *workerProc) waitLog(t *testing.T, s string, within time.Duration) {
 	}
 }
 
-var (
-	probeOnce sync.Once
-	probeBin  string
-	probeErr  error
-)
+// probeBin is where TestMain builds the probe test plugin: a directory
+// of its own, outside e2ePlugins, so that only the tests that link it
+// into a plugin directory serve it.
+func probeBin() string {
+	return filepath.Join(filepath.Dir(e2eBin), "probe", "goflyte-plugin-probe")
+}
 
-// probePlugin builds the probe test plugin once.
+// probePlugin returns the probe test plugin, which TestMain built.
 func probePlugin(t *testing.T) string {
 	t.Helper()
-	probeOnce.Do(func() {
-		probeBin = filepath.Join(filepath.Dir(e2eBin), "probe", "goflyte-plugin-probe")
-		cmd := exec.Command("go", "build", "-o", probeBin, "./internal/testplugins/probe")
-		cmd.Dir = repoRoot
-		if out, err := cmd.CombinedOutput(); err != nil {
-			probeErr = fmt.Errorf("build the probe plugin: %v\n%s", err, out)
-		}
-	})
-	if probeErr != nil {
-		t.Fatal(probeErr)
+	if _, err := os.Stat(probeBin()); err != nil {
+		t.Fatalf("the probe plugin: %v", err)
 	}
-	return probeBin
+	return probeBin()
 }
 
 // linkPlugins makes a plugin directory holding the named binaries.
