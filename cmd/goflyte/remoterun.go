@@ -232,7 +232,8 @@ func (c *cli) runRemote(ctx context.Context, cfg *config.Config, opts remoteRunO
 		}
 		return err
 	}
-	if rec, err = c.shownRecord(ctx, cfg, rec); err != nil {
+	// Not shownRecord: the result shows no task's outputs.
+	if rec, err = c.wholeRecord(ctx, cfg, rec); err != nil {
 		return err
 	}
 	return c.finishRemote(ctx, cfg, g, rec, in, link, opts, eng.Redact)
