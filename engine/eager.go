@@ -80,7 +80,15 @@ func (h *eagerHost) RunTask(ctx context.Context, parent, task string, inputs jso
 		return nil, &plugin.TaskError{Message: err.Error()}
 	}
 	i := c.seq.Add(1)
-	outs, err := x.runGraph(ctx, g, values, fmt.Sprintf("%s%d+", c.prefix, i))
+	if x.checkPlugin != nil {
+		// The driver's check of the child's plugin (a remote worker's:
+		// the binary the run was validated against), before it runs.
+		err = x.checkPlugin(ctx, child.Plugin)
+	}
+	var outs map[string]cty.Value
+	if err == nil {
+		outs, err = x.runGraph(ctx, g, values, fmt.Sprintf("%s%d+", c.prefix, i))
+	}
 	status := "succeeded"
 	if err != nil {
 		status = "failed: " + x.engine.Redact(err.Error())

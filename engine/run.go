@@ -449,6 +449,9 @@ type execution struct {
 	// lineMu orders the record lines of calls after those of the
 	// scheduler's step that launched them (see schedule).
 	lineMu sync.Mutex
+	// checkPlugin, when set (TaskCall.CheckPlugin), is asked before a
+	// task an eager task runs whether its plugin may run here.
+	checkPlugin func(ctx context.Context, plugin string) error
 }
 
 // callDone is a call that returned, for the scheduling loop.

@@ -108,6 +108,8 @@ func (x *execution) runGraph(ctx context.Context, g *Graph, inputs map[string]ct
 		decks:  x.decks,
 		files:  x.files,
 		logs:   x.logs,
+
+		checkPlugin: x.checkPlugin,
 	}
 	sub.opts.Resume = nil
 	for _, sn := range g.Nodes {

@@ -105,6 +105,12 @@ type TaskCall struct {
 	// elsewhere from it if this machine dies.
 	Checkpointed    func(uri string)
 	CheckpointEvery time.Duration
+	// CheckPlugin, if set, is called before each task that an eager
+	// task runs, with that task's plugin: an error refuses it (the
+	// eager task's call of it fails with the error, not retryable, and
+	// nothing runs). A remote worker checks the plugin's binary against
+	// the run's digest there.
+	CheckPlugin func(ctx context.Context, plugin string) error
 }
 
 // TaskCallResult is an attempt that succeeded.
@@ -275,6 +281,8 @@ func (e *Engine) ExecuteTask(ctx context.Context, c TaskCall) (*TaskCallResult, 
 		},
 		tasks: map[string]*TaskRun{name: tr},
 		decks: &deckCalls{},
+
+		checkPlugin: c.CheckPlugin,
 	}
 	// The tasks an eager task runs are graphs of their own in this
 	// execution (runGraph copies opts): their events make their records.

@@ -270,7 +270,7 @@ func (w *Worker) run(ctx context.Context, plugin, task string, in TaskInput) (ou
 			return nil, w.failure(in, node, &engine.TaskCallError{Kind: engine.FailProcess, Message: err.Error(), Start: start, End: time.Now()}, false)
 		}
 		if !strings.EqualFold(got, in.PluginSHA256) {
-			msg := fmt.Sprintf("plugin %q on worker %s (%s) is not the binary the run was validated against: its SHA-256 is %s, the run's is %s; install the same build on every worker (goflyte.lock.hcl pins it)", plugin, w.identity, path, got, in.PluginSHA256)
+			msg := w.digestMismatch(plugin, path, got, in.PluginSHA256)
 			w.log.Error("task refused: plugin digest mismatch", "task", ActivityName(plugin, task), "node", node, "plugin", plugin, "worker_sha256", got, "run_sha256", in.PluginSHA256)
 			return nil, temporal.NewNonRetryableApplicationError(msg, ErrDigestMismatch, nil, TaskFailure{
 				Message: msg, Kind: "digest", Worker: w.identity, Start: start, End: time.Now(),
@@ -367,6 +367,32 @@ func (w *Worker) run(ctx context.Context, plugin, task string, in TaskInput) (ou
 			heartbeat() // at once: this worker may die before the next tick
 		},
 	}
+	// An eager task's calls run here, through this worker's plugins:
+	// each is checked against the run's digest as a task is (above).
+	var refused string
+	if len(in.PluginDigests) > 0 {
+		call.CheckPlugin = func(_ context.Context, p string) error {
+			want := in.PluginDigests[p]
+			if want == "" {
+				return nil
+			}
+			got, path, err := w.digests.sum(w.o.Engine, p)
+			if err != nil {
+				return err
+			}
+			if strings.EqualFold(got, want) {
+				return nil
+			}
+			msg := fmt.Sprintf("task %q (%s) calls a task of %s", node, ActivityName(plugin, task), w.digestMismatch(p, path, got, want))
+			w.log.Error("eager task's call refused: plugin digest mismatch", "task", ActivityName(plugin, task), "node", node, "plugin", p, "worker_sha256", got, "run_sha256", want)
+			mu.Lock()
+			if refused == "" {
+				refused = msg
+			}
+			mu.Unlock()
+			return errors.New(msg)
+		}
+	}
 	if in.Cache != nil && in.CachePrefix != "" {
 		policy := &engine.CachePolicy{Version: in.Cache.Version, Ignore: map[string]bool{}}
 		for _, name := range in.Cache.Ignore {
@@ -378,6 +404,21 @@ func (w *Worker) run(ctx context.Context, plugin, task string, in TaskInput) (ou
 	close(done)
 	if closer, ok := call.CacheStore.(interface{ Close() error }); ok {
 		_ = closer.Close()
+	}
+	mu.Lock()
+	msg := refused
+	mu.Unlock()
+	if msg != "" {
+		// Refused whatever the eager task made of its call's error: no
+		// worker with this binary may run it.
+		f := TaskFailure{Message: msg, Kind: "digest", Worker: w.identity, Start: start, End: time.Now()}
+		var te *engine.TaskCallError
+		if errors.As(err, &te) {
+			f.WorkDir, f.Logs, f.Deck, f.Nested = te.WorkDir, te.Logs, te.Deck, te.Nested
+		} else if res != nil {
+			f.WorkDir, f.Logs, f.Deck, f.Nested = res.WorkDir, res.Logs, res.Deck, res.Nested
+		}
+		return nil, temporal.NewNonRetryableApplicationError(msg, ErrDigestMismatch, nil, f)
 	}
 	if err != nil {
 		var te *engine.TaskCallError
@@ -682,6 +723,12 @@ func (d *digests) sum(e *engine.Engine, plugin string) (string, string, error) {
 	d.m[path] = digest{size: fi.Size(), mtime: fi.ModTime(), sum: sum}
 	d.mu.Unlock()
 	return sum, path, nil
+}
+
+// digestMismatch says that the worker's binary of plugin (at path, with
+// digest got) is not the run's (want).
+func (w *Worker) digestMismatch(plugin, path, got, want string) string {
+	return fmt.Sprintf("plugin %q on worker %s (%s) is not the binary the run was validated against: its SHA-256 is %s, the run's is %s; install the same build on every worker (goflyte.lock.hcl pins it)", plugin, w.identity, path, got, want)
 }
 
 // PluginSHA256 returns the SHA-256 of the binary of a plugin the worker

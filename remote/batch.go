@@ -110,7 +110,7 @@ type BatchResult struct {
 // results in order.
 func BatchWorkflow(ctx workflow.Context, in BatchInput) ([]BatchResult, error) {
 	run := in.Run
-	run.Timeout, run.Resume, run.Continued = 0, nil, nil // the parent's timeout cancels the batch
+	run.Timeout, run.Resume, run.ResumeRefs, run.Continued = 0, nil, nil, nil // the parent's timeout cancels the batch
 	g, plugins, err := batchGraph(run, in)
 	if err != nil {
 		return nil, err
@@ -282,7 +282,7 @@ func (gr *graphRun) sendBatch(node string, calls []*engine.Call) {
 	in := BatchInput{Run: d.in, Path: gr.path, Node: node, Prefix: gr.prefix, Dynamic: gr.dyn, Served: sortedKeys(d.served)}
 	// A batch compiles the run but needs neither its inputs nor what
 	// it resumes: the calls carry their evaluated inputs.
-	in.Run.Inputs, in.Run.Resume, in.Run.Continued = nil, nil, nil
+	in.Run.Inputs, in.Run.Resume, in.Run.ResumeRefs, in.Run.Continued = nil, nil, nil, nil
 	for _, c := range calls {
 		in.Calls = append(in.Calls, BatchCall{Name: c.Name, Inputs: c.Inputs, Digests: c.Digests})
 	}

@@ -168,7 +168,7 @@ func (d *driver) continueAsNew() error {
 		}
 	}
 	next := d.in
-	next.Resume = nil // kept in the state, with everything else that succeeded
+	next.Resume, next.ResumeRefs = nil, nil // kept in the state, with everything else that succeeded
 	next.Continued = &Continued{Parts: parts, Runs: runs + 1, Start: d.start, Batches: d.batches, Served: sortedKeys(d.served)}
 	return workflow.NewContinueAsNewError(d.root, WorkflowType, next)
 }

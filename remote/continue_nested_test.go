@@ -13,8 +13,10 @@ import (
 	"testing"
 	"time"
 
+	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/testsuite"
+	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/goflyte/goflyte/engine/sandbox"
@@ -347,64 +349,76 @@ func TestLargeSubWorkflow(t *testing.T) {
 		n, took.Round(time.Millisecond), float64(took.Milliseconds())/float64(n), runs, largest)
 }
 
-// TestRecordDuringContinue asks for a run's record (remote.Record, as
-// `runs show --remote` does) without pause while the run continues as
-// new after every step: no ask fails during the switches, and each
-// record is the whole run's.
-func TestRecordDuringContinue(t *testing.T) {
+// restoringAsks counts the QueryRecord asks restoringWorkflow answered;
+// the first restoringFor of them fail as a run's that is restoring its
+// state after continue-as-new.
+var restoringAsks atomic.Int32
+
+const restoringFor = 3
+
+// restoringWorkflow stands in for a run's workflow that continued as
+// new and is still restoring its state (RunWorkflow's QueryRecord then
+// fails with remote.ErrRestoring): its first restoringFor answers are
+// that failure, the later ones a record. It ends when signalled "end".
+func restoringWorkflow(ctx workflow.Context) error {
+	err := workflow.SetQueryHandler(ctx, remote.QueryRecord, func() (*sandbox.Record, error) {
+		if restoringAsks.Add(1) <= restoringFor {
+			return nil, errors.New(remote.ErrRestoring)
+		}
+		return &sandbox.Record{Workflow: "outer", Status: sandbox.StatusRunning, Tasks: []sandbox.TaskRecord{{Name: "first", Status: sandbox.StatusSucceeded}}}, nil
+	})
+	if err != nil {
+		return err
+	}
+	workflow.GetSignalChannel(ctx, "end").Receive(ctx, nil)
+	return nil
+}
+
+// TestRecordWhileRestoring: remote.Record (what `runs show --remote`
+// and progress use) answers with the record of a run whose workflow
+// fails its first queries because it is restoring its state after
+// continue-as-new, where a plain query fails. The stand-in workflow
+// makes the switch's window certain; it replaces a test that asked a
+// real run continuing after every step, which could not fail (no ask
+// was known to have met a switch).
+func TestRecordWhileRestoring(t *testing.T) {
 	// Its own Temporal server: it waits on the server more than it computes.
 	t.Parallel()
 	srv := remotetest.Start(t, remotetest.Options{})
 	c := dial(t, remote.Options{URL: srv.Addr, Insecure: true})
-	f := newFakeTasks(loadPlugins(t))
-	startWorkers(t, c, f, examplePlugins...)
-	in := nestedInput(t, 24, 2, 4, false)
-	in.ExecutionID, in.ContinueAfter = "proj:dev:record-continued", 1
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	runID, err := remote.Submit(ctx, c, &in)
-	if err != nil {
+	w := worker.New(c, "restoring", worker.Options{})
+	w.RegisterWorkflowWithOptions(restoringWorkflow, workflow.RegisterOptions{Name: "test.restoring"})
+	if err := w.Start(); err != nil {
 		t.Fatal(err)
 	}
-	// Raw queries alongside, to show that the switches are there to
-	// meet: some of them fail.
-	var rawFailed atomic.Int32
-	done := make(chan struct{})
-	go func() {
-		for {
-			select {
-			case <-done:
-				return
-			default:
-			}
-			if _, err := remote.QueryRecordOf(ctx, c, in.ExecutionID, ""); err != nil {
-				rawFailed.Add(1)
-			}
+	t.Cleanup(w.Stop)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	const id = "proj:dev:restoring"
+	if _, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: id, TaskQueue: "restoring"}, "test.restoring"); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = c.SignalWorkflow(context.Background(), id, "", "end", nil) }()
+
+	// A plain query meets the window: the workflow's first answer.
+	for restoringAsks.Load() == 0 {
+		if _, err := remote.QueryRecordOf(ctx, c, id, ""); err == nil {
+			t.Fatal("the first query of a restoring run succeeded")
+		} else if restoringAsks.Load() > 0 && !strings.Contains(err.Error(), remote.ErrRestoring) {
+			t.Fatalf("the first query's error: %v; want %q", err, remote.ErrRestoring)
 		}
-	}()
-	defer close(done)
-	asked, failed := 0, 0
-	for {
-		rec, info, err := remote.Record(ctx, c, "default", in.ExecutionID)
-		asked++
-		if err != nil {
-			failed++
-			t.Errorf("ask %d: %v", asked, err)
-			if failed > 3 {
-				t.FailNow()
-			}
-			continue
-		}
-		if len(rec.Tasks) != 4 { // first, sub, dyn, after
-			t.Errorf("ask %d: %d tasks", asked, len(rec.Tasks))
-		}
-		if info.Status != sandbox.StatusRunning {
-			break
+		if ctx.Err() != nil {
+			t.Fatal(ctx.Err())
 		}
 	}
-	chain := chainHistories(t, c, in.ExecutionID, runID)
-	if len(chain) < 10 {
-		t.Errorf("%d Temporal runs, want many switches", len(chain))
+	rec, info, err := remote.Record(ctx, c, "default", id)
+	if err != nil {
+		t.Fatalf("Record of a restoring run: %v", err)
 	}
-	t.Logf("%d asks over %d Temporal runs; %d raw queries failed", asked, len(chain), rawFailed.Load())
+	if info.Status != sandbox.StatusRunning || rec.Status != sandbox.StatusRunning || len(rec.Tasks) != 1 || rec.Tasks[0].Name != "first" {
+		t.Errorf("Record: %s, record %+v", info.Status, rec)
+	}
+	if n := restoringAsks.Load(); n != restoringFor+1 {
+		t.Errorf("the workflow answered %d queries, want %d (%d failed, then the record)", n, restoringFor+1, restoringFor)
+	}
 }

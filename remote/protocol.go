@@ -153,6 +153,14 @@ type RunInput struct {
 	// earlier run: by node name, their outputs as JSON.
 	Resume      map[string]json.RawMessage `json:"resume,omitempty"`
 	ResumedFrom string                     `json:"resumed_from,omitempty"`
+	// ResumeRefs keeps, like Resume, the outputs of tasks that succeeded
+	// in an earlier run when they are larger than InlineLimit: by node
+	// name, the data-store URI of their JSON (the earlier run's
+	// TaskOutput.OutputsRef, or where the submitter stored them). The
+	// workflow holds or reads them as it does a task's outputs that came
+	// by reference. A workflow of an earlier build ignores it and runs
+	// those tasks again.
+	ResumeRefs map[string]string `json:"resume_refs,omitempty"`
 	// Prefix names the sub-workflow call a child workflow runs for
 	// ("<call>+"), "" for the run itself: it starts the names of its
 	// tasks (Params.Node). The interpreter runs sub-workflow calls as
@@ -258,6 +266,12 @@ type TaskInput struct {
 	DataPrefix     string      `json:"data_prefix"`
 	PrevCheckpoint string      `json:"prev_checkpoint,omitempty"`
 	Mode           plugin.Mode `json:"mode"`
+	// PluginDigests, for an eager task, are the digests of the run's
+	// plugins (RunInput.Plugins) by name: the worker refuses a task the
+	// eager task runs whose plugin binary differs (ErrDigestMismatch).
+	// A plugin not in it is not checked. Workflows of earlier builds do
+	// not send it (nothing is checked then).
+	PluginDigests map[string]string `json:"plugin_digests,omitempty"`
 }
 
 // CachePolicy is a task's cache policy (engine.CachePolicy as data).

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"slices"
 	"time"
 
 	"go.temporal.io/sdk/temporal"
@@ -107,4 +108,32 @@ func LoadWholeRecord(ctx context.Context, rec *sandbox.Record, fetch func(ctx co
 		whole.Outputs, whole.OutputRefs = rec.Outputs, nil
 	}
 	return &whole, nil
+}
+
+// ResolveTaskOutputs returns rec with the outputs of its tasks that the
+// workflow held by reference (sandbox.TaskRecord.OutputsRef) read
+// through fetch into their Outputs, as a local record has them; rec
+// itself when it has none. `runs show --remote` and `run --remote` show
+// the values, not where they are.
+func ResolveTaskOutputs(ctx context.Context, rec *sandbox.Record, fetch func(ctx context.Context, uri string) ([]byte, error)) (*sandbox.Record, error) {
+	if rec == nil || !slices.ContainsFunc(rec.Tasks, func(t sandbox.TaskRecord) bool { return t.OutputsRef != "" }) {
+		return rec, nil
+	}
+	c := *rec
+	c.Tasks = slices.Clone(rec.Tasks)
+	for i := range c.Tasks {
+		t := &c.Tasks[i]
+		if t.OutputsRef == "" {
+			continue
+		}
+		data, err := fetch(ctx, t.OutputsRef)
+		if err != nil {
+			return nil, fmt.Errorf("the outputs of task %q of %s: %w", t.Name, rec.ID, err)
+		}
+		if !json.Valid(data) {
+			return nil, fmt.Errorf("the outputs of task %q of %s at %s are not JSON", t.Name, rec.ID, t.OutputsRef)
+		}
+		t.Outputs, t.OutputsRef = data, ""
+	}
+	return &c, nil
 }

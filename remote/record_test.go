@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/goflyte/goflyte/engine/sandbox"
 	"github.com/goflyte/goflyte/remote"
 )
 
@@ -82,4 +83,56 @@ func mustMarshal(t *testing.T, v any) json.RawMessage {
 		t.Fatal(err)
 	}
 	return data
+}
+
+// TestResolveTaskOutputs: the outputs of tasks that a record holds by
+// reference are read into their outputs; a record without any is
+// returned as it is; an unreadable or invalid object is an error naming
+// the task.
+func TestResolveTaskOutputs(t *testing.T) {
+	objects := map[string]string{"mem://a.json": `{"text":"A"}`, "mem://bad.json": `{"text":`}
+	fetch := func(_ context.Context, uri string) ([]byte, error) {
+		data, ok := objects[uri]
+		if !ok {
+			return nil, fmt.Errorf("no object %s", uri)
+		}
+		return []byte(data), nil
+	}
+	for _, tc := range []struct {
+		name    string
+		ref     string
+		outputs string
+		err     string
+	}{
+		{"inline", "", `{"text":"B"}`, ""},
+		{"by reference", "mem://a.json", `{"text":"A"}`, ""},
+		{"missing", "mem://none.json", "", `the outputs of task "t" of p:d:r: no object mem://none.json`},
+		{"not JSON", "mem://bad.json", "", `the outputs of task "t" of p:d:r at mem://bad.json are not JSON`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rec := &sandbox.Record{ID: "p:d:r", Tasks: []sandbox.TaskRecord{{Name: "t", OutputsRef: tc.ref}}}
+			if tc.ref == "" {
+				rec.Tasks[0].Outputs = json.RawMessage(tc.outputs)
+			}
+			got, err := remote.ResolveTaskOutputs(context.Background(), rec, fetch)
+			if tc.err != "" {
+				if err == nil || err.Error() != tc.err {
+					t.Fatalf("error %v, want %q", err, tc.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tk := got.Tasks[0]; string(tk.Outputs) != tc.outputs || tk.OutputsRef != "" {
+				t.Errorf("task: outputs %s, outputs_ref %q; want %s", tk.Outputs, tk.OutputsRef, tc.outputs)
+			}
+			if tc.ref != "" && rec.Tasks[0].OutputsRef != tc.ref {
+				t.Errorf("the record given changed: %+v", rec.Tasks[0])
+			}
+			if tc.ref == "" && got != rec {
+				t.Error("a record without references was copied")
+			}
+		})
+	}
 }

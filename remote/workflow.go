@@ -288,6 +288,9 @@ type driver struct {
 	// nested graphs too (continue_nested.go).
 	carried    map[string]*carriedGraph
 	nestedHold int
+	// eagerDigests caches the workflow.GetVersion of eagerDigestsChange
+	// (0: not asked yet, 1: off, 2: on).
+	eagerDigests int
 
 	start, end time.Time
 	status     string
@@ -348,43 +351,82 @@ func newDriver(root workflow.Context, in RunInput, g *engine.Graph) *driver {
 	return d
 }
 
-// resume returns the outputs of the nodes in.Resume keeps and marks
-// their records resumed. As locally, a node is kept only when its
-// outputs decode to its types and every node it depends on is kept;
-// the others run again.
+// resume returns the outputs of the nodes in.Resume and in.ResumeRefs
+// keep and marks their records resumed. As locally, a node is kept only
+// when its outputs decode to its types and every node it depends on is
+// kept; the others run again. Outputs kept by reference (ResumeRefs) are
+// held as placeholders when nothing evaluates them, else read in parts
+// (restoreRef, as after continue-as-new).
 func (d *driver) resume(g *engine.Graph) map[string]map[string]cty.Value {
-	if len(d.in.Resume) == 0 {
+	if len(d.in.Resume) == 0 && len(d.in.ResumeRefs) == 0 {
 		return nil
 	}
 	kept := map[string]map[string]cty.Value{}
+	byRef := map[string]bool{}
 	for _, n := range g.Nodes {
-		raw, ok := d.in.Resume[n.Name]
-		if !ok || n.Kind != engine.KindTask || n.Sub != nil {
+		if n.Kind != engine.KindTask || n.Sub != nil {
 			continue
 		}
-		if outs, err := engine.DecodeOutputs(n, raw); err == nil {
-			kept[n.Name] = outs
+		if raw, ok := d.in.Resume[n.Name]; ok {
+			if outs, err := engine.DecodeOutputs(n, raw); err == nil {
+				kept[n.Name] = outs
+			}
+		} else if _, ok := d.in.ResumeRefs[n.Name]; ok {
+			kept[n.Name], byRef[n.Name] = nil, true // read below, once its dependencies are known kept
 		}
 	}
-	for changed := true; changed; {
-		changed = false
-		for _, n := range g.Nodes {
-			if _, ok := kept[n.Name]; !ok {
-				continue
-			}
-			for _, dep := range n.Deps {
-				if _, ok := kept[dep]; !ok {
-					delete(kept, n.Name)
-					changed = true
-					break
+	prune := func() {
+		for changed := true; changed; {
+			changed = false
+			for _, n := range g.Nodes {
+				if _, ok := kept[n.Name]; !ok {
+					continue
+				}
+				for _, dep := range n.Deps {
+					if _, ok := kept[dep]; !ok {
+						delete(kept, n.Name)
+						changed = true
+						break
+					}
 				}
 			}
+		}
+	}
+	prune()
+	if len(byRef) > 0 {
+		lost := false
+		for _, n := range g.Nodes {
+			if _, ok := kept[n.Name]; !ok || !byRef[n.Name] {
+				continue
+			}
+			if outs, ok := d.restoreRef(n, d.in.ResumeRefs[n.Name]); ok {
+				kept[n.Name] = outs
+			} else {
+				delete(kept, n.Name) // unreadable: the task runs again
+				delete(d.refs, n.Name)
+				lost = true
+			}
+		}
+		if lost {
+			prune()
 		}
 	}
 	for _, n := range g.Nodes {
 		if _, ok := kept[n.Name]; ok {
 			t := d.byName[n.Name]
-			t.Status, t.Resumed, t.Start, t.End, t.Outputs = sandbox.StatusSucceeded, true, d.start, d.start, d.in.Resume[n.Name]
+			t.Status, t.Resumed, t.Start, t.End = sandbox.StatusSucceeded, true, d.start, d.start
+			if !byRef[n.Name] {
+				t.Outputs = d.in.Resume[n.Name]
+			}
+		} else if byRef[n.Name] {
+			// Dropped after it was read (a dependency could not be): it
+			// runs again, as nothing of the earlier run.
+			delete(d.refs, n.Name)
+			if d.vals.held != nil {
+				delete(d.vals.held, n.Name)
+			}
+			t := d.byName[n.Name]
+			t.Outputs, t.OutputsRef = nil, ""
 		}
 	}
 	return kept
@@ -1090,7 +1132,32 @@ func (cr *callRun) taskInput() TaskInput {
 		in.Cache = &CachePolicy{Version: pol.Cache.Version, Ignore: sortedKeys(pol.Cache.Ignore)}
 		in.CachePrefix, in.CacheOverwrite = d.in.CachePrefix, d.in.CacheOverwrite
 	}
+	if n.Schema != nil && n.Schema.Kind == plugin.KindEager && d.eagerDigestsOn() {
+		in.PluginDigests = make(map[string]string, len(cr.gr.plugins))
+		for name, ref := range cr.gr.plugins {
+			if ref.SHA256 != "" {
+				in.PluginDigests[name] = ref.SHA256
+			}
+		}
+	}
 	return in
+}
+
+// eagerDigestsChange is the workflow.GetVersion change id of sending an
+// eager task the digests of the run's plugins (TaskInput.PluginDigests,
+// version 1), which its worker checks the tasks it runs against.
+const eagerDigestsChange = "goflyte.eager-digests"
+
+// eagerDigestsOn reports whether the run sends eager tasks the run's
+// digests; the first eager task's attempt decides.
+func (d *driver) eagerDigestsOn() bool {
+	if d.eagerDigests == 0 {
+		d.eagerDigests = 1
+		if workflow.GetVersion(d.root, eagerDigestsChange, workflow.DefaultVersion, 1) >= 1 {
+			d.eagerDigests = 2
+		}
+	}
+	return d.eagerDigests == 2
 }
 
 // activityDone takes a successful attempt's output: its outputs (loaded

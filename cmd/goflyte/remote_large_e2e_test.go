@@ -12,6 +12,8 @@ import (
 
 	enumspb "go.temporal.io/api/enums/v1"
 	"google.golang.org/protobuf/proto"
+
+	"github.com/goflyte/goflyte/remote"
 )
 
 // hugeWorkflow moves values far above Temporal's payload limit (about
@@ -151,10 +153,30 @@ func TestLargeValuesRemote(t *testing.T) {
 		t.Errorf("runs show --json outputs differ: local %d, remote %d outputs", len(lrec.Outputs), len(rrec.Outputs))
 	}
 	// The workflow never read what it only passes on: shout's outputs
-	// (a plain reference, then the run's output) and count's input.
+	// (a plain reference, then the run's output) and count's input. Its
+	// record says so (runs show --remote reads them: they are above).
+	objects := x.bucketObjects(t)
+	raw, _, err := remote.Record(context.Background(), x.w.c, "default", remote_.ExecutionID)
+	if err == nil {
+		raw, err = remote.LoadWholeRecord(context.Background(), raw, func(_ context.Context, uri string) ([]byte, error) {
+			data, ok := objects[strings.TrimPrefix(uri, "s3://runs/")]
+			if !ok {
+				return nil, fmt.Errorf("no object %s", uri)
+			}
+			return []byte(data), nil
+		})
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
 	held := map[string]bool{}
-	for _, tr := range rrec.Tasks {
+	for _, tr := range raw.Tasks {
 		held[tr.Name] = tr.OutputsRef != ""
+	}
+	for _, tr := range rrec.Tasks {
+		if tr.OutputsRef != "" {
+			t.Errorf("runs show --remote --json: task %s has outputs_ref %s, not its outputs", tr.Name, tr.OutputsRef)
+		}
 	}
 	if !held["shout"] || !held["split"] || held["make"] {
 		t.Errorf("tasks whose outputs the workflow held by reference: %v; want shout and split, not make (a branch reads it)", held)
@@ -178,7 +200,7 @@ func TestLargeValuesRemote(t *testing.T) {
 	// The large values travelled through the bucket: the run input and
 	// the inputs the workflow evaluated (split's).
 	var inputs, evaluated bool
-	for k := range x.bucketObjects(t) {
+	for k := range objects {
 		inputs = inputs || strings.Contains(k, runNameOf(remote_)+"/inputs/blob.json")
 		evaluated = evaluated || strings.Contains(k, runNameOf(remote_)+"/_inputs/split-1.json")
 	}

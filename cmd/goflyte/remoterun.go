@@ -79,6 +79,7 @@ func (c *cli) runRemote(ctx context.Context, cfg *config.Config, opts remoteRunO
 	var wf *config.Workflow
 	var lookup engine.WorkflowLookup
 	var resume map[string]json.RawMessage
+	var resumeRefs map[string]string
 	var resumedFrom string
 	fromFile := opts.fromFile
 	if opts.resume != "" {
@@ -87,7 +88,7 @@ func (c *cli) runRemote(ctx context.Context, cfg *config.Config, opts remoteRunO
 			return err
 		}
 		defer cl.Close()
-		if g, wf, lookup, fromFile, resume, resumedFrom, err = c.loadRemoteResume(ctx, eng, cfg, cl, po.Namespace, opts.resume, opts.from); err != nil {
+		if g, wf, lookup, fromFile, resume, resumeRefs, resumedFrom, err = c.loadRemoteResume(ctx, eng, cfg, cl, po.Namespace, opts.resume, opts.from); err != nil {
 			return err
 		}
 		if wf == nil {
@@ -165,7 +166,6 @@ func (c *cli) runRemote(ctx context.Context, cfg *config.Config, opts remoteRunO
 		CacheOverwrite: cfg.Local.CacheOverwrite,
 		Parallelism:    parallelism,
 		Timeout:        opts.timeout,
-		Resume:         resume,
 		ResumedFrom:    resumedFrom,
 	}
 	if wf != nil {
@@ -194,6 +194,9 @@ func (c *cli) runRemote(ctx context.Context, cfg *config.Config, opts remoteRunO
 	// Inputs last: local files go to the data store, which is only worth
 	// it once the run can start.
 	if in.Inputs, in.InputRefs, err = c.remoteInputs(ctx, cfg, g, values, dataPrefix); err != nil {
+		return err
+	}
+	if in.Resume, in.ResumeRefs, err = c.remoteResume(ctx, cfg, resume, resumeRefs, dataPrefix); err != nil {
 		return err
 	}
 	runID, err := remote.Submit(ctx, cl, in)
@@ -229,6 +232,7 @@ func (c *cli) runRemote(ctx context.Context, cfg *config.Config, opts remoteRunO
 		}
 		return err
 	}
+	// Not shownRecord: the result shows no task's outputs.
 	if rec, err = c.wholeRecord(ctx, cfg, rec); err != nil {
 		return err
 	}
@@ -541,6 +545,46 @@ func (c *cli) remoteInputs(ctx context.Context, cfg *config.Config, g *engine.Gr
 	return out, refs, nil
 }
 
+// remoteResume splits the outputs a resumed run keeps (by node name)
+// into those that travel in its RunInput (Resume) and those larger than
+// remote.InlineLimit, which travel as data-store URIs (ResumeRefs): the
+// earlier run's reference when its workflow held them (refs), else
+// stored under the new run's dataPrefix.
+func (c *cli) remoteResume(ctx context.Context, cfg *config.Config, kept map[string]json.RawMessage, refs map[string]string, dataPrefix string) (inline map[string]json.RawMessage, byRef map[string]string, err error) {
+	var st *datastore.Store
+	defer func() {
+		if st != nil {
+			st.Close()
+		}
+	}()
+	for _, name := range slices.Sorted(maps.Keys(kept)) {
+		data := kept[name]
+		if len(data) <= remote.InlineLimit {
+			if inline == nil {
+				inline = map[string]json.RawMessage{}
+			}
+			inline[name] = data
+			continue
+		}
+		if byRef == nil {
+			byRef = map[string]string{}
+		}
+		if uri := refs[name]; uri != "" {
+			byRef[name] = uri
+			continue
+		}
+		if st == nil {
+			if st, err = datastore.Open(ctx, dataPrefix, storageFor(cfg, c.logger(cfg)).opts); err != nil {
+				return nil, nil, fmt.Errorf("run --resume: the outputs of task %q: %w", name, err)
+			}
+		}
+		if byRef[name], err = engine.PutBytes(ctx, st, path.Join("_resume", name+".json"), data); err != nil {
+			return nil, nil, fmt.Errorf("run --resume: the outputs of task %q (%d bytes): put them in the data store: %w", name, len(data), err)
+		}
+	}
+	return inline, byRef, nil
+}
+
 // downloadOutputs fetches the run's file and dir outputs into dir
 // (--download): each as dir/<output>/<base name of its object>.
 func (c *cli) downloadOutputs(ctx context.Context, cfg *config.Config, g *engine.Graph, rec *sandbox.Record, dir string) error {
@@ -573,57 +617,69 @@ func (c *cli) downloadOutputs(ctx context.Context, cfg *config.Config, g *engine
 // the earlier remote run's record and start input give the workflow
 // (compiled afresh from its file, as a local resume does), the inputs and
 // the outputs that the engine's resume rules keep.
+//
+// kept may hold outputs larger than remote.InlineLimit: refs are the
+// data-store URIs of those that the earlier run's workflow held by
+// reference, by node name (remoteResume splits them).
 func (c *cli) loadRemoteResume(ctx context.Context, eng *engine.Engine, cfg *config.Config, cl client.Client, ns, arg, from string) (
-	g *engine.Graph, wf *config.Workflow, lookup engine.WorkflowLookup, inputs map[string]json.RawMessage, kept map[string]json.RawMessage, resumedFrom string, err error) {
+	g *engine.Graph, wf *config.Workflow, lookup engine.WorkflowLookup, inputs map[string]json.RawMessage, kept map[string]json.RawMessage, refs map[string]string, resumedFrom string, err error) {
 	info, err := remote.Resolve(ctx, cl, ns, cfg.Local.Project, cfg.Local.Domain, arg)
 	if err != nil {
-		return nil, nil, nil, nil, nil, "", remoteUsage("run --resume", err)
+		return nil, nil, nil, nil, nil, nil, "", remoteUsage("run --resume", err)
 	}
 	rec, info, err := remote.Record(ctx, cl, ns, info.ID)
 	if err == nil {
 		rec, err = c.wholeRecord(ctx, cfg, rec)
 	}
 	if err != nil {
-		return nil, nil, nil, nil, nil, "", err
+		return nil, nil, nil, nil, nil, nil, "", err
 	}
 	switch {
 	case rec.Status == sandbox.StatusRunning:
-		return nil, nil, nil, nil, nil, "", usagef("run --resume: %s is still running (goflyte runs cancel --remote %s)", rec.ID, rec.Name)
+		return nil, nil, nil, nil, nil, nil, "", usagef("run --resume: %s is still running (goflyte runs cancel --remote %s)", rec.ID, rec.Name)
 	case rec.Status == sandbox.StatusSucceeded && from == "":
-		return nil, nil, nil, nil, nil, "", usagef("run --resume: %s succeeded: nothing to resume (add --from TASK to re-run a task and what follows it)", rec.ID)
+		return nil, nil, nil, nil, nil, nil, "", usagef("run --resume: %s succeeded: nothing to resume (add --from TASK to re-run a task and what follows it)", rec.ID)
 	}
 	start, err := remote.StartedInput(ctx, cl, info.ID, info.RunID)
 	if err != nil {
-		return nil, nil, nil, nil, nil, "", err
+		return nil, nil, nil, nil, nil, nil, "", err
 	}
 	if start.Task != "" {
 		// A task run (run --remote --task): wf stays nil.
 		if g, err = eng.TaskGraph(ctx, start.Task); err != nil {
-			return nil, nil, nil, nil, nil, "", err
+			return nil, nil, nil, nil, nil, nil, "", err
 		}
 	} else {
 		var diags hcl.Diagnostics
 		wf, diags, err = c.loadWorkflowArg(cfg, []string{start.Main, start.Workflow})
 		if err != nil {
-			return nil, nil, nil, nil, nil, "", fmt.Errorf("run --resume: the workflow of %s: %w", rec.ID, err)
+			return nil, nil, nil, nil, nil, nil, "", fmt.Errorf("run --resume: the workflow of %s: %w", rec.ID, err)
 		}
 		lookup = c.workflowLookup(cfg, wf.File)
 		eng.Workflows = lookup
 		var more hcl.Diagnostics
 		g, more = eng.Compile(ctx, wf)
 		if diags = append(diags, more...); diags.HasErrors() {
-			return nil, nil, nil, nil, nil, "", &diagError{diags: diags}
+			return nil, nil, nil, nil, nil, nil, "", &diagError{diags: diags}
 		}
+	}
+	// Outputs the workflow held by reference are read to be checked as
+	// a local resume checks them; the new run keeps their references.
+	refs = map[string]string{}
+	for _, t := range rec.Tasks {
+		if t.OutputsRef != "" {
+			refs[t.Name] = t.OutputsRef
+		}
+	}
+	if rec, err = c.resolveTaskOutputs(ctx, cfg, rec); err != nil {
+		return nil, nil, nil, nil, nil, nil, "", fmt.Errorf("run --resume: %w", err)
 	}
 	raw, err := engine.KeptOutputs(g, &engine.Resume{Record: rec, From: from})
 	if err != nil {
-		return nil, nil, nil, nil, nil, "", err
+		return nil, nil, nil, nil, nil, nil, "", err
 	}
 	kept = make(map[string]json.RawMessage, len(raw))
 	for name, data := range raw {
-		if len(data) > remote.InlineLimit {
-			continue // runs again: the run's input is a payload of at most about 2 MB
-		}
 		kept[name] = data
 	}
 	// The run's inputs above the inline limit are in the bucket.
@@ -636,12 +692,12 @@ func (c *cli) loadRemoteResume(ctx context.Context, eng *engine.Engine, cfg *con
 		for _, name := range slices.Sorted(maps.Keys(start.InputRefs)) {
 			data, err := c.fetchBytes(ctx, cfg, start.InputRefs[name])
 			if err != nil {
-				return nil, nil, nil, nil, nil, "", fmt.Errorf("run --resume: input %q of %s: %w", name, rec.ID, err)
+				return nil, nil, nil, nil, nil, nil, "", fmt.Errorf("run --resume: input %q of %s: %w", name, rec.ID, err)
 			}
 			runInputs[name] = data
 		}
 	}
-	return g, wf, lookup, runInputs, kept, rec.ID, nil
+	return g, wf, lookup, runInputs, kept, refs, rec.ID, nil
 }
 
 // remoteUsage makes a run the namespace does not have a usage error.

@@ -65,7 +65,7 @@ func (c *cli) runsRemote(ctx context.Context, cfg *config.Config, pos []string, 
 			}
 			return err
 		}
-		if rec, err = c.wholeRecord(ctx, cfg, rec); err != nil {
+		if rec, err = c.shownRecord(ctx, cfg, rec); err != nil {
 			return err
 		}
 		if err := c.showRemote(rec, link, asJSON); err != nil {
@@ -75,7 +75,7 @@ func (c *cli) runsRemote(ctx context.Context, cfg *config.Config, pos []string, 
 	}
 	rec, _, err := remote.Record(ctx, cl, po.Namespace, info.ID)
 	if err == nil {
-		rec, err = c.wholeRecord(ctx, cfg, rec)
+		rec, err = c.shownRecord(ctx, cfg, rec)
 	}
 	if err != nil {
 		return err
@@ -355,6 +355,25 @@ func (c *cli) remoteLogs(ctx context.Context, cfg *config.Config, cl client.Clie
 // from the data store; rec itself otherwise.
 func (c *cli) wholeRecord(ctx context.Context, cfg *config.Config, rec *sandbox.Record) (*sandbox.Record, error) {
 	return remote.LoadWholeRecord(ctx, rec, func(ctx context.Context, uri string) ([]byte, error) {
+		return c.fetchBytes(ctx, cfg, uri)
+	})
+}
+
+// shownRecord is wholeRecord with the outputs of the tasks that the
+// workflow held by reference read from the data store, as `runs show`
+// and `run --json` show a local record's (remote.ResolveTaskOutputs).
+func (c *cli) shownRecord(ctx context.Context, cfg *config.Config, rec *sandbox.Record) (*sandbox.Record, error) {
+	rec, err := c.wholeRecord(ctx, cfg, rec)
+	if err != nil {
+		return nil, err
+	}
+	return c.resolveTaskOutputs(ctx, cfg, rec)
+}
+
+// resolveTaskOutputs reads the outputs of rec's tasks that the workflow
+// held by reference (remote.ResolveTaskOutputs).
+func (c *cli) resolveTaskOutputs(ctx context.Context, cfg *config.Config, rec *sandbox.Record) (*sandbox.Record, error) {
+	return remote.ResolveTaskOutputs(ctx, rec, func(ctx context.Context, uri string) ([]byte, error) {
 		return c.fetchBytes(ctx, cfg, uri)
 	})
 }

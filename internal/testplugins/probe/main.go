@@ -2,7 +2,8 @@
 // (engine.ExecuteTask, goflyte worker): a long task that checkpoints its
 // progress, a task that holds a secret and tries to leak it in every
 // way a task can (its error, its outputs, its log, its stderr), and a
-// dynamic task that calls whatever task it is told to.
+// dynamic task and an eager task that call whatever task they are told
+// to.
 package main
 
 import (
@@ -123,6 +124,34 @@ func via(ctx context.Context, in viaIn) (*sdk.Graph[viaOut], error) {
 	return g, nil
 }
 
+type callIn struct {
+	Uses       string            `json:"uses" desc:"The task to call, plugin.task."`
+	Inputs     map[string]string `json:"inputs" desc:"Its inputs."`
+	Output     string            `json:"output" desc:"Which of its outputs to return."`
+	IgnoreFail bool              `json:"ignore_fail,omitempty" desc:"Succeed with an empty value when the call fails."`
+}
+
+// call is an eager task that runs the task it is told to through the
+// engine: a task of another plugin than its own.
+func call(ctx context.Context, in callIn) (viaOut, error) {
+	inputs := make(map[string]any, len(in.Inputs))
+	for k, v := range in.Inputs {
+		inputs[k] = v
+	}
+	res, err := sdk.Params(ctx).Run(ctx, in.Uses, inputs)
+	if err != nil {
+		if in.IgnoreFail {
+			return viaOut{}, nil
+		}
+		return viaOut{}, err
+	}
+	var outs map[string]any
+	if err := res.Decode(&outs); err != nil {
+		return viaOut{}, err
+	}
+	return viaOut{Value: fmt.Sprint(outs[in.Output])}, nil
+}
+
 type bigIn struct {
 	Words     int `json:"words" desc:"How many words the text has (each 10 bytes with its space)."`
 	Items     int `json:"items,omitempty" desc:"How many items the list has."`
@@ -160,6 +189,7 @@ func main() {
 		"big":   sdk.Func(big).WithDoc("Makes a text of words and a list of items as large as asked (for tests of large values)."),
 		"steps": sdk.Func(steps).WithDoc("Makes n steps of ms milliseconds, checkpointing after each (for tests)."),
 		"leak":  sdk.Func(leak).WithDoc("Holds the secret probe/token and leaks it as mode says (for tests).").WithSecrets(token),
+		"call":  sdk.Eager(call).WithDoc("Runs the task uses with inputs through the engine and returns its output (an eager task, for tests)."),
 		"via":   sdk.Dynamic(via).WithDoc("Returns a workflow that calls the task uses with inputs, and returns its output (a dynamic task, for tests)."),
 	})
 }
