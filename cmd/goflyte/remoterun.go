@@ -78,9 +78,7 @@ func (c *cli) runRemote(ctx context.Context, cfg *config.Config, opts remoteRunO
 	var g *engine.Graph
 	var wf *config.Workflow
 	var lookup engine.WorkflowLookup
-	var resume map[string]json.RawMessage
-	var resumeRefs map[string]string
-	var resumedFrom string
+	var resume remoteResumed
 	fromFile := opts.fromFile
 	if opts.resume != "" {
 		var err error
@@ -88,9 +86,10 @@ func (c *cli) runRemote(ctx context.Context, cfg *config.Config, opts remoteRunO
 			return err
 		}
 		defer cl.Close()
-		if g, wf, lookup, fromFile, resume, resumeRefs, resumedFrom, err = c.loadRemoteResume(ctx, eng, cfg, cl, po.Namespace, opts.resume, opts.from); err != nil {
+		if resume, err = c.loadRemoteResume(ctx, eng, cfg, cl, po.Namespace, opts.resume, opts.from); err != nil {
 			return err
 		}
+		g, wf, lookup, fromFile = resume.g, resume.wf, resume.lookup, resume.inputs
 		if wf == nil {
 			opts.task = g.Name // a task run's graph is named after its task
 		}
@@ -166,7 +165,7 @@ func (c *cli) runRemote(ctx context.Context, cfg *config.Config, opts remoteRunO
 		CacheOverwrite: cfg.Local.CacheOverwrite,
 		Parallelism:    parallelism,
 		Timeout:        opts.timeout,
-		ResumedFrom:    resumedFrom,
+		ResumedFrom:    resume.from,
 	}
 	if wf != nil {
 		in.Main, in.Workflow = wf.File, wf.Name
@@ -196,7 +195,7 @@ func (c *cli) runRemote(ctx context.Context, cfg *config.Config, opts remoteRunO
 	if in.Inputs, in.InputRefs, err = c.remoteInputs(ctx, cfg, g, values, dataPrefix); err != nil {
 		return err
 	}
-	if in.Resume, in.ResumeRefs, err = c.remoteResume(ctx, cfg, resume, resumeRefs, dataPrefix); err != nil {
+	if in.Resume, in.ResumeRefs, err = c.remoteResume(ctx, cfg, resume.kept, resume.refs, dataPrefix); err != nil {
 		return err
 	}
 	runID, err := remote.Submit(ctx, cl, in)
@@ -613,74 +612,85 @@ func (c *cli) downloadOutputs(ctx context.Context, cfg *config.Config, g *engine
 	return nil
 }
 
+// remoteResumed is what loadRemoteResume found of the earlier run.
+type remoteResumed struct {
+	g      *engine.Graph
+	wf     *config.Workflow // nil for a task run (run --remote --task)
+	lookup engine.WorkflowLookup
+	inputs map[string]json.RawMessage // the earlier run's inputs
+	// kept are the outputs the engine's resume rules keep, by node name.
+	// They may be larger than remote.InlineLimit: refs are the data-store
+	// URIs of those that the earlier run's workflow held by reference
+	// (remoteResume splits them).
+	kept map[string]json.RawMessage
+	refs map[string]string
+	from string // the earlier run's execution id
+}
+
 // loadRemoteResume prepares `run --remote --resume RUN [--from TASK]`:
 // the earlier remote run's record and start input give the workflow
 // (compiled afresh from its file, as a local resume does), the inputs and
 // the outputs that the engine's resume rules keep.
-//
-// kept may hold outputs larger than remote.InlineLimit: refs are the
-// data-store URIs of those that the earlier run's workflow held by
-// reference, by node name (remoteResume splits them).
-func (c *cli) loadRemoteResume(ctx context.Context, eng *engine.Engine, cfg *config.Config, cl client.Client, ns, arg, from string) (
-	g *engine.Graph, wf *config.Workflow, lookup engine.WorkflowLookup, inputs map[string]json.RawMessage, kept map[string]json.RawMessage, refs map[string]string, resumedFrom string, err error) {
+func (c *cli) loadRemoteResume(ctx context.Context, eng *engine.Engine, cfg *config.Config, cl client.Client, ns, arg, from string) (remoteResumed, error) {
+	var r remoteResumed
 	info, err := remote.Resolve(ctx, cl, ns, cfg.Local.Project, cfg.Local.Domain, arg)
 	if err != nil {
-		return nil, nil, nil, nil, nil, nil, "", remoteUsage("run --resume", err)
+		return r, remoteUsage("run --resume", err)
 	}
 	rec, info, err := remote.Record(ctx, cl, ns, info.ID)
 	if err == nil {
 		rec, err = c.wholeRecord(ctx, cfg, rec)
 	}
 	if err != nil {
-		return nil, nil, nil, nil, nil, nil, "", err
+		return r, err
 	}
 	switch {
 	case rec.Status == sandbox.StatusRunning:
-		return nil, nil, nil, nil, nil, nil, "", usagef("run --resume: %s is still running (goflyte runs cancel --remote %s)", rec.ID, rec.Name)
+		return r, usagef("run --resume: %s is still running (goflyte runs cancel --remote %s)", rec.ID, rec.Name)
 	case rec.Status == sandbox.StatusSucceeded && from == "":
-		return nil, nil, nil, nil, nil, nil, "", usagef("run --resume: %s succeeded: nothing to resume (add --from TASK to re-run a task and what follows it)", rec.ID)
+		return r, usagef("run --resume: %s succeeded: nothing to resume (add --from TASK to re-run a task and what follows it)", rec.ID)
 	}
 	start, err := remote.StartedInput(ctx, cl, info.ID, info.RunID)
 	if err != nil {
-		return nil, nil, nil, nil, nil, nil, "", err
+		return r, err
 	}
 	if start.Task != "" {
 		// A task run (run --remote --task): wf stays nil.
-		if g, err = eng.TaskGraph(ctx, start.Task); err != nil {
-			return nil, nil, nil, nil, nil, nil, "", err
+		if r.g, err = eng.TaskGraph(ctx, start.Task); err != nil {
+			return r, err
 		}
 	} else {
 		var diags hcl.Diagnostics
-		wf, diags, err = c.loadWorkflowArg(cfg, []string{start.Main, start.Workflow})
+		r.wf, diags, err = c.loadWorkflowArg(cfg, []string{start.Main, start.Workflow})
 		if err != nil {
-			return nil, nil, nil, nil, nil, nil, "", fmt.Errorf("run --resume: the workflow of %s: %w", rec.ID, err)
+			return r, fmt.Errorf("run --resume: the workflow of %s: %w", rec.ID, err)
 		}
-		lookup = c.workflowLookup(cfg, wf.File)
-		eng.Workflows = lookup
+		r.lookup = c.workflowLookup(cfg, r.wf.File)
+		eng.Workflows = r.lookup
 		var more hcl.Diagnostics
-		g, more = eng.Compile(ctx, wf)
+		r.g, more = eng.Compile(ctx, r.wf)
 		if diags = append(diags, more...); diags.HasErrors() {
-			return nil, nil, nil, nil, nil, nil, "", &diagError{diags: diags}
+			return r, &diagError{diags: diags}
 		}
 	}
 	// Outputs the workflow held by reference are read to be checked as
 	// a local resume checks them; the new run keeps their references.
-	refs = map[string]string{}
+	r.refs = map[string]string{}
 	for _, t := range rec.Tasks {
 		if t.OutputsRef != "" {
-			refs[t.Name] = t.OutputsRef
+			r.refs[t.Name] = t.OutputsRef
 		}
 	}
 	if rec, err = c.resolveTaskOutputs(ctx, cfg, rec); err != nil {
-		return nil, nil, nil, nil, nil, nil, "", fmt.Errorf("run --resume: %w", err)
+		return r, fmt.Errorf("run --resume: %w", err)
 	}
-	raw, err := engine.KeptOutputs(g, &engine.Resume{Record: rec, From: from})
+	raw, err := engine.KeptOutputs(r.g, &engine.Resume{Record: rec, From: from})
 	if err != nil {
-		return nil, nil, nil, nil, nil, nil, "", err
+		return r, err
 	}
-	kept = make(map[string]json.RawMessage, len(raw))
+	r.kept = make(map[string]json.RawMessage, len(raw))
 	for name, data := range raw {
-		kept[name] = data
+		r.kept[name] = data
 	}
 	// The run's inputs above the inline limit are in the bucket.
 	runInputs := start.Inputs
@@ -692,12 +702,13 @@ func (c *cli) loadRemoteResume(ctx context.Context, eng *engine.Engine, cfg *con
 		for _, name := range slices.Sorted(maps.Keys(start.InputRefs)) {
 			data, err := c.fetchBytes(ctx, cfg, start.InputRefs[name])
 			if err != nil {
-				return nil, nil, nil, nil, nil, nil, "", fmt.Errorf("run --resume: input %q of %s: %w", name, rec.ID, err)
+				return r, fmt.Errorf("run --resume: input %q of %s: %w", name, rec.ID, err)
 			}
 			runInputs[name] = data
 		}
 	}
-	return g, wf, lookup, runInputs, kept, refs, rec.ID, nil
+	r.inputs, r.from = runInputs, rec.ID
+	return r, nil
 }
 
 // remoteUsage makes a run the namespace does not have a usage error.
