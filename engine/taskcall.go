@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -644,15 +643,11 @@ func (x *execution) putFile(ctx context.Context, key, src string) (string, error
 }
 
 func (x *execution) putBytes(ctx context.Context, key string, data []byte) (string, error) {
-	if err := x.run.MakeDir(); err != nil {
+	st, err := x.files.dataStore(ctx)
+	if err != nil {
 		return "", err
 	}
-	p := filepath.Join(x.run.Dir, "put-"+newCallID())
-	if err := os.WriteFile(p, data, 0o600); err != nil {
-		return "", err
-	}
-	defer os.Remove(p)
-	return x.putFile(ctx, key, p)
+	return PutBytes(ctx, st, key, data)
 }
 
 // taskCallError classifies err as a TaskFailure would: its kind, whether

@@ -88,7 +88,7 @@ func (s Sandbox) NewRun(name string) (*Run, error) {
 const SharedTasksDir = "tasks"
 
 // LazyRun returns a new run without making anything of it: its
-// directory is made when something is first written in it (MakeDir; a
+// directory is made when something is first written in it (a
 // task's log, a checkpoint, fetched inputs make theirs with their
 // parents), and the working directories of its task attempts are made
 // in the sandbox's shared directory of them,
@@ -110,15 +110,6 @@ func (s Sandbox) LazyRun(name string) (*Run, error) {
 		return nil, fmt.Errorf("create sandbox: %w", err)
 	}
 	return &Run{Name: name, Dir: filepath.Join(s.Root, "runs", name), shared: shared}, nil
-}
-
-// MakeDir makes the run's directory (and its parents) if it does not
-// exist: a LazyRun's before the engine writes a file of its own in it.
-func (r *Run) MakeDir() error {
-	if err := os.MkdirAll(r.Dir, 0o700); err != nil {
-		return fmt.Errorf("create run directory: %w", err)
-	}
-	return nil
 }
 
 // TaskDir creates and returns a fresh working directory for one attempt
