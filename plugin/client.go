@@ -12,7 +12,6 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	goplugin "github.com/hashicorp/go-plugin"
-	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 )
@@ -108,13 +107,11 @@ func Launch(ctx context.Context, path string, opts LaunchOptions) (*Client, erro
 		// While serving, go-plugin points the plugin's os.Stdout and
 		// os.Stderr at a gRPC stream; keep what arrives there too, so that a
 		// plain fmt.Fprintln(os.Stderr, ...) in a task shows in the tail.
-		SyncStdout:   c.stderr,
-		SyncStderr:   c.stderr,
-		StartTimeout: opts.StartTimeout,
-		TLSConfig:    tlsConfig,
-		GRPCDialOptions: []grpc.DialOption{
-			grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(MaxMessageSize), grpc.MaxCallSendMsgSize(MaxMessageSize)),
-		},
+		SyncStdout:      c.stderr,
+		SyncStderr:      c.stderr,
+		StartTimeout:    opts.StartTimeout,
+		TLSConfig:       tlsConfig,
+		GRPCDialOptions: dialOptions(),
 	})
 	if err := ctx.Err(); err != nil {
 		return nil, err

@@ -19,6 +19,35 @@ import (
 // deliberate headroom, not a promise: pass files for anything larger.
 const MaxMessageSize = 256 << 20
 
+// windowSize is the static HTTP/2 flow-control window of the plugin
+// connections, per stream and per connection, on both sides. A static
+// window turns gRPC's bandwidth estimation off: on a dynamic window it
+// answers the first data of every call with a PING and a WINDOW_UPDATE,
+// and the peer acknowledges the PING, so a small call cost two more
+// writes and two more reads, with a wake-up of the other process for
+// each, than its request and response. 16 MiB is the most the estimator
+// grows a window to, so large messages flow as before.
+const windowSize = 16 << 20
+
+// serverOptions are the gRPC server options of the connections between
+// the engine and a plugin (Serve, and the host an eager task calls):
+// message size limits and static windows.
+func serverOptions() []grpc.ServerOption {
+	return []grpc.ServerOption{
+		grpc.MaxRecvMsgSize(MaxMessageSize), grpc.MaxSendMsgSize(MaxMessageSize),
+		grpc.InitialWindowSize(windowSize), grpc.InitialConnWindowSize(windowSize),
+	}
+}
+
+// dialOptions are serverOptions' client side (Launch, and an eager task's
+// dial of the host).
+func dialOptions() []grpc.DialOption {
+	return []grpc.DialOption{
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(MaxMessageSize), grpc.MaxCallSendMsgSize(MaxMessageSize)),
+		grpc.WithInitialWindowSize(windowSize), grpc.WithInitialConnWindowSize(windowSize),
+	}
+}
+
 // grpcPlugin is the go-plugin glue for a Provider. On the plugin side it
 // registers impl as the gRPC service; on the host side it returns a
 // Provider backed by a gRPC client.

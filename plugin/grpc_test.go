@@ -64,7 +64,7 @@ func connectors() []connector {
 func serveInProcess(t *testing.T, p Provider) Provider {
 	t.Helper()
 	lis := bufconn.Listen(1 << 20)
-	srv := grpc.NewServer(grpc.MaxRecvMsgSize(MaxMessageSize), grpc.MaxSendMsgSize(MaxMessageSize))
+	srv := grpc.NewServer(serverOptions()...)
 	if err := (&grpcPlugin{impl: p}).GRPCServer(nil, srv); err != nil {
 		t.Fatalf("register server: %v", err)
 	}
@@ -73,11 +73,10 @@ func serveInProcess(t *testing.T, p Provider) Provider {
 		defer close(served)
 		_ = srv.Serve(lis)
 	}()
-	conn, err := grpc.NewClient("passthrough:///bufconn",
+	conn, err := grpc.NewClient("passthrough:///bufconn", append(dialOptions(),
 		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return lis.DialContext(ctx) }),
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
-		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(MaxMessageSize), grpc.MaxCallSendMsgSize(MaxMessageSize)),
-	)
+	)...)
 	if err != nil {
 		t.Fatalf("dial: %v", err)
 	}

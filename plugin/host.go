@@ -50,7 +50,7 @@ func serveHost(done context.Context, broker *goplugin.GRPCBroker, host Host, tls
 			return
 		}
 		defer ln.Close()
-		opts := []grpc.ServerOption{grpc.MaxRecvMsgSize(MaxMessageSize), grpc.MaxSendMsgSize(MaxMessageSize)}
+		opts := serverOptions()
 		if tlsConfig != nil {
 			opts = append(opts, grpc.Creds(credentials.NewTLS(tlsConfig)))
 		}
@@ -78,7 +78,7 @@ type hostClient struct {
 // connect dials the host, once; an error is returned by RunTask.
 func (h *hostClient) connect() {
 	h.once.Do(func() {
-		conn, err := h.broker.DialWithOptions(h.id, grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(MaxMessageSize), grpc.MaxCallSendMsgSize(MaxMessageSize)))
+		conn, err := h.broker.DialWithOptions(h.id, dialOptions()...)
 		if err != nil {
 			h.err = err
 			return

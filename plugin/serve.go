@@ -60,7 +60,7 @@ func Serve(p Provider, opts ServeOptions) {
 		HandshakeConfig: Handshake,
 		Plugins:         goplugin.PluginSet{pluginKey: &grpcPlugin{impl: p}},
 		GRPCServer: func(opts []grpc.ServerOption) *grpc.Server {
-			opts = append(opts, grpc.MaxRecvMsgSize(MaxMessageSize), grpc.MaxSendMsgSize(MaxMessageSize))
+			opts = append(opts, serverOptions()...)
 			return grpc.NewServer(opts...)
 		},
 		Logger:      opts.Logger,
