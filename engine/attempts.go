@@ -117,21 +117,27 @@ func (x *execution) attempt(ctx context.Context, n *Node, tr *TaskRun, args *tas
 	defer func() { rec.Timing(MetricTaskDuration, time.Since(start)) }()
 	x.claimLog(n, attempt)
 	x.logTask(hclog.Debug, n, attempt, "task attempt started", "plugin", n.Plugin)
-	go func() {
-		outs, raw, dir, err := x.call(actx, n, attempt, callID, args, client, lazyDir, rec)
-		done <- result{outs, raw, dir, err}
-	}()
 	var r result
 	returned, killed := true, false
-	select {
-	case r = <-done:
-	case <-actx.Done():
-		// A plugin over gRPC returns at once; an in-process provider
-		// returns when its task does.
+	if callsInline(client, n) {
+		// No goroutine to hand the call to and its result back from: a
+		// chain's step is mostly such hand-offs.
+		r.outs, r.raw, r.dir, r.err = x.call(actx, n, attempt, callID, args, client, lazyDir, rec)
+	} else {
+		go func() {
+			outs, raw, dir, err := x.call(actx, n, attempt, callID, args, client, lazyDir, rec)
+			done <- result{outs, raw, dir, err}
+		}()
 		select {
 		case r = <-done:
-		case <-time.After(x.opts.Grace):
-			r, returned = result{err: context.Cause(actx)}, false
+		case <-actx.Done():
+			// A plugin over gRPC returns at once; an in-process provider
+			// returns when its task does.
+			select {
+			case r = <-done:
+			case <-time.After(x.opts.Grace):
+				r, returned = result{err: context.Cause(actx)}, false
+			}
 		}
 	}
 	if actx.Err() != nil && !x.stopped(client, callID, returned) {
@@ -163,6 +169,25 @@ func (x *execution) attempt(ctx context.Context, n *Node, tr *TaskRun, args *tas
 		r.err = ctx.Err()
 	}
 	return r.outs, r.raw, r.err
+}
+
+// callsInline reports whether an attempt may make its call in its own
+// goroutine: the call returns as soon as the attempt's context ends, so
+// the attempt need not be able to give up on it after the grace period.
+// That holds for a plain or eager task of a plugin process (gRPC returns
+// a call whose context ended at once; whether the task still runs in the
+// plugin is asked after, as for any call) that has no secrets to look up
+// and no file outputs to store, which wait on other services. An
+// in-process provider returns when its task does, and a dynamic task's
+// call runs its whole returned workflow: those keep the goroutine.
+func callsInline(client plugin.Provider, n *Node) bool {
+	if _, ok := client.(*plugin.Client); !ok {
+		return false
+	}
+	if n.Schema != nil && n.Schema.Kind == plugin.KindDynamic {
+		return false
+	}
+	return len(n.Secrets) == 0 && !hasFileOutputs(n)
 }
 
 // stopped waits up to the grace period for a cancelled call to stop

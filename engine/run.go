@@ -518,6 +518,14 @@ func (x *execution) schedule(ctx context.Context) {
 	inFlight := 0
 	var firstErr error
 	var fans map[string]*fanRun
+	// held are the task calls of the step being carried out, launched
+	// when it is: the only call in flight runs in this goroutine instead
+	// (see below).
+	type heldCall struct {
+		call *Call
+		tr   *TaskRun
+	}
+	var held []heldCall
 	launch := func(c *Call, tr *TaskRun) {
 		inFlight++
 		if roots != nil {
@@ -527,10 +535,17 @@ func (x *execution) schedule(ctx context.Context) {
 			}
 		}
 		launched = true
-		go func() {
-			outs, err := x.execute(ctx, c.Node, tr, c.args)
-			done <- callDone{call: c, res: CallResult{Outputs: outs, Err: err}}
-		}()
+		held = append(held, heldCall{c, tr})
+	}
+	goHeld := func() {
+		for i, h := range held {
+			go func() {
+				outs, err := x.execute(ctx, h.call.Node, h.tr, h.call.args)
+				done <- callDone{call: h.call, res: CallResult{Outputs: outs, Err: err}}
+			}()
+			held[i] = heldCall{}
+		}
+		held = held[:0]
 	}
 	launchInstance := func(c *Call) {
 		inFlight++
@@ -552,11 +567,12 @@ func (x *execution) schedule(ctx context.Context) {
 		}()
 	}
 	// The record lines of one step (a task that ended and those it let
-	// start) are written after the step's calls are launched and in one
-	// write: a chain's next task then does not wait for two appends to
-	// events.jsonl. Each state is taken when it happens (a call may
-	// change its task run once launched); the lines keep their order.
-	// So is the task log line of a task that ended (at -v).
+	// start) are written in one write, after the step's calls are
+	// launched on goroutines (then they need not wait for the write), or
+	// before the only call in flight is made by this loop itself. Each
+	// state is taken when it happens (a call may change its task run once
+	// launched); the lines keep their order. So is the task log line of
+	// a task that ended (at -v).
 	//
 	// While the loop has results in hand (ready: cache hits found ahead),
 	// the lines of its steps wait for each other, up to lineBatch, and
@@ -587,6 +603,11 @@ func (x *execution) schedule(ctx context.Context) {
 		// step's lines are written.
 		x.lineMu.Lock()
 		defer func() {
+			if len(held) > 1 || len(held) == 1 && inFlight > 1 {
+				// Launched before the lines are written, so that their
+				// calls need not wait for the write.
+				goHeld()
+			}
 			if launched || len(ready) == 0 || len(lines) >= lineBatch {
 				flushLines()
 			}
@@ -689,10 +710,21 @@ func (x *execution) schedule(ctx context.Context) {
 	carryOut(p.Start())
 	for inFlight > 0 {
 		var d callDone
-		if len(ready) > 0 {
+		switch {
+		case len(held) == 1:
+			// The only call in flight (a chain's next step): this loop
+			// would only wait for it, so it makes the call itself,
+			// instead of handing it to a goroutine and its result back.
+			// Its step's lines are written (carryOut).
+			h := held[0]
+			held[0] = heldCall{}
+			held = held[:0]
+			outs, err := x.execute(ctx, h.call.Node, h.tr, h.call.args)
+			d = callDone{call: h.call, res: CallResult{Outputs: outs, Err: err}}
+		case len(ready) > 0:
 			d, ready[0] = ready[0], callDone{}
 			ready = ready[1:]
-		} else {
+		default:
 			if len(lines) > 0 { // none, unless the last step had results in hand
 				x.lineMu.Lock()
 				flushLines()
@@ -845,6 +877,9 @@ func (x *execution) call(ctx context.Context, n *Node, attempt int, callID strin
 			x.eagerChildren(n, call)
 		}()
 	}
+	if callStarted != nil {
+		callStarted(n)
+	}
 	start := time.Now()
 	res, err := client.Execute(ctx, &plugin.ExecuteRequest{
 		Host:    x.engine.host, // used by in-process providers; over gRPC, the broker carries it
@@ -900,6 +935,10 @@ func (x *execution) call(ctx context.Context, n *Node, attempt int, callID strin
 	raw, err := ToJSON(cty.ObjectVal(outs))
 	return outs, raw, used, err
 }
+
+// callStarted, when set (by tests), is called by every call just before
+// it reaches its plugin, on the goroutine that makes the call.
+var callStarted func(n *Node)
 
 // paramsNode is the node a plugin is told it runs (Params.Node): the
 // task's name in the workflow, with the names of the sub-workflow calls
