@@ -205,18 +205,20 @@ func (s *grpcServer) Execute(ctx context.Context, req *pluginpb.ExecuteRequest) 
 			Value:         ps.GetValue(),
 		})
 	}
+	written := processStderr.writes()
 	res, err := s.impl.Execute(ctx, r)
 	if ctx.Err() != nil {
 		// The call was cancelled or timed out: that is the host's doing,
 		// not a task failure, whatever the task returned.
 		return nil, status.FromContextError(ctx.Err()).Err()
 	}
-	// Behind every line the call logged, before the answer (logmark.go).
+	// Behind every line the call logged, before the answer; none when
+	// nothing at all was written to stderr during the call (logmark.go).
 	marked := false
-	if id := req.GetLogMark(); id != "" && !s.noMarks {
+	if id := req.GetLogMark(); id != "" && !s.noMarks && processStderr.writes() != written {
 		w := s.marks
 		if w == nil {
-			w = processStderr
+			w = rawStderr
 		}
 		marked = writeLogMark(w, id)
 	}

@@ -24,7 +24,12 @@ import (
 // So a [Client] gives every call a mark (ExecuteRequest.log_mark on the
 // wire). After the call has returned, the plugin side ([grpcServer])
 // writes the line logMarkPrefix+mark to the process's stderr, behind every
-// line the call logged, and says so in its answer (log_marked). The host
+// line the call logged, and says so in its answer (log_marked). It writes
+// none when nothing was written through [ProcessStderr] during the call
+// (by this call or any other): there is nothing to wait for, and a quiet
+// chain of tasks (a plugin below the log level) costs no more than it
+// did; a mark cost about 12 system calls a task between the two
+// processes (cmd/goflyte-bench/BENCH.md). The host
 // sees the mark where go-plugin writes each stderr line before it logs
 // it ([logMarks.Write], the Stderr of go-plugin's client config): by then
 // go-plugin has logged every line before it, so every line the call

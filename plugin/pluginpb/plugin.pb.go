@@ -1120,8 +1120,10 @@ type ExecuteRequest struct {
 	// say so in ExecuteResponse.log_marked. The host reads the plugin's
 	// stderr on a stream of its own: the mark tells it when it has seen
 	// all of the call's log lines (plugin.Client waits for it before it
-	// returns the answer). A plugin that does not know the field writes
-	// nothing and leaves log_marked false; the host then does not wait.
+	// returns the answer). A plugin that wrote nothing to its stderr during
+	// the call may leave the mark out. A plugin that does not know the
+	// field writes nothing and leaves log_marked false; the host then does
+	// not wait.
 	LogMark       string `protobuf:"bytes,7,opt,name=log_mark,json=logMark,proto3" json:"log_mark,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
