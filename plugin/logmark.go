@@ -33,11 +33,20 @@ import (
 // sees the mark where go-plugin writes each stderr line before it logs
 // it ([logMarks.Write], the Stderr of go-plugin's client config): by then
 // go-plugin has logged every line before it, so every line the call
-// wrote. Client.Execute returns once the mark has come (at once if it
-// came before the answer, as it mostly does), or after logMarkWait (the
+// wrote. Client.Execute returns once the mark has come (at once, with no
+// wake-up, if it came before the answer), or after logMarkWait (the
 // process died, say), saying so at debug level. A plugin built before
 // log marks does not know the field, writes none and answers without
 // log_marked: the host does not wait for it.
+//
+// Why the answer says whether there is a mark, not the plugin's schema
+// (as LazyWorkingDirectory is announced): each answer states it for
+// itself, so nothing depends on which schema the engine holds (a cached
+// one, a pool's), an old plugin needs no test of its own beyond "no
+// log_marked", and a plugin that wrote nothing is not waited for. The
+// mark is written by this package's gRPC server, not by the sdk, so
+// every Provider served with [Serve] has it. A mark is a counter of the
+// Client, not the call id: unique per process, and set for every call.
 //
 // The mark line is dropped before anyone sees it: it is not kept in the
 // stderr tail, and the host logger drops go-plugin's debug line of it.
