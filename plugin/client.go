@@ -52,6 +52,8 @@ type Client struct {
 	gp     *goplugin.Client
 	impl   Provider
 	stderr *tailBuffer
+	marks  *logMarks    // takes the log marks out of stderr (logmark.go)
+	logger hclog.Logger // named after the plugin
 }
 
 var _ Provider = (*Client)(nil)
@@ -92,6 +94,8 @@ func Launch(ctx context.Context, path string, opts LaunchOptions) (*Client, erro
 
 	c := &Client{name: opts.Name, path: path, cmd: cmd, stderr: newTailBuffer(64 << 10)}
 	c.stderr.redact = opts.Redact
+	c.marks = newLogMarks(c.stderr)
+	c.logger = hostLogger{Logger: opts.Logger.Named(opts.Name), redact: opts.Redact}
 	c.gp = goplugin.NewClient(&goplugin.ClientConfig{
 		HandshakeConfig: Handshake,
 		Plugins:         goplugin.PluginSet{pluginKey: &grpcPlugin{host: opts.Host, tls: tlsConfig}},
@@ -102,8 +106,10 @@ func Launch(ctx context.Context, path string, opts LaunchOptions) (*Client, erro
 		// itself: the magic cookie and the PLUGIN_* variables.
 		SkipHostEnv:      true,
 		AllowedProtocols: []goplugin.Protocol{goplugin.ProtocolGRPC},
-		Logger:           hostLogger{Logger: opts.Logger.Named(opts.Name), redact: opts.Redact},
-		Stderr:           c.stderr,
+		Logger:           c.logger,
+		// Each line the plugin writes to its real stderr, before it is
+		// logged; the log marks are taken out there.
+		Stderr: c.marks,
 		// While serving, go-plugin points the plugin's os.Stdout and
 		// os.Stderr at a gRPC stream; keep what arrives there too, so that a
 		// plain fmt.Fprintln(os.Stderr, ...) in a task shows in the tail.
@@ -168,8 +174,22 @@ func (c *Client) Describe(ctx context.Context) (*Schema, error) {
 // process that died during the call is a *ProcessError. With a failure the
 // result may still be non-nil: a failed or panicking task's decks and
 // metrics come back in it (see [ExecuteResult]).
+//
+// Execute returns once every line the plugin logged during the call has
+// been given to the logger (LaunchOptions.Logger), if the plugin is one
+// that says when that is (a log mark: logmark.go), for at most a couple
+// of seconds after the answer.
 func (c *Client) Execute(ctx context.Context, req *ExecuteRequest) (*ExecuteResult, error) {
-	res, err := c.impl.Execute(ctx, req)
+	var res *ExecuteResult
+	var err error
+	if g, ok := c.impl.(*grpcClient); ok {
+		mark := c.marks.expect()
+		var marked bool
+		res, marked, err = g.executeMarked(ctx, req, mark)
+		c.waitLogs(ctx, mark, marked)
+	} else {
+		res, err = c.impl.Execute(ctx, req)
+	}
 	if err != nil {
 		return res, c.callError(ctx, err)
 	}

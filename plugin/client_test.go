@@ -54,6 +54,19 @@ func runHelper(mode string) int {
 	case "serve", "crash", "panic-in-goroutine", "deep-panic-in-goroutine":
 		Serve(p, ServeOptions{})
 		return 0
+	case "serve-old", "serve-lost-marks":
+		// A plugin built before log marks (it ignores them), and one whose
+		// marks never reach the host (as if it died right after answering).
+		gp := &grpcPlugin{impl: p, noMarks: mode == "serve-old"}
+		if mode == "serve-lost-marks" {
+			gp.marks = io.Discard
+		}
+		goplugin.Serve(&goplugin.ServeConfig{
+			HandshakeConfig: Handshake,
+			Plugins:         goplugin.PluginSet{pluginKey: gp},
+			GRPCServer:      goplugin.DefaultGRPCServer,
+		})
+		return 0
 	case "not-a-plugin":
 		fmt.Println("hello")
 		return 0

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"io"
 	"sync"
 
 	goplugin "github.com/hashicorp/go-plugin"
@@ -56,12 +57,18 @@ type grpcPlugin struct {
 	impl Provider
 	host Host        // host side: served to the plugin for eager tasks
 	tls  *tls.Config // host side: the launch's TLS configuration, if any
+	// marks is where the plugin side writes log marks (logmark.go); nil
+	// means the process's stderr. Tests change it.
+	marks io.Writer
+	// noMarks makes the plugin side ignore log marks, as a plugin built
+	// before them does (tests).
+	noMarks bool
 }
 
 var _ goplugin.GRPCPlugin = (*grpcPlugin)(nil)
 
 func (p *grpcPlugin) GRPCServer(broker *goplugin.GRPCBroker, s *grpc.Server) error {
-	pluginpb.RegisterPluginServer(s, &grpcServer{impl: p.impl, broker: broker})
+	pluginpb.RegisterPluginServer(s, &grpcServer{impl: p.impl, broker: broker, marks: p.marks, noMarks: p.noMarks})
 	return nil
 }
 
@@ -132,6 +139,14 @@ func (c *grpcClient) Describe(ctx context.Context) (*Schema, error) {
 }
 
 func (c *grpcClient) Execute(ctx context.Context, req *ExecuteRequest) (*ExecuteResult, error) {
+	res, _, err := c.executeMarked(ctx, req, "")
+	return res, err
+}
+
+// executeMarked is Execute with a log mark for the plugin to write
+// (logmark.go; "" for none); it reports whether the plugin says it wrote
+// it.
+func (c *grpcClient) executeMarked(ctx context.Context, req *ExecuteRequest, mark string) (*ExecuteResult, bool, error) {
 	hostID, stopHost := c.hostFor(req.Task)
 	defer stopHost()
 	preq := &pluginpb.ExecuteRequest{
@@ -140,23 +155,24 @@ func (c *grpcClient) Execute(ctx context.Context, req *ExecuteRequest) (*Execute
 		Params:       paramsToProto(req.Params),
 		CallId:       req.CallID,
 		HostBrokerId: hostID,
+		LogMark:      mark,
 	}
 	for _, s := range req.Secrets {
 		preq.Secrets = append(preq.Secrets, &pluginpb.Secret{Group: s.Group, Version: s.Version, Key: s.Key, Value: s.Value})
 	}
 	resp, err := c.client.Execute(ctx, preq, grpc.MaxCallRecvMsgSize(MaxMessageSize), grpc.MaxCallSendMsgSize(MaxMessageSize))
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	res := &ExecuteResult{
 		Decks:   decksFromProto(resp.GetDecks()),
 		Metrics: metricsFromProto(resp.GetMetrics()),
 	}
 	if e := resp.GetError(); e != nil {
-		return res, taskErrorFromProto(e)
+		return res, resp.GetLogMarked(), taskErrorFromProto(e)
 	}
 	res.Outputs, res.Workflow = resp.GetOutputs(), resp.GetWorkflow()
-	return res, nil
+	return res, resp.GetLogMarked(), nil
 }
 
 // Running implements Tracker.
@@ -175,6 +191,8 @@ type grpcServer struct {
 	impl    Provider
 	running sync.Map // call id -> struct{}
 	broker  *goplugin.GRPCBroker
+	marks   io.Writer // where log marks go; nil: the process's stderr
+	noMarks bool      // ignore log marks (tests: a plugin from before them)
 }
 
 func (s *grpcServer) Running(_ context.Context, req *pluginpb.RunningRequest) (*pluginpb.RunningResponse, error) {
@@ -216,28 +234,40 @@ func (s *grpcServer) Execute(ctx context.Context, req *pluginpb.ExecuteRequest) 
 			Value:         ps.GetValue(),
 		})
 	}
+	written := processStderr.writes()
 	res, err := s.impl.Execute(ctx, r)
 	if ctx.Err() != nil {
 		// The call was cancelled or timed out: that is the host's doing,
 		// not a task failure, whatever the task returned.
 		return nil, status.FromContextError(ctx.Err()).Err()
 	}
+	// Behind every line the call logged, before the answer; none when
+	// nothing at all was written to stderr during the call (logmark.go).
+	marked := false
+	if id := req.GetLogMark(); id != "" && !s.noMarks && processStderr.writes() != written {
+		w := s.marks
+		if w == nil {
+			w = rawStderr
+		}
+		marked = writeLogMark(w, id)
+	}
 	if err != nil {
 		var te *TaskError
 		if !errors.As(err, &te) {
 			te = &TaskError{Message: err.Error()}
 		}
-		resp := &pluginpb.ExecuteResponse{Error: taskErrorToProto(te)}
+		resp := &pluginpb.ExecuteResponse{Error: taskErrorToProto(te), LogMarked: marked}
 		if res != nil {
 			resp.Decks, resp.Metrics = decksToProto(res.Decks), metricsToProto(res.Metrics)
 		}
 		return resp, nil
 	}
 	return &pluginpb.ExecuteResponse{
-		Outputs:  res.Outputs,
-		Workflow: res.Workflow,
-		Decks:    decksToProto(res.Decks),
-		Metrics:  metricsToProto(res.Metrics),
+		Outputs:   res.Outputs,
+		Workflow:  res.Workflow,
+		Decks:     decksToProto(res.Decks),
+		Metrics:   metricsToProto(res.Metrics),
+		LogMarked: marked,
 	}, nil
 }
 

@@ -23,6 +23,9 @@ var _ hclog.Logger = hostLogger{}
 var leading = []string{"task", "node", "attempt"}
 
 func (l hostLogger) Log(level hclog.Level, msg string, args ...any) {
+	if isLogMark(msg) {
+		return // go-plugin's line of a log mark: for Client alone
+	}
 	// go-plugin reports a normal exit at info level: that is noise to a
 	// user; an exit with an error carries an "error" field and stays.
 	if msg == "plugin process exited" && !hasKey(args, "error") {

@@ -1,9 +1,11 @@
 package plugin
 
 import (
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 
 	"github.com/hashicorp/go-hclog"
 	goplugin "github.com/hashicorp/go-plugin"
@@ -86,5 +88,34 @@ func NewPluginLogger(name string) hclog.Logger {
 
 // processStderr is the process's real standard error, kept before
 // go-plugin's Serve points os.Stderr at a pipe: go-plugin's host reads the
-// real one for log lines and the stderr tail.
-var processStderr = os.Stderr
+// real one for log lines and the stderr tail. It counts the writes made
+// through it: a call during which there were none needs no log mark
+// (logmark.go).
+var processStderr = &countedWriter{w: os.Stderr}
+
+// rawStderr is the same, uncounted: log marks are written there.
+var rawStderr io.Writer = os.Stderr
+
+// ProcessStderr returns the plugin process's real standard error (not
+// os.Stderr, which go-plugin's Serve replaces with a pipe of its own).
+// The host reads it for the plugin's JSON log lines and for the tail it
+// shows when the plugin dies. Log through it, as [NewPluginLogger]'s
+// loggers and the sdk's do: a call returns to the host once the host has
+// logged every line written through it during the call; lines written to
+// the real stderr in other ways may be logged after the call has
+// returned, and miss the task's stored log.
+func ProcessStderr() io.Writer { return processStderr }
+
+// countedWriter counts the writes made through it.
+type countedWriter struct {
+	w io.Writer
+	n atomic.Uint64
+}
+
+func (c *countedWriter) Write(p []byte) (int, error) {
+	c.n.Add(1)
+	return c.w.Write(p)
+}
+
+// writes is how many writes have been made through c.
+func (c *countedWriter) writes() uint64 { return c.n.Load() }

@@ -22,6 +22,7 @@ import (
 	"github.com/goflyte/goflyte/engine/config"
 	"github.com/goflyte/goflyte/engine/sandbox"
 	"github.com/goflyte/goflyte/plugin"
+	"github.com/goflyte/goflyte/stats"
 )
 
 // This file is the interpreter workflow: the Temporal driver of
@@ -135,7 +136,15 @@ func RunWorkflow(ctx workflow.Context, in RunInput) (*sandbox.Record, error) {
 		kept = d.resume(g)
 	}
 	query := func() (*sandbox.Record, error) {
-		return shortRecord(d.snapshot()), nil
+		rec := d.snapshot()
+		if rec.Status == sandbox.StatusRunning {
+			// Progress asks every few hundred milliseconds: the tasks'
+			// metrics come with the record the run ends with.
+			for i := range rec.Tasks {
+				rec.Tasks[i].Metrics = nil
+			}
+		}
+		return shortRecord(rec), nil
 	}
 	if err := workflow.SetQueryHandler(ctx, QueryRecord, query); err != nil {
 		return nil, err
@@ -1176,6 +1185,7 @@ func (cr *callRun) activityDone(out *TaskOutput) {
 			t.AttemptTimes = append(t.AttemptTimes, sandbox.AttemptTime{Start: out.Start, End: out.End})
 		}
 	}
+	cr.addAttemptMetrics(attemptMetrics(out.Start, out.End, out.Cache), out.Metrics)
 	d.nested.merge(cr.owner, out.Nested)
 	if out.Checkpoint != "" {
 		cr.checkpoint = out.Checkpoint
@@ -1297,6 +1307,7 @@ func (cr *callRun) activityFailed(err error) {
 				t.AttemptTimes = append(t.AttemptTimes, sandbox.AttemptTime{Start: f.Start, End: f.End})
 			}
 		}
+		cr.addAttemptMetrics(attemptMetrics(f.Start, f.End, ""), f.Metrics)
 		if f.Checkpoint != "" {
 			cr.checkpoint = f.Checkpoint
 		}
@@ -1345,12 +1356,16 @@ func (cr *callRun) attemptEnd(outs map[string]cty.Value, _ json.RawMessage, err 
 	d, n := cr.gr.d, cr.call.Node
 	r := engine.CallResult{Outputs: outs, Err: err}
 	if err == nil || d.cause != nil || errors.Is(err, context.Canceled) || cr.attempt > n.Retries || !r.Retryable() {
+		if err != nil {
+			cr.addAttemptMetrics(func(r *stats.Recorder) { r.Incr(engine.MetricFailures) }, nil)
+		}
 		cr.onResult(r)
 		return
 	}
 	if cr.rec != nil {
 		cr.rec.AttemptErrors = append(cr.rec.AttemptErrors, err.Error())
 	}
+	cr.addAttemptMetrics(func(r *stats.Recorder) { r.Incr(engine.MetricRetries) }, nil)
 	next := cr.attempt + 1
 	d.add(workflow.NewTimer(d.ctx, engine.RetryWait(n.Backoff, cr.attempt)), func(f workflow.Future) {
 		if f.Get(d.ctx, nil) != nil {

@@ -268,5 +268,6 @@ var defaultParams = sync.OnceValue(func() *ExecutionParams {
 // processStderr is the process's real standard error, captured before
 // go-plugin's Serve swaps os.Stderr for a pipe. The engine reads the real
 // one: the plugin's JSON log lines and the tail it shows when a plugin
-// dies.
-var processStderr io.Writer = os.Stderr
+// dies. Through plugin.ProcessStderr, so that a call's lines are in the
+// host's log when the call returns (plugin/logmark.go).
+var processStderr = plugin.ProcessStderr()

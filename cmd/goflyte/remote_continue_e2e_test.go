@@ -86,12 +86,12 @@ func TestIntegrationRemoteContinueNested(t *testing.T) {
 		t.Errorf("runs show --json tasks differ\nlocal:\n%s\nremote:\n%s", l, r)
 	}
 	// runs show --json: the remote record has every key the local one
-	// has (and nested, log_uris), but for the known gaps: no metrics
-	// remotely yet, and no log_file for a node that runs no plugin.
+	// has (and nested, log_uris), but for the known gap: no log_file for
+	// a node that runs no plugin.
 	lk, rk := jsonKeys(t, lj.stdout), jsonKeys(t, rj.stdout)
 	for name, keys := range lk {
 		for _, k := range strings.Fields(keys) {
-			if k == "metrics" || k == "log_file" {
+			if k == "log_file" {
 				continue
 			}
 			if !slices.Contains(strings.Fields(rk[name]), k) {

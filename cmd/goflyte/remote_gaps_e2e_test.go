@@ -18,7 +18,9 @@ import (
 
 // bigResumeWF has outputs above remote.InlineLimit that the workflow
 // reads (make's: split's input is an expression over them) and that it
-// only passes on or keeps (shout's, split's: held by reference).
+// only passes on or keeps (shout's, split's: held by reference), and a
+// for_each, whose node's metrics are its instances' (a resume runs
+// it again, locally too).
 const bigResumeWF = `
 workflow "bigresume" {
   task "make" {
@@ -36,6 +38,11 @@ workflow "bigresume" {
   task "count" {
     uses   = "text.count"
     inputs = { words = task.split.words }
+  }
+  task "each" {
+    uses     = "text.count"
+    for_each = ["a bb ccc dddd", "e"]
+    inputs   = { words = split(" ", each.value) }
   }
   output "n" { value = task.count.n }
 }
@@ -78,6 +85,23 @@ type shownTask struct {
 	Outputs     json.RawMessage `json:"outputs"`
 	OutputsFile string          `json:"outputs_file"`
 	OutputsRef  string          `json:"outputs_ref"`
+	Metrics     []struct {
+		Name  string            `json:"name"`
+		Kind  string            `json:"kind"`
+		Tags  map[string]string `json:"tags"`
+		Count int64             `json:"count"`
+	} `json:"metrics"`
+}
+
+// metricSeries are a task's metrics as "name kind tags count", one a
+// line: what a local and a remote run of the same task share (their
+// values are times).
+func (tk shownTask) metricSeries() string {
+	var b strings.Builder
+	for _, m := range tk.Metrics {
+		fmt.Fprintf(&b, "%s %s %v %d\n", m.Name, m.Kind, m.Tags, m.Count)
+	}
+	return b.String()
 }
 
 // shownTasks runs `runs show [--remote] ID --json` for the run r and
@@ -147,6 +171,16 @@ func TestIntegrationRemoteGaps(t *testing.T) {
 				t.Errorf("runs show --remote --json: task %s: outputs_ref %q, outputs %d bytes; local outputs %d bytes (equal: %v)",
 					name, r.OutputsRef, len(r.Outputs), len(l.Outputs), len(l.Outputs) > 0 && jsonEqual(t, l.Outputs, r.Outputs))
 			}
+		}
+
+		// The tasks' metrics: their own (count's) and the engine's.
+		for _, name := range []string{"make", "shout", "split", "count", "each"} {
+			if l, r := lt[name].metricSeries(), rt[name].metricSeries(); l != r || !strings.Contains(l, "engine.task.duration timer") {
+				t.Errorf("runs show --json: task %s's metrics differ\nlocal:\n%sremote:\n%s", name, l, r)
+			}
+		}
+		if !strings.Contains(lt["count"].metricSeries(), "text.unique_words gauge") {
+			t.Errorf("count's local metrics lack its own\n%s", lt["count"].metricSeries())
 		}
 
 		lres, lr := x.runJSONT(t, "run", "--resume", local.ExecutionID, "--from", "count")

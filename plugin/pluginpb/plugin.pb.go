@@ -1113,7 +1113,18 @@ type ExecuteRequest struct {
 	CallId string `protobuf:"bytes,5,opt,name=call_id,json=callId,proto3" json:"call_id,omitempty"`
 	// host_broker_id is the go-plugin broker id on which the engine serves
 	// Host to this plugin process (0: none).
-	HostBrokerId  uint32 `protobuf:"varint,6,opt,name=host_broker_id,json=hostBrokerId,proto3" json:"host_broker_id,omitempty"`
+	HostBrokerId uint32 `protobuf:"varint,6,opt,name=host_broker_id,json=hostBrokerId,proto3" json:"host_broker_id,omitempty"`
+	// log_mark, if set, asks the plugin to write the line
+	// "goflyte-plugin-log-mark: <log_mark>" to its stderr once the call
+	// has returned, after every line it logged during the call, and to
+	// say so in ExecuteResponse.log_marked. The host reads the plugin's
+	// stderr on a stream of its own: the mark tells it when it has seen
+	// all of the call's log lines (plugin.Client waits for it before it
+	// returns the answer). A plugin that wrote nothing to its stderr during
+	// the call may leave the mark out. A plugin that does not know the
+	// field writes nothing and leaves log_marked false; the host then does
+	// not wait.
+	LogMark       string `protobuf:"bytes,7,opt,name=log_mark,json=logMark,proto3" json:"log_mark,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1190,6 +1201,13 @@ func (x *ExecuteRequest) GetHostBrokerId() uint32 {
 	return 0
 }
 
+func (x *ExecuteRequest) GetLogMark() string {
+	if x != nil {
+		return x.LogMark
+	}
+	return ""
+}
+
 type ExecuteResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// outputs is a JSON object keyed by output name.
@@ -1204,7 +1222,10 @@ type ExecuteResponse struct {
 	Decks []*Deck `protobuf:"bytes,4,rep,name=decks,proto3" json:"decks,omitempty"`
 	// metrics are the task's counters, gauges and timers, sent also when
 	// the task failed.
-	Metrics       []*Metric `protobuf:"bytes,5,rep,name=metrics,proto3" json:"metrics,omitempty"`
+	Metrics []*Metric `protobuf:"bytes,5,rep,name=metrics,proto3" json:"metrics,omitempty"`
+	// log_marked says the plugin wrote the mark the request asked for
+	// (ExecuteRequest.log_mark) to its stderr before it answered.
+	LogMarked     bool `protobuf:"varint,6,opt,name=log_marked,json=logMarked,proto3" json:"log_marked,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1272,6 +1293,13 @@ func (x *ExecuteResponse) GetMetrics() []*Metric {
 		return x.Metrics
 	}
 	return nil
+}
+
+func (x *ExecuteResponse) GetLogMarked() bool {
+	if x != nil {
+		return x.LogMarked
+	}
+	return false
 }
 
 // Deck is a named page of a task's report: blocks rendered in order.
@@ -1895,20 +1923,23 @@ const file_plugin_proto_rawDesc = "" +
 	"\x04host\x18\x01 \x01(\tR\x04host\x12\x12\n" +
 	"\x04port\x18\x02 \x01(\x05R\x04port\x12!\n" +
 	"\fdisable_tags\x18\x03 \x01(\bR\vdisableTags\x12\x16\n" +
-	"\x06prefix\x18\x04 \x01(\tR\x06prefix\"\xf0\x01\n" +
+	"\x06prefix\x18\x04 \x01(\tR\x06prefix\"\x8b\x02\n" +
 	"\x0eExecuteRequest\x12\x12\n" +
 	"\x04task\x18\x01 \x01(\tR\x04task\x12\x16\n" +
 	"\x06inputs\x18\x02 \x01(\fR\x06inputs\x12>\n" +
 	"\x06params\x18\x03 \x01(\v2&.goflyte.plugin.v1.ExecutionParametersR\x06params\x123\n" +
 	"\asecrets\x18\x04 \x03(\v2\x19.goflyte.plugin.v1.SecretR\asecrets\x12\x17\n" +
 	"\acall_id\x18\x05 \x01(\tR\x06callId\x12$\n" +
-	"\x0ehost_broker_id\x18\x06 \x01(\rR\fhostBrokerId\"\xdf\x01\n" +
+	"\x0ehost_broker_id\x18\x06 \x01(\rR\fhostBrokerId\x12\x19\n" +
+	"\blog_mark\x18\a \x01(\tR\alogMark\"\xfe\x01\n" +
 	"\x0fExecuteResponse\x12\x18\n" +
 	"\aoutputs\x18\x01 \x01(\fR\aoutputs\x122\n" +
 	"\x05error\x18\x02 \x01(\v2\x1c.goflyte.plugin.v1.TaskErrorR\x05error\x12\x1a\n" +
 	"\bworkflow\x18\x03 \x01(\tR\bworkflow\x12-\n" +
 	"\x05decks\x18\x04 \x03(\v2\x17.goflyte.plugin.v1.DeckR\x05decks\x123\n" +
-	"\ametrics\x18\x05 \x03(\v2\x19.goflyte.plugin.v1.MetricR\ametrics\"P\n" +
+	"\ametrics\x18\x05 \x03(\v2\x19.goflyte.plugin.v1.MetricR\ametrics\x12\x1d\n" +
+	"\n" +
+	"log_marked\x18\x06 \x01(\bR\tlogMarked\"P\n" +
 	"\x04Deck\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x124\n" +
 	"\x06blocks\x18\x02 \x03(\v2\x1c.goflyte.plugin.v1.DeckBlockR\x06blocks\"\xb6\x01\n" +
