@@ -211,6 +211,20 @@ func batchResult(r engine.CallResult, cache string) BatchResult {
 	return BatchResult{Failure: f}
 }
 
+// callResult turns a call's result as data back into the call's
+// result: n is the call's node, whose types its outputs decode to.
+func (r BatchResult) callResult(n *engine.Node) engine.CallResult {
+	switch {
+	case r.Cancelled:
+		return engine.CallResult{Err: context.Canceled}
+	case r.Failure != nil:
+		f := r.Failure
+		return engine.CallResult{Err: &engine.RemoteError{Message: f.Message, Kind: f.Kind, Retryable: f.Retryable, Diagnostics: f.Diagnostics, Stderr: f.Stderr}}
+	}
+	outs, err := engine.DecodeOutputs(n, r.Outputs)
+	return engine.CallResult{Outputs: outs, Err: err}
+}
+
 // batcher gathers a graph's big for_each instances into batches.
 type batcher struct {
 	// sizes are the instance counts of the graph's running for_each
@@ -312,13 +326,8 @@ func (gr *graphRun) sendBatch(node string, calls []*engine.Call) {
 				r.Err = &engine.RemoteError{Kind: "batch", Message: fmt.Sprintf("the batch of instances it ran in failed: %v", unwrapChild(err))}
 			case i >= len(results):
 				r.Err = &engine.RemoteError{Kind: "batch", Message: "the batch of instances it ran in returned no result for it"}
-			case results[i].Cancelled:
-				r.Err = context.Canceled
-			case results[i].Failure != nil:
-				f := results[i].Failure
-				r.Err = &engine.RemoteError{Message: f.Message, Kind: f.Kind, Retryable: f.Retryable, Diagnostics: f.Diagnostics, Stderr: f.Stderr}
 			default:
-				r.Outputs, r.Err = engine.DecodeOutputs(c.Node, results[i].Outputs)
+				r = results[i].callResult(c.Node)
 			}
 			if i < len(results) {
 				d.nested.merge(gr.ownerOf(c), results[i].Nested)

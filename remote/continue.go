@@ -36,8 +36,10 @@ import (
 //
 // Nested graphs (sub-workflow calls, dynamic tasks' workflows) are held
 // and carried too (continue_nested.go), so that one of thousands of
-// distinct tasks of its own goes on as the run's graph does. Limit: the
-// nested graphs of a for_each's instances run to their end first.
+// distinct tasks of its own goes on as the run's graph does, and so are
+// those of a for_each's instances, the for_each carried with the
+// instances that ended. Limit: a big for_each's instances that run in
+// batches (batch.go) run to their end first.
 
 // errRestoring is QueryRecord's answer while a run that continued as new
 // loads its state; remote.Record asks again.
@@ -79,6 +81,9 @@ type carriedState struct {
 	// "<prefix><node>"; Dynamic are the held dynamic tasks' workflows,
 	// by their graphs' prefixes (continue_nested.go).
 	Dynamic map[string]carriedDynamic `json:"dynamic,omitempty"`
+	// Instances are the ended instances of the for_each nodes running
+	// in held graphs, by "<prefix><node>" (continue_nested.go).
+	Instances map[string][]carriedInstance `json:"instances,omitempty"`
 }
 
 // typedValue is a cty value as JSON with its type (a for_each's or a
