@@ -260,8 +260,8 @@ func TestContinueForEachInTestEnv(t *testing.T) {
 // RunInput.ContinueAfter: the graphs of the for_each's instances
 // continue as new with the run, several times under one workflow id;
 // the outputs and record equal the local run's, no task runs twice, and
-// no Temporal run's history grows far past ContinueAfter. Its histories
-// are remote/testdata's "fanout-continued" (see TestRecordHistories).
+// no Temporal run's history grows far past ContinueAfter (the replay
+// case "foreach-continued" records a smaller run of it).
 func TestContinueForEach(t *testing.T) {
 	// Its own Temporal server: it waits on the server more than it computes.
 	t.Parallel()

@@ -129,6 +129,15 @@ var replayCases = []struct {
 		in.ContinueAfter = 80
 		return in
 	}},
+	// The graphs of for_each instances held and carried across
+	// continue-as-new with the instances that ended (continue_nested.go,
+	// goflyte.continue-for-each): recorded with
+	// go test ./remote -run TestRecordHistories -args -record -record-only foreach-continued
+	{"foreach-continued", "", "", nil, nil, 0, func(t testing.TB) remote.RunInput {
+		in := fanoutInput(t, 30, 3, 4, 6, "0.5")
+		in.ContinueAfter = 80
+		return in
+	}},
 	// A fan-out, a retry's backoff timer and a failure handler, with the
 	// loop waiting by readiness (remote.ChangeAwaitReady version 1; the
 	// histories above wait with the selector): recorded with
