@@ -5,11 +5,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"go.temporal.io/sdk/converter"
+	"go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/testsuite"
 	"go.temporal.io/sdk/workflow"
 
@@ -312,4 +315,174 @@ func TestContinueForEach(t *testing.T) {
 		t.Fatal(err)
 	}
 	sameAsLocal(t, got, res)
+}
+
+// wideChainInput is the input of a run of workflow "wide" (a for_each
+// of calls of chainFile(steps), one of dynamic tasks) for batches of
+// its nodes.
+func wideChainInput(t testing.TB, steps int) remote.RunInput {
+	in := manyTasksInput(t, 3, 1)
+	in.ExecutionID, in.Main, in.Workflow = "proj:dev:wide", "wide.hcl", "wide"
+	in.Sources["wide.hcl"] = `workflow "wide" {
+  input "texts" { type = list(string) }
+  input "lists" { type = list(list(string)) }
+  task "fan" {
+    uses              = workflow.chain
+    for_each          = input.texts
+    min_success_ratio = 0.5
+    inputs            = { text = each.value }
+  }
+  task "dyns" {
+    uses     = "text.count_each"
+    for_each = input.lists
+    inputs   = { texts = each.value }
+  }
+  output "ends" { value = task.fan.end }
+  output "counts" { value = task.dyns.counts }
+}
+`
+	in.Sources["chain.hcl"] = chainFile(steps)
+	return in
+}
+
+// runBatch runs a batch in Temporal's test environment, its history
+// length kept at continueAfter, feeding each continuation's input to the
+// next. It returns the batch's results, how many times it continued and
+// the states it carried.
+func runBatch(t *testing.T, in remote.BatchInput, f *fakeTasks, continueAfter int) ([]remote.BatchResult, int, []string) {
+	t.Helper()
+	var states []string
+	for runs := 0; runs < 400; runs++ {
+		var s testsuite.WorkflowTestSuite
+		s.SetLogger(log.NewStructuredLogger(slog.New(slog.DiscardHandler)))
+		env := s.NewTestWorkflowEnvironment()
+		env.SetTestTimeout(time.Minute)
+		remote.RegisterWorkflow(env)
+		f.register(env)
+		env.SetCurrentHistoryLength(continueAfter)
+		env.ExecuteWorkflow(remote.BatchWorkflowType, in)
+		if !env.IsWorkflowCompleted() {
+			t.Fatal("the batch did not complete")
+		}
+		err := env.GetWorkflowError()
+		var can *workflow.ContinueAsNewError
+		if errors.As(err, &can) {
+			var next remote.BatchInput
+			if err := converter.GetDefaultDataConverter().FromPayloads(can.Input, &next); err != nil {
+				t.Fatal(err)
+			}
+			if next.Continued == nil || next.Continued.Runs != runs+1 || next.Node != in.Node || len(next.Calls) != len(in.Calls) {
+				t.Fatalf("continuation %d: %+v", runs+1, next.Continued)
+			}
+			states = append(states, f.lastState(t))
+			in = next
+			continue
+		}
+		if err != nil {
+			t.Fatalf("after %d continuations: %v", runs, err)
+		}
+		var results []remote.BatchResult
+		if err := env.GetWorkflowResult(&results); err != nil {
+			t.Fatal(err)
+		}
+		return results, runs, states
+	}
+	t.Fatal("the batch continued 400 times")
+	return nil, 0, nil
+}
+
+// TestContinueBatchInTestEnv: a batch of a for_each's instances whose
+// graphs are big (calls of a sub-workflow, dynamic tasks' workflows)
+// continues as new when its history is long, carrying the calls that
+// ended and the held graphs, and returns what a batch that never
+// continues returns: the same outputs and failures, the same nested
+// records, every call made once.
+func TestContinueBatchInTestEnv(t *testing.T) {
+	texts := []string{"p", "always", "q", "r"}
+	lists := [][]string{{"a b", "c", "d e f"}, {"g", "h i"}, {"j k l m"}}
+	for _, tc := range []struct {
+		node   string
+		inputs []string
+		prefix string
+	}{
+		{"fan", func() []string {
+			var out []string
+			for _, s := range texts {
+				out = append(out, fmt.Sprintf(`{"text":%q}`, s))
+			}
+			return out
+		}(), "fan@"},
+		{"dyns", func() []string {
+			var out []string
+			for _, l := range lists {
+				data, _ := json.Marshal(l)
+				out = append(out, fmt.Sprintf(`{"texts":%s}`, data))
+			}
+			return out
+		}(), "dyns@"},
+	} {
+		t.Run(tc.node, func(t *testing.T) {
+			run := wideChainInput(t, 8)
+			in := remote.BatchInput{Run: run, Node: tc.node}
+			for i, inputs := range tc.inputs {
+				in.Calls = append(in.Calls, remote.BatchCall{Name: fmt.Sprintf("%s@%d", tc.node, i), Inputs: json.RawMessage(inputs)})
+			}
+			whole, _, _ := runBatch(t, in, newFakeTasks(run.Plugins), 0)
+			f := newFakeTasks(run.Plugins)
+			in.Run.ContinueAfter = 10
+			got, runs, states := runBatch(t, in, f, in.Run.ContinueAfter)
+			if runs < 2 {
+				t.Errorf("the batch continued %d times, want several", runs)
+			}
+			view := func(rs []remote.BatchResult) string {
+				var b strings.Builder
+				for i, r := range rs {
+					fmt.Fprintf(&b, "%d: %s cancelled=%v", i, r.Outputs, r.Cancelled)
+					if r.Failure != nil {
+						fmt.Fprintf(&b, " failure=%q", r.Failure.Message)
+					}
+					// The records in the order they started, which
+					// differs: the held graphs start again later.
+					var recs []string
+					for _, n := range r.Nested {
+						recs = append(recs, n.Name+":"+n.Status)
+					}
+					slices.Sort(recs)
+					fmt.Fprintf(&b, " %s\n", strings.Join(recs, " "))
+				}
+				return b.String()
+			}
+			if g, w := view(got), view(whole); g != w {
+				t.Errorf("results:\n%s\nwithout continuing:\n%s", g, w)
+			}
+			seen := map[string]int{}
+			for _, c := range f.calls() {
+				seen[c.Node]++
+			}
+			for node, n := range seen {
+				if n != 1 {
+					t.Errorf("%s called %d times", node, n)
+				}
+			}
+			batch, kept := 0, 0
+			for _, st := range states {
+				var s struct {
+					Kept  map[string]json.RawMessage
+					Batch []struct{ Index int }
+				}
+				if err := json.Unmarshal([]byte(st), &s); err != nil {
+					t.Fatal(err)
+				}
+				batch += len(s.Batch)
+				for key := range s.Kept {
+					if strings.HasPrefix(key, tc.prefix) {
+						kept++
+					}
+				}
+			}
+			if batch == 0 || kept == 0 {
+				t.Errorf("of %d states, %d carried calls that ended, %d kept tasks of instances' graphs", len(states), batch, kept)
+			}
+		})
+	}
 }

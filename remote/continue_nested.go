@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 
@@ -50,8 +51,15 @@ import (
 // starting from their kept nodes. A failure in an instance's graph
 // fails the instance only, as locally, so it releases nothing: the
 // for_each's other instances go on, and the failed one is carried as
-// failed. The instances of a big for_each that run in batches
-// (batch.go) are not held: a batch runs its instances to their end.
+// failed.
+//
+// A batch of a big for_each's instances (batch.go) continues as new the
+// same way, in batches that hold instances' graphs: when its history
+// passes RunInput.ContinueAfter events, the graphs of its instances are
+// held, its other calls finish, and it stores the results of the calls
+// that ended, the held graphs and its calls' nested records, and goes on
+// in a fresh history under the same workflow id (BatchInput.Continued),
+// calling only the calls that had not ended; its parent sees one result.
 
 // changeNestedHold is the workflow.GetVersion change id of holding
 // nested graphs when the run continues as new; changeInstanceHold that
@@ -386,4 +394,80 @@ func (gr *graphRun) keepInstances() {
 		gr.inst[name] = results
 		gr.plan.KeepInstances(name, results)
 	}
+}
+
+// maybeHoldBatch holds the graphs of a batch's instances once its
+// history is long enough: the batch continues as new when its calls in
+// flight have finished (batchHeld).
+func (d *driver) maybeHoldBatch() {
+	if d.continuing || d.cause != nil {
+		return
+	}
+	info := workflow.GetInfo(d.root)
+	if info.GetCurrentHistoryLength() < d.continueAt() && info.GetCurrentHistorySize()-d.baseBytes < ContinueAsNewBytes {
+		return
+	}
+	d.continuing = true
+	d.holdNested()
+}
+
+// batchHeld reports whether the batch stopped to continue as new: a
+// graph of its instances is held, and it was not cancelled.
+func (d *driver) batchHeld() bool {
+	if !d.continuing || d.cause != nil {
+		return false
+	}
+	return slices.ContainsFunc(d.graphs, func(gr *graphRun) bool { return gr.held && !gr.ended })
+}
+
+// continueBatch stores the batch's state (the results of its calls that
+// ended, the held graphs, every call's nested records) and returns the
+// error that continues the batch as new with it.
+func (d *driver) continueBatch(in BatchInput, results []BatchResult, ended []bool) error {
+	st := carriedState{Kept: map[string]map[string]typedValue{}}
+	for i, bc := range in.Calls {
+		owner := in.Prefix + bc.Name
+		recs, omitted := d.nested.of(owner)
+		st.Tasks = append(st.Tasks, sandbox.TaskRecord{Name: owner, Nested: recs, NestedOmitted: omitted})
+		if ended[i] {
+			st.Batch = append(st.Batch, carriedInstance{Index: i, BatchResult: results[i]})
+		}
+	}
+	if err := d.saveNested(&st); err != nil {
+		return err
+	}
+	runs := 0
+	if in.Continued != nil {
+		runs = in.Continued.Runs
+	}
+	id := workflow.GetInfo(d.root).WorkflowExecution.ID
+	parts, err := d.storeState(st, fmt.Sprintf("_continue/%s/%d", strings.ReplaceAll(id, ":", "_"), runs+1))
+	if err != nil {
+		return err
+	}
+	next := in
+	next.Served = sortedKeys(d.served)
+	next.Continued = &Continued{Parts: parts, Runs: runs + 1}
+	return workflow.NewContinueAsNewError(d.root, BatchWorkflowType, next)
+}
+
+// restoreBatch loads the state an earlier Temporal run of a batch
+// stored: the calls' nested records and the held graphs, which its
+// calls start from; it returns the results of the calls that ended, by
+// index.
+func (d *driver) restoreBatch(parts []string) (map[int]BatchResult, error) {
+	st, load, err := d.loadState(parts)
+	if err != nil {
+		return nil, err
+	}
+	d.nested.restore(st.Tasks)
+	if err := d.restoreNested(st, load); err != nil {
+		return nil, err
+	}
+	out := make(map[int]BatchResult, len(st.Batch))
+	for _, ci := range st.Batch {
+		out[ci.Index] = ci.BatchResult
+	}
+	d.baseBytes = workflow.GetInfo(d.root).GetCurrentHistorySize()
+	return out, nil
 }

@@ -294,6 +294,9 @@ type driver struct {
 	// (continue_nested.go).
 	carriedInst map[string]map[string][]carriedInstance
 	instHold    int
+	// inBatch says that the driver is a batch's (BatchWorkflow): it
+	// continues as new with its instances' graphs held, not a plan's.
+	inBatch bool
 	// eagerDigests caches the workflow.GetVersion of eagerDigestsChange
 	// (0: not asked yet, 1: off, 2: on).
 	eagerDigests int
