@@ -486,3 +486,75 @@ func TestContinueBatchInTestEnv(t *testing.T) {
 		})
 	}
 }
+
+// TestContinueBatch runs a for_each of 110 calls of a sub-workflow of 6
+// tasks on the real server, with a small RunInput.ContinueAfter: its
+// first batch (100 instances, 600 tasks) continues as new several times
+// under its workflow id instead of growing one history, and the run's
+// outputs and record equal the local run's, no task run twice.
+func TestContinueBatch(t *testing.T) {
+	// Its own Temporal server: it waits on the server more than it computes.
+	t.Parallel()
+	srv := remotetest.Start(t, remotetest.Options{})
+	c := dial(t, remote.Options{URL: srv.Addr, Insecure: true})
+	f := newFakeTasks(loadPlugins(t))
+	startWorkers(t, c, f, examplePlugins...)
+	in := wideChainInput(t, 6)
+	texts := make([]string, remote.BatchAbove+10)
+	for i := range texts {
+		texts[i] = fmt.Sprintf("w%d", i)
+	}
+	texts[42] = "always"
+	in.Inputs = map[string]json.RawMessage{"texts": mustJSONOf(t, texts), "lists": json.RawMessage(`[["a b", "c"], ["d"]]`)}
+	in.ExecutionID, in.ContinueAfter, in.Parallelism = "proj:dev:batch-continued", 400, 1000
+	res := runLocal(t, in, newFakeTasks(in.Plugins))
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	runID, err := remote.Submit(ctx, c, &in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec, err := remote.Follow(ctx, c, in.ExecutionID, runID, 100*time.Millisecond, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sameAsLocal(t, rec, res)
+	seen := map[string]int{}
+	for _, call := range f.calls() {
+		seen[call.Node]++
+	}
+	for node, n := range seen {
+		if n != 1 {
+			t.Errorf("%s called %d times", node, n)
+		}
+	}
+	if want := (len(texts)-1)*6 + 1 + 2*(1+2+1); len(seen) != want { // the chains (always fails at s0), the dynamic tasks
+		t.Errorf("%d distinct calls, want %d", len(seen), want)
+	}
+	batch := in.ExecutionID + "/batch/fan/1"
+	desc, err := c.DescribeWorkflowExecution(ctx, batch, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	chain := chainHistories(t, c, batch, desc.GetWorkflowExecutionInfo().GetExecution().GetRunId())
+	runs, largest := len(chain), 0
+	for _, h := range chain {
+		largest = max(largest, len(h.Events))
+	}
+	if runs < 3 {
+		t.Errorf("the first batch ran in %d Temporal runs, want it to continue as new several times", runs)
+	}
+	if largest > 3*in.ContinueAfter {
+		t.Errorf("a Temporal run of the batch holds %d events (continue after %d)", largest, in.ContinueAfter)
+	}
+	t.Logf("a batch of 100 sub-workflow calls of 6 tasks: %d Temporal runs, at most %d events in one", runs, largest)
+}
+
+func mustJSONOf(t *testing.T, v any) json.RawMessage {
+	t.Helper()
+	data, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
+}
