@@ -38,8 +38,8 @@ import (
 // and carried too (continue_nested.go), so that one of thousands of
 // distinct tasks of its own goes on as the run's graph does, and so are
 // those of a for_each's instances, the for_each carried with the
-// instances that ended. Limit: a big for_each's instances that run in
-// batches (batch.go) run to their end first.
+// instances that ended; a batch of a big for_each's instances (batch.go)
+// continues as new by itself the same way.
 
 // errRestoring is QueryRecord's answer while a run that continued as new
 // loads its state; remote.Record asks again.
