@@ -558,3 +558,57 @@ func mustJSONOf(t *testing.T, v any) json.RawMessage {
 	}
 	return data
 }
+
+// TestLargeForEachSubWorkflows runs a for_each of 10 calls of a
+// sub-workflow of 1,000 distinct task blocks (10 chains of 100) on the
+// real server: the instances' graphs continue as new with the run
+// whenever its history passes ContinueAsNewAt events, instead of
+// stopping at HistoryGuard. Opt-in (make test-large):
+//
+//	go test ./remote -run TestLargeForEachSubWorkflows -v -args -large
+func TestLargeForEachSubWorkflows(t *testing.T) {
+	if !*large {
+		t.Skip("takes minutes; run with -args -large")
+	}
+	t.Parallel() // the large runs overlap in .ci/run (make test-large)
+	srv := remotetest.Start(t, remotetest.Options{})
+	c := dial(t, remote.Options{URL: srv.Addr, Insecure: true})
+	f := newFakeTasks(loadPlugins(t))
+	startWorkers(t, c, f, examplePlugins...)
+	n, lanes, width := 1000, 10, 10
+	in := manyTasksInput(t, n, lanes)
+	elems := make([]string, width)
+	for i := range elems {
+		elems[i] = fmt.Sprintf("%q", fmt.Sprint("e", i))
+	}
+	in.Main, in.Workflow = "wide.hcl", "wide"
+	in.Sources["wide.hcl"] = fmt.Sprintf(`workflow "wide" {
+  task "subs" {
+    uses     = workflow.many
+    for_each = [%s]
+    inputs   = { text = each.value }
+  }
+  output "last" { value = [for l in task.subs.last : l[0]] }
+}
+`, strings.Join(elems, ", "))
+	in.Inputs = nil
+	in.ExecutionID, in.Parallelism = "proj:dev:large-foreach-subs", 1000
+	res := runLocal(t, in, newFakeTasks(in.Plugins))
+	start := time.Now()
+	run, rec, err := executeWithin(t, c, in, 30*time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	took := time.Since(start)
+	sameAsLocal(t, rec, res)
+	chain := chainHistories(t, c, in.ExecutionID, run.GetRunID())
+	runs, largest := len(chain), 0
+	for _, h := range chain {
+		largest = max(largest, len(h.Events))
+	}
+	if runs < 2 || largest > remote.HistoryGuard/2 {
+		t.Errorf("%d Temporal runs, the largest history %d events", runs, largest)
+	}
+	t.Logf("a for_each of %d sub-workflow calls of %d task blocks in %s (%.1f ms a task): %d Temporal runs, the largest history %d events",
+		width, n, took.Round(time.Millisecond), float64(took.Milliseconds())/float64(width*n), runs, largest)
+}
