@@ -332,9 +332,10 @@ func (d *driver) restoreNested(st *carriedState, load func(string) (json.RawMess
 }
 
 // noteInstance keeps the result of an instance of a for_each of a graph
-// that may be held, for saveInstances (a cancelled one never is).
+// that may be held, for saveInstances (a cancelled one never is; a
+// batch's calls, which have no plan, are kept by the batch).
 func (gr *graphRun) noteInstance(c *engine.Call, r engine.CallResult) {
-	if c.Parent == "" || !(gr.holdable || gr.underInst) || errors.Is(r.Err, context.Canceled) {
+	if c.Parent == "" || gr.plan == nil || !(gr.holdable || gr.underInst) || errors.Is(r.Err, context.Canceled) {
 		return
 	}
 	if gr.inst == nil {
