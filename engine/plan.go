@@ -50,6 +50,9 @@ type Plan struct {
 	cancelled  error          // no call starts any more
 	held       bool           // no node starts any more (Hold); instances do
 	ops        []Op
+	// keptInst are the results of for_each instances that ended in an
+	// earlier plan of the run (KeepInstances), by node and index.
+	keptInst map[string]map[int]CallResult
 	// rootCtx is the evaluation context of the nodes that depend on no
 	// other node (the run's inputs only), made once.
 	rootCtx *hcl.EvalContext
@@ -78,6 +81,7 @@ type fanState struct {
 	left    int // calls that have not finished
 	outs    []map[string]cty.Value
 	errs    []error
+	kept    map[int]CallResult // instances that ended in an earlier plan: not called
 }
 
 // Call is one call the driver makes: a plugin task (a node, a for_each
@@ -264,6 +268,9 @@ func (p *Plan) Cancel(err error) []Op {
 			continue
 		}
 		for ; f.next < len(f.calls); f.next++ {
+			if _, ok := f.kept[f.next]; ok {
+				continue
+			}
 			f.errs[f.next] = err
 			f.left--
 		}
@@ -280,6 +287,24 @@ func (p *Plan) Cancel(err error) []Op {
 // as new) holds the plan, waits for the calls in flight, and starts the
 // run again with a new Plan whose kept nodes are [Plan.Succeeded].
 func (p *Plan) Hold() { p.held = true }
+
+// KeepInstances gives the results of instances of the for_each node
+// that ended in an earlier plan of the run, by instance index: when the
+// node starts, those instances are not called again and count as ended
+// with their results (a failed one as failed, for min_success_ratio). A
+// driver that moves a held run elsewhere with a for_each running (a
+// Temporal workflow continuing as new while the for_each's instances
+// run sub-workflows) keeps the instances that ended, as it keeps the
+// nodes that succeeded. Call it before Start.
+func (p *Plan) KeepInstances(node string, results map[int]CallResult) {
+	if len(results) == 0 {
+		return
+	}
+	if p.keptInst == nil {
+		p.keptInst = map[string]map[int]CallResult{}
+	}
+	p.keptInst[node] = results
+}
 
 // Release undoes Hold: the nodes that are ready start again (up to the
 // parallelism). A driver releases a held plan when it gives up moving
@@ -351,9 +376,19 @@ func (p *Plan) start(s *nodeState) {
 			limit = p.limit
 		}
 		s.fan = &fanState{calls: calls, limit: limit, left: len(calls), outs: make([]map[string]cty.Value, len(calls)), errs: make([]error, len(calls))}
+		if kept := p.keptInst[n.Name]; len(kept) > 0 {
+			s.fan.kept = map[int]CallResult{}
+			for i, r := range kept {
+				if i >= 0 && i < len(calls) {
+					s.fan.kept[i] = r
+					s.fan.outs[i], s.fan.errs[i] = r.Outputs, r.Err
+					s.fan.left--
+				}
+			}
+		}
 		p.ops = append(p.ops, Op{Kind: OpStart, Node: n, Instances: calls})
 		p.startInstances(s)
-		if len(calls) == 0 {
+		if s.fan.left == 0 {
 			p.endFan(s)
 		}
 	default:
@@ -380,6 +415,10 @@ func (p *Plan) start(s *nodeState) {
 func (p *Plan) startInstances(s *nodeState) {
 	f := s.fan
 	for p.cancelled == nil && f.running < f.limit && f.next < len(f.calls) {
+		if _, ok := f.kept[f.next]; ok {
+			f.next++ // ended in an earlier plan (KeepInstances)
+			continue
+		}
 		p.ops = append(p.ops, Op{Kind: OpCall, Node: s.n, Call: f.calls[f.next]})
 		f.next++
 		f.running++

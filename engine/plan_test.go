@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -709,5 +710,106 @@ func TestPlanRelease(t *testing.T) {
 		if n != 1 {
 			t.Errorf("call %s made %d times", name, n)
 		}
+	}
+}
+
+// A new plan given a for_each's instances that ended in an earlier plan
+// (KeepInstances) calls only the others, counts the kept ones, failed
+// ones included, and ends as one plan would have.
+func TestPlanKeepInstances(t *testing.T) {
+	src := `workflow "w" {
+  input "xs" { type = list(string) }
+  task "e" {
+    uses              = "fake.echo"
+    for_each          = input.xs
+    max_parallel      = 2
+    min_success_ratio = 0.5
+    inputs            = { s = each.value }
+  }
+  task "z" {
+    uses   = "fake.echo"
+    inputs = { s = jsonencode(task.e.s) }
+  }
+  output "z" { value = task.z.s }
+}`
+	xs := cty.ListVal([]cty.Value{cty.StringVal("a"), cty.StringVal("bad1"), cty.StringVal("c"), cty.StringVal("d")})
+	inputs := map[string]cty.Value{"xs": xs}
+	whole := trace(NewPlan(planGraph(t, src), inputs, 4, nil), fakeAnswer, false)
+	result := func(i int) CallResult {
+		s := xs.Index(cty.NumberIntVal(int64(i))).AsString()
+		return fakeAnswer(&Call{Node: &Node{Task: "echo"}, Inputs: json.RawMessage(fmt.Sprintf(`{"s":%q}`, s))})
+	}
+	for _, tc := range []struct {
+		name  string
+		kept  []int
+		calls string
+	}{
+		{"none", nil, "e@0 e@1 e@2 e@3 z"},
+		{"the first", []int{0}, "e@1 e@2 e@3 z"},
+		{"a failed one", []int{1}, "e@0 e@2 e@3 z"},
+		{"not in order", []int{3, 1}, "e@0 e@2 z"},
+		{"all", []int{0, 1, 2, 3}, "z"},
+		{"out of range", []int{7}, "e@0 e@1 e@2 e@3 z"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := NewPlan(planGraph(t, src), inputs, 4, nil)
+			kept := map[int]CallResult{}
+			for _, i := range tc.kept {
+				if i < 4 {
+					kept[i] = result(i)
+				} else {
+					kept[i] = CallResult{}
+				}
+			}
+			p.KeepInstances("e", kept)
+			var calls []string
+			lines := trace(p, func(c *Call) CallResult {
+				calls = append(calls, c.Name)
+				return fakeAnswer(c)
+			}, false)
+			if got := strings.Join(calls, " "); got != tc.calls {
+				t.Errorf("calls %s, want %s", got, tc.calls)
+			}
+			var got, want []string
+			for _, l := range lines {
+				if !strings.HasPrefix(l, "call ") && !strings.HasPrefix(l, "start ") {
+					got = append(got, l)
+				}
+			}
+			for _, l := range whole {
+				if !strings.HasPrefix(l, "call ") && !strings.HasPrefix(l, "start ") {
+					want = append(want, l)
+				}
+			}
+			if strings.Join(got, "\n") != strings.Join(want, "\n") {
+				t.Errorf("ops\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+			}
+		})
+	}
+}
+
+// Cancelling a for_each with kept instances fails only those not
+// started and not kept.
+func TestPlanKeepInstancesCancel(t *testing.T) {
+	g := planGraph(t, `workflow "w" {
+  input "xs" { type = list(string) }
+  task "e" {
+    uses         = "fake.echo"
+    for_each     = input.xs
+    max_parallel = 1
+    inputs       = { s = each.value }
+  }
+}`)
+	p := NewPlan(g, map[string]cty.Value{"xs": cty.ListVal([]cty.Value{cty.StringVal("a"), cty.StringVal("b"), cty.StringVal("c")})}, 4, nil)
+	p.KeepInstances("e", map[int]CallResult{1: {Outputs: map[string]cty.Value{"s": cty.StringVal("b!")}}})
+	ops := p.Start()
+	first := ops[len(ops)-1].Call
+	if first == nil || first.Name != "e@0" {
+		t.Fatalf("first call %+v", ops)
+	}
+	p.Cancel(errCancelled)
+	ops = p.Done(first, fakeAnswer(first))
+	if len(ops) != 1 || ops[0].Kind != OpFail || len(ops[0].Failed) != 1 || FormatValue(ops[0].Failed[0].Key) != "2" {
+		t.Errorf("after the last instance returned: %+v", ops)
 	}
 }

@@ -70,6 +70,10 @@ type BatchInput struct {
 	// the batch's tasks of those plugins do not wait a bounded time for
 	// a worker (a server timer per task).
 	Served []string `json:"served,omitempty"`
+	// Continued is set when the batch continues an earlier Temporal run
+	// of itself (continue-as-new, continue_nested.go): its state's parts
+	// and how many runs came before. Only Parts and Runs are used.
+	Continued *Continued `json:"continued,omitempty"`
 }
 
 // BatchDynamic is a dynamic task's workflow, as a batch of one of its
@@ -136,25 +140,52 @@ func BatchWorkflow(ctx workflow.Context, in BatchInput) ([]BatchResult, error) {
 		}
 		d.served[p] = true
 	}
-	gr := &graphRun{d: d, g: g, prefix: in.Prefix, plugins: plugins}
+	// The instances' graphs are held when the batch's history grows long
+	// (continue_nested.go), in batches that hold them.
+	d.inBatch = true
+	gr := &graphRun{d: d, g: g, prefix: in.Prefix, plugins: plugins, underInst: true}
 	results := make([]BatchResult, len(in.Calls))
+	ended := make([]bool, len(in.Calls))
+	if in.Continued != nil {
+		d.in.Continued = in.Continued // records keep their starts (keepStart)
+		carried, err := d.restoreBatch(in.Continued.Parts)
+		if err != nil {
+			return nil, temporal.NewNonRetryableApplicationError(err.Error(), ErrRunFailed, nil)
+		}
+		for i, r := range carried {
+			if i >= 0 && i < len(results) {
+				results[i], ended[i] = r, true
+			}
+		}
+	}
 	for i, bc := range in.Calls {
+		if ended[i] {
+			continue // in an earlier Temporal run of the batch
+		}
 		inst := *node
 		inst.Name, inst.ForEach = bc.Name, nil
 		c := &engine.Call{Name: bc.Name, TaskID: node.TaskID(), Node: &inst, Inputs: bc.Inputs, Digests: bc.Digests, Parent: node.Name}
 		owner := in.Prefix + bc.Name // each instance keeps its own nested records
 		cr := &callRun{gr: gr, call: c, owner: owner}
+		var was sandbox.TaskRecord
+		if r := d.nested.byName[owner]; r != nil {
+			was = r.TaskRecord
+		}
 		cr.rec = d.nested.start(owner, owner, c.TaskID, sandbox.TaskRecord{
 			Status: sandbox.StatusRunning, Start: workflow.Now(ctx), Attempts: 1})
+		d.keepStart(cr.rec, was)
 		cr.onResult = func(r engine.CallResult) {
 			cr.endNested(r)
-			results[i] = batchResult(r, cr.cache)
+			results[i], ended[i] = batchResult(r, cr.cache), true
 		}
 		cr.begin()
 	}
 	d.loop()
 	if d.cancelledByTemporal {
 		return nil, ctx.Err()
+	}
+	if d.batchHeld() {
+		return nil, d.continueBatch(in, results, ended)
 	}
 	for i, bc := range in.Calls {
 		results[i].Nested, results[i].NestedOmitted = d.nested.of(in.Prefix + bc.Name)
@@ -209,6 +240,20 @@ func batchResult(r engine.CallResult, cache string) BatchResult {
 		}
 	}
 	return BatchResult{Failure: f}
+}
+
+// callResult turns a call's result as data back into the call's
+// result: n is the call's node, whose types its outputs decode to.
+func (r BatchResult) callResult(n *engine.Node) engine.CallResult {
+	switch {
+	case r.Cancelled:
+		return engine.CallResult{Err: context.Canceled}
+	case r.Failure != nil:
+		f := r.Failure
+		return engine.CallResult{Err: &engine.RemoteError{Message: f.Message, Kind: f.Kind, Retryable: f.Retryable, Diagnostics: f.Diagnostics, Stderr: f.Stderr}}
+	}
+	outs, err := engine.DecodeOutputs(n, r.Outputs)
+	return engine.CallResult{Outputs: outs, Err: err}
 }
 
 // batcher gathers a graph's big for_each instances into batches.
@@ -312,13 +357,8 @@ func (gr *graphRun) sendBatch(node string, calls []*engine.Call) {
 				r.Err = &engine.RemoteError{Kind: "batch", Message: fmt.Sprintf("the batch of instances it ran in failed: %v", unwrapChild(err))}
 			case i >= len(results):
 				r.Err = &engine.RemoteError{Kind: "batch", Message: "the batch of instances it ran in returned no result for it"}
-			case results[i].Cancelled:
-				r.Err = context.Canceled
-			case results[i].Failure != nil:
-				f := results[i].Failure
-				r.Err = &engine.RemoteError{Message: f.Message, Kind: f.Kind, Retryable: f.Retryable, Diagnostics: f.Diagnostics, Stderr: f.Stderr}
 			default:
-				r.Outputs, r.Err = engine.DecodeOutputs(c.Node, results[i].Outputs)
+				r = results[i].callResult(c.Node)
 			}
 			if i < len(results) {
 				d.nested.merge(gr.ownerOf(c), results[i].Nested)

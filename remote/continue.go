@@ -36,8 +36,10 @@ import (
 //
 // Nested graphs (sub-workflow calls, dynamic tasks' workflows) are held
 // and carried too (continue_nested.go), so that one of thousands of
-// distinct tasks of its own goes on as the run's graph does. Limit: the
-// nested graphs of a for_each's instances run to their end first.
+// distinct tasks of its own goes on as the run's graph does, and so are
+// those of a for_each's instances, the for_each carried with the
+// instances that ended; a batch of a big for_each's instances (batch.go)
+// continues as new by itself the same way.
 
 // errRestoring is QueryRecord's answer while a run that continued as new
 // loads its state; remote.Record asks again.
@@ -79,6 +81,13 @@ type carriedState struct {
 	// "<prefix><node>"; Dynamic are the held dynamic tasks' workflows,
 	// by their graphs' prefixes (continue_nested.go).
 	Dynamic map[string]carriedDynamic `json:"dynamic,omitempty"`
+	// Instances are the ended instances of the for_each nodes running
+	// in held graphs, by "<prefix><node>" (continue_nested.go).
+	Instances map[string][]carriedInstance `json:"instances,omitempty"`
+	// Batch are the calls of a batch that ended, by index in the batch
+	// (continue_nested.go); Tasks then hold, for each call, its nested
+	// records, named after the call.
+	Batch []carriedInstance `json:"batch,omitempty"`
 }
 
 // typedValue is a cty value as JSON with its type (a for_each's or a
@@ -99,6 +108,10 @@ func (d *driver) continueAt() int {
 // maybeHold holds the run's plan once its history is long enough: the
 // workflow continues as new when what is in flight has finished.
 func (d *driver) maybeHold() {
+	if d.inBatch {
+		d.maybeHoldBatch()
+		return
+	}
 	if d.continuing || d.cause != nil || d.top == nil || d.top.ended || d.top.firstErr != nil {
 		return
 	}
@@ -133,33 +146,13 @@ func (d *driver) continueAsNew() error {
 	if err := d.saveNested(&st); err != nil {
 		return err
 	}
-	data, err := json.Marshal(st)
-	if err != nil {
-		return err
-	}
-	// Compressed: the next run reads it back through its history (a
-	// marker per part), and task records compress well.
-	var z bytes.Buffer
-	zw := gzip.NewWriter(&z)
-	if _, err := zw.Write(data); err != nil {
-		return err
-	}
-	if err := zw.Close(); err != nil {
-		return err
-	}
-	data = z.Bytes()
 	runs := 0
 	if d.in.Continued != nil {
 		runs = d.in.Continued.Runs
 	}
-	lctx := workflow.WithLocalActivityOptions(d.root, workflow.LocalActivityOptions{
-		ScheduleToCloseTimeout: 5 * time.Minute,
-		RetryPolicy:            &temporal.RetryPolicy{MaximumAttempts: 3},
-	})
-	var parts []string
-	save := SaveState{DataPrefix: d.in.DataPrefix, Key: fmt.Sprintf("_continue/%d", runs+1), Data: data}
-	if err := workflow.ExecuteLocalActivity(lctx, ActivitySaveState, save).Get(d.root, &parts); err != nil {
-		return temporal.NewNonRetryableApplicationError(fmt.Sprintf("continue the run as new: store its state: %v", unwrapActivity(err)), ErrRunFailed, nil)
+	parts, err := d.storeState(st, fmt.Sprintf("_continue/%d", runs+1))
+	if err != nil {
+		return err
 	}
 	if runs == 0 {
 		// Listing shows the run's start, not its latest Temporal run's.
@@ -171,6 +164,36 @@ func (d *driver) continueAsNew() error {
 	next.Resume, next.ResumeRefs = nil, nil // kept in the state, with everything else that succeeded
 	next.Continued = &Continued{Parts: parts, Runs: runs + 1, Start: d.start, Batches: d.batches, Served: sortedKeys(d.served)}
 	return workflow.NewContinueAsNewError(d.root, WorkflowType, next)
+}
+
+// storeState stores st, compressed, under the run's data prefix at key
+// (ActivitySaveState) and returns the URIs of its parts.
+func (d *driver) storeState(st carriedState, key string) ([]string, error) {
+	data, err := json.Marshal(st)
+	if err != nil {
+		return nil, err
+	}
+	// Compressed: the next run reads it back through its history (a
+	// marker per part), and task records compress well.
+	var z bytes.Buffer
+	zw := gzip.NewWriter(&z)
+	if _, err := zw.Write(data); err != nil {
+		return nil, err
+	}
+	if err := zw.Close(); err != nil {
+		return nil, err
+	}
+	data = z.Bytes()
+	lctx := workflow.WithLocalActivityOptions(d.root, workflow.LocalActivityOptions{
+		ScheduleToCloseTimeout: 5 * time.Minute,
+		RetryPolicy:            &temporal.RetryPolicy{MaximumAttempts: 3},
+	})
+	var parts []string
+	save := SaveState{DataPrefix: d.in.DataPrefix, Key: key, Data: data}
+	if err := workflow.ExecuteLocalActivity(lctx, ActivitySaveState, save).Get(d.root, &parts); err != nil {
+		return nil, temporal.NewNonRetryableApplicationError(fmt.Sprintf("continue the run as new: store its state: %v", unwrapActivity(err)), ErrRunFailed, nil)
+	}
+	return parts, nil
 }
 
 // saveKept adds to st the outputs of a held graph's nodes that
@@ -231,44 +254,9 @@ func (d *driver) restore(g *engine.Graph) (map[string]map[string]cty.Value, erro
 		}
 		d.served[p] = true
 	}
-	// Disconnected: a cancel request that comes now cancels the run once
-	// it is restored, with its whole record.
-	lctx, _ := workflow.NewDisconnectedContext(d.root)
-	lctx = workflow.WithLocalActivityOptions(lctx, workflow.LocalActivityOptions{
-		ScheduleToCloseTimeout: 5 * time.Minute,
-		RetryPolicy:            &temporal.RetryPolicy{MaximumAttempts: 3},
-	})
-	load := func(uri string) (json.RawMessage, error) {
-		var raw json.RawMessage
-		if err := workflow.ExecuteLocalActivity(lctx, ActivityLoadOutputs, uri).Get(lctx, &raw); err != nil {
-			return nil, fmt.Errorf("load the run's state from %s: %v", uri, unwrapActivity(err))
-		}
-		return raw, nil
-	}
-	var data []byte
-	for _, uri := range c.Parts {
-		raw, err := load(uri)
-		if err != nil {
-			return nil, err
-		}
-		var part []byte
-		if err := json.Unmarshal(raw, &part); err != nil {
-			return nil, fmt.Errorf("the run's state at %s: %v", uri, err)
-		}
-		data = append(data, part...)
-	}
-	if bytes.HasPrefix(data, []byte{0x1f, 0x8b}) {
-		zr, err := gzip.NewReader(bytes.NewReader(data))
-		if err == nil {
-			data, err = io.ReadAll(zr)
-		}
-		if err != nil {
-			return nil, fmt.Errorf("the run's state: %v", err)
-		}
-	}
-	var st carriedState
-	if err := json.Unmarshal(data, &st); err != nil {
-		return nil, fmt.Errorf("the run's state: %v", err)
+	st, load, err := d.loadState(c.Parts)
+	if err != nil {
+		return nil, err
 	}
 	d.restored = map[string]bool{}
 	// The nested calls' records live in d.nested, which snapshot reads.
@@ -320,10 +308,55 @@ func (d *driver) restore(g *engine.Graph) (map[string]map[string]cty.Value, erro
 			t.Outputs = raw
 		}
 	}
-	if err := d.restoreNested(&st, load); err != nil {
+	if err := d.restoreNested(st, load); err != nil {
 		return nil, err
 	}
 	return kept, nil
+}
+
+// loadState reads the state an earlier Temporal run stored in parts,
+// and returns it with the function that reads a reference.
+func (d *driver) loadState(parts []string) (*carriedState, func(string) (json.RawMessage, error), error) {
+	// Disconnected: a cancel request that comes now cancels the run once
+	// it is restored, with its whole record.
+	lctx, _ := workflow.NewDisconnectedContext(d.root)
+	lctx = workflow.WithLocalActivityOptions(lctx, workflow.LocalActivityOptions{
+		ScheduleToCloseTimeout: 5 * time.Minute,
+		RetryPolicy:            &temporal.RetryPolicy{MaximumAttempts: 3},
+	})
+	load := func(uri string) (json.RawMessage, error) {
+		var raw json.RawMessage
+		if err := workflow.ExecuteLocalActivity(lctx, ActivityLoadOutputs, uri).Get(lctx, &raw); err != nil {
+			return nil, fmt.Errorf("load the run's state from %s: %v", uri, unwrapActivity(err))
+		}
+		return raw, nil
+	}
+	var data []byte
+	for _, uri := range parts {
+		raw, err := load(uri)
+		if err != nil {
+			return nil, nil, err
+		}
+		var part []byte
+		if err := json.Unmarshal(raw, &part); err != nil {
+			return nil, nil, fmt.Errorf("the run's state at %s: %v", uri, err)
+		}
+		data = append(data, part...)
+	}
+	if bytes.HasPrefix(data, []byte{0x1f, 0x8b}) {
+		zr, err := gzip.NewReader(bytes.NewReader(data))
+		if err == nil {
+			data, err = io.ReadAll(zr)
+		}
+		if err != nil {
+			return nil, nil, fmt.Errorf("the run's state: %v", err)
+		}
+	}
+	st := &carriedState{}
+	if err := json.Unmarshal(data, st); err != nil {
+		return nil, nil, fmt.Errorf("the run's state: %v", err)
+	}
+	return st, load, nil
 }
 
 // SplitState splits data into parts of at most StatePartBytes, each

@@ -1,7 +1,11 @@
 package remote
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/zclconf/go-cty/cty"
@@ -33,10 +37,44 @@ import (
 // or retries, where it is; it may continue later). Runs whose workflow
 // started before this behaviour hold the run's graph only
 // (workflow.GetVersion: changeNestedHold).
+//
+// The graphs of a for_each's instances (a sub-workflow call's, a
+// dynamic task's workflow, and the graphs below them) are held and
+// carried the same way (changeInstanceHold): a for_each whose instances
+// each run thousands of distinct tasks goes on across continue-as-new
+// instead of running to its end in one history. Its instances that are
+// held keep their slots (max_parallel, the parallelism), so it starts
+// no others; the state carries, for each for_each running in a held
+// graph, the results of its instances that ended (carriedInstance, by
+// "<prefix><node>"), and the next Temporal run's plan keeps them
+// (engine.Plan.KeepInstances) and calls only the others, the held ones
+// starting from their kept nodes. A failure in an instance's graph
+// fails the instance only, as locally, so it releases nothing: the
+// for_each's other instances go on, and the failed one is carried as
+// failed.
+//
+// A batch of a big for_each's instances (batch.go) continues as new the
+// same way, in batches that hold instances' graphs: when its history
+// passes RunInput.ContinueAfter events, the graphs of its instances are
+// held, its other calls finish, and it stores the results of the calls
+// that ended, the held graphs and its calls' nested records, and goes on
+// in a fresh history under the same workflow id (BatchInput.Continued),
+// calling only the calls that had not ended; its parent sees one result.
 
 // changeNestedHold is the workflow.GetVersion change id of holding
-// nested graphs when the run continues as new.
-const changeNestedHold = "goflyte.continue-nested"
+// nested graphs when the run continues as new; changeInstanceHold that
+// of holding the graphs of for_each instances too.
+const (
+	changeNestedHold   = "goflyte.continue-nested"
+	changeInstanceHold = "goflyte.continue-for-each"
+)
+
+// carriedInstance is an instance of a for_each that ended before the run
+// continued as new: its index and its result, as a batch returns one.
+type carriedInstance struct {
+	Index int `json:"index"`
+	BatchResult
+}
 
 // carriedDynamic is a held dynamic task's workflow in the carried state,
 // by its graph's prefix.
@@ -89,29 +127,60 @@ func (d *driver) holdsNested() bool {
 	return d.nestedHold == 2
 }
 
+// holdsInstances reports whether this Temporal run holds the graphs of
+// for_each instances when it continues as new; asked the first time
+// one would be held.
+func (d *driver) holdsInstances() bool {
+	if d.instHold == 0 {
+		d.instHold = 1
+		if workflow.GetVersion(d.root, changeInstanceHold, workflow.DefaultVersion, 1) == 1 {
+			d.instHold = 2
+		}
+	}
+	return d.instHold == 2
+}
+
 // holdNested holds the nested graphs that are holdable, once the run's
-// graph is held.
+// graph is held: those of calls that are not for_each instances, then,
+// in runs that hold them, the graphs of instances.
 func (d *driver) holdNested() {
-	has := false
+	has, inst := false, false
 	for _, gr := range d.graphs {
-		has = has || (!gr.top && gr.holdable && !gr.ended)
+		if !gr.top && !gr.ended {
+			has = has || gr.holdable
+			inst = inst || gr.underInst
+		}
 	}
-	if !has || !d.holdsNested() {
-		return
+	if has && d.holdsNested() {
+		for _, gr := range d.graphs {
+			if !gr.top && gr.holdable && !gr.ended && !gr.held {
+				gr.held = true
+				gr.plan.Hold()
+			}
+		}
 	}
-	for _, gr := range d.graphs {
-		if !gr.top && gr.holdable && !gr.ended && !gr.held {
-			gr.held = true
-			gr.plan.Hold()
+	if inst && d.holdsInstances() {
+		for _, gr := range d.graphs {
+			if gr.underInst && !gr.ended && !gr.held {
+				gr.held = true
+				gr.plan.Hold()
+			}
 		}
 	}
 }
 
 // holdIfContinuing holds a holdable nested graph that starts while the
-// run is held to continue as new (a dynamic task's that came back).
+// run is held to continue as new (a dynamic task's that came back, an
+// instance's that started when another ended).
 func (gr *graphRun) holdIfContinuing() {
 	d := gr.d
-	if gr.top || !gr.holdable || !d.continuing || d.cause != nil || !d.holdsNested() {
+	if gr.top || !d.continuing || d.cause != nil {
+		return
+	}
+	switch {
+	case gr.holdable && d.holdsNested():
+	case gr.underInst && d.holdsInstances():
+	default:
 		return
 	}
 	gr.held = true
@@ -121,7 +190,7 @@ func (gr *graphRun) holdIfContinuing() {
 // releaseHeld releases every held graph after a failure in one of them:
 // the run does not continue as new now (it may later).
 func (d *driver) releaseHeld() {
-	if !d.continuing || d.nestedHold != 2 {
+	if !d.continuing || (d.nestedHold != 2 && d.instHold != 2) {
 		return
 	}
 	d.continuing = false
@@ -176,7 +245,7 @@ func (d *driver) takeCarried(prefix string, g *engine.Graph) map[string]map[stri
 // running the task again. It reports whether it did.
 func (cr *callRun) resumeDynamic() bool {
 	d := cr.gr.d
-	if len(d.carried) == 0 || !cr.gr.holdable || cr.call.Parent != "" {
+	if len(d.carried) == 0 || !(cr.gr.holdable || cr.gr.underInst) {
 		return false
 	}
 	cg := d.carried[cr.gr.prefix+cr.call.Name+"+"]
@@ -191,10 +260,17 @@ func (cr *callRun) resumeDynamic() bool {
 	return true
 }
 
-// saveNested adds the held nested graphs to the state.
+// saveNested adds the held nested graphs to the state, and the ended
+// instances of the for_each nodes running in held graphs.
 func (d *driver) saveNested(st *carriedState) error {
 	for _, gr := range d.graphs {
-		if gr.top || !gr.held || gr.ended {
+		if !gr.held || gr.ended {
+			continue
+		}
+		if d.instHold == 2 {
+			d.saveInstances(st, gr)
+		}
+		if gr.top {
 			continue
 		}
 		if err := d.saveKept(st, gr.prefix, gr.plan.Succeeded()); err != nil {
@@ -242,5 +318,157 @@ func (d *driver) restoreNested(st *carriedState, load func(string) (json.RawMess
 		dyn := st.Dynamic[prefix]
 		d.carry(prefix).dyn = &dyn
 	}
+	for _, key := range sortedKeys(st.Instances) {
+		prefix, name := carriedKey(key)
+		if d.carriedInst == nil {
+			d.carriedInst = map[string]map[string][]carriedInstance{}
+		}
+		if d.carriedInst[prefix] == nil {
+			d.carriedInst[prefix] = map[string][]carriedInstance{}
+		}
+		d.carriedInst[prefix][name] = st.Instances[key]
+	}
 	return nil
+}
+
+// noteInstance keeps the result of an instance of a for_each of a graph
+// that may be held, for saveInstances (a cancelled one never is; a
+// batch's calls, which have no plan, are kept by the batch).
+func (gr *graphRun) noteInstance(c *engine.Call, r engine.CallResult) {
+	if c.Parent == "" || gr.plan == nil || !(gr.holdable || gr.underInst) || errors.Is(r.Err, context.Canceled) {
+		return
+	}
+	if gr.inst == nil {
+		gr.inst = map[string]map[int]engine.CallResult{}
+	}
+	if gr.inst[c.Parent] == nil {
+		gr.inst[c.Parent] = map[int]engine.CallResult{}
+	}
+	gr.inst[c.Parent][c.Index] = r
+}
+
+// saveInstances adds to st the ended instances of the graph's running
+// for_each nodes, keyed "<prefix><node>", in index order.
+func (d *driver) saveInstances(st *carriedState, gr *graphRun) {
+	for _, node := range sortedKeys(gr.inst) {
+		results := gr.inst[node]
+		idx := make([]int, 0, len(results))
+		for i := range results {
+			idx = append(idx, i)
+		}
+		slices.Sort(idx)
+		list := make([]carriedInstance, 0, len(idx))
+		for _, i := range idx {
+			list = append(list, carriedInstance{Index: i, BatchResult: batchResult(results[i], "")})
+		}
+		if st.Instances == nil {
+			st.Instances = map[string][]carriedInstance{}
+		}
+		st.Instances[gr.prefix+node] = list
+	}
+}
+
+// keepInstances gives the graph's plan, before it starts, the instances
+// of its for_each nodes that an earlier Temporal run of the run carried
+// as ended; they are carried again if the run continues again.
+func (gr *graphRun) keepInstances() {
+	d := gr.d
+	carried := d.carriedInst[gr.prefix]
+	if carried == nil {
+		return
+	}
+	delete(d.carriedInst, gr.prefix)
+	for _, name := range sortedKeys(carried) {
+		n := gr.g.Node(name)
+		if n == nil || n.ForEach == nil {
+			continue
+		}
+		inst := *n
+		inst.ForEach = nil
+		results := make(map[int]engine.CallResult, len(carried[name]))
+		for _, ci := range carried[name] {
+			results[ci.Index] = ci.callResult(&inst)
+		}
+		if gr.inst == nil {
+			gr.inst = map[string]map[int]engine.CallResult{}
+		}
+		gr.inst[name] = results
+		gr.plan.KeepInstances(name, results)
+	}
+}
+
+// maybeHoldBatch holds the graphs of a batch's instances once its
+// history is long enough: the batch continues as new when its calls in
+// flight have finished (batchHeld).
+func (d *driver) maybeHoldBatch() {
+	if d.continuing || d.cause != nil {
+		return
+	}
+	info := workflow.GetInfo(d.root)
+	if info.GetCurrentHistoryLength() < d.continueAt() && info.GetCurrentHistorySize()-d.baseBytes < ContinueAsNewBytes {
+		return
+	}
+	d.continuing = true
+	d.holdNested()
+}
+
+// batchHeld reports whether the batch stopped to continue as new: a
+// graph of its instances is held, and it was not cancelled.
+func (d *driver) batchHeld() bool {
+	if !d.continuing || d.cause != nil {
+		return false
+	}
+	return slices.ContainsFunc(d.graphs, func(gr *graphRun) bool { return gr.held && !gr.ended })
+}
+
+// continueBatch stores the batch's state (the results of its calls that
+// ended, the held graphs, every call's nested records) and returns the
+// error that continues the batch as new with it.
+func (d *driver) continueBatch(in BatchInput, results []BatchResult, ended []bool) error {
+	st := carriedState{Kept: map[string]map[string]typedValue{}}
+	for i, bc := range in.Calls {
+		owner := in.Prefix + bc.Name
+		recs, omitted := d.nested.of(owner)
+		st.Tasks = append(st.Tasks, sandbox.TaskRecord{Name: owner, Nested: recs, NestedOmitted: omitted})
+		if ended[i] {
+			st.Batch = append(st.Batch, carriedInstance{Index: i, BatchResult: results[i]})
+		}
+	}
+	if err := d.saveNested(&st); err != nil {
+		return err
+	}
+	runs := 0
+	if in.Continued != nil {
+		runs = in.Continued.Runs
+	}
+	id := workflow.GetInfo(d.root).WorkflowExecution.ID
+	parts, err := d.storeState(st, fmt.Sprintf("_continue/%s/%d", strings.ReplaceAll(id, ":", "_"), runs+1))
+	if err != nil {
+		return err
+	}
+	next := in
+	next.Served = sortedKeys(d.served)
+	next.Continued = &Continued{Parts: parts, Runs: runs + 1}
+	return workflow.NewContinueAsNewError(d.root, BatchWorkflowType, next)
+}
+
+// restoreBatch loads the state an earlier Temporal run of a batch
+// stored: the calls' nested records and the held graphs, which its
+// calls start from; it returns the results of the calls that ended, by
+// index.
+func (d *driver) restoreBatch(parts []string) (map[int]BatchResult, error) {
+	st, load, err := d.loadState(parts)
+	if err != nil {
+		return nil, err
+	}
+	d.nested.restore(st.Tasks)
+	if err := d.restoreNested(st, load); err != nil {
+		return nil, err
+	}
+	out := make(map[int]BatchResult, len(st.Batch))
+	for _, ci := range st.Batch {
+		out[ci.Index] = ci.BatchResult
+	}
+	d.baseBytes = workflow.GetInfo(d.root).GetCurrentHistorySize()
+	return out, nil
 }

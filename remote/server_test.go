@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -129,6 +130,35 @@ var replayCases = []struct {
 		in.ContinueAfter = 80
 		return in
 	}},
+	// The graphs of for_each instances held and carried across
+	// continue-as-new with the instances that ended (continue_nested.go,
+	// goflyte.continue-for-each): recorded with
+	// go test ./remote -run TestRecordHistories -args -record -record-only foreach-continued
+	{"foreach-continued", "", "", nil, nil, 0, func(t testing.TB) remote.RunInput {
+		in := fanoutInput(t, 30, 3, 4, 6, "0.5")
+		in.ContinueAfter = 80
+		return in
+	}},
+	// A batch of a wide for_each's instances (sub-workflow calls) that
+	// continues as new with their graphs held (its first Temporal run is
+	// batch-continued-batch): recorded with
+	// go test ./remote -run TestRecordHistories -args -record -record-only batch-continued
+	{"batch-continued", "", "", nil, nil, 0, func(t testing.TB) remote.RunInput {
+		in := wideChainInput(t, 3)
+		texts := make([]string, remote.BatchAbove+1)
+		for i := range texts {
+			texts[i] = "w" + strconv.Itoa(i)
+		}
+		lists := make([][]string, 12)
+		for i := range lists {
+			lists[i] = []string{"a b", "c d", "e", strconv.Itoa(i)}
+		}
+		data, _ := json.Marshal(texts)
+		more, _ := json.Marshal(lists)
+		in.Inputs = map[string]json.RawMessage{"texts": data, "lists": more}
+		in.ContinueAfter, in.Parallelism = 40, 1000
+		return in
+	}},
 	// A fan-out, a retry's backoff timer and a failure handler, with the
 	// loop waiting by readiness (remote.ChangeAwaitReady version 1; the
 	// histories above wait with the selector): recorded with
@@ -206,14 +236,26 @@ func TestRecordHistories(t *testing.T) {
 			writeHistory(t, rc.name+"-last", chain[len(chain)-1])
 			ids[rc.name+"-last"] = run.GetID()
 		}
+		// The first batch's history, to replay BatchWorkflow: the first
+		// that continued as new, if one did (its first Temporal run's).
+		var batch *historypb.History
+		batchID := ""
 		for _, ev := range h.Events {
 			if a := ev.GetChildWorkflowExecutionCompletedEventAttributes(); a != nil {
-				// The first batch's history, to replay BatchWorkflow.
 				we := a.GetWorkflowExecution()
-				writeHistory(t, rc.name+"-batch", history(t, c, c.GetWorkflow(context.Background(), we.GetWorkflowId(), we.GetRunId())))
-				ids[rc.name+"-batch"] = we.GetWorkflowId()
-				break
+				bchain := chainHistories(t, c, we.GetWorkflowId(), we.GetRunId())
+				bh, continued := bchain[0], len(bchain) > 1
+				if batch == nil || continued {
+					batch, batchID = bh, we.GetWorkflowId()
+				}
+				if continued {
+					break
+				}
 			}
+		}
+		if batch != nil {
+			writeHistory(t, rc.name+"-batch", batch)
+			ids[rc.name+"-batch"] = batchID
 		}
 		t.Logf("%s: %s, %d tasks", rc.name, rec.Status, len(rec.Tasks))
 	}

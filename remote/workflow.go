@@ -297,6 +297,15 @@ type driver struct {
 	// nested graphs too (continue_nested.go).
 	carried    map[string]*carriedGraph
 	nestedHold int
+	// carriedInst are the ended instances of the for_each nodes an
+	// earlier Temporal run carried, by graph prefix and node; instHold
+	// whether this one holds the graphs of instances
+	// (continue_nested.go).
+	carriedInst map[string]map[string][]carriedInstance
+	instHold    int
+	// inBatch says that the driver is a batch's (BatchWorkflow): it
+	// continues as new with its instances' graphs held, not a plan's.
+	inBatch bool
 	// eagerDigests caches the workflow.GetVersion of eagerDigestsChange
 	// (0: not asked yet, 1: off, 2: on).
 	eagerDigests int
@@ -729,6 +738,13 @@ type graphRun struct {
 	holdable, held bool
 	caller         *callRun
 	dynWF          *DynamicWorkflow
+	// underInst says that the graph is a for_each instance's, or below
+	// one, in a holdable graph: held too in runs that hold instances'
+	// graphs (continue_nested.go); inst are the results of the
+	// instances that ended of its running for_each nodes, by node and
+	// index, which such a run carries.
+	underInst bool
+	inst      map[string]map[int]engine.CallResult
 }
 
 // ownerOf is the run's task whose record keeps the record of call c of
@@ -758,6 +774,7 @@ func (gr *graphRun) start() {
 		gr.plan.Cancel(context.Canceled)
 	}
 	gr.holdIfContinuing()
+	gr.keepInstances()
 	gr.carryOut(gr.plan.Start())
 	gr.maybeFinish()
 }
@@ -819,6 +836,9 @@ func (gr *graphRun) carryOut(ops []engine.Op) {
 				for _, f := range op.Failed {
 					t.FailedInstances = append(t.FailedInstances, engine.FormatValue(f.Key)+": "+f.Err.Error())
 				}
+				if n.ForEach != nil {
+					delete(gr.inst, n.Name)
+				}
 				if n.ForEach != nil && op.Kind == engine.OpSucceed {
 					if data, err := engine.ToJSON(cty.ObjectVal(op.Outputs)); err == nil {
 						t.Outputs = data
@@ -869,8 +889,13 @@ func (gr *graphRun) launch(c *engine.Call, t *sandbox.TaskRecord) {
 	cr := &callRun{gr: gr, call: c, rec: t, owner: gr.ownerOf(c)}
 	cr.onResult = func(r engine.CallResult) { gr.finishCall(c, r) }
 	if t == nil && c.Parent != "" {
+		var was sandbox.TaskRecord
+		if r := gr.d.nested.byName[gr.prefix+c.Name]; r != nil {
+			was = r.TaskRecord
+		}
 		cr.rec = gr.d.nested.start(cr.owner, gr.prefix+c.Name, c.TaskID, sandbox.TaskRecord{
 			Status: sandbox.StatusRunning, Start: workflow.Now(gr.d.root), Attempts: 1})
+		gr.d.keepStart(cr.rec, was)
 		cr.onResult = func(r engine.CallResult) {
 			cr.endNested(r)
 			gr.finishCall(c, r)
@@ -895,6 +920,7 @@ func (cr *callRun) endNested(r engine.CallResult) {
 // finishCall feeds a call's result to the plan.
 func (gr *graphRun) finishCall(c *engine.Call, r engine.CallResult) {
 	gr.calls--
+	gr.noteInstance(c, r)
 	if gr.d.cause != nil {
 		gr.carryOut(gr.plan.Cancel(context.Canceled))
 	}
@@ -992,6 +1018,7 @@ func (cr *callRun) runSub() {
 		sub.path = append(append([]string{}, cr.gr.path...), step)
 	}
 	sub.owner, sub.caller, sub.holdable = cr.owner, cr, cr.gr.holdable && c.Parent == ""
+	sub.underInst = !sub.holdable && (cr.gr.holdable || cr.gr.underInst)
 	sub.start()
 }
 
@@ -1198,7 +1225,7 @@ func (cr *callRun) activityDone(out *TaskOutput) {
 		cr.outputs(out.Outputs)
 		return
 	}
-	if cr.gr.holdable && cr.call.Parent == "" {
+	if (cr.gr.holdable || cr.gr.underInst) && cr.call.Parent == "" {
 		d.refs[cr.gr.prefix+cr.call.Name] = out.OutputsRef // a node's: carried by reference (continue.go)
 	}
 	if cr.refOutputs(out.OutputsRef) {
@@ -1273,6 +1300,7 @@ func (cr *callRun) runDynamic(dyn *DynamicWorkflow) {
 	})
 	sub.owner, sub.caller, sub.dynWF = cr.owner, cr, dyn
 	sub.holdable = cr.gr.holdable && cr.call.Parent == ""
+	sub.underInst = !sub.holdable && (cr.gr.holdable || cr.gr.underInst)
 	sub.dyn = &BatchDynamic{Name: "dynamic task " + cr.gr.prefix + cr.call.Name, Source: dyn.Source, Plugins: dyn.Plugins,
 		EnableDeck: n.EnableDeck, DeckFields: n.DeckFields}
 	sub.start()
