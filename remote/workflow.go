@@ -339,6 +339,12 @@ func newDriver(root workflow.Context, in RunInput, g *engine.Graph) *driver {
 		d.awaitReady = true
 		d.awaitCtx, _ = workflow.NewDisconnectedContext(root)
 	}
+	for _, p := range in.Polled {
+		if d.served == nil {
+			d.served = map[string]bool{}
+		}
+		d.served[p] = true
+	}
 	nodes := g.Nodes
 	if g.OnFailure != nil {
 		nodes = append(slices.Clone(nodes), g.OnFailure)
