@@ -266,7 +266,8 @@ type driver struct {
 	cancelledByTemporal bool
 	// batches counts the batches started, for their workflow ids.
 	batches int
-	// served are the plugins a worker answered for in this run.
+	// served are the plugins a worker answered for in this run, or
+	// whose queues the submitter saw polled (RunInput.Polled).
 	served map[string]bool
 	// holding are the graphs with calls held for batches (batch.go).
 	holding []*graphRun
