@@ -116,6 +116,9 @@ local {
 #   namespace            = "default"          # default; the Temporal namespace (FLYTE_PLATFORM_NAMESPACE)
 #   task_queue           = "goflyte"          # default; task queue prefix, one queue per
 #                                             # plugin: "<task_queue>.<plugin>" (FLYTE_PLATFORM_TASK_QUEUE)
+#   compression          = "none"             # default; or "gzip" for a slow link: compresses
+#                                             # every gRPC call at a CPU cost in client and
+#                                             # server (FLYTE_PLATFORM_COMPRESSION)
 # }
 
 # credentials: how goflyte authenticates to the remote engine (Temporal);

@@ -50,6 +50,13 @@ type Options struct {
 	// CONNECT (platform.http_proxy_url); its user:password, if any, is
 	// sent as Basic proxy authorization.
 	HTTPProxyURL string
+	// Compression is the gRPC compression of every call
+	// (platform.compression): "" or "none" sends and asks for plain
+	// messages; "gzip" compresses them, as the Temporal SDK does by
+	// default. On a local or LAN server gzip only costs CPU, in the
+	// client and the server, for every poll, task and answer (measured:
+	// cmd/goflyte-bench/BENCH.md, branch rfan4).
+	Compression string
 
 	// Token, if set, gives the bearer token sent as "authorization" with
 	// every call. A call refused for its token (PermissionDenied "Request
@@ -81,6 +88,7 @@ func OptionsFromConfig(p config.Platform) Options {
 		InsecureSkipVerify: p.InsecureSkipVerify,
 		CACertFile:         p.CACertFilePath,
 		HTTPProxyURL:       p.HTTPProxyURL,
+		Compression:        p.Compression,
 	}
 }
 
@@ -156,6 +164,14 @@ func (o Options) clientOptions() (client.Options, *dialer, error) {
 	d := &dialer{}
 	conn := client.ConnectionOptions{
 		DialOptions: []grpc.DialOption{grpc.WithChainUnaryInterceptor(d.record)},
+	}
+	switch o.Compression {
+	case "", "none":
+		conn.GrpcCompression = &client.GrpcCompressionNone{}
+	case "gzip":
+		conn.GrpcCompression = &client.GrpcCompressionGzip{}
+	default:
+		return client.Options{}, nil, &DialError{Addr: o.URL, Setting: "platform.compression", Hint: `"none" or "gzip"`, Err: fmt.Errorf("unknown compression %q", o.Compression)}
 	}
 	target := o.URL
 	if o.HTTPProxyURL != "" {

@@ -149,6 +149,14 @@ type RunInput struct {
 	// serves its plugin before it fails naming the plugin; 0 means
 	// DefaultScheduleToStart.
 	ScheduleToStart time.Duration `json:"schedule_to_start,omitempty"`
+	// Polled are the plugins whose queues the submitter saw a worker
+	// polling just before it submitted the run (WaitForWorkers). Their
+	// tasks go without the ScheduleToStart bound from the start, as a
+	// plugin's do once a worker answered for it in the run: the bound is
+	// a timer of every waiting task, which the server sorts again at
+	// every event of the run (a 1,000-task fan-out's tasks all wait at
+	// once). A workflow of an earlier build ignores it and bounds them.
+	Polled []string `json:"polled,omitempty"`
 	// Resume, when set, keeps the outputs of tasks that succeeded in an
 	// earlier run: by node name, their outputs as JSON.
 	Resume      map[string]json.RawMessage `json:"resume,omitempty"`

@@ -392,6 +392,23 @@ func TestUnservedPlugin(t *testing.T) {
 	if want := []string{"text.split 2s", "text.count 0s"}; !slices.Equal(bounds, want) {
 		t.Errorf("schedule-to-start timeouts %q, want %q", bounds, want)
 	}
+	// Nor when the submitter saw a worker polling the plugin's queue
+	// (RunInput.Polled): not even the first task has it.
+	polled := runInput(t, examples+"wordcount.hcl", "wordcount", map[string]any{"text": "a b"})
+	polled.ExecutionID, polled.ScheduleToStart, polled.Polled = "proj:dev:polled", 2*time.Second, []string{"text"}
+	prun, _, err := execute(t, c, polled)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bounds = nil
+	for _, ev := range history(t, c, prun).Events {
+		if a := ev.GetActivityTaskScheduledEventAttributes(); a != nil {
+			bounds = append(bounds, a.GetActivityType().GetName()+" "+a.GetScheduleToStartTimeout().AsDuration().String())
+		}
+	}
+	if want := []string{"text.split 0s", "text.count 0s"}; !slices.Equal(bounds, want) {
+		t.Errorf("polled: schedule-to-start timeouts %q, want %q", bounds, want)
+	}
 
 	// A finished run still answers QueryRecord (Temporal replays it).
 	v, err := c.QueryWorkflow(context.Background(), run.GetID(), run.GetRunID(), remote.QueryRecord)

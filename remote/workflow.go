@@ -275,7 +275,8 @@ type driver struct {
 	cancelledByTemporal bool
 	// batches counts the batches started, for their workflow ids.
 	batches int
-	// served are the plugins a worker answered for in this run.
+	// served are the plugins a worker answered for in this run, or
+	// whose queues the submitter saw polled (RunInput.Polled).
 	served map[string]bool
 	// holding are the graphs with calls held for batches (batch.go).
 	holding []*graphRun
@@ -356,6 +357,12 @@ func newDriver(root workflow.Context, in RunInput, g *engine.Graph) *driver {
 		// futures the loop waits for, which wakes it.
 		d.awaitReady = true
 		d.awaitCtx, _ = workflow.NewDisconnectedContext(root)
+	}
+	for _, p := range in.Polled {
+		if d.served == nil {
+			d.served = map[string]bool{}
+		}
+		d.served[p] = true
 	}
 	nodes := g.Nodes
 	if g.OnFailure != nil {

@@ -365,6 +365,9 @@ func (re *remoteEnv) runInput(ctx context.Context, name, source string, inputs m
 	return &remote.RunInput{
 		Main: name + ".hcl", Workflow: name, Sources: map[string]string{name + ".hcl": source},
 		Inputs: raw, Plugins: refs, TaskQueue: remoteTaskQueue, Parallelism: remote.DefaultParallelism,
+		// Every row waits for the workers first (remote.WaitForWorkers),
+		// as `goflyte run --remote` does before it sets Polled.
+		Polled: []string{"text"},
 	}, nil
 }
 

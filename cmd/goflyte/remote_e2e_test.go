@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -212,7 +213,7 @@ func TestE2ERemoteRun(t *testing.T) {
 	if ref := in.Plugins["text"]; ref.SHA256 != sum || ref.Schema == nil || len(in.Plugins) != 1 {
 		t.Errorf("RunInput plugins: %+v", in.Plugins)
 	}
-	if in.DataPrefix != "s3://runs/goflyte/"+name || in.CachePrefix != "s3://runs/goflyte/cache" || in.Parallelism != remote.DefaultParallelism || in.Timeout != 0 || in.CacheOverwrite {
+	if in.DataPrefix != "s3://runs/goflyte/"+name || in.CachePrefix != "s3://runs/goflyte/cache" || in.Parallelism != remote.DefaultParallelism || in.Timeout != 0 || in.CacheOverwrite || !slices.Equal(in.Polled, []string{"text"}) {
 		t.Errorf("RunInput options: %+v", in)
 	}
 	// The bucket's secret key never travels: not in the input, not in

@@ -190,6 +190,9 @@ func (c *cli) runRemote(ctx context.Context, cfg *config.Config, opts remoteRunO
 		}
 		return err
 	}
+	// Every plugin's queue has a poller: the tasks need not bound their
+	// wait for one (RunInput.Polled).
+	in.Polled = plugins
 	// Inputs last: local files go to the data store, which is only worth
 	// it once the run can start.
 	if in.Inputs, in.InputRefs, err = c.remoteInputs(ctx, cfg, g, values, dataPrefix); err != nil {

@@ -69,6 +69,7 @@ var table = []key{
 	{section: "platform", name: "http_proxy_url", field: func(c *Config) any { return &c.Platform.HTTPProxyURL }},
 	{section: "platform", name: "namespace", def: "default", norm: normNamespace, field: func(c *Config) any { return &c.Platform.Namespace }},
 	{section: "platform", name: "task_queue", def: "goflyte", norm: normTaskQueue, field: func(c *Config) any { return &c.Platform.TaskQueue }},
+	{section: "platform", name: "compression", def: "none", norm: oneOf("none", "gzip"), field: func(c *Config) any { return &c.Platform.Compression }},
 
 	{section: "credentials", name: "command", field: func(c *Config) any { return &c.Credentials.Command }},
 	{section: "credentials", name: "proxy_command", field: func(c *Config) any { return &c.Credentials.ProxyCommand }},

@@ -99,7 +99,7 @@ func TestDefaults(t *testing.T) {
 			EnvPrefix: "FLYTE_SECRETS_", DefaultDir: "/etc/secrets",
 			KeychainService: "goflyte", KeychainTimeoutSeconds: 3, FallbackPassphraseEnv: "GOFLYTE_KEYRING_PASSPHRASE",
 		},
-		Platform: Platform{URL: "localhost:30080", Namespace: "default", TaskQueue: "goflyte"},
+		Platform: Platform{URL: "localhost:30080", Namespace: "default", TaskQueue: "goflyte", Compression: "none"},
 		Credentials: Credentials{
 			Command: []string{}, ProxyCommand: []string{}, Scopes: []string{}, AuthMode: "standard",
 		},
@@ -135,6 +135,7 @@ func TestKeys(t *testing.T) {
 		"secrets.fallback_passphrase_env", "secrets.pass_dir",
 		"platform.url", "platform.insecure", "platform.insecure_skip_verify", "platform.console_endpoint",
 		"platform.ca_cert_file_path", "platform.http_proxy_url", "platform.namespace", "platform.task_queue",
+		"platform.compression",
 		"credentials.command", "credentials.proxy_command", "credentials.client_id", "credentials.client_secret",
 		"credentials.client_secret_location", "credentials.client_secret_env_var", "credentials.scopes",
 		"credentials.auth_mode", "credentials.audience", "credentials.issuer",
@@ -204,6 +205,8 @@ func TestEnvValues(t *testing.T) {
 		{name: "namespace", env: "FLYTE_PLATFORM_NAMESPACE", value: "flyte-dev.team_1", key: "platform.namespace", want: "flyte-dev.team_1"},
 		{name: "namespace empty is unset", env: "FLYTE_PLATFORM_NAMESPACE", value: "", key: "platform.namespace", want: "default", unset: true},
 		{name: "task queue", env: "FLYTE_PLATFORM_TASK_QUEUE", value: "gpu-pool", key: "platform.task_queue", want: "gpu-pool"},
+		{name: "compression any case", env: "FLYTE_PLATFORM_COMPRESSION", value: "GZIP", key: "platform.compression", want: "gzip"},
+		{name: "compression empty is unset", env: "FLYTE_PLATFORM_COMPRESSION", value: "", key: "platform.compression", want: "none", unset: true},
 		{name: "auth mode any case", env: "FLYTE_CREDENTIALS_AUTH_MODE", value: "pkce", key: "credentials.auth_mode", want: "Pkce"},
 		{name: "auth mode ClientSecret", env: "FLYTE_CREDENTIALS_AUTH_MODE", value: "CLIENTSECRET", key: "credentials.auth_mode", want: "ClientSecret"},
 		{name: "addressing style", env: "FLYTE_AWS_ADDRESSING_STYLE", value: "Path", key: "aws.addressing_style", want: "path"},
@@ -390,6 +393,7 @@ func TestOverride(t *testing.T) {
 		{name: "bad int", key: "aws.retries", value: "lots", flag: "--retries", wantErr: []string{"--retries", "aws.retries", "a whole number, at least 0", `not "lots"`}},
 		{name: "bad level", key: "sdk.logging_level", value: "loud", flag: "-v", wantErr: []string{"flag -v", `"debug", "info", "warn" or "error"`}},
 		{name: "bad auth mode", key: "credentials.auth_mode", value: "pkse", flag: "--auth-mode", wantErr: []string{`did you mean "Pkce"?`}},
+		{name: "bad compression", key: "platform.compression", value: "zstd", flag: "FLYTE_PLATFORM_COMPRESSION", wantErr: []string{"platform.compression", `"none" or "gzip"`, `not "zstd"`}},
 		{name: "good", key: "sdk.logging_level", value: "error", flag: "--log-level"},
 	}
 	for _, tc := range tests {

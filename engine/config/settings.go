@@ -186,6 +186,11 @@ type Platform struct {
 	// TaskQueue is the task queue prefix (task_queue, default "goflyte");
 	// each plugin's tasks go to "<task_queue>.<plugin>".
 	TaskQueue string
+	// Compression is the gRPC compression of the connections to URL
+	// (compression, default "none"): "none", or "gzip" for a slow link
+	// (the Temporal SDK's own default), which costs CPU in the client and
+	// the server for every call.
+	Compression string
 }
 
 // Credentials holds the "credentials" block: how to authenticate to the

@@ -40,6 +40,7 @@ platform {
   http_proxy_url       = "http://proxy.example.com:3128"
   namespace            = "flyte-prod"
   task_queue           = "goflyte-prod"
+  compression          = "gzip"
 }
 
 credentials {
