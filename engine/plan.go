@@ -58,6 +58,11 @@ type Plan struct {
 	// same values the plan would compute), or nil: the local driver's
 	// cache lookahead (rootAhead) evaluates them on its workers.
 	argsAhead func(n *Node) *taskArgs
+	// expandWorkers, above 1, is how many goroutines may evaluate the
+	// elements of a large for_each (expand). Only the local driver sets
+	// it: the remote driver's plan runs in a Temporal workflow, whose
+	// code must not start goroutines.
+	expandWorkers int
 }
 
 // nodeState is where one node of the graph is in the run.
