@@ -233,3 +233,19 @@ func TestMembersJSON(t *testing.T) {
 		}
 	}
 }
+
+// TestToJSONPlainStrings: the shortcut for plain strings writes what
+// json.Marshal writes, and leaves the others to it.
+func TestToJSONPlainStrings(t *testing.T) {
+	for _, s := range []string{"", "w1", "hello world", "a/b:c?d=e", "~!@#$%^*()_+{}|[]", `q"uote`, `back\slash`,
+		"<tag>", "a&b", "tab\t", "nl\n", "\x00", "\x7f", "é", "\u2028", "\xff\xfe", "日本"} {
+		got, err := ToJSON(cty.StringVal(s))
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, _ := json.Marshal(cty.StringVal(s).AsString())
+		if string(got) != string(want) {
+			t.Errorf("ToJSON(%q) = %s, want %s", s, got, want)
+		}
+	}
+}
