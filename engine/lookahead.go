@@ -72,7 +72,7 @@ func (x *execution) startLookahead(n *Node, calls []*Call, workers int) *lookahe
 			n := c.Node
 			s.key = cacheKey(n, c.args.digests)
 			s.outs, s.raw, s.hit, _ = e.cacheLookup(n, s.key, c.args.digests, false)
-			s.stats = x.hitStats(n, s.hit)
+			// No hitStats: instances count into their node's recorder.
 		}
 		return s
 	})
