@@ -9,7 +9,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"maps"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -408,8 +407,10 @@ func (ent *compiledEntry) graph(src []byte, schemas map[string]*plugin.Schema) (
 			}
 			types[ts] = ft
 		}
-		// Each node its own maps, as compiling gives.
-		n.InputTypes, n.OutputTypes = maps.Clone(ft.in), maps.Clone(ft.out)
+		// The nodes of one plugin task share its type maps, as a for_each's
+		// instances share their node's: nothing changes them once compiled
+		// (20,000 copies were 6.5 MB of a cached re-run of 10,000 tasks).
+		n.InputTypes, n.OutputTypes = ft.in, ft.out
 		if len(cn.Inputs) > 0 {
 			inputs := make([]config.TaskInput, len(cn.Inputs))
 			n.Inputs = make([]*config.TaskInput, len(cn.Inputs))

@@ -3,6 +3,7 @@ package engine
 import (
 	"fmt"
 	"strconv"
+	"sync"
 
 	"github.com/zclconf/go-cty/cty"
 	"github.com/zclconf/go-cty/cty/convert"
@@ -23,34 +24,73 @@ func (p *Plan) expand(s *nodeState) ([]*Call, error) {
 	if v.IsNull() || !(keyed || ty.IsListType() || ty.IsSetType() || ty.IsTupleType()) {
 		return nil, fmt.Errorf("for_each must be a list, set or map; it is %s", TypeString(ty))
 	}
-	calls := make([]*Call, 0, v.LengthInt())
-	taskID := n.TaskID()
-	// One child context and one "each" for every element: evaluation
-	// keeps neither, and cty.ObjectVal copies its map (a tenth of a
-	// for_each's allocations were these, issue 17).
-	child := ectx.NewChild()
-	child.Variables = map[string]cty.Value{}
-	each := map[string]cty.Value{}
+	type element struct{ key, value cty.Value }
+	elems := make([]element, 0, v.LengthInt())
 	i := 0
 	for it := v.ElementIterator(); it.Next(); i++ {
 		k, val := it.Element()
 		if !keyed {
 			k = cty.NumberIntVal(int64(i))
 		}
-		each["key"], each["value"] = k, val
-		child.Variables["each"] = cty.ObjectVal(each)
-		args, err := evalInputsIn(child, n)
-		if err != nil {
-			return nil, fmt.Errorf("element %s: %w", FormatValue(k), err)
+		elems = append(elems, element{k, val})
+	}
+	calls := make([]*Call, len(elems))
+	taskID := n.TaskID()
+	// evalRange makes the calls of elements lo to hi-1, and returns the
+	// index of the first that failed and why, or -1.
+	evalRange := func(lo, hi int) (int, error) {
+		// One child context and one "each" for every element: evaluation
+		// keeps neither, and cty.ObjectVal copies its map (a tenth of a
+		// for_each's allocations were these, issue 17).
+		child := ectx.NewChild()
+		child.Variables = map[string]cty.Value{}
+		each := map[string]cty.Value{}
+		for i := lo; i < hi; i++ {
+			k := elems[i].key
+			each["key"], each["value"] = k, elems[i].value
+			child.Variables["each"] = cty.ObjectVal(each)
+			args, err := evalInputsIn(child, n)
+			if err != nil {
+				return i, err
+			}
+			inst := *n
+			inst.Name = n.Name + "@" + strconv.Itoa(i)
+			inst.ForEach = nil
+			calls[i] = &Call{Name: inst.Name, TaskID: taskID, Node: &inst, Inputs: args.json, Digests: args.digests,
+				Parent: n.Name, Index: i, Key: k, args: args, state: s}
 		}
-		inst := *n
-		inst.Name = n.Name + "@" + strconv.Itoa(i)
-		inst.ForEach = nil
-		calls = append(calls, &Call{Name: inst.Name, TaskID: taskID, Node: &inst, Inputs: args.json, Digests: args.digests,
-			Parent: n.Name, Index: i, Key: k, args: args, state: s})
+		return -1, nil
+	}
+	workers := min(p.expandWorkers, len(elems)/minExpandChunk)
+	if workers <= 1 {
+		if i, err := evalRange(0, len(elems)); err != nil {
+			return nil, fmt.Errorf("element %s: %w", FormatValue(elems[i].key), err)
+		}
+		return calls, nil
+	}
+	// The local driver's plan evaluates a large for_each's elements on
+	// several goroutines (a tenth to a quarter of a fully cached re-run
+	// of 10,000 instances was this loop, before the first cache lookup,
+	// issue 17): the same calls, and the error of the first element that
+	// fails, as in one loop. Evaluation only reads the shared context.
+	failed := make([]int, workers)
+	errs := make([]error, workers)
+	var wg sync.WaitGroup
+	for w := range workers {
+		lo, hi := w*len(elems)/workers, (w+1)*len(elems)/workers
+		wg.Go(func() { failed[w], errs[w] = evalRange(lo, hi) })
+	}
+	wg.Wait()
+	for w, err := range errs {
+		if err != nil {
+			return nil, fmt.Errorf("element %s: %w", FormatValue(elems[failed[w]].key), err)
+		}
 	}
 	return calls, nil
 }
+
+// minExpandChunk is the fewest elements a goroutine of expand evaluates.
+const minExpandChunk = 256
 
 // endFan ends a for_each node whose instances have all finished: their
 // outputs are collected into lists or maps, in element order; a failed

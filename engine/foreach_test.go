@@ -1,11 +1,14 @@
 package engine
 
 import (
+	"fmt"
+	"maps"
 	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/zclconf/go-cty/cty"
 )
 
 func TestForEachList(t *testing.T) {
@@ -183,6 +186,57 @@ func TestForEachPartlyCached(t *testing.T) {
 		}
 		if got := len(f.callsOf("echo")) - calls; got != len(tc.items)-tc.hits {
 			t.Errorf("%s: echo called %d times, want %d", tc.name, got, len(tc.items)-tc.hits)
+		}
+	}
+}
+
+// TestExpandInParallel: the local driver's plan evaluates a large
+// for_each's elements on several goroutines; the calls, and the error of
+// the first element that fails, are those of one loop.
+func TestExpandInParallel(t *testing.T) {
+	g := planGraph(t, `workflow "w" {
+  input "xs" { type = list(string) }
+  task "e" {
+    uses     = "fake.echo"
+    for_each = input.xs
+    inputs   = { s = each.value == "bad" ? jsondecode("{") : upper(each.value) }
+  }
+}`)
+	expand := func(xs []cty.Value, workers int) ([]*Call, error) {
+		p := NewPlan(g, map[string]cty.Value{"xs": cty.ListVal(xs)}, 2, nil)
+		p.expandWorkers = workers
+		return p.expand(p.nodes["e"])
+	}
+	for _, bad := range [][]int{nil, {2999}, {1500}, {700, 1800, 2900}, {0, 2000}} {
+		xs := make([]cty.Value, 3000)
+		for i := range xs {
+			xs[i] = cty.StringVal(fmt.Sprintf("x%d", i))
+		}
+		for _, i := range bad {
+			xs[i] = cty.StringVal("bad")
+		}
+		want, wantErr := expand(xs, 1)
+		if (wantErr != nil) != (len(bad) > 0) {
+			t.Fatalf("bad %v: serial expand: %v", bad, wantErr)
+		}
+		if len(bad) > 0 && !strings.Contains(wantErr.Error(), fmt.Sprintf("element %d:", bad[0])) {
+			t.Errorf("bad %v: serial expand: %v, want element %d's error", bad, wantErr, bad[0])
+		}
+		for _, workers := range []int{2, 3, 8} {
+			got, err := expand(xs, workers)
+			if fmt.Sprint(err) != fmt.Sprint(wantErr) {
+				t.Errorf("bad %v, %d workers: error %v, want %v", bad, workers, err, wantErr)
+			}
+			if len(got) != len(want) {
+				t.Fatalf("bad %v, %d workers: %d calls, want %d", bad, workers, len(got), len(want))
+			}
+			for i, c := range got {
+				w := want[i]
+				if c.Name != w.Name || c.Node.Name != w.Node.Name || c.Index != w.Index || !c.Key.RawEquals(w.Key) ||
+					string(c.Inputs) != string(w.Inputs) || !maps.Equal(c.Digests, w.Digests) || c.Parent != w.Parent || c.Node.ForEach != nil {
+					t.Fatalf("bad %v, %d workers: call %d = %s %s %v, want %s %s %v", bad, workers, i, c.Name, c.Inputs, c.Key, w.Name, w.Inputs, w.Key)
+				}
+			}
 		}
 	}
 }

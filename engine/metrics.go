@@ -29,12 +29,17 @@ const (
 // start).
 func (x *execution) taskStats(n *Node, tr *TaskRun) *stats.Recorder {
 	if tr.stats == nil {
-		tr.stats = stats.NewRecorder(stats.RecorderOptions{
-			Client: x.engine.statsd,
-			Tags:   stats.Tags{"plugin": n.Plugin, "task": n.Task, "node": x.prefix + n.Name},
-		})
+		tr.stats = x.newTaskStats(n)
 	}
 	return tr.stats
+}
+
+// newTaskStats is a new recorder of node n's metrics.
+func (x *execution) newTaskStats(n *Node) *stats.Recorder {
+	return stats.NewRecorder(stats.RecorderOptions{
+		Client: x.engine.statsd,
+		Tags:   stats.Tags{"plugin": n.Plugin, "task": n.Task, "node": x.prefix + n.Name},
+	})
 }
 
 // Metrics returns the task's metrics: the counters, gauges and timers its

@@ -5,6 +5,8 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/hashicorp/hcl/v2"
@@ -61,6 +63,11 @@ type Plan struct {
 	// same values the plan would compute), or nil: the local driver's
 	// cache lookahead (rootAhead) evaluates them on its workers.
 	argsAhead func(n *Node) *taskArgs
+	// expandWorkers, above 1, is how many goroutines may evaluate the
+	// elements of a large for_each (expand). Only the local driver sets
+	// it: the remote driver's plan runs in a Temporal workflow, whose
+	// code must not start goroutines.
+	expandWorkers int
 }
 
 // nodeState is where one node of the graph is in the run.
@@ -560,7 +567,9 @@ type taskArgs struct {
 // canonical (object keys sorted, numbers exact), so equal values have
 // equal digests.
 func evalInputsIn(ectx *hcl.EvalContext, n *Node) (*taskArgs, error) {
-	encoded := make(map[string][]byte, len(n.Inputs))
+	// A slice, not a map: a map per task was a tenth of a cached
+	// re-run's allocations (issue 17).
+	encoded := make([]member, 0, len(n.Inputs))
 	var files map[string]cty.Value
 	for _, in := range n.Inputs {
 		v, diags := in.Expr.Value(ectx)
@@ -587,15 +596,81 @@ func evalInputsIn(ectx *hcl.EvalContext, n *Node) (*taskArgs, error) {
 		if err != nil {
 			return nil, fmt.Errorf("input %q: %v", in.Name, err)
 		}
-		encoded[in.Name] = data
+		encoded = append(encoded, member{in.Name, data})
 	}
-	args := &taskArgs{json: objectJSON(encoded), digests: make(map[string]string, len(encoded)), files: files}
+	encoded = sortMembers(encoded)
+	args := &taskArgs{json: membersJSON(encoded), digests: make(map[string]string, len(encoded)), files: files}
 	if files != nil {
-		args.encoded = encoded
+		args.encoded = make(map[string][]byte, len(encoded))
+		for _, m := range encoded {
+			args.encoded[m.name] = m.data
+		}
 	}
-	for name, data := range encoded {
-		sum := sha256.Sum256(data)
-		args.digests[name] = hex.EncodeToString(sum[:])
+	for _, m := range encoded {
+		sum := sha256.Sum256(m.data)
+		args.digests[m.name] = hex.EncodeToString(sum[:])
 	}
 	return args, nil
+}
+
+// member is one member of a JSON object: its name and its value's JSON.
+type member struct {
+	name string
+	data []byte
+}
+
+// sortMembers sorts ms by name; of members of the same name, the last
+// stays (as in a map).
+func sortMembers(ms []member) []member {
+	if len(ms) < 2 {
+		return ms
+	}
+	slices.SortStableFunc(ms, func(a, b member) int { return strings.Compare(a.name, b.name) })
+	out := ms[:0]
+	for i, m := range ms {
+		if i+1 < len(ms) && ms[i+1].name == m.name {
+			continue
+		}
+		out = append(out, m)
+	}
+	return out
+}
+
+// membersJSON is objectJSON of members sorted by name, without duplicates:
+// the same bytes.
+func membersJSON(ms []member) json.RawMessage {
+	size := 2
+	for _, m := range ms {
+		size += len(m.name) + 4 + len(m.data)
+	}
+	buf := make([]byte, 0, size)
+	buf = append(buf, '{')
+	for i, m := range ms {
+		if i > 0 {
+			buf = append(buf, ',')
+		}
+		if plainName(m.name) {
+			buf = append(buf, '"')
+			buf = append(buf, m.name...)
+			buf = append(buf, '"')
+		} else {
+			key, _ := json.Marshal(m.name)
+			buf = append(buf, key...)
+		}
+		buf = append(buf, ':')
+		buf = append(buf, m.data...)
+	}
+	return append(buf, '}')
+}
+
+// plainName reports whether json.Marshal writes name as itself in quotes:
+// letters, digits, '_' and '-' only (an identifier, as input names are).
+func plainName(name string) bool {
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return true
 }

@@ -499,6 +499,7 @@ func (x *execution) schedule(ctx context.Context) {
 	}
 	p := newPlan(g, x.inputs, x.opts.Parallelism, kept)
 	x.plan = p
+	p.expandWorkers = runtime.GOMAXPROCS(0)
 	// Cached tasks that depend on nothing are looked up ahead of the
 	// plan; a hit ends without a goroutine (roots.take below).
 	roots := x.startRootAhead(p)

@@ -51,11 +51,34 @@ func TypeString(ty cty.Type) string { return config.TypeString(ty) }
 // objects, lists, sets and tuples as arrays, numbers exactly.
 // A file or dir is its URI.
 func ToJSON(v cty.Value) ([]byte, error) {
+	if v.Type() == cty.String && v.IsKnown() && !v.IsNull() && !v.IsMarked() {
+		// Most inputs are short plain strings: encoded without
+		// json.Marshal and its buffers (issue 17), the same bytes.
+		if s := v.AsString(); plainJSONString(s) {
+			b := make([]byte, 0, len(s)+2)
+			b = append(b, '"')
+			b = append(b, s...)
+			return append(b, '"'), nil
+		}
+	}
 	var buf bytes.Buffer
 	if err := writeJSON(&buf, v, false); err != nil {
 		return nil, err
 	}
 	return buf.Bytes(), nil
+}
+
+// plainJSONString reports whether json.Marshal writes s as itself in
+// quotes: printable ASCII without '"', '\\' and the HTML characters it
+// escapes ('<', '>', '&').
+func plainJSONString(s string) bool {
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c < 0x20 || c >= 0x7f, c == '"', c == '\\', c == '<', c == '>', c == '&':
+			return false
+		}
+	}
+	return true
 }
 
 // toPluginJSON encodes a value as ToJSON does, but a file or dir as its

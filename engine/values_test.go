@@ -2,6 +2,7 @@ package engine
 
 import (
 	"encoding/json"
+	"slices"
 	"testing"
 
 	"github.com/zclconf/go-cty/cty"
@@ -206,6 +207,45 @@ func TestStringOutputsMatchesDecode(t *testing.T) {
 		got, err := decodeOutputs(n, json.RawMessage(data))
 		if err != nil || !cty.ObjectVal(got).RawEquals(cty.ObjectVal(slow)) {
 			t.Errorf("decodeOutputs(%s) = %#v, %v", data, got, err)
+		}
+	}
+}
+
+// TestMembersJSON: evalInputsIn's object of inputs is objectJSON's, byte
+// for byte, names needing escapes and repeated names included.
+func TestMembersJSON(t *testing.T) {
+	tests := [][]member{
+		nil,
+		{{"text", []byte(`"w1"`)}},
+		{{"b", []byte(`1`)}, {"a", []byte(`{"x":[1,2]}`)}, {"a_b-C9", []byte(`null`)}},
+		{{"<&>", []byte(`true`)}, {"é", []byte(`2`)}, {`q"uote`, []byte(`3`)}, {"tab\t", []byte(`4`)}, {"\u2028", []byte(`5`)}},
+		{{"x", []byte(`1`)}, {"y", []byte(`2`)}, {"x", []byte(`3`)}},
+	}
+	for _, ms := range tests {
+		m := map[string][]byte{}
+		for _, x := range ms {
+			m[x.name] = x.data
+		}
+		want := objectJSON(m)
+		got := membersJSON(sortMembers(slices.Clone(ms)))
+		if string(got) != string(want) {
+			t.Errorf("membersJSON(%q) = %s, want %s", ms, got, want)
+		}
+	}
+}
+
+// TestToJSONPlainStrings: the shortcut for plain strings writes what
+// json.Marshal writes, and leaves the others to it.
+func TestToJSONPlainStrings(t *testing.T) {
+	for _, s := range []string{"", "w1", "hello world", "a/b:c?d=e", "~!@#$%^*()_+{}|[]", `q"uote`, `back\slash`,
+		"<tag>", "a&b", "tab\t", "nl\n", "\x00", "\x7f", "é", "\u2028", "\xff\xfe", "日本"} {
+		got, err := ToJSON(cty.StringVal(s))
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, _ := json.Marshal(cty.StringVal(s).AsString())
+		if string(got) != string(want) {
+			t.Errorf("ToJSON(%q) = %s, want %s", s, got, want)
 		}
 	}
 }

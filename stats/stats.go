@@ -202,6 +202,7 @@ type tag struct{ k, v string }
 // sanitizeTags adds t's tags to ts, sanitized, a new value replacing an
 // old one, and returns ts sorted by key.
 func sanitizeTags(ts []tag, t Tags) []tag {
+	ts = slices.Grow(ts, len(t)) // one allocation for a recorder's base tags
 	for k, v := range t {
 		k, v = sanitizeTag(k), sanitizeTag(v)
 		if k == "" || v == "" {
@@ -222,6 +223,11 @@ func seriesKey(name string, ts []tag) string {
 		return name
 	}
 	var b strings.Builder
+	n := len(name)
+	for _, t := range ts {
+		n += 2 + len(t.k) + len(t.v)
+	}
+	b.Grow(n)
 	b.WriteString(name)
 	for _, t := range ts {
 		b.WriteByte(0)

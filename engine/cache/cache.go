@@ -157,14 +157,15 @@ func (e *CorruptError) Unwrap() error { return ErrMiss }
 // rule): re-running a fully cached workflow costs no metadata writes
 // for entries used within the last hour. See [Info.LastHit].
 //
-// Get costs one open, fstat, read and close, a SHA-256 of the file and
+// Get costs one open, read and close (and an fstat for an entry written
+// an hour ago or more, or larger than 8 KB), a SHA-256 of the file and
 // the JSON decode of its first line; it never scans a directory. The
 // caller owns the returned Entry.
 func (c *Cache) Get(k Key) (*Entry, error) {
 	var e *Entry
-	err := c.get(k, func(data []byte) (reason string) {
-		e, _, reason = decodeEntry(k, data)
-		return reason
+	err := c.get(k, func(data []byte) (written []byte, reason string) {
+		e, written, reason = decodeEntry(k, data)
+		return written, reason
 	})
 	return e, err
 }
@@ -174,36 +175,63 @@ func (c *Cache) Get(k Key) (*Entry, error) {
 // but its first line, which the key already accounts for, is not decoded.
 func (c *Cache) GetOutputs(k Key) (json.RawMessage, error) {
 	var outputs json.RawMessage
-	err := c.get(k, func(data []byte) (reason string) {
+	err := c.get(k, func(data []byte) (written []byte, reason string) {
 		var line []byte
-		line, outputs, _, reason = split(k, data)
+		line, outputs, written, reason = split(k, data)
 		if reason == "" && !hasTask(line) {
 			reason = "entry has no task"
 		}
-		return reason
+		return written, reason
 	})
 	return outputs, err
 }
 
-// get reads the entry of k and decodes it with decode, which returns why
-// it is corrupt, or "". A corrupt entry is removed; a good one counts as
-// hit (its modification time, at most every mtimeInterval).
-func (c *Cache) get(k Key, decode func(data []byte) (reason string)) error {
+// get reads the entry of k and decodes it with decode, which returns its
+// written field and why it is corrupt, or "". A corrupt entry is removed;
+// a good one counts as hit (its modification time, at most every
+// mtimeInterval).
+//
+// The modification time is read only for an entry written an hour ago or
+// more: Put sets it when it writes the entry and Get only moves it
+// forward, so a younger entry's is younger than an hour too (unless set
+// back by hand), and a hit on it costs no stat (issue 17).
+func (c *Cache) get(k Key, decode func(data []byte) (written []byte, reason string)) error {
 	path := c.Path(k)
-	data, st, err := readEntry(path)
+	f, err := openEntry(path)
+	var data []byte
+	if err == nil {
+		defer f.close()
+		data, err = f.read()
+	}
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return ErrMiss
 		}
 		return fmt.Errorf("cache: read %s: %w", path, err)
 	}
-	if reason := decode(data); reason != "" {
-		if st.same(path) {
+	written, reason := decode(data)
+	if reason != "" {
+		// Decide on the whole file, as it was read before reads were
+		// cut short.
+		again, err := f.whole(data)
+		if err != nil {
+			return fmt.Errorf("cache: read %s: %w", path, err)
+		}
+		if again != nil {
+			written, reason = decode(again)
+		}
+	}
+	if reason != "" {
+		if st, err := f.stamp(); err == nil && st.same(path) {
 			_ = os.Remove(path)
 		}
 		return &CorruptError{Key: k, Path: path, Reason: reason}
 	}
-	if now := c.now(); now.Sub(st.mtime) >= mtimeInterval {
+	now := c.now()
+	if ns, _ := parseDecimal(written); now.Sub(time.Unix(0, ns)) < mtimeInterval {
+		return nil
+	}
+	if st, err := f.stamp(); err == nil && now.Sub(st.mtime) >= mtimeInterval {
 		// Best effort: failing to record a hit loses nothing but an
 		// approximate date, and the entry may be gone already.
 		_ = os.Chtimes(path, now, now)

@@ -974,8 +974,12 @@ func TestPrune(t *testing.T) {
 		}
 	}
 	for i := 1; i <= 4; i++ {
+		if i == 4 { // written ten days ago
+			c.now = func() time.Time { return now.Add(-10 * day) }
+		}
 		mustPut(t, c, testKey(i), testEntry("a.t", i))
 	}
+	c.now = func() time.Time { return now }
 	age(testKey(1), 10*day)
 	age(testKey(2), 2*day)
 	// 4 is old but was hit just now, which renews it.
@@ -1102,8 +1106,9 @@ func TestLastHit(t *testing.T) {
 		}
 	}
 
-	// Aged by hand, as an entry untouched for two hours would be.
-	clock = time.Now()
+	// Aged by hand, as an entry written five hours ago and untouched for
+	// two would be.
+	clock = t0.Add(5 * time.Hour)
 	old := clock.Add(-2 * time.Hour)
 	if err := os.Chtimes(c.Path(k), old, old); err != nil {
 		t.Fatal(err)
@@ -1111,6 +1116,24 @@ func TestLastHit(t *testing.T) {
 	mustGet(t, c, k)
 	if got := mtime(t, c.Path(k)); !got.Equal(clock) {
 		t.Errorf("hit on an entry aged two hours: mtime = %v, want %v", got, clock)
+	}
+	// An entry written within the hour is not stat'ed on a hit (issue 17):
+	// its modification time, unless set back by hand as here, is younger
+	// than an hour too, so the hit leaves it.
+	young := testKey(2)
+	mustPut(t, c, young, testEntry("a.t", 2)) // written at clock
+	clock = clock.Add(59 * time.Minute)
+	if err := os.Chtimes(c.Path(young), old, old); err != nil {
+		t.Fatal(err)
+	}
+	mustGet(t, c, young)
+	if got := mtime(t, c.Path(young)); !got.Equal(old) {
+		t.Errorf("hit on an entry written 59 minutes ago: mtime = %v, want it left at %v", got, old)
+	}
+	clock = clock.Add(time.Minute) // written an hour ago: stat'ed and renewed
+	mustGet(t, c, young)
+	if got := mtime(t, c.Path(young)); !got.Equal(clock) {
+		t.Errorf("hit on an entry written an hour ago: mtime = %v, want %v", got, clock)
 	}
 	// Not a hit: List, Latest.
 	if err := os.Chtimes(c.Path(k), old, old); err != nil {
@@ -1346,5 +1369,76 @@ func BenchmarkPut(b *testing.B) {
 			b.Fatal(err)
 		}
 		i++
+	}
+}
+
+// TestGetEntrySizes reads entries of sizes around Get's first read (8 KB
+// on Linux: a smaller entry is read without a stat, a larger one as its
+// size says), whole and corrupt.
+func TestGetEntrySizes(t *testing.T) {
+	const first = 8 << 10
+	k := testKey(1)
+	written := time.Now()
+	// entryOfSize returns an entry whose file is exactly size bytes.
+	entryOfSize := func(size int) (*Entry, []byte) {
+		pad := size
+		for range 4 {
+			e := testEntry("a.t", 1)
+			e.Created = written
+			e.Outputs = json.RawMessage(fmt.Sprintf(`{"pad":%q}`, strings.Repeat("x", max(0, pad))))
+			data, err := encodeEntry(k, e, written)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(data) == size {
+				return e, data
+			}
+			pad += size - len(data)
+		}
+		t.Fatalf("no entry of %d bytes", size)
+		return nil, nil
+	}
+	for _, size := range []int{first - 1, first, first + 1, 3*first + 5} {
+		t.Run(strconv.Itoa(size), func(t *testing.T) {
+			c := newTestCache(t)
+			c.now = func() time.Time { return written }
+			e, data := entryOfSize(size)
+			mustPut(t, c, k, e)
+			if fi, err := os.Stat(c.Path(k)); err != nil || fi.Size() != int64(size) {
+				t.Fatalf("entry file: %v, %v bytes, want %d", err, fi, size)
+			}
+			got, err := c.Get(k)
+			if err != nil || !bytes.Equal(got.Outputs, e.Outputs) {
+				t.Fatalf("Get = %v, want the outputs put", err)
+			}
+			outs, err := c.GetOutputs(k)
+			if err != nil || !bytes.Equal(outs, e.Outputs) {
+				t.Fatalf("GetOutputs = %v, want the outputs put", err)
+			}
+			// Cut short by one byte, and one byte too many: corrupt.
+			for _, bad := range [][]byte{data[:size-1], append(bytes.Clone(data), '\n')} {
+				if err := os.WriteFile(c.Path(k), bad, 0o600); err != nil {
+					t.Fatal(err)
+				}
+				var ce *CorruptError
+				if _, err := c.GetOutputs(k); !errors.As(err, &ce) {
+					t.Errorf("GetOutputs of %d bytes: %v, want a *CorruptError", len(bad), err)
+				}
+				if _, err := os.Lstat(c.Path(k)); !errors.Is(err, fs.ErrNotExist) {
+					t.Errorf("corrupt entry of %d bytes not removed: %v", len(bad), err)
+				}
+			}
+		})
+	}
+	// A directory where the entry would be: an error, not a miss, and left.
+	c := newTestCache(t)
+	if err := os.MkdirAll(c.Path(k), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Get(k); err == nil || errors.Is(err, ErrMiss) || !strings.Contains(err.Error(), "not a regular file") {
+		t.Errorf("Get of a directory = %v, want a read error that is not a miss", err)
+	}
+	if fi, err := os.Stat(c.Path(k)); err != nil || !fi.IsDir() {
+		t.Errorf("the directory was removed: %v", err)
 	}
 }

@@ -37,7 +37,9 @@
 //   - Last use: a hit sets the entry file's modification time, at most once
 //     an hour per entry (cmd/go's rule), so a fully cached re-run does not
 //     turn into thousands of metadata writes. [Info.LastHit] and
-//     [Cache.Prune] are therefore accurate to within an hour.
+//     [Cache.Prune] are therefore accurate to within an hour. A hit on an
+//     entry written within the last hour (its header says when) does not
+//     even look at the time: it cannot be due, unless set back by hand.
 //
 // # What it leaves to the engine
 //

@@ -3,6 +3,7 @@ package cache
 import (
 	"fmt"
 	"io/fs"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -21,54 +22,148 @@ func (s stamp) same(path string) bool {
 	return syscall.Lstat(path, &st) == nil && uint64(st.Dev) == s.dev && uint64(st.Ino) == s.ino
 }
 
-// readEntry is readFile for Get, in four system calls (open, fstat, read,
-// close) and no os.File: os.NewFile's own fstat, its cleanup and the
-// FileInfo cost about a third of a hit, and a fully cached re-run of
-// 10,000 tasks makes 10,000 hits (issue 17).
-func readEntry(path string) ([]byte, stamp, error) {
-	var fd int
-	var err error
+// entryFile is an entry file open for Get, without an os.File: os.NewFile's
+// own fstat, its cleanup and the FileInfo cost about a third of a hit, and
+// a fully cached re-run of 10,000 tasks makes 10,000 hits (issue 17).
+//
+// A hit on an entry that fits in one read of firstRead bytes costs three
+// system calls (open, read, close): the file is stat'ed only when Get
+// needs its metadata (a corrupt entry, or one written an hour ago or more,
+// whose modification time may be due for an update), or when the first
+// read does not show the whole file (a larger entry, an empty file, an
+// error such as reading a directory).
+type entryFile struct {
+	fd   int
+	path string
+	st   syscall.Stat_t
+	// statted says st holds the file's fstat.
+	statted bool
+}
+
+// firstRead is the size of the first read of an entry: a task's entry
+// with small outputs is a few hundred bytes.
+const firstRead = 8 << 10
+
+// readBufs are the buffers of first reads: what the entry takes is
+// copied out at its exact size.
+var readBufs = sync.Pool{New: func() any { b := make([]byte, firstRead); return &b }}
+
+func openEntry(path string) (*entryFile, error) {
 	for {
-		fd, err = syscall.Open(path, syscall.O_RDONLY|syscall.O_CLOEXEC, 0)
-		if err != syscall.EINTR {
-			break
-		}
-	}
-	if err != nil {
-		return nil, stamp{}, &fs.PathError{Op: "open", Path: path, Err: err}
-	}
-	defer syscall.Close(fd)
-	var st syscall.Stat_t
-	if err := fstat(fd, &st); err != nil {
-		return nil, stamp{}, &fs.PathError{Op: "stat", Path: path, Err: err}
-	}
-	if st.Mode&syscall.S_IFMT != syscall.S_IFREG {
-		return nil, stamp{}, fmt.Errorf("not a regular file (mode %o)", st.Mode)
-	}
-	s := stamp{mtime: time.Unix(int64(st.Mtim.Sec), int64(st.Mtim.Nsec)), dev: uint64(st.Dev), ino: uint64(st.Ino)}
-	data := make([]byte, st.Size)
-	n := 0
-	for n < len(data) {
-		m, err := syscall.Read(fd, data[n:])
+		fd, err := syscall.Open(path, syscall.O_RDONLY|syscall.O_CLOEXEC, 0)
 		if err == syscall.EINTR {
 			continue
 		}
 		if err != nil {
-			return nil, stamp{}, &fs.PathError{Op: "read", Path: path, Err: err}
+			return nil, &fs.PathError{Op: "open", Path: path, Err: err}
+		}
+		return &entryFile{fd: fd, path: path}, nil
+	}
+}
+
+func (f *entryFile) close() { syscall.Close(f.fd) }
+
+// stat fstats the file once.
+func (f *entryFile) stat() error {
+	if f.statted {
+		return nil
+	}
+	for {
+		err := syscall.Fstat(f.fd, &f.st)
+		if err == syscall.EINTR {
+			continue
+		}
+		if err != nil {
+			return &fs.PathError{Op: "stat", Path: f.path, Err: err}
+		}
+		f.statted = true
+		return nil
+	}
+}
+
+// regular stats the file and fails if it is not a regular file.
+func (f *entryFile) regular() error {
+	if err := f.stat(); err != nil {
+		return err
+	}
+	if f.st.Mode&syscall.S_IFMT != syscall.S_IFREG {
+		return fmt.Errorf("not a regular file (mode %o)", f.st.Mode)
+	}
+	return nil
+}
+
+// read reads the whole file. A first read that returns fewer bytes than
+// asked, but some, is the whole file (a regular file's read returns less
+// only at its end; whole checks that before a corrupt entry is removed);
+// otherwise the file is stat'ed and read as its size says, as before.
+func (f *entryFile) read() ([]byte, error) {
+	bp := readBufs.Get().(*[]byte)
+	buf := *bp
+	n, err := f.pread(buf, 0)
+	if err == nil && n > 0 && n < len(buf) {
+		data := make([]byte, n)
+		copy(data, buf[:n])
+		readBufs.Put(bp)
+		return data, nil
+	}
+	readBufs.Put(bp)
+	if err := f.regular(); err != nil {
+		return nil, err
+	}
+	return f.readAll()
+}
+
+// readAll reads the file from its start, as much as its size says (less
+// if it shrank under us: verification reports it).
+func (f *entryFile) readAll() ([]byte, error) {
+	if err := f.stat(); err != nil {
+		return nil, err
+	}
+	data := make([]byte, f.st.Size)
+	n := 0
+	for n < len(data) {
+		m, err := f.pread(data[n:], int64(n))
+		if err != nil {
+			return nil, err
 		}
 		if m == 0 {
-			break // shrunk under us: verification reports it
+			break
 		}
 		n += m
 	}
-	return data[:n], s, nil
+	return data[:n], nil
 }
 
-func fstat(fd int, st *syscall.Stat_t) error {
+// pread is one pread of buf at off.
+func (f *entryFile) pread(buf []byte, off int64) (int, error) {
 	for {
-		err := syscall.Fstat(fd, st)
-		if err != syscall.EINTR {
-			return err
+		m, err := syscall.Pread(f.fd, buf, off)
+		if err == syscall.EINTR {
+			continue
 		}
+		if err != nil {
+			return 0, &fs.PathError{Op: "read", Path: f.path, Err: err}
+		}
+		return m, nil
 	}
+}
+
+// whole returns the file's content again if data, which did not verify,
+// may not be all of it (the file's size is not len(data)), or nil.
+func (f *entryFile) whole(data []byte) ([]byte, error) {
+	if err := f.regular(); err != nil {
+		return nil, err
+	}
+	if f.st.Size == int64(len(data)) {
+		return nil, nil
+	}
+	return f.readAll()
+}
+
+// stamp returns the file's metadata for get.
+func (f *entryFile) stamp() (stamp, error) {
+	if err := f.stat(); err != nil {
+		return stamp{}, err
+	}
+	return stamp{mtime: time.Unix(int64(f.st.Mtim.Sec), int64(f.st.Mtim.Nsec)), dev: uint64(f.st.Dev), ino: uint64(f.st.Ino)}, nil
 }

@@ -22,11 +22,25 @@ func (s stamp) same(path string) bool {
 	return err == nil && os.SameFile(cur, s.info)
 }
 
-// readEntry is readFile for Get.
-func readEntry(path string) ([]byte, stamp, error) {
-	data, info, err := readFile(path)
-	if err != nil {
-		return nil, stamp{}, err
-	}
-	return data, stamp{mtime: info.ModTime(), info: info}, nil
+// entryFile is an entry file for Get: here readFile, which stats it.
+type entryFile struct {
+	path string
+	info fs.FileInfo
+}
+
+func openEntry(path string) (*entryFile, error) { return &entryFile{path: path}, nil }
+
+func (f *entryFile) close() {}
+
+func (f *entryFile) read() ([]byte, error) {
+	data, info, err := readFile(f.path)
+	f.info = info
+	return data, err
+}
+
+// whole is nil: read read the file as its size said.
+func (f *entryFile) whole([]byte) ([]byte, error) { return nil, nil }
+
+func (f *entryFile) stamp() (stamp, error) {
+	return stamp{mtime: f.info.ModTime(), info: f.info}, nil
 }
