@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -14,6 +13,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -557,26 +557,14 @@ func (x *execution) localFiles(ctx context.Context, args *taskArgs, cached bool)
 	return &out, nil
 }
 
-// objectJSON writes the JSON object of encoded members, keys in order.
+// objectJSON writes the JSON object of encoded members, keys in order
+// (membersJSON's bytes).
 func objectJSON(members map[string][]byte) json.RawMessage {
-	names := make([]string, 0, len(members))
-	for name := range members {
-		names = append(names, name)
+	ms := make([]member, 0, len(members))
+	for _, name := range slices.Sorted(maps.Keys(members)) {
+		ms = append(ms, member{name, members[name]})
 	}
-	sort.Strings(names)
-	var buf bytes.Buffer
-	buf.WriteByte('{')
-	for i, name := range names {
-		if i > 0 {
-			buf.WriteByte(',')
-		}
-		key, _ := json.Marshal(name)
-		buf.Write(key)
-		buf.WriteByte(':')
-		buf.Write(members[name])
-	}
-	buf.WriteByte('}')
-	return buf.Bytes()
+	return membersJSON(ms)
 }
 
 // hasFileOutputs reports whether any of n's outputs may hold files.

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 
@@ -352,13 +353,8 @@ func (gr *graphRun) noteInstance(c *engine.Call, r engine.CallResult) {
 func (d *driver) saveInstances(st *carriedState, gr *graphRun) {
 	for _, node := range sortedKeys(gr.inst) {
 		results := gr.inst[node]
-		idx := make([]int, 0, len(results))
-		for i := range results {
-			idx = append(idx, i)
-		}
-		slices.Sort(idx)
-		list := make([]carriedInstance, 0, len(idx))
-		for _, i := range idx {
+		list := make([]carriedInstance, 0, len(results))
+		for _, i := range slices.Sorted(maps.Keys(results)) {
 			list = append(list, carriedInstance{Index: i, BatchResult: batchResult(results[i], "")})
 		}
 		if st.Instances == nil {

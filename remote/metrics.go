@@ -86,12 +86,8 @@ func attemptMetrics(start, end time.Time, cache string) func(r *stats.Recorder) 
 func fromRecord(ms []sandbox.Metric) []plugin.Metric {
 	out := make([]plugin.Metric, 0, len(ms))
 	for _, m := range ms {
-		kind := plugin.Counter
-		for _, k := range []plugin.MetricKind{plugin.Counter, plugin.Gauge, plugin.Timer} {
-			if k.String() == m.Kind {
-				kind = k
-			}
-		}
+		kind := plugin.Counter // an unknown kind stays a counter
+		_ = kind.UnmarshalText([]byte(m.Kind))
 		out = append(out, plugin.Metric{Name: m.Name, Kind: kind, Tags: m.Tags, Value: m.Value, Count: m.Count, Min: m.Min, Max: m.Max})
 	}
 	return out
