@@ -19,6 +19,7 @@ import (
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 
+	"github.com/goflyte/goflyte/engine"
 	"github.com/goflyte/goflyte/engine/sandbox"
 	"github.com/goflyte/goflyte/remote"
 	"github.com/goflyte/goflyte/remote/remotetest"
@@ -209,7 +210,23 @@ func unzipState(t *testing.T, data []byte) []byte {
 func TestContinueNestedFailure(t *testing.T) {
 	in := nestedInput(t, 20, 2, 4, true)
 	in.ContinueAfter = 10
-	res := runLocal(t, in, newFakeTasks(in.Plugins))
+	// Whether "after" starts depends on whether "bad" fails before "sub"
+	// and "dyn" end. The local engine starts the three at once, so hold
+	// the others' calls until it has taken the failure, or a busy
+	// machine decides the reference record (CI saw "after" run once).
+	// The remote run needs no gate: "dyn" ends in the first Temporal
+	// run, which then continues as new, and in the second "bad" fails
+	// beside the first of the ten steps of "sub".
+	local := newFakeTasks(in.Plugins)
+	release := local.gate("first", "bad")
+	res := runLocalObserved(t, in, local, func(e engine.Event) {
+		if e.Kind == engine.EventFailed && e.Task.Node == "bad" {
+			release()
+		}
+	})
+	if after := res.Tasks[len(res.Tasks)-1]; after.Node != "after" || after.Status != engine.StatusSkipped {
+		t.Fatalf("local %s: %s, want after skipped", after.Node, after.Status)
+	}
 	f := newFakeTasks(in.Plugins)
 	var r remoteRun
 	runs := 0

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -246,6 +247,26 @@ type activityRegistry interface {
 // register registers every fake task as the activity
 // remote.ActivityName(plugin, task), as a worker would, and
 // remote.ActivityLoadOutputs.
+// gate makes f's calls of nodes other than free wait until release is
+// called (or their context ends), so that a test can order its calls
+// however the machine schedules them.
+func (f *fakeTasks) gate(free ...string) (release func()) {
+	open := make(chan struct{})
+	for id, fn := range f.funcs {
+		f.funcs[id] = func(ctx context.Context, c call) (map[string]any, error) {
+			if !slices.Contains(free, c.Node) {
+				select {
+				case <-open:
+				case <-ctx.Done():
+					return nil, ctx.Err()
+				}
+			}
+			return fn(ctx, c)
+		}
+	}
+	return sync.OnceFunc(func() { close(open) })
+}
+
 func (f *fakeTasks) register(r activityRegistry) {
 	f.registerTasks(r, "")
 	f.registerLoad(r)
