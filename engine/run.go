@@ -911,7 +911,7 @@ func (x *execution) call(ctx context.Context, n *Node, attempt int, callID strin
 		rec.Merge(res.Metrics)
 	}
 	used := dir // what the record names: only a directory that exists
-	if !made && !dirExists(dir) {
+	if !made && !lazyDirMade(res, dir) {
 		used = ""
 	}
 	x.decks.add(n, x.prefix, attempt, dir, start, args, res, err)

@@ -10,6 +10,7 @@ import (
 	goplugin "github.com/hashicorp/go-plugin"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/goflyte/goflyte/plugin/pluginpb"
@@ -167,6 +168,7 @@ func (c *grpcClient) executeMarked(ctx context.Context, req *ExecuteRequest, mar
 	res := &ExecuteResult{
 		Decks:   decksFromProto(resp.GetDecks()),
 		Metrics: metricsFromProto(resp.GetMetrics()),
+		Workdir: workdirFromProto(resp.WorkingDirectoryMade),
 	}
 	if e := resp.GetError(); e != nil {
 		return res, resp.GetLogMarked(), taskErrorFromProto(e)
@@ -259,16 +261,40 @@ func (s *grpcServer) Execute(ctx context.Context, req *pluginpb.ExecuteRequest) 
 		resp := &pluginpb.ExecuteResponse{Error: taskErrorToProto(te), LogMarked: marked}
 		if res != nil {
 			resp.Decks, resp.Metrics = decksToProto(res.Decks), metricsToProto(res.Metrics)
+			resp.WorkingDirectoryMade = workdirToProto(res.Workdir)
 		}
 		return resp, nil
 	}
 	return &pluginpb.ExecuteResponse{
-		Outputs:   res.Outputs,
-		Workflow:  res.Workflow,
-		Decks:     decksToProto(res.Decks),
-		Metrics:   metricsToProto(res.Metrics),
-		LogMarked: marked,
+		Outputs:              res.Outputs,
+		Workflow:             res.Workflow,
+		Decks:                decksToProto(res.Decks),
+		Metrics:              metricsToProto(res.Metrics),
+		LogMarked:            marked,
+		WorkingDirectoryMade: workdirToProto(res.Workdir),
 	}, nil
+}
+
+// workdirToProto is the answer's working_directory_made: unset for
+// WorkdirUnreported.
+func workdirToProto(w WorkdirReport) *bool {
+	switch w {
+	case WorkdirMade:
+		return proto.Bool(true)
+	case WorkdirNotMade:
+		return proto.Bool(false)
+	}
+	return nil
+}
+
+func workdirFromProto(made *bool) WorkdirReport {
+	switch {
+	case made == nil:
+		return WorkdirUnreported
+	case *made:
+		return WorkdirMade
+	}
+	return WorkdirNotMade
 }
 
 func schemaToProto(s *Schema) *pluginpb.DescribeResponse {

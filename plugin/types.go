@@ -289,6 +289,38 @@ type ExecuteResult struct {
 	Decks []Deck
 	// Metrics are the task's counters, gauges and timers.
 	Metrics []Metric
+	// Workdir answers a request with Params.MakeWorkingDirectory: whether
+	// the call made its working directory. The engine names the directory
+	// in the run's record only if it exists; with WorkdirUnreported it
+	// looks (a stat per call).
+	Workdir WorkdirReport
+}
+
+// WorkdirReport is what a plugin says of a working directory the engine
+// left it to make (Params.MakeWorkingDirectory).
+type WorkdirReport int8
+
+const (
+	// WorkdirUnreported: the plugin does not say (a plugin built before
+	// the report, a request that left it nothing to make, or a failed
+	// mkdir).
+	WorkdirUnreported WorkdirReport = iota
+	// WorkdirNotMade: the task never used its working directory, which
+	// does not exist.
+	WorkdirNotMade
+	// WorkdirMade: the call made the working directory.
+	WorkdirMade
+)
+
+// String returns "unreported", "not made" or "made".
+func (w WorkdirReport) String() string {
+	switch w {
+	case WorkdirNotMade:
+		return "not made"
+	case WorkdirMade:
+		return "made"
+	}
+	return "unreported"
 }
 
 // Deck is a named page of a task's report, its blocks shown in order.

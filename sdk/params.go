@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -220,7 +221,15 @@ type lazyDir struct {
 	path string
 	once sync.Once
 	err  error
+	// state is what make did: lazyUntried, lazyMade or lazyFailed.
+	state atomic.Int32
 }
+
+const (
+	lazyUntried = iota
+	lazyMade
+	lazyFailed
+)
 
 // make makes the directory, once: one mkdir, failing if it exists, so
 // that no execution sees another's files. A nil lazyDir has nothing to
@@ -232,9 +241,30 @@ func (d *lazyDir) make() error {
 	d.once.Do(func() {
 		if err := os.Mkdir(d.path, 0o700); err != nil {
 			d.err = fmt.Errorf("sdk: make the task's working directory: %w", err)
+			d.state.Store(lazyFailed)
+			return
 		}
+		d.state.Store(lazyMade)
 	})
 	return d.err
+}
+
+// report is what the call's answer says of the directory
+// (plugin.ExecuteResult.Workdir), so that the engine need not look: made,
+// or not made because the task never asked for it; nothing after a
+// failed mkdir (the path may exist, made by someone else) or when there
+// was nothing to make.
+func (d *lazyDir) report() plugin.WorkdirReport {
+	if d == nil {
+		return plugin.WorkdirUnreported
+	}
+	switch d.state.Load() {
+	case lazyMade:
+		return plugin.WorkdirMade
+	case lazyUntried:
+		return plugin.WorkdirNotMade
+	}
+	return plugin.WorkdirUnreported
 }
 
 // randomHex returns 16 random hex digits.

@@ -244,8 +244,10 @@ func (p *provider) Execute(ctx context.Context, req *plugin.ExecuteRequest) (res
 		params.host = req.Host
 	}
 	// Runs last, after the recover below: metrics go back on success,
-	// failure and panic alike.
+	// failure and panic alike, and so does what became of a working
+	// directory left to the plugin.
 	defer func() { res = withMetrics(res, params.stats) }()
+	defer func() { res = withWorkdir(res, params.workdir.report()) }()
 	defer func() {
 		if v := recover(); v != nil {
 			msg := fmt.Sprintf("panic: %v\n\n%s", v, trimStack(debug.Stack()))
@@ -305,6 +307,19 @@ func withMetrics(res *plugin.ExecuteResult, rec *stats.Recorder) *plugin.Execute
 		res = &plugin.ExecuteResult{}
 	}
 	res.Metrics = append(res.Metrics, ms...)
+	return res
+}
+
+// withWorkdir returns res saying w of the call's working directory
+// (plugin.ExecuteResult.Workdir).
+func withWorkdir(res *plugin.ExecuteResult, w plugin.WorkdirReport) *plugin.ExecuteResult {
+	if w == plugin.WorkdirUnreported {
+		return res
+	}
+	if res == nil {
+		res = &plugin.ExecuteResult{}
+	}
+	res.Workdir = w
 	return res
 }
 

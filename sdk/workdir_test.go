@@ -74,13 +74,16 @@ func TestLazyWorkingDirectory(t *testing.T) {
 		make        bool
 		wantDir     bool // the directory exists after the call
 		wantExisted bool // the task saw it
+		// wantReport is what the answer says of the directory
+		// (ExecuteResult.Workdir), over gRPC.
+		wantReport plugin.WorkdirReport
 	}{
-		{"pure", true, false, false},
-		{"logs", true, false, false},
-		{"params", true, true, true},
-		{"write", true, true, true},
-		{"raw", true, true, true},
-		{"params", false, false, false}, // the engine said it made it: nothing to do
+		{"pure", true, false, false, plugin.WorkdirNotMade},
+		{"logs", true, false, false, plugin.WorkdirNotMade},
+		{"params", true, true, true, plugin.WorkdirMade},
+		{"write", true, true, true, plugin.WorkdirMade},
+		{"raw", true, true, true, plugin.WorkdirMade},
+		{"params", false, false, false, plugin.WorkdirUnreported}, // the engine said it made it: nothing to do
 	}
 	for _, tt := range tests {
 		t.Run(tt.task+map[bool]string{true: "/make", false: "/made"}[tt.make], func(t *testing.T) {
@@ -99,6 +102,9 @@ func TestLazyWorkingDirectory(t *testing.T) {
 			if got := isDir(dir); got != tt.wantDir {
 				t.Errorf("directory exists after the call: %v, want %v", got, tt.wantDir)
 			}
+			if res.Workdir != tt.wantReport {
+				t.Errorf("answer says %v of the directory, want %v", res.Workdir, tt.wantReport)
+			}
 			if got := strings.Contains(string(res.Outputs), `"existed":true`); got != tt.wantExisted {
 				t.Errorf("task saw its directory: %v, want %v (outputs %s)", got, tt.wantExisted, res.Outputs)
 			}
@@ -113,7 +119,8 @@ func TestLazyWorkingDirectory(t *testing.T) {
 
 // TestLazyWorkingDirectoryFresh checks that the plugin never hands a task
 // a directory that already exists (another execution's files): the
-// mkdir fails, and so does the task.
+// mkdir fails, and so does the task, whose answer says nothing of the
+// directory (it exists, but the call did not make it).
 func TestLazyWorkingDirectoryFresh(t *testing.T) {
 	p := plugin.TestProvider(t, sdk.NewProvider("demo", "1", map[string]sdk.Task{
 		"params": sdk.Func(func(ctx context.Context, _ struct{}) (dirOut, error) {
@@ -123,10 +130,38 @@ func TestLazyWorkingDirectoryFresh(t *testing.T) {
 	}))
 	for _, task := range []string{"params", "raw"} {
 		dir := t.TempDir() // exists already
-		_, err := p.Execute(t.Context(), &plugin.ExecuteRequest{Task: task, Inputs: []byte(`{}`), Params: plugin.Params{WorkingDirectory: dir, MakeWorkingDirectory: true}})
+		res, err := p.Execute(t.Context(), &plugin.ExecuteRequest{Task: task, Inputs: []byte(`{}`), Params: plugin.Params{WorkingDirectory: dir, MakeWorkingDirectory: true}})
 		var te *plugin.TaskError
 		if !errors.As(err, &te) || !strings.Contains(te.Message, "make the task's working directory") {
 			t.Errorf("%s: err = %v, want a TaskError about making the working directory", task, err)
+		}
+		if res != nil && res.Workdir != plugin.WorkdirUnreported {
+			t.Errorf("%s: answer says %v of the directory, want nothing", task, res.Workdir)
+		}
+	}
+}
+
+// TestLazyWorkingDirectoryReportOnFailure checks that a failed task's
+// answer says what became of its directory too: the engine names it in
+// the record of the failed attempt only if it exists.
+func TestLazyWorkingDirectoryReportOnFailure(t *testing.T) {
+	p := plugin.TestProvider(t, sdk.NewProvider("demo", "1", map[string]sdk.Task{
+		"used": sdk.Func(func(ctx context.Context, _ struct{}) (dirOut, error) {
+			_ = sdk.Params(ctx)
+			return dirOut{}, errors.New("failed after using it")
+		}),
+		"idle": sdk.Func(func(context.Context, struct{}) (dirOut, error) {
+			return dirOut{}, errors.New("failed without it")
+		}),
+	}))
+	for task, want := range map[string]plugin.WorkdirReport{"used": plugin.WorkdirMade, "idle": plugin.WorkdirNotMade} {
+		dir := filepath.Join(t.TempDir(), task)
+		res, err := p.Execute(t.Context(), &plugin.ExecuteRequest{Task: task, Inputs: []byte(`{}`), Params: plugin.Params{WorkingDirectory: dir, MakeWorkingDirectory: true}})
+		if err == nil {
+			t.Fatalf("%s: no error", task)
+		}
+		if res == nil || res.Workdir != want {
+			t.Errorf("%s: answer %+v, want one saying %v", task, res, want)
 		}
 	}
 }

@@ -1225,9 +1225,16 @@ type ExecuteResponse struct {
 	Metrics []*Metric `protobuf:"bytes,5,rep,name=metrics,proto3" json:"metrics,omitempty"`
 	// log_marked says the plugin wrote the mark the request asked for
 	// (ExecuteRequest.log_mark) to its stderr before it answered.
-	LogMarked     bool `protobuf:"varint,6,opt,name=log_marked,json=logMarked,proto3" json:"log_marked,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	LogMarked bool `protobuf:"varint,6,opt,name=log_marked,json=logMarked,proto3" json:"log_marked,omitempty"`
+	// working_directory_made answers a request whose
+	// make_working_directory was set: true when the call made its working
+	// directory (its task used it), false when it did not (the directory
+	// does not exist). Unset when the plugin does not say (a plugin built
+	// before this field, or its mkdir failed): the engine then looks for
+	// the directory itself, one stat per call.
+	WorkingDirectoryMade *bool `protobuf:"varint,7,opt,name=working_directory_made,json=workingDirectoryMade,proto3,oneof" json:"working_directory_made,omitempty"`
+	unknownFields        protoimpl.UnknownFields
+	sizeCache            protoimpl.SizeCache
 }
 
 func (x *ExecuteResponse) Reset() {
@@ -1298,6 +1305,13 @@ func (x *ExecuteResponse) GetMetrics() []*Metric {
 func (x *ExecuteResponse) GetLogMarked() bool {
 	if x != nil {
 		return x.LogMarked
+	}
+	return false
+}
+
+func (x *ExecuteResponse) GetWorkingDirectoryMade() bool {
+	if x != nil && x.WorkingDirectoryMade != nil {
+		return *x.WorkingDirectoryMade
 	}
 	return false
 }
@@ -1931,7 +1945,7 @@ const file_plugin_proto_rawDesc = "" +
 	"\asecrets\x18\x04 \x03(\v2\x19.goflyte.plugin.v1.SecretR\asecrets\x12\x17\n" +
 	"\acall_id\x18\x05 \x01(\tR\x06callId\x12$\n" +
 	"\x0ehost_broker_id\x18\x06 \x01(\rR\fhostBrokerId\x12\x19\n" +
-	"\blog_mark\x18\a \x01(\tR\alogMark\"\xfe\x01\n" +
+	"\blog_mark\x18\a \x01(\tR\alogMark\"\xd4\x02\n" +
 	"\x0fExecuteResponse\x12\x18\n" +
 	"\aoutputs\x18\x01 \x01(\fR\aoutputs\x122\n" +
 	"\x05error\x18\x02 \x01(\v2\x1c.goflyte.plugin.v1.TaskErrorR\x05error\x12\x1a\n" +
@@ -1939,7 +1953,9 @@ const file_plugin_proto_rawDesc = "" +
 	"\x05decks\x18\x04 \x03(\v2\x17.goflyte.plugin.v1.DeckR\x05decks\x123\n" +
 	"\ametrics\x18\x05 \x03(\v2\x19.goflyte.plugin.v1.MetricR\ametrics\x12\x1d\n" +
 	"\n" +
-	"log_marked\x18\x06 \x01(\bR\tlogMarked\"P\n" +
+	"log_marked\x18\x06 \x01(\bR\tlogMarked\x129\n" +
+	"\x16working_directory_made\x18\a \x01(\bH\x00R\x14workingDirectoryMade\x88\x01\x01B\x19\n" +
+	"\x17_working_directory_made\"P\n" +
 	"\x04Deck\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x124\n" +
 	"\x06blocks\x18\x02 \x03(\v2\x1c.goflyte.plugin.v1.DeckBlockR\x06blocks\"\xb6\x01\n" +
@@ -2095,6 +2111,7 @@ func file_plugin_proto_init() {
 	if File_plugin_proto != nil {
 		return
 	}
+	file_plugin_proto_msgTypes[13].OneofWrappers = []any{}
 	file_plugin_proto_msgTypes[15].OneofWrappers = []any{
 		(*DeckBlock_Markdown)(nil),
 		(*DeckBlock_Html)(nil),
