@@ -537,19 +537,32 @@ func (p *Plan) evalContext(deps []string) *hcl.EvalContext {
 		return p.rootCtx
 	}
 	tasks := make(map[string]cty.Value, len(deps))
-	branches := map[string]cty.Value{}
+	var branches map[string]cty.Value // most nodes follow no branch
 	for _, d := range deps {
 		s := p.nodes[d]
 		switch {
 		case s == nil || s.n.Kind == KindDecision || s.status != StatusSucceeded:
 			// A decision has no outputs; a skipped task none to give.
 		case s.n.Kind == KindJoin:
+			if branches == nil {
+				branches = map[string]cty.Value{}
+			}
 			branches[d] = cty.ObjectVal(s.outputs)
 		default:
 			tasks[d] = cty.ObjectVal(s.outputs)
 		}
 	}
-	return evalContext(p.inputs, cty.ObjectVal(tasks), cty.ObjectVal(branches))
+	return evalContext(p.inputs, objectOrEmpty(tasks), objectOrEmpty(branches))
+}
+
+// objectOrEmpty is cty.ObjectVal(m), without a new object type for an
+// empty m (a map and a type for every task of a chain, for a branch it
+// follows none of).
+func objectOrEmpty(m map[string]cty.Value) cty.Value {
+	if len(m) == 0 {
+		return cty.EmptyObjectVal
+	}
+	return cty.ObjectVal(m)
 }
 
 // taskArgs are a task's evaluated inputs: the JSON object sent to the
