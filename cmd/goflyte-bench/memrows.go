@@ -75,6 +75,22 @@ func memComparisons() []Comparison {
 			Target: 2, Op: AtMost,
 			N: 5, QuickN: 3, Warmup: 1, Short: true, ShortN: 3,
 		},
+		{
+			// No target: the issue's row is the one above. This one shows
+			// how much of that row's step is the run's fixed cost.
+			ID:   "chain-step-marginal",
+			Name: "chain step without the run's fixed cost vs bare Client.Execute",
+			Goflyte: Side{
+				What: "(wall time of `goflyte run chain.hcl -q` of 1000 text.upper tasks - that of the same run of 1 task) / 999, the two runs one after the other: " +
+					"a step without the process's start and exit, parse, compile, plugin launch and the record's final write, which the chain-step-vs-execute row spreads over its steps",
+				Setup: setupMarginalStep(1000),
+			},
+			Baseline: &Side{
+				What:  "as the chain-step-vs-execute row's baseline",
+				Setup: perElement(batched(setupBareExecute, bareBatch), bareBatch),
+			},
+			N: 5, QuickN: 3, Warmup: 1,
+		},
 	}
 	if !benchShort {
 		rows = append(rows, Comparison{
@@ -115,6 +131,37 @@ func batched(setup func(context.Context, *Env) (Sampler, error), n int) func(con
 				sum += d
 			}
 			return sum, nil
+		}, nil
+	}
+}
+
+// setupMarginalStep samples the cost of one step of an n-step chain
+// beyond a 1-step run of the same shape: (run(n) - run(1)) / (n-1). A
+// sample whose difference is not positive (the machine stalled during the
+// short run) is an error, not a number.
+func setupMarginalStep(n int) func(context.Context, *Env) (Sampler, error) {
+	return func(ctx context.Context, env *Env) (Sampler, error) {
+		long, err := setupCLIRun("chain-marginal", chainWorkflow(n), "text = HELLO\n", 1)(ctx, env)
+		if err != nil {
+			return nil, err
+		}
+		short, err := setupCLIRun("chain-marginal1", chainWorkflow(1), "text = HELLO\n", 1)(ctx, env)
+		if err != nil {
+			return nil, err
+		}
+		return func(ctx context.Context) (time.Duration, error) {
+			dl, err := long(ctx)
+			if err != nil {
+				return 0, err
+			}
+			ds, err := short(ctx)
+			if err != nil {
+				return 0, err
+			}
+			if dl <= ds {
+				return 0, fmt.Errorf("a %d-step chain took %v, no longer than a 1-step one (%v)", n, dl, ds)
+			}
+			return (dl - ds) / time.Duration(n-1), nil
 		}, nil
 	}
 }
