@@ -56,6 +56,8 @@ type stderrLog struct {
 	// args is reused for each line's fields: the host logger does not keep
 	// them (hclog formats them at once, the engine copies them).
 	args []any
+	// keys are the fields' keys seen, by their JSON text (see key).
+	keys map[string]string
 }
 
 func newStderrLog(logger hostLogger) *stderrLog {
@@ -147,32 +149,32 @@ func (s *stderrLog) parse(b []byte) (level hclog.Level, msg string, args []any, 
 			i = skipSpace(b, i+1)
 		}
 		kEnd := valueEnd(b, i)
-		key := jsonString(b[i:kEnd])
+		kb := b[i:kEnd]
 		i = skipSpace(b, kEnd)
 		i = skipSpace(b, i+1) // the colon
 		vEnd := valueEnd(b, i)
 		v := b[i:vEnd]
 		i = vEnd
-		switch key {
-		case "@level":
+		switch string(kb) { // no string is made for the comparisons
+		case `"@level"`:
 			if v[0] != '"' {
 				return hclog.NoLevel, "", nil, false
 			}
-			level = hclog.LevelFromString(jsonString(v))
+			level = levelOf(v)
 			// A line below the host's level is dropped: its fields need
 			// no decoding (hclog writes "@level" before them).
 			below = level != hclog.NoLevel && level < s.level
-		case "@message":
+		case `"@message"`:
 			if v[0] != '"' {
 				return hclog.NoLevel, "", nil, false
 			}
 			msg = jsonString(v)
-		case "@timestamp":
+		case `"@timestamp"`:
 			if v[0] != '"' {
 				return hclog.NoLevel, "", nil, false
 			}
 			stamp = v
-		case "@module", "timestamp":
+		case `"@module"`, `"timestamp"`:
 			// Left out, as hostLogger leaves them out of go-plugin's lines.
 		default:
 			if below {
@@ -182,19 +184,94 @@ func (s *stderrLog) parse(b []byte) (level hclog.Level, msg string, args []any, 
 			if !ok {
 				return hclog.NoLevel, "", nil, false
 			}
-			args = setArg(args, key, val)
+			args = setArg(args, s.key(kb), val)
 		}
 	}
 	s.args = args
-	if stamp != nil {
-		if _, err := time.Parse(hclogTime, jsonString(stamp)); err != nil {
-			return hclog.NoLevel, "", nil, false
-		}
+	if stamp != nil && !hclogTimestamp(stamp) {
+		return hclog.NoLevel, "", nil, false
 	}
 	if below {
 		return level, "", nil, true
 	}
 	return level, msg, tidyArgs(args), true
+}
+
+// key returns the key of a field, the JSON string kb: the same string for
+// the same key, line after line (plugins log the same few keys).
+func (s *stderrLog) key(kb []byte) string {
+	if k, ok := s.keys[string(kb)]; ok {
+		return k
+	}
+	k := jsonString(kb)
+	if len(s.keys) < maxKeys {
+		if s.keys == nil {
+			s.keys = map[string]string{}
+		}
+		s.keys[string(kb)] = k
+	}
+	return k
+}
+
+// maxKeys bounds stderrLog.keys.
+const maxKeys = 256
+
+// levelOf returns the level named by the JSON string v.
+func levelOf(v []byte) hclog.Level {
+	switch string(v) {
+	case `"trace"`:
+		return hclog.Trace
+	case `"debug"`:
+		return hclog.Debug
+	case `"info"`:
+		return hclog.Info
+	case `"warn"`:
+		return hclog.Warn
+	case `"error"`:
+		return hclog.Error
+	}
+	return hclog.LevelFromString(jsonString(v))
+}
+
+// hclogTimestamp reports whether the JSON string v is a time in hclog's
+// layout (hclogTime), as time.Parse with that layout would. A time in the
+// shape hclog writes, with a day of the month up to 28, is checked by
+// hand; any other goes to time.Parse.
+func hclogTimestamp(v []byte) bool {
+	t := v[1 : len(v)-1]
+	// 2006-01-02T15:04:05.000000Z or 2006-01-02T15:04:05.000000+07:00
+	const shape = "dddd-dd-ddTdd:dd:dd.dddddd"
+	if len(t) == len(shape)+1 && t[len(shape)] == 'Z' || len(t) == len(shape)+6 && (t[len(shape)] == '+' || t[len(shape)] == '-') && t[len(shape)+3] == ':' {
+		ok := true
+		for i := 0; i < len(shape) && ok; i++ {
+			if shape[i] == 'd' {
+				ok = t[i] >= '0' && t[i] <= '9'
+			} else {
+				ok = t[i] == shape[i]
+			}
+		}
+		num := func(i int) int { return int(t[i]-'0')*10 + int(t[i+1]-'0') }
+		if ok && num(5) >= 1 && num(5) <= 12 && num(8) >= 1 && num(8) <= 28 && num(11) < 24 && num(14) < 60 && num(17) < 60 {
+			if len(t) == len(shape)+1 {
+				return true
+			}
+			z := len(shape) + 1
+			if isDigits(t[z:z+2]) && isDigits(t[z+3:z+5]) && num(z) < 24 && num(z+3) < 60 {
+				return true
+			}
+		}
+	}
+	_, err := time.Parse(hclogTime, jsonString(v))
+	return err == nil
+}
+
+func isDigits(b []byte) bool {
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 // setArg sets key to v in the key/value pairs args: a key that comes twice
@@ -314,7 +391,29 @@ func jsonValue(v []byte) (any, bool) {
 		}
 		return x, true
 	default:
+		if len(v) <= 3 { // 0 to 999, the usual counts: made without a string
+			n, digits := 0, true
+			for _, c := range v {
+				digits = digits && c >= '0' && c <= '9'
+				n = n*10 + int(c-'0')
+			}
+			if digits && (n > 0 || len(v) == 1) && (v[0] != '0' || len(v) == 1) {
+				if n < len(smallFloats) {
+					return smallFloats[n], true
+				}
+				return float64(n), true
+			}
+		}
 		f, err := strconv.ParseFloat(string(v), 64)
 		return f, err == nil
 	}
 }
+
+// smallFloats are the numbers 0 to 255 as a decoded JSON number: boxed
+// once, not for every line.
+var smallFloats = func() (a [256]any) {
+	for i := range a {
+		a[i] = float64(i)
+	}
+	return a
+}()

@@ -1,6 +1,7 @@
 package plugin
 
 import (
+	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
@@ -108,6 +109,19 @@ func TestStderrLogParse(t *testing.T) {
 		},
 		{name: "empty object", line: `{}`, wantLevel: hclog.NoLevel},
 		{name: "null", line: `null`, wantLevel: hclog.NoLevel},
+		{
+			name:      "timestamps in other zones",
+			line:      `{"@level":"info","@message":"m","@timestamp":"2026-12-02T22:25:44.504000+05:30","n":0}`,
+			wantLevel: hclog.Info, wantMsg: "m", wantArgs: []any{"n", 0.0},
+		},
+		{
+			name:      "the last day of a month",
+			line:      `{"@level":"info","@message":"m","@timestamp":"2026-12-31T23:59:59.999999-08:00","n":255,"m":256,"z":7.5,"e":1e3,"neg":-3}`,
+			wantLevel: hclog.Info, wantMsg: "m", wantArgs: []any{"e", 1000.0, "m", 256.0, "n", 255.0, "neg", -3.0, "z", 7.5},
+		},
+		{name: "February 30", line: `{"@level":"info","@message":"m","@timestamp":"2026-02-30T00:00:00.000000Z"}`, wantNotOK: true},
+		{name: "timestamp without microseconds", line: `{"@level":"info","@message":"m","@timestamp":"2026-12-02T22:25:44Z"}`, wantNotOK: true},
+		{name: "month 13", line: `{"@level":"info","@message":"m","@timestamp":"2026-13-02T22:25:44.504000Z"}`, wantNotOK: true},
 		{name: "bad timestamp", line: `{"@level":"info","@message":"m","@timestamp":"yesterday"}`, wantNotOK: true},
 		{name: "level not a string", line: `{"@level":3,"@message":"m"}`, wantNotOK: true},
 		{name: "message not a string", line: `{"@level":"info","@message":{"a":1}}`, wantNotOK: true},
@@ -272,4 +286,24 @@ func TestStderrLogRedact(t *testing.T) {
 	if diff := cmp.Diff(want, *rec.lines); diff != "" {
 		t.Errorf("logged (-want +got):\n%s", diff)
 	}
+}
+
+// BenchmarkStderrLogParse: a plugin's line of a text.upper task, read by
+// stderrLog and by a generic decode (what go-plugin's parseJSON does).
+func BenchmarkStderrLogParse(b *testing.B) {
+	line := []byte(`{"@level":"info","@message":"upper-casing text","@module":"text",` + ts + `,"attempt":1,"bytes":5,"node":"t1","task":"upper"}`)
+	b.Run("stderrLog", func(b *testing.B) {
+		b.ReportAllocs()
+		s := newStderrLog(hostLogger{Logger: newRecordLogger(hclog.Info)})
+		for b.Loop() {
+			_, _, _, _ = s.parse(line)
+		}
+	})
+	b.Run("map", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			var m map[string]any
+			_ = json.Unmarshal(line, &m)
+		}
+	})
 }
