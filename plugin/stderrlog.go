@@ -57,7 +57,7 @@ type stderrLog struct {
 	// them (hclog formats them at once, the engine copies them).
 	args []any
 	// keys are the fields' keys seen, by their JSON text (see key).
-	keys map[string]string
+	keys map[string]any
 }
 
 func newStderrLog(logger hostLogger) *stderrLog {
@@ -197,16 +197,17 @@ func (s *stderrLog) parse(b []byte) (level hclog.Level, msg string, args []any, 
 	return level, msg, tidyArgs(args), true
 }
 
-// key returns the key of a field, the JSON string kb: the same string for
-// the same key, line after line (plugins log the same few keys).
-func (s *stderrLog) key(kb []byte) string {
+// key returns the key of a field, the JSON string kb, as a log argument:
+// the same one for the same key, line after line (plugins log the same
+// few keys), so that neither the string nor its boxing is made again.
+func (s *stderrLog) key(kb []byte) any {
 	if k, ok := s.keys[string(kb)]; ok {
 		return k
 	}
-	k := jsonString(kb)
+	var k any = jsonString(kb)
 	if len(s.keys) < maxKeys {
 		if s.keys == nil {
-			s.keys = map[string]string{}
+			s.keys = map[string]any{}
 		}
 		s.keys[string(kb)] = k
 	}
@@ -276,7 +277,7 @@ func isDigits(b []byte) bool {
 
 // setArg sets key to v in the key/value pairs args: a key that comes twice
 // in a JSON object keeps its last value, as in a decoded map.
-func setArg(args []any, key string, v any) []any {
+func setArg(args []any, key, v any) []any {
 	for i := 0; i < len(args); i += 2 {
 		if args[i] == key {
 			args[i+1] = v
