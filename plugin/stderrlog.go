@@ -127,7 +127,7 @@ const hclogTime = "2006-01-02T15:04:05.000000Z07:00"
 // order ([tidy]), valid until the next call; they are not decoded for a
 // line below s.level.
 func (s *stderrLog) parse(b []byte) (level hclog.Level, msg string, args []any, ok bool) {
-	b = bytes.TrimSpace(b)
+	b = bytes.Trim(b, " \t\r\n") // JSON's white space
 	if len(b) == 0 || (b[0] != '{' && b[0] != 'n') || !json.Valid(b) {
 		return hclog.NoLevel, "", nil, false
 	}

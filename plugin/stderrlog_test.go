@@ -126,6 +126,7 @@ func TestStderrLogParse(t *testing.T) {
 		{name: "level not a string", line: `{"@level":3,"@message":"m"}`, wantNotOK: true},
 		{name: "message not a string", line: `{"@level":"info","@message":{"a":1}}`, wantNotOK: true},
 		{name: "number beyond float64", line: `{"@level":"info","@message":"m","n":1e400}`, wantNotOK: true},
+		{name: "white space JSON does not allow", line: "\u00a0{\"@level\":\"info\"}", wantNotOK: true},
 		{name: "array", line: `[1,2]`, wantNotOK: true},
 		{name: "string", line: `"text"`, wantNotOK: true},
 		{name: "cut short", line: `{"@level":"info","@message":"m"`, wantNotOK: true},
