@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"time"
 
@@ -94,8 +95,9 @@ func Launch(ctx context.Context, path string, opts LaunchOptions) (*Client, erro
 
 	c := &Client{name: opts.Name, path: path, cmd: cmd, stderr: newTailBuffer(64 << 10)}
 	c.stderr.redact = opts.Redact
-	c.marks = newLogMarks(c.stderr)
-	c.logger = hostLogger{Logger: opts.Logger.Named(opts.Name), redact: opts.Redact}
+	logger := hostLogger{Logger: opts.Logger.Named(opts.Name), redact: opts.Redact, stderrName: filepath.Base(cmd.Path)}
+	c.logger = logger
+	c.marks = newLogMarks(c.stderr, newStderrLog(logger))
 	c.gp = goplugin.NewClient(&goplugin.ClientConfig{
 		HandshakeConfig: Handshake,
 		Plugins:         goplugin.PluginSet{pluginKey: &grpcPlugin{host: opts.Host, tls: tlsConfig}},
@@ -106,9 +108,12 @@ func Launch(ctx context.Context, path string, opts LaunchOptions) (*Client, erro
 		// itself: the magic cookie and the PLUGIN_* variables.
 		SkipHostEnv:      true,
 		AllowedProtocols: []goplugin.Protocol{goplugin.ProtocolGRPC},
-		Logger:           c.logger,
-		// Each line the plugin writes to its real stderr, before it is
-		// logged; the log marks are taken out there.
+		// go-plugin's own lines (the process started, exited); its stderr
+		// reader gets an Off logger from it and so leaves each line to
+		// Stderr (stderrlog.go).
+		Logger: c.logger,
+		// Each line the plugin writes to its real stderr: the log marks
+		// are taken out there, the other lines kept in the tail and logged.
 		Stderr: c.marks,
 		// While serving, go-plugin points the plugin's os.Stdout and
 		// os.Stderr at a gRPC stream; keep what arrives there too, so that a

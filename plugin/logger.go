@@ -15,6 +15,9 @@ import (
 type hostLogger struct {
 	hclog.Logger
 	redact func(string) string // nil: nothing to redact
+	// stderrName is the name go-plugin's stderr reader asks for (the
+	// binary's file name): it gets a [stderrReaderLogger].
+	stderrName string
 }
 
 var _ hclog.Logger = hostLogger{}
@@ -23,15 +26,17 @@ var _ hclog.Logger = hostLogger{}
 var leading = []string{"task", "node", "attempt"}
 
 func (l hostLogger) Log(level hclog.Level, msg string, args ...any) {
-	if isLogMark(msg) {
-		return // go-plugin's line of a log mark: for Client alone
-	}
 	// go-plugin reports a normal exit at info level: that is noise to a
 	// user; an exit with an error carries an "error" field and stays.
 	if msg == "plugin process exited" && !hasKey(args, "error") {
 		level = hclog.Debug
 	}
-	args = tidy(args)
+	l.log(level, msg, tidy(args))
+}
+
+// log logs a line whose fields are in order already (see tidy), redacted.
+// It may change args.
+func (l hostLogger) log(level hclog.Level, msg string, args []any) {
 	if l.redact != nil {
 		msg = l.redact(msg)
 		for i := 1; i < len(args); i += 2 {
@@ -48,21 +53,55 @@ func (l hostLogger) Warn(msg string, args ...any)  { l.Log(hclog.Warn, msg, args
 func (l hostLogger) Error(msg string, args ...any) { l.Log(hclog.Error, msg, args...) }
 
 func (l hostLogger) With(args ...any) hclog.Logger {
-	return hostLogger{l.Logger.With(args...), l.redact}
+	l.Logger = l.Logger.With(args...)
+	return l
 }
 
 // Named drops go-plugin's sub-name for the binary: the logger is already
-// named after the plugin.
+// named after the plugin. go-plugin's stderr reader, which asks for the
+// binary's name, gets a logger that is Off (see stderrlog.go).
 func (l hostLogger) Named(name string) hclog.Logger {
+	if name == l.stderrName && name != "" {
+		return stderrReaderLogger{l}
+	}
 	if strings.HasPrefix(name, BinaryPrefix) {
 		return l
 	}
-	return hostLogger{l.Logger.Named(name), l.redact}
+	l.Logger = l.Logger.Named(name)
+	return l
 }
 
 func (l hostLogger) ResetNamed(name string) hclog.Logger {
-	return hostLogger{l.Logger.ResetNamed(name), l.redact}
+	l.Logger = l.Logger.ResetNamed(name)
+	return l
 }
+
+// stderrReaderLogger is the logger of go-plugin's stderr reader. It is Off,
+// so that the reader passes each line to ClientConfig.Stderr ([logMarks],
+// which logs it) without parsing or logging it. The reader logs its own
+// failure to read at error level: that is logged; the pieces of a long
+// line, which it logs at debug level whatever its logger's level, are not
+// (the Stderr writer logs them).
+type stderrReaderLogger struct{ hostLogger }
+
+// GetLevel reports Off: go-plugin then skips its parse of each line.
+func (l stderrReaderLogger) GetLevel() hclog.Level { return hclog.Off }
+
+func (l stderrReaderLogger) Log(level hclog.Level, msg string, args ...any) {
+	if level >= hclog.Error {
+		l.hostLogger.Log(level, msg, args...)
+	}
+}
+
+func (l stderrReaderLogger) Trace(msg string, args ...any) { l.Log(hclog.Trace, msg, args...) }
+func (l stderrReaderLogger) Debug(msg string, args ...any) { l.Log(hclog.Debug, msg, args...) }
+func (l stderrReaderLogger) Info(msg string, args ...any)  { l.Log(hclog.Info, msg, args...) }
+func (l stderrReaderLogger) Warn(msg string, args ...any)  { l.Log(hclog.Warn, msg, args...) }
+func (l stderrReaderLogger) Error(msg string, args ...any) { l.Log(hclog.Error, msg, args...) }
+func (l stderrReaderLogger) IsTrace() bool                 { return false }
+func (l stderrReaderLogger) IsDebug() bool                 { return false }
+func (l stderrReaderLogger) IsInfo() bool                  { return false }
+func (l stderrReaderLogger) IsWarn() bool                  { return false }
 
 func hasKey(args []any, key string) bool {
 	for i := 0; i+1 < len(args); i += 2 {

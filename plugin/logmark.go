@@ -14,8 +14,9 @@ import (
 // Log marks: a barrier between a call's answer and its log lines.
 //
 // A plugin logs on its stderr, which go-plugin reads on a goroutine of its
-// own and hands line by line to the host's logger (the engine routes each
-// task line to its run's task log there); the call's answer comes back
+// own and hands line by line to this package, which logs each through the
+// host's logger (the engine routes each task line to its run's task log
+// there: stderrlog.go); the call's answer comes back
 // on the gRPC connection. The two are separate streams: the answer can
 // arrive, and the engine store or read the task's log, before the reader
 // has handled the task's last lines (on a loaded machine it did:
@@ -30,10 +31,10 @@ import (
 // chain of tasks (a plugin below the log level) costs no more than it
 // did; a mark cost about 12 system calls a task between the two
 // processes (cmd/goflyte-bench/BENCH.md). The host
-// sees the mark where go-plugin writes each stderr line before it logs
-// it ([logMarks.Write], the Stderr of go-plugin's client config): by then
-// go-plugin has logged every line before it, so every line the call
-// wrote. Client.Execute returns once the mark has come (at once, with no
+// sees the mark where go-plugin hands over each stderr line
+// ([logMarks.Write], the Stderr of go-plugin's client config, which logs
+// the lines: stderrlog.go): by then every line before it has been logged,
+// so every line the call wrote. Client.Execute returns once the mark has come (at once, with no
 // wake-up, if it came before the answer), or after logMarkWait (the
 // process died, say), saying so at debug level. A plugin built before
 // log marks does not know the field, writes none and answers without
@@ -48,11 +49,11 @@ import (
 // every Provider served with [Serve] has it. A mark is a counter of the
 // Client, not the call id: unique per process, and set for every call.
 //
-// The mark line is dropped before anyone sees it: it is not kept in the
-// stderr tail, and the host logger drops go-plugin's debug line of it.
+// The mark line is dropped before anyone sees it: it is neither kept in
+// the stderr tail nor logged.
 //
-// Why not a line on the plugin's log (JSON, through hclog): go-plugin
-// drops lines below the host logger's level before logging them, and a
+// Why not a line on the plugin's log (JSON, through hclog): lines below
+// the host logger's level are dropped before they are logged, and a
 // plain line in Stderr is seen whatever the level, without parsing.
 
 // logMarkPrefix starts a log mark line; the mark follows.
@@ -70,10 +71,11 @@ var seenMark = make(chan struct{})
 func init() { close(seenMark) }
 
 // logMarks is go-plugin's Stderr writer for one plugin process: it passes
-// stderr lines on to the tail, and takes out the log marks, waking the
-// call that waits for each.
+// stderr lines on to the tail and logs them (stderrlog.go), and takes out
+// the log marks, waking the call that waits for each.
 type logMarks struct {
 	tail io.Writer
+	log  *stderrLog // nil: lines are not logged
 	next atomic.Uint64
 
 	mu sync.Mutex
@@ -82,13 +84,18 @@ type logMarks struct {
 	// waits on.
 	calls map[string]chan struct{}
 
-	// skipNewline is set after a mark: go-plugin writes each line, then
-	// its newline. Only go-plugin's stderr reader writes.
-	skipNewline bool
+	// Only go-plugin's stderr reader writes: each line, then its newline;
+	// a line longer than its buffer in pieces, the newline after the last.
+	//
+	// line is the piece written last, while open (its newline has not
+	// come); mark says it was a log mark; long, that the line came in
+	// pieces.
+	line             []byte
+	open, mark, long bool
 }
 
-func newLogMarks(tail io.Writer) *logMarks {
-	return &logMarks{tail: tail, calls: map[string]chan struct{}{}}
+func newLogMarks(tail io.Writer, log *stderrLog) *logMarks {
+	return &logMarks{tail: tail, log: log, calls: map[string]chan struct{}{}}
 }
 
 // expect returns a new mark for a call.
@@ -148,24 +155,45 @@ func (m *logMarks) seen(id string) {
 }
 
 // Write is called by go-plugin's stderr reader with each line, then its
-// newline (longer lines in pieces).
+// newline (longer lines in pieces). A line is logged when its newline
+// comes, before the next line is read: so every line before a mark has
+// been logged when the mark is seen.
 func (m *logMarks) Write(p []byte) (int, error) {
-	if m.skipNewline {
-		m.skipNewline = false
-		if len(p) == 1 && p[0] == '\n' {
+	if m.open && len(p) == 1 && p[0] == '\n' {
+		m.open = false
+		if m.mark {
+			m.mark = false
 			return 1, nil
 		}
+		_, _ = m.tail.Write(p)
+		if m.log != nil {
+			if m.long {
+				m.log.piece(m.line)
+			} else {
+				m.log.line(m.line)
+			}
+		}
+		m.long = false
+		return 1, nil
 	}
-	if bytes.HasPrefix(p, []byte(logMarkPrefix)) {
+	switch {
+	case m.open && m.mark: // not a mark after all (go-plugin writes none such)
+		m.mark = false
+	case m.open: // the piece before was not a whole line
+		m.long = true
+		if m.log != nil {
+			m.log.piece(m.line)
+		}
+	}
+	m.open = true
+	if !m.long && bytes.HasPrefix(p, []byte(logMarkPrefix)) {
 		m.seen(string(p[len(logMarkPrefix):]))
-		m.skipNewline = true
+		m.mark = true
 		return len(p), nil
 	}
+	m.line = append(m.line[:0], p...)
 	return m.tail.Write(p)
 }
-
-// isLogMark reports whether a line go-plugin logs is a log mark.
-func isLogMark(msg string) bool { return strings.HasPrefix(msg, logMarkPrefix) }
 
 // writeLogMark writes the mark line of id to w (the plugin's stderr) and
 // reports whether it did. An id that would not stay one line is not

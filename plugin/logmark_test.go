@@ -133,7 +133,7 @@ func TestLaunchLogMarksOld(t *testing.T) {
 // first.
 func TestLogMarksWrite(t *testing.T) {
 	tail := newTailBuffer(1 << 10)
-	m := newLogMarks(tail)
+	m := newLogMarks(tail, nil)
 	early, late := m.expect(), m.expect()
 	for _, w := range []string{"line 1", "\n", logMarkPrefix + early, "\n", logMarkPrefix + "unknown", "\n", "line 2", "\n"} {
 		if _, err := m.Write([]byte(w)); err != nil {

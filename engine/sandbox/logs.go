@@ -131,7 +131,7 @@ func (l *TaskLogs) Write(line *LogLine) error {
 	buf := bufPool.Get().(*bytes.Buffer)
 	defer bufPool.Put(buf)
 	buf.Reset()
-	if err := encodeLine(buf, line); err != nil {
+	if err := appendLogLine(buf, line); err != nil {
 		// A field value that does not encode: keep the line, say so.
 		cp := *line
 		cp.Fields = map[string]any{"fields_error": err.Error()}
