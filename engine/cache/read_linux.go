@@ -32,12 +32,18 @@ func (s stamp) same(path string) bool {
 // whose modification time may be due for an update), or when the first
 // read does not show the whole file (a larger entry, an empty file, an
 // error such as reading a directory).
+//
+// It is a value (openEntry fills one on the caller's stack), and what
+// read returns may be its pooled first-read buffer, which close gives
+// back: a hit's only allocations are what its caller keeps (issue 17).
 type entryFile struct {
 	fd   int
 	path string
 	st   syscall.Stat_t
 	// statted says st holds the file's fstat.
 	statted bool
+	// buf is the pooled buffer of the first read, held until close.
+	buf *[]byte
 }
 
 // firstRead is the size of the first read of an entry: a task's entry
@@ -48,20 +54,30 @@ const firstRead = 8 << 10
 // copied out at its exact size.
 var readBufs = sync.Pool{New: func() any { b := make([]byte, firstRead); return &b }}
 
-func openEntry(path string) (*entryFile, error) {
+// openEntry opens the entry file at path into f.
+func openEntry(path string, f *entryFile) error {
 	for {
 		fd, err := syscall.Open(path, syscall.O_RDONLY|syscall.O_CLOEXEC, 0)
 		if err == syscall.EINTR {
 			continue
 		}
 		if err != nil {
-			return nil, &fs.PathError{Op: "open", Path: path, Err: err}
+			return &fs.PathError{Op: "open", Path: path, Err: err}
 		}
-		return &entryFile{fd: fd, path: path}, nil
+		*f = entryFile{fd: fd, path: path}
+		return nil
 	}
 }
 
-func (f *entryFile) close() { syscall.Close(f.fd) }
+// close closes the file and gives the first read's buffer back: what
+// read returned is not to be used after it.
+func (f *entryFile) close() {
+	syscall.Close(f.fd)
+	if f.buf != nil {
+		readBufs.Put(f.buf)
+		f.buf = nil
+	}
+}
 
 // stat fstats the file once.
 func (f *entryFile) stat() error {
@@ -96,15 +112,15 @@ func (f *entryFile) regular() error {
 // asked, but some, is the whole file (a regular file's read returns less
 // only at its end; whole checks that before a corrupt entry is removed);
 // otherwise the file is stat'ed and read as its size says, as before.
+// What it returns is valid until close (it may be the pooled buffer of
+// the first read): Get's callers copy out what they keep.
 func (f *entryFile) read() ([]byte, error) {
 	bp := readBufs.Get().(*[]byte)
 	buf := *bp
 	n, err := f.pread(buf, 0)
 	if err == nil && n > 0 && n < len(buf) {
-		data := make([]byte, n)
-		copy(data, buf[:n])
-		readBufs.Put(bp)
-		return data, nil
+		f.buf = bp
+		return buf[:n], nil
 	}
 	readBufs.Put(bp)
 	if err := f.regular(); err != nil {

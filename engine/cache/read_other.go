@@ -28,7 +28,10 @@ type entryFile struct {
 	info fs.FileInfo
 }
 
-func openEntry(path string) (*entryFile, error) { return &entryFile{path: path}, nil }
+func openEntry(path string, f *entryFile) error {
+	*f = entryFile{path: path}
+	return nil
+}
 
 func (f *entryFile) close() {}
 
