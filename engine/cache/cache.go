@@ -53,6 +53,8 @@ type Cache struct {
 	dir string
 	// now is time.Now except in tests.
 	now func() time.Time
+	// root is dir open, for Get's lookups (Linux only).
+	root rootDir
 }
 
 // Names inside the cache directory. Entry files live in the 256 fan-out
@@ -208,7 +210,7 @@ func (c *Cache) GetOutputs(k Key) (json.RawMessage, error) {
 func (c *Cache) get(k Key, decode func(data []byte) (written []byte, reason string)) error {
 	path := c.Path(k)
 	var f entryFile
-	err := openEntry(path, &f)
+	err := openEntry(c, path, &f)
 	var data []byte
 	if err == nil {
 		defer f.close()

@@ -1505,3 +1505,34 @@ func TestSumParts(t *testing.T) {
 		}
 	}
 }
+
+// TestDirectoryRemovedUnderGet removes the cache directory between two
+// lookups of one Cache and makes it again with another entry: Get finds
+// the new entry. (On Linux, lookups open entries relative to the
+// directory, kept open: a removed directory must be noticed, not stay the
+// one looked in.)
+func TestDirectoryRemovedUnderGet(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "cache")
+	c, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustPut(t, c, testKey(1), testEntry("a.t", 1))
+	mustGet(t, c, testKey(1))
+	if err := os.RemoveAll(dir); err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.Get(testKey(1))
+	wantMiss(t, err)
+	other, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustPut(t, other, testKey(2), testEntry("a.t", 2))
+	if got := mustGet(t, c, testKey(2)); got.Task != "a.t" {
+		t.Errorf("Get after the directory was made again = %+v", got)
+	}
+	if _, err := c.GetOutputs(testKey(2)); err != nil {
+		t.Errorf("GetOutputs after the directory was made again: %v", err)
+	}
+}

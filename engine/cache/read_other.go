@@ -28,7 +28,10 @@ type entryFile struct {
 	info fs.FileInfo
 }
 
-func openEntry(path string, f *entryFile) error {
+// rootDir is nothing here: entries are opened by their path.
+type rootDir struct{}
+
+func openEntry(_ *Cache, path string, f *entryFile) error {
 	*f = entryFile{path: path}
 	return nil
 }
