@@ -251,3 +251,46 @@ func TestCacheCorruptEntryIsAMiss(t *testing.T) {
 		t.Error(diff)
 	}
 }
+
+// TestCacheKeyParts checks that cacheKey, which frames its parts in a
+// buffer of its own, is cache.Sum of the parts it always was (keys must
+// not change: every entry would miss): the key version, plugin, task,
+// cache version, then each input's name and digest in name order, less
+// the ignored ones. It also covers more inputs than the names' stack
+// array holds, and more bytes than its buffer.
+func TestCacheKeyParts(t *testing.T) {
+	reference := func(n *Node, digests map[string]string) cache.Key {
+		parts := [][]byte{[]byte(cacheKeyVersion), []byte(n.Plugin), []byte(n.Task), []byte(n.Cache.Version)}
+		for _, name := range sortedKeys(digests) {
+			if n.Cache.Ignore[name] {
+				continue
+			}
+			parts = append(parts, []byte(name), []byte(digests[name]))
+		}
+		return cache.Sum(parts...)
+	}
+	many := map[string]string{}
+	for i := range 20 {
+		many[strings.Repeat("n", i+1)] = strings.Repeat("d", 64)
+	}
+	for name, tc := range map[string]struct {
+		n       *Node
+		digests map[string]string
+	}{
+		"no inputs":   {&Node{Plugin: "text", Task: "upper", Cache: &CachePolicy{Version: "1"}}, nil},
+		"one input":   {&Node{Plugin: "text", Task: "upper", Cache: &CachePolicy{Version: "1"}}, map[string]string{"text": "abc"}},
+		"sorted":      {&Node{Plugin: "p", Task: "t", Cache: &CachePolicy{}}, map[string]string{"b": "2", "a": "1", "c": "3"}},
+		"ignored":     {&Node{Plugin: "p", Task: "t", Cache: &CachePolicy{Version: "v", Ignore: map[string]bool{"b": true}}}, map[string]string{"b": "2", "a": "1"}},
+		"all ignored": {&Node{Plugin: "p", Task: "t", Cache: &CachePolicy{Ignore: map[string]bool{"a": true}}}, map[string]string{"a": "1"}},
+		"many":        {&Node{Plugin: "p", Task: "t", Cache: &CachePolicy{Version: strings.Repeat("v", 600)}}, many},
+	} {
+		if got, want := cacheKey(tc.n, tc.digests), reference(tc.n, tc.digests); got != want {
+			t.Errorf("%s: cacheKey = %s, want %s", name, got, want)
+		}
+	}
+	// A fixed key, as computed before the change.
+	n := &Node{Plugin: "text", Task: "upper", Cache: &CachePolicy{Version: "1"}}
+	if got, want := cacheKey(n, map[string]string{"text": "abc"}).String(), "d712b2971a7461191f2b5680aa8daf5069aa60883f34c6e5cd81dd128be86e12"; got != want {
+		t.Errorf("cacheKey = %s, want %s", got, want)
+	}
+}

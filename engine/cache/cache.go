@@ -1,6 +1,7 @@
 package cache
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -52,6 +53,8 @@ type Cache struct {
 	dir string
 	// now is time.Now except in tests.
 	now func() time.Time
+	// root is dir open, for Get's lookups (Linux only).
+	root rootDir
 }
 
 // Names inside the cache directory. Entry files live in the 256 fan-out
@@ -165,6 +168,9 @@ func (c *Cache) Get(k Key) (*Entry, error) {
 	var e *Entry
 	err := c.get(k, func(data []byte) (written []byte, reason string) {
 		e, written, reason = decodeEntry(k, data)
+		if e != nil {
+			e.Outputs = bytes.Clone(e.Outputs) // data is get's buffer
+		}
 		return written, reason
 	})
 	return e, err
@@ -181,6 +187,9 @@ func (c *Cache) GetOutputs(k Key) (json.RawMessage, error) {
 		if reason == "" && !hasTask(line) {
 			reason = "entry has no task"
 		}
+		// Only the outputs are kept, at their size: data is get's
+		// buffer.
+		outputs = bytes.Clone(outputs)
 		return written, reason
 	})
 	return outputs, err
@@ -195,9 +204,13 @@ func (c *Cache) GetOutputs(k Key) (json.RawMessage, error) {
 // more: Put sets it when it writes the entry and Get only moves it
 // forward, so a younger entry's is younger than an hour too (unless set
 // back by hand), and a hit on it costs no stat (issue 17).
+//
+// data is valid only during decode (it may be a pooled buffer): decode
+// copies what it keeps.
 func (c *Cache) get(k Key, decode func(data []byte) (written []byte, reason string)) error {
 	path := c.Path(k)
-	f, err := openEntry(path)
+	var f entryFile
+	err := openEntry(c, path, &f)
 	var data []byte
 	if err == nil {
 		defer f.close()

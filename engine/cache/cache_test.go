@@ -683,6 +683,54 @@ func TestGetOutputs(t *testing.T) {
 	wantMiss(t, err)
 }
 
+// TestHitsOwnTheirOutputs gets many entries in turn and checks that the
+// outputs of each hit stay what they were: a hit's file is read into a
+// pooled buffer, which the next hit reuses, so the outputs Get and
+// GetOutputs return must be copies.
+func TestHitsOwnTheirOutputs(t *testing.T) {
+	c := newTestCache(t)
+	const n = 20
+	want := make([]json.RawMessage, n)
+	for i := range n {
+		e := &Entry{Task: "a.t", Version: "1", Outputs: json.RawMessage(fmt.Sprintf(`{"text":"%s"}`, strings.Repeat(strconv.Itoa(i%10), 10+i)))}
+		mustPut(t, c, testKey(i), e)
+		want[i] = e.Outputs
+	}
+	var outs, full []json.RawMessage
+	for i := range n {
+		got, err := c.GetOutputs(testKey(i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		outs = append(outs, got)
+		full = append(full, mustGet(t, c, testKey(i)).Outputs)
+	}
+	for i := range n {
+		if !bytes.Equal(outs[i], want[i]) {
+			t.Errorf("GetOutputs(%d) = %s after later hits, want %s", i, outs[i], want[i])
+		}
+		if !bytes.Equal(full[i], want[i]) {
+			t.Errorf("Get(%d).Outputs = %s after later hits, want %s", i, full[i], want[i])
+		}
+	}
+}
+
+// TestSplitFields compares splitFields with bytes.Split on headers' field
+// runs, well-formed and not.
+func TestSplitFields(t *testing.T) {
+	for _, in := range []string{"", " ", "  ", "   ", "a", "a b", "a b c", "a b c ", " a b", "a  b", "ab cd ef", "a b c d", "abc", "a b  "} {
+		want := bytes.Split([]byte(in), []byte{' '})
+		got, ok := splitFields([]byte(in))
+		if ok != (len(want) == 3) {
+			t.Errorf("splitFields(%q) ok = %v, bytes.Split gives %d fields", in, ok, len(want))
+			continue
+		}
+		if ok && !(bytes.Equal(got[0], want[0]) && bytes.Equal(got[1], want[1]) && bytes.Equal(got[2], want[2])) {
+			t.Errorf("splitFields(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
 // TestEveryBitFlip flips each bit of an entry file in turn: none of the
 // results may be returned as a hit.
 func TestEveryBitFlip(t *testing.T) {
@@ -1440,5 +1488,51 @@ func TestGetEntrySizes(t *testing.T) {
 	}
 	if fi, err := os.Stat(c.Path(k)); err != nil || !fi.IsDir() {
 		t.Errorf("the directory was removed: %v", err)
+	}
+}
+
+// TestSumParts checks that parts framed by AppendPart hash to Sum's key.
+func TestSumParts(t *testing.T) {
+	for _, parts := range [][]string{nil, {""}, {"a"}, {"ab", "c"}, {"a", "bc"}, {"x", ""}, {strings.Repeat("z", 1000), "y"}} {
+		var b []byte
+		var raw [][]byte
+		for _, p := range parts {
+			b = AppendPart(b, p)
+			raw = append(raw, []byte(p))
+		}
+		if got, want := SumParts(b), Sum(raw...); got != want {
+			t.Errorf("SumParts(%q) = %s, Sum = %s", parts, got, want)
+		}
+	}
+}
+
+// TestDirectoryRemovedUnderGet removes the cache directory between two
+// lookups of one Cache and makes it again with another entry: Get finds
+// the new entry. (On Linux, lookups open entries relative to the
+// directory, kept open: a removed directory must be noticed, not stay the
+// one looked in.)
+func TestDirectoryRemovedUnderGet(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "cache")
+	c, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustPut(t, c, testKey(1), testEntry("a.t", 1))
+	mustGet(t, c, testKey(1))
+	if err := os.RemoveAll(dir); err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.Get(testKey(1))
+	wantMiss(t, err)
+	other, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustPut(t, other, testKey(2), testEntry("a.t", 2))
+	if got := mustGet(t, c, testKey(2)); got.Task != "a.t" {
+		t.Errorf("Get after the directory was made again = %+v", got)
+	}
+	if _, err := c.GetOutputs(testKey(2)); err != nil {
+		t.Errorf("GetOutputs after the directory was made again: %v", err)
 	}
 }

@@ -136,8 +136,8 @@ func verify(k Key, data []byte) (content, written []byte, reason string) {
 	if sumOff < len(magic)+hexKeyLen+4 || data[sumOff-1] != ' ' {
 		return nil, nil, "malformed header"
 	}
-	fields := bytes.Split(data[len(magic):sumOff-1], []byte{' '})
-	if len(fields) != 3 || len(fields[0]) != hexKeyLen {
+	fields, ok := splitFields(data[len(magic) : sumOff-1])
+	if !ok || len(fields[0]) != hexKeyLen {
 		return nil, nil, "malformed header"
 	}
 	var want [hexKeyLen]byte
@@ -171,6 +171,21 @@ func verify(k Key, data []byte) (content, written []byte, reason string) {
 		return nil, nil, "checksum mismatch"
 	}
 	return content, fields[1], ""
+}
+
+// splitFields splits b at its spaces into exactly three fields, as
+// bytes.Split(b, " ") would, without allocating; ok is false unless b
+// holds exactly two spaces.
+func splitFields(b []byte) (fields [3][]byte, ok bool) {
+	for i := range 2 {
+		sp := bytes.IndexByte(b, ' ')
+		if sp < 0 {
+			return fields, false
+		}
+		fields[i], b = b[:sp], b[sp+1:]
+	}
+	fields[2] = b
+	return fields, bytes.IndexByte(b, ' ') < 0
 }
 
 // decodeEntry verifies data and decodes the entry in it, and returns the

@@ -66,3 +66,17 @@ func Sum(parts ...[]byte) Key {
 	h.Sum(k[:0])
 	return k
 }
+
+// AppendPart appends p to b as Sum frames each part (its length as 8
+// big-endian bytes, then p). SumParts of the parts so appended is Sum of
+// them: a caller that hashes strings in a buffer of its own (on its
+// stack) computes a key without allocating, where Sum needs each part as
+// a []byte of its own (a cache key per task of a fully cached re-run,
+// issue 17).
+func AppendPart(b []byte, p string) []byte {
+	b = binary.BigEndian.AppendUint64(b, uint64(len(p)))
+	return append(b, p...)
+}
+
+// SumParts returns the key of parts framed by AppendPart.
+func SumParts(framed []byte) Key { return Key(sha256.Sum256(framed)) }

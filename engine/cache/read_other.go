@@ -28,7 +28,13 @@ type entryFile struct {
 	info fs.FileInfo
 }
 
-func openEntry(path string) (*entryFile, error) { return &entryFile{path: path}, nil }
+// rootDir is nothing here: entries are opened by their path.
+type rootDir struct{}
+
+func openEntry(_ *Cache, path string, f *entryFile) error {
+	*f = entryFile{path: path}
+	return nil
+}
 
 func (f *entryFile) close() {}
 
