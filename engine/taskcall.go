@@ -550,7 +550,14 @@ func (x *execution) publish(ctx context.Context, n *Node, tr *TaskRun, c TaskCal
 	// The attempt's log and those of the calls an eager task made, each
 	// by the node it is of (nodeLogs), one object per execution, cut out
 	// of the run's one log file.
-	parts, err := sandbox.SplitTaskLogs(x.run.Dir)
+	// A lazy run that wrote no file has no directory, so no log to cut:
+	// one stat instead of the two failed opens of SplitTaskLogs, for
+	// most of a worker's attempts (BENCH.md, the sixth fan-out round).
+	var parts []sandbox.TaskLogPart
+	var err error
+	if dirExists(x.run.Dir) {
+		parts, err = sandbox.SplitTaskLogs(x.run.Dir)
+	}
 	if err != nil {
 		e.Logger.Warn("could not read the task's log", "task", n.Name, "error", e.Redact(err.Error()))
 	}

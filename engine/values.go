@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
@@ -20,8 +21,53 @@ import (
 )
 
 // ParseType parses an HCL type expression such as "list(string)", as
-// plugins declare their fields.
+// plugins declare their fields. Types parsed once are kept (a cty.Type
+// is immutable): a worker builds a task's graph from its plugin's schema
+// for every attempt, and parsing its fields' types was most of that
+// (BENCH.md, the sixth fan-out round).
 func ParseType(expr string) (cty.Type, error) {
+	if ty, ok := parsedTypes.get(expr); ok {
+		return ty, nil
+	}
+	ty, err := parseType(expr)
+	if err == nil {
+		parsedTypes.put(expr, ty)
+	}
+	return ty, err
+}
+
+// parsedTypes are the types ParseType parsed, by expression.
+var parsedTypes typeCache
+
+// maxParsedTypes bounds typeCache: plugins declare a few dozen types;
+// past the bound types are parsed every time.
+const maxParsedTypes = 4096
+
+// typeCache is ParseType's cache.
+type typeCache struct {
+	mu sync.RWMutex
+	m  map[string]cty.Type
+}
+
+func (c *typeCache) get(expr string) (cty.Type, bool) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	ty, ok := c.m[expr]
+	return ty, ok
+}
+
+func (c *typeCache) put(expr string, ty cty.Type) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil {
+		c.m = map[string]cty.Type{}
+	}
+	if len(c.m) < maxParsedTypes {
+		c.m[expr] = ty
+	}
+}
+
+func parseType(expr string) (cty.Type, error) {
 	if strings.TrimSpace(expr) == "" {
 		return cty.DynamicPseudoType, nil
 	}

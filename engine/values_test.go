@@ -120,6 +120,37 @@ func TestParseType(t *testing.T) {
 	}
 }
 
+// TestParseTypeKept checks that a type parsed once is kept (a worker
+// builds a task's graph from its plugin's schema for every attempt): the
+// same type again, without parsing (no allocation), and an invalid
+// expression fails every time.
+func TestParseTypeKept(t *testing.T) {
+	for _, tc := range []struct {
+		expr string
+		want cty.Type
+	}{
+		{"list(object({name=string, n=number}))", cty.List(cty.Object(map[string]cty.Type{"name": cty.String, "n": cty.Number}))},
+		{"map(string)", cty.Map(cty.String)},
+	} {
+		first, err := ParseType(tc.expr)
+		if err != nil {
+			t.Fatalf("ParseType(%q): %v", tc.expr, err)
+		}
+		again, err := ParseType(tc.expr)
+		if err != nil || !again.Equals(first) || !again.Equals(tc.want) {
+			t.Errorf("ParseType(%q) again = %#v, %v; want %#v", tc.expr, again, err, tc.want)
+		}
+		if n := testing.AllocsPerRun(10, func() { _, _ = ParseType(tc.expr) }); n != 0 {
+			t.Errorf("ParseType(%q) of a type parsed before: %v allocations, want 0 (kept)", tc.expr, n)
+		}
+	}
+	for i := 0; i < 2; i++ {
+		if _, err := ParseType("list(strin)"); err == nil {
+			t.Errorf("ParseType(list(strin)) call %d succeeded", i+1)
+		}
+	}
+}
+
 // TestStringsFromJSONMatchesCty checks the fast path for collections of
 // strings against cty's own decoder: the same value where it applies, and
 // no answer (so that cty decides) where it does not.
