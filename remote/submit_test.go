@@ -77,6 +77,13 @@ func TestWaitForWorkersNamesMissingPlugins(t *testing.T) {
 	}
 	remotetest.StartStandIn(t, c, "q1", remotetest.StandIn{})
 	remotetest.ServePlugins(t, c, "q1", "text")
+	// Once the server has seen the workers that were started poll (a
+	// failure deadline: their first polls can take seconds on a loaded
+	// machine, which a 2 s wait for all of them did not allow), only the
+	// plugin no worker serves is missing.
+	if err := remote.WaitForWorkers(ctx, c, "default", "q1", []string{"text"}, 2*time.Minute); err != nil {
+		t.Fatalf("the stand-in and the text worker: %v", err)
+	}
 	err = remote.WaitForWorkers(ctx, c, "default", "q1", []string{"text", "math"}, 2*time.Second)
 	if !errors.As(err, &mw) || mw.WorkflowQueue != "" || !slices.Equal(mw.Plugins, []string{"math"}) {
 		t.Fatalf("no worker for math: got %v", err)
@@ -91,7 +98,7 @@ func TestWaitForWorkersNamesMissingPlugins(t *testing.T) {
 		time.Sleep(time.Second)
 		remotetest.ServePlugins(t, c, "q1", "math")
 	}()
-	if err := remote.WaitForWorkers(ctx, c, "default", "q1", []string{"text", "math"}, 20*time.Second); err != nil {
+	if err := remote.WaitForWorkers(ctx, c, "default", "q1", []string{"text", "math"}, 2*time.Minute); err != nil {
 		t.Fatalf("a worker started during the wait: %v", err)
 	}
 }
