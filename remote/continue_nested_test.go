@@ -398,10 +398,11 @@ func restoringWorkflow(asks *atomic.Int32) func(workflow.Context) error {
 // real run continuing after every step, which could not fail (no ask
 // was known to have met a switch).
 func TestRecordWhileRestoring(t *testing.T) {
-	// Its own Temporal server: it waits on the server more than it computes.
+	// A namespace of its own on the shared server: it waits on the
+	// server more than it computes.
 	t.Parallel()
-	srv := remotetest.Start(t, remotetest.Options{})
-	c := dial(t, remote.Options{URL: srv.Addr, Insecure: true})
+	srv := remotetest.Shared(t)
+	c := dial(t, remote.Options{URL: srv.Addr, Insecure: true, Namespace: srv.Namespace})
 	w := worker.New(c, "restoring", worker.Options{})
 	var restoringAsks atomic.Int32
 	w.RegisterWorkflowWithOptions(restoringWorkflow(&restoringAsks), workflow.RegisterOptions{Name: "test.restoring"})
@@ -428,7 +429,7 @@ func TestRecordWhileRestoring(t *testing.T) {
 			t.Fatal(ctx.Err())
 		}
 	}
-	rec, info, err := remote.Record(ctx, c, "default", id)
+	rec, info, err := remote.Record(ctx, c, srv.Namespace, id)
 	if err != nil {
 		t.Fatalf("Record of a restoring run: %v", err)
 	}
