@@ -40,7 +40,7 @@ func init() {
 // TestDialCompression: platform.compression "none" (the default) sends
 // and receives plain messages, "gzip" compresses them, on a real server.
 func TestDialCompression(t *testing.T) {
-	srv := remotetest.Start(t, remotetest.Options{})
+	srv := remotetest.Shared(t)
 	for _, tc := range []struct {
 		compression string
 		want        bool // gzip used
@@ -51,7 +51,7 @@ func TestDialCompression(t *testing.T) {
 	} {
 		t.Run("compression="+tc.compression, func(t *testing.T) {
 			before := gzipCount.compressed.Load() + gzipCount.decompressed.Load()
-			c := dial(t, remote.Options{URL: srv.Addr, Insecure: true, Compression: tc.compression})
+			c := dial(t, remote.Options{URL: srv.Addr, Insecure: true, Namespace: srv.Namespace, Compression: tc.compression})
 			describe(t, c)
 			used := gzipCount.compressed.Load()+gzipCount.decompressed.Load() > before
 			if used != tc.want {

@@ -366,29 +366,28 @@ func TestLargeSubWorkflow(t *testing.T) {
 		n, took.Round(time.Millisecond), float64(took.Milliseconds())/float64(n), runs, largest)
 }
 
-// restoringAsks counts the QueryRecord asks restoringWorkflow answered;
-// the first restoringFor of them fail as a run's that is restoring its
-// state after continue-as-new.
-var restoringAsks atomic.Int32
-
 const restoringFor = 3
 
 // restoringWorkflow stands in for a run's workflow that continued as
 // new and is still restoring its state (RunWorkflow's QueryRecord then
 // fails with remote.ErrRestoring): its first restoringFor answers are
-// that failure, the later ones a record. It ends when signalled "end".
-func restoringWorkflow(ctx workflow.Context) error {
-	err := workflow.SetQueryHandler(ctx, remote.QueryRecord, func() (*sandbox.Record, error) {
-		if restoringAsks.Add(1) <= restoringFor {
-			return nil, errors.New(remote.ErrRestoring)
+// that failure, the later ones a record; asks counts the answers (one
+// counter per test run, so that -count=N runs start from zero). It ends
+// when signalled "end".
+func restoringWorkflow(asks *atomic.Int32) func(workflow.Context) error {
+	return func(ctx workflow.Context) error {
+		err := workflow.SetQueryHandler(ctx, remote.QueryRecord, func() (*sandbox.Record, error) {
+			if asks.Add(1) <= restoringFor {
+				return nil, errors.New(remote.ErrRestoring)
+			}
+			return &sandbox.Record{Workflow: "outer", Status: sandbox.StatusRunning, Tasks: []sandbox.TaskRecord{{Name: "first", Status: sandbox.StatusSucceeded}}}, nil
+		})
+		if err != nil {
+			return err
 		}
-		return &sandbox.Record{Workflow: "outer", Status: sandbox.StatusRunning, Tasks: []sandbox.TaskRecord{{Name: "first", Status: sandbox.StatusSucceeded}}}, nil
-	})
-	if err != nil {
-		return err
+		workflow.GetSignalChannel(ctx, "end").Receive(ctx, nil)
+		return nil
 	}
-	workflow.GetSignalChannel(ctx, "end").Receive(ctx, nil)
-	return nil
 }
 
 // TestRecordWhileRestoring: remote.Record (what `runs show --remote`
@@ -399,12 +398,14 @@ func restoringWorkflow(ctx workflow.Context) error {
 // real run continuing after every step, which could not fail (no ask
 // was known to have met a switch).
 func TestRecordWhileRestoring(t *testing.T) {
-	// Its own Temporal server: it waits on the server more than it computes.
+	// A namespace of its own on the shared server: it waits on the
+	// server more than it computes.
 	t.Parallel()
-	srv := remotetest.Start(t, remotetest.Options{})
-	c := dial(t, remote.Options{URL: srv.Addr, Insecure: true})
+	srv := remotetest.Shared(t)
+	c := dial(t, remote.Options{URL: srv.Addr, Insecure: true, Namespace: srv.Namespace})
 	w := worker.New(c, "restoring", worker.Options{})
-	w.RegisterWorkflowWithOptions(restoringWorkflow, workflow.RegisterOptions{Name: "test.restoring"})
+	var restoringAsks atomic.Int32
+	w.RegisterWorkflowWithOptions(restoringWorkflow(&restoringAsks), workflow.RegisterOptions{Name: "test.restoring"})
 	if err := w.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -428,7 +429,7 @@ func TestRecordWhileRestoring(t *testing.T) {
 			t.Fatal(ctx.Err())
 		}
 	}
-	rec, info, err := remote.Record(ctx, c, "default", id)
+	rec, info, err := remote.Record(ctx, c, srv.Namespace, id)
 	if err != nil {
 		t.Fatalf("Record of a restoring run: %v", err)
 	}

@@ -210,10 +210,11 @@ func TestContinueAsNew(t *testing.T) {
 // TestCancelAfterContinueAsNew: a run that continued as new is cancelled
 // through its execution id, and its record says so.
 func TestCancelAfterContinueAsNew(t *testing.T) {
-	// Its own Temporal server: it waits on the server more than it computes.
+	// A namespace of its own on the shared server: it waits on the server
+	// more than it computes.
 	t.Parallel()
-	srv := remotetest.Start(t, remotetest.Options{})
-	c := dial(t, remote.Options{URL: srv.Addr, Insecure: true})
+	srv := remotetest.Shared(t)
+	c := dial(t, remote.Options{URL: srv.Addr, Insecure: true, Namespace: srv.Namespace})
 	f := newFakeTasks(loadPlugins(t))
 	startWorkers(t, c, f, examplePlugins...)
 	in := runInput(t, features, "single", nil)
@@ -240,7 +241,7 @@ func TestCancelAfterContinueAsNew(t *testing.T) {
 	// It continues as new after its first tasks; then it sleeps.
 	deadline := time.Now().Add(time.Minute)
 	for {
-		info, err := remote.Describe(ctx, c, "default", in.ExecutionID)
+		info, err := remote.Describe(ctx, c, srv.Namespace, in.ExecutionID)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -252,7 +253,7 @@ func TestCancelAfterContinueAsNew(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	if err := remote.Cancel(ctx, c, "default", in.ExecutionID); err != nil {
+	if err := remote.Cancel(ctx, c, srv.Namespace, in.ExecutionID); err != nil {
 		t.Fatal(err)
 	}
 	rec, err := remote.Follow(ctx, c, in.ExecutionID, firstRun, 100*time.Millisecond, nil)

@@ -67,10 +67,11 @@ func runChain(t testing.TB, c client.Client, queue, id string, n int) {
 // on the test server, through a client from Dial: worker, client and
 // server work together.
 func TestWorkflowSmoke(t *testing.T) {
-	// Its own Temporal server: it waits on the server more than it computes.
+	// A namespace of its own on the shared server: it waits on the
+	// server more than it computes.
 	t.Parallel()
-	srv := remotetest.Start(t, remotetest.Options{})
-	c := dial(t, remote.Options{URL: srv.Addr, Insecure: true})
+	srv := remotetest.Shared(t)
+	c := dial(t, remote.Options{URL: srv.Addr, Insecure: true, Namespace: srv.Namespace})
 	startWorker(t, c, "goflyte.smoke")
 	runChain(t, c, "goflyte.smoke", "local:local:smoke-1", 1)
 	runChain(t, c, "goflyte.smoke", "local:local:smoke-3", 3)

@@ -46,8 +46,8 @@ const wordcount = `workflow "wordcount" {
 
 func dialServer(t *testing.T) (client.Client, *remotetest.Server) {
 	t.Helper()
-	srv := remotetest.Start(t, remotetest.Options{})
-	c, err := remote.Dial(context.Background(), remote.Options{URL: srv.Addr, Insecure: true})
+	srv := remotetest.Shared(t)
+	c, err := remote.Dial(context.Background(), remote.Options{URL: srv.Addr, Insecure: true, Namespace: srv.Namespace})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -66,22 +66,30 @@ func submitInput(id, queue string) *remote.RunInput {
 }
 
 func TestWaitForWorkersNamesMissingPlugins(t *testing.T) {
-	// Its own Temporal server: it waits on the server more than it computes.
+	// A namespace of its own on the shared server: it waits on the server
+	// more than it computes.
 	t.Parallel()
-	c, _ := dialServer(t)
+	c, srv := dialServer(t)
 	ctx := context.Background()
-	err := remote.WaitForWorkers(ctx, c, "default", "q1", []string{"text", "math"}, 500*time.Millisecond)
+	err := remote.WaitForWorkers(ctx, c, srv.Namespace, "q1", []string{"text", "math"}, 500*time.Millisecond)
 	var mw *remote.MissingWorkersError
 	if !errors.As(err, &mw) || mw.WorkflowQueue != "q1" || !slices.Equal(mw.Plugins, []string{"math", "text"}) {
 		t.Fatalf("no worker at all: got %v", err)
 	}
 	remotetest.StartStandIn(t, c, "q1", remotetest.StandIn{})
 	remotetest.ServePlugins(t, c, "q1", "text")
-	err = remote.WaitForWorkers(ctx, c, "default", "q1", []string{"text", "math"}, 2*time.Second)
+	// Once the server has seen the workers that were started poll (a
+	// failure deadline: their first polls can take seconds on a loaded
+	// machine, which a 2 s wait for all of them did not allow), only the
+	// plugin no worker serves is missing.
+	if err := remote.WaitForWorkers(ctx, c, srv.Namespace, "q1", []string{"text"}, 2*time.Minute); err != nil {
+		t.Fatalf("the stand-in and the text worker: %v", err)
+	}
+	err = remote.WaitForWorkers(ctx, c, srv.Namespace, "q1", []string{"text", "math"}, 2*time.Second)
 	if !errors.As(err, &mw) || mw.WorkflowQueue != "" || !slices.Equal(mw.Plugins, []string{"math"}) {
 		t.Fatalf("no worker for math: got %v", err)
 	}
-	for _, want := range []string{"math", "goflyte worker", "namespace default"} {
+	for _, want := range []string{"math", "goflyte worker", "namespace " + srv.Namespace} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q does not say %q", err, want)
 		}
@@ -91,7 +99,7 @@ func TestWaitForWorkersNamesMissingPlugins(t *testing.T) {
 		time.Sleep(time.Second)
 		remotetest.ServePlugins(t, c, "q1", "math")
 	}()
-	if err := remote.WaitForWorkers(ctx, c, "default", "q1", []string{"text", "math"}, 20*time.Second); err != nil {
+	if err := remote.WaitForWorkers(ctx, c, srv.Namespace, "q1", []string{"text", "math"}, 2*time.Minute); err != nil {
 		t.Fatalf("a worker started during the wait: %v", err)
 	}
 }
@@ -100,9 +108,10 @@ func TestWaitForWorkersNamesMissingPlugins(t *testing.T) {
 // changes, and gets the final record from the workflow's result; a second
 // submission with the same id is refused.
 func TestSubmitFollowSucceeded(t *testing.T) {
-	// Its own Temporal server: it waits on the server more than it computes.
+	// A namespace of its own on the shared server: it waits on the server
+	// more than it computes.
 	t.Parallel()
-	c, _ := dialServer(t)
+	c, srv := dialServer(t)
 	ctx := context.Background()
 	inputs := remotetest.StartStandIn(t, c, "goflyte", remotetest.StandIn{Behave: func(remote.RunInput) remotetest.Behavior {
 		return remotetest.Behavior{Step: 300 * time.Millisecond, Outputs: map[string]json.RawMessage{"n": json.RawMessage("3")}}
@@ -142,7 +151,7 @@ func TestSubmitFollowSucceeded(t *testing.T) {
 		t.Errorf("a second submission of %s: %v", in.ExecutionID, err)
 	}
 	// Closed: the record comes from the result, the input from history.
-	rec, info, err := remote.Record(ctx, c, "default", "p:d:r1")
+	rec, info, err := remote.Record(ctx, c, srv.Namespace, "p:d:r1")
 	if err != nil || rec.Status != sandbox.StatusSucceeded || info.Status != sandbox.StatusSucceeded || info.Workflow != "wordcount" {
 		t.Errorf("Record of a closed run: %+v %+v %v", rec, info, err)
 	}
@@ -155,7 +164,8 @@ func TestSubmitFollowSucceeded(t *testing.T) {
 // TestFollowFailed: a failed run's record is the details of the
 // workflow's failure.
 func TestFollowFailed(t *testing.T) {
-	// Its own Temporal server: it waits on the server more than it computes.
+	// A namespace of its own on the shared server: it waits on the server
+	// more than it computes.
 	t.Parallel()
 	c, _ := dialServer(t)
 	ctx := context.Background()
@@ -179,9 +189,10 @@ func TestFollowFailed(t *testing.T) {
 // TestListResolveCancel: a running run is listed, found by its bare name,
 // cancelled (its record ends cancelled), and cannot be cancelled twice.
 func TestListResolveCancel(t *testing.T) {
-	// Its own Temporal server: it waits on the server more than it computes.
+	// A namespace of its own on the shared server: it waits on the server
+	// more than it computes.
 	t.Parallel()
-	c, _ := dialServer(t)
+	c, srv := dialServer(t)
 	ctx := context.Background()
 	remotetest.StartStandIn(t, c, "goflyte", remotetest.StandIn{Behave: func(remote.RunInput) remotetest.Behavior {
 		return remotetest.Behavior{Step: 10 * time.Millisecond, Hold: true}
@@ -201,25 +212,25 @@ func TestListResolveCancel(t *testing.T) {
 		t.Fatalf("list: %+v, %v", runs, err)
 	}
 	// By bare name, with another project and domain in the settings.
-	info, err := remote.Resolve(ctx, c, "default", "other", "dom", "r20261202-120000-abcdef01")
+	info, err := remote.Resolve(ctx, c, srv.Namespace, "other", "dom", "r20261202-120000-abcdef01")
 	if err != nil || info.ID != in.ExecutionID || info.RunID != runID {
 		t.Fatalf("resolve by name: %+v, %v", info, err)
 	}
 	var nf *remote.NotFoundError
-	if _, err := remote.Resolve(ctx, c, "default", "proj", "dev", "r20261202-120000-abcdef02"); !errors.As(err, &nf) || nf.Suggest != in.ExecutionID {
+	if _, err := remote.Resolve(ctx, c, srv.Namespace, "proj", "dev", "r20261202-120000-abcdef02"); !errors.As(err, &nf) || nf.Suggest != in.ExecutionID {
 		t.Errorf("resolve a name that is not there: %v", err)
 	}
 	// Running: the record comes from the workflow's query.
 	var rec *sandbox.Record
 	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-		if rec, _, err = remote.Record(ctx, c, "default", in.ExecutionID); err == nil && rec.Tasks[0].Status == sandbox.StatusRunning {
+		if rec, _, err = remote.Record(ctx, c, srv.Namespace, in.ExecutionID); err == nil && rec.Tasks[0].Status == sandbox.StatusRunning {
 			break
 		}
 	}
 	if rec == nil || rec.Status != sandbox.StatusRunning || rec.Tasks[0].Status != sandbox.StatusRunning {
 		t.Fatalf("record of a running run: %+v %v", rec, err)
 	}
-	if err := remote.Cancel(ctx, c, "default", in.ExecutionID); err != nil {
+	if err := remote.Cancel(ctx, c, srv.Namespace, in.ExecutionID); err != nil {
 		t.Fatal(err)
 	}
 	final, err := remote.Follow(ctx, c, in.ExecutionID, runID, 0, nil)
@@ -228,12 +239,12 @@ func TestListResolveCancel(t *testing.T) {
 	}
 	// Closed, cancelled: its failure has no record; the workflow's query
 	// still gives it.
-	if rec, info, err := remote.Record(ctx, c, "default", in.ExecutionID); err != nil || info.Status != sandbox.StatusCancelled || rec.Status != sandbox.StatusCancelled ||
+	if rec, info, err := remote.Record(ctx, c, srv.Namespace, in.ExecutionID); err != nil || info.Status != sandbox.StatusCancelled || rec.Status != sandbox.StatusCancelled ||
 		rec.Error != "run cancelled" || len(rec.Tasks) != 2 || rec.Tasks[0].Status != sandbox.StatusCancelled {
 		t.Errorf("Record of a cancelled run: %+v %+v %v", rec, info, err)
 	}
 	var nr *remote.NotRunningError
-	if err := remote.Cancel(ctx, c, "default", in.ExecutionID); !errors.As(err, &nr) {
+	if err := remote.Cancel(ctx, c, srv.Namespace, in.ExecutionID); !errors.As(err, &nr) {
 		t.Errorf("cancel a cancelled run: %v", err)
 	}
 }
@@ -241,9 +252,10 @@ func TestListResolveCancel(t *testing.T) {
 // TestFollowDetaches: cancelling the context stops following; the run
 // goes on.
 func TestFollowDetaches(t *testing.T) {
-	// Its own Temporal server: it waits on the server more than it computes.
+	// A namespace of its own on the shared server: it waits on the server
+	// more than it computes.
 	t.Parallel()
-	c, _ := dialServer(t)
+	c, srv := dialServer(t)
 	remotetest.StartStandIn(t, c, "goflyte", remotetest.StandIn{Behave: func(remote.RunInput) remotetest.Behavior {
 		return remotetest.Behavior{Step: 10 * time.Millisecond, Hold: true}
 	}})
@@ -257,7 +269,7 @@ func TestFollowDetaches(t *testing.T) {
 	if _, err := remote.Follow(ctx, c, in.ExecutionID, runID, 0, nil); !errors.Is(err, context.Canceled) {
 		t.Fatalf("follow after cancel: %v", err)
 	}
-	info, err := remote.Describe(context.Background(), c, "default", in.ExecutionID)
+	info, err := remote.Describe(context.Background(), c, srv.Namespace, in.ExecutionID)
 	if err != nil || info.Status != sandbox.StatusRunning {
 		t.Errorf("the run after detaching: %+v %v", info, err)
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -196,27 +197,33 @@ func TestE2ERunsAndResume(t *testing.T) {
 // the run without re-running what succeeded.
 func TestE2EKilledRunResumes(t *testing.T) {
 	x := newE2E(t)
-	path := x.writeFile("slow.hcl", `workflow "slow" {
-  input "ms" { type = number }
+	// The slow task runs until the test opens its gate (a file), so that
+	// it is still running when the test kills the run however long the
+	// polling below takes on a loaded machine (a 4 s sleep ended before
+	// two goflyte commands per round saw it running, at load 25 and up);
+	// the resumed run finds the gate open.
+	gate := filepath.Join(x.dir, "gate")
+	path := x.writeFile("slow.hcl", fmt.Sprintf(`workflow "slow" {
   task "quick" {
     uses   = "text.upper"
     inputs = { text = "q" }
   }
   task "slow" {
-    uses   = "text.sleep"
-    inputs = { ms = input.ms }
+    uses   = "misbehave.wait_for"
+    inputs = { path = %q }
     depends_on = [task.quick]
   }
 }
-`)
-	cmd := exec.Command(e2eBin, "run", path, "--input", "ms=4000", "-q")
+`, gate))
+	cmd := exec.Command(e2eBin, "run", path, "-q")
 	cmd.Dir, cmd.Env = x.dir, x.env
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	// Wait until the slow task runs, as the record shows it.
+	// Wait until the slow task runs, as the record shows it. A failure
+	// deadline: nothing ends the task before the kill.
 	var name string
-	deadline := time.Now().Add(20 * time.Second)
+	deadline := time.Now().Add(2 * time.Minute)
 	for name == "" && time.Now().Before(deadline) {
 		time.Sleep(20 * time.Millisecond)
 		r := x.run("runs", "list", "--json")
@@ -238,6 +245,9 @@ func TestE2EKilledRunResumes(t *testing.T) {
 	}
 	_ = cmd.Wait()
 	x.checkNoOrphans()
+	if err := os.WriteFile(gate, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
 
 	r := x.run("runs", "show", name, "--json")
 	var rec struct {

@@ -435,20 +435,37 @@ func TestE2ERemoteDetach(t *testing.T) {
 		t.Errorf("runs list --remote with a running run\n%s", r)
 	}
 
-	// Follow it with show --watch, and cancel it by name meanwhile.
-	var watch result
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		watch, _ = x.command(nil, nil, "runs", "show", "--remote", id, "--watch")
-	}()
-	time.Sleep(time.Second)
+	// Follow it with show --watch, and cancel it by name meanwhile: once
+	// the watch shows split running (its first look at the record; a
+	// watch that starts after the cancel has nothing to follow, which a
+	// fixed second's wait allowed on a loaded machine).
+	wcmd := exec.Command(e2eBin, "runs", "show", "--remote", id, "--watch")
+	wcmd.Dir, wcmd.Env = x.dir, x.env
+	var wout bytes.Buffer
+	werr := &syncBuffer{}
+	wcmd.Stdout, wcmd.Stderr = &wout, werr
+	if err := wcmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = wcmd.Process.Kill() })
+	for deadline := time.Now().Add(time.Minute); !strings.Contains(werr.String(), "started   split"); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("runs show --remote --watch never showed split running:\n%s", werr.String())
+		}
+	}
 	r = x.run("runs", "cancel", "--remote", name)
 	if r.code != 0 || !strings.Contains(r.stderr, id) {
 		t.Errorf("runs cancel --remote NAME\n%s", r)
 	}
-	wg.Wait()
+	watch := result{}
+	if err := wcmd.Wait(); err != nil {
+		ee, ok := err.(*exec.ExitError)
+		if !ok {
+			t.Fatal(err)
+		}
+		watch.code = ee.ExitCode()
+	}
+	watch.stdout, watch.stderr = wout.String(), werr.String()
 	if watch.code != 130 || !strings.Contains(watch.stdout, "Run "+id+"  (cancelled)") || !regexp.MustCompile(`(?m)^  split\s+text\.split\s+cancelled`).MatchString(watch.stdout) ||
 		!regexp.MustCompile(`(?m)^\[\s*\S+\] cancelled split \(text\.split\)`).MatchString(watch.stderr) {
 		t.Errorf("runs show --remote --watch of a run cancelled meanwhile: want exit 130\n%s", watch)

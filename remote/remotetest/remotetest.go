@@ -24,6 +24,8 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -60,7 +62,7 @@ type Options struct {
 // Server is a running temporal-testserver.
 type Server struct {
 	Addr      string // the frontend, "127.0.0.1:PORT"
-	Namespace string // "default"
+	Namespace string // "default"; Shared's: the test's own
 	TLS       bool   // the frontend speaks TLS
 	// Output is the server's log (stderr), for failure messages.
 	Output *testserver.Buffer
@@ -209,3 +211,63 @@ func start(bin string, args []string) (*Server, func(), error) {
 type portLost struct{ error }
 
 func (e portLost) Unwrap() error { return e.error }
+
+// SharedNamespaces is how many tests Shared serves from its one server;
+// later calls start a server of their own.
+const SharedNamespaces = 40
+
+// shared is the server Shared starts once per test binary.
+var shared struct {
+	once sync.Once
+	srv  *Server
+	err  error
+	next atomic.Int32
+}
+
+// Shared returns the package's shared server (plaintext, no
+// authorization), started by the first call and stopped when the test
+// binary exits (its stdin closes), with a namespace of the test's own:
+// the test sees none of the other tests' workflows, task queues or
+// visibility records, as with a server of its own, without paying a
+// server's start (about 1.4 s of CPU and seconds of wall on a loaded
+// machine) and its idle work. Dial with Namespace: srv.Namespace and pass
+// srv.Namespace where a namespace is named. For tests that put little
+// load on the server: one that pushes hundreds of activities through it
+// (or needs TLS, authorization or dynamic config) uses Start. A missing
+// binary skips or fails t as with Start.
+func Shared(t testing.TB) *Server {
+	t.Helper()
+	shared.once.Do(func() {
+		var o Options
+		for i := 1; i <= SharedNamespaces; i++ {
+			o.Namespaces = append(o.Namespaces, sharedNamespace(i))
+		}
+		// No --db-dir of the tests': the server makes its own temporary
+		// directory and removes it when it exits.
+		shared.srv, _, shared.err = Launch(o, func() string { return "" })
+	})
+	var nf *NotFoundError
+	if errors.As(shared.err, &nf) {
+		if os.Getenv(EnvRequire) == "1" {
+			t.Fatalf("%s=1 but %v", EnvRequire, shared.err)
+		}
+		t.Skip(shared.err.Error())
+	}
+	if shared.err != nil {
+		t.Fatalf("start the shared %s: %v", Binary, shared.err)
+	}
+	n := int(shared.next.Add(1))
+	if n > SharedNamespaces {
+		return Start(t, Options{})
+	}
+	s := *shared.srv
+	s.Namespace = sharedNamespace(n)
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("shared %s log (namespace %s):\n%s", Binary, s.Namespace, s.Output.Tail(4000))
+		}
+	})
+	return &s
+}
+
+func sharedNamespace(i int) string { return fmt.Sprintf("test-%02d", i) }

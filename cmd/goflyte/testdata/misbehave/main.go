@@ -2,6 +2,8 @@
 // ways real plugins do: it hangs ignoring cancellation, it crashes on a
 // task's first attempt, and it does either at random. The end-to-end tests
 // use it for retries and timeouts, the soak test (make soak) for chaos.
+// Its wait_for task runs until a file exists: a gate that lets a test
+// act while a task is running, however slow the machine is.
 package main
 
 import (
@@ -78,7 +80,30 @@ func main() {
 		"garbage":    sdk.Func(garbage),
 		"report":     sdk.Func(report),
 		"environ":    sdk.Func(environ),
+		"wait_for":   sdk.Func(waitFor),
 	})
+}
+
+type waitForIn struct {
+	Path string `json:"path"`
+}
+
+// waitFor runs until the file at Path exists (it checks every 10 ms) or
+// its context ends.
+func waitFor(ctx context.Context, in waitForIn) (out, error) {
+	p := sdk.Params(ctx)
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		if _, err := os.Stat(in.Path); err == nil {
+			return out{Attempt: p.Attempt}, nil
+		}
+		select {
+		case <-ctx.Done():
+			return out{}, ctx.Err()
+		case <-tick.C:
+		}
+	}
 }
 
 type reportIn struct {
