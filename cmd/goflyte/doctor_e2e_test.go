@@ -13,7 +13,7 @@ import (
 // and in --json, names the setting when the check fails, and leaves the
 // platform out when url is not set.
 func TestE2EDoctorPlatform(t *testing.T) {
-	// Its own servers (Temporal, OIDC, bucket): it waits on them more than it computes.
+	// It waits on its servers more than it computes.
 	t.Parallel()
 	x := newE2E(t)
 	r := x.run("doctor", "--json")
@@ -21,10 +21,10 @@ func TestE2EDoctorPlatform(t *testing.T) {
 		t.Errorf("doctor without platform.url: want no platform row\n%s", r)
 	}
 
-	srv := remotetest.Start(t, remotetest.Options{})
-	env := []string{"FLYTE_PLATFORM_URL=" + srv.Addr, "FLYTE_PLATFORM_INSECURE=true"}
+	srv := remotetest.Shared(t)
+	env := []string{"FLYTE_PLATFORM_URL=" + srv.Addr, "FLYTE_PLATFORM_INSECURE=true", "FLYTE_PLATFORM_NAMESPACE=" + srv.Namespace}
 	r = x.runEnv(env, "doctor")
-	if r.code != 0 || !strings.Contains(r.stdout, "platform") || !strings.Contains(r.stdout, "namespace default") {
+	if r.code != 0 || !strings.Contains(r.stdout, "platform") || !strings.Contains(r.stdout, "namespace "+srv.Namespace) {
 		t.Errorf("doctor with a reachable platform\n%s", r)
 	}
 
@@ -51,7 +51,7 @@ func TestE2EDoctorPlatform(t *testing.T) {
 		return out.Platform
 	}
 	p := platformRow(x.runEnv(env, "doctor", "--json"))
-	if !p.Reachable || p.URL != srv.Addr || p.TLS != "off" || p.TookMS <= 0 {
+	if !p.Reachable || p.URL != srv.Addr || p.Namespace != srv.Namespace || p.TLS != "off" || p.TookMS <= 0 {
 		t.Errorf("doctor --json, reachable platform: %+v", *p)
 	}
 

@@ -93,11 +93,13 @@ func newRemoteE2E(t *testing.T, prefix string, served ...string) *remoteE2E {
 func newRemoteServers(t *testing.T, prefix string) *remoteE2E {
 	t.Helper()
 	x := &remoteE2E{e2e: newE2E(t)}
-	x.srv = remotetest.Start(t, remotetest.Options{})
+	// The stand-in workflow computes nothing: a namespace of the shared
+	// server is enough.
+	x.srv = remotetest.Shared(t)
 	x.bucket = s3test.Start(t)
 	x.bucket.CreateBucket("runs")
 	var err error
-	if x.c, err = remote.Dial(context.Background(), remote.Options{URL: x.srv.Addr, Insecure: true}); err != nil {
+	if x.c, err = remote.Dial(context.Background(), remote.Options{URL: x.srv.Addr, Insecure: true, Namespace: x.srv.Namespace}); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(x.c.Close)
@@ -109,6 +111,7 @@ func newRemoteServers(t *testing.T, prefix string) *remoteE2E {
 	x.writeFile("flyte.hcl", conf+fmt.Sprintf(`
 platform {
   url              = %q
+  namespace        = %q
   insecure         = true
   console_endpoint = %q
 }
@@ -119,7 +122,7 @@ aws {
   retries           = 1
   backoff_seconds   = 0
 }
-%s`, x.srv.Addr, consoleEndpoint, x.bucket.Endpoint, x.bucket.AccessKey, x.bucket.SecretKey, local))
+%s`, x.srv.Addr, x.srv.Namespace, consoleEndpoint, x.bucket.Endpoint, x.bucket.AccessKey, x.bucket.SecretKey, local))
 	return x
 }
 
@@ -232,7 +235,7 @@ func TestE2ERemoteRun(t *testing.T) {
 	}
 	// The run's page, not its first Temporal run's (the same across
 	// continue-as-new).
-	link := "Console: " + consoleEndpoint + "/namespaces/default/workflows/local%3Alocal%3A" + name + "\n"
+	link := "Console: " + consoleEndpoint + "/namespaces/" + x.srv.Namespace + "/workflows/local%3Alocal%3A" + name + "\n"
 	if !strings.Contains(r.stderr, link) {
 		t.Errorf("no console link\n%s", r)
 	}
@@ -282,7 +285,7 @@ func TestE2ERemoteRun(t *testing.T) {
 	}
 	in = x.inputs.Next(t)
 	if out["status"] != "succeeded" || out["workflow"] != "wordcount" || out["execution_id"] != in.ExecutionID || out["run_dir"] != in.DataPrefix ||
-		out["console_url"] != consoleEndpoint+"/namespaces/default/workflows/"+strings.ReplaceAll(in.ExecutionID, ":", "%3A") {
+		out["console_url"] != consoleEndpoint+"/namespaces/"+x.srv.Namespace+"/workflows/"+strings.ReplaceAll(in.ExecutionID, ":", "%3A") {
 		// The run's page, not one Temporal run's: it stays the run's
 		// when the run continues as new.
 		t.Errorf("--json: %s", r.stdout)
@@ -402,7 +405,7 @@ func TestE2ERemoteDetach(t *testing.T) {
 	r = x.run("run", "--remote", wf, "--input", "text=a", "--detach", "--json")
 	var det map[string]string
 	if err := json.Unmarshal([]byte(r.stdout), &det); err != nil || r.code != 0 || len(det) != 2 || !strings.HasPrefix(det["execution_id"], "local:local:r") ||
-		!strings.HasPrefix(det["console_url"], consoleEndpoint+"/namespaces/default/workflows/local%3Alocal%3Ar") {
+		!strings.HasPrefix(det["console_url"], consoleEndpoint+"/namespaces/"+x.srv.Namespace+"/workflows/local%3Alocal%3Ar") {
 		t.Errorf("--detach --json: %v\n%s", err, r)
 	}
 	x.inputs.Next(t)
@@ -424,7 +427,7 @@ func TestE2ERemoteDetach(t *testing.T) {
 	}
 	id, name := m[1], m[2]
 	time.Sleep(300 * time.Millisecond)
-	if info, err := remote.Describe(context.Background(), x.c, "default", id); err != nil || info.Status != sandbox.StatusRunning {
+	if info, err := remote.Describe(context.Background(), x.c, x.srv.Namespace, id); err != nil || info.Status != sandbox.StatusRunning {
 		t.Fatalf("after Ctrl-C the run must go on: %+v %v", info, err)
 	}
 	r = x.run("runs", "show", "--remote", name)
