@@ -3,7 +3,6 @@ package sandbox
 import (
 	"bytes"
 	"encoding/json"
-	"slices"
 	"strconv"
 )
 
@@ -44,11 +43,7 @@ func appendLogLine(buf *bytes.Buffer, line *LogLine) error {
 	if len(line.Fields) > 0 {
 		b = append(b, `,"fields":{`...)
 		var arr [8]string
-		keys := arr[:0]
-		for k := range line.Fields {
-			keys = append(keys, k)
-		}
-		slices.Sort(keys)
+		keys := sortedKeys(arr[:0], line.Fields)
 		for i, k := range keys {
 			if i > 0 {
 				b = append(b, ',')

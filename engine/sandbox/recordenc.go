@@ -197,11 +197,8 @@ func appendTaskRecord(b []byte, t *TaskRecord) ([]byte, bool) {
 			str(`,"kind":`, m.Kind, false)
 			if len(m.Tags) > 0 {
 				b = append(b, `,"tags":{`...)
-				keys := make([]string, 0, len(m.Tags))
-				for k := range m.Tags {
-					keys = append(keys, k)
-				}
-				slices.Sort(keys)
+				var arr [8]string
+				keys := sortedKeys(arr[:0], m.Tags)
 				for j, k := range keys {
 					if j > 0 {
 						b = append(b, ',')
@@ -381,4 +378,15 @@ func appendJSONString(b []byte, s string) []byte {
 	}
 	b = append(b, s[start:]...)
 	return append(b, '"')
+}
+
+// sortedKeys appends m's keys to dst, sorted: the order in which the
+// encoders write a JSON object's members (as encoding/json does). dst
+// is usually a small array on the caller's stack.
+func sortedKeys[V any](dst []string, m map[string]V) []string {
+	for k := range m {
+		dst = append(dst, k)
+	}
+	slices.Sort(dst)
+	return dst
 }
