@@ -509,6 +509,56 @@ func TestLaunchConcurrentExecute(t *testing.T) {
 	}
 }
 
+// TestLaunchCallsBeyondStreamWorkers holds more calls in a launched
+// plugin than its server keeps goroutines for (streamWorkers, which
+// go-plugin's own streams share), and checks that one more call is still
+// answered at once: calls beyond the kept goroutines get their own, they
+// do not wait for a kept one to be free.
+func TestLaunchCallsBeyondStreamWorkers(t *testing.T) {
+	t.Parallel()
+	c := mustLaunchHelper(t, "serve", LaunchOptions{})
+	ctx, cancel := context.WithCancel(context.Background())
+	const held = 2 * streamWorkers
+	errs := make(chan error, held)
+	for i := range held {
+		go func() {
+			_, err := c.Execute(ctx, &ExecuteRequest{Task: "block", Inputs: json.RawMessage(`{}`), CallID: fmt.Sprint("held-", i)})
+			errs <- err
+		}()
+	}
+	defer func() {
+		cancel()
+		for range held {
+			if err := <-errs; !errors.Is(err, context.Canceled) {
+				t.Errorf("held call: %v, want context.Canceled", err)
+			}
+		}
+	}()
+	deadline := time.Now().Add(10 * time.Second)
+	for i := 0; i < held; {
+		running, err := c.Running(context.Background(), fmt.Sprint("held-", i))
+		switch {
+		case err != nil:
+			t.Fatal(err)
+		case running:
+			i++
+		case time.Now().After(deadline):
+			t.Fatalf("call held-%d not running after 10 s", i)
+		default:
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	echo, stop := context.WithTimeout(context.Background(), 10*time.Second)
+	defer stop()
+	res, err := c.Execute(echo, &ExecuteRequest{Task: "echo", Inputs: json.RawMessage(`{"x":1}`)})
+	if err != nil {
+		t.Fatalf("a call beside %d held ones: %v", held, err)
+	}
+	if string(res.Outputs) != `{"x":1}` {
+		t.Errorf("outputs %s, want {\"x\":1}", res.Outputs)
+	}
+}
+
 func TestLaunchLargeMessages(t *testing.T) {
 	t.Parallel()
 	c := mustLaunchHelper(t, "serve", LaunchOptions{})
