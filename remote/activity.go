@@ -128,6 +128,7 @@ func NewWorker(ctx context.Context, c client.Client, o WorkerOptions) (*Worker, 
 		queue := PluginQueue(o.TaskQueue, name)
 		ww := worker.New(c, queue, worker.Options{
 			Identity:          w.identity,
+			BuildID:           buildID(),
 			WorkerStopTimeout: o.Grace,
 			Tuner:             w.tuner(),
 			// Tasks heartbeat every HeartbeatEvery: send them at that
@@ -145,6 +146,7 @@ func NewWorker(ctx context.Context, c client.Client, o WorkerOptions) (*Worker, 
 	if o.Workflows != nil {
 		ww := worker.New(c, o.TaskQueue, worker.Options{
 			Identity:          w.identity,
+			BuildID:           buildID(),
 			WorkerStopTimeout: o.Grace,
 			// A lost worker's workflows move to another after 1 s, not
 			// the default 5 s (measured: FACTS.md).
