@@ -359,6 +359,7 @@ func runBatch(t *testing.T, in remote.BatchInput, f *fakeTasks, continueAfter in
 		env.SetTestTimeout(time.Minute)
 		remote.RegisterWorkflow(env)
 		f.register(env)
+		f.boundResults(env)
 		env.SetCurrentHistoryLength(continueAfter)
 		env.ExecuteWorkflow(remote.BatchWorkflowType, in)
 		if !env.IsWorkflowCompleted() {

@@ -13,7 +13,9 @@ import (
 	"time"
 
 	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/testsuite"
 
 	"github.com/goflyte/goflyte/engine/sandbox"
 	"github.com/goflyte/goflyte/plugin"
@@ -69,6 +71,9 @@ type fakeTasks struct {
 	// URIs of the fake remote.ActivityStoreValue's values.
 	parts  []remote.LoadPart
 	stored []string
+	// results, in Temporal's test environment, bounds the task results
+	// waiting for its loop (boundResults); nil on a real server.
+	results chan struct{}
 }
 
 func newFakeTasks(plugins map[string]remote.PluginRef) *fakeTasks {
@@ -214,6 +219,55 @@ func strs(v any) []string {
 		out[i], _ = s.(string)
 	}
 	return out
+}
+
+// pendingResults is how many task results may wait for the loop of
+// Temporal's test environment (boundResults): half of what its channel
+// holds.
+const pendingResults = 500
+
+// boundResults bounds the task results waiting for env's loop. The SDK's
+// test environment hands every activity's result to its loop through a
+// channel of 1,000, on which the loop itself also sends (a child
+// workflow's end, for one): with 1,000 results waiting, it blocks on
+// itself for good. A run of more than MaxInFlight instances
+// (TestManyInstances) got there once on a loaded CI machine. So a task's
+// first attempt takes a slot before it runs (waitResult) and the loop
+// gives it back when it has handled the task's result.
+func (f *fakeTasks) boundResults(env *testsuite.TestWorkflowEnvironment) {
+	results := make(chan struct{}, pendingResults)
+	f.mu.Lock()
+	f.results = results
+	f.mu.Unlock()
+	env.SetOnActivityCompletedListener(func(info *activity.Info, _ converter.EncodedValue, _ error) {
+		if _, ok := f.funcs[info.ActivityType.Name]; !ok {
+			return
+		}
+		select {
+		case <-results:
+		default: // a slot given back already; never block the loop
+		}
+	})
+}
+
+// waitResult takes a slot of results for the task's first attempt,
+// heartbeating while it waits, as the worker does for a task slot.
+func waitResult(ctx context.Context, results chan struct{}) error {
+	if results == nil || activity.GetInfo(ctx).Attempt > 1 {
+		return nil
+	}
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for {
+		select {
+		case results <- struct{}{}:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-tick.C:
+			activity.RecordHeartbeat(ctx)
+		}
+	}
 }
 
 // enter counts a call of task id in flight and returns its leave.
@@ -417,7 +471,11 @@ func (f *fakeTasks) activity(ctx context.Context, id string, in remote.TaskInput
 		f.wfTypes = map[string]int{}
 	}
 	f.wfTypes[activity.GetInfo(ctx).WorkflowType.Name]++
+	results := f.results
 	f.mu.Unlock()
+	if err := waitResult(ctx, results); err != nil {
+		return nil, err
+	}
 	defer f.enter(id)()
 	start := time.Now()
 	if f.digestMismatch[id] {

@@ -85,6 +85,7 @@ func runRemote(t testing.TB, in remote.RunInput, f *fakeTasks, setup func(*tests
 	env.SetWorkerOptions(worker.Options{DeadlockDetectionTimeout: remote.WorkflowDeadlockTimeout})
 	remote.RegisterWorkflow(env)
 	f.register(env)
+	f.boundResults(env)
 	if setup != nil {
 		setup(env)
 	}
