@@ -11,10 +11,11 @@ import (
 // Without one the SDK reads the whole executable to hash it when the
 // first worker starts: 100 MB for goflyte, about 0.15 s of CPU before a
 // `goflyte worker` polls. The binary's build information names the build
-// as well and costs nothing: its module version (go install ...@v1.2.3)
-// or its VCS stamp (go build in a checkout). A binary with neither (go
-// run, test binaries, -buildvcs=false) gets "" and the SDK's hash, as
-// before.
+// as well and costs nothing: its module version (a release's, from go
+// install ...@v1.2.3, or the pseudo-version go build stamps in a
+// checkout, v0.0.0-<time>-<commit>[+dirty]), else its VCS revision. A
+// binary with neither (go run, test binaries, -buildvcs=false) gets ""
+// and the SDK's hash, as before.
 var buildID = sync.OnceValue(func() string {
 	info, ok := debug.ReadBuildInfo()
 	if !ok {
@@ -23,9 +24,8 @@ var buildID = sync.OnceValue(func() string {
 	return buildIDOf(info)
 })
 
-// buildIDOf is "goflyte@<module version>" for a released build,
-// "goflyte@<revision>" (with "+dirty" for a modified tree) for one built
-// in a checkout, or "" if info has neither.
+// buildIDOf is "goflyte@<module version>", else "goflyte@<revision>"
+// (with "+dirty" for a modified tree), else "".
 func buildIDOf(info *debug.BuildInfo) string {
 	if v := info.Main.Version; v != "" && v != "(devel)" {
 		return "goflyte@" + v
