@@ -10,6 +10,8 @@ import (
 	"github.com/hashicorp/go-hclog"
 	goplugin "github.com/hashicorp/go-plugin"
 	"google.golang.org/grpc"
+
+	"github.com/goflyte/goflyte/plugin/jsonlog"
 )
 
 // Handshake is checked by both sides before anything else is said. The
@@ -78,12 +80,7 @@ func NewPluginLogger(name string) hclog.Logger {
 	if level == hclog.NoLevel {
 		level = hclog.Warn
 	}
-	return hclog.New(&hclog.LoggerOptions{
-		Name:       name,
-		Level:      level,
-		Output:     processStderr,
-		JSONFormat: true,
-	})
+	return jsonlog.New(jsonlog.Options{Name: name, Level: level, Output: processStderr})
 }
 
 // processStderr is the process's real standard error, kept before

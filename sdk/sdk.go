@@ -14,6 +14,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/goflyte/goflyte/plugin"
+	"github.com/goflyte/goflyte/plugin/jsonlog"
 	"github.com/goflyte/goflyte/stats"
 )
 
@@ -146,12 +147,11 @@ func newProvider(name, version string, tasks map[string]Task) *provider {
 // but one that writes to the process's real stderr even when it is made
 // after go-plugin has replaced os.Stderr, at the given level.
 func (p *provider) newLogger(level hclog.Level) hclog.Logger {
-	return hclog.New(&hclog.LoggerOptions{
-		Name:       p.schema.Name,
-		Level:      level,
-		Output:     processStderr,
-		JSONFormat: true,
-		Mutex:      &p.logMu,
+	return jsonlog.New(jsonlog.Options{
+		Name:   p.schema.Name,
+		Level:  level,
+		Output: processStderr,
+		Mutex:  &p.logMu,
 	})
 }
 
