@@ -374,7 +374,10 @@ func jsonString(v []byte) string {
 }
 
 // jsonValue returns the JSON value v as encoding/json decodes it into an
-// any; ok is false for a number a float64 cannot hold (the decode fails).
+// any, but for an integer that an int64 holds, which is an int64 (not a
+// float64): the host logger writes it with strconv rather than with
+// fmt's %v, which also showed a count of a million as 1e+06. ok is false
+// for a number a float64 cannot hold (the decode fails).
 func jsonValue(v []byte) (any, bool) {
 	switch v[0] {
 	case '"':
@@ -392,29 +395,37 @@ func jsonValue(v []byte) (any, bool) {
 		}
 		return x, true
 	default:
-		if len(v) <= 3 { // 0 to 999, the usual counts: made without a string
-			n, digits := 0, true
-			for _, c := range v {
-				digits = digits && c >= '0' && c <= '9'
-				n = n*10 + int(c-'0')
-			}
-			if digits && (n > 0 || len(v) == 1) && (v[0] != '0' || len(v) == 1) {
-				if n < len(smallFloats) {
-					return smallFloats[n], true
-				}
-				return float64(n), true
-			}
+		if n, ok := jsonInt(v); ok {
+			return n, true // boxed without allocating below 256
 		}
 		f, err := strconv.ParseFloat(string(v), 64)
 		return f, err == nil
 	}
 }
 
-// smallFloats are the numbers 0 to 255 as a decoded JSON number: boxed
-// once, not for every line.
-var smallFloats = func() (a [256]any) {
-	for i := range a {
-		a[i] = float64(i)
+// jsonInt reads the JSON number v as an integer: ok is false for a number
+// with a fraction or an exponent, or beyond int64.
+func jsonInt(v []byte) (int64, bool) {
+	digits := v
+	if len(digits) > 0 && digits[0] == '-' {
+		digits = digits[1:]
 	}
-	return a
-}()
+	if len(digits) > 18 { // may not fit: let strconv say
+		n, err := strconv.ParseInt(string(v), 10, 64)
+		return n, err == nil
+	}
+	if len(digits) == 0 {
+		return 0, false
+	}
+	var n int64
+	for _, c := range digits {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int64(c-'0')
+	}
+	if v[0] == '-' {
+		n = -n
+	}
+	return n, true
+}

@@ -51,7 +51,7 @@ func TestStderrLogParse(t *testing.T) {
 			name:      "hclog line",
 			line:      `{"@level":"info","@message":"upper-casing text","@module":"text",` + ts + `,"attempt":1,"bytes":5,"node":"t1","task":"upper"}`,
 			wantLevel: hclog.Info, wantMsg: "upper-casing text",
-			wantArgs: []any{"task", "upper", "node", "t1", "attempt", 1.0, "bytes", 5.0},
+			wantArgs: []any{"task", "upper", "node", "t1", "attempt", int64(1), "bytes", int64(5)},
 		},
 		{
 			name:      "levels by name, any case",
@@ -67,7 +67,7 @@ func TestStderrLogParse(t *testing.T) {
 			name:      "trace at trace",
 			line:      `{"@level":"trace","@message":"m","a":1}`,
 			level:     hclog.Trace,
-			wantLevel: hclog.Trace, wantMsg: "m", wantArgs: []any{"a", 1.0},
+			wantLevel: hclog.Trace, wantMsg: "m", wantArgs: []any{"a", int64(1)},
 		},
 		{
 			name:      "below the level: fields not decoded",
@@ -85,12 +85,12 @@ func TestStderrLogParse(t *testing.T) {
 			name:      "keys out of order are sorted, leading keys first",
 			line:      `{"z":1,"attempt":2,"@message":"m","a":"x","node":"n","@level":"info","task":"t"}`,
 			wantLevel: hclog.Info, wantMsg: "m",
-			wantArgs: []any{"task", "t", "node", "n", "attempt", 2.0, "a", "x", "z", 1.0},
+			wantArgs: []any{"task", "t", "node", "n", "attempt", int64(2), "a", "x", "z", int64(1)},
 		},
 		{
 			name:      "a key twice keeps its last value",
 			line:      `{"@level":"info","@message":"first","@message":"m","k":1,"k":2}`,
-			wantLevel: hclog.Info, wantMsg: "m", wantArgs: []any{"k", 2.0},
+			wantLevel: hclog.Info, wantMsg: "m", wantArgs: []any{"k", int64(2)},
 		},
 		{
 			name:      "escaped key, white space",
@@ -112,12 +112,19 @@ func TestStderrLogParse(t *testing.T) {
 		{
 			name:      "timestamps in other zones",
 			line:      `{"@level":"info","@message":"m","@timestamp":"2026-12-02T22:25:44.504000+05:30","n":0}`,
-			wantLevel: hclog.Info, wantMsg: "m", wantArgs: []any{"n", 0.0},
+			wantLevel: hclog.Info, wantMsg: "m", wantArgs: []any{"n", int64(0)},
 		},
 		{
 			name:      "the last day of a month",
 			line:      `{"@level":"info","@message":"m","@timestamp":"2026-12-31T23:59:59.999999-08:00","n":255,"m":256,"z":7.5,"e":1e3,"neg":-3}`,
-			wantLevel: hclog.Info, wantMsg: "m", wantArgs: []any{"e", 1000.0, "m", 256.0, "n", 255.0, "neg", -3.0, "z", 7.5},
+			wantLevel: hclog.Info, wantMsg: "m", wantArgs: []any{"e", 1000.0, "m", int64(256), "n", int64(255), "neg", int64(-3), "z", 7.5},
+		},
+		{
+			name:      "integers are int64, others float64",
+			line:      `{"@level":"info","@message":"m","million":1000000,"max":9223372036854775807,"min":-9223372036854775808,"over":9223372036854775808,"nineteen":1234567890123456789,"frac":2.0,"exp":2e0,"zero":-0}`,
+			wantLevel: hclog.Info, wantMsg: "m",
+			wantArgs: []any{"exp", 2.0, "frac", 2.0, "max", int64(9223372036854775807), "million", int64(1000000), "min", int64(-9223372036854775808),
+				"nineteen", int64(1234567890123456789), "over", 9223372036854775808.0, "zero", int64(0)},
 		},
 		{name: "February 30", line: `{"@level":"info","@message":"m","@timestamp":"2026-02-30T00:00:00.000000Z"}`, wantNotOK: true},
 		{name: "timestamp without microseconds", line: `{"@level":"info","@message":"m","@timestamp":"2026-12-02T22:25:44Z"}`, wantNotOK: true},
@@ -265,21 +272,23 @@ func TestLogMarksLogs(t *testing.T) {
 // lists too) and raw lines are redacted before they are logged.
 func TestStderrLogRedact(t *testing.T) {
 	rec := newRecordLogger(hclog.Debug)
-	redact := func(s string) string { return strings.ReplaceAll(s, "s3cret", "***") }
+	redact := func(s string) string {
+		return strings.ReplaceAll(strings.ReplaceAll(s, "s3cret", "***"), "9081726354", "***")
+	}
 	m := newLogMarks(newTailBuffer(1<<10), newStderrLog(hostLogger{Logger: rec, redact: redact}))
 	for _, w := range []string{
-		`{"@level":"info","@message":"token s3cret","node":"n","token":"s3cret","deep":{"list":["x s3cret"]},"esc":"s\u0033cret"}`, "\n",
+		`{"@level":"info","@message":"token s3cret","node":"n","token":"s3cret","deep":{"list":["x s3cret",9081726354]},"esc":"s\u0033cret","pin":9081726354,"pin2":9081726354.5,"n":7}`, "\n",
 		"raw s3cret", "\n",
 		`{"@level":"info","@message":"` + strings.Repeat("s3cret", 3), `"}`, "\n",
 	} {
 		_, _ = m.Write([]byte(w))
 	}
 	got := fmt.Sprint(*rec.lines)
-	if strings.Contains(got, "s3cret") {
+	if strings.Contains(got, "s3cret") || strings.Contains(got, "9081726354") {
 		t.Errorf("a secret was logged: %s", got)
 	}
 	want := []logged{
-		{hclog.Info, "token ***", []any{"node", "n", "deep", map[string]any{"list": []any{"x ***"}}, "esc", "***", "token", "***"}},
+		{hclog.Info, "token ***", []any{"node", "n", "deep", map[string]any{"list": []any{"x ***", "***"}}, "esc", "***", "n", int64(7), "pin", "***", "pin2", "***.5", "token", "***"}},
 		{hclog.Debug, "raw ***", nil},
 		{hclog.Debug, `{"@level":"info","@message":"******` + "***", nil},
 		{hclog.Debug, `"}`, nil},

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 )
@@ -138,6 +139,22 @@ func redactValue(v any, redact func(string) string) any {
 		return c
 	case fmt.Stringer:
 		return redact(x.String())
+	case int64: // a number in a plugin's JSON line
+		return redactNumber(v, redact, strconv.FormatInt(x, 10))
+	case float64:
+		return redactNumber(v, redact, strconv.FormatFloat(x, 'f', -1, 64), strconv.FormatFloat(x, 'g', -1, 64))
+	}
+	return v
+}
+
+// redactNumber returns v, or its text redacted if one of its texts (as
+// the task log and the terminal write it) holds a secret: a secret of
+// digits logged as a number.
+func redactNumber(v any, redact func(string) string, texts ...string) any {
+	for _, s := range texts {
+		if r := redact(s); r != s {
+			return r
+		}
 	}
 	return v
 }
