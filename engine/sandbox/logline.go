@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"strconv"
+
+	"github.com/goflyte/goflyte/internal/jsonstr"
 )
 
 // appendLogLine appends line to buf as encodeLine does (the same bytes:
@@ -23,23 +25,23 @@ func appendLogLine(buf *bytes.Buffer, line *LogLine) error {
 		return encodeLine(buf, line)
 	}
 	b = append(b, `,"level":`...)
-	b = appendJSONString(b, line.Level)
+	b = jsonstr.Append(b, line.Level, false)
 	b = append(b, `,"source":`...)
-	b = appendJSONString(b, line.Source)
+	b = jsonstr.Append(b, line.Source, false)
 	if line.Logger != "" {
 		b = append(b, `,"logger":`...)
-		b = appendJSONString(b, line.Logger)
+		b = jsonstr.Append(b, line.Logger, false)
 	}
 	b = append(b, `,"node":`...)
-	b = appendJSONString(b, line.Node)
+	b = jsonstr.Append(b, line.Node, false)
 	b = append(b, `,"attempt":`...)
 	b = strconv.AppendInt(b, int64(line.Attempt), 10)
 	if line.Task != "" {
 		b = append(b, `,"task":`...)
-		b = appendJSONString(b, line.Task)
+		b = jsonstr.Append(b, line.Task, false)
 	}
 	b = append(b, `,"msg":`...)
-	b = appendJSONString(b, line.Msg)
+	b = jsonstr.Append(b, line.Msg, false)
 	if len(line.Fields) > 0 {
 		b = append(b, `,"fields":{`...)
 		var arr [8]string
@@ -48,7 +50,7 @@ func appendLogLine(buf *bytes.Buffer, line *LogLine) error {
 			if i > 0 {
 				b = append(b, ',')
 			}
-			b = appendJSONString(b, k)
+			b = jsonstr.Append(b, k, false)
 			b = append(b, ':')
 			var err error
 			if b, err = appendLogValue(b, line.Fields[k]); err != nil {
@@ -71,7 +73,7 @@ func appendLogValue(b []byte, v any) ([]byte, error) {
 	case bool:
 		return strconv.AppendBool(b, x), nil
 	case string:
-		return appendJSONString(b, x), nil
+		return jsonstr.Append(b, x, false), nil
 	case int:
 		return strconv.AppendInt(b, int64(x), 10), nil
 	case int64:

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"time"
 	"unicode/utf8"
+
+	"github.com/goflyte/goflyte/internal/jsonstr"
 )
 
 // A task's record line is written by hand, not by encoding/json's
@@ -86,7 +88,7 @@ func appendTaskRecord(b []byte, t *TaskRecord) ([]byte, bool) {
 			return
 		}
 		b = append(b, key...)
-		b = appendJSONString(b, s)
+		b = jsonstr.Append(b, s, false)
 	}
 	num := func(key string, n int64) {
 		if n == 0 {
@@ -112,7 +114,7 @@ func appendTaskRecord(b []byte, t *TaskRecord) ([]byte, bool) {
 			if i > 0 {
 				b = append(b, ',')
 			}
-			b = appendJSONString(b, s)
+			b = jsonstr.Append(b, s, false)
 		}
 		b = append(b, ']')
 	}
@@ -203,9 +205,9 @@ func appendTaskRecord(b []byte, t *TaskRecord) ([]byte, bool) {
 					if j > 0 {
 						b = append(b, ',')
 					}
-					b = appendJSONString(b, k)
+					b = jsonstr.Append(b, k, false)
 					b = append(b, ':')
-					b = appendJSONString(b, m.Tags[k])
+					b = jsonstr.Append(b, m.Tags[k], false)
 				}
 				b = append(b, '}')
 			}
@@ -324,60 +326,6 @@ func isCompactSimple(raw []byte) bool {
 			return false
 		}
 	}
-}
-
-// appendJSONString appends s quoted as encoding/json quotes a string
-// with SetEscapeHTML(false).
-func appendJSONString(b []byte, s string) []byte {
-	b = append(b, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		if c := s[i]; c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
-				i++
-				continue
-			}
-			b = append(b, s[start:i]...)
-			switch c {
-			case '\\', '"':
-				b = append(b, '\\', c)
-			case '\b':
-				b = append(b, '\\', 'b')
-			case '\f':
-				b = append(b, '\\', 'f')
-			case '\n':
-				b = append(b, '\\', 'n')
-			case '\r':
-				b = append(b, '\\', 'r')
-			case '\t':
-				b = append(b, '\\', 't')
-			default:
-				const hex = "0123456789abcdef"
-				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xF])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			b = append(b, s[start:i]...)
-			b = append(b, `\ufffd`...)
-			i += size
-			start = i
-			continue
-		}
-		if r == '\u2028' || r == '\u2029' {
-			b = append(b, s[start:i]...)
-			b = append(b, '\\', 'u', '2', '0', '2', "0123456789abcdef"[r&0xF])
-			i += size
-			start = i
-			continue
-		}
-		i += size
-	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
 }
 
 // sortedKeys appends m's keys to dst, sorted: the order in which the

@@ -34,9 +34,10 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-	"unicode/utf8"
 
 	"github.com/hashicorp/go-hclog"
+
+	"github.com/goflyte/goflyte/internal/jsonstr"
 )
 
 // Options configures New.
@@ -213,17 +214,17 @@ func (lb *lineBuf) appendLine(t time.Time, level hclog.Level, name, msg string, 
 	vals := lb.vals[:0]
 
 	start := len(vals)
-	vals = appendString(vals, msg)
+	vals = jsonstr.Append(vals, msg, true)
 	fields = append(fields, field{"@message", start, len(vals)})
 	start = len(vals)
 	vals = append(t.AppendFormat(append(vals, '"'), hclog.TimeFormatJSON), '"')
 	fields = append(fields, field{"@timestamp", start, len(vals)})
 	start = len(vals)
-	vals = appendString(vals, levelName(level))
+	vals = jsonstr.Append(vals, levelName(level), true)
 	fields = append(fields, field{"@level", start, len(vals)})
 	if name != "" {
 		start = len(vals)
-		vals = appendString(vals, name)
+		vals = jsonstr.Append(vals, name, true)
 		fields = append(fields, field{"@module", start, len(vals)})
 	}
 
@@ -270,7 +271,7 @@ func (lb *lineBuf) appendLine(t time.Time, level hclog.Level, name, msg string, 
 			line = append(line, ',')
 		}
 		first = false
-		line = appendString(line, f.key)
+		line = jsonstr.Append(line, f.key, true)
 		line = append(line, ':')
 		line = append(line, vals[f.start:f.end]...)
 	}
@@ -302,7 +303,7 @@ func appendValue(b []byte, v any) ([]byte, bool) {
 	case nil:
 		return append(b, "null"...), true
 	case string:
-		return appendString(b, x), true
+		return jsonstr.Append(b, x, true), true
 	case bool:
 		if x {
 			return append(b, "true"...), true
@@ -335,11 +336,11 @@ func appendValue(b []byte, v any) ([]byte, bool) {
 		if !ok {
 			return b, false // hclog panics: let it
 		}
-		return appendString(b, fmt.Sprintf(s, x[1:]...)), true
+		return jsonstr.Append(b, fmt.Sprintf(s, x[1:]...), true), true
 	case json.Marshaler, encoding.TextMarshaler:
 		return b, false
 	case error:
-		return appendString(b, x.Error()), true
+		return jsonstr.Append(b, x.Error(), true), true
 	}
 	return b, false
 }
@@ -364,60 +365,4 @@ func appendUint(b []byte, n uint64) []byte {
 		}
 	}
 	return append(b, d[i:]...)
-}
-
-const hex = "0123456789abcdef"
-
-// appendString appends s as a JSON string as encoding/json writes it with
-// HTML escaping on (hclog's default): encoding/json's appendString (Go
-// 1.26) for escapeHTML true.
-func appendString(b []byte, s string) []byte {
-	b = append(b, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		if c := s[i]; c < utf8.RuneSelf {
-			if c >= ' ' && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
-				i++
-				continue
-			}
-			b = append(b, s[start:i]...)
-			switch c {
-			case '\\', '"':
-				b = append(b, '\\', c)
-			case '\b':
-				b = append(b, '\\', 'b')
-			case '\f':
-				b = append(b, '\\', 'f')
-			case '\n':
-				b = append(b, '\\', 'n')
-			case '\r':
-				b = append(b, '\\', 'r')
-			case '\t':
-				b = append(b, '\\', 't')
-			default:
-				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xF])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			b = append(b, s[start:i]...)
-			b = append(b, `\ufffd`...)
-			i += size
-			start = i
-			continue
-		}
-		if r == '\u2028' || r == '\u2029' {
-			b = append(b, s[start:i]...)
-			b = append(b, '\\', 'u', '2', '0', '2', hex[r&0xF])
-			i += size
-			start = i
-			continue
-		}
-		i += size
-	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
 }
