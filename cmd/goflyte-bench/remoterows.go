@@ -22,7 +22,6 @@ import (
 	"github.com/goflyte/goflyte/engine"
 	"github.com/goflyte/goflyte/engine/datastore/s3test"
 	"github.com/goflyte/goflyte/engine/sandbox"
-	"github.com/goflyte/goflyte/internal/testserver"
 	"github.com/goflyte/goflyte/remote"
 	"github.com/goflyte/goflyte/remote/remotetest"
 )
@@ -279,8 +278,31 @@ func (re *remoteEnv) cliEnv(extra ...string) []string {
 // workerProc is a running `goflyte worker`.
 type workerProc struct {
 	cmd  *exec.Cmd
-	log  *testserver.Buffer
+	log  fileLog
 	done chan struct{}
+}
+
+// fileLog is a worker's output, which the worker writes straight to a
+// file. Through a pipe, the bench process woke to copy every line the
+// worker logs (two a task) while it also ran the plain side's worker: in
+// the fan-out rows that was CPU of the bench's charged to goflyte's side,
+// which a worker logging to a file or a terminal does not cost.
+type fileLog struct{ path string }
+
+// String returns what the worker has written so far.
+func (l fileLog) String() string {
+	b, _ := os.ReadFile(l.path)
+	return string(b)
+}
+
+// Tail returns at most the last n bytes written, marked with "…" when
+// cut.
+func (l fileLog) Tail(n int) string {
+	s := l.String()
+	if len(s) > n {
+		s = "…" + s[len(s)-n:]
+	}
+	return s
 }
 
 // startWorker starts `goflyte worker` with the remote config (and env
@@ -294,8 +316,13 @@ func (re *remoteEnv) startWorker(ctx context.Context, env *Env, name string, ext
 		cmd.Env = append(cmd.Env, "GOFLYTE_CPUPROFILE="+p+"."+name)
 	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	w := &workerProc{cmd: cmd, log: &testserver.Buffer{}, done: make(chan struct{})}
-	cmd.Stdout, cmd.Stderr = w.log, w.log
+	out, err := os.CreateTemp(re.dir, "worker-"+name+"-*.log")
+	if err != nil {
+		return nil, err
+	}
+	defer out.Close() // the worker has its own copy
+	w := &workerProc{cmd: cmd, log: fileLog{out.Name()}, done: make(chan struct{})}
+	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
