@@ -6,9 +6,10 @@
 // fields in a map and encoding the map with encoding/json: reflection on
 // every value, the keys sorted, about 26 allocations a line. In a chain of
 // tasks run with -v, where every task logs one line, that was the largest
-// part of what -v costs a plugin (about 10 µs of CPU a line on a loaded
-// machine; cmd/goflyte-bench/BENCH.md, "-v: the plugin's log line"). This
-// logger appends the line to a reused buffer instead.
+// part of what -v costs a plugin (about 10 µs of CPU a line on the idle
+// 2-core VM; cmd/goflyte-bench/BENCH.md, "-v: the plugin's log line, and
+// what -v really costs"). This logger appends the line to a reused buffer
+// instead.
 //
 // The lines are hclog's: the same keys ("@level", "@message", "@module",
 // "@timestamp", then the fields), in the same order (sorted, as
