@@ -209,6 +209,10 @@ func TestRandomLocalDir(t *testing.T) {
 }
 
 func TestParamsOutsideATaskCheckpoint(t *testing.T) {
+	// The checkpoint saves into a new directory of the system's temporary
+	// directory: this test's own, so that it leaves nothing behind.
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp)
 	p := sdk.Params(context.Background())
 	cp := p.Checkpoint()
 	if cp == nil || cp.PrevExists() {
@@ -219,6 +223,9 @@ func TestParamsOutsideATaskCheckpoint(t *testing.T) {
 	}
 	if err := cp.Write([]byte("x")); err != nil {
 		t.Errorf("Write outside a task: %v", err)
+	}
+	if saved, _ := filepath.Glob(filepath.Join(tmp, "goflyte-checkpoint-*", "_dst_cp")); len(saved) != 1 {
+		t.Errorf("checkpoint files under $TMPDIR = %q, want one", saved)
 	}
 	if sdk.Params(context.Background()).Checkpoint() == cp {
 		t.Error("two Params outside a task share one checkpoint")
