@@ -154,6 +154,9 @@ $(TOOLS)/oidc-testserver: $(OIDC_TESTSERVER_SRC)
 # rebuilt when the program or its pins change.
 $(TOOLS)/temporal-testserver: testservers/temporal/go.mod testservers/temporal/go.sum $(wildcard testservers/temporal/cmd/*/*.go)
 	cd testservers/temporal && GOBIN=$(TOOLS) $(GO) install ./...
+# `make .tools/NAME` builds one of them (the tests' hints say so): the
+# rules above name them by absolute path, which GOBIN needs.
+.tools/%: $(TOOLS)/% ;
 
 .PHONY: generate
 generate: $(TOOLS)/buf $(TOOLS)/protoc-gen-go $(TOOLS)/protoc-gen-go-grpc ## regenerate plugin/pluginpb from plugin.proto

@@ -204,6 +204,11 @@ func run(o options) error {
 	stop := make(chan os.Signal, 1)
 	signal.Notify(stop, syscall.SIGINT, syscall.SIGTERM)
 	if o.exitOnStdinEOF {
+		// Stdin closes when the process that started the server is gone,
+		// and with it the pipes it read the server's output from: the
+		// server's log lines while it stops would kill it with SIGPIPE
+		// before it removed its database. Writes fail quietly instead.
+		signal.Ignore(syscall.SIGPIPE)
 		go func() {
 			_, _ = io.Copy(io.Discard, os.Stdin)
 			stop <- syscall.SIGTERM
