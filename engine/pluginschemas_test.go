@@ -16,6 +16,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/goflyte/goflyte/engine/config"
+	"github.com/goflyte/goflyte/internal/testtmp"
 	"github.com/goflyte/goflyte/plugin"
 )
 
@@ -33,7 +34,7 @@ var textPlugin struct {
 func textPluginPath(t *testing.T) string {
 	t.Helper()
 	textPlugin.once.Do(func() {
-		dir, err := os.MkdirTemp("", "goflyte-schema-test-")
+		dir, err := testtmp.Dir("goflyte-schema-test-")
 		if err != nil {
 			textPlugin.err = err
 			return

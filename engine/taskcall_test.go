@@ -21,6 +21,7 @@ import (
 	"github.com/goflyte/goflyte/engine/datastore"
 	"github.com/goflyte/goflyte/engine/datastore/s3test"
 	"github.com/goflyte/goflyte/engine/sandbox"
+	"github.com/goflyte/goflyte/internal/testtmp"
 	"github.com/goflyte/goflyte/plugin"
 	"github.com/goflyte/goflyte/secretsbackends"
 )
@@ -39,7 +40,7 @@ var (
 func taskPlugins(t *testing.T) string {
 	t.Helper()
 	pluginsOnce.Do(func() {
-		pluginsDir, pluginsErr = os.MkdirTemp("", "goflyte-taskcall-plugins-")
+		pluginsDir, pluginsErr = testtmp.Dir("goflyte-taskcall-plugins-")
 		if pluginsErr != nil {
 			return
 		}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/goflyte/goflyte/engine"
 	"github.com/goflyte/goflyte/engine/config"
+	"github.com/goflyte/goflyte/internal/testtmp"
 	"github.com/goflyte/goflyte/plugin"
 )
 
@@ -42,7 +43,7 @@ func PluginsForTests(tb testing.TB) string {
 		tb.Skip("builds plugins")
 	}
 	pluginsOnce.Do(func() {
-		if pluginsDir, pluginsErr = os.MkdirTemp("", "goflyte-remote-plugins-"); pluginsErr != nil {
+		if pluginsDir, pluginsErr = testtmp.Dir("goflyte-remote-plugins-"); pluginsErr != nil {
 			return
 		}
 		stage := filepath.Join(pluginsDir, "build")

@@ -1,0 +1,11 @@
+package engine
+
+import (
+	"testing"
+
+	"github.com/goflyte/goflyte/internal/testtmp"
+)
+
+// TestMain removes the plugins built once for the package's tests
+// (textPluginPath, taskPlugins) when they are done.
+func TestMain(m *testing.M) { testtmp.Main(m) }
