@@ -41,7 +41,9 @@ func TestPKCEInChromium(t *testing.T) {
 	}
 	srv := oidctest.Start(t, oidctest.Options{PublicClients: []string{cliID}})
 
-	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(browser), chromedp.NoSandbox)
+	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(browser), chromedp.NoSandbox,
+		// Chromium leaves a directory of its own in TMPDIR.
+		chromedp.Env("TMPDIR="+t.TempDir()))
 	allocCtx, cancelAlloc := chromedp.NewExecAllocator(t.Context(), opts...)
 	defer cancelAlloc()
 	browserCtx, cancelBrowser := chromedp.NewContext(allocCtx)

@@ -479,7 +479,9 @@ func TestE2EPlatformCredentials(t *testing.T) {
 		a := w.env(t, public)
 		lines, wait := a.login(t)
 		m := await(t, lines, loginURLLine)
-		opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(browser), chromedp.NoSandbox)
+		opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(browser), chromedp.NoSandbox,
+			// Chromium leaves a directory of its own in TMPDIR.
+			chromedp.Env("TMPDIR="+t.TempDir()))
 		allocCtx, cancelAlloc := chromedp.NewExecAllocator(t.Context(), opts...)
 		defer cancelAlloc()
 		ctx, cancel := chromedp.NewContext(allocCtx)

@@ -174,7 +174,9 @@ workflow "slow" {
 	fanout := cli[2].Name
 
 	// The browser.
-	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(browser), chromedp.NoSandbox, chromedp.WindowSize(1280, 900))
+	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(browser), chromedp.NoSandbox,
+		// Chromium leaves a directory of its own in TMPDIR.
+		chromedp.Env("TMPDIR="+t.TempDir()), chromedp.WindowSize(1280, 900))
 	allocCtx, cancelAlloc := chromedp.NewExecAllocator(t.Context(), opts...)
 	defer cancelAlloc()
 	var mu sync.Mutex

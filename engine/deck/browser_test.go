@@ -80,7 +80,9 @@ func TestBrowser(t *testing.T) {
 	}
 
 	// One browser for all subtests, a tab each.
-	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(browser), chromedp.NoSandbox)
+	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(browser), chromedp.NoSandbox,
+		// Chromium leaves a directory of its own in TMPDIR.
+		chromedp.Env("TMPDIR="+t.TempDir()))
 	allocCtx, cancelAlloc := chromedp.NewExecAllocator(t.Context(), opts...)
 	defer cancelAlloc()
 	browserCtx, cancelBrowser := chromedp.NewContext(allocCtx)
