@@ -55,6 +55,10 @@ type Client struct {
 	stderr *tailBuffer
 	marks  *logMarks    // takes the log marks out of stderr (logmark.go)
 	logger hclog.Logger // named after the plugin
+	// sockets is the directory the plugin makes its unix sockets in,
+	// removed once the process has ended: a plugin that crashes or is
+	// killed leaves its socket behind.
+	sockets string
 }
 
 var _ Provider = (*Client)(nil)
@@ -93,7 +97,13 @@ func Launch(ctx context.Context, path string, opts LaunchOptions) (*Client, erro
 		cmd.Env, tlsConfig = append(cmd.Env, env...), cfg
 	}
 
-	c := &Client{name: opts.Name, path: path, cmd: cmd, stderr: newTailBuffer(64 << 10)}
+	sockets, err := os.MkdirTemp("", "goflyte-plugin-")
+	if err != nil {
+		return nil, &ProcessError{Plugin: opts.Name, Path: path, Starting: true, Err: fmt.Errorf("make a directory for its socket: %w", err)}
+	}
+	cmd.Env = append(cmd.Env, goplugin.EnvUnixSocketDir+"="+sockets)
+
+	c := &Client{name: opts.Name, path: path, cmd: cmd, stderr: newTailBuffer(64 << 10), sockets: sockets}
 	c.stderr.redact = opts.Redact
 	logger := hostLogger{Logger: opts.Logger.Named(opts.Name), redact: opts.Redact, stderrName: filepath.Base(cmd.Path)}
 	c.logger = logger
@@ -125,16 +135,17 @@ func Launch(ctx context.Context, path string, opts LaunchOptions) (*Client, erro
 		GRPCDialOptions: dialOptions(),
 	})
 	if err := ctx.Err(); err != nil {
+		c.Close()
 		return nil, err
 	}
 	rpc, err := c.gp.Client()
 	if err != nil {
-		c.gp.Kill()
+		c.Close()
 		return nil, c.startError(err)
 	}
 	raw, err := rpc.Dispense(pluginKey)
 	if err != nil {
-		c.gp.Kill()
+		c.Close()
 		return nil, c.startError(err)
 	}
 	c.impl = raw.(Provider)
@@ -154,7 +165,10 @@ func (c *Client) Exited() bool { return c.gp.Exited() }
 func (c *Client) StderrTail() string { return c.stderr.Tail(20) }
 
 // Close ends the plugin process (gracefully, then by force) and waits for it.
-func (c *Client) Close() { c.gp.Kill() }
+func (c *Client) Close() {
+	c.gp.Kill()
+	_ = os.RemoveAll(c.sockets)
+}
 
 // Kill ends the plugin process and its process group at once, without
 // waiting for calls to return: for a plugin that ignores cancellation.
@@ -163,7 +177,7 @@ func (c *Client) Kill() {
 	if c.cmd.Process != nil {
 		killGroup(c.cmd.Process.Pid)
 	}
-	c.gp.Kill()
+	c.Close()
 }
 
 // Describe implements Provider.

@@ -334,6 +334,55 @@ func TestLaunchCrash(t *testing.T) {
 	}
 }
 
+// TestLaunchLeavesNoSocket: the plugin makes its socket in a directory
+// of its launch's, which goes when the client is done with the process,
+// also when the plugin could not remove its socket itself (it crashed,
+// or was killed when its start failed). Not parallel: it sets TMPDIR.
+func TestLaunchLeavesNoSocket(t *testing.T) {
+	tests := []struct {
+		name string
+		mode string
+		run  func(t *testing.T, c *Client)
+	}{
+		{name: "closed", mode: "serve", run: func(t *testing.T, c *Client) {
+			if _, err := c.Execute(context.Background(), &ExecuteRequest{Task: "echo", Inputs: json.RawMessage(`{}`)}); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{name: "crashed", mode: "crash", run: func(t *testing.T, c *Client) {
+			if _, err := c.Execute(context.Background(), &ExecuteRequest{Task: "echo", Inputs: json.RawMessage(`{}`)}); err == nil {
+				t.Fatal("Execute of a crashing plugin succeeded")
+			}
+			if ents, err := os.ReadDir(c.sockets); err != nil || len(ents) == 0 {
+				t.Errorf("socket directory %s: %d entries, %v; want the crashed plugin's socket", c.sockets, len(ents), err)
+			}
+		}},
+		{name: "killed", mode: "serve", run: func(t *testing.T, c *Client) { c.Kill() }},
+		{name: "start failed", mode: "wrong-protocol"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			tmp := t.TempDir()
+			t.Setenv("TMPDIR", tmp)
+			c, err := launchHelper(t, tc.mode, LaunchOptions{StartTimeout: 5 * time.Second})
+			if tc.run == nil {
+				if err == nil {
+					t.Fatal("Launch succeeded, want an error")
+				}
+			} else {
+				if err != nil {
+					t.Fatalf("Launch: %v", err)
+				}
+				tc.run(t, c)
+				c.Close()
+			}
+			if ents, _ := os.ReadDir(tmp); len(ents) > 0 {
+				t.Errorf("left in TMPDIR: %v", ents)
+			}
+		})
+	}
+}
+
 func TestLaunchPanicInGoroutine(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
