@@ -44,6 +44,16 @@ type LaunchOptions struct {
 	TLS bool
 }
 
+// maxSocketPath is the longest path of a unix socket that every system
+// takes (sun_path holds 104 bytes on macOS and the BSDs, 108 on Linux,
+// with the terminating NUL), and socketName the longest name go-plugin
+// gives a plugin's socket in its directory ("plugin" and the random
+// digits of os.CreateTemp).
+const (
+	maxSocketPath = 103
+	socketName    = len("/plugin") + 10
+)
+
 // Client is a running plugin process. It implements Provider; calls may be
 // made from many goroutines at once. Close ends the process.
 type Client struct {
@@ -101,7 +111,14 @@ func Launch(ctx context.Context, path string, opts LaunchOptions) (*Client, erro
 	if err != nil {
 		return nil, &ProcessError{Plugin: opts.Name, Path: path, Starting: true, Err: fmt.Errorf("make a directory for its socket: %w", err)}
 	}
-	cmd.Env = append(cmd.Env, goplugin.EnvUnixSocketDir+"="+sockets)
+	if len(sockets)+socketName > maxSocketPath {
+		// A long TMPDIR: the socket's path would be too long for the
+		// system. The plugin makes it in TMPDIR itself, as go-plugin does.
+		_ = os.Remove(sockets)
+		sockets = ""
+	} else {
+		cmd.Env = append(cmd.Env, goplugin.EnvUnixSocketDir+"="+sockets)
+	}
 
 	c := &Client{name: opts.Name, path: path, cmd: cmd, stderr: newTailBuffer(64 << 10), sockets: sockets}
 	c.stderr.redact = opts.Redact
@@ -167,7 +184,9 @@ func (c *Client) StderrTail() string { return c.stderr.Tail(20) }
 // Close ends the plugin process (gracefully, then by force) and waits for it.
 func (c *Client) Close() {
 	c.gp.Kill()
-	_ = os.RemoveAll(c.sockets)
+	if c.sockets != "" {
+		_ = os.RemoveAll(c.sockets)
+	}
 }
 
 // Kill ends the plugin process and its process group at once, without

@@ -383,6 +383,29 @@ func TestLaunchLeavesNoSocket(t *testing.T) {
 	}
 }
 
+// TestLaunchLongTMPDIR: in a TMPDIR so long that a directory more in the
+// socket's path would make it too long for the system, the plugin makes
+// its socket in TMPDIR itself, and starts. Not parallel: it sets TMPDIR.
+func TestLaunchLongTMPDIR(t *testing.T) {
+	tmp := t.TempDir()
+	long := filepath.Join(tmp, strings.Repeat("d", maxSocketPath-socketName-len(tmp)-10))
+	if err := os.Mkdir(long, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("TMPDIR", long)
+	c := mustLaunchHelper(t, "serve", LaunchOptions{})
+	if c.sockets != "" {
+		t.Errorf("socket directory %s in a TMPDIR of %d bytes, want none", c.sockets, len(long))
+	}
+	if _, err := c.Execute(context.Background(), &ExecuteRequest{Task: "echo", Inputs: json.RawMessage(`{}`)}); err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+	if ents, _ := os.ReadDir(long); len(ents) > 0 {
+		t.Errorf("left in TMPDIR: %v", ents)
+	}
+}
+
 func TestLaunchPanicInGoroutine(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
