@@ -117,6 +117,9 @@ sdk {
 			x.env = append(x.env, kv)
 		}
 	}
+	// A TMPDIR of the test's: what a goflyte killed on purpose leaves
+	// there (its plugins' sockets) goes with the test.
+	x.env = append(x.env, "TMPDIR="+t.TempDir())
 	return x
 }
 

@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -238,7 +239,9 @@ func startWorkerProc(t *testing.T, name, dir string, env []string, extra ...stri
 	args := append([]string{"worker", "--identity", name, "--concurrency", "2", "-vv"}, extra...)
 	cmd := exec.Command(e2eBin, args...)
 	cmd.Dir = dir
-	cmd.Env = env
+	// A TMPDIR of the test's: what a worker killed at the end leaves
+	// there (its plugins' sockets) goes with the test.
+	cmd.Env = append(slices.Clip(env), "TMPDIR="+t.TempDir())
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	w := &workerProc{name: name, cmd: cmd, log: &testserver.Buffer{}, done: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = w.log, w.log
