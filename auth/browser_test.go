@@ -11,6 +11,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/goflyte/goflyte/auth/oidctest"
+	"github.com/goflyte/goflyte/internal/testtmp"
 )
 
 func findBrowser() string {
@@ -42,8 +43,9 @@ func TestPKCEInChromium(t *testing.T) {
 	srv := oidctest.Start(t, oidctest.Options{PublicClients: []string{cliID}})
 
 	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(browser), chromedp.NoSandbox,
-		// Chromium leaves a directory of its own in TMPDIR.
-		chromedp.Env("TMPDIR="+t.TempDir()))
+		// Chromium leaves a directory of its own in TMPDIR, with its
+		// singleton socket in it: a short path.
+		chromedp.Env("TMPDIR="+testtmp.Short(t)))
 	allocCtx, cancelAlloc := chromedp.NewExecAllocator(t.Context(), opts...)
 	defer cancelAlloc()
 	browserCtx, cancelBrowser := chromedp.NewContext(allocCtx)

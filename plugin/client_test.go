@@ -19,6 +19,8 @@ import (
 	"github.com/google/go-cmp/cmp/cmpopts"
 	"github.com/hashicorp/go-hclog"
 	goplugin "github.com/hashicorp/go-plugin"
+
+	"github.com/goflyte/goflyte/internal/testtmp"
 )
 
 // helperEnv selects what TestHelperProcess does when the test binary runs
@@ -362,7 +364,9 @@ func TestLaunchLeavesNoSocket(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			tmp := t.TempDir()
+			// Short: in a long TMPDIR the plugin makes its socket in
+			// TMPDIR itself (TestLaunchLongTMPDIR).
+			tmp := testtmp.Short(t)
 			t.Setenv("TMPDIR", tmp)
 			c, err := launchHelper(t, tc.mode, LaunchOptions{StartTimeout: 5 * time.Second})
 			if tc.run == nil {
@@ -387,7 +391,7 @@ func TestLaunchLeavesNoSocket(t *testing.T) {
 // socket's path would make it too long for the system, the plugin makes
 // its socket in TMPDIR itself, and starts. Not parallel: it sets TMPDIR.
 func TestLaunchLongTMPDIR(t *testing.T) {
-	tmp := t.TempDir()
+	tmp := testtmp.Short(t)
 	long := filepath.Join(tmp, strings.Repeat("d", maxSocketPath-socketName-len(tmp)-10))
 	if err := os.Mkdir(long, 0o700); err != nil {
 		t.Fatal(err)

@@ -26,6 +26,7 @@ import (
 
 	"github.com/goflyte/goflyte/auth"
 	"github.com/goflyte/goflyte/auth/oidctest"
+	"github.com/goflyte/goflyte/internal/testtmp"
 	"github.com/goflyte/goflyte/remote"
 	"github.com/goflyte/goflyte/remote/remotetest"
 )
@@ -480,8 +481,9 @@ func TestE2EPlatformCredentials(t *testing.T) {
 		lines, wait := a.login(t)
 		m := await(t, lines, loginURLLine)
 		opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(browser), chromedp.NoSandbox,
-			// Chromium leaves a directory of its own in TMPDIR.
-			chromedp.Env("TMPDIR="+t.TempDir()))
+			// Chromium leaves a directory of its own in TMPDIR, with its
+			// singleton socket in it: a short path.
+			chromedp.Env("TMPDIR="+testtmp.Short(t)))
 		allocCtx, cancelAlloc := chromedp.NewExecAllocator(t.Context(), opts...)
 		defer cancelAlloc()
 		ctx, cancel := chromedp.NewContext(allocCtx)

@@ -24,6 +24,7 @@ import (
 
 	"github.com/goflyte/goflyte/console"
 	"github.com/goflyte/goflyte/engine/sandbox"
+	"github.com/goflyte/goflyte/internal/testtmp"
 )
 
 func TestE2EConsoleRefusesRemote(t *testing.T) {
@@ -175,8 +176,9 @@ workflow "slow" {
 
 	// The browser.
 	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(browser), chromedp.NoSandbox,
-		// Chromium leaves a directory of its own in TMPDIR.
-		chromedp.Env("TMPDIR="+t.TempDir()), chromedp.WindowSize(1280, 900))
+		// Chromium leaves a directory of its own in TMPDIR, with its
+		// singleton socket in it: a short path.
+		chromedp.Env("TMPDIR="+testtmp.Short(t)), chromedp.WindowSize(1280, 900))
 	allocCtx, cancelAlloc := chromedp.NewExecAllocator(t.Context(), opts...)
 	defer cancelAlloc()
 	var mu sync.Mutex

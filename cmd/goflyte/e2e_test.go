@@ -17,6 +17,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/goflyte/goflyte/engine/config"
+	"github.com/goflyte/goflyte/internal/testtmp"
 )
 
 // The end-to-end tests build the real CLI and the example plugins once, in
@@ -118,8 +119,9 @@ sdk {
 		}
 	}
 	// A TMPDIR of the test's: what a goflyte killed on purpose leaves
-	// there (its plugins' sockets) goes with the test.
-	x.env = append(x.env, "TMPDIR="+t.TempDir())
+	// there (its plugins' sockets) goes with the test. A short one: the
+	// plugins make their sockets in it.
+	x.env = append(x.env, "TMPDIR="+testtmp.Short(t))
 	return x
 }
 

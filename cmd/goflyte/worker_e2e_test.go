@@ -30,6 +30,7 @@ import (
 	"github.com/goflyte/goflyte/engine/datastore/s3test"
 	"github.com/goflyte/goflyte/engine/sandbox"
 	"github.com/goflyte/goflyte/internal/testserver"
+	"github.com/goflyte/goflyte/internal/testtmp"
 	"github.com/goflyte/goflyte/remote"
 	"github.com/goflyte/goflyte/remote/remotetest"
 )
@@ -240,8 +241,9 @@ func startWorkerProc(t *testing.T, name, dir string, env []string, extra ...stri
 	cmd := exec.Command(e2eBin, args...)
 	cmd.Dir = dir
 	// A TMPDIR of the test's: what a worker killed at the end leaves
-	// there (its plugins' sockets) goes with the test.
-	cmd.Env = append(slices.Clip(env), "TMPDIR="+t.TempDir())
+	// there (its plugins' sockets) goes with the test. A short one: the
+	// plugins make their sockets in it.
+	cmd.Env = append(slices.Clip(env), "TMPDIR="+testtmp.Short(t))
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	w := &workerProc{name: name, cmd: cmd, log: &testserver.Buffer{}, done: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = w.log, w.log

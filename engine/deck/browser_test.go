@@ -19,6 +19,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/goflyte/goflyte/engine/deck"
+	"github.com/goflyte/goflyte/internal/testtmp"
 )
 
 // findBrowser returns the path of a Chromium-like browser, or "".
@@ -81,8 +82,9 @@ func TestBrowser(t *testing.T) {
 
 	// One browser for all subtests, a tab each.
 	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(browser), chromedp.NoSandbox,
-		// Chromium leaves a directory of its own in TMPDIR.
-		chromedp.Env("TMPDIR="+t.TempDir()))
+		// Chromium leaves a directory of its own in TMPDIR, with its
+		// singleton socket in it: a short path.
+		chromedp.Env("TMPDIR="+testtmp.Short(t)))
 	allocCtx, cancelAlloc := chromedp.NewExecAllocator(t.Context(), opts...)
 	defer cancelAlloc()
 	browserCtx, cancelBrowser := chromedp.NewContext(allocCtx)

@@ -51,3 +51,18 @@ func RemoveAll() {
 
 // Main is a TestMain: it exits with the code of Run.
 func Main(m *testing.M) { os.Exit(Run(m)) }
+
+// Short returns a new directory with a short path, removed when tb ends,
+// for a program that makes unix sockets in it: a socket's path holds at
+// most 107 bytes (103 on macOS), and t.TempDir's path carries the test's
+// name. Headless Chromium, given it as TMPDIR, makes its singleton
+// socket there.
+func Short(tb testing.TB) string {
+	tb.Helper()
+	dir, err := os.MkdirTemp("", "gf")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { _ = os.RemoveAll(dir) })
+	return dir
+}

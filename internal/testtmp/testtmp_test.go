@@ -64,3 +64,19 @@ func TestRemoveAll(t *testing.T) {
 		t.Errorf("after RemoveAll, Stat(%s) = %v, want it gone", dir, err)
 	}
 }
+
+func TestShort(t *testing.T) {
+	var dir string
+	t.Run("sub test with a long name, as the browser tests have", func(t *testing.T) {
+		dir = Short(t)
+		if len(dir) >= len(t.TempDir()) {
+			t.Errorf("Short = %s, no shorter than t.TempDir", dir)
+		}
+		if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+			t.Fatalf("Short made no directory: %v", err)
+		}
+	})
+	if _, err := os.Stat(dir); !os.IsNotExist(err) {
+		t.Errorf("after the test, Stat(%s) = %v, want it gone", dir, err)
+	}
+}
