@@ -2,8 +2,6 @@ package auth
 
 import (
 	"context"
-	"os"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -11,17 +9,8 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/goflyte/goflyte/auth/oidctest"
-	"github.com/goflyte/goflyte/internal/testtmp"
+	"github.com/goflyte/goflyte/internal/browsertest"
 )
-
-func findBrowser() string {
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome", "google-chrome-stable"} {
-		if path, err := exec.LookPath(name); err == nil {
-			return path
-		}
-	}
-	return ""
-}
 
 // TestPKCEInChromium logs in with the PKCE flow in real headless
 // Chromium: the browser opens the authorization URL, a person's typing is
@@ -29,25 +18,9 @@ func findBrowser() string {
 // redirect to goflyte's loopback server, whose page it shows.
 // GOFLYTE_TEST_BROWSER=1 (.ci/run) makes a missing Chromium a failure.
 func TestPKCEInChromium(t *testing.T) {
-	if testing.Short() {
-		t.Skip("browser test: starts Chromium")
-	}
-	browser := findBrowser()
-	if browser == "" {
-		msg := "no Chromium found: install chromium (apt-get install chromium) or run .ci/run"
-		if os.Getenv("GOFLYTE_TEST_BROWSER") == "1" {
-			t.Fatal("GOFLYTE_TEST_BROWSER=1 but " + msg)
-		}
-		t.Skip(msg)
-	}
+	allocCtx := browsertest.Allocator(t)
 	srv := oidctest.Start(t, oidctest.Options{PublicClients: []string{cliID}})
 
-	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(browser), chromedp.NoSandbox,
-		// Chromium leaves a directory of its own in TMPDIR, with its
-		// singleton socket in it: a short path.
-		chromedp.Env("TMPDIR="+testtmp.Short(t)))
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(t.Context(), opts...)
-	defer cancelAlloc()
 	browserCtx, cancelBrowser := chromedp.NewContext(allocCtx)
 	defer cancelBrowser()
 	if err := chromedp.Do(browserCtx); err != nil {

@@ -26,7 +26,7 @@ import (
 
 	"github.com/goflyte/goflyte/auth"
 	"github.com/goflyte/goflyte/auth/oidctest"
-	"github.com/goflyte/goflyte/internal/testtmp"
+	"github.com/goflyte/goflyte/internal/browsertest"
 	"github.com/goflyte/goflyte/remote"
 	"github.com/goflyte/goflyte/remote/remotetest"
 )
@@ -469,23 +469,10 @@ func TestE2EPlatformCredentials(t *testing.T) {
 		a.ranRemote()
 	})
 	t.Run("Pkce in Chromium", func(t *testing.T) {
-		browser := findBrowser()
-		if browser == "" {
-			msg := "no Chromium found: install chromium (apt-get install chromium) or run .ci/run"
-			if os.Getenv("GOFLYTE_TEST_BROWSER") == "1" {
-				t.Fatal("GOFLYTE_TEST_BROWSER=1 but " + msg)
-			}
-			t.Skip(msg)
-		}
+		allocCtx := browsertest.Allocator(t)
 		a := w.env(t, public)
 		lines, wait := a.login(t)
 		m := await(t, lines, loginURLLine)
-		opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(browser), chromedp.NoSandbox,
-			// Chromium leaves a directory of its own in TMPDIR, with its
-			// singleton socket in it: a short path.
-			chromedp.Env("TMPDIR="+testtmp.Short(t)))
-		allocCtx, cancelAlloc := chromedp.NewExecAllocator(t.Context(), opts...)
-		defer cancelAlloc()
 		ctx, cancel := chromedp.NewContext(allocCtx)
 		defer cancel()
 		ctx, cancelT := context.WithTimeout(ctx, 60*time.Second)

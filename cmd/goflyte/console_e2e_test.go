@@ -24,7 +24,7 @@ import (
 
 	"github.com/goflyte/goflyte/console"
 	"github.com/goflyte/goflyte/engine/sandbox"
-	"github.com/goflyte/goflyte/internal/testtmp"
+	"github.com/goflyte/goflyte/internal/browsertest"
 )
 
 func TestE2EConsoleRefusesRemote(t *testing.T) {
@@ -118,14 +118,7 @@ func TestE2EConsole(t *testing.T) {
 	// Self-contained (its own directories, console, browser): it overlaps the tests that wait.
 	t.Parallel()
 	x := newE2E(t)
-	browser := findBrowser()
-	if browser == "" {
-		msg := "no Chromium found: install chromium (apt-get install chromium) or run .ci/run"
-		if os.Getenv("GOFLYTE_TEST_BROWSER") == "1" {
-			t.Fatal("GOFLYTE_TEST_BROWSER=1 but " + msg)
-		}
-		t.Skip(msg)
-	}
+	allocCtx := browsertest.Allocator(t, chromedp.WindowSize(1280, 900))
 	x.writeFile("slow.hcl", `
 workflow "slow" {
   input "ms" { type = number }
@@ -175,12 +168,6 @@ workflow "slow" {
 	fanout := cli[2].Name
 
 	// The browser.
-	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(browser), chromedp.NoSandbox,
-		// Chromium leaves a directory of its own in TMPDIR, with its
-		// singleton socket in it: a short path.
-		chromedp.Env("TMPDIR="+testtmp.Short(t)), chromedp.WindowSize(1280, 900))
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(t.Context(), opts...)
-	defer cancelAlloc()
 	var mu sync.Mutex
 	var problems []string
 	ctx, cancel := chromedp.NewContext(allocCtx, chromedp.WithListener(func(ev any) {
@@ -203,7 +190,7 @@ workflow "slow" {
 	ctx, cancelT := context.WithTimeout(ctx, 3*time.Minute)
 	defer cancelT()
 	if _, err := chromedp.Call(ctx, cdplog.Enable, cdp.Empty{}); err != nil {
-		t.Fatalf("start %s: %v", browser, err)
+		t.Fatalf("start Chromium: %v", err)
 	}
 	eval := func(js string) any {
 		t.Helper()
@@ -363,14 +350,4 @@ workflow "slow" {
 	if _, err := os.Stat(filepath.Join(x.sandbox, "runs", running)); !os.IsNotExist(err) {
 		t.Errorf("deleted run still there: %v", err)
 	}
-}
-
-// findBrowser returns the path of a Chromium-like browser, or "".
-func findBrowser() string {
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome", "google-chrome-stable"} {
-		if path, err := exec.LookPath(name); err == nil {
-			return path
-		}
-	}
-	return ""
 }

@@ -8,7 +8,6 @@ import (
 	"image/png"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -19,18 +18,8 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/goflyte/goflyte/engine/deck"
-	"github.com/goflyte/goflyte/internal/testtmp"
+	"github.com/goflyte/goflyte/internal/browsertest"
 )
-
-// findBrowser returns the path of a Chromium-like browser, or "".
-func findBrowser() string {
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome", "google-chrome-stable"} {
-		if path, err := exec.LookPath(name); err == nil {
-			return path
-		}
-	}
-	return ""
-}
 
 // TestBrowser loads a run's deck index and a task's deck in headless
 // Chromium, as a person would open them from disk, and checks that they
@@ -38,17 +27,7 @@ func findBrowser() string {
 // in the page, and that the pages asked for nothing but file:, data: and
 // about: URLs.
 func TestBrowser(t *testing.T) {
-	if testing.Short() {
-		t.Skip("browser test: starts Chromium")
-	}
-	browser := findBrowser()
-	if browser == "" {
-		msg := "no Chromium found: install chromium (apt-get install chromium) or run .ci/run"
-		if os.Getenv("GOFLYTE_TEST_BROWSER") == "1" {
-			t.Fatal("GOFLYTE_TEST_BROWSER=1 but " + msg) // .ci/run installed one: a skip would hide it
-		}
-		t.Skip(msg)
-	}
+	allocCtx := browsertest.Allocator(t)
 
 	// A run directory as the engine lays it out.
 	runDir := t.TempDir()
@@ -81,16 +60,10 @@ func TestBrowser(t *testing.T) {
 	}
 
 	// One browser for all subtests, a tab each.
-	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(browser), chromedp.NoSandbox,
-		// Chromium leaves a directory of its own in TMPDIR, with its
-		// singleton socket in it: a short path.
-		chromedp.Env("TMPDIR="+testtmp.Short(t)))
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(t.Context(), opts...)
-	defer cancelAlloc()
 	browserCtx, cancelBrowser := chromedp.NewContext(allocCtx)
 	defer cancelBrowser()
 	if err := chromedp.Do(browserCtx); err != nil {
-		t.Fatalf("start %s: %v", browser, err)
+		t.Fatalf("start Chromium: %v", err)
 	}
 
 	open := func(t *testing.T, path string) (context.Context, func() []string) {
