@@ -1,10 +1,8 @@
 package engine
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
-	"encoding/gob"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -55,7 +53,7 @@ import (
 
 const (
 	compiledDirName    = "compiled"
-	compiledFileHeader = "goflyte compiled workflow 1\n"
+	compiledFileHeader = "goflyte compiled workflow 2\n" // 2: compiledcodec.go, not gob
 	// maxCompiledFiles bounds the entries kept: each edit of a workflow
 	// makes a new one, and an entry of 10,000 tasks is about 1 MB.
 	maxCompiledFiles = 32
@@ -201,8 +199,8 @@ func (e *Engine) CachedGraph(ctx context.Context, key string, src []byte) (_ *Gr
 		}
 		return nil, false
 	}
-	var ent compiledEntry
-	if err := gob.NewDecoder(bytes.NewReader(data)).Decode(&ent); err != nil {
+	ent, err := decodeCompiledEntry(data)
+	if err != nil {
 		e.Logger.Warn("ignoring a damaged compiled-workflow cache entry", "path", path, "error", err)
 		return nil, false
 	}
@@ -259,14 +257,11 @@ func (e *Engine) keepGraph(ctx context.Context, s *schemaStore, key string, src 
 		}
 		schemas[n.Plugin] = schema
 	}
-	var buf bytes.Buffer
-	if err := gob.NewEncoder(&buf).Encode(ent); err != nil {
-		return err
-	}
+	data := encodeCompiledEntry(ent)
 	// Decode what would be kept and compare: a hit must be exactly what
 	// compiling gave.
-	var back compiledEntry
-	if err := gob.NewDecoder(bytes.NewReader(buf.Bytes())).Decode(&back); err != nil {
+	back, err := decodeCompiledEntry(data)
+	if err != nil {
 		return err
 	}
 	again, err := back.graph(src, schemas)
@@ -276,7 +271,7 @@ func (e *Engine) keepGraph(ctx context.Context, s *schemaStore, key string, src 
 	if !reflect.DeepEqual(again, g) {
 		return errors.New("the graph does not read back the same")
 	}
-	if err := s.write(key, compiledFileHeader, buf.Bytes()); err != nil {
+	if err := s.write(key, compiledFileHeader, data); err != nil {
 		return err
 	}
 	s.trimTo(maxCompiledFiles)
@@ -385,7 +380,7 @@ func (ent *compiledEntry) graph(src []byte, schemas map[string]*plugin.Schema) (
 			Retries: cn.Retries, Backoff: cn.Backoff, Timeout: cn.Timeout, Cache: cn.Cache, Secrets: cn.Secrets,
 			EnableDeck: cn.EnableDeck, DeckFields: cn.DeckFields, Source: cn.Source}
 		if n.Cache != nil && n.Cache.Ignore == nil {
-			n.Cache.Ignore = map[string]bool{} // gob leaves an empty map out
+			n.Cache.Ignore = map[string]bool{} // the entry leaves an empty map out
 		}
 		schema := schemas[n.Plugin]
 		if schema == nil {
