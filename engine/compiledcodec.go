@@ -3,6 +3,7 @@ package engine
 import (
 	"encoding/binary"
 	"errors"
+	"maps"
 	"math"
 	"slices"
 	"time"
@@ -61,13 +62,7 @@ func encodeCompiledEntry(ent *compiledEntry) []byte {
 	e.str(ent.Name)
 	e.str(ent.File)
 	e.str(ent.FileDigest)
-	names := slices.Sorted(func(yield func(string) bool) {
-		for k := range ent.Plugins {
-			if !yield(k) {
-				return
-			}
-		}
-	})
+	names := slices.Sorted(maps.Keys(ent.Plugins))
 	e.uint(uint64(len(names)))
 	for _, k := range names {
 		e.str(k)
